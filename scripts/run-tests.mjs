@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+// Runs every compiled test file under dist/test with node's test runner and
+// ends with the line "N passed, N failed" that CI reads.
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { spawnSync } from 'node:child_process';
+
+const root = new URL('..', import.meta.url).pathname;
+const testRoot = join(root, 'dist', 'test');
+const only = process.argv.slice(2);
+
+function findTests(dir) {
+  const found = [];
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) found.push(...findTests(path));
+    else if (name.endsWith('.test.js')) found.push(path);
+  }
+  return found;
+}
+
+let files = findTests(testRoot).sort();
+if (only.length > 0) files = files.filter((f) => only.some((o) => relative(root, f).includes(o)));
+if (files.length === 0) {
+  console.error('no test files found under dist/test (did tsc run?)');
+  process.exit(1);
+}
+
+const result = spawnSync(
+  process.execPath,
+  [
+    '--test',
+    '--test-concurrency=1',
+    '--test-reporter=spec', '--test-reporter-destination=stdout',
+    `--test-reporter=${join(root, 'scripts', 'summary-reporter.mjs')}`, '--test-reporter-destination=stdout',
+    ...files,
+  ],
+  { stdio: 'inherit', cwd: root },
+);
+process.exit(result.status ?? 1);
