@@ -1,0 +1,15 @@
+// The public face of the Raft core: the node, its types, and the helpers for
+// membership changes. Everything here is pure: no I/O, no timers.
+
+export * from './types.js';
+export { RaftNode, TRANSFER_CONTEXT, type RaftOptions, type RaftStatus, type PeerStatus, type UnsafeKnobs } from './raft.js';
+export { ProgressState } from './progress.js';
+export {
+  applyConfChange,
+  bootstrapSnapshot,
+  decodeConfChange,
+  encodeConfChange,
+  findMember,
+  isVoter,
+  voterIds,
+} from './confchange.js';

@@ -1,0 +1,975 @@
+// The Raft consensus algorithm as a deterministic state machine: no I/O, no
+// clocks, no Math.random. The caller feeds it ticks, messages and proposals,
+// and acts on the Ready batches it returns (persist, send, apply, advance).
+
+import { ConfChangeError, NotLeaderError, ProposalDroppedError, RaftUsageError } from '../errors.js';
+import { encodeConfChange, findMember, isVoter, validateConfChange, voterIds } from './confchange.js';
+import { RaftLog } from './log.js';
+import { Progress, ProgressState, quorumValue } from './progress.js';
+import {
+  EntryType,
+  MessageType,
+  NO_NODE,
+  Role,
+  emptyMessage,
+  type ConfChange,
+  type ConfState,
+  type Entry,
+  type HardState,
+  type Message,
+  type NodeId,
+  type RandomSource,
+  type ReadState,
+  type Ready,
+  type Snapshot,
+  type SnapshotMeta,
+  type SoftState,
+} from './types.js';
+
+/**
+ * Deliberately broken behaviours, for proving that the simulator catches them.
+ * Never set outside tests.
+ */
+export interface UnsafeKnobs {
+  /** Commit an entry of an earlier term by counting replicas (violates the figure-8 rule). */
+  commitPreviousTermByCounting?: boolean;
+  /** Grant votes without the election restriction (the up-to-date log check). */
+  voteWithoutLogCheck?: boolean;
+  /** Answer ReadIndex before the leader has committed an entry of its own term. */
+  readIndexBeforeTermCommit?: boolean;
+  /** Serve lease reads without checking the lease. */
+  leaseWithoutCheck?: boolean;
+}
+
+export interface RaftOptions {
+  id: NodeId;
+  /** Ticks without a leader before a follower campaigns (randomized up to twice this). */
+  electionTicks?: number;
+  /** Ticks between a leader's heartbeats. */
+  heartbeatTicks?: number;
+  preVote?: boolean;
+  checkQuorum?: boolean;
+  /** Bytes of entry data in one append message (at least one entry is always sent). */
+  maxSizePerMsg?: number;
+  /** Appends in flight to one follower in the replicate state. */
+  maxInflightMsgs?: number;
+  /** Bytes of uncommitted entry data a leader accepts before it drops proposals. */
+  maxUncommittedSize?: number;
+  /** Bytes of committed entries handed out in one Ready. */
+  maxCommittedSizePerReady?: number;
+  /** Ticks a lease lasts after the heartbeat round that confirmed it; below electionTicks. */
+  leaseTicks?: number;
+  random: RandomSource;
+  /** Persisted state to start from. */
+  hardState?: HardState;
+  snapshot?: SnapshotMeta;
+  /** The snapshot's image, if the core should carry it to followers (the simulator does). */
+  snapshotData?: Uint8Array;
+  entries?: Entry[];
+  /** The state machine's applied index. */
+  applied?: number;
+  unsafe?: UnsafeKnobs;
+}
+
+interface PendingRead {
+  context: string;
+  /** Who asked: this node, or a follower that forwarded it. */
+  from: NodeId;
+  index: number;
+  round: number;
+}
+
+export interface PeerStatus {
+  id: NodeId;
+  match: number;
+  next: number;
+  state: ProgressState;
+  recentActive: boolean;
+  voter: boolean;
+}
+
+export interface RaftStatus {
+  id: NodeId;
+  role: Role;
+  term: number;
+  vote: NodeId;
+  leader: NodeId;
+  commit: number;
+  applied: number;
+  lastIndex: number;
+  firstIndex: number;
+  snapshotIndex: number;
+  conf: ConfState;
+  leadTransferee: NodeId;
+  progress: PeerStatus[];
+}
+
+const EMPTY = new Uint8Array(0);
+export const TRANSFER_CONTEXT = 'transfer';
+
+export class RaftNode {
+  readonly id: NodeId;
+  term = 0;
+  vote: NodeId = NO_NODE;
+  role = Role.Follower;
+  leader: NodeId = NO_NODE;
+  readonly log: RaftLog;
+
+  private readonly electionTicks: number;
+  private readonly heartbeatTicks: number;
+  private readonly preVote: boolean;
+  private readonly checkQuorum: boolean;
+  private readonly maxSizePerMsg: number;
+  private readonly maxInflight: number;
+  private readonly maxUncommittedSize: number;
+  private readonly maxCommittedSizePerReady: number;
+  private readonly leaseTicks: number;
+  private readonly random: RandomSource;
+  private readonly unsafe: UnsafeKnobs;
+
+  private electionElapsed = 0;
+  private heartbeatElapsed = 0;
+  private randomizedElectionTimeout = 0;
+  private ticks = 0;
+
+  private prs = new Map<NodeId, Progress>();
+  private votes = new Map<NodeId, boolean>();
+  private leadTransferee: NodeId = NO_NODE;
+  private uncommittedSize = 0;
+  /** Appended by proposals since the last broadcast; sent in one batch at ready(). */
+  private needBroadcast = false;
+
+  private round = 0;
+  private roundTicks = new Map<number, number>();
+  private roundInOutbox = false;
+  private pendingReads: PendingRead[] = [];
+  private readsAwaitingTermCommit: Array<{ context: string; from: NodeId; lease: boolean }> = [];
+
+  private msgs: Message[] = [];
+  private readStates: ReadState[] = [];
+  private prevHardState: HardState;
+  private prevSoftState: SoftState;
+  private readyOutstanding: Ready | undefined;
+
+  constructor(opts: RaftOptions) {
+    this.id = opts.id;
+    this.electionTicks = opts.electionTicks ?? 10;
+    this.heartbeatTicks = opts.heartbeatTicks ?? 1;
+    if (this.heartbeatTicks >= this.electionTicks) {
+      throw new RaftUsageError('heartbeatTicks must be smaller than electionTicks');
+    }
+    this.preVote = opts.preVote ?? true;
+    this.checkQuorum = opts.checkQuorum ?? true;
+    this.maxSizePerMsg = opts.maxSizePerMsg ?? 1024 * 1024;
+    this.maxInflight = opts.maxInflightMsgs ?? 256;
+    this.maxUncommittedSize = opts.maxUncommittedSize ?? 64 * 1024 * 1024;
+    this.maxCommittedSizePerReady = opts.maxCommittedSizePerReady ?? 4 * 1024 * 1024;
+    this.leaseTicks = opts.leaseTicks ?? this.electionTicks - 1;
+    if (this.leaseTicks >= this.electionTicks) throw new RaftUsageError('leaseTicks must be below electionTicks');
+    this.random = opts.random;
+    this.unsafe = opts.unsafe ?? {};
+
+    const snapshot = opts.snapshot ?? { index: 0, term: 0, conf: { members: [] } };
+    const hs = opts.hardState ?? { term: 0, vote: NO_NODE, commit: 0 };
+    this.log = new RaftLog(snapshot, opts.entries ?? [], hs.commit, opts.applied ?? 0);
+    this.log.snapshotData = opts.snapshotData;
+    this.term = hs.term;
+    this.vote = hs.vote;
+    this.prevHardState = this.hardState();
+    this.becomeFollower(this.term, NO_NODE);
+    this.prevSoftState = this.softState();
+  }
+
+  // ---------------------------------------------------------------- queries
+
+  conf(): ConfState {
+    return this.log.latestConf();
+  }
+
+  /** Can this node become leader: a voter in its own latest configuration. */
+  promotable(): boolean {
+    return isVoter(this.conf(), this.id);
+  }
+
+  hardState(): HardState {
+    return { term: this.term, vote: this.vote, commit: this.log.committed };
+  }
+
+  softState(): SoftState {
+    return { leader: this.leader, role: this.role };
+  }
+
+  status(): RaftStatus {
+    const conf = this.conf();
+    const progress: PeerStatus[] = [];
+    if (this.role === Role.Leader) {
+      for (const [id, pr] of this.prs) {
+        progress.push({
+          id, match: pr.match, next: pr.next, state: pr.state,
+          recentActive: pr.recentActive, voter: isVoter(conf, id),
+        });
+      }
+    }
+    return {
+      id: this.id, role: this.role, term: this.term, vote: this.vote, leader: this.leader,
+      commit: this.log.committed, applied: this.log.applied, lastIndex: this.log.lastIndex(),
+      firstIndex: this.log.firstIndex(), snapshotIndex: this.log.snapshot.index, conf,
+      leadTransferee: this.leadTransferee, progress,
+    };
+  }
+
+  /** Whether a lease read may be answered now without a quorum round. */
+  leaseValid(): boolean {
+    if (this.role !== Role.Leader || !this.checkQuorum) return false;
+    if (this.unsafe.leaseWithoutCheck) return true;
+    const confirmed = this.quorumAckedRound();
+    const startedAt = this.roundTicks.get(confirmed);
+    return startedAt !== undefined && this.ticks < startedAt + this.leaseTicks;
+  }
+
+  // ---------------------------------------------------------------- inputs
+
+  tick(): void {
+    this.ticks++;
+    if (this.role === Role.Leader) this.tickHeartbeat();
+    else this.tickElection();
+  }
+
+  /**
+   * Start an election now (if this node may), as if its election timer fired.
+   * With `force`, skip pre-vote and ask voters to ignore their leader lease, as
+   * a leadership transfer does: for operators and tests that pick the leader;
+   * the up-to-date log check still applies.
+   */
+  campaignNow(force = false): void {
+    this.hup(force);
+  }
+
+  /** Append a client command. Returns where it will sit in the log if it commits. */
+  propose(data: Uint8Array): { index: number; term: number } {
+    this.checkCanPropose(data.length);
+    const index = this.appendEntry(EntryType.Normal, data);
+    return { index, term: this.term };
+  }
+
+  /** Propose a single-server membership change. */
+  proposeConfChange(cc: ConfChange): { index: number; term: number } {
+    this.checkCanPropose(0);
+    if (!this.committedInCurrentTerm()) {
+      throw new ConfChangeError('the leader has not yet committed an entry of its term; retry shortly');
+    }
+    if (this.log.latestConfIndex() > this.log.committed) {
+      throw new ConfChangeError('another membership change is still pending');
+    }
+    validateConfChange(this.conf(), cc);
+    const index = this.appendEntry(EntryType.ConfChange, encodeConfChange(cc));
+    return { index, term: this.term };
+  }
+
+  /**
+   * Ask for a linearizable read index. The answer arrives as a ReadState with
+   * this context once it is safe; with `lease`, a leader inside its lease
+   * answers without a quorum round. Returns false when there is no leader to ask.
+   */
+  readIndex(context: string, opts: { lease?: boolean } = {}): boolean {
+    if (this.role === Role.Leader) {
+      this.leaderReadIndex(context, this.id, opts.lease === true);
+      return true;
+    }
+    if (this.leader === NO_NODE) return false;
+    const m = emptyMessage(MessageType.ReadIndex, this.id, this.leader, this.term);
+    m.context = context;
+    this.send(m);
+    return true;
+  }
+
+  /** Hand leadership to `target` (a voter): catch it up, then tell it to campaign. */
+  transferLeader(target: NodeId): void {
+    if (this.role !== Role.Leader) throw new NotLeaderError(this.leader);
+    if (target === this.id) return;
+    if (!isVoter(this.conf(), target)) throw new ConfChangeError(`node ${target} is not a voter`);
+    if (this.leadTransferee === target) return;
+    this.leadTransferee = target;
+    this.electionElapsed = 0;
+    const pr = this.prs.get(target)!;
+    if (pr.match === this.log.lastIndex()) this.sendTimeoutNow(target);
+    else this.sendAppend(target);
+  }
+
+  /** The transport could not deliver a snapshot (ok=false) or finished it (ok=true). */
+  reportSnapshot(to: NodeId, ok: boolean): void {
+    const pr = this.prs.get(to);
+    if (this.role !== Role.Leader || !pr || pr.state !== ProgressState.Snapshot) return;
+    if (!ok) pr.pendingSnapshot = 0;
+    pr.becomeProbe();
+    // Wait for the follower's answer (or a heartbeat answer) before probing again.
+    pr.probeSent = true;
+  }
+
+  /** The transport lost its connection to `to`: stop pipelining blindly to it. */
+  reportUnreachable(to: NodeId): void {
+    const pr = this.prs.get(to);
+    if (this.role === Role.Leader && pr && pr.state === ProgressState.Replicate) pr.becomeProbe();
+  }
+
+  /** Forget log entries up to `index`: the caller has a snapshot of the state machine there. */
+  compact(index: number, data?: Uint8Array): void {
+    this.log.compact(index, data);
+  }
+
+  step(m: Message): void {
+    if (m.term > this.term) {
+      if (m.type === MessageType.Vote || m.type === MessageType.PreVote) {
+        const force = m.context === TRANSFER_CONTEXT;
+        if (!force && this.inLease()) return;
+      }
+      if (m.type === MessageType.PreVote) {
+        // A pre-vote does not move our term.
+      } else if (m.type === MessageType.PreVoteResp && !m.reject) {
+        // Granted pre-votes carry the future term; ours moves when we campaign.
+      } else if (m.type === MessageType.App || m.type === MessageType.Heartbeat || m.type === MessageType.Snap) {
+        this.becomeFollower(m.term, m.from);
+      } else {
+        this.becomeFollower(m.term, NO_NODE);
+      }
+    } else if (m.term < this.term) {
+      if ((this.checkQuorum || this.preVote) && (m.type === MessageType.Heartbeat || m.type === MessageType.App)) {
+        // A deposed leader learns of the newer term from this answer and steps down.
+        this.send(emptyMessage(MessageType.AppResp, this.id, m.from, this.term));
+      } else if (m.type === MessageType.PreVote) {
+        const resp = emptyMessage(MessageType.PreVoteResp, this.id, m.from, this.term);
+        resp.reject = true;
+        this.send(resp);
+      }
+      return;
+    }
+
+    if (m.type === MessageType.Vote || m.type === MessageType.PreVote) {
+      this.handleVoteRequest(m);
+      return;
+    }
+    switch (this.role) {
+      case Role.Leader:
+        this.stepLeader(m);
+        break;
+      case Role.Candidate:
+      case Role.PreCandidate:
+        this.stepCandidate(m);
+        break;
+      case Role.Follower:
+        this.stepFollower(m);
+        break;
+    }
+  }
+
+  // ---------------------------------------------------------------- Ready
+
+  hasReady(): boolean {
+    if (this.readyOutstanding) return false;
+    if (this.needBroadcast && this.role === Role.Leader) return true;
+    if (this.msgs.length > 0 || this.readStates.length > 0) return true;
+    if (this.log.pendingSnapshot) return true;
+    if (this.log.inProgressTo < this.log.lastIndex()) return true;
+    if (this.log.hasNextCommittedEntries()) return true;
+    const hs = this.hardState();
+    if (!sameHardState(hs, this.prevHardState)) return true;
+    const ss = this.softState();
+    return ss.leader !== this.prevSoftState.leader || ss.role !== this.prevSoftState.role;
+  }
+
+  ready(): Ready {
+    if (this.readyOutstanding) throw new RaftUsageError('ready() called again before advance()');
+    if (this.needBroadcast && this.role === Role.Leader) this.broadcastAppend(false);
+    this.needBroadcast = false;
+    const rd: Ready = {
+      entries: this.log.unstableEntries(),
+      committedEntries: this.log.nextCommittedEntries(this.maxCommittedSizePerReady),
+      messages: this.msgs,
+      readStates: this.readStates,
+    };
+    if (this.log.pendingSnapshot) rd.snapshot = this.log.pendingSnapshot;
+    const hs = this.hardState();
+    if (!sameHardState(hs, this.prevHardState)) rd.hardState = hs;
+    const ss = this.softState();
+    if (ss.leader !== this.prevSoftState.leader || ss.role !== this.prevSoftState.role) rd.softState = ss;
+
+    this.msgs = [];
+    this.readStates = [];
+    this.roundInOutbox = false;
+    this.log.pendingSnapshot = undefined;
+    this.log.inProgressTo = this.log.lastIndex();
+    this.prevHardState = hs;
+    this.prevSoftState = ss;
+    this.readyOutstanding = rd;
+    return rd;
+  }
+
+  /** The caller has persisted, sent and applied what `rd` asked for. */
+  advance(rd: Ready): void {
+    if (rd !== this.readyOutstanding) throw new RaftUsageError('advance() with a Ready that is not the outstanding one');
+    this.readyOutstanding = undefined;
+    if (rd.snapshot) this.log.stableTo = Math.max(this.log.stableTo, rd.snapshot.meta.index);
+    if (rd.entries.length > 0) {
+      const last = rd.entries[rd.entries.length - 1];
+      // A conflicting append may have cut these entries off since ready().
+      if (this.log.matchTerm(last.index, last.term)) {
+        this.log.stableTo = Math.max(this.log.stableTo, Math.min(last.index, this.log.inProgressTo));
+      }
+    }
+    if (rd.committedEntries.length > 0) {
+      this.log.applied = Math.max(this.log.applied, rd.committedEntries[rd.committedEntries.length - 1].index);
+    }
+    if (this.role === Role.Leader) {
+      // The leader counts itself toward a quorum only for what is on its own disk.
+      const self = this.prs.get(this.id);
+      if (self && self.maybeUpdate(this.log.stableTo) && this.maybeCommit()) this.broadcastAppend(true);
+    }
+  }
+
+  // ---------------------------------------------------------------- roles
+
+  private reset(term: number): void {
+    if (term !== this.term) {
+      this.term = term;
+      this.vote = NO_NODE;
+    }
+    this.leader = NO_NODE;
+    this.electionElapsed = 0;
+    this.heartbeatElapsed = 0;
+    this.randomizedElectionTimeout = this.electionTicks + Math.floor(this.random() * this.electionTicks);
+    this.leadTransferee = NO_NODE;
+    this.votes.clear();
+    this.uncommittedSize = 0;
+    this.needBroadcast = false;
+    this.pendingReads = [];
+    this.readsAwaitingTermCommit = [];
+    this.roundTicks.clear();
+    this.resetProgress();
+  }
+
+  private resetProgress(): void {
+    this.prs.clear();
+    for (const m of this.conf().members) {
+      const pr = new Progress(this.log.lastIndex() + 1, this.maxInflight);
+      if (m.id === this.id) pr.match = this.log.stableTo;
+      this.prs.set(m.id, pr);
+    }
+  }
+
+  /** After the configuration changed: track new members, forget removed ones. */
+  private syncProgress(): void {
+    const conf = this.conf();
+    for (const m of conf.members) {
+      if (!this.prs.has(m.id)) {
+        const pr = new Progress(this.log.lastIndex() + 1, this.maxInflight);
+        if (m.id === this.id) pr.match = this.log.stableTo;
+        this.prs.set(m.id, pr);
+      }
+    }
+    for (const id of [...this.prs.keys()]) {
+      if (!findMember(conf, id)) this.prs.delete(id);
+    }
+    if (this.leadTransferee !== NO_NODE && !isVoter(conf, this.leadTransferee)) this.leadTransferee = NO_NODE;
+  }
+
+  private becomeFollower(term: number, leader: NodeId): void {
+    this.reset(term);
+    this.role = Role.Follower;
+    this.leader = leader;
+  }
+
+  private becomePreCandidate(): void {
+    // Neither the term nor the vote change: a failed pre-vote leaves no trace.
+    this.role = Role.PreCandidate;
+    this.votes.clear();
+    this.leader = NO_NODE;
+  }
+
+  private becomeCandidate(): void {
+    this.reset(this.term + 1);
+    this.vote = this.id;
+    this.role = Role.Candidate;
+  }
+
+  private becomeLeader(): void {
+    this.reset(this.term);
+    this.role = Role.Leader;
+    this.leader = this.id;
+    this.electionElapsed = 0;
+    for (const pr of this.prs.values()) pr.recentActive = true;
+    const self = this.prs.get(this.id);
+    if (self) self.becomeReplicate();
+    // The no-op lets the new leader commit (and learn the commit index) in its own term.
+    this.appendEntry(EntryType.Normal, EMPTY);
+    this.broadcastAppend(true);
+    this.needBroadcast = false;
+  }
+
+  // ---------------------------------------------------------------- timers
+
+  private tickElection(): void {
+    this.electionElapsed++;
+    if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
+      this.electionElapsed = 0;
+      this.hup(false);
+    }
+  }
+
+  private tickHeartbeat(): void {
+    this.heartbeatElapsed++;
+    this.electionElapsed++;
+    if (this.electionElapsed >= this.electionTicks) {
+      this.electionElapsed = 0;
+      if (this.checkQuorum && !this.quorumActive()) {
+        this.becomeFollower(this.term, NO_NODE);
+        return;
+      }
+      // A transfer that did not finish within an election timeout is abandoned.
+      this.leadTransferee = NO_NODE;
+    }
+    if (this.heartbeatElapsed >= this.heartbeatTicks) {
+      this.heartbeatElapsed = 0;
+      this.openRound();
+    }
+  }
+
+  /** Did a quorum of voters talk to us since the last check? Resets the marks. */
+  private quorumActive(): boolean {
+    const voters = voterIds(this.conf());
+    let active = 0;
+    for (const id of voters) {
+      const pr = this.prs.get(id);
+      if (id === this.id || pr?.recentActive) active++;
+    }
+    for (const [id, pr] of this.prs) if (id !== this.id) pr.recentActive = false;
+    return active >= Math.floor(voters.length / 2) + 1;
+  }
+
+  /**
+   * With check-quorum, a node that heard from a live leader within the election
+   * timeout (or that just started, and so may have) ignores vote requests: a
+   * leader's lease rests on that promise.
+   */
+  private inLease(): boolean {
+    if (!this.checkQuorum) return false;
+    if (this.leader !== NO_NODE) return this.electionElapsed < this.electionTicks;
+    return this.ticks < this.electionTicks;
+  }
+
+  // ---------------------------------------------------------------- elections
+
+  private hup(transfer: boolean): void {
+    if (this.role === Role.Leader || !this.promotable()) return;
+    if (this.preVote && !transfer) this.campaign(MessageType.PreVote, false);
+    else this.campaign(MessageType.Vote, transfer);
+  }
+
+  private campaign(type: MessageType.PreVote | MessageType.Vote, transfer: boolean): void {
+    let term: number;
+    if (type === MessageType.PreVote) {
+      this.becomePreCandidate();
+      term = this.term + 1;
+    } else {
+      this.becomeCandidate();
+      term = this.term;
+    }
+    if (this.poll(this.id, true) === 'won') {
+      if (type === MessageType.PreVote) this.campaign(MessageType.Vote, false);
+      else this.becomeLeader();
+      return;
+    }
+    for (const id of voterIds(this.conf())) {
+      if (id === this.id) continue;
+      const m = emptyMessage(type, this.id, id, term);
+      m.index = this.log.lastIndex();
+      m.logTerm = this.log.lastTerm();
+      if (transfer) m.context = TRANSFER_CONTEXT;
+      this.msgs.push(m);
+    }
+  }
+
+  private poll(from: NodeId, granted: boolean): 'won' | 'lost' | 'pending' {
+    if (!this.votes.has(from)) this.votes.set(from, granted);
+    const voters = voterIds(this.conf());
+    const quorum = Math.floor(voters.length / 2) + 1;
+    let yes = 0;
+    let no = 0;
+    for (const id of voters) {
+      const v = this.votes.get(id);
+      if (v === true) yes++;
+      else if (v === false) no++;
+    }
+    if (yes >= quorum) return 'won';
+    if (no >= quorum) return 'lost';
+    return 'pending';
+  }
+
+  private handleVoteRequest(m: Message): void {
+    const pre = m.type === MessageType.PreVote;
+    const canVote =
+      this.vote === m.from ||
+      (this.vote === NO_NODE && this.leader === NO_NODE) ||
+      (pre && m.term > this.term);
+    const upToDate = this.unsafe.voteWithoutLogCheck || this.log.isUpToDate(m.index, m.logTerm);
+    const respType = pre ? MessageType.PreVoteResp : MessageType.VoteResp;
+    if (canVote && upToDate) {
+      // A granted pre-vote answers in the candidate's future term.
+      const resp = emptyMessage(respType, this.id, m.from, pre ? m.term : this.term);
+      this.send(resp);
+      if (!pre) {
+        this.electionElapsed = 0;
+        this.vote = m.from;
+      }
+    } else {
+      const resp = emptyMessage(respType, this.id, m.from, this.term);
+      resp.reject = true;
+      this.send(resp);
+    }
+  }
+
+  private stepCandidate(m: Message): void {
+    switch (m.type) {
+      case MessageType.App:
+        this.becomeFollower(m.term, m.from);
+        this.handleAppend(m);
+        return;
+      case MessageType.Heartbeat:
+        this.becomeFollower(m.term, m.from);
+        this.handleHeartbeat(m);
+        return;
+      case MessageType.Snap:
+        this.becomeFollower(m.term, m.from);
+        this.handleSnapshot(m);
+        return;
+      case MessageType.PreVoteResp:
+      case MessageType.VoteResp: {
+        const mine = this.role === Role.PreCandidate ? MessageType.PreVoteResp : MessageType.VoteResp;
+        if (m.type !== mine) return;
+        const result = this.poll(m.from, !m.reject);
+        if (result === 'won') {
+          if (this.role === Role.PreCandidate) this.campaign(MessageType.Vote, false);
+          else this.becomeLeader();
+        } else if (result === 'lost') {
+          this.becomeFollower(this.term, NO_NODE);
+        }
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private stepFollower(m: Message): void {
+    switch (m.type) {
+      case MessageType.App:
+        this.electionElapsed = 0;
+        this.leader = m.from;
+        this.handleAppend(m);
+        return;
+      case MessageType.Heartbeat:
+        this.electionElapsed = 0;
+        this.leader = m.from;
+        this.handleHeartbeat(m);
+        return;
+      case MessageType.Snap:
+        this.electionElapsed = 0;
+        this.leader = m.from;
+        this.handleSnapshot(m);
+        return;
+      case MessageType.TimeoutNow:
+        this.hup(true);
+        return;
+      case MessageType.ReadIndexResp:
+        this.readStates.push({ index: m.index, context: m.context });
+        return;
+      default:
+        return;
+    }
+  }
+
+  // ---------------------------------------------------------------- follower side of replication
+
+  private handleAppend(m: Message): void {
+    if (m.index < this.log.committed) {
+      const resp = emptyMessage(MessageType.AppResp, this.id, m.from, this.term);
+      resp.index = this.log.committed;
+      this.send(resp);
+      return;
+    }
+    const lastNew = this.log.maybeAppend(m.index, m.logTerm, m.commit, m.entries);
+    const resp = emptyMessage(MessageType.AppResp, this.id, m.from, this.term);
+    if (lastNew !== undefined) {
+      resp.index = lastNew;
+    } else {
+      const hint = this.log.findConflictByTerm(Math.min(m.index, this.log.lastIndex()), m.logTerm);
+      resp.index = m.index;
+      resp.reject = true;
+      resp.rejectHint = hint.index;
+      resp.logTerm = hint.term;
+    }
+    this.send(resp);
+  }
+
+  private handleHeartbeat(m: Message): void {
+    this.log.commitTo(Math.min(m.commit, this.log.lastIndex()));
+    const resp = emptyMessage(MessageType.HeartbeatResp, this.id, m.from, this.term);
+    resp.round = m.round;
+    this.send(resp);
+  }
+
+  private handleSnapshot(m: Message): void {
+    const resp = emptyMessage(MessageType.AppResp, this.id, m.from, this.term);
+    const s = m.snapshot;
+    if (s && this.restore(s)) resp.index = this.log.lastIndex();
+    else resp.index = this.log.committed;
+    this.send(resp);
+  }
+
+  private restore(s: Snapshot): boolean {
+    if (s.meta.index <= this.log.committed) return false;
+    if (this.log.matchTerm(s.meta.index, s.meta.term)) {
+      // We already have the snapshot's entries: just learn that they are committed.
+      this.log.commitTo(s.meta.index);
+      return false;
+    }
+    this.log.restore(s);
+    return true;
+  }
+
+  // ---------------------------------------------------------------- leader side of replication
+
+  private checkCanPropose(size: number): void {
+    if (this.role !== Role.Leader) throw new NotLeaderError(this.leader);
+    if (this.leadTransferee !== NO_NODE) throw new ProposalDroppedError('leadership transfer in progress');
+    if (!isVoter(this.conf(), this.id)) throw new ProposalDroppedError('this leader is leaving the cluster');
+    if (this.uncommittedSize > 0 && this.uncommittedSize + size > this.maxUncommittedSize) {
+      throw new ProposalDroppedError('too many uncommitted entries (no quorum?)');
+    }
+  }
+
+  private appendEntry(type: EntryType, data: Uint8Array): number {
+    const index = this.log.lastIndex() + 1;
+    const confBefore = this.log.latestConfIndex();
+    this.log.append([{ term: this.term, index, type, data }]);
+    this.uncommittedSize += data.length;
+    if (this.log.latestConfIndex() !== confBefore) this.syncProgress();
+    this.needBroadcast = true;
+    return index;
+  }
+
+  private broadcastAppend(sendIfEmpty: boolean): void {
+    for (const id of this.prs.keys()) {
+      if (id !== this.id) this.sendAppend(id, sendIfEmpty);
+    }
+  }
+
+  /** Send `to` what it is missing, if flow control allows. Returns whether a message went. */
+  private sendAppend(to: NodeId, sendIfEmpty = true): boolean {
+    const pr = this.prs.get(to);
+    if (!pr || pr.isPaused()) return false;
+    const prevIndex = pr.next - 1;
+    const prevTerm = this.log.term(prevIndex);
+    if (prevTerm === undefined) return this.sendSnapshot(to, pr);
+    const entries = this.log.slice(pr.next, this.log.lastIndex() + 1, this.maxSizePerMsg);
+    if (entries.length === 0 && !sendIfEmpty) return false;
+    const m = emptyMessage(MessageType.App, this.id, to, this.term);
+    m.index = prevIndex;
+    m.logTerm = prevTerm;
+    m.entries = entries;
+    m.commit = this.log.committed;
+    this.msgs.push(m);
+    if (pr.state === ProgressState.Replicate && entries.length > 0) {
+      const last = entries[entries.length - 1].index;
+      pr.next = last + 1;
+      pr.inflights.add(last);
+    } else if (pr.state === ProgressState.Probe) {
+      pr.probeSent = true;
+    }
+    return true;
+  }
+
+  private sendSnapshot(to: NodeId, pr: Progress): boolean {
+    if (!pr.recentActive) return false;
+    const m = emptyMessage(MessageType.Snap, this.id, to, this.term);
+    m.snapshot = { meta: this.log.snapshot, data: this.log.snapshotData };
+    pr.becomeSnapshot(this.log.snapshot.index);
+    this.msgs.push(m);
+    return true;
+  }
+
+  private sendTimeoutNow(to: NodeId): void {
+    this.send(emptyMessage(MessageType.TimeoutNow, this.id, to, this.term));
+  }
+
+  private stepLeader(m: Message): void {
+    if (m.type === MessageType.ReadIndex) {
+      this.leaderReadIndex(m.context, m.from, false);
+      return;
+    }
+    const pr = this.prs.get(m.from);
+    if (!pr) return;
+    switch (m.type) {
+      case MessageType.AppResp:
+        pr.recentActive = true;
+        this.handleAppendResponse(m, pr);
+        return;
+      case MessageType.HeartbeatResp:
+        pr.recentActive = true;
+        pr.probeSent = false;
+        // Appends in flight may have been lost: let one more through so a
+        // rejection can reset the pipeline.
+        if (pr.state === ProgressState.Replicate && pr.inflights.full()) pr.inflights.freeFirst();
+        if (m.round > pr.ackedRound) pr.ackedRound = m.round;
+        if (pr.match < this.log.lastIndex()) this.sendAppend(m.from);
+        this.releaseConfirmedReads();
+        return;
+      default:
+        return;
+    }
+  }
+
+  private handleAppendResponse(m: Message, pr: Progress): void {
+    if (m.reject) {
+      let hint = m.rejectHint;
+      if (m.logTerm > 0) hint = this.log.findConflictByTerm(m.rejectHint, m.logTerm).index;
+      if (pr.maybeDecrTo(m.index, hint)) {
+        if (pr.state === ProgressState.Replicate) pr.becomeProbe();
+        this.sendAppend(m.from);
+      }
+      return;
+    }
+    const wasPaused = pr.isPaused();
+    if (!pr.maybeUpdate(m.index)) return;
+    if (pr.state === ProgressState.Probe) {
+      pr.becomeReplicate();
+    } else if (pr.state === ProgressState.Snapshot && pr.match >= pr.pendingSnapshot) {
+      pr.becomeProbe();
+      pr.becomeReplicate();
+    } else if (pr.state === ProgressState.Replicate) {
+      pr.inflights.freeLE(m.index);
+    }
+    if (this.maybeCommit()) {
+      this.broadcastAppend(true);
+    } else if (wasPaused) {
+      this.sendAppend(m.from);
+    }
+    while (this.sendAppend(m.from, false)) {
+      // keep the pipeline full while the window allows
+    }
+    if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) this.sendTimeoutNow(m.from);
+  }
+
+  /** Advance the commit index to what a quorum of voters holds. Returns whether it moved. */
+  private maybeCommit(): boolean {
+    const voters = voterIds(this.conf());
+    const matches = voters.map((id) => this.prs.get(id)?.match ?? 0);
+    const index = quorumValue(matches);
+    if (index <= this.log.committed) return false;
+    // Figure 8: only an entry of the current term is committed by counting replicas.
+    if (this.log.term(index) !== this.term && !this.unsafe.commitPreviousTermByCounting) return false;
+    const before = this.log.committed;
+    this.log.commitTo(index);
+    for (let i = before + 1; i <= index; i++) this.uncommittedSize -= this.log.entry(i)?.data.length ?? 0;
+    if (this.uncommittedSize < 0) this.uncommittedSize = 0;
+    this.afterCommit();
+    return true;
+  }
+
+  private afterCommit(): void {
+    if (this.committedInCurrentTerm() && this.readsAwaitingTermCommit.length > 0) {
+      const waiting = this.readsAwaitingTermCommit;
+      this.readsAwaitingTermCommit = [];
+      for (const r of waiting) this.leaderReadIndex(r.context, r.from, r.lease);
+    }
+    // A leader that removed or demoted itself steps down once that change is committed.
+    if (!this.promotable() && this.log.committed >= this.log.latestConfIndex()) {
+      this.becomeFollower(this.term, NO_NODE);
+    }
+  }
+
+  private committedInCurrentTerm(): boolean {
+    return this.log.term(this.log.committed) === this.term;
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  private leaderReadIndex(context: string, from: NodeId, lease: boolean): void {
+    if (!this.committedInCurrentTerm() && !this.unsafe.readIndexBeforeTermCommit) {
+      // Until then the leader may not know the true commit index.
+      this.readsAwaitingTermCommit.push({ context, from, lease });
+      return;
+    }
+    const index = this.log.committed;
+    if (voterIds(this.conf()).length === 1 && this.promotable()) {
+      this.answerRead(from, context, index);
+      return;
+    }
+    if (lease && this.leaseValid()) {
+      this.answerRead(from, context, index);
+      return;
+    }
+    this.pendingReads.push({ context, from, index, round: this.openRound() });
+  }
+
+  private answerRead(from: NodeId, context: string, index: number): void {
+    if (from === this.id) {
+      this.readStates.push({ index, context });
+      return;
+    }
+    const m = emptyMessage(MessageType.ReadIndexResp, this.id, from, this.term);
+    m.index = index;
+    m.context = context;
+    this.send(m);
+  }
+
+  /**
+   * Start a heartbeat round (or join the one whose heartbeats have not left
+   * yet): its answers confirm that we were still leader after this moment.
+   */
+  private openRound(): number {
+    if (this.roundInOutbox) return this.round;
+    this.round++;
+    this.roundTicks.set(this.round, this.ticks);
+    this.roundInOutbox = true;
+    const self = this.prs.get(this.id);
+    if (self) self.ackedRound = this.round;
+    for (const [id, pr] of this.prs) {
+      if (id === this.id) continue;
+      const m = emptyMessage(MessageType.Heartbeat, this.id, id, this.term);
+      m.commit = Math.min(pr.match, this.log.committed);
+      m.round = this.round;
+      this.msgs.push(m);
+    }
+    if (voterIds(this.conf()).length === 1) this.releaseConfirmedReads();
+    return this.round;
+  }
+
+  private quorumAckedRound(): number {
+    const rounds = voterIds(this.conf()).map((id) => (id === this.id ? this.round : this.prs.get(id)?.ackedRound ?? 0));
+    return quorumValue(rounds);
+  }
+
+  private releaseConfirmedReads(): void {
+    const confirmed = this.quorumAckedRound();
+    let released = 0;
+    while (released < this.pendingReads.length && this.pendingReads[released].round <= confirmed) {
+      const r = this.pendingReads[released++];
+      this.answerRead(r.from, r.context, r.index);
+    }
+    if (released > 0) this.pendingReads.splice(0, released);
+    for (const round of this.roundTicks.keys()) {
+      if (round < confirmed) this.roundTicks.delete(round);
+      else break;
+    }
+  }
+
+  // ---------------------------------------------------------------- messages
+
+  private send(m: Message): void {
+    this.msgs.push(m);
+  }
+}
+
+function sameHardState(a: HardState, b: HardState): boolean {
+  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
+}
