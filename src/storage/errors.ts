@@ -1,0 +1,72 @@
+// The errors storage can raise. Corruption names what is corrupt (an index or a
+// record) so an operator knows what was lost; usage errors are caller bugs.
+
+import { KonsulError } from '../errors.js';
+
+/** Bytes on disk do not match their checksum or shape. Never returned as data. */
+export class StorageCorruptionError extends KonsulError {
+  /** The Raft index of the corrupt log entry, when it is one. */
+  readonly index: number | undefined;
+  /** What is corrupt: 'entry', 'hardState', 'snapshotMeta', 'appliedIndex', ... */
+  readonly record: string;
+
+  constructor(record: string, detail: string, index?: number) {
+    const where = index === undefined ? record : `${record} at index ${index}`;
+    super('KONSUL_ERR_STORAGE_CORRUPT', `corrupt ${where}: ${detail}`, 500);
+    this.name = 'StorageCorruptionError';
+    this.record = record;
+    this.index = index;
+  }
+}
+
+/** A state snapshot stream is malformed or fails its checksum; nothing was restored. */
+export class SnapshotCorruptionError extends KonsulError {
+  constructor(detail: string) {
+    super('KONSUL_ERR_SNAPSHOT_CORRUPT', `corrupt state snapshot: ${detail}`, 400);
+    this.name = 'SnapshotCorruptionError';
+  }
+}
+
+/** The caller broke the storage contract (a gap in the log, a table that does not exist...). */
+export class StorageUsageError extends KonsulError {
+  constructor(message: string) {
+    super('KONSUL_ERR_STORAGE_USAGE', message, 500);
+    this.name = 'StorageUsageError';
+  }
+}
+
+/**
+ * A write or fsync failed. After a failed fsync the page cache can no longer be
+ * trusted to hold what we wrote, so the store refuses every later write: the
+ * agent should stop and restart from what is on disk.
+ */
+export class StorageFailedError extends KonsulError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('KONSUL_ERR_STORAGE_FAILED', message, 500);
+    this.name = 'StorageFailedError';
+    if (options?.cause !== undefined) (this as { cause?: unknown }).cause = options.cause;
+  }
+}
+
+/** The data outgrew the memory map and it could not grow now (for example while a snapshot is read). */
+export class StorageFullError extends KonsulError {
+  constructor(message: string) {
+    super('KONSUL_ERR_STORAGE_FULL', message, 507);
+    this.name = 'StorageFullError';
+  }
+}
+
+/** The store cannot take this write now (a snapshot restore holds the writer); retry later. */
+export class StorageBusyError extends KonsulError {
+  constructor(message: string) {
+    super('KONSUL_ERR_STORAGE_BUSY', message, 503);
+    this.name = 'StorageBusyError';
+  }
+}
+
+export class StorageClosedError extends KonsulError {
+  constructor(what: string) {
+    super('KONSUL_ERR_STORAGE_CLOSED', `${what} is closed`, 503);
+    this.name = 'StorageClosedError';
+  }
+}
