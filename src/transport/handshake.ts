@@ -1,0 +1,53 @@
+// The listener's judgement of a dialer's hello: protocol version, cluster id,
+// node ids and join token, the token compared in constant time.
+
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { NodeId } from '../raft/types.js';
+import { HandshakeRejectReason, PROTOCOL_VERSION, type Hello } from './codec.js';
+
+export type HelloVerdict =
+  | { accepted: true }
+  | { accepted: false; reason: HandshakeRejectReason; detail: string };
+
+export interface HelloExpectations {
+  nodeId: NodeId;
+  clusterId: string;
+  /** sha256 of the configured join token, or undefined when no token is required. */
+  tokenDigest: Buffer | undefined;
+}
+
+/**
+ * Hashing first gives timingSafeEqual two inputs of one length, so neither the
+ * comparison nor a length check leaks how much of the token a guess got right.
+ */
+export function tokenDigest(token: string): Buffer {
+  return createHash('sha256').update(token, 'utf8').digest();
+}
+
+export function judgeHello(hello: Hello, expected: HelloExpectations): HelloVerdict {
+  if (hello.version !== PROTOCOL_VERSION) {
+    return {
+      accepted: false,
+      reason: HandshakeRejectReason.ProtocolVersion,
+      detail: `protocol version ${hello.version} is not supported (this node speaks ${PROTOCOL_VERSION})`,
+    };
+  }
+  if (hello.clusterId !== expected.clusterId) {
+    return { accepted: false, reason: HandshakeRejectReason.ClusterId, detail: `cluster id '${hello.clusterId}' is not this cluster's` };
+  }
+  if (expected.tokenDigest !== undefined) {
+    const offered = tokenDigest(hello.token ?? '');
+    // Always compare, even when no token was offered, so both paths cost the same.
+    const match = timingSafeEqual(offered, expected.tokenDigest);
+    if (!match || hello.token === undefined) {
+      return { accepted: false, reason: HandshakeRejectReason.Token, detail: hello.token === undefined ? 'a join token is required' : 'wrong join token' };
+    }
+  }
+  if (hello.from === '' || hello.from === expected.nodeId) {
+    return { accepted: false, reason: HandshakeRejectReason.NodeId, detail: `dialer node id '${hello.from}' is empty or this node's own` };
+  }
+  if (hello.to !== expected.nodeId) {
+    return { accepted: false, reason: HandshakeRejectReason.NodeId, detail: `this is node '${expected.nodeId}', not '${hello.to}'` };
+  }
+  return { accepted: true };
+}

@@ -1,0 +1,15 @@
+// The peer transport's public surface: the Transport class, its options and
+// counters, the wire codec (for tests and tools), and the errors it raises.
+
+export { Transport, formatAddress } from './transport.js';
+export type { TransportOptions, TransportTlsOptions, TransportLogger } from './options.js';
+export type { TransportCounters, TransportStats, PeerStats, PeerState } from './stats.js';
+export {
+  PROTOCOL_VERSION, DEFAULT_MAX_FRAME_SIZE, HANDSHAKE_MAX_FRAME_SIZE, FrameType, HandshakeRejectReason,
+  encodeFrame, decodeFrame, encodeMessage, decodeMessage, writeMessageFrame, writeFrame, snapshotChunkFrame,
+  type Frame, type Hello,
+} from './codec.js';
+export { FrameParser } from './parser.js';
+export { BufferWriter } from './buffer-writer.js';
+export { BufferReader } from './buffer-reader.js';
+export * from './errors.js';

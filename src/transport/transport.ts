@@ -1,0 +1,262 @@
+// The Transport: a listener for peers' connections and one outbound link per
+// peer, batching each event-loop turn's messages into one write per peer.
+//
+// Connections are one-way, like etcd's stream pairs: a node sends to a peer only
+// over the connection it dialed, and only reads from connections it accepted.
+// Each link is TCP (or mutual TLS) carrying frames: hello → ok | reject, then
+// Message frames, and for a streamed snapshot
+//   SnapshotBegin(message) SnapshotChunk* (SnapshotEnd(totalBytes) | SnapshotAbort(reason))
+// with no other frame in between. See codec.ts for the bytes.
+
+import { createServer as netCreateServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer as tlsCreateServer } from 'node:tls';
+import type { Message, NodeId } from '../raft/types.js';
+import { MessageType } from '../raft/types.js';
+import { FrameEncodeError, PeerUnreachableError, TransportClosedError } from './errors.js';
+import { tokenDigest } from './handshake.js';
+import { InboundConnection, type InboundHost } from './inbound.js';
+import { resolveOptions, type ResolvedTransportOptions, type TransportOptions } from './options.js';
+import { Peer, type PeerHost } from './peer.js';
+import { zeroCounters, type TransportCounters, type TransportStats } from './stats.js';
+
+type Lifecycle = 'new' | 'starting' | 'running' | 'closing' | 'closed';
+
+/** host:port, with brackets around an IPv6 host: the form resolve() returns. */
+export function formatAddress(address: { host: string; port: number }): string {
+  return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+}
+
+export class Transport {
+  private readonly options: ResolvedTransportOptions;
+  private readonly counters: TransportCounters = zeroCounters();
+  /** What peer links and inbound connections see of the transport; kept off the public surface. */
+  private readonly host: PeerHost & InboundHost;
+  private lifecycle: Lifecycle = 'new';
+  private server: Server | undefined;
+  private bound: { host: string; port: number } | undefined;
+  private readonly peers = new Map<NodeId, Peer>();
+  private readonly inbound = new Set<InboundConnection>();
+  private readonly inboundByPeer = new Map<NodeId, InboundConnection>();
+  /** Accepted TCP sockets whose TLS handshake has not finished; closed with the transport. */
+  private readonly rawSockets = new Set<Socket>();
+  private readonly dirty = new Set<Peer>();
+  private flushHandle: NodeJS.Immediate | undefined;
+  private closing: Promise<void> | undefined;
+
+  /** Checks every option; throws InvalidTransportOptionError naming the first bad one. */
+  constructor(options: TransportOptions) {
+    this.options = resolveOptions(options);
+    this.host = {
+      options: this.options,
+      counters: this.counters,
+      tokenDigest: this.options.token === undefined ? undefined : tokenDigest(this.options.token),
+      scheduleFlush: (peer) => this.scheduleFlush(peer),
+      reportUnreachable: (nodeId) => this.reportUnreachable(nodeId),
+      accepted: (connection) => this.accepted(connection),
+      closed: (connection) => this.forget(connection),
+    };
+  }
+
+  /** The address the listener is bound to (the real port when listen.port was 0). */
+  get address(): { host: string; port: number } {
+    if (this.bound === undefined) throw new TransportClosedError();
+    return { ...this.bound };
+  }
+
+  /** Starts listening. Sending works before start; receiving needs it. */
+  async start(): Promise<void> {
+    if (this.lifecycle !== 'new') throw new TransportClosedError();
+    this.lifecycle = 'starting';
+    const { tls, listen, logger, handshakeTimeoutMs } = this.options;
+    const onConnection = (socket: Socket): void => this.accept(socket);
+    const server: Server = tls === undefined
+      ? netCreateServer(onConnection)
+      : tlsCreateServer({
+        cert: tls.cert,
+        key: tls.key,
+        ca: tls.ca,
+        requestCert: true,
+        rejectUnauthorized: true,
+        minVersion: 'TLSv1.2',
+        handshakeTimeout: handshakeTimeoutMs,
+      }, onConnection);
+    if (tls !== undefined) {
+      // Track sockets from accept to secure handshake, so close() never waits on a stalled TLS handshake.
+      server.on('connection', (raw: Socket) => {
+        this.rawSockets.add(raw);
+        raw.once('close', () => this.rawSockets.delete(raw));
+      });
+      server.on('tlsClientError', (err: Error, socket: Socket) => {
+        this.counters.handshakesRefused++;
+        logger.warn({ remote: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, err: { message: err.message } }, 'refused peer: TLS handshake failed');
+      });
+    }
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => {
+        this.lifecycle = 'closed';
+        reject(err);
+      };
+      server.once('error', onError);
+      server.listen(listen.port, listen.host, () => {
+        server.off('error', onError);
+        resolve();
+      });
+    });
+    server.on('error', (err) => logger.error({ err }, 'peer listener error'));
+    const address = server.address() as AddressInfo;
+    this.bound = { host: address.address, port: address.port };
+    if (this.lifecycle === 'starting') this.lifecycle = 'running';
+    logger.info({ address: formatAddress(this.bound), tls: tls !== undefined }, 'raft transport listening');
+  }
+
+  /**
+   * Queues a message for its peer; messages queued in one event-loop turn go
+   * out together. Never blocks and never throws for network trouble: a message
+   * to a peer that is down, whose queue is full, or that exceeds maxFrameSize is
+   * dropped and counted (Raft retries). Throws FrameEncodeError for a malformed
+   * message (a negative term, an unknown type) — a bug in the caller.
+   */
+  send(message: Message): void {
+    const peer = this.peerFor(message);
+    if (peer === undefined) {
+      this.counters.messagesDropped++;
+      return;
+    }
+    peer.enqueue(message);
+  }
+
+  /**
+   * Sends a Snap message with its data streamed from `chunks` (any inline
+   * snapshot.data is left out). Resolves once the last frame is written to the
+   * socket; rejects if the peer cannot be reached, the connection breaks, or
+   * `chunks` throws (the receiver is then told to discard what it got). One
+   * snapshot per peer at a time (SnapshotBusyError); messages to that peer
+   * wait behind the stream in the bounded queue.
+   */
+  async sendSnapshot(message: Message, chunks: AsyncIterable<Uint8Array>): Promise<void> {
+    if (message.type !== MessageType.Snap || message.snapshot === undefined) {
+      throw new FrameEncodeError('sendSnapshot needs a Snap message with snapshot meta');
+    }
+    const peer = this.peerFor(message);
+    if (peer === undefined) {
+      if (this.lifecycle === 'closing' || this.lifecycle === 'closed') throw new TransportClosedError();
+      throw new PeerUnreachableError(message.to, 'not a peer of this node');
+    }
+    await peer.sendSnapshot(message, chunks);
+  }
+
+  /** Closes the outbound link to a peer that left the cluster; a later send() dials it afresh. */
+  async removePeer(nodeId: NodeId): Promise<void> {
+    const peer = this.peers.get(nodeId);
+    if (peer === undefined) return;
+    this.peers.delete(nodeId);
+    this.dirty.delete(peer);
+    await peer.close();
+  }
+
+  stats(): TransportStats {
+    return {
+      counters: { ...this.counters },
+      peers: [...this.peers.values()].map((peer) => peer.stats()),
+      inboundConnections: this.inbound.size,
+    };
+  }
+
+  /** Stops listening, closes every connection, drops what is queued. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.lifecycle = 'closing';
+    if (this.flushHandle !== undefined) clearImmediate(this.flushHandle);
+    this.flushHandle = undefined;
+    this.dirty.clear();
+    const waits: Array<Promise<void>> = [];
+    const server = this.server;
+    if (server !== undefined && server.listening) {
+      waits.push(new Promise((resolve) => server.close(() => resolve())));
+    }
+    for (const raw of this.rawSockets) raw.destroy();
+    for (const connection of this.inbound) waits.push(connection.close());
+    for (const peer of this.peers.values()) waits.push(peer.close());
+    await Promise.all(waits);
+    this.lifecycle = 'closed';
+    this.options.logger.info({ nodeId: this.options.nodeId }, 'raft transport closed');
+  }
+
+  private peerFor(message: Message): Peer | undefined {
+    if (this.lifecycle === 'closing' || this.lifecycle === 'closed') return undefined;
+    const nodeId = message.to;
+    let peer = this.peers.get(nodeId);
+    if (peer === undefined) {
+      if (nodeId === this.options.nodeId || nodeId === '') {
+        this.options.logger.error({ to: nodeId, type: MessageType[message.type] }, 'message addressed to this node or to no one; dropped');
+        return undefined;
+      }
+      peer = new Peer(nodeId, this.host);
+      this.peers.set(nodeId, peer);
+    }
+    return peer;
+  }
+
+  // ---- for peer links ---------------------------------------------------
+
+  private scheduleFlush(peer: Peer): void {
+    this.dirty.add(peer);
+    // setImmediate, not a microtask: it runs after this turn's I/O callbacks,
+    // so everything Raft emits in one turn shares one write per peer.
+    this.flushHandle ??= setImmediate(() => {
+      this.flushHandle = undefined;
+      const peers = [...this.dirty];
+      this.dirty.clear();
+      for (const p of peers) p.flush();
+    });
+  }
+
+  private reportUnreachable(nodeId: NodeId): void {
+    const { onUnreachable, logger } = this.options;
+    if (onUnreachable === undefined) return;
+    // Deferred: a failure found inside send() must not re-enter Raft while the
+    // caller is still working through a Ready.
+    queueMicrotask(() => {
+      if (this.lifecycle === 'closing' || this.lifecycle === 'closed') return;
+      try {
+        onUnreachable(nodeId);
+      } catch (err) {
+        logger.error({ peer: nodeId, err }, 'onUnreachable threw');
+      }
+    });
+  }
+
+  // ---- for inbound connections -----------------------------------------
+
+  private accept(socket: Socket): void {
+    this.rawSockets.delete(socket);
+    if (this.lifecycle === 'closing' || this.lifecycle === 'closed') {
+      socket.destroy();
+      return;
+    }
+    this.inbound.add(new InboundConnection(this.host, socket));
+  }
+
+  private accepted(connection: InboundConnection): void {
+    const previous = this.inboundByPeer.get(connection.peerId);
+    this.inboundByPeer.set(connection.peerId, connection);
+    if (previous !== undefined && previous !== connection) {
+      // A peer keeps one link to us; a new one means the old is dead (or the id is used twice).
+      this.options.logger.warn(
+        { peer: connection.peerId, old: previous.remoteAddress, new: connection.remoteAddress },
+        'peer connected again; closing its older connection',
+      );
+      previous.destroy();
+    }
+  }
+
+  private forget(connection: InboundConnection): void {
+    this.inbound.delete(connection);
+    if (this.inboundByPeer.get(connection.peerId) === connection) this.inboundByPeer.delete(connection.peerId);
+  }
+}
