@@ -1,0 +1,10 @@
+// The replicated state machine's public face: the commands, their encoding,
+// and the StateMachine that applies them and serves reads from the replica.
+
+export {
+  type Command, encodeCommand, decodeCommand, CommandDecodeError, KeyTooLargeError,
+} from './command.js';
+export {
+  StateMachine, STATE_TABLES, KV_TABLE, MEMBERS_TABLE, META_TABLE,
+  type KvEntry, type MemberRecord, type ApplyItem, type ApplyResult,
+} from './machine.js';
