@@ -1,0 +1,137 @@
+// konsul's HTTP API on node:http: the Consul-compatible /v1 subset (KV,
+// status, operator raft, metrics) and the /cluster endpoints, served from an AgentApi.
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AgentApi } from '../agent/api.js';
+import { clusterRoutes } from './cluster.js';
+import { methodNotAllowed, notFound, sendError } from './errors.js';
+import { kvRoutes } from './kv.js';
+import { metricsRoutes } from './metrics.js';
+import { operatorRoutes } from './operator.js';
+import { Router } from './router.js';
+import { statusRoutes } from './status.js';
+import type { HttpLimits, HttpLogger, RequestContext } from './types.js';
+
+export { HttpError } from './errors.js';
+export { parseDuration } from './query.js';
+export { Router } from './router.js';
+export type { HttpLimits, HttpLogger, RequestContext, RouteHandler, RouteSpec } from './types.js';
+
+export interface HttpServerOptions {
+  agent: AgentApi;
+  /** Largest KV value (PUT /v1/kv body). Default 512 KiB. */
+  maxValueBytes?: number;
+  /** Largest JSON request body. Default 64 KiB. */
+  maxBodyBytes?: number;
+  logger?: HttpLogger;
+  /** Blocking query wait when ?wait is absent. Default 5 minutes. */
+  defaultWaitMs?: number;
+  /** Longest blocking query wait, before up to 1/16 jitter. Default 10 minutes. */
+  maxWaitMs?: number;
+  /** Called once per finished or aborted response (the agent counts requests by method and status). */
+  onResponse?: (method: string, statusCode: number) => void;
+}
+
+const KiB = 1024;
+// Longer than the idle timeout of common clients' pools (undici 4 s, curl none),
+// short enough that idle sockets do not pile up.
+const KEEP_ALIVE_TIMEOUT_MS = 30_000;
+const HEADERS_TIMEOUT_MS = 40_000;
+
+function positiveInt(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new TypeError(`createHttpServer: ${name} must be a positive whole number, got ${String(value)}`);
+  }
+  return value;
+}
+
+function resolveLimits(options: HttpServerOptions): HttpLimits {
+  const limits: HttpLimits = {
+    maxValueBytes: positiveInt('maxValueBytes', options.maxValueBytes, 512 * KiB),
+    maxBodyBytes: positiveInt('maxBodyBytes', options.maxBodyBytes, 64 * KiB),
+    defaultWaitMs: positiveInt('defaultWaitMs', options.defaultWaitMs, 5 * 60_000),
+    maxWaitMs: positiveInt('maxWaitMs', options.maxWaitMs, 10 * 60_000),
+  };
+  if (limits.defaultWaitMs > limits.maxWaitMs) {
+    throw new TypeError(`createHttpServer: defaultWaitMs (${limits.defaultWaitMs}) must not exceed maxWaitMs (${limits.maxWaitMs})`);
+  }
+  return limits;
+}
+
+/** Split an origin-form (or absolute-form) request target into path and query. */
+function splitTarget(target: string): { path: string; rawQuery: string } {
+  let rest = target;
+  if (!rest.startsWith('/')) {
+    const scheme = /^https?:\/\/[^/?#]*/i.exec(rest);
+    rest = scheme ? rest.slice(scheme[0].length) || '/' : '/' + rest;
+  }
+  const hash = rest.indexOf('#');
+  if (hash >= 0) rest = rest.slice(0, hash);
+  const q = rest.indexOf('?');
+  return q < 0 ? { path: rest, rawQuery: '' } : { path: rest.slice(0, q), rawQuery: rest.slice(q + 1) };
+}
+
+/** An AbortSignal that fires when the response closes before it was finished (the client left). */
+function clientGoneSignal(res: ServerResponse): AbortSignal {
+  const controller = new AbortController();
+  if (res.destroyed && !res.writableFinished) controller.abort();
+  else {
+    res.once('close', () => {
+      if (!res.writableFinished) controller.abort();
+    });
+  }
+  return controller.signal;
+}
+
+/** The HTTP server, not yet listening: the caller calls `listen`. */
+export function createHttpServer(options: HttpServerOptions): Server {
+  const { agent, logger, onResponse } = options;
+  if (agent === undefined || agent === null) throw new TypeError('createHttpServer: agent is required');
+  const limits = resolveLimits(options);
+  const router = new Router([...kvRoutes, ...statusRoutes, ...operatorRoutes, ...clusterRoutes, ...metricsRoutes]);
+
+  const serve = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const method = req.method ?? 'GET';
+    const url = req.url ?? '/';
+    if (onResponse) res.once('close', () => onResponse(method, res.writableFinished ? res.statusCode : 499));
+    try {
+      const { path, rawQuery } = splitTarget(url);
+      const match = router.match(method, path);
+      if (match.kind === 'not-found') throw notFound(`no such endpoint: ${path}`);
+      if (match.kind === 'method-not-allowed') throw methodNotAllowed(method, match.allowed);
+      let signal: AbortSignal | undefined;
+      const ctx: RequestContext = {
+        req, res, agent, limits,
+        params: match.params,
+        query: new URLSearchParams(rawQuery),
+        get signal() {
+          return (signal ??= clientGoneSignal(res));
+        },
+      };
+      await match.handler(ctx);
+    } catch (error) {
+      sendError(res, error, logger, method, url);
+    }
+  };
+
+  const server = createServer({
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    headersTimeout: HEADERS_TIMEOUT_MS,
+    // requestTimeout bounds receiving the request; keep it clear of the longest blocking query anyway.
+    requestTimeout: limits.maxWaitMs + Math.ceil(limits.maxWaitMs / 16) + 60_000,
+  }, (req, res) => void serve(req, res));
+  // Answer `Expect: 100-continue` ourselves: a too-large value is refused before the client sends it.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => void serve(req, res));
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    logger?.debug({ err: error.message, code: error.code }, 'malformed HTTP request');
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const status = error.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large'
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  });
+  return server;
+}

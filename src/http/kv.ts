@@ -1,0 +1,114 @@
+// /v1/kv/<key>: Consul's KV API. GET (one key, ?recurse, ?keys with
+// ?separator, ?raw; consistency modes and blocking queries), PUT (?cas, ?flags)
+// and DELETE (?recurse, ?cas).
+
+import type { ReadMeta } from '../agent/api.js';
+import type { KvEntry } from '../state/index.js';
+import { MAX_KEY_BYTES } from '../storage/index.js';
+import { parseBlocking, waitForKv } from './blocking.js';
+import { readBody } from './body.js';
+import { parseConsistency, readHeaders } from './consistency.js';
+import { badRequest } from './errors.js';
+import { flag, uintParam } from './query.js';
+import { sendBytes, sendEmpty, sendJson } from './respond.js';
+import type { RequestContext, RouteSpec } from './types.js';
+
+/** Consul's flags are a uint64; konsul stores a uint32, and says so with a 400 rather than a failed write. */
+const MAX_FLAGS = 0xffff_ffff;
+
+function checkKey(key: string): void {
+  const bytes = Buffer.byteLength(key, 'utf8');
+  if (bytes > MAX_KEY_BYTES) throw badRequest(`key too long: ${bytes} bytes, at most ${MAX_KEY_BYTES}`);
+}
+
+function requireKey(key: string): void {
+  if (key === '') throw badRequest('Missing key name');
+  checkKey(key);
+}
+
+/** Consul's JSON shape of an entry; an empty value is null. */
+function entryJson(e: KvEntry): Record<string, unknown> {
+  return {
+    LockIndex: e.lockIndex,
+    Key: e.key,
+    Flags: e.flags,
+    Value: e.value.length === 0 ? null : e.value.toString('base64'),
+    CreateIndex: e.createIndex,
+    ModifyIndex: e.modifyIndex,
+  };
+}
+
+async function getKv(ctx: RequestContext): Promise<void> {
+  const { agent, query, res } = ctx;
+  const key = ctx.params.key;
+  const keysMode = flag(query, 'keys');
+  const recurse = flag(query, 'recurse');
+  if (!keysMode && !recurse) requireKey(key);
+  else checkKey(key);
+  const consistency = parseConsistency(query);
+  const blocking = parseBlocking(query, ctx.limits);
+  // Consul still honours its historic misspelling.
+  const separator = query.get('separator') ?? query.get('seperator') ?? undefined;
+
+  let meta: ReadMeta = await agent.barrier(consistency);
+  if (blocking) {
+    await waitForKv(agent.state, key, blocking, ctx.signal);
+    if (ctx.signal.aborted) return;
+    // The wait may have been long: read at the asked consistency again.
+    if (consistency !== 'stale') meta = await agent.barrier(consistency);
+  }
+
+  // Read the data and its index together, in one synchronous stretch.
+  const state = agent.state;
+  const headers = readHeaders(state.kvPrefixIndex(key), meta, consistency);
+  if (keysMode) {
+    const keys = state.kvKeys(key, separator === '' ? undefined : separator);
+    // Consul answers the root with [] but any other empty prefix with 404.
+    if (keys.length === 0 && key !== '') return sendEmpty(res, 404, headers);
+    return sendJson(res, 200, keys, headers);
+  }
+  if (recurse) {
+    const entries = state.kvList(key);
+    if (entries.length === 0) return sendEmpty(res, 404, headers);
+    return sendJson(res, 200, entries.map(entryJson), headers);
+  }
+  const entry = state.kvGet(key);
+  if (!entry) return sendEmpty(res, 404, headers);
+  if (flag(query, 'raw')) {
+    return sendBytes(res, 200, entry.value, 'application/octet-stream', { ...headers, 'X-Content-Type-Options': 'nosniff' });
+  }
+  return sendJson(res, 200, [entryJson(entry)], headers);
+}
+
+async function putKv(ctx: RequestContext): Promise<void> {
+  const { query, req, res } = ctx;
+  const key = ctx.params.key;
+  requireKey(key);
+  if (flag(query, 'acquire') || flag(query, 'release')) throw badRequest('?acquire and ?release need sessions, which konsul does not support yet');
+  const flags = uintParam(query, 'flags', MAX_FLAGS);
+  const cas = uintParam(query, 'cas');
+  const value = await readBody(req, res, {
+    maxBytes: ctx.limits.maxValueBytes,
+    tooLarge: (max, got) => `Request body${got === undefined ? '' : `(${got} bytes)`} too large, max size: ${max} bytes (the KV value size limit)`,
+  });
+  const ok = await ctx.agent.kvPut(key, value, { flags, cas });
+  sendJson(res, 200, ok);
+}
+
+async function deleteKv(ctx: RequestContext): Promise<void> {
+  const { query, res } = ctx;
+  const key = ctx.params.key;
+  const recurse = flag(query, 'recurse');
+  const cas = uintParam(query, 'cas');
+  if (recurse && cas !== undefined) throw badRequest('Conflicting flags: ?recurse and ?cas cannot be used together');
+  if (recurse) checkKey(key);
+  else requireKey(key);
+  const ok = await ctx.agent.kvDelete(key, { recurse: recurse || undefined, cas });
+  sendJson(res, 200, ok);
+}
+
+export const kvRoutes: readonly RouteSpec[] = [
+  { method: 'GET', path: '/v1/kv/*key', handler: getKv },
+  { method: 'PUT', path: '/v1/kv/*key', handler: putKv },
+  { method: 'DELETE', path: '/v1/kv/*key', handler: deleteKv },
+];

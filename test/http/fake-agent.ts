@@ -1,0 +1,141 @@
+// A test AgentApi over a REAL StateMachine on a real LMDB store in a temp dir:
+// writes are encoded and applied directly (no Raft), membership is a list, and
+// every call is recorded so tests can check what the HTTP layer asked for.
+
+import { EventEmitter } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type {
+  AgentApi, ClusterStats, ClusterStatus, Consistency, KvDeleteOptions, KvPutOptions, MemberStatus, ReadMeta,
+} from '../../src/agent/api.js';
+import { ConfChangeError } from '../../src/errors.js';
+import { STATE_TABLES, StateMachine, encodeCommand, type Command } from '../../src/state/index.js';
+import { LmdbStateStore } from '../../src/storage/index.js';
+
+export interface WaitCall {
+  prefix: string;
+  afterIndex: number;
+  timeoutMs: number;
+  signal: AbortSignal | undefined;
+}
+
+/** Emits 'wait' (WaitCall) when the HTTP layer starts a blocking wait on the state machine. */
+export class FakeAgent extends EventEmitter implements AgentApi {
+  readonly nodeId = 'n1';
+  readonly state: StateMachine;
+  readonly metricsContentType = 'text/plain; version=0.0.4; charset=utf-8';
+  /** When set, barrier() rejects with it (a follower without a leader, say). */
+  barrierError: Error | undefined;
+  readonly barrierCalls: Consistency[] = [];
+  readonly putCalls: Array<{ key: string; value: Buffer; options: KvPutOptions }> = [];
+  readonly deleteCalls: Array<{ key: string; options: KvDeleteOptions }> = [];
+  readonly joinCalls: Array<Parameters<AgentApi['join']>[0]> = [];
+  readonly removed: string[] = [];
+  readonly waits: WaitCall[] = [];
+  members: MemberStatus[] = [
+    { id: 'n1', raftAddress: '127.0.0.1:7001', httpAddress: '127.0.0.1:8501', voter: true, leader: true },
+    { id: 'n2', raftAddress: '127.0.0.1:7002', httpAddress: '127.0.0.1:8502', voter: true, leader: false },
+    { id: 'c1', raftAddress: '127.0.0.1:7003', httpAddress: '', voter: false, leader: false },
+  ];
+  private readonly store: LmdbStateStore;
+  private readonly dir: string;
+  private index: number;
+
+  constructor() {
+    super();
+    this.dir = mkdtempSync(join(tmpdir(), 'konsul-http-'));
+    this.store = LmdbStateStore.open(this.dir, { tables: STATE_TABLES, mapSize: 64 * 1024 * 1024 });
+    this.state = new StateMachine(this.store);
+    this.index = this.state.appliedIndex();
+    const waitKv = this.state.waitKv.bind(this.state);
+    this.state.waitKv = (prefix, afterIndex, timeoutMs, signal) => {
+      const pending = waitKv(prefix, afterIndex, timeoutMs, signal);
+      const call: WaitCall = { prefix, afterIndex, timeoutMs, signal };
+      this.waits.push(call);
+      this.emit('wait', call);
+      return pending;
+    };
+  }
+
+  /** Apply one command as the next log entry, as the agent does once it is committed. */
+  apply(command: Command): boolean {
+    const [result] = this.state.apply([{ index: ++this.index, command: encodeCommand(command) }]);
+    return result !== false;
+  }
+
+  async barrier(consistency: Consistency): Promise<ReadMeta> {
+    this.barrierCalls.push(consistency);
+    if (this.barrierError) throw this.barrierError;
+    return { knownLeader: true, lastContactMs: 0 };
+  }
+
+  async kvPut(key: string, value: Uint8Array, options: KvPutOptions = {}): Promise<boolean> {
+    this.putCalls.push({ key, value: Buffer.from(value), options });
+    return this.apply({ type: 'kv-set', key, value, flags: options.flags ?? 0, cas: options.cas });
+  }
+
+  async kvDelete(key: string, options: KvDeleteOptions = {}): Promise<boolean> {
+    this.deleteCalls.push({ key, options });
+    return this.apply({ type: 'kv-delete', key, recurse: options.recurse, cas: options.cas });
+  }
+
+  status(): ClusterStatus {
+    const leader = this.members.find((m) => m.leader);
+    const applied = this.state.appliedIndex();
+    return {
+      nodeId: this.nodeId,
+      role: leader?.id === this.nodeId ? 'leader' : 'follower',
+      term: 3,
+      leader: leader ? { id: leader.id, raftAddress: leader.raftAddress, httpAddress: leader.httpAddress } : null,
+      commitIndex: applied,
+      appliedIndex: applied,
+      lastLogIndex: applied,
+      snapshotIndex: 0,
+      members: this.members.map((m) => ({ ...m })),
+      quorum: leader !== undefined,
+    };
+  }
+
+  stats(): ClusterStats {
+    const applied = this.state.appliedIndex();
+    return {
+      nodeId: this.nodeId, role: 'leader', term: 3, commitIndex: applied, appliedIndex: applied, lastLogIndex: applied,
+      snapshotIndex: 0, leaderChanges: 1, proposals: { committed: this.putCalls.length, failed: 0, forwarded: 0 },
+      transport: { peers: 2 }, storage: { engine: 'lmdb' }, uptimeSeconds: 12,
+    };
+  }
+
+  async join(request: Parameters<AgentApi['join']>[0]): Promise<ClusterStatus> {
+    this.joinCalls.push(request);
+    this.members.push({ id: request.id, raftAddress: request.raftAddress, httpAddress: request.httpAddress ?? '', voter: false, leader: false });
+    return this.status();
+  }
+
+  async removeMember(id: string): Promise<void> {
+    if (!this.members.some((m) => m.id === id)) throw new ConfChangeError(`"${id}" is not a member`);
+    this.removed.push(id);
+    this.members = this.members.filter((m) => m.id !== id);
+  }
+
+  async transferLeader(id?: string): Promise<string> {
+    const target = id ?? this.members.find((m) => m.voter && !m.leader)?.id;
+    const member = this.members.find((m) => m.id === target);
+    if (!member || !member.voter) throw new ConfChangeError(`cannot hand leadership to "${String(target)}"`);
+    for (const m of this.members) m.leader = m.id === member.id;
+    return member.id;
+  }
+
+  async snapshot(): Promise<{ index: number; term: number }> {
+    return { index: this.state.appliedIndex(), term: 3 };
+  }
+
+  async metrics(): Promise<string> {
+    return '# HELP konsul_test_total A test counter.\n# TYPE konsul_test_total counter\nkonsul_test_total 7\n';
+  }
+
+  async close(): Promise<void> {
+    await this.store.close();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
