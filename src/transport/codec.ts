@@ -8,6 +8,10 @@
 //   ... payload
 //   u32 crc32     zlib crc32 of the length, type and payload bytes
 //
+// Request: u32 id, str method, then the body to the frame's end.
+// Response: u32 id, u8 ok (1 answer, 0 error), then the body to the frame's end:
+//   the answer, or UTF-8 JSON {code, message, httpStatus} of the error.
+//
 // A Message payload (FrameType.Message and FrameType.SnapshotBegin):
 //
 //   u8 type, u8 flags (1 reject, 2 has snapshot, 4 snapshot has inline data)
@@ -24,7 +28,7 @@ import type { Entry, Member, Message, NodeId, Snapshot } from '../raft/types.js'
 import { EntryType, MessageType } from '../raft/types.js';
 import { BufferReader, getU32, getU64 } from './buffer-reader.js';
 import { BufferWriter, checkU64, putU32, putU64 } from './buffer-writer.js';
-import { FrameDecodeError, FrameEncodeError, FrameTooLargeError, UnknownFrameTypeError } from './errors.js';
+import { FrameDecodeError, FrameEncodeError, FrameTooLargeError, RemoteError, UnknownFrameTypeError } from './errors.js';
 
 /** Bumped on any incompatible change to the frame or payload layout; peers must agree exactly. */
 export const PROTOCOL_VERSION = 1;
@@ -40,7 +44,11 @@ export const MIN_FRAME_LENGTH = 1 + 4;
 export enum FrameType {
   /** Dialer → listener: who I am and what cluster I belong to. */
   Hello = 1,
-  /** Listener → dialer: accepted; from now on the dialer sends and the listener only reads. */
+  /**
+   * Listener → dialer: accepted. On a Raft link the dialer sends and the
+   * listener only reads from now on; on a request connection the listener
+   * writes Responses.
+   */
   HelloOk = 2,
   /** Listener → dialer: refused, with a reason; the listener closes. */
   HelloReject = 3,
@@ -53,6 +61,10 @@ export enum FrameType {
   SnapshotEnd = 7,
   /** The sender failed part-way; what was received must be thrown away. The connection stays up. */
   SnapshotAbort = 8,
+  /** Dialer → listener on a request connection (hello.to is empty): call a method. */
+  Request = 9,
+  /** Listener → dialer: the answer to the Request with the same id. */
+  Response = 10,
 }
 
 export enum HandshakeRejectReason {
@@ -68,7 +80,10 @@ export interface Hello {
   clusterId: string;
   /** The dialing node. */
   from: NodeId;
-  /** The node the dialer means to reach; a listener that is someone else refuses (a stale address). */
+  /**
+   * The node the dialer means to reach; a listener that is someone else refuses
+   * (a stale address). Empty for a request connection, which any node answers.
+   */
   to: NodeId;
   token?: string;
 }
@@ -81,7 +96,9 @@ export type Frame =
   | { type: FrameType.SnapshotBegin; message: Message }
   | { type: FrameType.SnapshotChunk; data: Buffer }
   | { type: FrameType.SnapshotEnd; totalBytes: number }
-  | { type: FrameType.SnapshotAbort; reason: string };
+  | { type: FrameType.SnapshotAbort; reason: string }
+  | { type: FrameType.Request; id: number; method: string; body: Buffer }
+  | { type: FrameType.Response; id: number; ok: boolean; body: Buffer };
 
 const FLAG_REJECT = 1;
 const FLAG_SNAPSHOT = 2;
@@ -160,6 +177,12 @@ export function writeFrame(writer: BufferWriter, frame: Frame, maxFrameSize = DE
       case FrameType.SnapshotAbort:
         writer.string16(frame.reason.slice(0, 1024), 'reason');
         break;
+      case FrameType.Request:
+        writer.u32(frame.id).string16(frame.method, 'method').bytes(frame.body);
+        break;
+      case FrameType.Response:
+        writer.u32(frame.id).u8(frame.ok ? 1 : 0).bytes(frame.body);
+        break;
     }
   } catch (err) {
     writer.truncate(mark);
@@ -188,6 +211,35 @@ export function snapshotChunkFrame(data: Uint8Array, maxFrameSize = DEFAULT_MAX_
   const tail = Buffer.allocUnsafe(4);
   tail.writeUInt32BE(crc32(data, crc32(head)), 0);
   return [head, data, tail];
+}
+
+/**
+ * A Request frame as three pieces (header, the body itself, checksum), so a
+ * large body goes to the socket without being copied into a frame buffer.
+ */
+export function requestFrame(id: number, method: string, body: Uint8Array, maxFrameSize = DEFAULT_MAX_FRAME_SIZE): [Buffer, Uint8Array, Buffer] {
+  const writer = new BufferWriter(16 + method.length * 3);
+  beginFrame(writer, FrameType.Request);
+  writer.u32(id).string16(method, 'method');
+  return piecesAround(writer.take(), body, maxFrameSize);
+}
+
+/** A Response frame as three pieces, like requestFrame. */
+export function responseFrame(id: number, ok: boolean, body: Uint8Array, maxFrameSize = DEFAULT_MAX_FRAME_SIZE): [Buffer, Uint8Array, Buffer] {
+  const writer = new BufferWriter(16);
+  beginFrame(writer, FrameType.Response);
+  writer.u32(id).u8(ok ? 1 : 0);
+  return piecesAround(writer.take(), body, maxFrameSize);
+}
+
+/** Patches the length into `head` (prefix, type, fixed fields) and makes the checksum over head and body. */
+function piecesAround(head: Buffer, body: Uint8Array, maxFrameSize: number): [Buffer, Uint8Array, Buffer] {
+  const length = head.length - FRAME_PREFIX_SIZE + body.length + 4;
+  if (length > maxFrameSize) throw new FrameTooLargeError(length, maxFrameSize);
+  head.writeUInt32BE(length, 0);
+  const tail = Buffer.allocUnsafe(4);
+  tail.writeUInt32BE(crc32(body, crc32(head)), 0);
+  return [head, body, tail];
 }
 
 /** Decodes the payload of one frame whose length and checksum have been checked. */
@@ -226,11 +278,54 @@ export function decodeFrame(type: number, buffer: Buffer, start: number, end: nu
     case FrameType.SnapshotAbort:
       frame = { type, reason: reader.string16('reason') };
       break;
+    case FrameType.Request: {
+      const id = reader.u32('id');
+      const method = reader.string16('method');
+      frame = { type, id, method, body: reader.copyBytes(reader.remaining, 'body') };
+      break;
+    }
+    case FrameType.Response: {
+      const id = reader.u32('id');
+      const ok = reader.u8('ok');
+      if (ok > 1) throw new FrameDecodeError(`ok flag ${ok}`);
+      frame = { type, id, ok: ok === 1, body: reader.copyBytes(reader.remaining, 'body') };
+      break;
+    }
     default:
       throw new UnknownFrameTypeError(type);
   }
   reader.expectEnd(`frame type ${type}`);
   return frame;
+}
+
+// ---- request errors -----------------------------------------------------
+
+/** A handler's error as the body of a failed Response: code, message and HTTP status survive the hop. */
+export function encodeErrorBody(err: unknown): Buffer {
+  const e = (typeof err === 'object' && err !== null ? err : {}) as { code?: unknown; message?: unknown; httpStatus?: unknown };
+  return Buffer.from(JSON.stringify({
+    code: typeof e.code === 'string' ? e.code : 'KONSUL_ERR_REMOTE',
+    message: typeof e.message === 'string' ? e.message : String(err),
+    httpStatus: typeof e.httpStatus === 'number' ? e.httpStatus : 500,
+  }), 'utf8');
+}
+
+/** The body of a failed Response as the error to throw at the caller. */
+export function decodeErrorBody(body: Buffer): RemoteError {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    parsed = undefined;
+  }
+  const e = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as { code?: unknown; message?: unknown; httpStatus?: unknown };
+  if (typeof e.code !== 'string' || typeof e.message !== 'string') {
+    return new RemoteError('KONSUL_ERR_REMOTE', 'the peer answered with a malformed error', 502);
+  }
+  const status = typeof e.httpStatus === 'number' && Number.isInteger(e.httpStatus) && e.httpStatus >= 100 && e.httpStatus <= 599
+    ? e.httpStatus
+    : 500;
+  return new RemoteError(e.code, e.message, status);
 }
 
 // ---- messages -----------------------------------------------------------

@@ -138,3 +138,51 @@ export class InvalidTransportOptionError extends TransportError {
     this.name = 'InvalidTransportOptionError';
   }
 }
+
+/** A request this node refused before running it: too many in flight, or a full send queue. Nothing ran. */
+export class RequestRefusedError extends TransportError {
+  constructor(message: string, httpStatus = 503) {
+    super('KONSUL_ERR_REQUEST_REFUSED', message, httpStatus);
+    this.name = 'RequestRefusedError';
+  }
+}
+
+/** A request reached a node that was started without onRequest. */
+export class NoRequestHandlerError extends TransportError {
+  constructor(method: string) {
+    super('KONSUL_ERR_NO_HANDLER', `no handler: this node answers no requests (asked "${method}")`, 501);
+    this.name = 'NoRequestHandlerError';
+  }
+}
+
+/**
+ * The remote handler failed: its code, message and HTTP status, carried back
+ * to the caller unchanged, so a NotLeaderError thrown on the leader reads the
+ * same on the follower that forwarded the write.
+ */
+export class RemoteError extends KonsulError {
+  constructor(code: string, message: string, httpStatus: number) {
+    super(code, message, httpStatus);
+    this.name = 'RemoteError';
+  }
+}
+
+/** No answer within the caller's time limit; the request may or may not have run. */
+export class TransportTimeoutError extends TransportError {
+  constructor(method: string, ms: number) {
+    super('KONSUL_ERR_TIMEOUT', `no answer to "${method}" within ${ms} ms`, 504);
+    this.name = 'TransportTimeoutError';
+  }
+}
+
+/**
+ * The connection broke while the request was on it: sent, but unanswered. The
+ * request may or may not have run, so only idempotent ones are safe to retry.
+ * (A request that never left, because the dial failed, is a PeerUnreachableError.)
+ */
+export class PeerUnavailableError extends TransportError {
+  constructor(target: string, detail: string) {
+    super('KONSUL_ERR_PEER_UNAVAILABLE', `lost the connection to ${target} with a request in flight: ${detail}`, 503);
+    this.name = 'PeerUnavailableError';
+  }
+}

@@ -46,7 +46,8 @@ export function judgeHello(hello: Hello, expected: HelloExpectations): HelloVerd
   if (hello.from === '' || hello.from === expected.nodeId) {
     return { accepted: false, reason: HandshakeRejectReason.NodeId, detail: `dialer node id '${hello.from}' is empty or this node's own` };
   }
-  if (hello.to !== expected.nodeId) {
+  // An empty `to` opens a request connection (join, forwarded writes), which any node may answer.
+  if (hello.to !== '' && hello.to !== expected.nodeId) {
     return { accepted: false, reason: HandshakeRejectReason.NodeId, detail: `this is node '${expected.nodeId}', not '${hello.to}'` };
   }
   return { accepted: true };

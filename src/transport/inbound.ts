@@ -1,11 +1,16 @@
-// One accepted connection from a peer: judge its hello, then only read — Raft
-// messages to onMessage, streamed snapshots to onSnapshot — until it closes.
+// One accepted connection from a peer: judge its hello, then either only read
+// (a Raft link: messages to onMessage, streamed snapshots to onSnapshot) or, on
+// a request connection, run Requests through onRequest and write back Responses.
 
 import type { Socket } from 'node:net';
 import type { Message, NodeId } from '../raft/types.js';
 import { MessageType } from '../raft/types.js';
-import { encodeFrame, FrameType, HANDSHAKE_MAX_FRAME_SIZE, PROTOCOL_VERSION, type Frame, type Hello } from './codec.js';
-import { ConnectionClosedError, FrameError, ProtocolError, SnapshotAbortedError } from './errors.js';
+import {
+  encodeErrorBody, encodeFrame, FrameType, HANDSHAKE_MAX_FRAME_SIZE, PROTOCOL_VERSION, responseFrame, type Frame, type Hello,
+} from './codec.js';
+import {
+  ConnectionClosedError, FrameError, NoRequestHandlerError, ProtocolError, RequestRefusedError, SnapshotAbortedError,
+} from './errors.js';
 import { judgeHello } from './handshake.js';
 import type { ResolvedTransportOptions } from './options.js';
 import { FrameParser } from './parser.js';
@@ -17,6 +22,9 @@ const SNAPSHOT_HIGH_WATER_MARK = 4 * 1024 * 1024;
 /** After a refusal, how long the dialer gets to read the reason before we cut it off. */
 const REFUSAL_LINGER_MS = 1000;
 
+/** Requests one request connection may have unanswered at once; more are refused with 503. */
+export const MAX_REQUESTS_IN_FLIGHT = 1024;
+
 /** What an inbound connection needs from the transport that owns it. */
 export interface InboundHost {
   readonly options: ResolvedTransportOptions;
@@ -25,6 +33,8 @@ export interface InboundHost {
   /** The hello was accepted: this is now the connection from `peerId`. */
   accepted(connection: InboundConnection): void;
   closed(connection: InboundConnection): void;
+  /** A request connection closed (it was never registered as the peer's link). */
+  rpcClosed(connection: InboundConnection): void;
 }
 
 interface SnapshotReceipt {
@@ -44,6 +54,12 @@ export class InboundConnection {
   private state: 'handshake' | 'open' | 'refused' | 'closed' = 'handshake';
   private timer: NodeJS.Timeout | undefined;
   private snapshot: SnapshotReceipt | undefined;
+  /** A request connection (hello.to empty): carries Request frames, answered on the same socket. */
+  private rpc = false;
+  private requestsInFlight = 0;
+  /** Responses fill the socket: reading (new requests) waits for 'drain'. */
+  private blocked = false;
+  private drainTimer: NodeJS.Timeout | undefined;
 
   constructor(host: InboundHost, socket: Socket) {
     this.host = host;
@@ -100,6 +116,11 @@ export class InboundConnection {
       return;
     }
     if (this.state !== 'open') return;
+    if (this.rpc) {
+      if (frame.type !== FrameType.Request) throw new ProtocolError(`frame type ${frame.type} on a request connection`);
+      this.onRequest(frame.id, frame.method, frame.body);
+      return;
+    }
     switch (frame.type) {
       case FrameType.Message:
         this.checkSender(frame.message);
@@ -164,8 +185,95 @@ export class InboundConnection {
     this.state = 'open';
     this.parser.maxFrameSize = options.maxFrameSize;
     this.socket.write(encodeFrame({ type: FrameType.HelloOk, version: PROTOCOL_VERSION, nodeId: options.nodeId }));
+    if (hello.to === '') {
+      // Not the peer's Raft link: it must not replace that one.
+      this.rpc = true;
+      options.logger.debug({ remote: this.remoteAddress, peer: this.peerId }, 'request connection opened');
+      return;
+    }
     options.logger.info({ remote: this.remoteAddress, peer: this.peerId }, 'peer connected');
     this.host.accepted(this);
+  }
+
+  private onRequest(id: number, method: string, body: Buffer): void {
+    const { options, counters } = this.host;
+    this.requestsInFlight++;
+    counters.requestsReceived++;
+    if (this.requestsInFlight > MAX_REQUESTS_IN_FLIGHT) {
+      this.respond(id, false, encodeErrorBody(new RequestRefusedError(`more than ${MAX_REQUESTS_IN_FLIGHT} requests in flight on one connection`)));
+      return;
+    }
+    const onRequest = options.onRequest;
+    if (onRequest === undefined) {
+      this.respond(id, false, encodeErrorBody(new NoRequestHandlerError(method)));
+      return;
+    }
+    let answer: Promise<Uint8Array>;
+    try {
+      answer = onRequest(method, body, { nodeId: this.peerId, address: this.remoteAddress });
+    } catch (err) {
+      answer = Promise.reject(err);
+    }
+    answer.then(
+      (result) => this.respond(id, true, result),
+      (err: unknown) => this.respond(id, false, encodeErrorBody(err)),
+    );
+  }
+
+  /**
+   * Writes one Response. Back-pressure as on the sending side of a Raft link:
+   * while the socket is full no new requests are read, a socket that stays
+   * full for writeTimeoutMs is closed, and an answer that finds maxQueuedBytes
+   * already waiting closes the connection (its callers hear so at once rather
+   * than at their time limit).
+   */
+  private respond(id: number, ok: boolean, body: Uint8Array): void {
+    this.requestsInFlight--;
+    // destroy() leaves state 'open' until the socket's 'close' event; the socket knows at once.
+    if (this.state !== 'open' || this.socket.destroyed) return;
+    const { options, counters } = this.host;
+    let pieces: Uint8Array[];
+    try {
+      if (!(body instanceof Uint8Array)) throw new TypeError('onRequest must resolve to a Uint8Array');
+      pieces = responseFrame(id, ok, body, options.maxFrameSize);
+    } catch (err) {
+      pieces = responseFrame(id, false, encodeErrorBody(err), options.maxFrameSize);
+    }
+    const socket = this.socket;
+    if (socket.writableLength >= options.maxQueuedBytes) {
+      options.logger.warn(
+        { remote: this.remoteAddress, peer: this.peerId, bufferedBytes: socket.writableLength },
+        'requester does not read its answers; closing the request connection',
+      );
+      this.destroy();
+      return;
+    }
+    let written = true;
+    socket.cork();
+    for (const piece of pieces) {
+      written = socket.write(piece);
+      counters.bytesSent += piece.length;
+    }
+    socket.uncork();
+    if (!written) this.waitForDrain();
+  }
+
+  private waitForDrain(): void {
+    if (this.blocked) return;
+    this.blocked = true;
+    const socket = this.socket;
+    socket.pause();
+    const { writeTimeoutMs, logger } = this.host.options;
+    this.drainTimer = setTimeout(() => {
+      logger.warn({ remote: this.remoteAddress, peer: this.peerId }, `requester did not read for ${writeTimeoutMs} ms; closing`);
+      this.destroy();
+    }, writeTimeoutMs);
+    socket.once('drain', () => {
+      clearTimeout(this.drainTimer);
+      this.drainTimer = undefined;
+      this.blocked = false;
+      if (this.state === 'open') socket.resume();
+    });
   }
 
   /** The hello named the peer; every message on its connection must come from it and be for us. */
@@ -242,13 +350,20 @@ export class InboundConnection {
 
   private onClose(): void {
     clearTimeout(this.timer);
+    clearTimeout(this.drainTimer);
     this.timer = undefined;
+    this.drainTimer = undefined;
     this.parser.stop();
     const receipt = this.snapshot;
     this.snapshot = undefined;
     receipt?.stream.fail(new ConnectionClosedError(`peer ${this.peerId} disconnected mid-snapshot`));
-    if (this.state === 'open') this.host.options.logger.info({ remote: this.remoteAddress, peer: this.peerId }, 'peer disconnected');
+    if (this.state === 'open') {
+      const { logger } = this.host.options;
+      if (this.rpc) logger.debug({ remote: this.remoteAddress, peer: this.peerId }, 'request connection closed');
+      else logger.info({ remote: this.remoteAddress, peer: this.peerId }, 'peer disconnected');
+    }
     this.state = 'closed';
-    this.host.closed(this);
+    if (this.rpc) this.host.rpcClosed(this);
+    else this.host.closed(this);
   }
 }

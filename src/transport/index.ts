@@ -1,5 +1,5 @@
-// The peer transport's public surface: the Transport class, its options and
-// counters, the wire codec (for tests and tools), and the errors it raises.
+// The peer transport's public surface: the Transport class (messages, snapshots,
+// requests), its options and counters, the wire codec (for tests and tools), and the errors it raises.
 
 export { Transport, formatAddress } from './transport.js';
 export type { TransportOptions, TransportTlsOptions, TransportLogger } from './options.js';
@@ -7,6 +7,7 @@ export type { TransportCounters, TransportStats, PeerStats, PeerState } from './
 export {
   PROTOCOL_VERSION, DEFAULT_MAX_FRAME_SIZE, HANDSHAKE_MAX_FRAME_SIZE, FrameType, HandshakeRejectReason,
   encodeFrame, decodeFrame, encodeMessage, decodeMessage, writeMessageFrame, writeFrame, snapshotChunkFrame,
+  requestFrame, responseFrame, encodeErrorBody, decodeErrorBody,
   type Frame, type Hello,
 } from './codec.js';
 export { FrameParser } from './parser.js';

@@ -53,6 +53,14 @@ export interface TransportOptions {
    * tell Raft (reportUnreachable). Called from a microtask, never from inside send().
    */
   onUnreachable?: (nodeId: NodeId) => void;
+  /**
+   * A request from Transport.request on another node (join, a forwarded
+   * write). What it resolves to is the answer; what it throws reaches the
+   * caller as a RemoteError with the same code, message and HTTP status.
+   * `from.address` is the caller's socket address, not its listen address.
+   * When absent, every request is answered with KONSUL_ERR_NO_HANDLER (501).
+   */
+  onRequest?: (method: string, body: Buffer, from: { nodeId: NodeId; address: string }) => Promise<Uint8Array>;
   logger?: TransportLogger;
   /** Largest frame accepted or sent (length of type + payload + checksum). Default 16 MiB. */
   maxFrameSize?: number;
@@ -86,6 +94,7 @@ export interface ResolvedTransportOptions {
   onMessage: (message: Message) => void;
   onSnapshot: ((message: Message, chunks: AsyncIterable<Buffer>) => void | Promise<void>) | undefined;
   onUnreachable: ((nodeId: NodeId) => void) | undefined;
+  onRequest: ((method: string, body: Buffer, from: { nodeId: NodeId; address: string }) => Promise<Uint8Array>) | undefined;
   logger: TransportLogger;
   maxFrameSize: number;
   maxQueuedBytes: number;
@@ -176,6 +185,7 @@ export function resolveOptions(options: TransportOptions): ResolvedTransportOpti
     onMessage: checkFunction(options.onMessage, 'onMessage', true)!,
     onSnapshot: checkFunction(options.onSnapshot, 'onSnapshot', false),
     onUnreachable: checkFunction(options.onUnreachable, 'onUnreachable', false),
+    onRequest: checkFunction(options.onRequest, 'onRequest', false),
     logger: checkLogger(options.logger),
     maxFrameSize,
     maxQueuedBytes: checkInteger(options.maxQueuedBytes, 'maxQueuedBytes', 8 * 1024 * 1024, 1),

@@ -25,6 +25,10 @@ export interface TransportCounters {
   snapshotsSent: number;
   snapshotsReceived: number;
   snapshotsFailed: number;
+  /** Requests this node answered (or refused) on request connections. */
+  requestsReceived: number;
+  /** Requests this node sent. */
+  requestsSent: number;
 }
 
 export type PeerState = 'idle' | 'connecting' | 'connected' | 'backoff' | 'closed';
@@ -46,7 +50,10 @@ export interface PeerStats {
 export interface TransportStats {
   counters: TransportCounters;
   peers: PeerStats[];
+  /** Accepted connections: peers' Raft links and request connections. */
   inboundConnections: number;
+  /** Request connections this node dialed (Transport.request) and has open. */
+  requestConnections: number;
 }
 
 export function zeroCounters(): TransportCounters {
@@ -58,6 +65,8 @@ export function zeroCounters(): TransportCounters {
     bytesReceived: 0,
     badFrames: 0,
     handshakesRefused: 0,
+    requestsReceived: 0,
+    requestsSent: 0,
     handshakesRejected: 0,
     connectFailures: 0,
     reconnects: 0,

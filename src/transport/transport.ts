@@ -1,12 +1,14 @@
 // The Transport: a listener for peers' connections and one outbound link per
 // peer, batching each event-loop turn's messages into one write per peer.
 //
-// Connections are one-way, like etcd's stream pairs: a node sends to a peer only
+// Raft links are one-way, like etcd's stream pairs: a node sends to a peer only
 // over the connection it dialed, and only reads from connections it accepted.
 // Each link is TCP (or mutual TLS) carrying frames: hello → ok | reject, then
 // Message frames, and for a streamed snapshot
 //   SnapshotBegin(message) SnapshotChunk* (SnapshotEnd(totalBytes) | SnapshotAbort(reason))
-// with no other frame in between. See codec.ts for the bytes.
+// with no other frame in between. Request connections (hello with an empty
+// `to`, see requests.ts) are the one exception: Request frames go one way and
+// Response frames come back. See codec.ts for the bytes.
 
 import { createServer as netCreateServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createServer as tlsCreateServer } from 'node:tls';
@@ -15,6 +17,7 @@ import { MessageType } from '../raft/types.js';
 import { FrameEncodeError, PeerUnreachableError, TransportClosedError } from './errors.js';
 import { tokenDigest } from './handshake.js';
 import { InboundConnection, type InboundHost } from './inbound.js';
+import { RequestClient } from './requests.js';
 import { resolveOptions, type ResolvedTransportOptions, type TransportOptions } from './options.js';
 import { Peer, type PeerHost } from './peer.js';
 import { zeroCounters, type TransportCounters, type TransportStats } from './stats.js';
@@ -42,6 +45,7 @@ export class Transport {
   private readonly dirty = new Set<Peer>();
   private flushHandle: NodeJS.Immediate | undefined;
   private closing: Promise<void> | undefined;
+  private readonly requests: RequestClient;
 
   /** Checks every option; throws InvalidTransportOptionError naming the first bad one. */
   constructor(options: TransportOptions) {
@@ -54,7 +58,48 @@ export class Transport {
       reportUnreachable: (nodeId) => this.reportUnreachable(nodeId),
       accepted: (connection) => this.accepted(connection),
       closed: (connection) => this.forget(connection),
+      // A request connection was never the peer's link; only the set of open connections knows it.
+      rpcClosed: (connection) => this.inbound.delete(connection),
     };
+    this.requests = new RequestClient(this.options, this.counters);
+  }
+
+  /**
+   * Calls `method` on another node and resolves with what its onRequest
+   * resolved to. The target is a node id (dialed at resolve(nodeId), and the
+   * node found there must be that one) or just an address, for a node whose id
+   * is not known yet (a join). Requests travel on their own connection per
+   * address, never on the Raft link, so a large body cannot delay heartbeats;
+   * an idle one closes after 30 s.
+   *
+   * Rejects with RemoteError (the handler's code, message and HTTP status),
+   * TransportTimeoutError (504; the request may have run), PeerUnavailableError
+   * (503; the connection broke with the request sent, it may have run),
+   * PeerUnreachableError or HandshakeRejectedError (it was never sent),
+   * RequestRefusedError (503; too many calls waiting on that connection), or
+   * TransportClosedError.
+   */
+  request(target: { nodeId?: NodeId; address?: string }, method: string, body: Uint8Array, timeoutMs: number): Promise<Buffer> {
+    if (this.lifecycle === 'closing' || this.lifecycle === 'closed') return Promise.reject(new TransportClosedError());
+    if (!(Number.isFinite(timeoutMs) && timeoutMs > 0)) {
+      return Promise.reject(new RangeError(`request timeoutMs must be a positive number of milliseconds, got ${String(timeoutMs)}`));
+    }
+    if (!(body instanceof Uint8Array)) return Promise.reject(new TypeError('request body must be a Uint8Array (or Buffer)'));
+    const { nodeId } = target;
+    if (nodeId === this.options.nodeId) {
+      return Promise.reject(new PeerUnreachableError(nodeId, 'that is this node; call its handler directly'));
+    }
+    let address = target.address;
+    if (address === undefined) {
+      if (nodeId === undefined || nodeId === '') return Promise.reject(new RangeError('request needs a target nodeId or address'));
+      try {
+        address = this.options.resolve(nodeId);
+      } catch (err) {
+        return Promise.reject(new PeerUnreachableError(nodeId, `resolve() threw: ${err instanceof Error ? err.message : String(err)}`));
+      }
+      if (address === undefined) return Promise.reject(new PeerUnreachableError(nodeId, 'no known address'));
+    }
+    return this.requests.request(address, nodeId === '' ? undefined : nodeId, method, body, timeoutMs);
   }
 
   /** The address the listener is bound to (the real port when listen.port was 0). */
@@ -160,6 +205,7 @@ export class Transport {
       counters: { ...this.counters },
       peers: [...this.peers.values()].map((peer) => peer.stats()),
       inboundConnections: this.inbound.size,
+      requestConnections: this.requests.size,
     };
   }
 
@@ -174,7 +220,7 @@ export class Transport {
     if (this.flushHandle !== undefined) clearImmediate(this.flushHandle);
     this.flushHandle = undefined;
     this.dirty.clear();
-    const waits: Array<Promise<void>> = [];
+    const waits: Array<Promise<void>> = [this.requests.close(new TransportClosedError())];
     const server = this.server;
     if (server !== undefined && server.listening) {
       waits.push(new Promise((resolve) => server.close(() => resolve())));

@@ -7,12 +7,13 @@ import fc from 'fast-check';
 import { emptyMessage, MessageType, type Message } from '../../src/raft/types.js';
 import { BufferWriter } from '../../src/transport/buffer-writer.js';
 import {
-  decodeMessage, encodeFrame, encodeMessage, FrameType, HandshakeRejectReason, snapshotChunkFrame, writeMessageFrame,
-  type Frame,
+  decodeErrorBody, decodeMessage, encodeErrorBody, encodeFrame, encodeMessage, FrameType, HandshakeRejectReason,
+  requestFrame, responseFrame, snapshotChunkFrame, writeMessageFrame, type Frame,
 } from '../../src/transport/codec.js';
 import {
-  FrameChecksumError, FrameDecodeError, FrameEncodeError, FrameError, FrameTooLargeError, UnknownFrameTypeError,
+  FrameChecksumError, FrameDecodeError, FrameEncodeError, FrameError, FrameTooLargeError, RemoteError, UnknownFrameTypeError,
 } from '../../src/transport/errors.js';
+import { KonsulError } from '../../src/errors.js';
 import { FrameParser } from '../../src/transport/parser.js';
 import { appMessage, messageArb, normalize } from './arbitraries.js';
 import { crc32 } from 'node:zlib';
@@ -146,6 +147,10 @@ test('every frame type round-trips', () => {
     { type: FrameType.SnapshotChunk, data: Buffer.from('chunk of state') },
     { type: FrameType.SnapshotEnd, totalBytes: 14 },
     { type: FrameType.SnapshotAbort, reason: 'disk read failed' },
+    { type: FrameType.Request, id: 0xffff_ffff, method: 'propose', body: Buffer.from([0, 1, 2, 255]) },
+    { type: FrameType.Request, id: 1, method: '', body: Buffer.alloc(0) },
+    { type: FrameType.Response, id: 7, ok: true, body: Buffer.from('answer') },
+    { type: FrameType.Response, id: 8, ok: false, body: Buffer.from('{"code":"X","message":"m","httpStatus":409}') },
   ];
   const decoded = parseAll([Buffer.concat(frames.map((f) => encodeFrame(f)))]);
   const norm = (f: Frame): Frame =>
@@ -294,4 +299,37 @@ test('the writer hands out taken bytes that later writes never overwrite', () =>
   for (let i = 0; i < 100; i++) writer.bytes(Buffer.from('more bytes to force growth'));
   assert.equal(first.toString(), 'first');
   assert.equal(writer.take().length, 100 * 26);
+});
+
+test('request and response frames written in pieces equal the same frames encoded whole', () => {
+  const body = Buffer.from('a forwarded write');
+  const request = requestFrame(42, 'propose', body);
+  assert.equal(request[1], body, 'the body goes out as it is, not copied');
+  assert.ok(Buffer.concat(request).equals(encodeFrame({ type: FrameType.Request, id: 42, method: 'propose', body })));
+  const response = responseFrame(42, false, body);
+  assert.ok(Buffer.concat(response).equals(encodeFrame({ type: FrameType.Response, id: 42, ok: false, body })));
+  assert.throws(() => requestFrame(1, 'big', Buffer.alloc(100), 64), FrameTooLargeError);
+  assert.throws(() => responseFrame(1, true, Buffer.alloc(100), 64), FrameTooLargeError);
+});
+
+test('a response ok flag other than 0 or 1, or a truncated request, is a FrameDecodeError', () => {
+  const badOk = Buffer.from([0, 0, 0, 1, 2]);
+  assert.throws(() => new FrameParser().parse(rawFrame(FrameType.Response, badOk), () => {}), FrameDecodeError);
+  const truncated = Buffer.from([0, 0, 0, 1, 0, 9, 0x61]);
+  assert.throws(() => new FrameParser().parse(rawFrame(FrameType.Request, truncated), () => {}), FrameDecodeError);
+});
+
+test('error bodies keep code, message and status; malformed ones become a 502', () => {
+  const err = decodeErrorBody(encodeErrorBody(new KonsulError('KONSUL_ERR_NOT_LEADER', 'not the leader', 503)));
+  assert.ok(err instanceof RemoteError);
+  assert.deepEqual([err.code, err.message, err.httpStatus], ['KONSUL_ERR_NOT_LEADER', 'not the leader', 503]);
+  const plain = decodeErrorBody(encodeErrorBody(new Error('boom')));
+  assert.deepEqual([plain.code, plain.message, plain.httpStatus], ['KONSUL_ERR_REMOTE', 'boom', 500]);
+  const thrownString = decodeErrorBody(encodeErrorBody('just a string'));
+  assert.deepEqual([thrownString.code, thrownString.message, thrownString.httpStatus], ['KONSUL_ERR_REMOTE', 'just a string', 500]);
+  for (const body of ['not json', '[]', 'null', '{"code":1,"message":"m"}']) {
+    const bad = decodeErrorBody(Buffer.from(body));
+    assert.deepEqual([bad.code, bad.httpStatus], ['KONSUL_ERR_REMOTE', 502], body);
+  }
+  assert.equal(decodeErrorBody(Buffer.from('{"code":"X","message":"m","httpStatus":7000}')).httpStatus, 500);
 });

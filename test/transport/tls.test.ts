@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PeerUnreachableError } from '../../src/transport/errors.js';
 import type { TransportTlsOptions } from '../../src/transport/options.js';
 import { AddressBook, eventually, heartbeat, keepSending } from './helpers.js';
 
@@ -141,4 +142,21 @@ test('the listener certificate must name the dialed host unless verifyHostname i
   assert.ok(strict.logger.has('warn', "Host: 127.0.0.1. is not in the cert's altnames") || strict.logger.has('warn', 'altnames'));
   await keepSending(lax.transport, 'l', 'e', 'with verifyHostname off the CA check alone admits it', () => e.inbox.length > 0);
   assert.ok(e.inbox.every((m) => m.from === 'l'));
+});
+
+test('requests go over mutual TLS, and a foreign certificate cannot make one', async (t) => {
+  const pki = makePki(t);
+  if (pki === undefined) return;
+  const book = new AddressBook();
+  t.after(() => book.closeAll());
+  const handler = async (method: string, body: Buffer): Promise<Uint8Array> => Buffer.from(`${method}:${body.toString()}`);
+  const a = await book.start('a', { tls: pki.tlsA });
+  await book.start('b', { tls: pki.tlsB, onRequest: handler });
+  const x = await book.start('x', { tls: pki.tlsForeign, connectTimeoutMs: 1000 });
+  const answer = await a.transport.request({ nodeId: 'b' }, 'echo', Buffer.from('over tls'), 5000);
+  assert.equal(answer.toString(), 'echo:over tls');
+  await assert.rejects(
+    x.transport.request({ address: book.addresses.get('b')! }, 'echo', Buffer.from('sneaky'), 5000),
+    (err: unknown) => err instanceof PeerUnreachableError,
+  );
 });
