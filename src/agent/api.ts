@@ -1,0 +1,92 @@
+// What the HTTP and DNS layers may ask of a running agent: reads at a chosen
+// consistency, writes (forwarded to the leader when this node is not it), and
+// the cluster's state. Nothing here exposes Raft internals.
+
+import type { StateMachine } from '../state/index.js';
+
+/** `default`: the leader answers under its lease; `consistent`: ReadIndex; `stale`: this agent's replica as it is. */
+export type Consistency = 'default' | 'consistent' | 'stale';
+
+/** Facts for the X-Consul-KnownLeader and X-Consul-LastContact headers. */
+export interface ReadMeta {
+  knownLeader: boolean;
+  /** Milliseconds since this agent last heard from the leader; 0 on the leader itself. */
+  lastContactMs: number;
+}
+
+export type MemberRole = 'leader' | 'follower' | 'candidate' | 'pre-candidate' | 'learner';
+
+export interface MemberStatus {
+  id: string;
+  /** Raft (peer transport) address, host:port. */
+  raftAddress: string;
+  /** HTTP address of that agent, host:port, when it has registered one. */
+  httpAddress: string;
+  voter: boolean;
+  leader: boolean;
+  /** Only known on the leader: is the member answering, its replicated index, ms since it was heard. */
+  healthy?: boolean;
+  matchIndex?: number;
+  lastContactMs?: number;
+}
+
+export interface ClusterStatus {
+  nodeId: string;
+  role: MemberRole;
+  term: number;
+  leader: { id: string; raftAddress: string; httpAddress: string } | null;
+  commitIndex: number;
+  appliedIndex: number;
+  lastLogIndex: number;
+  snapshotIndex: number;
+  members: MemberStatus[];
+  /** The leader knows a quorum of voters is answering (false when this node cannot tell). */
+  quorum: boolean;
+}
+
+export interface ClusterStats {
+  nodeId: string;
+  role: MemberRole;
+  term: number;
+  commitIndex: number;
+  appliedIndex: number;
+  lastLogIndex: number;
+  snapshotIndex: number;
+  leaderChanges: number;
+  proposals: { committed: number; failed: number; forwarded: number };
+  transport: unknown;
+  storage: unknown;
+  uptimeSeconds: number;
+}
+
+export interface KvPutOptions { flags?: number; cas?: number }
+export interface KvDeleteOptions { recurse?: boolean; cas?: number }
+
+export interface AgentApi {
+  readonly nodeId: string;
+  /** The local replica: read it after `barrier()` resolved. */
+  readonly state: StateMachine;
+  /**
+   * Wait until this agent may serve a read at `consistency` from its replica.
+   * On a follower, `default` and `consistent` ask the leader for a read index
+   * and wait until applied up to it. Rejects with NotLeaderError (503) when no
+   * leader is known (except for `stale`, which never waits).
+   */
+  barrier(consistency: Consistency): Promise<ReadMeta>;
+  /** Propose through Raft (forwarded to the leader from any node); resolves once applied here. false = cas failed. */
+  kvPut(key: string, value: Uint8Array, options?: KvPutOptions): Promise<boolean>;
+  kvDelete(key: string, options?: KvDeleteOptions): Promise<boolean>;
+  status(): ClusterStatus;
+  stats(): ClusterStats;
+  /** Add a member (as a non-voter; servers are promoted once caught up). Any node forwards to the leader. */
+  join(request: { id: string; raftAddress: string; httpAddress?: string; server: boolean }): Promise<ClusterStatus>;
+  /** Remove a member from the configuration (itself when id is this node). */
+  removeMember(id: string): Promise<void>;
+  /** Hand leadership to `id`, or to the most caught-up voter when omitted. Resolves with the new leader's id. */
+  transferLeader(id?: string): Promise<string>;
+  /** Take a snapshot now: compact the log up to the applied index. */
+  snapshot(): Promise<{ index: number; term: number }>;
+  /** The prom-client registry's text (the agent owns the registry). */
+  metrics(): Promise<string>;
+  readonly metricsContentType: string;
+}
