@@ -1,0 +1,68 @@
+// `konsul agent`: runs an agent in the foreground until SIGINT/SIGTERM.
+
+import { Command, Option } from 'clipanion';
+import type { AgentFlagValues } from '../../agent/config.js';
+import type { CliContext } from '../base.js';
+
+export class AgentRunCommand extends Command<CliContext & { colorDepth: number }> {
+  static override paths = [['agent']];
+  static override usage = Command.Usage({
+    category: 'Agent',
+    description: 'Run a konsul agent (a server, or by default a client with a full local replica)',
+    details: `
+      Every setting can also come from a KONSUL_* environment variable or a JSON file given with --config;
+      flags win over the environment, which wins over the file. Durations take ms, s, m or h (300ms, 5m).
+
+      A server is a Raft voter: start the first one with --bootstrap, the others with --join. A client
+      (the default) joins as a non-voter holding a full replica, and leaves the cluster on SIGTERM.
+      A server that joins enters as a non-voter and is promoted once it stays caught up for
+      --stabilization-time.
+    `,
+    examples: [
+      ['A throwaway single-node agent (HTTP 127.0.0.1:8500)', '$0 agent --dev'],
+      ['The first server of a new cluster', '$0 agent --server --bootstrap --node-id s1 --data-dir /var/lib/konsul'],
+      ['Another server joining it', '$0 agent --server --join 10.0.0.1:7000 --node-id s2 --data-dir /var/lib/konsul'],
+      ['A client agent', '$0 agent --join 10.0.0.1:7000,10.0.0.2:7000 --data-dir /var/lib/konsul'],
+    ],
+  });
+
+  server = Option.Boolean('--server', { description: 'Run as a server (Raft voter) [KONSUL_SERVER]' });
+  bootstrap = Option.Boolean('--bootstrap', { description: 'Start a new cluster with this server as its first voter [KONSUL_RAFT_BOOTSTRAP]' });
+  dev = Option.Boolean('--dev', { description: 'Single-node server with a temporary data dir, for trying konsul out' });
+  join = Option.String('--join', { description: 'Members to join, host:port[,host:port]; retried until one answers [KONSUL_RAFT_JOIN]' });
+  nodeId = Option.String('--node-id', { description: 'This node\'s id (default: the host name) [KONSUL_NODE_ID]' });
+  dataDir = Option.String('--data-dir', { description: 'Where the Raft log and the state live [KONSUL_DATA_DIR]' });
+  raftAddr = Option.String('--raft-addr', { description: 'Peer transport listen address (default 0.0.0.0:7000) [KONSUL_RAFT_BIND_ADDR]' });
+  advertise = Option.String('--advertise', { description: 'The address peers dial (default: the bind address, or the first LAN IP) [KONSUL_RAFT_ADVERTISE_ADDR]' });
+  httpAddr = Option.String('--http-addr', { description: 'HTTP API listen address (default 127.0.0.1:8500) [KONSUL_HTTP_ADDR]' });
+  dnsAddr = Option.String('--dns-addr', { description: 'DNS listen address (default 127.0.0.1:8600) [KONSUL_DNS_ADDR]' });
+  config = Option.String('--config', { description: 'A JSON file of settings (keys like data_dir, raft_addr) [KONSUL_CONFIG_FILE]' });
+  token = Option.String('--token', { description: 'Join token every peer must present [KONSUL_RAFT_TOKEN]' });
+  tlsCert = Option.String('--tls-cert', { description: 'PEM certificate for mutual TLS between peers [KONSUL_TLS_CERT]' });
+  tlsKey = Option.String('--tls-key', { description: 'PEM key for --tls-cert [KONSUL_TLS_KEY]' });
+  tlsCa = Option.String('--tls-ca', { description: 'PEM CA that signs every peer\'s certificate [KONSUL_TLS_CA]' });
+  clusterId = Option.String('--cluster-id', { description: 'Peers with another cluster id are refused (default konsul) [KONSUL_CLUSTER_ID]' });
+  logLevel = Option.String('--log-level', { description: 'trace, debug, info, warn, error (default info) [KONSUL_LOG_LEVEL]' });
+  electionTimeout = Option.String('--election-timeout', { description: 'Raft election timeout (default 300ms) [KONSUL_RAFT_ELECTION_TIMEOUT]' });
+  heartbeatInterval = Option.String('--heartbeat-interval', { description: 'Leader heartbeat interval (default: election timeout / 6) [KONSUL_RAFT_HEARTBEAT_TIMEOUT]' });
+  snapshotThreshold = Option.String('--snapshot-threshold', { description: 'Entries between snapshots (default 8192) [KONSUL_RAFT_SNAPSHOT_THRESHOLD]' });
+  snapshotInterval = Option.String('--snapshot-interval', { description: 'Also snapshot this often when anything changed (default 120s) [KONSUL_RAFT_SNAPSHOT_INTERVAL]' });
+  deadServerTimeout = Option.String('--dead-server-timeout', { description: 'Remove a member unreachable this long (default 5m) [KONSUL_DEAD_SERVER_TIMEOUT]' });
+  stabilizationTime = Option.String('--stabilization-time', { description: 'A joining server is promoted after staying healthy this long (default 5s) [KONSUL_SERVER_STABILIZATION_TIME]' });
+  maxValueSize = Option.String('--max-value-size', { description: 'Largest KV value accepted (default 512KiB) [KONSUL_KV_MAX_VALUE_SIZE]' });
+
+  async execute(): Promise<number> {
+    const flags: AgentFlagValues = {};
+    const names = [
+      'server', 'bootstrap', 'dev', 'join', 'nodeId', 'dataDir', 'raftAddr', 'advertise', 'httpAddr', 'dnsAddr', 'config',
+      'token', 'tlsCert', 'tlsKey', 'tlsCa', 'clusterId', 'logLevel', 'electionTimeout', 'heartbeatInterval',
+      'snapshotThreshold', 'snapshotInterval', 'deadServerTimeout', 'stabilizationTime', 'maxValueSize',
+    ] as const;
+    for (const n of names) {
+      const v = this[n];
+      if (v !== undefined) (flags as Record<string, unknown>)[n] = v;
+    }
+    const { runAgent } = await import('../../agent/main.js');
+    return runAgent(flags, this.context.env ?? process.env);
+  }
+}
