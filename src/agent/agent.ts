@@ -3,10 +3,12 @@
 // to the leader (proxied over the peer transport); a leader-side loop promotes
 // caught-up servers and removes members that stayed dead too long.
 
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import { KonsulError, NotLeaderError } from '../errors.js';
 import { ConfChangeType, ProgressState, Role, findMember, isVoter, type NodeId } from '../raft/index.js';
 import { encodeCommand, type Command, type StateMachine } from '../state/index.js';
-import type { NodeStorage } from '../storage/index.js';
+import { raftDir, type NodeStorage } from '../storage/index.js';
 import type { TransportLogger } from '../transport/index.js';
 import type {
   AgentApi, ClusterStats, ClusterStatus, Consistency, KvDeleteOptions, KvPutOptions, MemberRole, MemberStatus, ReadMeta,
@@ -92,8 +94,11 @@ export class Agent implements AgentApi {
       nodeId: this.nodeId,
       defaultMetrics: true,
       logSizeBytes: () => {
-        const s = options.storage.log.stats() as unknown as { fileBytes?: number };
-        return s.fileBytes ?? 0;
+        try {
+          return statSync(join(raftDir(options.config.dataDir ?? ''), 'data.mdb')).size;
+        } catch {
+          return 0;
+        }
       },
     });
     this.driver = new RaftDriver({
@@ -475,7 +480,8 @@ export class Agent implements AgentApi {
         if (m.voter) {
           const rest = voters.filter((v) => v.id !== m.id);
           const healthyRest = rest.filter((v) => now - heard(v.id) < 2 * this.cfg.electionTimeoutMs).length;
-          if (rest.length === 0 || healthyRest < Math.floor(rest.length / 2) + 1) continue;
+          // Only while the others are a healthy quorum of the current voters: never shrink a cluster that is failing.
+          if (rest.length === 0 || healthyRest < Math.floor(voters.length / 2) + 1) continue;
         }
         this.logger.warn({ node: m.id, silentMs: Math.round(now - heard(m.id)) }, 'removing a member that stayed unreachable past the dead-server timeout');
         await this.removeOnLeader(m.id);

@@ -514,20 +514,24 @@ export class RaftDriver {
 
   /** Propose a command on this node, which must be the leader. Resolves once applied here. */
   propose(data: Uint8Array): Promise<ProposalResult> {
-    if (this.stopped) return Promise.reject(new AgentStoppedError(this.stopped));
-    if (this.raft.role !== Role.Leader) return Promise.reject(new NotLeaderError(this.raft.leader));
-    const { index, term } = this.raft.propose(data);
-    const p = this.track(index, term);
-    this.schedule();
-    return p;
+    return this.submit(() => this.raft.propose(data));
   }
 
   /** Propose a membership change on the leader; resolves once applied here. */
   proposeConfChange(cc: ConfChange): Promise<ProposalResult> {
+    return this.submit(() => this.raft.proposeConfChange(cc));
+  }
+
+  private submit(append: () => { index: number; term: number }): Promise<ProposalResult> {
     if (this.stopped) return Promise.reject(new AgentStoppedError(this.stopped));
     if (this.raft.role !== Role.Leader) return Promise.reject(new NotLeaderError(this.raft.leader));
-    const { index, term } = this.raft.proposeConfChange(cc);
-    const p = this.track(index, term);
+    let at: { index: number; term: number };
+    try {
+      at = append();
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    const p = this.track(at.index, at.term);
     this.schedule();
     return p;
   }

@@ -59,8 +59,18 @@ async function failover(c: TestCluster, signal: 'SIGKILL' | 'SIGSTOP'): Promise<
   return done;
 }
 
-async function throughput(c: TestCluster, seconds: number, concurrency: number): Promise<{ ops: number; p50: number; p99: number; errors: number }> {
+async function leaderChanges(c: TestCluster): Promise<number> {
+  let total = 0;
+  for (const id of ['b1', 'b2', 'b3']) {
+    const r = await http('GET', `${c.node(id).url}/cluster/stats`);
+    total += (JSON.parse(r.body) as { leaderChanges: number }).leaderChanges;
+  }
+  return total;
+}
+
+async function throughput(c: TestCluster, seconds: number, concurrency: number): Promise<{ ops: number; p50: number; p99: number; errors: number; elections: number }> {
   const leader = await c.leader();
+  const changesBefore = await leaderChanges(c);
   const url = c.node(leader).url;
   const latencies: number[] = [];
   let errors = 0;
@@ -80,7 +90,8 @@ async function throughput(c: TestCluster, seconds: number, concurrency: number):
     }
   }));
   latencies.sort((a, b) => a - b);
-  return { ops: latencies.length / seconds, p50: pct(latencies, 50), p99: pct(latencies, 99), errors };
+  const elections = (await leaderChanges(c)) - changesBefore;
+  return { ops: latencies.length / seconds, p50: pct(latencies, 50), p99: pct(latencies, 99), errors, elections };
 }
 
 async function main(): Promise<void> {
@@ -103,7 +114,10 @@ async function main(): Promise<void> {
     }
     for (const conc of [1, 16, 64]) {
       const r = await throughput(c, seconds, conc);
-      out[`writes_c${conc}`] = { opsPerSec: Math.round(r.ops), p50Ms: +r.p50.toFixed(2), p99Ms: +r.p99.toFixed(2), errors: r.errors };
+      out[`writes_c${conc}`] = {
+        opsPerSec: Math.round(r.ops), p50Ms: +r.p50.toFixed(2), p99Ms: +r.p99.toFixed(2), errors: r.errors,
+        leaderChangesDuringLoad: r.elections,
+      };
     }
     if (json) console.log(JSON.stringify(out));
     else {

@@ -216,3 +216,34 @@ describe('a real cluster of agent processes', { timeout: 300_000 }, () => {
     await sleep(0);
   });
 });
+
+describe('dead members are removed after the dead-server timeout', { timeout: 120_000 }, () => {
+  const c = new TestCluster({ flags: ['--dead-server-timeout', '2s'] });
+
+  after(async () => {
+    await c.cleanup();
+  });
+
+  it('a killed client and then a killed voter of three are removed; of two voters, a dead one stays', async () => {
+    await formCluster(c, ['d1', 'd2', 'd3'], ['dc']);
+    await c.kill('dc', 'SIGKILL');
+    await waitFor('the dead client removed', async () => {
+      const st = await c.status('d1');
+      return st.members.some((m) => m.id === 'dc') ? undefined : true;
+    }, 30_000);
+    // A dead voter of three: the other two are a healthy majority of the remaining two, so it goes.
+    const leader = await c.leader(['d1', 'd2', 'd3']);
+    const victim = ['d1', 'd2', 'd3'].find((id) => id !== leader)!;
+    await c.kill(victim, 'SIGKILL');
+    await waitFor('the dead voter removed', async () => {
+      const st = await c.status(leader);
+      return st.members.some((m) => m.id === victim) ? undefined : true;
+    }, 30_000);
+    // Of the last two voters, one dies: the survivor alone is not a quorum of two, so it is kept.
+    const other = ['d1', 'd2', 'd3'].find((id) => id !== leader && id !== victim)!;
+    await c.kill(other, 'SIGKILL');
+    await sleep(4000);
+    const st = await c.status(leader);
+    assert.ok(st.members.some((m) => m.id === other), 'the second dead voter is still a member');
+  });
+});

@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent as UndiciAgent, request } from 'undici';
+import type { ClusterStatus } from '../../src/agent/api.js';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
 export const BIN = join(ROOT, 'bin', 'konsul.js');
@@ -265,18 +266,8 @@ export class TestCluster {
   }
 }
 
-export interface ClusterStatusView {
-  nodeId: string;
-  role: string;
-  term: number;
-  leader: { id: string; raftAddress: string; httpAddress: string } | null;
-  commitIndex: number;
-  appliedIndex: number;
-  lastLogIndex: number;
-  snapshotIndex: number;
-  members: Array<{ id: string; raftAddress: string; httpAddress: string; voter: boolean; leader: boolean; healthy?: boolean }>;
-  quorum: boolean;
-}
+/** What GET /cluster/status answers. */
+export type ClusterStatusView = ClusterStatus;
 
 /**
  * Writes keys prefix/0, prefix/1, ... through the given nodes, one at a time
