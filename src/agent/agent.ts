@@ -110,7 +110,7 @@ export class Agent implements AgentApi {
       events: {
         removed: () => {
           if (this.leaving) return;
-          this.logger.warn({ node: this.nodeId }, 'this node was removed from the cluster configuration; stopping');
+          this.logger.warn({ member: this.nodeId }, 'this node was removed from the cluster configuration; stopping');
           this.exit('removed from the cluster', 0);
         },
         leaderChanged: (leader) => {
@@ -346,7 +346,7 @@ export class Agent implements AgentApi {
       this.driver.addressBook.set(info.id, info.raftAddress);
       await this.confChange({ type: ConfChangeType.AddLearner, nodeId: info.id, address: info.raftAddress });
       this.healthySince.delete(info.id);
-      this.logger.info({ node: info.id, address: info.raftAddress, server: info.server }, 'member added as a non-voter');
+      this.logger.info({ member: info.id, address: info.raftAddress, server: info.server }, 'member added as a non-voter');
     }
     const record = this.state.member(info.id);
     if (!record || record.raftAddress !== info.raftAddress || record.httpAddress !== info.httpAddress || record.server !== info.server) {
@@ -385,7 +385,7 @@ export class Agent implements AgentApi {
       throw error;
     }
     if (self) {
-      this.logger.info({ node: id }, 'left the cluster');
+      this.logger.info({ member: id }, 'left the cluster');
       // Let the HTTP answer go out before the process stops.
       setTimeout(() => this.exit('left the cluster', 0), 100);
     }
@@ -404,7 +404,7 @@ export class Agent implements AgentApi {
     }
     if (this.state.member(id)) await this.driver.propose(encodeCommand({ type: 'member-delete', id }));
     await this.confChange({ type: ConfChangeType.Remove, nodeId: id, address: '' });
-    this.logger.info({ node: id }, 'member removed');
+    this.logger.info({ member: id }, 'member removed');
   }
 
   async transferLeader(id?: string): Promise<string> {
@@ -470,7 +470,7 @@ export class Agent implements AgentApi {
         if (now - since >= this.cfg.stabilizationMs) {
           await this.confChange({ type: ConfChangeType.Promote, nodeId: m.id, address: '' });
           this.healthySince.delete(m.id);
-          this.logger.info({ node: m.id }, 'server promoted to voter after staying healthy for the stabilization time');
+          this.logger.info({ member: m.id }, 'server promoted to voter after staying healthy for the stabilization time');
           return;
         }
       }
@@ -483,7 +483,7 @@ export class Agent implements AgentApi {
           // Only while the others are a healthy quorum of the current voters: never shrink a cluster that is failing.
           if (rest.length === 0 || healthyRest < Math.floor(voters.length / 2) + 1) continue;
         }
-        this.logger.warn({ node: m.id, silentMs: Math.round(now - heard(m.id)) }, 'removing a member that stayed unreachable past the dead-server timeout');
+        this.logger.warn({ member: m.id, silentMs: Math.round(now - heard(m.id)) }, 'removing a member that stayed unreachable past the dead-server timeout');
         await this.removeOnLeader(m.id);
         return;
       }

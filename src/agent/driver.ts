@@ -175,10 +175,10 @@ export class RaftDriver {
       const meta = bootstrapSnapshot([{ id: this.id, address: this.advertise, voter: true }]);
       await log.persist({ snapshot: { meta }, hardState: { term: 1, vote: '', commit: 1 } });
       if (this.storage.state.appliedIndex() < 1) this.storage.state.applyBatch(1, () => undefined);
-      this.logger.info({ node: this.id }, 'bootstrapped a new cluster with this node as its only voter');
+      this.logger.info({ member: this.id }, 'bootstrapped a new cluster with this node as its only voter');
       loaded = log.load();
     } else if (this.cfg.bootstrap) {
-      this.logger.info({ node: this.id }, 'data dir already holds a cluster: --bootstrap ignored');
+      this.logger.info({ member: this.id }, 'data dir already holds a cluster: --bootstrap ignored');
     }
     const hs = loaded.hardState ?? { term: 0, vote: '', commit: 0 };
     const snapIndex = loaded.snapshotMeta?.index ?? 0;
@@ -210,7 +210,7 @@ export class RaftDriver {
     this.persistedHs = hs;
     this.wasMember = findMember(this.raft.conf(), this.id) !== undefined;
     this.logger.info({
-      node: this.id, term: hs.term, commit: hs.commit, applied, lastIndex, snapshotIndex: snapIndex,
+      term: hs.term, commit: hs.commit, applied, lastIndex, snapshotIndex: snapIndex,
       members: this.raft.conf().members.length,
     }, 'raft state loaded');
 

@@ -133,7 +133,7 @@ export async function startAgent(flags: AgentFlagValues, env: NodeJS.ProcessEnv,
   const httpAddress = formatHostPort({ host: bound.address, port: bound.port });
   agent.setHttpAddress(httpAddress);
   log.info({
-    node: config.nodeId, server: config.server, raft: agent.raftAddress, http: httpAddress, dataDir, dev: config.dev,
+    server: config.server, raft: agent.raftAddress, http: httpAddress, dataDir, dev: config.dev,
   }, 'konsul agent running');
 
   if (config.join.length > 0) void joinLoop(agent, config, log, () => stopping !== undefined);
