@@ -1,8 +1,15 @@
-// The commands the state machine applies, and their compact binary encoding:
-// one type byte, then the fields (u32 lengths, UTF-8 strings). The bytes are
-// made once by the proposer, stored in the log, sent to peers, and decoded
-// only when applied.
+// The commands the state machine applies, and their compact binary encoding.
+// The proposer encodes a command once; the same bytes are stored in the log,
+// sent to peers, and decoded only when applied, on every replica alike.
+//
+// Layout (big-endian; str = u32 byte length + UTF-8 bytes):
+//   u8 type, u8 bits (1 = has cas, 2 = recurse, 4 = server), then
+//   kv-set         str key, u32 flags, [u64 cas], u32 length + value bytes
+//   kv-delete      str key, [u64 cas]
+//   member-set     str id, str raftAddress, str httpAddress
+//   member-delete  str id
 
+import { isUtf8 } from 'node:buffer';
 import { KonsulError } from '../errors.js';
 import { MAX_KEY_BYTES } from '../storage/index.js';
 
@@ -12,6 +19,7 @@ export type Command =
   | { type: 'member-set'; id: string; raftAddress: string; httpAddress: string; server: boolean }
   | { type: 'member-delete'; id: string };
 
+/** Bytes that are not a command (truncated, garbage, or fields a proposer could never have encoded). */
 export class CommandDecodeError extends KonsulError {
   constructor(message: string) {
     super('KONSUL_ERR_BAD_COMMAND', `malformed command: ${message}`, 400);
@@ -19,9 +27,17 @@ export class CommandDecodeError extends KonsulError {
   }
 }
 
+/** A command that cannot be encoded: a bad field (empty key, flags out of range, ...). */
+export class InvalidCommandError extends KonsulError {
+  constructor(message: string) {
+    super('KONSUL_ERR_BAD_COMMAND', message, 400);
+    this.name = 'InvalidCommandError';
+  }
+}
+
 export class KeyTooLargeError extends KonsulError {
-  constructor(bytes: number) {
-    super('KONSUL_ERR_KEY_TOO_LARGE', `key is ${bytes} bytes; the limit is ${MAX_KEY_BYTES}`, 400);
+  constructor(what: string, bytes: number) {
+    super('KONSUL_ERR_KEY_TOO_LARGE', `${what} is ${bytes} bytes; the limit is ${MAX_KEY_BYTES}`, 400);
     this.name = 'KeyTooLargeError';
   }
 }
@@ -33,159 +49,222 @@ const enum Tag {
   MemberDelete = 4,
 }
 
-// Flags byte bits.
 const HAS_CAS = 1;
 const RECURSE = 2;
 const SERVER = 4;
+/** The bits each type may carry; any other bit means the bytes are not ours. */
+const ALLOWED_BITS: Record<Tag, number> = {
+  [Tag.KvSet]: HAS_CAS,
+  [Tag.KvDelete]: HAS_CAS | RECURSE,
+  [Tag.MemberSet]: SERVER,
+  [Tag.MemberDelete]: 0,
+};
 
-class Writer {
-  private parts: Buffer[] = [];
+const TWO_POW_32 = 0x1_0000_0000;
+/** The largest high word of a u64 that is still a safe integer (2^53 - 1). */
+const MAX_SAFE_HIGH_WORD = 0x1f_ffff;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+// ------------------------------------------------------------ encoding
+
+function textBytes(text: string, what: string): number {
+  // Buffer.from would silently turn a lone surrogate into U+FFFD: another key than the one asked for.
+  if (LONE_SURROGATE.test(text)) throw new InvalidCommandError(`${what} is not well-formed Unicode`);
+  return Buffer.byteLength(text, 'utf8');
+}
+
+/** A KV key's (or a member id's) UTF-8 length, checked: 1..MAX_KEY_BYTES bytes, or 0 where allowed. */
+function keyBytes(key: string, what: string, allowEmpty: boolean): number {
+  const n = textBytes(key, what);
+  if (n > MAX_KEY_BYTES) throw new KeyTooLargeError(what, n);
+  if (n === 0 && !allowEmpty) throw new InvalidCommandError(`${what} must not be empty`);
+  return n;
+}
+
+function checkCas(cas: number | undefined): void {
+  if (cas !== undefined && (!Number.isSafeInteger(cas) || cas < 0)) {
+    throw new InvalidCommandError(`cas must be a non-negative integer, got ${String(cas)}`);
+  }
+}
+
+/** Writes into one buffer sized exactly up front. */
+class Encoder {
+  readonly buf: Buffer;
+  private at = 0;
+  constructor(size: number) {
+    this.buf = Buffer.allocUnsafe(size);
+  }
   u8(v: number): void {
-    this.parts.push(Buffer.of(v));
+    this.buf[this.at++] = v;
   }
   u32(v: number): void {
-    const b = Buffer.alloc(4);
-    b.writeUInt32BE(v >>> 0);
-    this.parts.push(b);
+    this.buf.writeUInt32BE(v, this.at);
+    this.at += 4;
   }
-  f64(v: number): void {
-    const b = Buffer.alloc(8);
-    b.writeDoubleBE(v);
-    this.parts.push(b);
+  u64(v: number): void {
+    this.u32(Math.floor(v / TWO_POW_32));
+    this.u32(v >>> 0);
+  }
+  /** A string whose UTF-8 length the caller measured. */
+  str(v: string, byteLength: number): void {
+    this.u32(byteLength);
+    this.at += this.buf.write(v, this.at, byteLength, 'utf8');
   }
   bytes(v: Uint8Array): void {
     this.u32(v.length);
-    this.parts.push(Buffer.from(v.buffer, v.byteOffset, v.byteLength));
+    this.buf.set(v, this.at);
+    this.at += v.length;
   }
-  str(v: string): void {
-    this.bytes(Buffer.from(v, 'utf8'));
-  }
-  done(): Uint8Array {
-    return Buffer.concat(this.parts);
+  done(): Buffer {
+    if (this.at !== this.buf.length) throw new Error(`command encoder wrote ${this.at} of ${this.buf.length} bytes`);
+    return this.buf;
   }
 }
 
-class Reader {
-  private pos = 0;
+/** Encodes a command after checking its fields; throws a 400 KonsulError for a bad one. */
+export function encodeCommand(cmd: Command): Uint8Array {
+  switch (cmd.type) {
+    case 'kv-set': {
+      const keyLen = keyBytes(cmd.key, 'the key', false);
+      checkCas(cmd.cas);
+      if (!Number.isInteger(cmd.flags) || cmd.flags < 0 || cmd.flags > 0xffff_ffff) {
+        throw new InvalidCommandError(`flags must be an integer from 0 to 4294967295, got ${String(cmd.flags)}`);
+      }
+      const hasCas = cmd.cas !== undefined;
+      const e = new Encoder(2 + 4 + keyLen + 4 + (hasCas ? 8 : 0) + 4 + cmd.value.length);
+      e.u8(Tag.KvSet);
+      e.u8(hasCas ? HAS_CAS : 0);
+      e.str(cmd.key, keyLen);
+      e.u32(cmd.flags);
+      if (hasCas) e.u64(cmd.cas!);
+      e.bytes(cmd.value);
+      return e.done();
+    }
+    case 'kv-delete': {
+      // An empty key with recurse deletes everything (Consul allows DELETE /v1/kv/?recurse).
+      const keyLen = keyBytes(cmd.key, 'the key', cmd.recurse === true);
+      checkCas(cmd.cas);
+      const hasCas = cmd.cas !== undefined;
+      const e = new Encoder(2 + 4 + keyLen + (hasCas ? 8 : 0));
+      e.u8(Tag.KvDelete);
+      e.u8((hasCas ? HAS_CAS : 0) | (cmd.recurse ? RECURSE : 0));
+      e.str(cmd.key, keyLen);
+      if (hasCas) e.u64(cmd.cas!);
+      return e.done();
+    }
+    case 'member-set': {
+      const idLen = keyBytes(cmd.id, 'the member id', false);
+      const raftLen = textBytes(cmd.raftAddress, 'the raft address');
+      const httpLen = textBytes(cmd.httpAddress, 'the http address');
+      const e = new Encoder(2 + 12 + idLen + raftLen + httpLen);
+      e.u8(Tag.MemberSet);
+      e.u8(cmd.server ? SERVER : 0);
+      e.str(cmd.id, idLen);
+      e.str(cmd.raftAddress, raftLen);
+      e.str(cmd.httpAddress, httpLen);
+      return e.done();
+    }
+    case 'member-delete': {
+      const idLen = keyBytes(cmd.id, 'the member id', false);
+      const e = new Encoder(2 + 4 + idLen);
+      e.u8(Tag.MemberDelete);
+      e.u8(0);
+      e.str(cmd.id, idLen);
+      return e.done();
+    }
+    default:
+      throw new InvalidCommandError(`unknown command type ${JSON.stringify((cmd as { type: unknown }).type)}`);
+  }
+}
+
+// ------------------------------------------------------------ decoding
+
+/** Reads fields with a bound check on each, so a lying length ends in a CommandDecodeError, never a RangeError. */
+class Decoder {
+  private at = 0;
   constructor(private readonly buf: Buffer) {}
-  private need(n: number): void {
-    if (this.pos + n > this.buf.length) throw new CommandDecodeError(`truncated at byte ${this.pos} (needs ${n} more)`);
+
+  private take(n: number, field: string): number {
+    const at = this.at;
+    if (n > this.buf.length - at) throw new CommandDecodeError(`${field} needs ${n} bytes at byte ${at}, ${this.buf.length - at} left`);
+    this.at = at + n;
+    return at;
   }
-  u8(): number {
-    this.need(1);
-    return this.buf[this.pos++];
+  u8(field: string): number {
+    return this.buf[this.take(1, field)]!;
   }
-  u32(): number {
-    this.need(4);
-    const v = this.buf.readUInt32BE(this.pos);
-    this.pos += 4;
-    return v;
+  u32(field: string): number {
+    return this.buf.readUInt32BE(this.take(4, field));
   }
-  f64(): number {
-    this.need(8);
-    const v = this.buf.readDoubleBE(this.pos);
-    this.pos += 8;
-    return v;
+  u64(field: string): number {
+    const at = this.take(8, field);
+    const high = this.buf.readUInt32BE(at);
+    if (high > MAX_SAFE_HIGH_WORD) throw new CommandDecodeError(`${field} is beyond 2^53`);
+    return high * TWO_POW_32 + this.buf.readUInt32BE(at + 4);
   }
-  bytes(): Buffer {
-    const n = this.u32();
-    this.need(n);
-    const v = this.buf.subarray(this.pos, this.pos + n);
-    this.pos += n;
-    return v;
+  /** A view into the command's bytes, not a copy: the value is copied once, into LMDB. */
+  bytes(field: string): Buffer {
+    const n = this.u32(`${field} length`);
+    const at = this.take(n, field);
+    return this.buf.subarray(at, at + n);
   }
-  str(): string {
-    return this.bytes().toString('utf8');
+  str(field: string): string {
+    const b = this.bytes(field);
+    // toString would map bad bytes to U+FFFD; a replica must not invent a key the proposer never sent.
+    if (!isUtf8(b)) throw new CommandDecodeError(`${field} is not valid UTF-8`);
+    return b.toString('utf8');
+  }
+  /** A key or member id: 1..MAX_KEY_BYTES bytes (0 where allowed), as encodeCommand guarantees. */
+  key(field: string, allowEmpty: boolean): string {
+    const key = this.str(field);
+    const n = Buffer.byteLength(key, 'utf8');
+    if (n > MAX_KEY_BYTES) throw new CommandDecodeError(`${field} is ${n} bytes, over ${MAX_KEY_BYTES}`);
+    if (n === 0 && !allowEmpty) throw new CommandDecodeError(`${field} is empty`);
+    return key;
   }
   end(): void {
-    if (this.pos !== this.buf.length) throw new CommandDecodeError(`${this.buf.length - this.pos} trailing bytes`);
+    if (this.at !== this.buf.length) throw new CommandDecodeError(`${this.buf.length - this.at} trailing bytes`);
   }
 }
 
-function checkKey(key: string, allowEmpty: boolean): void {
-  const n = Buffer.byteLength(key, 'utf8');
-  if (n > MAX_KEY_BYTES) throw new KeyTooLargeError(n);
-  if (n === 0 && !allowEmpty) throw new KonsulError('KONSUL_ERR_BAD_KEY', 'the key must not be empty', 400);
-}
-
-function checkIndex(v: number | undefined, what: string): void {
-  if (v !== undefined && (!Number.isSafeInteger(v) || v < 0)) {
-    throw new KonsulError('KONSUL_ERR_BAD_ARGUMENT', `${what} must be a non-negative integer`, 400);
-  }
-}
-
-export function encodeCommand(cmd: Command): Uint8Array {
-  const w = new Writer();
-  switch (cmd.type) {
-    case 'kv-set':
-      checkKey(cmd.key, false);
-      checkIndex(cmd.cas, 'cas');
-      if (!Number.isInteger(cmd.flags) || cmd.flags < 0 || cmd.flags > 0xffff_ffff) {
-        throw new KonsulError('KONSUL_ERR_BAD_ARGUMENT', 'flags must be an integer from 0 to 4294967295', 400);
-      }
-      w.u8(Tag.KvSet);
-      w.u8(cmd.cas !== undefined ? HAS_CAS : 0);
-      w.str(cmd.key);
-      w.u32(cmd.flags);
-      if (cmd.cas !== undefined) w.f64(cmd.cas);
-      w.bytes(cmd.value);
-      break;
-    case 'kv-delete':
-      // An empty key with recurse deletes everything (Consul allows DELETE /v1/kv/?recurse).
-      checkKey(cmd.key, cmd.recurse === true);
-      checkIndex(cmd.cas, 'cas');
-      w.u8(Tag.KvDelete);
-      w.u8((cmd.cas !== undefined ? HAS_CAS : 0) | (cmd.recurse ? RECURSE : 0));
-      w.str(cmd.key);
-      if (cmd.cas !== undefined) w.f64(cmd.cas);
-      break;
-    case 'member-set':
-      w.u8(Tag.MemberSet);
-      w.u8(cmd.server ? SERVER : 0);
-      w.str(cmd.id);
-      w.str(cmd.raftAddress);
-      w.str(cmd.httpAddress);
-      break;
-    case 'member-delete':
-      w.u8(Tag.MemberDelete);
-      w.u8(0);
-      w.str(cmd.id);
-      break;
-    default:
-      throw new KonsulError('KONSUL_ERR_BAD_COMMAND', `unknown command type ${(cmd as { type: string }).type}`, 400);
-  }
-  return w.done();
-}
-
+/** Decodes bytes from encodeCommand; anything else throws CommandDecodeError (400). */
 export function decodeCommand(bytes: Uint8Array): Command {
-  const r = new Reader(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-  const tag = r.u8();
-  const bits = r.u8();
+  const d = new Decoder(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  const tag = d.u8('type') as Tag;
+  const allowed = ALLOWED_BITS[tag] as number | undefined;
+  if (allowed === undefined) throw new CommandDecodeError(`unknown type ${tag}`);
+  const bits = d.u8('bits');
+  if ((bits & ~allowed) !== 0) throw new CommandDecodeError(`unknown bits 0x${bits.toString(16)} for type ${tag}`);
   let cmd: Command;
   switch (tag) {
     case Tag.KvSet: {
-      const key = r.str();
-      const flags = r.u32();
-      const cas = bits & HAS_CAS ? r.f64() : undefined;
-      const value = r.bytes();
-      cmd = { type: 'kv-set', key, value, flags, cas };
+      const key = d.key('key', false);
+      const flags = d.u32('flags');
+      const cas = bits & HAS_CAS ? d.u64('cas') : undefined;
+      const value = d.bytes('value');
+      cmd = cas === undefined ? { type: 'kv-set', key, value, flags } : { type: 'kv-set', key, value, flags, cas };
       break;
     }
     case Tag.KvDelete: {
-      const key = r.str();
-      const cas = bits & HAS_CAS ? r.f64() : undefined;
-      cmd = { type: 'kv-delete', key, recurse: (bits & RECURSE) !== 0, cas };
+      const recurse = (bits & RECURSE) !== 0;
+      const key = d.key('key', recurse);
+      const cas = bits & HAS_CAS ? d.u64('cas') : undefined;
+      cmd = cas === undefined ? { type: 'kv-delete', key, recurse } : { type: 'kv-delete', key, recurse, cas };
       break;
     }
     case Tag.MemberSet:
-      cmd = { type: 'member-set', id: r.str(), raftAddress: r.str(), httpAddress: r.str(), server: (bits & SERVER) !== 0 };
+      cmd = {
+        type: 'member-set',
+        id: d.key('member id', false),
+        raftAddress: d.str('raft address'),
+        httpAddress: d.str('http address'),
+        server: (bits & SERVER) !== 0,
+      };
       break;
     case Tag.MemberDelete:
-      cmd = { type: 'member-delete', id: r.str() };
+      cmd = { type: 'member-delete', id: d.key('member id', false) };
       break;
-    default:
-      throw new CommandDecodeError(`unknown type ${tag}`);
   }
-  r.end();
+  d.end();
   return cmd;
 }

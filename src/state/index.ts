@@ -2,7 +2,7 @@
 // and the StateMachine that applies them and serves reads from the replica.
 
 export {
-  type Command, encodeCommand, decodeCommand, CommandDecodeError, KeyTooLargeError,
+  type Command, encodeCommand, decodeCommand, CommandDecodeError, InvalidCommandError, KeyTooLargeError,
 } from './command.js';
 export {
   StateMachine, STATE_TABLES, KV_TABLE, MEMBERS_TABLE, META_TABLE,

@@ -3,11 +3,12 @@
 // reads from the local replica, and wakes blocking queries whose prefix a
 // write touched.
 
-import type { StateReader, StateStore, StateWriter } from '../storage/index.js';
+import { MAX_KEY_BYTES, StorageCorruptionError, type StateReader, type StateStore, type StateWriter } from '../storage/index.js';
 import { decodeCommand, type Command } from './command.js';
 
 export const KV_TABLE = 'kv';
 export const MEMBERS_TABLE = 'members';
+/** The state machine's own bookkeeping, written in the same transactions as the data. */
 export const META_TABLE = 'meta';
 export const STATE_TABLES: readonly string[] = [KV_TABLE, MEMBERS_TABLE, META_TABLE];
 
@@ -30,7 +31,7 @@ export interface MemberRecord {
   modifyIndex: number;
 }
 
-/** kv-set/kv-delete: false when a cas did not match. */
+/** kv-set/kv-delete: false when a cas did not match (or the command did not decode). member-*: true. */
 export type ApplyResult = boolean;
 
 export interface ApplyItem {
@@ -39,305 +40,412 @@ export interface ApplyItem {
   command?: Uint8Array;
 }
 
-// A KV record: flags u32, createIndex f64, modifyIndex f64, lockIndex f64, then the value.
+// ------------------------------------------------------------ record codecs
+
+// A KV record: flags u32, createIndex f64, modifyIndex f64, lockIndex f64, then the value bytes.
 const KV_HEADER = 4 + 8 * 3;
+const KV_MODIFY_AT = 12;
 
 function encodeKv(flags: number, createIndex: number, modifyIndex: number, lockIndex: number, value: Uint8Array): Buffer {
   const b = Buffer.allocUnsafe(KV_HEADER + value.length);
   b.writeUInt32BE(flags, 0);
   b.writeDoubleBE(createIndex, 4);
-  b.writeDoubleBE(modifyIndex, 12);
+  b.writeDoubleBE(modifyIndex, KV_MODIFY_AT);
   b.writeDoubleBE(lockIndex, 20);
   b.set(value, KV_HEADER);
   return b;
 }
 
+function checkKvRecord(key: string, b: Buffer): void {
+  if (b.length < KV_HEADER) throw new StorageCorruptionError('kv', `record ${JSON.stringify(key)} is ${b.length} bytes`);
+}
+
 function decodeKv(key: string, b: Buffer): KvEntry {
+  checkKvRecord(key, b);
   return {
     key,
     flags: b.readUInt32BE(0),
     createIndex: b.readDoubleBE(4),
-    modifyIndex: b.readDoubleBE(12),
+    modifyIndex: b.readDoubleBE(KV_MODIFY_AT),
     lockIndex: b.readDoubleBE(20),
     value: b.subarray(KV_HEADER),
   };
 }
 
-function encodeMember(m: MemberRecord): Buffer {
-  return Buffer.from(JSON.stringify(m));
+// A member record (keyed by id): u8 server, f64 modifyIndex, u32 length + raft address, u32 length + http address.
+function encodeMember(m: Omit<MemberRecord, 'id'>): Buffer {
+  const raftLen = Buffer.byteLength(m.raftAddress, 'utf8');
+  const httpLen = Buffer.byteLength(m.httpAddress, 'utf8');
+  const b = Buffer.allocUnsafe(1 + 8 + 4 + raftLen + 4 + httpLen);
+  b[0] = m.server ? 1 : 0;
+  b.writeDoubleBE(m.modifyIndex, 1);
+  b.writeUInt32BE(raftLen, 9);
+  b.write(m.raftAddress, 13, raftLen, 'utf8');
+  b.writeUInt32BE(httpLen, 13 + raftLen);
+  b.write(m.httpAddress, 17 + raftLen, httpLen, 'utf8');
+  return b;
 }
 
-function decodeMember(b: Buffer): MemberRecord {
-  return JSON.parse(b.toString('utf8')) as MemberRecord;
+function decodeMember(id: string, b: Buffer): MemberRecord {
+  const bad = (): never => {
+    throw new StorageCorruptionError('member', `record ${JSON.stringify(id)} does not parse`);
+  };
+  if (b.length < 17) bad();
+  const raftLen = b.readUInt32BE(9);
+  if (13 + raftLen + 4 > b.length) bad();
+  const httpLen = b.readUInt32BE(13 + raftLen);
+  if (17 + raftLen + httpLen !== b.length) bad();
+  return {
+    id,
+    raftAddress: b.toString('utf8', 13, 13 + raftLen),
+    httpAddress: b.toString('utf8', 17 + raftLen, 17 + raftLen + httpLen),
+    server: b[0] === 1,
+    modifyIndex: b.readDoubleBE(1),
+  };
+}
+
+function encodeIndex(index: number): Buffer {
+  const b = Buffer.allocUnsafe(8);
+  b.writeDoubleBE(index);
+  return b;
+}
+
+// ------------------------------------------------------------ the machine
+
+/** A KV change one apply made: a key written or deleted, or a prefix deleted (recurse). */
+interface Touch {
+  key: string;
+  recurse: boolean;
+  deleted: boolean;
+  index: number;
 }
 
 interface Watcher {
   prefix: string;
   after: number;
-  resolve(index: number): void;
-  timer: NodeJS.Timeout;
-  signal?: AbortSignal;
-  onAbort?: () => void;
+  finish(index: number): void;
 }
 
-/** How many recent deletes to remember for prefix indexes (a blocking query on a deleted prefix must move). */
+/**
+ * How many recent deletes to remember for prefix indexes. A blocking query on
+ * a prefix whose keys were deleted must see its index move although no key
+ * under it holds that index any more (Consul keeps tombstones for this).
+ */
 const RECENT_DELETES = 4096;
+/** setTimeout's longest delay; a longer one fires at once. */
+const MAX_TIMER_MS = 0x7fff_ffff;
 
 export class StateMachine {
   private readonly store: StateStore;
-  private kvIndexCache = 0;
-  /** prefix (deleted key or recursive prefix) -> index of the delete. */
-  private recentDeletes = new Map<string, number>();
+  /** The persisted KV index (0 before the first KV change). */
+  private kvIndexValue = 0;
+  /**
+   * Deletes since start-up or the last restore, oldest first: 'k' + key for a
+   * key, 'r' + prefix for a recursive delete -> the delete's index.
+   */
+  private readonly recentDeletes = new Map<string, number>();
+  /**
+   * Every prefix index is at least this: the KV index when the delete history
+   * starts (start-up, restore), raised to each delete the bounded history forgets.
+   */
   private floorIndex = 0;
-  private watchers = new Set<Watcher>();
+  /** Blocking queries, by the prefix they watch. */
+  private readonly watchers = new Map<string, Set<Watcher>>();
+  private watcherCount = 0;
 
   constructor(store: StateStore) {
+    const missing = STATE_TABLES.filter((t) => !store.tables.includes(t));
+    if (missing.length > 0) {
+      throw new TypeError(`the state store lacks the state machine's tables ${missing.join(', ')}; open it with STATE_TABLES`);
+    }
     this.store = store;
     this.loadCaches();
   }
 
+  /** Reads what the caches hold from the store and starts a new delete history. */
   private loadCaches(): void {
     const stored = this.store.read((txn) => txn.get(META_TABLE, KV_INDEX_KEY));
-    this.kvIndexCache = stored ? stored.readDoubleBE(0) : 0;
+    this.kvIndexValue = stored && stored.length === 8 ? stored.readDoubleBE(0) : 0;
     this.recentDeletes.clear();
-    // Deletes before this point are unknown: any prefix index is at least the KV index at start.
-    this.floorIndex = this.kvIndexCache;
+    // Deletes before now are unknown: any prefix may have lost keys up to the current KV index.
+    this.floorIndex = this.kvIndexValue;
   }
 
+  /** The applied index as stored (restart resumes after it). */
   appliedIndex(): number {
     return this.store.appliedIndex();
   }
 
   /**
-   * Apply committed entries in one transaction. Entries at or below the
-   * applied index are skipped (a restart or a snapshot already holds them).
-   * A command that does not decode is a deterministic no-op on every replica.
+   * Applies committed entries in one transaction whose applied index is the
+   * last item's. Entries at or below appliedIndex() are skipped (a restart or
+   * a snapshot already holds them). A command that does not decode is a no-op
+   * with result false, the same on every replica. Then wakes the watchers
+   * whose prefix a change touched.
    */
   apply(items: readonly ApplyItem[]): Array<ApplyResult | undefined> {
-    const results: Array<ApplyResult | undefined> = new Array(items.length).fill(undefined);
+    const results = new Array<ApplyResult | undefined>(items.length).fill(undefined);
     const applied = this.store.appliedIndex();
-    const todo = items.filter((it) => it.index > applied);
-    if (todo.length === 0) return results;
-    const last = todo[todo.length - 1].index;
-    const touched: Array<{ key: string; recurse: boolean; index: number; deleted: boolean }> = [];
-    const out = this.store.applyBatch(last, (txn) => {
-      // applyBatch may run this again after growing the map: start clean each time.
+    let first = 0;
+    while (first < items.length && items[first]!.index <= applied) first++;
+    if (first === items.length) return results;
+    const last = items[items.length - 1]!.index;
+
+    const touched: Touch[] = [];
+    const kvIndex = this.store.applyBatch(last, (txn) => {
+      // applyBatch runs this again after growing the map: start clean each time.
       touched.length = 0;
-      const res = new Map<number, ApplyResult>();
-      let kvIndex = this.kvIndexCache;
-      for (const it of todo) {
-        if (!it.command) continue;
+      let kvIndex = this.kvIndexValue;
+      for (let i = first; i < items.length; i++) {
+        const item = items[i]!;
+        results[i] = undefined;
+        if (item.command === undefined) continue;
         let cmd: Command;
         try {
-          cmd = decodeCommand(it.command);
+          cmd = decodeCommand(item.command);
         } catch {
-          res.set(it.index, false);
+          results[i] = false;
           continue;
         }
-        const r = this.applyOne(txn, it.index, cmd, touched);
-        if (r !== undefined) res.set(it.index, r);
-        if (cmd.type === 'kv-set' || cmd.type === 'kv-delete') {
-          if (r) kvIndex = it.index;
-        }
+        const before = touched.length;
+        results[i] = this.applyOne(txn, item.index, cmd, touched);
+        if (touched.length > before) kvIndex = item.index;
       }
-      if (kvIndex !== this.kvIndexCache) {
-        const b = Buffer.alloc(8);
-        b.writeDoubleBE(kvIndex);
-        txn.put(META_TABLE, KV_INDEX_KEY, b);
-      }
-      return { res, kvIndex };
+      if (kvIndex !== this.kvIndexValue) txn.put(META_TABLE, KV_INDEX_KEY, encodeIndex(kvIndex));
+      return kvIndex;
     });
-    this.kvIndexCache = out.kvIndex;
-    for (let i = 0; i < items.length; i++) {
-      const r = out.res.get(items[i].index);
-      if (r !== undefined) results[i] = r;
-    }
-    for (const t of touched) {
-      if (t.deleted) this.rememberDelete(t.key, t.index);
-    }
-    if (touched.length > 0) this.wake(touched);
+
+    this.kvIndexValue = kvIndex;
+    for (const t of touched) if (t.deleted) this.rememberDelete(t.recurse, t.key, t.index);
+    if (touched.length > 0 && this.watcherCount > 0) this.wake(touched);
     return results;
   }
 
-  private applyOne(
-    txn: StateWriter, index: number, cmd: Command,
-    touched: Array<{ key: string; recurse: boolean; index: number; deleted: boolean }>,
-  ): ApplyResult | undefined {
+  /** One command inside the batch's transaction; pushes a Touch for each KV change it makes. */
+  private applyOne(txn: StateWriter, index: number, cmd: Command, touched: Touch[]): ApplyResult {
     switch (cmd.type) {
       case 'kv-set': {
         const existing = txn.get(KV_TABLE, cmd.key);
         const current = existing ? decodeKv(cmd.key, existing) : undefined;
-        if (cmd.cas !== undefined) {
-          if (cmd.cas === 0 ? current !== undefined : current?.modifyIndex !== cmd.cas) return false;
-        }
-        txn.put(KV_TABLE, cmd.key, encodeKv(cmd.flags, current?.createIndex ?? index, index, current?.lockIndex ?? 0, cmd.value));
-        touched.push({ key: cmd.key, recurse: false, index, deleted: false });
+        // Consul: cas=0 sets only an absent key; cas=N only a key whose ModifyIndex is N.
+        if (cmd.cas !== undefined && (cmd.cas === 0 ? current !== undefined : current?.modifyIndex !== cmd.cas)) return false;
+        const createIndex = current?.createIndex ?? index;
+        txn.put(KV_TABLE, cmd.key, encodeKv(cmd.flags, createIndex, index, current?.lockIndex ?? 0, cmd.value));
+        touched.push({ key: cmd.key, recurse: false, deleted: false, index });
         return true;
       }
       case 'kv-delete': {
         if (cmd.recurse) {
-          if (cmd.cas !== undefined) {
-            const existing = cmd.key === '' ? undefined : txn.get(KV_TABLE, cmd.key);
-            if (cmd.cas !== 0 && (!existing || decodeKv(cmd.key, existing).modifyIndex !== cmd.cas)) return false;
-          }
+          // Consul's delete-tree takes no cas (?recurse wins over ?cas); nor does it here.
           const keys: Buffer[] = [];
           for (const rec of txn.scan(KV_TABLE, cmd.key === '' ? {} : { prefix: cmd.key })) keys.push(rec.key);
           for (const k of keys) txn.delete(KV_TABLE, k);
-          touched.push({ key: cmd.key, recurse: true, index, deleted: true });
+          if (keys.length > 0) touched.push({ key: cmd.key, recurse: true, deleted: true, index });
           return true;
         }
         const existing = txn.get(KV_TABLE, cmd.key);
-        if (cmd.cas !== undefined && cmd.cas !== 0) {
-          if (!existing || decodeKv(cmd.key, existing).modifyIndex !== cmd.cas) return false;
-        }
-        if (existing) txn.delete(KV_TABLE, cmd.key);
-        touched.push({ key: cmd.key, recurse: false, index, deleted: true });
+        // Consul's delete-cas: an absent key counts as deleted; a present one must be at ModifyIndex cas.
+        if (!existing) return true;
+        if (cmd.cas !== undefined && decodeKv(cmd.key, existing).modifyIndex !== cmd.cas) return false;
+        txn.delete(KV_TABLE, cmd.key);
+        touched.push({ key: cmd.key, recurse: false, deleted: true, index });
         return true;
       }
       case 'member-set':
         txn.put(MEMBERS_TABLE, cmd.id, encodeMember({
-          id: cmd.id, raftAddress: cmd.raftAddress, httpAddress: cmd.httpAddress, server: cmd.server, modifyIndex: index,
+          raftAddress: cmd.raftAddress, httpAddress: cmd.httpAddress, server: cmd.server, modifyIndex: index,
         }));
         return true;
       case 'member-delete':
-        return txn.delete(MEMBERS_TABLE, cmd.id);
-      default:
-        return undefined;
+        txn.delete(MEMBERS_TABLE, cmd.id);
+        return true;
     }
   }
 
-  private rememberDelete(key: string, index: number): void {
-    this.recentDeletes.delete(key);
-    this.recentDeletes.set(key, index);
+  private rememberDelete(recurse: boolean, key: string, index: number): void {
+    const id = (recurse ? 'r' : 'k') + key;
+    // Re-insert so the map stays in index order, oldest first.
+    this.recentDeletes.delete(id);
+    this.recentDeletes.set(id, index);
     if (this.recentDeletes.size > RECENT_DELETES) {
-      // Forget the oldest; raise the floor so prefix indexes never go backwards.
-      const [oldestKey, oldestIndex] = this.recentDeletes.entries().next().value as [string, number];
-      this.recentDeletes.delete(oldestKey);
+      const [oldest, oldestIndex] = this.recentDeletes.entries().next().value as [string, number];
+      this.recentDeletes.delete(oldest);
+      // Forgetting a delete must not move any prefix's index back: raise every prefix to it.
       this.floorIndex = Math.max(this.floorIndex, oldestIndex);
     }
   }
 
   // ------------------------------------------------------------ reads
 
-  private reader<T>(fn: (txn: StateReader) => T): T {
-    return this.store.read(fn);
-  }
-
   kvGet(key: string): KvEntry | undefined {
     if (key === '') return undefined;
-    const b = this.reader((txn) => txn.get(KV_TABLE, key));
+    const b = this.store.read((txn) => txn.get(KV_TABLE, key));
     return b ? decodeKv(key, b) : undefined;
   }
 
-  /** Every entry under prefix, in key order. */
+  /** Every entry under prefix, in key order (bytewise UTF-8). */
   kvList(prefix: string): KvEntry[] {
-    return this.reader((txn) => {
+    return this.store.read((txn) => {
       const out: KvEntry[] = [];
-      for (const rec of txn.scan(KV_TABLE, prefix === '' ? {} : { prefix })) out.push(decodeKv(rec.key.toString('utf8'), rec.value));
+      for (const rec of scanKv(txn, prefix)) out.push(decodeKv(rec.key.toString('utf8'), rec.value));
       return out;
     });
   }
 
-  /** Consul's ?keys: with a separator, keys below the next separator after prefix roll up to "prefix...sep". */
+  /**
+   * Consul's ?keys: every key under prefix; with a separator, a key with the
+   * separator after the prefix rolls up to the text up to and including its
+   * first one ('a/c/d' under 'a/' with '/' gives 'a/c/'), listed once.
+   */
   kvKeys(prefix: string, separator?: string): string[] {
-    return this.reader((txn) => {
+    return this.store.read((txn) => {
       const out: string[] = [];
-      let last = '';
-      for (const rec of txn.scan(KV_TABLE, prefix === '' ? {} : { prefix })) {
+      let last: string | undefined;
+      for (const rec of scanKv(txn, prefix)) {
         let key = rec.key.toString('utf8');
         if (separator) {
           const at = key.indexOf(separator, prefix.length);
           if (at >= 0) key = key.slice(0, at + separator.length);
         }
-        if (key !== last) {
-          out.push(key);
-          last = key;
-        }
+        // Keys under one rolled-up name are adjacent in key order, so comparing with the last is enough.
+        if (key !== last) out.push(key);
+        last = key;
       }
       return out;
     });
   }
 
-  /** The highest index of any KV write or delete (at least 1). */
+  /** X-Consul-Index for KV: the highest index of any KV write or delete, persisted; at least 1. */
   kvIndex(): number {
-    return Math.max(1, this.kvIndexCache);
+    return Math.max(1, this.kvIndexValue);
   }
 
   /**
    * The index a blocking query on `prefix` compares with: the highest
-   * ModifyIndex under it, or a later delete that touched it (remembered since
-   * start-up; older deletes are covered by a floor, so it never goes back).
+   * ModifyIndex under it, or the index of a later delete that touched it. The
+   * delete history starts at start-up (or a restore) with a floor of the KV
+   * index then, since earlier deletes are not recorded (no tombstones): after
+   * a restart every prefix reports at least the KV index of that moment. It
+   * never goes back and is never 0; for the empty prefix it is kvIndex().
    */
   kvPrefixIndex(prefix: string): number {
+    if (prefix === '') return this.kvIndex();
     let max = this.floorIndex;
-    for (const e of this.kvList(prefix)) if (e.modifyIndex > max) max = e.modifyIndex;
-    for (const [k, idx] of this.recentDeletes) {
-      if (idx > max && (k.startsWith(prefix) || prefix.startsWith(k))) max = idx;
+    this.store.read((txn) => {
+      for (const rec of scanKv(txn, prefix)) {
+        checkKvRecord(rec.key.toString('utf8'), rec.value);
+        const modifyIndex = rec.value.readDoubleBE(KV_MODIFY_AT);
+        if (modifyIndex > max) max = modifyIndex;
+      }
+    });
+    for (const [id, index] of this.recentDeletes) {
+      if (index <= max) continue;
+      const key = id.slice(1);
+      // A deleted key touched the prefixes it starts with; a deleted prefix also every prefix under it.
+      if (key.startsWith(prefix) || (id[0] === 'r' && prefix.startsWith(key))) max = index;
     }
-    return Math.max(1, Math.min(max, this.kvIndex()));
+    return Math.max(1, max);
   }
 
   members(): MemberRecord[] {
-    return this.reader((txn) => {
+    return this.store.read((txn) => {
       const out: MemberRecord[] = [];
-      for (const rec of txn.scan(MEMBERS_TABLE)) out.push(decodeMember(rec.value));
+      for (const rec of txn.scan(MEMBERS_TABLE)) out.push(decodeMember(rec.key.toString('utf8'), rec.value));
       return out;
     });
   }
 
   member(id: string): MemberRecord | undefined {
-    if (id === '') return undefined;
-    const b = this.reader((txn) => txn.get(MEMBERS_TABLE, id));
-    return b ? decodeMember(b) : undefined;
+    if (id === '' || Buffer.byteLength(id, 'utf8') > MAX_KEY_BYTES) return undefined;
+    const b = this.store.read((txn) => txn.get(MEMBERS_TABLE, id));
+    return b ? decodeMember(id, b) : undefined;
   }
 
   // ------------------------------------------------------------ blocking queries
 
-  /** Resolves with the prefix's index once it passes afterIndex, or at the timeout or abort with the index then. */
+  /**
+   * Resolves with kvPrefixIndex(prefix) once it is above afterIndex, or when
+   * timeoutMs passes or `signal` aborts (with the index then). Waiters are
+   * kept by prefix, so an apply looks only at the prefixes its changes touched.
+   */
   waitKv(prefix: string, afterIndex: number, timeoutMs: number, signal?: AbortSignal): Promise<number> {
     const now = this.kvPrefixIndex(prefix);
     if (now > afterIndex || signal?.aborted) return Promise.resolve(now);
-    return new Promise((resolve) => {
-      const w: Watcher = {
-        prefix, after: afterIndex, signal,
-        resolve: (index) => {
-          if (!this.watchers.delete(w)) return;
-          clearTimeout(w.timer);
-          if (w.onAbort) w.signal?.removeEventListener('abort', w.onAbort);
+    return new Promise<number>((resolve) => {
+      let set = this.watchers.get(prefix);
+      if (!set) {
+        set = new Set();
+        this.watchers.set(prefix, set);
+      }
+      const watchers = set;
+      // The timeout and an abort end the wait the same way: with the index now.
+      const expire = (): void => watcher.finish(this.kvPrefixIndex(prefix));
+      const timer = setTimeout(expire, Math.min(Math.max(0, timeoutMs), MAX_TIMER_MS));
+      const watcher: Watcher = {
+        prefix,
+        after: afterIndex,
+        finish: (index) => {
+          if (!watchers.delete(watcher)) return;
+          this.watcherCount--;
+          if (watchers.size === 0 && this.watchers.get(prefix) === watchers) this.watchers.delete(prefix);
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', expire);
           resolve(index);
         },
-        timer: setTimeout(() => w.resolve(this.kvPrefixIndex(prefix)), Math.max(0, timeoutMs)),
       };
-      if (signal) {
-        w.onAbort = () => w.resolve(this.kvPrefixIndex(prefix));
-        signal.addEventListener('abort', w.onAbort, { once: true });
-      }
-      this.watchers.add(w);
+      watchers.add(watcher);
+      this.watcherCount++;
+      signal?.addEventListener('abort', expire, { once: true });
     });
   }
 
   /** How many blocking queries wait now (for stats and tests). */
   get waiting(): number {
-    return this.watchers.size;
+    return this.watcherCount;
   }
 
-  private wake(touched: Array<{ key: string; recurse: boolean; index: number }>): void {
-    if (this.watchers.size === 0) return;
-    for (const w of [...this.watchers]) {
-      let hit = 0;
-      for (const t of touched) {
-        const overlaps = t.key.startsWith(w.prefix) || (t.recurse && w.prefix.startsWith(t.key));
-        if (overlaps && t.index > hit) hit = t.index;
+  private wake(touched: readonly Touch[]): void {
+    // The highest touching index per watched prefix; then each prefix's index is read once.
+    const hits = new Map<string, number>();
+    const hit = (prefix: string, index: number): void => {
+      if (index > (hits.get(prefix) ?? 0)) hits.set(prefix, index);
+    };
+    for (const t of touched) {
+      if (t.recurse) {
+        // A deleted prefix touches the prefixes above it and the ones under it.
+        for (const prefix of this.watchers.keys()) if (prefix.startsWith(t.key) || t.key.startsWith(prefix)) hit(prefix, t.index);
+      } else if (this.watchers.size <= t.key.length + 1) {
+        for (const prefix of this.watchers.keys()) if (t.key.startsWith(prefix)) hit(prefix, t.index);
+      } else {
+        // Many distinct prefixes: look up each prefix of the key instead.
+        for (let n = 0; n <= t.key.length; n++) {
+          const prefix = t.key.slice(0, n);
+          if (this.watchers.has(prefix)) hit(prefix, t.index);
+        }
       }
-      if (hit > w.after) w.resolve(this.kvPrefixIndex(w.prefix));
+    }
+    for (const [prefix, index] of hits) {
+      const set = this.watchers.get(prefix);
+      if (!set) continue;
+      let current: number | undefined;
+      for (const w of [...set]) {
+        if (index <= w.after) continue;
+        current ??= this.kvPrefixIndex(prefix);
+        w.finish(current);
+      }
     }
   }
 
-  /** After a snapshot restore replaced the store: reload caches and wake every watcher. */
+  /** After a snapshot restore replaced the store: reload the caches, start a new delete history, wake every watcher. */
   reset(): void {
     this.loadCaches();
-    // A restore may have removed anything: treat every prefix as changed up to the restored KV index.
-    this.floorIndex = Math.max(this.floorIndex, this.kvIndexCache);
-    for (const w of [...this.watchers]) w.resolve(this.kvPrefixIndex(w.prefix));
+    for (const [prefix, set] of [...this.watchers]) {
+      const current = this.kvPrefixIndex(prefix);
+      for (const w of [...set]) w.finish(current);
+    }
   }
+}
+
+function scanKv(txn: StateReader, prefix: string): IterableIterator<{ key: Buffer; value: Buffer }> {
+  return txn.scan(KV_TABLE, prefix === '' ? {} : { prefix });
 }
