@@ -111,7 +111,8 @@ const SETTINGS = {
 
 type SettingName = keyof typeof SETTINGS;
 
-const FLAG_NAMES: Record<keyof AgentFlagValues, string> = {
+/** Each flag's spelling on the command line, so an error can name what the user typed. */
+export const AGENT_FLAG_NAMES: Readonly<Record<keyof AgentFlagValues, string>> = {
   server: '--server', bootstrap: '--bootstrap', dev: '--dev', join: '--join', nodeId: '--node-id',
   dataDir: '--data-dir', raftAddr: '--raft-addr', advertise: '--advertise', httpAddr: '--http-addr',
   dnsAddr: '--dns-addr', config: '--config', token: '--token', tlsCert: '--tls-cert', tlsKey: '--tls-key',
@@ -135,7 +136,7 @@ class Sources {
   get(name: SettingName): Raw | undefined {
     const s: Setting = SETTINGS[name];
     const flag = this.flags[s.flag];
-    if (flag !== undefined) return { value: flag, source: FLAG_NAMES[s.flag] };
+    if (flag !== undefined) return { value: flag, source: AGENT_FLAG_NAMES[s.flag] };
     for (const e of s.env) {
       const v = this.env[e];
       if (v !== undefined && v !== '') return { value: v, source: e };

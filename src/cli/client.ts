@@ -1,80 +1,137 @@
-// The CLI's HTTP client for the local agent (undici): the address from
-// --http-addr or KONSUL_HTTP_ADDR, errors turned into one line a user can act on.
+// The CLI's HTTP client for one agent (undici Pool): the address from
+// --http-addr / KONSUL_HTTP_ADDR, time limits, and non-2xx answers as errors.
 
-import { Agent, request } from 'undici';
-import { KonsulError } from '../errors.js';
+import { UsageError } from 'clipanion';
+import { Pool, request } from 'undici';
+import { AgentHttpError, AgentUnreachableError, CliError } from './errors.js';
 import { EXIT } from './exit-codes.js';
 
-export class CliError extends KonsulError {
-  readonly exitCode: number;
-  constructor(message: string, exitCode: number = EXIT.failed) {
-    super('KONSUL_ERR_CLI', message, 0);
-    this.name = 'CliError';
-    this.exitCode = exitCode;
-  }
-}
+export const DEFAULT_AGENT_ADDRESS = '127.0.0.1:8500';
+export const DEFAULT_TIMEOUT_MS = 30_000;
 
-export interface Answer {
+export type HttpMethod = 'GET' | 'PUT' | 'POST' | 'DELETE';
+
+export interface AgentAnswer {
   status: number;
-  headers: Record<string, string | string[] | undefined>;
   body: Buffer;
   text(): string;
+  /** The body parsed as JSON; an answer that is not JSON fails with a CliError (exit 1). */
   json<T>(): T;
 }
 
-/** http://host:port from "host:port", "http://host:port" or "https://...". */
-export function baseUrl(flag: string | undefined, env: NodeJS.ProcessEnv): string {
-  const raw = (flag ?? env.KONSUL_HTTP_ADDR ?? '') || '127.0.0.1:8500';
-  const withScheme = /^https?:\/\//.test(raw) ? raw : `http://${raw}`;
-  let url: URL;
-  try {
-    url = new URL(withScheme);
-  } catch {
-    throw new CliError(`--http-addr: "${raw}" is not host:port or a URL`, EXIT.usage);
-  }
-  return `${url.protocol}//${url.host}`;
+export interface CallOptions {
+  body?: Buffer | string;
+  /** Statuses outside 2xx that the caller handles itself (404 for a missing key, 503 for no leader). */
+  allow?: readonly number[];
 }
 
-const dispatcher = new Agent({ keepAliveTimeout: 1000, connect: { timeout: 5000 } });
+/**
+ * The agent's origin (`http://host:port`) from the flag, else KONSUL_HTTP_ADDR,
+ * else 127.0.0.1:8500. Accepts host:port, :port, a bare host (port 8500) or an
+ * http(s) URL; anything else is a usage error naming where it came from.
+ */
+export function agentOrigin(flag: string | undefined, env: NodeJS.ProcessEnv): string {
+  const fromEnv = env.KONSUL_HTTP_ADDR !== undefined && env.KONSUL_HTTP_ADDR !== '';
+  const source = flag !== undefined ? '--http-addr' : fromEnv ? 'KONSUL_HTTP_ADDR' : 'the default address';
+  const raw = (flag ?? (fromEnv ? env.KONSUL_HTTP_ADDR : undefined) ?? DEFAULT_AGENT_ADDRESS).trim();
+  const hasScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw);
+  const bad = (): UsageError =>
+    new UsageError(`${source}: "${raw}" is not host:port or an http(s):// URL (example: 127.0.0.1:8500)`);
+  let url: URL;
+  try {
+    url = new URL(hasScheme ? raw : `http://${raw.startsWith(':') ? `127.0.0.1${raw}` : raw}`);
+  } catch {
+    throw bad();
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '' || url.username !== '') throw bad();
+  if (!hasScheme && url.port === '') url.port = '8500';
+  return url.origin;
+}
 
+/** Percent-encode each segment of a KV key, keeping the slashes that make it a path. */
+export function keyPath(key: string): string {
+  return key.split('/').map(encodeURIComponent).join('/');
+}
+
+function errorCode(error: unknown): string {
+  const e = error as { code?: unknown; errors?: Array<{ code?: unknown }>; message?: unknown };
+  if (typeof e.code === 'string') return e.code;
+  // Happy eyeballs (several addresses for one name) fails with an AggregateError of the attempts.
+  const inner = e.errors?.find((x) => typeof x.code === 'string')?.code;
+  if (typeof inner === 'string') return inner;
+  return typeof e.message === 'string' ? e.message : String(error);
+}
+
+function unreachableReason(code: string): string {
+  switch (code) {
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `host not found, ${code}`;
+    case 'UND_ERR_SOCKET':
+    case 'ECONNRESET':
+      return `connection closed, ${code}`;
+    default:
+      return `connect ${code}`;
+  }
+}
+
+/** One agent's HTTP API. close() it when done so no socket keeps the process alive. */
 export class AgentClient {
-  constructor(readonly base: string) {}
+  readonly origin: string;
+  readonly timeoutMs: number;
+  private readonly pool: Pool;
 
-  async call(method: string, path: string, body?: Buffer | string, timeoutMs = 60_000): Promise<Answer> {
-    let res;
+  constructor(origin: string, options: { timeoutMs?: number } = {}) {
+    this.origin = origin;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.pool = new Pool(origin, {
+      connections: 4,
+      connect: { timeout: Math.min(this.timeoutMs, 5000) },
+      keepAliveTimeout: 1000,
+    });
+  }
+
+  /** One request; a status outside 2xx (and not in `allow`) throws AgentHttpError with the agent's text. */
+  async call(method: HttpMethod, path: string, options: CallOptions = {}): Promise<AgentAnswer> {
+    let status: number;
+    let body: Buffer;
     try {
-      res = await request(`${this.base}${path}`, {
-        method: method as 'GET', body, dispatcher, headersTimeout: timeoutMs, bodyTimeout: timeoutMs,
+      const res = await request(`${this.origin}${path}`, {
+        method,
+        body: options.body,
+        dispatcher: this.pool,
+        headersTimeout: this.timeoutMs,
+        bodyTimeout: this.timeoutMs,
       });
+      status = res.statusCode;
+      body = Buffer.from(await res.body.arrayBuffer());
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-      throw new CliError(
-        `cannot reach the agent at ${this.base} (${code}); is \`konsul agent\` running? set --http-addr or KONSUL_HTTP_ADDR`,
-        EXIT.unreachable,
-      );
+      const code = errorCode(error);
+      if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+        const maybe = method === 'GET' ? '' : '; the change may still take effect';
+        throw new CliError(`the agent at ${this.origin} did not answer ${method} ${path} within ${this.timeoutMs / 1000}s${maybe}`);
+      }
+      throw new AgentUnreachableError(this.origin, unreachableReason(code));
     }
-    const buf = Buffer.from(await res.body.arrayBuffer());
+    if ((status < 200 || status > 299) && !(options.allow ?? []).includes(status)) {
+      throw new AgentHttpError(status, body.toString('utf8'));
+    }
+    const origin = this.origin;
     return {
-      status: res.statusCode,
-      headers: res.headers,
-      body: buf,
-      text: () => buf.toString('utf8'),
-      json: <T>() => JSON.parse(buf.toString('utf8')) as T,
+      status,
+      body,
+      text: () => body.toString('utf8'),
+      json: <T>(): T => {
+        try {
+          return JSON.parse(body.toString('utf8')) as T;
+        } catch {
+          throw new CliError(`the agent at ${origin} answered ${method} ${path} with something that is not JSON`, EXIT.failed);
+        }
+      },
     };
   }
 
-  /** The call, failing with the agent's own message unless the status is 2xx (or allowed). */
-  async ok(method: string, path: string, body?: Buffer | string, allow: number[] = []): Promise<Answer> {
-    const a = await this.call(method, path, body);
-    if ((a.status < 200 || a.status > 299) && !allow.includes(a.status)) {
-      const msg = a.text().trim().split('\n')[0] || `HTTP ${a.status}`;
-      throw new CliError(`${msg} (HTTP ${a.status})`);
-    }
-    return a;
+  async close(): Promise<void> {
+    await this.pool.close();
   }
-}
-
-/** Percent-encode each path segment of a key, keeping the slashes. */
-export function keyPath(key: string): string {
-  return key.split('/').map(encodeURIComponent).join('/');
 }

@@ -1,71 +1,104 @@
 // The konsul command line: one clipanion Cli with every command registered,
-// errors printed as one line, and exit codes scripts can rely on (exit-codes.ts).
+// every error printed as one `Error: ...` line, and exit codes scripts can rely
+// on (exit-codes.ts). bin/konsul.js calls main().
 
 import { basename } from 'node:path';
-import { Builtins, Cli, UsageError } from 'clipanion';
-import type { CliContext } from './base.js';
-import { CliError } from './client.js';
-import { AgentRunCommand } from './commands/agent.js';
-import {
-  ClusterHealthCommand, ClusterJoinCommand, ClusterLeaderCommand, ClusterLeaveCommand, ClusterPeersCommand,
-  ClusterSnapshotCommand, ClusterStatsCommand, ClusterStatusCommand, ClusterTransferLeaderCommand,
-} from './commands/cluster.js';
-import { KvDeleteCommand, KvGetCommand, KvPutCommand } from './commands/kv.js';
-import { VersionCommand, packageVersion } from './commands/version.js';
+import type { Readable, Writable } from 'node:stream';
+import { Builtins, Cli, type Command } from 'clipanion';
+import type { RunAgent } from './agent-flags.js';
+import type { CliContext } from './command.js';
+import { COMMANDS } from './commands/index.js';
+import { CliError } from './errors.js';
 import { EXIT } from './exit-codes.js';
+import { syntaxErrorLine } from './syntax-errors.js';
+import { packageVersion } from './version.js';
 
-export const COMMANDS = [
-  AgentRunCommand, KvGetCommand, KvPutCommand, KvDeleteCommand,
-  ClusterStatusCommand, ClusterLeaderCommand, ClusterPeersCommand, ClusterStatsCommand, ClusterHealthCommand,
-  ClusterJoinCommand, ClusterLeaveCommand, ClusterTransferLeaderCommand, ClusterSnapshotCommand,
-  VersionCommand,
-];
+/** Everything optional: defaults are the process's streams, env and invoked name. Tests pass their own. */
+export interface MainContext {
+  stdin?: Readable;
+  stdout?: Writable;
+  stderr?: Writable;
+  env?: NodeJS.ProcessEnv;
+  /** konsul or konsulctl; default: the name this process was started as. */
+  binaryName?: string;
+  runAgent?: RunAgent;
+  httpTimeoutMs?: number;
+}
 
-export function buildCli(binaryName = 'konsul', colors = false): Cli<CliContext & { colorDepth: number }> {
-  const cli = new Cli<CliContext & { colorDepth: number }>({
-    binaryLabel: 'konsul — service discovery and KV with its own Raft',
+/** konsulctl when started as konsulctl (the npm bin link), otherwise konsul. */
+export function invokedName(scriptPath: string | undefined = process.argv[1]): string {
+  return basename(scriptPath ?? '').replace(/\.[cm]?js$/, '') === 'konsulctl' ? 'konsulctl' : 'konsul';
+}
+
+export function buildCli(binaryName = 'konsul'): Cli<CliContext> {
+  const cli = new Cli<CliContext>({
+    binaryLabel: 'konsul — service discovery and a KV store with its own Raft',
     binaryName,
     binaryVersion: packageVersion(),
-    enableColors: colors,
+    enableColors: false,
+    enableCapture: false,
   });
-  for (const c of COMMANDS) cli.register(c);
+  for (const command of COMMANDS) cli.register(command);
   cli.register(Builtins.HelpCommand);
-  cli.register(Builtins.VersionCommand);
   return cli;
 }
 
-/** Run one command line; returns (and sets process.exitCode to) the exit code. */
-export async function main(argv: string[], context: Partial<CliContext> = {}, binaryName?: string): Promise<number> {
-  const name = binaryName ?? (basename(process.argv[1] ?? 'konsul').startsWith('konsulctl') ? 'konsulctl' : 'konsul');
-  const stdout = context.stdout ?? process.stdout;
-  const cli = buildCli(name, (stdout as { isTTY?: boolean }).isTTY === true && !process.env.NO_COLOR);
-  const ctx = {
+function isUsageError(error: unknown): error is Error {
+  return error instanceof Error && (error as { clipanion?: { type?: string } }).clipanion?.type === 'usage';
+}
+
+function isSyntaxError(error: unknown): error is Error {
+  return error instanceof Error && (error.name === 'UnknownSyntaxError' || error.name === 'AmbiguousSyntaxError');
+}
+
+/** The first line of a message, so nothing (a stack, a multi-line body) spills past one line. */
+function oneLine(message: string): string {
+  return message.trim().split('\n')[0]?.trim() || 'unknown error';
+}
+
+/** Run one command line; returns the exit code and sets process.exitCode to it. */
+export async function main(argv: string[], context: MainContext = {}): Promise<number> {
+  const binaryName = context.binaryName ?? invokedName();
+  const ctx: CliContext = {
     stdin: context.stdin ?? process.stdin,
     stdout: context.stdout ?? process.stdout,
     stderr: context.stderr ?? process.stderr,
     env: context.env ?? process.env,
     colorDepth: 1,
+    ...(context.runAgent ? { runAgent: context.runAgent } : {}),
+    ...(context.httpTimeoutMs !== undefined ? { httpTimeoutMs: context.httpTimeoutMs } : {}),
   };
-  let code: number;
-  let command;
+  const code = await runCommandLine(buildCli(binaryName), argv, ctx);
+  process.exitCode = code;
+  return code;
+}
+
+async function runCommandLine(cli: Cli<CliContext>, argv: string[], ctx: CliContext): Promise<number> {
+  const fail = (message: string, code: number): number => {
+    ctx.stderr.write(`Error: ${oneLine(message)}\n`);
+    return code;
+  };
+
+  let command: Command<CliContext>;
   try {
     command = cli.process(argv, ctx);
   } catch (error) {
-    ctx.stderr.write(cli.error(error as Error, { colored: false }));
-    process.exitCode = EXIT.usage;
-    return EXIT.usage;
+    if (isSyntaxError(error)) return fail(syntaxErrorLine(error, cli.binaryName, argv), EXIT.usage);
+    // Option validators and transformers report the user's mistakes as UsageError.
+    if (isUsageError(error)) return fail(error.message, EXIT.usage);
+    return fail((error as Error).message ?? String(error), EXIT.failed);
   }
   if (command.help) {
     ctx.stdout.write(cli.usage(command, { colored: false, detailed: true }));
-    process.exitCode = EXIT.ok;
     return EXIT.ok;
   }
+
   command.context = ctx;
   command.cli = {
     binaryLabel: cli.binaryLabel,
     binaryName: cli.binaryName,
     binaryVersion: cli.binaryVersion,
-    enableCapture: cli.enableCapture,
+    enableCapture: false,
     enableColors: false,
     definitions: () => cli.definitions(),
     error: (error, opts) => cli.error(error, opts),
@@ -75,19 +108,10 @@ export async function main(argv: string[], context: Partial<CliContext> = {}, bi
     usage: (c, opts) => cli.usage(c, opts),
   };
   try {
-    code = (await command.validateAndExecute()) ?? EXIT.ok;
+    return (await command.validateAndExecute()) ?? EXIT.ok;
   } catch (error) {
-    if (error instanceof CliError) {
-      ctx.stderr.write(`Error: ${error.message}\n`);
-      code = error.exitCode;
-    } else if (error instanceof UsageError || (error as Error).name === 'UsageError') {
-      ctx.stderr.write(cli.error(error as Error, { colored: false }));
-      code = EXIT.usage;
-    } else {
-      ctx.stderr.write(`Error: ${(error as Error).message}\n`);
-      code = EXIT.failed;
-    }
+    if (error instanceof CliError) return fail(error.message, error.exitCode);
+    if (isUsageError(error)) return fail(error.message, EXIT.usage);
+    return fail(error instanceof Error ? error.message : String(error), EXIT.failed);
   }
-  process.exitCode = code;
-  return code;
 }

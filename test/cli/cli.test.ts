@@ -1,142 +1,252 @@
-// The CLI against a real single-node agent in this process: output, --json,
-// and the exit codes scripts rely on (0 ok, 1 failed or missing, 2 usage,
-// 3 agent unreachable); plus the installed bin as a real process.
+// The konsul command line as a whole: which agent it talks to (--http-addr,
+// KONSUL_HTTP_ADDR), exit codes 0/1/2/3 with one-line errors, help, version,
+// `konsul agent` flags, and bin/konsul.js as a real process.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { pino } from 'pino';
-import { startAgent, type RunningAgent } from '../../src/agent/main.js';
-import { main } from '../../src/cli/main.js';
+import { AGENT_FLAG_NAMES, type AgentFlags } from '../../src/cli/agent-flags.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
+import { FakeAgent, run } from './harness.js';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
+const BIN = join(ROOT, 'bin', 'konsul.js');
+const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
-interface Run { code: number; out: string; err: string }
-
-async function run(argv: string[], env: NodeJS.ProcessEnv = {}, stdin = ''): Promise<Run> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => { out += c.toString(); });
-  stderr.on('data', (c: Buffer) => { err += c.toString(); });
-  const code = await main(argv, { stdout, stderr, env, stdin: Readable.from([Buffer.from(stdin)]) }, 'konsul');
-  process.exitCode = 0;
-  return { code, out, err };
+/** An address where nothing listens: a server's port, after that server closed. */
+async function deadAddress(): Promise<string> {
+  const gone = await FakeAgent.start();
+  const address = gone.address;
+  await gone.close();
+  return address;
 }
 
-describe('konsul CLI against a real agent', () => {
-  let agent: RunningAgent;
-  let addr: string;
+function oneErrorLine(err: string): void {
+  assert.match(err, /^Error: [^\n]+\n$/, `one line starting "Error: ", got ${JSON.stringify(err)}`);
+}
+
+describe('konsul: which agent, exit codes, errors', () => {
+  let agent: FakeAgent;
+  let dead: string;
 
   before(async () => {
-    agent = await startAgent({ dev: true, httpAddr: '127.0.0.1:0' }, {}, pino({ level: 'silent' }));
-    addr = agent.httpAddress;
-    for (let i = 0; i < 100 && agent.agent.status().leader === null; i++) await new Promise((r) => setTimeout(r, 20));
+    agent = await FakeAgent.start();
+    agent.put('where', 'the fake agent');
+    dead = await deadAddress();
   });
-
   after(async () => {
-    await agent.stop();
+    await agent.close();
   });
 
-  it('kv put then get round-trips a value; stdin works with "-"', async () => {
-    const put = await run(['kv', 'put', '--http-addr', addr, 'app/port', '8080']);
-    assert.equal(put.code, EXIT.ok, put.err);
-    assert.match(put.out, /Success! Data written to: app\/port/);
-    const get = await run(['kv', 'get', '--http-addr', addr, 'app/port']);
-    assert.equal(get.code, EXIT.ok);
-    assert.equal(get.out, '8080');
-    const piped = await run(['kv', 'put', '--http-addr', addr, 'app/motd', '-'], {}, 'hello\nworld');
-    assert.equal(piped.code, EXIT.ok, piped.err);
-    assert.equal((await run(['kv', 'get', '--http-addr', addr, 'app/motd'])).out, 'hello\nworld');
-  });
-
-  it('a missing key exits 1 with one line on stderr', async () => {
-    const r = await run(['kv', 'get', '--http-addr', addr, 'no/such/key']);
-    assert.equal(r.code, EXIT.failed);
-    assert.equal(r.out, '');
-    assert.equal(r.err, 'Error: key "no/such/key" not found\n');
-  });
-
-  it('--json prints parseable JSON with the indexes; recurse and keys', async () => {
-    await run(['kv', 'put', '--http-addr', addr, 'tree/a', '1']);
-    await run(['kv', 'put', '--http-addr', addr, 'tree/b/c', '2']);
-    const one = JSON.parse((await run(['kv', 'get', '--json', '--http-addr', addr, 'tree/a'])).out) as { value: string; modifyIndex: number };
-    assert.equal(one.value, '1');
-    assert.ok(one.modifyIndex > 0);
-    const all = await run(['kv', 'get', '--recurse', '--http-addr', addr, 'tree/']);
-    assert.equal(all.out, 'tree/a:1\ntree/b/c:2\n');
-    const keys = JSON.parse((await run(['kv', 'get', '--keys', '--separator', '/', '--json', '--http-addr', addr, 'tree/'])).out) as string[];
-    assert.deepEqual(keys, ['tree/a', 'tree/b/']);
-  });
-
-  it('cas: a stale index fails with exit 1 and leaves the value alone', async () => {
-    await run(['kv', 'put', '--http-addr', addr, 'cas/k', 'first']);
-    const idx = (JSON.parse((await run(['kv', 'get', '--json', '--http-addr', addr, 'cas/k'])).out) as { modifyIndex: number }).modifyIndex;
-    assert.equal((await run(['kv', 'put', '--cas', String(idx), '--http-addr', addr, 'cas/k', 'second'])).code, EXIT.ok);
-    const stale = await run(['kv', 'put', '--cas', String(idx), '--http-addr', addr, 'cas/k', 'third']);
-    assert.equal(stale.code, EXIT.failed);
-    assert.match(stale.err, /^Error: .*cas failed/);
-    assert.equal((await run(['kv', 'get', '--http-addr', addr, 'cas/k'])).out, 'second');
-    assert.equal((await run(['kv', 'delete', '--http-addr', addr, 'cas/k'])).code, EXIT.ok);
-    assert.equal((await run(['kv', 'get', '--http-addr', addr, 'cas/k'])).code, EXIT.failed);
-  });
-
-  it('KONSUL_HTTP_ADDR is used, and --http-addr wins over it', async () => {
-    assert.equal((await run(['kv', 'get', 'app/port'], { KONSUL_HTTP_ADDR: addr })).out, '8080');
-    const wrong = await run(['kv', 'get', '--http-addr', '127.0.0.1:1', 'app/port'], { KONSUL_HTTP_ADDR: addr });
-    assert.equal(wrong.code, EXIT.unreachable);
-  });
-
-  it('an unreachable agent exits 3 with a hint', async () => {
-    const r = await run(['cluster', 'status', '--http-addr', '127.0.0.1:1']);
+  it('an unreachable agent exits 3 with one line naming the address and the fix', async () => {
+    const r = await run(['kv', 'get', 'where', '--http-addr', dead]);
     assert.equal(r.code, EXIT.unreachable);
-    assert.match(r.err, /^Error: cannot reach the agent at http:\/\/127\.0\.0\.1:1 .*KONSUL_HTTP_ADDR\n$/);
+    assert.equal(r.out, '');
+    assert.equal(
+      r.err,
+      `Error: cannot reach the agent at http://${dead} (connect ECONNREFUSED) — is \`konsul agent\` running? set --http-addr or KONSUL_HTTP_ADDR\n`,
+    );
+    assert.equal(process.exitCode, 0, 'run() resets it; main() set it to 3 before');
   });
 
-  it('usage errors exit 2', async () => {
-    assert.equal((await run(['kv', 'get', '--no-such-flag', 'x'])).code, EXIT.usage);
-    assert.equal((await run(['kv', 'put', '--cas', 'abc', '--http-addr', addr, 'k', 'v'])).code, EXIT.usage);
-    assert.equal((await run(['kv', 'get', '--stale', '--consistent', '--http-addr', addr, 'k'])).code, EXIT.usage);
-    assert.equal((await run(['cluster', 'join', '--http-addr', addr])).code, EXIT.usage);
+  it('KONSUL_HTTP_ADDR is used when there is no --http-addr', async () => {
+    const r = await run(['kv', 'get', 'where'], { env: { KONSUL_HTTP_ADDR: agent.address } });
+    assert.equal(r.code, EXIT.ok, r.err);
+    assert.equal(r.out, 'the fake agent');
   });
 
-  it('cluster status, leader, peers and health describe the single-node cluster', async () => {
-    const st = JSON.parse((await run(['cluster', 'status', '--json', '--http-addr', addr])).out) as { role: string; members: unknown[] };
-    assert.equal(st.role, 'leader');
-    assert.equal(st.members.length, 1);
-    const human = await run(['cluster', 'status', '--http-addr', addr]);
-    assert.match(human.out, /NODE\s+RAFT ADDRESS/);
-    assert.equal((await run(['cluster', 'leader', '--http-addr', addr])).code, EXIT.ok);
-    assert.equal((await run(['cluster', 'peers', '--http-addr', addr])).code, EXIT.ok);
-    const health = await run(['cluster', 'health', '--http-addr', addr]);
-    assert.equal(health.code, EXIT.ok, health.out);
-    assert.equal(health.out, 'healthy\n');
-    const snap = JSON.parse((await run(['cluster', 'snapshot', '--json', '--http-addr', addr])).out) as { index: number };
-    assert.ok(snap.index > 1);
+  it('--http-addr wins over KONSUL_HTTP_ADDR', async () => {
+    const toLive = await run(['kv', 'get', 'where', '--http-addr', agent.address], { env: { KONSUL_HTTP_ADDR: dead } });
+    assert.equal(toLive.code, EXIT.ok, toLive.err);
+    const toDead = await run(['kv', 'get', 'where', '--http-addr', dead], { env: { KONSUL_HTTP_ADDR: agent.address } });
+    assert.equal(toDead.code, EXIT.unreachable);
   });
 
-  it('agent --help lists its flags with their KONSUL_* variables', async () => {
+  it('--http-addr takes host:port, :port and http:// URLs', async () => {
+    const port = agent.address.split(':')[1];
+    for (const form of [agent.address, `:${port}`, `http://${agent.address}`, `http://${agent.address}/`]) {
+      const r = await run(['kv', 'get', 'where', '--http-addr', form]);
+      assert.equal(r.code, EXIT.ok, `${form}: ${r.err}`);
+    }
+  });
+
+  it('a malformed address is a usage error naming where it came from', async () => {
+    const flag = await run(['kv', 'get', 'where', '--http-addr', 'ftp://x:1']);
+    assert.equal(flag.code, EXIT.usage);
+    assert.match(flag.err, /^Error: --http-addr: "ftp:\/\/x:1" is not host:port/);
+    const env = await run(['kv', 'get', 'where'], { env: { KONSUL_HTTP_ADDR: 'a b:c' } });
+    assert.equal(env.code, EXIT.usage);
+    assert.match(env.err, /^Error: KONSUL_HTTP_ADDR: "a b:c" is not host:port/);
+  });
+
+  it('an agent that does not answer in time fails with exit 1, not "unreachable"', async () => {
+    const slow = await FakeAgent.start();
+    slow.hang = true;
+    try {
+      const r = await run(['cluster', 'status', '--http-addr', slow.address], { httpTimeoutMs: 300 });
+      assert.equal(r.code, EXIT.failed);
+      assert.equal(r.err, `Error: the agent at http://${slow.address} did not answer GET /cluster/status within 0.3s\n`);
+      const put = await run(['kv', 'put', 'k', 'v', '--http-addr', slow.address], { httpTimeoutMs: 300 });
+      assert.match(put.err, /within 0\.3s; the change may still take effect\n$/);
+    } finally {
+      await slow.close();
+    }
+  });
+
+  it('a bad flag exits 2 with one line pointing at the command\'s help', async () => {
+    const r = await run(['kv', 'get', '--no-such-flag', 'x']);
+    assert.equal(r.code, EXIT.usage);
+    assert.equal(r.out, '');
+    assert.equal(r.err, 'Error: unknown option "--no-such-flag"; see `konsul kv get --help`\n');
+  });
+
+  it('unknown commands and bare groups exit 2 and say what exists', async () => {
+    const unknown = await run(['nope']);
+    assert.equal(unknown.code, EXIT.usage);
+    assert.equal(unknown.err, 'Error: unknown command "nope"; see `konsul --help` for the list of commands\n');
+    const bare = await run(['kv']);
+    assert.equal(bare.code, EXIT.usage);
+    assert.equal(bare.err, 'Error: "kv" needs a subcommand: get, put, delete; see `konsul --help`\n');
+    const typo = await run(['cluster', 'stauts']);
+    assert.equal(typo.code, EXIT.usage);
+    assert.match(typo.err, /^Error: unknown command "cluster stauts"; "cluster" has: status, leader, .*snapshot\n$/);
+  });
+
+  it('every failure is exactly one "Error: " line on stderr, never a stack trace', async () => {
+    const failing: string[][] = [
+      ['kv', 'get', 'a', 'b'],
+      ['kv', 'put'],
+      ['kv', 'get', '--separator'],
+      ['kv', 'delete', '--recurse', '--cas', '3', 'x/'],
+      ['--bogus'],
+      ['cluster', 'join', '--address'],
+      ['kv', 'get', 'missing', '--http-addr', agent.address],
+      ['cluster', 'status', '--http-addr', dead],
+    ];
+    for (const argv of failing) {
+      const r = await run(argv);
+      assert.notEqual(r.code, EXIT.ok, argv.join(' '));
+      oneErrorLine(r.err);
+      assert.doesNotMatch(r.err, /\bat .*\.js:\d+/, 'no stack frames');
+    }
+  });
+
+  it('--help of a command shows its description, options and examples; exit 0', async () => {
+    const r = await run(['kv', 'put', '--help']);
+    assert.equal(r.code, EXIT.ok);
+    assert.equal(r.err, '');
+    for (const text of ['Write a key', '--cas', '--flags', '--base64', '--http-addr', '--json', 'Examples', 'konsul kv put --cas 42']) {
+      assert.ok(r.out.includes(text), `kv put --help mentions ${text}`);
+    }
+  });
+
+  it('konsul --help lists the commands, under the name it was invoked as', async () => {
+    const r = await run(['--help'], { binaryName: 'konsulctl' });
+    assert.equal(r.code, EXIT.ok);
+    for (const text of ['konsulctl agent', 'konsulctl kv get', 'konsulctl cluster transfer-leader', 'konsulctl version']) {
+      assert.ok(r.out.includes(text), `help mentions ${text}`);
+    }
+  });
+
+  it('version and --version print the package.json version', async () => {
+    for (const argv of [['version'], ['--version']]) {
+      const r = await run(argv);
+      assert.equal(r.code, EXIT.ok);
+      assert.equal(r.out, `konsul ${VERSION} (node ${process.version})\n`);
+    }
+  });
+});
+
+describe('konsul agent', () => {
+  it('--help lists every agent flag with its KONSUL_* variable', async () => {
     const r = await run(['agent', '--help']);
     assert.equal(r.code, EXIT.ok);
-    for (const flag of ['--server', '--bootstrap', '--join', '--data-dir', '--raft-addr', '--http-addr', '--token', '--tls-ca']) {
-      assert.ok(r.out.includes(flag), `help mentions ${flag}`);
+    for (const flag of Object.values(AGENT_FLAG_NAMES)) assert.ok(r.out.includes(flag), `agent --help mentions ${flag}`);
+    for (const env of ['KONSUL_RAFT_JOIN', 'KONSUL_DATA_DIR', 'KONSUL_RAFT_ELECTION_TIMEOUT']) assert.ok(r.out.includes(env), env);
+  });
+
+  it('hands only the given flags to the agent, strings as typed, with the environment', async () => {
+    const calls: Array<{ flags: AgentFlags; env: NodeJS.ProcessEnv | undefined }> = [];
+    const env = { KONSUL_LOG_LEVEL: 'debug' };
+    const r = await run(
+      ['agent', '--server', '--join', 'a:7000,b:7000', '--node-id', 's2', '--election-timeout', 'soon', '--max-value-size', '1MiB'],
+      { env, runAgent: async (flags, e) => { calls.push({ flags, env: e }); return 0; } },
+    );
+    assert.equal(r.code, EXIT.ok, r.err);
+    assert.equal(calls.length, 1);
+    assert.deepEqual(calls[0].flags, { server: true, join: 'a:7000,b:7000', nodeId: 's2', electionTimeout: 'soon', maxValueSize: '1MiB' });
+    assert.equal(calls[0].env, env);
+  });
+
+  it('every agent flag reaches the agent under its AgentFlags name', async () => {
+    const argv = ['agent'];
+    const expected: Record<string, string | boolean> = {};
+    for (const [name, flag] of Object.entries(AGENT_FLAG_NAMES)) {
+      if (['server', 'bootstrap', 'dev'].includes(name)) {
+        argv.push(flag);
+        expected[name] = true;
+      } else {
+        argv.push(flag, `value-of-${name}`);
+        expected[name] = `value-of-${name}`;
+      }
     }
-    assert.ok(r.out.includes('KONSUL_RAFT_JOIN'));
+    let got: AgentFlags | undefined;
+    await run(argv, { runAgent: async (flags) => { got = flags; return 0; } });
+    assert.deepEqual(got, expected);
   });
 
-  it('a bad agent setting stops start-up with one line naming it and exit 2', () => {
-    const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'konsul.js'), 'agent', '--data-dir', '/tmp/x', '--election-timeout', 'soon'], { encoding: 'utf8' });
-    assert.equal(r.status, 2);
-    assert.equal(r.stderr, 'Error: --election-timeout: "soon" is not a duration (examples: 300ms, 2s, 5m)\n');
+  it('the agent\'s exit code is the command\'s; a bad flag never starts it', async () => {
+    let started = 0;
+    const runAgent = async (): Promise<number> => { started++; return 1; };
+    assert.equal((await run(['agent', '--dev'], { runAgent })).code, 1);
+    const bad = await run(['agent', '--no-such-flag'], { runAgent });
+    assert.equal(bad.code, EXIT.usage);
+    assert.equal(bad.err, 'Error: unknown option "--no-such-flag"; see `konsul agent --help`\n');
+    assert.equal(started, 1);
+  });
+});
+
+describe('bin/konsul.js as a real process', () => {
+  it('`konsul version` prints the version and exits 0', () => {
+    const r = spawnSync(process.execPath, [BIN, 'version'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, `konsul ${VERSION} (node ${process.version})\n`);
   });
 
-  it('the installed bin runs as a real process', () => {
-    const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'konsul.js'), 'version'], { encoding: 'utf8' });
-    assert.equal(r.status, 0);
-    assert.match(r.stdout, /^konsul \d+\.\d+\.\d+/);
+  it('exits with the CLI\'s code: 3 for an unreachable agent', async () => {
+    const dead = await deadAddress();
+    const r = spawnSync(process.execPath, [BIN, 'kv', 'get', 'k'], { encoding: 'utf8', env: { ...process.env, KONSUL_HTTP_ADDR: dead } });
+    assert.equal(r.status, EXIT.unreachable);
+    oneErrorLine(r.stderr);
+  });
+
+  it('started through a link named konsulctl, it calls itself konsulctl', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'konsulctl-'));
+    try {
+      symlinkSync(BIN, join(dir, 'konsulctl'));
+      const r = spawnSync(process.execPath, [join(dir, 'konsulctl'), '--help'], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      assert.ok(r.stdout.includes('konsulctl kv get'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('without a build in dist/, it says to run npm install and exits 2', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'konsul-unbuilt-'));
+    try {
+      mkdirSync(join(dir, 'bin'));
+      copyFileSync(BIN, join(dir, 'bin', 'konsul.js'));
+      const r = spawnSync(process.execPath, [join(dir, 'bin', 'konsul.js'), 'version'], { encoding: 'utf8' });
+      assert.equal(r.status, 2);
+      assert.equal(r.stdout, '');
+      oneErrorLine(r.stderr);
+      assert.ok(r.stderr.includes('npm install'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

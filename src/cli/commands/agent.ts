@@ -1,22 +1,26 @@
-// `konsul agent`: runs an agent in the foreground until SIGINT/SIGTERM.
+// `konsul agent`: runs an agent in the foreground until SIGINT/SIGTERM. Every
+// agent flag is declared here; their values are checked by the agent itself.
 
 import { Command, Option } from 'clipanion';
-import type { AgentFlagValues } from '../../agent/config.js';
-import type { CliContext } from '../base.js';
+import { AGENT_FLAG_NAMES, type AgentFlags, type RunAgent } from '../agent-flags.js';
+import { KonsulCommand } from '../command.js';
 
-export class AgentRunCommand extends Command<CliContext & { colorDepth: number }> {
+export class AgentRunCommand extends KonsulCommand {
   static override paths = [['agent']];
   static override usage = Command.Usage({
     category: 'Agent',
     description: 'Run a konsul agent (a server, or by default a client with a full local replica)',
     details: `
-      Every setting can also come from a KONSUL_* environment variable or a JSON file given with --config;
-      flags win over the environment, which wins over the file. Durations take ms, s, m or h (300ms, 5m).
+      Every setting can also come from a KONSUL_* environment variable (shown in brackets) or a JSON file
+      given with --config; flags win over the environment, which wins over the file. Durations take
+      ms, s, m or h (300ms, 5m); sizes are bytes, or take KiB or MiB (512KiB).
 
       A server is a Raft voter: start the first one with --bootstrap, the others with --join. A client
       (the default) joins as a non-voter holding a full replica, and leaves the cluster on SIGTERM.
-      A server that joins enters as a non-voter and is promoted once it stays caught up for
-      --stabilization-time.
+      A server that joins enters as a non-voter and is promoted once it has stayed caught up
+      for the --stabilization-time.
+
+      The agent runs until SIGINT or SIGTERM; a second signal ends it at once.
     `,
     examples: [
       ['A throwaway single-node agent (HTTP 127.0.0.1:8500)', '$0 agent --dev'],
@@ -28,7 +32,7 @@ export class AgentRunCommand extends Command<CliContext & { colorDepth: number }
 
   server = Option.Boolean('--server', { description: 'Run as a server (Raft voter) [KONSUL_SERVER]' });
   bootstrap = Option.Boolean('--bootstrap', { description: 'Start a new cluster with this server as its first voter [KONSUL_RAFT_BOOTSTRAP]' });
-  dev = Option.Boolean('--dev', { description: 'Single-node server with a temporary data dir, for trying konsul out' });
+  dev = Option.Boolean('--dev', { description: 'Single-node server with a temporary data dir, for trying konsul out [KONSUL_DEV]' });
   join = Option.String('--join', { description: 'Members to join, host:port[,host:port]; retried until one answers [KONSUL_RAFT_JOIN]' });
   nodeId = Option.String('--node-id', { description: 'This node\'s id (default: the host name) [KONSUL_NODE_ID]' });
   dataDir = Option.String('--data-dir', { description: 'Where the Raft log and the state live [KONSUL_DATA_DIR]' });
@@ -45,24 +49,24 @@ export class AgentRunCommand extends Command<CliContext & { colorDepth: number }
   logLevel = Option.String('--log-level', { description: 'trace, debug, info, warn, error (default info) [KONSUL_LOG_LEVEL]' });
   electionTimeout = Option.String('--election-timeout', { description: 'Raft election timeout (default 300ms) [KONSUL_RAFT_ELECTION_TIMEOUT]' });
   heartbeatInterval = Option.String('--heartbeat-interval', { description: 'Leader heartbeat interval (default: election timeout / 6) [KONSUL_RAFT_HEARTBEAT_TIMEOUT]' });
-  snapshotThreshold = Option.String('--snapshot-threshold', { description: 'Entries between snapshots (default 8192) [KONSUL_RAFT_SNAPSHOT_THRESHOLD]' });
+  snapshotThreshold = Option.String('--snapshot-threshold', { description: 'Log entries between snapshots (default 8192) [KONSUL_RAFT_SNAPSHOT_THRESHOLD]' });
   snapshotInterval = Option.String('--snapshot-interval', { description: 'Also snapshot this often when anything changed (default 120s) [KONSUL_RAFT_SNAPSHOT_INTERVAL]' });
   deadServerTimeout = Option.String('--dead-server-timeout', { description: 'Remove a member unreachable this long (default 5m) [KONSUL_DEAD_SERVER_TIMEOUT]' });
   stabilizationTime = Option.String('--stabilization-time', { description: 'A joining server is promoted after staying healthy this long (default 5s) [KONSUL_SERVER_STABILIZATION_TIME]' });
   maxValueSize = Option.String('--max-value-size', { description: 'Largest KV value accepted (default 512KiB) [KONSUL_KV_MAX_VALUE_SIZE]' });
 
-  async execute(): Promise<number> {
-    const flags: AgentFlagValues = {};
-    const names = [
-      'server', 'bootstrap', 'dev', 'join', 'nodeId', 'dataDir', 'raftAddr', 'advertise', 'httpAddr', 'dnsAddr', 'config',
-      'token', 'tlsCert', 'tlsKey', 'tlsCa', 'clusterId', 'logLevel', 'electionTimeout', 'heartbeatInterval',
-      'snapshotThreshold', 'snapshotInterval', 'deadServerTimeout', 'stabilizationTime', 'maxValueSize',
-    ] as const;
-    for (const n of names) {
-      const v = this[n];
-      if (v !== undefined) (flags as Record<string, unknown>)[n] = v;
+  /** The flags that were given, under their AgentFlags names. */
+  flags(): AgentFlags {
+    const flags: Record<string, string | boolean> = {};
+    for (const name of Object.keys(AGENT_FLAG_NAMES) as (keyof AgentFlags)[]) {
+      const value = this[name];
+      if (value !== undefined) flags[name] = value;
     }
-    const { runAgent } = await import('../../agent/main.js');
-    return runAgent(flags, this.context.env ?? process.env);
+    return flags as AgentFlags;
+  }
+
+  async execute(): Promise<number> {
+    const runAgent: RunAgent = this.context.runAgent ?? (await import('../../agent/main.js')).runAgent;
+    return runAgent(this.flags(), this.context.env);
   }
 }

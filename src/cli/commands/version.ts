@@ -1,20 +1,18 @@
-// `konsul version`: the version of this build.
+// `konsul version` (also `--version` and `-v`): the version of this build.
 
-import { readFileSync } from 'node:fs';
 import { Command } from 'clipanion';
-import type { CliContext } from '../base.js';
+import { KonsulCommand } from '../command.js';
+import { packageVersion } from '../version.js';
 
-export function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
-
-export class VersionCommand extends Command<CliContext & { colorDepth: number }> {
-  static override paths = [['version']];
-  static override usage = Command.Usage({ description: 'Print the version of konsul' });
+export class VersionCommand extends KonsulCommand {
+  static override paths = [['version'], ['--version'], ['-v']];
+  static override usage = Command.Usage({
+    description: 'Print the version of konsul',
+    examples: [['The version', '$0 version']],
+  });
 
   async execute(): Promise<number> {
-    this.context.stdout.write(`konsul ${packageVersion()} (node ${process.version})\n`);
+    this.out(`${this.cli.binaryName} ${packageVersion()} (node ${process.version})`);
     return 0;
   }
 }

@@ -1,0 +1,8 @@
+// The flags `konsul agent` hands to the agent (src/agent/main.ts runAgent):
+// only those given on the command line, values as typed; the agent checks them.
+// The agent owns their definition; the CLI only collects them.
+
+export { AGENT_FLAG_NAMES, type AgentFlagValues as AgentFlags } from '../agent/config.js';
+
+/** What runs the agent: src/agent/main.ts runAgent, or a stand-in in tests. */
+export type RunAgent = (flags: import('../agent/config.js').AgentFlagValues, env?: NodeJS.ProcessEnv) => Promise<number>;

@@ -1,0 +1,44 @@
+// What every konsul command shares: its context (streams, env, test seams), and
+// for commands that talk to an agent, --http-addr, --json and the client.
+
+import { Command, Option, type BaseContext } from 'clipanion';
+import type { RunAgent } from './agent-flags.js';
+import { AgentClient, agentOrigin } from './client.js';
+
+export interface CliContext extends BaseContext {
+  /** Replaces the real agent in tests; otherwise src/agent/main.js is imported only when `konsul agent` runs. */
+  runAgent?: RunAgent;
+  /** How long one request to the agent may take; default 30 s. */
+  httpTimeoutMs?: number;
+}
+
+export abstract class KonsulCommand extends Command<CliContext> {
+  /** Write `text` to stdout, ending it with a newline. */
+  protected out(text: string): void {
+    this.context.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+  }
+
+  protected printJson(value: unknown): void {
+    this.out(JSON.stringify(value, null, 2));
+  }
+}
+
+/** A command that talks to one agent's HTTP API. Subclasses implement run(); the client is closed afterwards. */
+export abstract class HttpCommand extends KonsulCommand {
+  httpAddr = Option.String('--http-addr', {
+    description: 'The agent\'s HTTP address, host:port or URL (default: KONSUL_HTTP_ADDR, else 127.0.0.1:8500)',
+  });
+
+  json = Option.Boolean('--json', false, { description: 'Print JSON, for scripts' });
+
+  protected abstract run(client: AgentClient): Promise<number>;
+
+  async execute(): Promise<number> {
+    const client = new AgentClient(agentOrigin(this.httpAddr, this.context.env), { timeoutMs: this.context.httpTimeoutMs });
+    try {
+      return await this.run(client);
+    } finally {
+      await client.close();
+    }
+  }
+}

@@ -1,0 +1,28 @@
+// `konsul cluster leave`: remove a member from the cluster; without --node,
+// the agent being talked to removes itself (and then stops).
+
+import { Command, Option } from 'clipanion';
+import type { AgentClient } from '../../client.js';
+import { HttpCommand } from '../../command.js';
+import { EXIT } from '../../exit-codes.js';
+import type { ClusterStatus } from './common.js';
+
+export class ClusterLeaveCommand extends HttpCommand {
+  static override paths = [['cluster', 'leave']];
+  static override usage = Command.Usage({
+    category: 'Cluster',
+    description: 'Remove a member from the cluster (this agent when --node is left out)',
+    details: 'Without --node, the agent at --http-addr leaves the cluster gracefully and stops.',
+    examples: [['This agent leaves', '$0 cluster leave'], ['Remove a dead member', '$0 cluster leave --node s3']],
+  });
+
+  node = Option.String('--node', { description: 'The node id to remove (default: the agent itself)' });
+
+  protected async run(client: AgentClient): Promise<number> {
+    const id = this.node ?? (await client.call('GET', '/cluster/status')).json<ClusterStatus>().nodeId;
+    await client.call('DELETE', `/cluster/leave/${encodeURIComponent(id)}`);
+    if (this.json) this.printJson({ removed: id });
+    else this.out(`Removed ${id} from the cluster`);
+    return EXIT.ok;
+  }
+}

@@ -1,0 +1,27 @@
+// `konsul cluster transfer-leader`: hand leadership to a given voter, or to
+// the most caught-up one.
+
+import { Command, Option } from 'clipanion';
+import type { AgentClient } from '../../client.js';
+import { HttpCommand } from '../../command.js';
+import { EXIT } from '../../exit-codes.js';
+
+export class ClusterTransferLeaderCommand extends HttpCommand {
+  static override paths = [['cluster', 'transfer-leader']];
+  static override usage = Command.Usage({
+    category: 'Cluster',
+    description: 'Hand leadership to a voter (the most caught-up one when --node is left out)',
+    details: 'Useful before restarting the leader for maintenance. Prints the new leader\'s id.',
+    examples: [['Move leadership away', '$0 cluster transfer-leader'], ['To a given node', '$0 cluster transfer-leader --node s2']],
+  });
+
+  node = Option.String('--node', { description: 'The voter that should lead' });
+
+  protected async run(client: AgentClient): Promise<number> {
+    const query = this.node ? `?id=${encodeURIComponent(this.node)}` : '';
+    const result = (await client.call('POST', `/cluster/transfer-leader${query}`)).json<{ leader: string }>();
+    if (this.json) this.printJson(result);
+    else this.out(`Leader is now ${result.leader}`);
+    return EXIT.ok;
+  }
+}

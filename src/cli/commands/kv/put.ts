@@ -1,0 +1,53 @@
+// `konsul kv put`: write a value (from the argument or stdin), optionally with
+// flags and check-and-set on the key's ModifyIndex.
+
+import { Command, Option } from 'clipanion';
+import type { AgentClient } from '../../client.js';
+import { HttpCommand } from '../../command.js';
+import { CliError } from '../../errors.js';
+import { EXIT } from '../../exit-codes.js';
+import { kvUrl, readAll, u64Flag } from './common.js';
+
+export class KvPutCommand extends HttpCommand {
+  static override paths = [['kv', 'put']];
+  static override usage = Command.Usage({
+    category: 'KV',
+    description: 'Write a key',
+    details: `
+      The value is the second argument, or stdin when it is "-" or left out (stored byte for byte).
+      With --base64 the value (argument or stdin) is base64 and the decoded bytes are stored.
+
+      With --cas N the write happens only if the key's ModifyIndex is still N (0: only if the key does
+      not exist yet); otherwise nothing is written and the command exits with status 1.
+    `,
+    examples: [
+      ['Write a value', '$0 kv put config/web/port 8080'],
+      ['From a file', '$0 kv put config/web/tls.pem - < tls.pem'],
+      ['Only if nobody changed it since index 42', '$0 kv put --cas 42 config/web/port 8081'],
+      ['Only if it does not exist yet', '$0 kv put --cas 0 locks/deploy me'],
+      ['With flags (an opaque number for the application)', '$0 kv put --flags 7 config/web/mode blue'],
+    ],
+  });
+
+  flags = Option.String('--flags', { description: 'An opaque unsigned 64-bit number stored with the value' });
+  cas = Option.String('--cas', { description: 'Write only if the key\'s ModifyIndex is this (0: only if it does not exist)' });
+  base64 = Option.Boolean('--base64', false, { description: 'The value is base64; store the decoded bytes' });
+  key = Option.String({ name: 'key' });
+  value = Option.String({ required: false, name: 'value' });
+
+  protected async run(client: AgentClient): Promise<number> {
+    const flags = u64Flag('--flags', this.flags);
+    const cas = u64Flag('--cas', this.cas);
+    let body = this.value === undefined || this.value === '-' ? await readAll(this.context.stdin) : Buffer.from(this.value, 'utf8');
+    if (this.base64) body = Buffer.from(body.toString('utf8').trim(), 'base64');
+
+    const answer = await client.call('PUT', kvUrl(this.key, { flags, cas }), { body });
+    const written = answer.text().trim() === 'true';
+    if (this.json) this.printJson({ key: this.key, written });
+    if (!written) {
+      throw new CliError(`key "${this.key}" not written: the check-and-set failed (its ModifyIndex is not ${cas ?? 'what --cas gave'})`);
+    }
+    if (!this.json) this.out(`Success! Data written to: ${this.key}`);
+    return EXIT.ok;
+  }
+}

@@ -1,0 +1,22 @@
+// Human output helpers: aligned tables for lists, and nested objects as
+// `a.b: value` lines.
+
+/** Rows under a header, each column as wide as its widest cell, two spaces apart; no trailing spaces. */
+export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]): string =>
+    header.map((_, i) => (cells[i] ?? '').padEnd(widths[i])).join('  ').trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+/** `key: value` lines for every leaf of `value`; nested keys joined with '.', array items as [i]. */
+export function flattenLines(value: unknown, prefix = ''): string[] {
+  if (value !== null && typeof value === 'object') {
+    const entries = Array.isArray(value)
+      ? value.map((v, i) => [`${prefix}[${i}]`, v] as const)
+      : Object.entries(value).map(([k, v]) => [prefix ? `${prefix}.${k}` : k, v] as const);
+    if (entries.length === 0) return prefix ? [`${prefix}: ${Array.isArray(value) ? '[]' : '{}'}`] : [];
+    return entries.flatMap(([k, v]) => flattenLines(v, k));
+  }
+  return [`${prefix}: ${value === null ? 'null' : String(value)}`];
+}
