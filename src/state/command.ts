@@ -8,16 +8,19 @@
 //   kv-delete      str key, [u64 cas]
 //   member-set     str id, str raftAddress, str httpAddress
 //   member-delete  str id
+//   catalog        str JSON of a CatalogOp (checked field by field on decode)
 
 import { isUtf8 } from 'node:buffer';
 import { KonsulError } from '../errors.js';
 import { MAX_KEY_BYTES } from '../storage/index.js';
+import { catalogOpProblem, type CatalogOp } from './catalog.js';
 
 export type Command =
   | { type: 'kv-set'; key: string; value: Uint8Array; flags: number; cas?: number }
   | { type: 'kv-delete'; key: string; recurse?: boolean; cas?: number }
   | { type: 'member-set'; id: string; raftAddress: string; httpAddress: string; server: boolean }
-  | { type: 'member-delete'; id: string };
+  | { type: 'member-delete'; id: string }
+  | { type: 'catalog'; op: CatalogOp };
 
 /** Bytes that are not a command (truncated, garbage, or fields a proposer could never have encoded). */
 export class CommandDecodeError extends KonsulError {
@@ -47,6 +50,7 @@ const enum Tag {
   KvDelete = 2,
   MemberSet = 3,
   MemberDelete = 4,
+  Catalog = 5,
 }
 
 const HAS_CAS = 1;
@@ -58,6 +62,7 @@ const ALLOWED_BITS: Record<Tag, number> = {
   [Tag.KvDelete]: HAS_CAS | RECURSE,
   [Tag.MemberSet]: SERVER,
   [Tag.MemberDelete]: 0,
+  [Tag.Catalog]: 0,
 };
 
 const TWO_POW_32 = 0x1_0000_0000;
@@ -172,6 +177,17 @@ export function encodeCommand(cmd: Command): Uint8Array {
       e.str(cmd.id, idLen);
       return e.done();
     }
+    case 'catalog': {
+      const problem = catalogOpProblem(cmd.op);
+      if (problem) throw new InvalidCommandError(`catalog ${String((cmd.op as { op?: unknown } | undefined)?.op)}: ${problem}`);
+      const json = JSON.stringify(cmd.op);
+      const jsonLen = textBytes(json, 'the catalog operation');
+      const e = new Encoder(2 + 4 + jsonLen);
+      e.u8(Tag.Catalog);
+      e.u8(0);
+      e.str(json, jsonLen);
+      return e.done();
+    }
     default:
       throw new InvalidCommandError(`unknown command type ${JSON.stringify((cmd as { type: unknown }).type)}`);
   }
@@ -264,6 +280,19 @@ export function decodeCommand(bytes: Uint8Array): Command {
     case Tag.MemberDelete:
       cmd = { type: 'member-delete', id: d.key('member id', false) };
       break;
+    case Tag.Catalog: {
+      let op: unknown;
+      try {
+        op = JSON.parse(d.str('catalog operation'));
+      } catch (error) {
+        if (error instanceof CommandDecodeError) throw error;
+        throw new CommandDecodeError('the catalog operation is not JSON');
+      }
+      const problem = catalogOpProblem(op);
+      if (problem) throw new CommandDecodeError(`catalog operation: ${problem}`);
+      cmd = { type: 'catalog', op: op as CatalogOp };
+      break;
+    }
   }
   d.end();
   return cmd;

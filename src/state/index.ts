@@ -8,3 +8,8 @@ export {
   StateMachine, STATE_TABLES, KV_TABLE, MEMBERS_TABLE, META_TABLE,
   type KvEntry, type MemberRecord, type ApplyItem, type ApplyResult,
 } from './machine.js';
+export {
+  Catalog, CATALOG_TABLES, NODE_ALIVE_OUTPUT, NODE_DEAD_OUTPUT, catalogOpProblem,
+  type CatalogOp, type NodeInput, type ServiceInput, type CheckInput,
+} from './catalog.js';
+export * from './catalog-types.js';

@@ -4,13 +4,14 @@
 // write touched.
 
 import { MAX_KEY_BYTES, StorageCorruptionError, type StateReader, type StateStore, type StateWriter } from '../storage/index.js';
+import { Catalog, CatalogBatch, CATALOG_TABLES } from './catalog.js';
 import { decodeCommand, type Command } from './command.js';
 
 export const KV_TABLE = 'kv';
 export const MEMBERS_TABLE = 'members';
 /** The state machine's own bookkeeping, written in the same transactions as the data. */
 export const META_TABLE = 'meta';
-export const STATE_TABLES: readonly string[] = [KV_TABLE, MEMBERS_TABLE, META_TABLE];
+export const STATE_TABLES: readonly string[] = [KV_TABLE, MEMBERS_TABLE, META_TABLE, ...CATALOG_TABLES];
 
 const KV_INDEX_KEY = 'kvIndex';
 
@@ -152,6 +153,9 @@ export class StateMachine {
   /** Blocking queries, by the prefix they watch. */
   private readonly watchers = new Map<string, Set<Watcher>>();
   private watcherCount = 0;
+  /** The service catalog: its tables are written in the same transactions; reads come from memory. */
+  readonly catalog = new Catalog();
+  private readonly catalogBatch = new CatalogBatch();
 
   constructor(store: StateStore) {
     const missing = STATE_TABLES.filter((t) => !store.tables.includes(t));
@@ -169,6 +173,7 @@ export class StateMachine {
     this.recentDeletes.clear();
     // Deletes before now are unknown: any prefix may have lost keys up to the current KV index.
     this.floorIndex = this.kvIndexValue;
+    this.catalog.load((fn) => this.store.read(fn));
   }
 
   /** The applied index as stored (restart resumes after it). */
@@ -195,6 +200,7 @@ export class StateMachine {
     const kvIndex = this.store.applyBatch(last, (txn) => {
       // applyBatch runs this again after growing the map: start clean each time.
       touched.length = 0;
+      this.catalogBatch.clear();
       let kvIndex = this.kvIndexValue;
       for (let i = first; i < items.length; i++) {
         const item = items[i]!;
@@ -216,6 +222,8 @@ export class StateMachine {
     });
 
     this.kvIndexValue = kvIndex;
+    if (this.catalogBatch.changes.length > 0) this.catalog.commit(this.catalogBatch);
+    this.catalogBatch.clear();
     for (const t of touched) if (t.deleted) this.rememberDelete(t.recurse, t.key, t.index);
     if (touched.length > 0 && this.watcherCount > 0) this.wake(touched);
     return results;
@@ -259,6 +267,8 @@ export class StateMachine {
       case 'member-delete':
         txn.delete(MEMBERS_TABLE, cmd.id);
         return true;
+      case 'catalog':
+        return this.catalog.apply(txn, index, cmd.op, this.catalogBatch);
     }
   }
 
@@ -439,6 +449,7 @@ export class StateMachine {
   /** After a snapshot restore replaced the store: reload the caches, start a new delete history, wake every watcher. */
   reset(): void {
     this.loadCaches();
+    this.catalog.wakeAll();
     for (const [prefix, set] of [...this.watchers]) {
       const current = this.kvPrefixIndex(prefix);
       for (const w of [...set]) w.finish(current);

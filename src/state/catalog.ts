@@ -1,0 +1,543 @@
+// The service catalog: nodes, their services and their checks, replicated
+// through Raft. Records live in LMDB tables (so snapshots carry them) and in
+// memory (so DNS and HTTP lookups cost a map lookup). Each agent writes its own
+// node with one `sync` operation that carries the node's whole set of services
+// and checks; the leader writes the node-level health check. Applying an
+// operation that changes nothing writes nothing and moves no index.
+//
+// Indexes: every change raises the catalog index, the index of the node it
+// touched and of every service name whose lookup result it changed (an
+// instance added, removed or edited, or a check or node of it changed). They
+// are stored in a table of their own, in the same transaction, so every
+// replica reports the same indexes, across restarts and snapshots alike.
+
+import type { StateReader, StateWriter } from '../storage/index.js';
+import {
+  NODE_HEALTH_CHECK_ID, NODE_HEALTH_CHECK_NAME, worstStatus,
+  type CatalogCheck, type CatalogNode, type CatalogReader, type CatalogService, type HealthStatus, type ServiceInstance,
+} from './catalog-types.js';
+import { TopicWatchers } from './watchers.js';
+
+export const CATALOG_NODES_TABLE = 'catalog-nodes';
+export const CATALOG_SERVICES_TABLE = 'catalog-services';
+export const CATALOG_CHECKS_TABLE = 'catalog-checks';
+export const CATALOG_INDEX_TABLE = 'catalog-indexes';
+export const CATALOG_TABLES: readonly string[] = [CATALOG_NODES_TABLE, CATALOG_SERVICES_TABLE, CATALOG_CHECKS_TABLE, CATALOG_INDEX_TABLE];
+
+export type NodeInput = Omit<CatalogNode, 'createIndex' | 'modifyIndex'>;
+export type ServiceInput = Omit<CatalogService, 'node' | 'createIndex' | 'modifyIndex'>;
+export type CheckInput = Omit<CatalogCheck, 'node' | 'serviceName' | 'serviceTags' | 'createIndex' | 'modifyIndex'>;
+
+export type CatalogOp =
+  /** The node's record and its complete set of services and checks (all but the leader's node check). */
+  | { op: 'sync'; node: NodeInput; services: ServiceInput[]; checks: CheckInput[] }
+  /** The node and everything on it leave the catalog. */
+  | { op: 'deregister-node'; node: string }
+  /** The leader's node-level check for `node` (ignored when the node is not in the catalog). */
+  | { op: 'node-health'; node: string; status: HealthStatus; output: string };
+
+export const NODE_ALIVE_OUTPUT = 'Agent alive and reachable';
+export const NODE_DEAD_OUTPUT = 'Agent not live or unreachable';
+
+/** Limits on names and ids, so every table key fits LMDB's 511 bytes. */
+export const MAX_NODE_NAME = 128;
+export const MAX_ID_BYTES = 256;
+const MAX_TEXT_BYTES = 64 * 1024;
+const STATUSES: ReadonlySet<string> = new Set(['passing', 'warning', 'critical']);
+
+// ------------------------------------------------------------ validation
+
+/** Why an operation is not well formed, or undefined. Used on encode (the proposer) and decode (every replica). */
+export function catalogOpProblem(value: unknown): string | undefined {
+  if (!isObject(value)) return 'not an object';
+  switch (value.op) {
+    case 'sync': {
+      const nodeProblem = nodeInputProblem(value.node);
+      if (nodeProblem) return `node: ${nodeProblem}`;
+      if (!Array.isArray(value.services) || !Array.isArray(value.checks)) return 'services and checks must be arrays';
+      const serviceIds = new Set<string>();
+      for (const s of value.services as unknown[]) {
+        const p = serviceInputProblem(s);
+        if (p) return `service: ${p}`;
+        const id = (s as ServiceInput).id;
+        if (serviceIds.has(id)) return `service id ${JSON.stringify(id)} repeats`;
+        serviceIds.add(id);
+      }
+      const checkIds = new Set<string>();
+      for (const c of value.checks as unknown[]) {
+        const p = checkInputProblem(c);
+        if (p) return `check: ${p}`;
+        const check = c as CheckInput;
+        if (check.checkId === NODE_HEALTH_CHECK_ID) return `check id ${NODE_HEALTH_CHECK_ID} is the leader's`;
+        if (checkIds.has(check.checkId)) return `check id ${JSON.stringify(check.checkId)} repeats`;
+        if (check.serviceId !== '' && !serviceIds.has(check.serviceId)) {
+          return `check ${JSON.stringify(check.checkId)} is for service ${JSON.stringify(check.serviceId)}, which is not registered`;
+        }
+        checkIds.add(check.checkId);
+      }
+      return undefined;
+    }
+    case 'deregister-node':
+      return nameProblem(value.node, 'node', MAX_NODE_NAME);
+    case 'node-health':
+      return nameProblem(value.node, 'node', MAX_NODE_NAME)
+        ?? (STATUSES.has(value.status as string) ? undefined : 'status must be passing, warning or critical')
+        ?? textProblem(value.output, 'output');
+    default:
+      return `unknown op ${JSON.stringify(value.op)}`;
+  }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function textProblem(v: unknown, what: string): string | undefined {
+  if (typeof v !== 'string') return `${what} must be a string`;
+  return Buffer.byteLength(v, 'utf8') > MAX_TEXT_BYTES ? `${what} is over ${MAX_TEXT_BYTES} bytes` : undefined;
+}
+
+function nameProblem(v: unknown, what: string, maxBytes: number): string | undefined {
+  if (typeof v !== 'string' || v === '') return `${what} must be a non-empty string`;
+  if (v.includes('\u0000')) return `${what} must not contain NUL`;
+  return Buffer.byteLength(v, 'utf8') > maxBytes ? `${what} is over ${maxBytes} bytes` : undefined;
+}
+
+function stringMapProblem(v: unknown, what: string): string | undefined {
+  if (!isObject(v)) return `${what} must be an object`;
+  for (const [k, x] of Object.entries(v)) if (typeof x !== 'string') return `${what}.${k} must be a string`;
+  return undefined;
+}
+
+function nodeInputProblem(v: unknown): string | undefined {
+  if (!isObject(v)) return 'not an object';
+  return nameProblem(v.node, 'node', MAX_NODE_NAME) ?? textProblem(v.id, 'id') ?? textProblem(v.address, 'address')
+    ?? textProblem(v.datacenter, 'datacenter') ?? stringMapProblem(v.taggedAddresses, 'taggedAddresses')
+    ?? stringMapProblem(v.meta, 'meta');
+}
+
+function serviceInputProblem(v: unknown): string | undefined {
+  if (!isObject(v)) return 'not an object';
+  const w = v.weights;
+  const weight = (x: unknown): boolean => Number.isInteger(x) && (x as number) >= 0 && (x as number) <= 65535;
+  return nameProblem(v.id, 'id', MAX_ID_BYTES) ?? nameProblem(v.service, 'service', MAX_ID_BYTES)
+    ?? (Array.isArray(v.tags) && v.tags.every((t) => typeof t === 'string') ? undefined : 'tags must be strings')
+    ?? textProblem(v.address, 'address')
+    ?? (Number.isInteger(v.port) && (v.port as number) >= 0 && (v.port as number) <= 65535 ? undefined : 'port must be 0-65535')
+    ?? stringMapProblem(v.meta, 'meta')
+    ?? (isObject(w) && weight(w.passing) && weight(w.warning) ? undefined : 'weights must be integers 0-65535')
+    ?? (typeof v.enableTagOverride === 'boolean' ? undefined : 'enableTagOverride must be a boolean');
+}
+
+function checkInputProblem(v: unknown): string | undefined {
+  if (!isObject(v)) return 'not an object';
+  return nameProblem(v.checkId, 'checkId', MAX_ID_BYTES) ?? textProblem(v.name, 'name')
+    ?? (STATUSES.has(v.status as string) ? undefined : 'status must be passing, warning or critical')
+    ?? textProblem(v.notes, 'notes') ?? textProblem(v.output, 'output')
+    ?? (typeof v.serviceId === 'string' ? undefined : 'serviceId must be a string') ?? textProblem(v.type, 'type');
+}
+
+// ------------------------------------------------------------ records
+
+const SEP = '\u0000';
+const lower = (s: string): string => s.toLowerCase();
+const childKey = (nodeKey: string, id: string): string => nodeKey + SEP + id;
+
+function sortedMap(m: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of Object.keys(m).sort()) out[k] = m[k]!;
+  return out;
+}
+
+// Records are built with a fixed key order, so their JSON (indexes aside) compares equal exactly when their content does.
+function nodeRecord(n: NodeInput, createIndex: number, modifyIndex: number): CatalogNode {
+  return {
+    id: n.id, node: n.node, address: n.address, datacenter: n.datacenter,
+    taggedAddresses: sortedMap(n.taggedAddresses), meta: sortedMap(n.meta), createIndex, modifyIndex,
+  };
+}
+
+function serviceRecord(node: string, s: ServiceInput, createIndex: number, modifyIndex: number): CatalogService {
+  return {
+    node, id: s.id, service: s.service, tags: [...s.tags], address: s.address, port: s.port, meta: sortedMap(s.meta),
+    weights: { passing: s.weights.passing, warning: s.weights.warning }, enableTagOverride: s.enableTagOverride,
+    createIndex, modifyIndex,
+  };
+}
+
+function checkRecord(
+  node: string, c: CheckInput, service: CatalogService | undefined, createIndex: number, modifyIndex: number,
+): CatalogCheck {
+  return {
+    node, checkId: c.checkId, name: c.name, status: c.status, notes: c.notes, output: c.output, serviceId: c.serviceId,
+    serviceName: service?.service ?? '', serviceTags: service ? [...service.tags] : [], type: c.type, createIndex, modifyIndex,
+  };
+}
+
+/** A record's content without its indexes, for "did anything change". */
+function content(record: { createIndex: number; modifyIndex: number }): string {
+  return JSON.stringify({ ...record, createIndex: 0, modifyIndex: 0 });
+}
+
+function encodeRecord(r: object): Buffer {
+  return Buffer.from(JSON.stringify(r), 'utf8');
+}
+
+function decodeRecord<T>(b: Buffer): T {
+  return JSON.parse(b.toString('utf8')) as T;
+}
+
+function encodeIndex(index: number): Buffer {
+  const b = Buffer.allocUnsafe(8);
+  b.writeDoubleBE(index);
+  return b;
+}
+
+/** One table write an apply made, replayed on the in-memory copy once the transaction committed. */
+interface Change {
+  table: string;
+  key: string;
+  record: CatalogNode | CatalogService | CatalogCheck | undefined;
+}
+
+/** What a batch of operations changed; collected inside the transaction, applied to memory after it commits. */
+export class CatalogBatch {
+  readonly changes: Change[] = [];
+  /** Topic -> index ('catalog', 's:' + lower service name, 'n:' + lower node name). */
+  readonly indexes = new Map<string, number>();
+  clear(): void {
+    this.changes.length = 0;
+    this.indexes.clear();
+  }
+}
+
+// ------------------------------------------------------------ the catalog
+
+export class Catalog implements CatalogReader {
+  private readonly nodesByKey = new Map<string, CatalogNode>();
+  private readonly servicesByNode = new Map<string, Map<string, CatalogService>>();
+  private readonly checksByNode = new Map<string, Map<string, CatalogCheck>>();
+  /** lower service name -> keys (lower node + NUL + service id) of its instances. */
+  private readonly instancesByName = new Map<string, Set<string>>();
+  /** Topic -> index, as stored. */
+  private readonly indexes = new Map<string, number>();
+  private readonly watchers = new TopicWatchers();
+
+  /** (Re)loads the in-memory copy from the tables. */
+  load(read: <T>(fn: (txn: StateReader) => T) => T): void {
+    this.nodesByKey.clear();
+    this.servicesByNode.clear();
+    this.checksByNode.clear();
+    this.instancesByName.clear();
+    this.indexes.clear();
+    read((txn) => {
+      for (const r of txn.scan(CATALOG_NODES_TABLE)) this.putNode(r.key.toString('utf8'), decodeRecord(r.value));
+      for (const r of txn.scan(CATALOG_SERVICES_TABLE)) this.putService(r.key.toString('utf8'), decodeRecord(r.value));
+      for (const r of txn.scan(CATALOG_CHECKS_TABLE)) this.putCheck(r.key.toString('utf8'), decodeRecord(r.value));
+      for (const r of txn.scan(CATALOG_INDEX_TABLE)) this.indexes.set(r.key.toString('utf8'), r.value.readDoubleBE(0));
+      return undefined;
+    });
+  }
+
+  /** Applies one operation inside the batch's transaction; returns false when it was ignored. */
+  apply(txn: StateWriter, index: number, op: CatalogOp, batch: CatalogBatch): boolean {
+    const touched = new Set<string>();
+    let changed = false;
+    const put = (table: string, key: string, record: Change['record']): void => {
+      if (record) txn.put(table, key, encodeRecord(record));
+      else txn.delete(table, key);
+      batch.changes.push({ table, key, record });
+      changed = true;
+    };
+    const scanChildren = <T>(table: string, nodeKey: string): Map<string, T> => {
+      const out = new Map<string, T>();
+      for (const r of txn.scan(table, { prefix: nodeKey + SEP })) out.set(r.key.toString('utf8'), decodeRecord<T>(r.value));
+      return out;
+    };
+
+    switch (op.op) {
+      case 'sync': {
+        const nodeKey = lower(op.node.node);
+        const oldNodeBytes = txn.get(CATALOG_NODES_TABLE, nodeKey);
+        const oldNode = oldNodeBytes ? decodeRecord<CatalogNode>(oldNodeBytes) : undefined;
+        const oldServices = scanChildren<CatalogService>(CATALOG_SERVICES_TABLE, nodeKey);
+        const oldChecks = scanChildren<CatalogCheck>(CATALOG_CHECKS_TABLE, nodeKey);
+
+        let node = nodeRecord(op.node, oldNode?.createIndex ?? index, index);
+        if (oldNode && content(oldNode) === content(node)) node = oldNode;
+        else {
+          put(CATALOG_NODES_TABLE, nodeKey, node);
+          // A node's address or meta is part of every instance on it.
+          for (const s of oldServices.values()) touched.add(lower(s.service));
+          for (const s of op.services) touched.add(lower(s.service));
+        }
+
+        const services = new Map<string, CatalogService>();
+        for (const input of op.services) {
+          const key = childKey(nodeKey, input.id);
+          const old = oldServices.get(key);
+          let record = serviceRecord(node.node, input, old?.createIndex ?? index, index);
+          if (old && content(old) === content(record)) record = old;
+          else {
+            put(CATALOG_SERVICES_TABLE, key, record);
+            touched.add(lower(record.service));
+            if (old) touched.add(lower(old.service));
+          }
+          services.set(input.id, record);
+        }
+        for (const [key, old] of oldServices) {
+          if (services.has(old.id)) continue;
+          put(CATALOG_SERVICES_TABLE, key, undefined);
+          touched.add(lower(old.service));
+        }
+
+        const checkIds = new Set<string>();
+        for (const input of op.checks) {
+          const key = childKey(nodeKey, input.checkId);
+          const old = oldChecks.get(key);
+          const service = input.serviceId === '' ? undefined : services.get(input.serviceId);
+          let record = checkRecord(node.node, input, service, old?.createIndex ?? index, index);
+          checkIds.add(input.checkId);
+          if (old && content(old) === content(record)) record = old;
+          else {
+            put(CATALOG_CHECKS_TABLE, key, record);
+            this.touchCheck(touched, record, old, services.values());
+          }
+        }
+        for (const [key, old] of oldChecks) {
+          // The leader's node check is not the agent's to remove.
+          if (checkIds.has(old.checkId) || old.checkId === NODE_HEALTH_CHECK_ID) continue;
+          put(CATALOG_CHECKS_TABLE, key, undefined);
+          this.touchCheck(touched, old, undefined, services.values());
+        }
+        if (changed) this.bump(txn, batch, index, nodeKey, touched);
+        return true;
+      }
+      case 'deregister-node': {
+        const nodeKey = lower(op.node);
+        if (!txn.get(CATALOG_NODES_TABLE, nodeKey)) return true;
+        put(CATALOG_NODES_TABLE, nodeKey, undefined);
+        for (const [key, s] of scanChildren<CatalogService>(CATALOG_SERVICES_TABLE, nodeKey)) {
+          put(CATALOG_SERVICES_TABLE, key, undefined);
+          touched.add(lower(s.service));
+        }
+        for (const key of scanChildren<CatalogCheck>(CATALOG_CHECKS_TABLE, nodeKey).keys()) put(CATALOG_CHECKS_TABLE, key, undefined);
+        this.bump(txn, batch, index, nodeKey, touched);
+        return true;
+      }
+      case 'node-health': {
+        const nodeKey = lower(op.node);
+        const nodeBytes = txn.get(CATALOG_NODES_TABLE, nodeKey);
+        if (!nodeBytes) return false;
+        const node = decodeRecord<CatalogNode>(nodeBytes);
+        const key = childKey(nodeKey, NODE_HEALTH_CHECK_ID);
+        const oldBytes = txn.get(CATALOG_CHECKS_TABLE, key);
+        const old = oldBytes ? decodeRecord<CatalogCheck>(oldBytes) : undefined;
+        const record = checkRecord(node.node, {
+          checkId: NODE_HEALTH_CHECK_ID, name: NODE_HEALTH_CHECK_NAME, status: op.status, notes: '', output: op.output,
+          serviceId: '', type: 'serf',
+        }, undefined, old?.createIndex ?? index, index);
+        if (old && content(old) === content(record)) return true;
+        put(CATALOG_CHECKS_TABLE, key, record);
+        for (const s of scanChildren<CatalogService>(CATALOG_SERVICES_TABLE, nodeKey).values()) touched.add(lower(s.service));
+        this.bump(txn, batch, index, nodeKey, touched);
+        return true;
+      }
+    }
+  }
+
+  /** A check changed: a service check touches its service, a node check every service on the node. */
+  private touchCheck(touched: Set<string>, now: CatalogCheck, old: CatalogCheck | undefined, services: Iterable<CatalogService>): void {
+    for (const c of old ? [now, old] : [now]) {
+      if (c.serviceName !== '') touched.add(lower(c.serviceName));
+      else if (c.serviceId === '') for (const s of services) touched.add(lower(s.service));
+    }
+  }
+
+  private bump(txn: StateWriter, batch: CatalogBatch, index: number, nodeKey: string, services: Set<string>): void {
+    const topics = ['catalog', `n:${nodeKey}`, ...[...services].map((s) => `s:${s}`)];
+    const value = encodeIndex(index);
+    for (const topic of topics) {
+      txn.put(CATALOG_INDEX_TABLE, topic, value);
+      batch.indexes.set(topic, index);
+    }
+  }
+
+  /** After the batch's transaction committed: update the in-memory copy and wake the waiters. */
+  commit(batch: CatalogBatch): void {
+    for (const c of batch.changes) {
+      switch (c.table) {
+        case CATALOG_NODES_TABLE:
+          if (c.record) this.putNode(c.key, c.record as CatalogNode);
+          else this.nodesByKey.delete(c.key);
+          break;
+        case CATALOG_SERVICES_TABLE:
+          if (c.record) this.putService(c.key, c.record as CatalogService);
+          else this.deleteService(c.key);
+          break;
+        case CATALOG_CHECKS_TABLE:
+          if (c.record) this.putCheck(c.key, c.record as CatalogCheck);
+          else this.deleteCheck(c.key);
+          break;
+      }
+    }
+    for (const [topic, index] of batch.indexes) this.indexes.set(topic, index);
+    if (this.watchers.size > 0) for (const [topic, index] of batch.indexes) this.watchers.notify(topic, index);
+  }
+
+  /** After a snapshot restore: wake every waiter with its topic's index now. */
+  wakeAll(): void {
+    this.watchers.finishAll((topic) => this.topicIndex(topic));
+  }
+
+  private putNode(key: string, n: CatalogNode): void {
+    this.nodesByKey.set(key, n);
+  }
+
+  private putService(key: string, s: CatalogService): void {
+    const nodeKey = key.slice(0, key.indexOf(SEP));
+    let m = this.servicesByNode.get(nodeKey);
+    if (!m) this.servicesByNode.set(nodeKey, (m = new Map()));
+    const old = m.get(s.id);
+    if (old) this.instancesByName.get(lower(old.service))?.delete(key);
+    m.set(s.id, s);
+    let set = this.instancesByName.get(lower(s.service));
+    if (!set) this.instancesByName.set(lower(s.service), (set = new Set()));
+    set.add(key);
+  }
+
+  private deleteService(key: string): void {
+    const at = key.indexOf(SEP);
+    const nodeKey = key.slice(0, at);
+    const m = this.servicesByNode.get(nodeKey);
+    const old = m?.get(key.slice(at + 1));
+    if (!m || !old) return;
+    m.delete(old.id);
+    if (m.size === 0) this.servicesByNode.delete(nodeKey);
+    const set = this.instancesByName.get(lower(old.service));
+    set?.delete(key);
+    if (set?.size === 0) this.instancesByName.delete(lower(old.service));
+  }
+
+  private putCheck(key: string, c: CatalogCheck): void {
+    const nodeKey = key.slice(0, key.indexOf(SEP));
+    let m = this.checksByNode.get(nodeKey);
+    if (!m) this.checksByNode.set(nodeKey, (m = new Map()));
+    m.set(c.checkId, c);
+  }
+
+  private deleteCheck(key: string): void {
+    const at = key.indexOf(SEP);
+    const nodeKey = key.slice(0, at);
+    const m = this.checksByNode.get(nodeKey);
+    m?.delete(key.slice(at + 1));
+    if (m?.size === 0) this.checksByNode.delete(nodeKey);
+  }
+
+  // ------------------------------------------------------------ reads (CatalogReader)
+
+  catalogIndex(): number {
+    return Math.max(1, this.indexes.get('catalog') ?? 0);
+  }
+
+  serviceIndex(service: string): number {
+    return Math.max(1, this.indexes.get(`s:${lower(service)}`) ?? 0);
+  }
+
+  nodeIndex(name: string): number {
+    return Math.max(1, this.indexes.get(`n:${lower(name)}`) ?? 0);
+  }
+
+  private topicIndex(topic: string): number {
+    return Math.max(1, this.indexes.get(topic) ?? 0);
+  }
+
+  nodes(): CatalogNode[] {
+    return [...this.nodesByKey.values()].sort((a, b) => cmp(a.node, b.node));
+  }
+
+  node(name: string): CatalogNode | undefined {
+    return this.nodesByKey.get(lower(name));
+  }
+
+  nodeServices(name: string): CatalogService[] {
+    return [...(this.servicesByNode.get(lower(name))?.values() ?? [])].sort((a, b) => cmp(a.id, b.id));
+  }
+
+  nodeChecks(name: string): CatalogCheck[] {
+    return [...(this.checksByNode.get(lower(name))?.values() ?? [])].sort((a, b) => cmp(a.checkId, b.checkId));
+  }
+
+  serviceNames(): Map<string, string[]> {
+    const out = new Map<string, string[]>();
+    const names = [...this.instancesByName.keys()].sort();
+    for (const lowerName of names) {
+      const tags = new Set<string>();
+      let name: string | undefined;
+      for (const key of this.instancesByName.get(lowerName)!) {
+        const s = this.serviceAt(key);
+        if (!s) continue;
+        name ??= s.service;
+        for (const t of s.tags) tags.add(t);
+      }
+      if (name !== undefined) out.set(name, [...tags].sort());
+    }
+    return out;
+  }
+
+  instances(service: string, tag?: string): ServiceInstance[] {
+    const keys = this.instancesByName.get(lower(service));
+    if (!keys) return [];
+    const wanted = tag === undefined ? undefined : lower(tag);
+    const out: ServiceInstance[] = [];
+    for (const key of keys) {
+      const s = this.serviceAt(key);
+      if (!s) continue;
+      if (wanted !== undefined && !s.tags.some((t) => lower(t) === wanted)) continue;
+      const nodeKey = key.slice(0, key.indexOf(SEP));
+      const node = this.nodesByKey.get(nodeKey);
+      if (!node) continue;
+      const checks: CatalogCheck[] = [];
+      for (const c of this.checksByNode.get(nodeKey)?.values() ?? []) {
+        if (c.serviceId === '' || c.serviceId === s.id) checks.push(c);
+      }
+      out.push({ node, service: s, checks, status: worstStatus(checks.map((c) => c.status)) });
+    }
+    return out.sort((a, b) => cmp(a.node.node, b.node.node) || cmp(a.service.id, b.service.id));
+  }
+
+  checksInState(state: HealthStatus | 'any'): CatalogCheck[] {
+    const out: CatalogCheck[] = [];
+    for (const m of this.checksByNode.values()) for (const c of m.values()) if (state === 'any' || c.status === state) out.push(c);
+    return out.sort((a, b) => cmp(a.node, b.node) || cmp(a.checkId, b.checkId));
+  }
+
+  private serviceAt(key: string): CatalogService | undefined {
+    const at = key.indexOf(SEP);
+    return this.servicesByNode.get(key.slice(0, at))?.get(key.slice(at + 1));
+  }
+
+  // ------------------------------------------------------------ blocking queries
+
+  /** Waits until the catalog index passes afterIndex (or the timeout or signal ends the wait). */
+  waitCatalog(afterIndex: number, timeoutMs: number, signal?: AbortSignal): Promise<number> {
+    return this.watchers.wait('catalog', () => this.catalogIndex(), afterIndex, timeoutMs, signal);
+  }
+
+  /** Waits until a service's lookup result changes: only a change to that service wakes it. */
+  waitService(service: string, afterIndex: number, timeoutMs: number, signal?: AbortSignal): Promise<number> {
+    return this.watchers.wait(`s:${lower(service)}`, () => this.serviceIndex(service), afterIndex, timeoutMs, signal);
+  }
+
+  waitNode(name: string, afterIndex: number, timeoutMs: number, signal?: AbortSignal): Promise<number> {
+    return this.watchers.wait(`n:${lower(name)}`, () => this.nodeIndex(name), afterIndex, timeoutMs, signal);
+  }
+
+  get waiting(): number {
+    return this.watchers.size;
+  }
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
