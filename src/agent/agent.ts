@@ -3,19 +3,25 @@
 // to the leader (proxied over the peer transport); a leader-side loop promotes
 // caught-up servers and removes members that stayed dead too long.
 
+import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { KonsulError, NotLeaderError } from '../errors.js';
 import { ConfChangeType, ProgressState, Role, findMember, isVoter, type NodeId } from '../raft/index.js';
-import { encodeCommand, type Command, type StateMachine } from '../state/index.js';
+import {
+  NODE_ALIVE_OUTPUT, NODE_DEAD_OUTPUT, NODE_HEALTH_CHECK_ID, encodeCommand,
+  type CatalogOp, type Command, type NodeInput, type StateMachine,
+} from '../state/index.js';
 import { raftDir, type NodeStorage } from '../storage/index.js';
-import type { TransportLogger } from '../transport/index.js';
+import { PROTOCOL_VERSION, type TransportLogger } from '../transport/index.js';
+import { packageVersion } from '../cli/version.js';
 import type {
-  AgentApi, ClusterStats, ClusterStatus, Consistency, KvDeleteOptions, KvPutOptions, MemberRole, MemberStatus, ReadMeta,
+  AgentApi, AgentSelf, ClusterStats, ClusterStatus, Consistency, KvDeleteOptions, KvPutOptions, MemberRole, MemberStatus, ReadMeta,
 } from './api.js';
-import type { AgentConfig } from './config.js';
+import { parseHostPort, type AgentConfig } from './config.js';
 import { RaftDriver, type ProposalResult } from './driver.js';
 import { AgentMetrics } from './metrics.js';
+import { LocalServices } from './services.js';
 
 /** What a node says about itself when asked, and what it sends when it joins. */
 export interface NodeInfo {
@@ -65,11 +71,20 @@ export interface AgentOptions {
   onExit?: (reason: string, code: number) => void;
 }
 
+/** A stable UUID for a node name (Consul's node IDs are UUIDs). */
+export function nodeUuid(name: string): string {
+  const h = createHash('sha256').update(`konsul-node:${name}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
 export class Agent implements AgentApi {
   readonly nodeId: string;
   readonly state: StateMachine;
   readonly driver: RaftDriver;
   readonly metricsRegistry: AgentMetrics;
+  /** This agent's own services and checks, kept in the catalog by anti-entropy. */
+  readonly local: LocalServices;
+  private dnsAddress = '';
   private readonly cfg: AgentConfig;
   private readonly logger: TransportLogger;
   private readonly onExit: AgentOptions['onExit'];
@@ -123,11 +138,55 @@ export class Agent implements AgentApi {
         request: (method, body, from) => this.handleRequest(method, body, from),
       },
     });
+    this.local = new LocalServices({
+      dataDir: options.config.dataDir ?? '',
+      node: () => this.catalogNode(),
+      catalog: this.state.catalog,
+      write: async (op) => {
+        await this.write({ type: 'catalog', op });
+      },
+      // Only a member that knows a leader writes (its node must be in the configuration, or the leader would remove it again).
+      ready: () => !this.leaving && this.httpAddress !== '' && findMember(this.driver.raft.conf(), this.nodeId) !== undefined
+        && this.knownLeader() !== '',
+      antiEntropyIntervalMs: options.config.antiEntropyIntervalMs,
+      logger: options.logger,
+    });
   }
 
   async start(): Promise<void> {
     await this.driver.start();
+    this.local.start();
     this.autopilotTimer = setInterval(() => void this.autopilot(), 250);
+  }
+
+  /** This node in the catalog: its name is the node id, its address the host peers dial. */
+  catalogNode(): NodeInput {
+    const host = parseHostPort(this.raftAddress, 0)?.host ?? '127.0.0.1';
+    return {
+      id: nodeUuid(this.nodeId), node: this.nodeId, address: host, datacenter: this.cfg.datacenter,
+      taggedAddresses: { lan: host, wan: host }, meta: {},
+    };
+  }
+
+  setDnsAddress(address: string): void {
+    this.dnsAddress = address;
+  }
+
+  self(): AgentSelf {
+    return {
+      nodeId: this.nodeId,
+      nodeUuid: nodeUuid(this.nodeId),
+      datacenter: this.cfg.datacenter,
+      server: this.cfg.server,
+      raftAddress: this.raftAddress,
+      httpAddress: this.httpAddress,
+      dnsAddress: this.dnsAddress,
+      domain: this.cfg.dns.domain,
+      version: packageVersion(),
+      protocolVersion: PROTOCOL_VERSION,
+      nodeHealthTimeoutMs: this.cfg.nodeHealthTimeoutMs,
+      scriptChecksEnabled: this.cfg.enableScriptChecks,
+    };
   }
 
   /** The HTTP address other agents and tools should use for this one (set once HTTP listens). */
@@ -145,6 +204,7 @@ export class Agent implements AgentApi {
 
   async stop(): Promise<void> {
     clearInterval(this.autopilotTimer);
+    this.local.stop();
     await this.driver.stop();
   }
 
@@ -377,7 +437,16 @@ export class Agent implements AgentApi {
   async removeMember(id: string): Promise<void> {
     if (typeof id !== 'string' || id === '') throw new KonsulError('KONSUL_ERR_BAD_REQUEST', 'a node id is needed', 400);
     const self = id === this.nodeId;
-    if (self) this.leaving = true;
+    if (self) {
+      this.leaving = true;
+      this.local.stop();
+      // Out of the catalog first, so its services stop being answered at once (best effort: the leader removes it anyway).
+      try {
+        await this.write({ type: 'catalog', op: { op: 'deregister-node', node: this.nodeId } });
+      } catch (error) {
+        this.logger.debug({ err: (error as Error).message }, 'could not deregister this node from the catalog before leaving');
+      }
+    }
     try {
       await this.onLeader('remove', json({ id }), () => this.removeOnLeader(id), () => undefined);
     } catch (error) {
@@ -455,6 +524,7 @@ export class Agent implements AgentApi {
       const st = raft.status();
       const conf = st.conf;
       const heard = (id: NodeId): number => (id === this.nodeId ? now : Math.max(this.driver.lastHeard.get(id) ?? 0, this.leaderSince));
+      await this.nodeHealth(now, heard);
       for (const m of conf.members) {
         if (m.voter || m.id === this.nodeId) continue;
         const record = this.state.member(m.id);
@@ -491,6 +561,32 @@ export class Agent implements AgentApi {
       this.logger.debug({ err: (error as Error).message }, 'autopilot round did not finish');
     } finally {
       this.autopilotBusy = false;
+    }
+  }
+
+  /**
+   * The leader's node check (Consul's serfHealth) for every node in the
+   * catalog: critical once the leader has not heard from its agent for the
+   * node health timeout, passing again when it has; a node that is no longer
+   * a member leaves the catalog. Writes only changes.
+   */
+  private async nodeHealth(now: number, heard: (id: NodeId) => number): Promise<void> {
+    const conf = this.driver.raft.conf();
+    const catalog = this.state.catalog;
+    for (const node of catalog.nodes()) {
+      let op: CatalogOp | undefined;
+      if (!findMember(conf, node.node)) {
+        op = { op: 'deregister-node', node: node.node };
+        this.logger.info({ member: node.node }, 'removing a node that is no longer a member from the catalog');
+      } else {
+        const alive = node.node === this.nodeId || now - heard(node.node) < this.cfg.nodeHealthTimeoutMs;
+        const status = alive ? 'passing' : 'critical';
+        const current = catalog.nodeChecks(node.node).find((c) => c.checkId === NODE_HEALTH_CHECK_ID);
+        if (current?.status === status) continue;
+        op = { op: 'node-health', node: node.node, status, output: alive ? NODE_ALIVE_OUTPUT : NODE_DEAD_OUTPUT };
+        if (current) this.logger.info({ member: node.node, status }, 'node health changed');
+      }
+      await this.driver.propose(encodeCommand({ type: 'catalog', op }));
     }
   }
 

@@ -2,7 +2,8 @@
 // consistency, writes (forwarded to the leader when this node is not it), and
 // the cluster's state. Nothing here exposes Raft internals.
 
-import type { StateMachine } from '../state/index.js';
+import type { HealthStatus, StateMachine } from '../state/index.js';
+import type { CheckDefinition, ServiceDefinition } from './local/definitions.js';
 
 /** `default`: the leader answers under its lease; `consistent`: ReadIndex; `stale`: this agent's replica as it is. */
 export type Consistency = 'default' | 'consistent' | 'stale';
@@ -62,6 +63,37 @@ export interface ClusterStats {
 export interface KvPutOptions { flags?: number; cas?: number }
 export interface KvDeleteOptions { recurse?: boolean; cas?: number }
 
+/** What /v1/agent/self reports. */
+export interface AgentSelf {
+  nodeId: string;
+  nodeUuid: string;
+  datacenter: string;
+  server: boolean;
+  raftAddress: string;
+  httpAddress: string;
+  dnsAddress: string;
+  domain: string;
+  version: string;
+  protocolVersion: number;
+  nodeHealthTimeoutMs: number;
+  /** Whether services registered over HTTP may carry script checks. */
+  scriptChecksEnabled: boolean;
+}
+
+/** This agent's own services and checks (the /v1/agent/service and /v1/agent/check endpoints). */
+export interface LocalServicesApi {
+  /** Resolves once the catalog has it, or once a sync failed (it is retried; the registration is kept). */
+  registerService(service: ServiceDefinition, checks: CheckDefinition[]): Promise<void>;
+  deregisterService(id: string): Promise<boolean>;
+  registerCheck(check: CheckDefinition): Promise<void>;
+  deregisterCheck(id: string): Promise<boolean>;
+  /** 404 for an unknown check, 400 for one that is not a TTL check. */
+  updateTtl(id: string, status: HealthStatus, output?: string): Promise<void>;
+  listServices(): ServiceDefinition[];
+  service(id: string): ServiceDefinition | undefined;
+  listChecks(): Array<{ definition: CheckDefinition; status: HealthStatus; output: string }>;
+}
+
 export interface AgentApi {
   readonly nodeId: string;
   /** The local replica: read it after `barrier()` resolved. */
@@ -89,4 +121,6 @@ export interface AgentApi {
   /** The prom-client registry's text (the agent owns the registry). */
   metrics(): Promise<string>;
   readonly metricsContentType: string;
+  readonly local: LocalServicesApi;
+  self(): AgentSelf;
 }

@@ -32,6 +32,15 @@ export interface AgentFlagValues {
   deadServerTimeout?: string;
   stabilizationTime?: string;
   maxValueSize?: string;
+  datacenter?: string;
+  domain?: string;
+  recursor?: string;
+  dnsOnlyPassing?: boolean;
+  dnsNodeTtl?: string;
+  dnsServiceTtl?: string;
+  nodeHealthTimeout?: string;
+  antiEntropyInterval?: string;
+  enableScriptChecks?: boolean;
 }
 
 export interface HostPort { host: string; port: number }
@@ -65,6 +74,22 @@ export interface AgentConfig {
   maxValueBytes: number;
   /** How long a write waits to be committed and applied before the caller is told it timed out. */
   proposalTimeoutMs: number;
+  datacenter: string;
+  dns: {
+    /** Lower case, with the trailing dot: 'consul.' */
+    domain: string;
+    recursors: string[];
+    onlyPassing: boolean;
+    nodeTtlSeconds: number;
+    /** Per service name ('*' for any other), in seconds. */
+    serviceTtlSeconds: Record<string, number>;
+  };
+  /** The leader marks an agent's node check critical after it has not heard from it this long. */
+  nodeHealthTimeoutMs: number;
+  /** How often an agent compares its local services and checks with the catalog (changes sync at once). */
+  antiEntropyIntervalMs: number;
+  /** May services registered over HTTP carry script checks (which run any command)? Off by default, as in Consul. */
+  enableScriptChecks: boolean;
 }
 
 export class ConfigError extends KonsulError {
@@ -107,6 +132,15 @@ const SETTINGS = {
   deadServerTimeout: S('deadServerTimeout', ['KONSUL_DEAD_SERVER_TIMEOUT'], 'dead_server_timeout'),
   stabilizationTime: S('stabilizationTime', ['KONSUL_SERVER_STABILIZATION_TIME'], 'server_stabilization_time'),
   maxValueSize: S('maxValueSize', ['KONSUL_KV_MAX_VALUE_SIZE'], 'kv_max_value_size'),
+  datacenter: S('datacenter', ['KONSUL_DATACENTER'], 'datacenter'),
+  domain: S('domain', ['KONSUL_DNS_DOMAIN'], 'domain'),
+  recursor: S('recursor', ['KONSUL_DNS_RECURSORS'], 'recursors'),
+  dnsOnlyPassing: S('dnsOnlyPassing', ['KONSUL_DNS_ONLY_PASSING'], 'dns_only_passing'),
+  dnsNodeTtl: S('dnsNodeTtl', ['KONSUL_DNS_NODE_TTL'], 'dns_node_ttl'),
+  dnsServiceTtl: S('dnsServiceTtl', ['KONSUL_DNS_SERVICE_TTL'], 'dns_service_ttl'),
+  nodeHealthTimeout: S('nodeHealthTimeout', ['KONSUL_NODE_HEALTH_TIMEOUT'], 'node_health_timeout'),
+  antiEntropyInterval: S('antiEntropyInterval', ['KONSUL_ANTI_ENTROPY_INTERVAL'], 'anti_entropy_interval'),
+  enableScriptChecks: S('enableScriptChecks', ['KONSUL_ENABLE_SCRIPT_CHECKS'], 'enable_script_checks'),
 } satisfies Record<string, Setting>;
 
 type SettingName = keyof typeof SETTINGS;
@@ -120,6 +154,9 @@ export const AGENT_FLAG_NAMES: Readonly<Record<keyof AgentFlagValues, string>> =
   heartbeatInterval: '--heartbeat-interval', snapshotThreshold: '--snapshot-threshold',
   snapshotInterval: '--snapshot-interval', deadServerTimeout: '--dead-server-timeout',
   stabilizationTime: '--stabilization-time', maxValueSize: '--max-value-size',
+  datacenter: '--datacenter', domain: '--domain', recursor: '--recursor', dnsOnlyPassing: '--dns-only-passing',
+  dnsNodeTtl: '--dns-node-ttl', dnsServiceTtl: '--dns-service-ttl', nodeHealthTimeout: '--node-health-timeout',
+  antiEntropyInterval: '--anti-entropy-interval', enableScriptChecks: '--enable-script-checks',
 };
 
 /** A raw value and where it came from, so an error can name the right spelling. */
@@ -290,6 +327,29 @@ function loadFile(flags: AgentFlagValues, env: NodeJS.ProcessEnv): { file: Recor
   return { file: parsed as Record<string, unknown>, path };
 }
 
+const DNS_LABEL_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** "web=10s,*=5s" or {"web": "10s", "*": "5s"}: per-service DNS TTLs, in whole seconds. */
+function asTtlMap(raw: Raw | undefined): Record<string, number> {
+  if (raw === undefined) return {};
+  let pairs: Array<[string, unknown]>;
+  if (raw.value !== null && typeof raw.value === 'object' && !Array.isArray(raw.value)) pairs = Object.entries(raw.value);
+  else {
+    pairs = asString(raw).split(',').filter((p) => p.trim() !== '').map((p) => {
+      const at = p.indexOf('=');
+      if (at <= 0) fail(raw.source, `"${p}" is not service=duration (example: web=10s,*=5s)`);
+      return [p.slice(0, at).trim(), p.slice(at + 1).trim()];
+    });
+  }
+  const out: Record<string, number> = {};
+  for (const [name, value] of pairs) {
+    const ms = parseDuration(String(value));
+    if (ms === undefined) fail(raw.source, `${name}: "${String(value)}" is not a duration (examples: 0s, 10s, 1m)`);
+    out[name.toLowerCase()] = Math.floor(ms / 1000);
+  }
+  return out;
+}
+
 const NODE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 /** Resolve and check every setting. Throws ConfigError naming the first bad one. */
@@ -387,6 +447,33 @@ export function resolveConfig(flags: AgentFlagValues, env: NodeJS.ProcessEnv = p
   const stabilizationMs = asDuration(src.get('stabilizationTime'), 5000, 0, 3_600_000);
   const maxValueBytes = asSize(src.get('maxValueSize'), 512 * 1024, 1, 8 * 1024 * 1024);
 
+  const dcRaw = src.get('datacenter');
+  const datacenter = dcRaw === undefined ? 'dc1' : asString(dcRaw).toLowerCase();
+  if (!DNS_LABEL_RE.test(datacenter)) fail(dcRaw!.source, `"${datacenter}" must be a DNS label: letters, digits and '-'`);
+  const domainRaw = src.get('domain');
+  let domain = domainRaw === undefined ? 'consul.' : asString(domainRaw).toLowerCase();
+  if (!domain.endsWith('.')) domain += '.';
+  if (!domain.slice(0, -1).split('.').every((l) => DNS_LABEL_RE.test(l))) {
+    fail(domainRaw!.source, `"${domain}" is not a domain name (example: consul)`);
+  }
+  const recursorRaw = src.get('recursor');
+  let recursors: string[] = [];
+  if (recursorRaw !== undefined) {
+    const list = Array.isArray(recursorRaw.value) ? recursorRaw.value.map(String) : asString(recursorRaw).split(',');
+    recursors = list.map((r) => r.trim()).filter((r) => r !== '');
+    for (const r of recursors) if (parseHostPort(r, 53) === undefined) fail(recursorRaw.source, `"${r}" is not host[:port]`);
+    recursors = recursors.map((r) => formatHostPort(parseHostPort(r, 53)!));
+  }
+  const onlyPassing = asBool(src.get('dnsOnlyPassing'), false);
+  const nodeTtlSeconds = Math.floor(asDuration(src.get('dnsNodeTtl'), 0, 0, 24 * 3_600_000) / 1000);
+  const serviceTtlSeconds = asTtlMap(src.get('dnsServiceTtl'));
+  const nhRaw = src.get('nodeHealthTimeout');
+  const nodeHealthTimeoutMs = asDuration(nhRaw, Math.max(2000, 4 * electionTimeoutMs), 100, 3_600_000);
+  if (nodeHealthTimeoutMs < 2 * electionTimeoutMs) {
+    fail(nhRaw!.source, `must be at least two election timeouts (${2 * electionTimeoutMs}ms)`);
+  }
+  const antiEntropyIntervalMs = asDuration(src.get('antiEntropyInterval'), 60_000, 100, 24 * 3_600_000);
+
   return {
     nodeId, dataDir, dev, server, bootstrap, join, raftAddr, advertise, httpAddr, dnsAddr, clusterId, token, tls,
     logLevel, electionTimeoutMs, heartbeatIntervalMs,
@@ -397,6 +484,10 @@ export function resolveConfig(flags: AgentFlagValues, env: NodeJS.ProcessEnv = p
     snapshotTrailing: Math.min(1024, Math.floor(snapshotThreshold / 2)),
     deadServerTimeoutMs, stabilizationMs, maxValueBytes,
     proposalTimeoutMs: 10_000,
+    datacenter,
+    dns: { domain, recursors, onlyPassing, nodeTtlSeconds, serviceTtlSeconds },
+    nodeHealthTimeoutMs, antiEntropyIntervalMs,
+    enableScriptChecks: asBool(src.get('enableScriptChecks'), false),
   };
 }
 

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
+import { startDnsServer, type DnsServer } from '../dns/index.js';
 import { createHttpServer } from '../http/index.js';
 import { STATE_TABLES, StateMachine } from '../state/index.js';
 import { openStorage, type NodeStorage } from '../storage/index.js';
@@ -45,6 +46,7 @@ export interface RunningAgent {
   agent: Agent;
   config: AgentConfig;
   httpAddress: string;
+  dnsAddress: string;
   /** Resolves with the exit code once the agent has stopped. */
   done: Promise<number>;
   stop(reason?: string, code?: number): Promise<number>;
@@ -74,6 +76,7 @@ export async function startAgent(flags: AgentFlagValues, env: NodeJS.ProcessEnv,
   // eslint-disable-next-line prefer-const
   let agent: Agent;
   let server: ReturnType<typeof createHttpServer> | undefined;
+  let dns: DnsServer | undefined;
 
   const stop = (reason = 'shutting down', code = 0): Promise<number> => {
     if (stopping) return stopping;
@@ -83,6 +86,7 @@ export async function startAgent(flags: AgentFlagValues, env: NodeJS.ProcessEnv,
         server.close();
         server.closeAllConnections();
       }
+      if (dns) await dns.close().catch((error: Error) => log.warn({ err: error }, 'dns close failed'));
       try {
         await agent.stop();
       } catch (error) {
@@ -132,15 +136,36 @@ export async function startAgent(flags: AgentFlagValues, env: NodeJS.ProcessEnv,
   const bound = server.address() as AddressInfo;
   const httpAddress = formatHostPort({ host: bound.address, port: bound.port });
   agent.setHttpAddress(httpAddress);
+
+  try {
+    dns = await startDnsServer({
+      catalog: state.catalog,
+      host: config.dnsAddr.host,
+      port: config.dnsAddr.port,
+      domain: config.dns.domain,
+      datacenter: config.datacenter,
+      nodeTtlSeconds: config.dns.nodeTtlSeconds,
+      serviceTtlSeconds: config.dns.serviceTtlSeconds,
+      onlyPassing: config.dns.onlyPassing,
+      recursors: config.dns.recursors,
+      logger: log,
+    });
+  } catch (error) {
+    await stop('dns failed');
+    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new ConfigError(`--dns-addr: cannot listen on ${formatHostPort(config.dnsAddr)} (${code})`);
+  }
+  const dnsAddress = formatHostPort(dns.address);
+  agent.setDnsAddress(dnsAddress);
   log.info({
-    server: config.server, raft: agent.raftAddress, http: httpAddress, dataDir, dev: config.dev,
+    server: config.server, raft: agent.raftAddress, http: httpAddress, dns: dnsAddress, dataDir, dev: config.dev,
   }, 'konsul agent running');
 
   if (config.join.length > 0) void joinLoop(agent, config, log, () => stopping !== undefined);
   else if (!config.bootstrap && agent.driver.conf().members.length === 0) {
     log.warn('not a member of any cluster yet: start with --join host:port, or run `konsul cluster join` on a member');
   }
-  return { agent, config, httpAddress, done, stop };
+  return { agent, config, httpAddress, dnsAddress, done, stop };
 }
 
 /** Keep asking the join addresses until one lets us in (idempotent for a node already in). */

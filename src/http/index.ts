@@ -1,8 +1,10 @@
 // konsul's HTTP API on node:http: the Consul-compatible /v1 subset (KV,
-// status, operator raft, metrics) and the /cluster endpoints, served from an AgentApi.
+// catalog, health, agent services and checks, status, operator raft, metrics) and the /cluster endpoints, served from an AgentApi.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AgentApi } from '../agent/api.js';
+import { agentRoutes } from './agent.js';
+import { catalogRoutes } from './catalog.js';
 import { clusterRoutes } from './cluster.js';
 import { methodNotAllowed, notFound, sendError } from './errors.js';
 import { kvRoutes } from './kv.js';
@@ -89,7 +91,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
   const { agent, logger, onResponse } = options;
   if (agent === undefined || agent === null) throw new TypeError('createHttpServer: agent is required');
   const limits = resolveLimits(options);
-  const router = new Router([...kvRoutes, ...statusRoutes, ...operatorRoutes, ...clusterRoutes, ...metricsRoutes]);
+  const router = new Router([...kvRoutes, ...catalogRoutes, ...agentRoutes, ...statusRoutes, ...operatorRoutes, ...clusterRoutes, ...metricsRoutes]);
 
   const serve = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const method = req.method ?? 'GET';

@@ -174,9 +174,36 @@ function checkRecord(
   };
 }
 
-/** A record's content without its indexes, for "did anything change". */
-function content(record: { createIndex: number; modifyIndex: number }): string {
-  return JSON.stringify({ ...record, createIndex: 0, modifyIndex: 0 });
+/** A record's content without its indexes (and, when asked, a check's output), for "did anything change". */
+function content(record: { createIndex: number; modifyIndex: number }, ignoreOutput = false): string {
+  return JSON.stringify(ignoreOutput ? { ...record, createIndex: 0, modifyIndex: 0, output: '' } : { ...record, createIndex: 0, modifyIndex: 0 });
+}
+
+/**
+ * Would this sync change the catalog, leaving check output aside? An agent
+ * asks before writing, so a check whose output changed but not its status
+ * costs no Raft write (the output goes along with the next real change).
+ */
+export function catalogSyncDiffers(catalog: CatalogReader, op: Extract<CatalogOp, { op: 'sync' }>): boolean {
+  const node = catalog.node(op.node.node);
+  if (!node || content(node) !== content(nodeRecord(op.node, 0, 0))) return true;
+  const services = new Map(catalog.nodeServices(node.node).map((s) => [s.id, s]));
+  if (services.size !== op.services.length) return true;
+  const wanted = new Map<string, CatalogService>();
+  for (const input of op.services) {
+    const record = serviceRecord(node.node, input, 0, 0);
+    const old = services.get(input.id);
+    if (!old || content(old) !== content(record)) return true;
+    wanted.set(input.id, record);
+  }
+  const checks = new Map(catalog.nodeChecks(node.node).filter((c) => c.checkId !== NODE_HEALTH_CHECK_ID).map((c) => [c.checkId, c]));
+  if (checks.size !== op.checks.length) return true;
+  for (const input of op.checks) {
+    const old = checks.get(input.checkId);
+    const record = checkRecord(node.node, input, wanted.get(input.serviceId), 0, 0);
+    if (!old || content(old, true) !== content(record, true)) return true;
+  }
+  return false;
 }
 
 function encodeRecord(r: object): Buffer {

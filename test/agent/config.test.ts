@@ -91,4 +91,33 @@ describe('agent settings', () => {
     assert.equal(parseHostPort('node2'), undefined);
     assert.equal(parseHostPort('a:b:c'), undefined);
   });
+
+  it('discovery settings: datacenter, domain, recursors, DNS TTLs, node health, anti-entropy', () => {
+    const d = resolveConfig(base, {});
+    assert.equal(d.datacenter, 'dc1');
+    assert.deepEqual(d.dns, { domain: 'consul.', recursors: [], onlyPassing: false, nodeTtlSeconds: 0, serviceTtlSeconds: {} });
+    assert.equal(d.nodeHealthTimeoutMs, 2000);
+    assert.equal(d.antiEntropyIntervalMs, 60_000);
+    const c = resolveConfig({
+      ...base, datacenter: 'EU-West', domain: 'Example.Internal', recursor: '1.1.1.1, 10.0.0.2:5353', dnsOnlyPassing: true,
+      dnsNodeTtl: '30s', dnsServiceTtl: 'web=10s,*=5s', nodeHealthTimeout: '5s', antiEntropyInterval: '10s',
+    }, {});
+    assert.equal(c.datacenter, 'eu-west');
+    assert.deepEqual(c.dns, {
+      domain: 'example.internal.', recursors: ['1.1.1.1:53', '10.0.0.2:5353'], onlyPassing: true, nodeTtlSeconds: 30,
+      serviceTtlSeconds: { 'web': 10, '*': 5 },
+    });
+    assert.equal(c.nodeHealthTimeoutMs, 5000);
+    assert.equal(c.antiEntropyIntervalMs, 10_000);
+    assert.deepEqual(resolveConfig(base, { KONSUL_DNS_SERVICE_TTL: 'db=1m' }).dns.serviceTtlSeconds, { db: 60 });
+  });
+
+  it('bad discovery settings name the flag or variable', () => {
+    assert.match(errorOf(() => resolveConfig({ ...base, datacenter: 'dc_1' }, {})), /^--datacenter: /);
+    assert.match(errorOf(() => resolveConfig({ ...base, domain: 'a..b' }, {})), /^--domain: /);
+    assert.match(errorOf(() => resolveConfig({ ...base, recursor: 'a:b:c' }, {})), /^--recursor: /);
+    assert.match(errorOf(() => resolveConfig(base, { KONSUL_DNS_SERVICE_TTL: 'web' })), /^KONSUL_DNS_SERVICE_TTL: .*service=duration/);
+    assert.match(errorOf(() => resolveConfig({ ...base, dnsServiceTtl: 'web=soon' }, {})), /^--dns-service-ttl: web/);
+    assert.match(errorOf(() => resolveConfig({ ...base, nodeHealthTimeout: '500ms' }, {})), /^--node-health-timeout: must be at least two election timeouts/);
+  });
 });

@@ -17,7 +17,7 @@ describe('konsul CLI against a real agent', () => {
   let addr: string;
 
   before(async () => {
-    agent = await startAgent({ dev: true, httpAddr: '127.0.0.1:0' }, {}, pino({ level: 'silent' }));
+    agent = await startAgent({ dev: true, httpAddr: '127.0.0.1:0', dnsAddr: '127.0.0.1:0' }, {}, pino({ level: 'silent' }));
     addr = agent.httpAddress;
     for (let i = 0; i < 100 && agent.agent.status().leader === null; i++) await new Promise((r) => setTimeout(r, 20));
   });

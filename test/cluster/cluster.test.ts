@@ -5,52 +5,16 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { TestCluster, Writer, http, sleep, waitFor } from './harness.js';
-
-async function formCluster(c: TestCluster, servers: string[], clients: string[]): Promise<void> {
-  const [first, ...rest] = servers;
-  await c.add({ id: first, server: true, bootstrap: true });
-  await c.start(first);
-  await c.leader([first]);
-  const join = [c.node(first).raftAddress];
-  for (const id of rest) await c.add({ id, server: true, join });
-  for (const id of clients) await c.add({ id, server: false, join });
-  await Promise.all([...rest, ...clients].map((id) => c.start(id)));
-  await waitVoters(c, servers, first);
-}
-
-/** Until the configuration on `via` has exactly these voters (and every member is known). */
-async function waitVoters(c: TestCluster, voters: string[], via: string, timeoutMs = 20_000): Promise<void> {
-  await waitFor(`voters ${voters.join(',')}`, async () => {
-    const st = await c.status(via);
-    const v = st.members.filter((m) => m.voter).map((m) => m.id).sort();
-    return JSON.stringify(v) === JSON.stringify([...voters].sort()) ? true : undefined;
-  }, timeoutMs);
-}
+import { TestCluster, Writer, formCluster, http, scenario, sleep, waitFor, waitVoters } from './harness.js';
 
 describe('a real cluster of agent processes', { timeout: 300_000 }, () => {
   const c = new TestCluster();
-  let failed = false;
 
   before(async () => {
     await formCluster(c, ['s1', 's2', 's3'], ['c1', 'c2']);
   });
 
-  after(async () => {
-    if (failed) process.stderr.write(`cluster logs kept in ${c.dir}\n${c.logs()}\n`);
-    await c.cleanup(failed);
-  });
-
-  const step = (name: string, fn: () => Promise<void>): void => {
-    it(name, async () => {
-      try {
-        await fn();
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    });
-  };
+  const step = scenario(c);
 
   step('servers are voters and clients stay non-voters with a full replica', async () => {
     const st = await c.status('s1');

@@ -7,6 +7,7 @@ import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, it } from 'node:test';
 import { Agent as UndiciAgent, request } from 'undici';
 import type { ClusterStatus } from '../../src/agent/api.js';
 
@@ -94,6 +95,7 @@ export class TestNode {
     readonly raftPort: number,
     readonly httpPort: number,
     readonly logPath: string,
+    readonly dnsPort: number,
   ) {}
 
   get id(): string {
@@ -136,7 +138,7 @@ export class TestCluster {
   constructor(private readonly options: ClusterOptions = {}) {}
 
   async add(spec: NodeSpec): Promise<TestNode> {
-    const node = new TestNode(spec, join(this.dir, spec.id), await freePort(), await freePort(), join(this.dir, `${spec.id}.log`));
+    const node = new TestNode(spec, join(this.dir, spec.id), await freePort(), await freePort(), join(this.dir, `${spec.id}.log`), await freePort());
     this.nodes.set(spec.id, node);
     return node;
   }
@@ -151,7 +153,7 @@ export class TestCluster {
     const s = node.spec;
     const a = [
       BIN, 'agent', '--node-id', s.id, '--data-dir', node.dataDir,
-      '--raft-addr', node.raftAddress, '--http-addr', `127.0.0.1:${node.httpPort}`,
+      '--raft-addr', node.raftAddress, '--http-addr', `127.0.0.1:${node.httpPort}`, '--dns-addr', `127.0.0.1:${node.dnsPort}`,
       ...TEST_FLAGS, ...(this.options.flags ?? []),
     ];
     if (s.server) a.push('--server');
@@ -314,4 +316,49 @@ export class Writer {
     this.stopped = true;
     await Promise.all(this.running);
   }
+}
+
+/** Bootstrap the first server, then join the other servers and the clients; resolves once the servers are all voters. */
+export async function formCluster(c: TestCluster, servers: string[], clients: string[]): Promise<void> {
+  const [first, ...rest] = servers;
+  await c.add({ id: first, server: true, bootstrap: true });
+  await c.start(first);
+  await c.leader([first]);
+  const join = [c.node(first).raftAddress];
+  for (const id of rest) await c.add({ id, server: true, join });
+  for (const id of clients) await c.add({ id, server: false, join });
+  await Promise.all([...rest, ...clients].map((id) => c.start(id)));
+  await waitVoters(c, servers, first);
+}
+
+/** Until the configuration on `via` has exactly these voters (and every member is known). */
+export async function waitVoters(c: TestCluster, voters: string[], via: string, timeoutMs = 20_000): Promise<void> {
+  await waitFor(`voters ${voters.join(',')}`, async () => {
+    const st = await c.status(via);
+    const v = st.members.filter((m) => m.voter).map((m) => m.id).sort();
+    return JSON.stringify(v) === JSON.stringify([...voters].sort()) ? true : undefined;
+  }, timeoutMs);
+}
+
+/**
+ * `it` for the steps of one scenario on cluster `c`, inside a describe: when
+ * the describe ends the cluster is stopped, and its dir is kept and its logs
+ * printed if a step failed.
+ */
+export function scenario(c: TestCluster): (name: string, fn: () => Promise<void>) => void {
+  let failed = false;
+  after(async () => {
+    if (failed) process.stderr.write(`cluster logs kept in ${c.dir}\n${c.logs()}\n`);
+    await c.cleanup(failed);
+  });
+  return (name, fn) => {
+    it(name, async () => {
+      try {
+        await fn();
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    });
+  };
 }

@@ -7,10 +7,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type {
-  AgentApi, ClusterStats, ClusterStatus, Consistency, KvDeleteOptions, KvPutOptions, MemberStatus, ReadMeta,
+  AgentApi, AgentSelf, ClusterStats, ClusterStatus, Consistency, KvDeleteOptions, KvPutOptions, MemberStatus, ReadMeta,
 } from '../../src/agent/api.js';
 import { ConfChangeError } from '../../src/errors.js';
 import { STATE_TABLES, StateMachine, encodeCommand, type Command } from '../../src/state/index.js';
+import { LocalServices } from '../../src/agent/services.js';
 import { LmdbStateStore } from '../../src/storage/index.js';
 
 export interface WaitCall {
@@ -25,6 +26,7 @@ export class FakeAgent extends EventEmitter implements AgentApi {
   readonly nodeId = 'n1';
   readonly state: StateMachine;
   readonly metricsContentType = 'text/plain; version=0.0.4; charset=utf-8';
+  scriptChecksEnabled = false;
   /** When set, barrier() rejects with it (a follower without a leader, say). */
   barrierError: Error | undefined;
   readonly barrierCalls: Consistency[] = [];
@@ -38,6 +40,8 @@ export class FakeAgent extends EventEmitter implements AgentApi {
     { id: 'n2', raftAddress: '127.0.0.1:7002', httpAddress: '127.0.0.1:8502', voter: true, leader: false },
     { id: 'c1', raftAddress: '127.0.0.1:7003', httpAddress: '', voter: false, leader: false },
   ];
+  /** The real local-services manager, writing its catalog syncs straight into the state machine. */
+  readonly local: LocalServices;
   private readonly store: LmdbStateStore;
   private readonly dir: string;
   private index: number;
@@ -55,6 +59,27 @@ export class FakeAgent extends EventEmitter implements AgentApi {
       this.waits.push(call);
       this.emit('wait', call);
       return pending;
+    };
+    this.local = new LocalServices({
+      dataDir: this.dir,
+      node: () => ({ id: '5f0c5f57-0000-5000-8000-000000000001', node: 'n1', address: '127.0.0.1', datacenter: 'dc1', taggedAddresses: {}, meta: {} }),
+      catalog: this.state.catalog,
+      write: async (op) => {
+        this.apply({ type: 'catalog', op });
+      },
+      ready: () => true,
+      antiEntropyIntervalMs: 60_000,
+      logger: { debug() {}, info() {}, warn() {}, error() {} } as never,
+    });
+    this.local.start();
+  }
+
+  self(): AgentSelf {
+    return {
+      nodeId: 'n1', nodeUuid: '5f0c5f57-0000-5000-8000-000000000001', datacenter: 'dc1', server: true,
+      raftAddress: '127.0.0.1:7001', httpAddress: '127.0.0.1:8501', dnsAddress: '127.0.0.1:8601', domain: 'consul.',
+      version: '0.0.0-test', protocolVersion: 1, nodeHealthTimeoutMs: 2000,
+      scriptChecksEnabled: this.scriptChecksEnabled,
     };
   }
 
@@ -135,6 +160,7 @@ export class FakeAgent extends EventEmitter implements AgentApi {
   }
 
   async close(): Promise<void> {
+    this.local.stop();
     await this.store.close();
     rmSync(this.dir, { recursive: true, force: true });
   }

@@ -1,0 +1,310 @@
+// This agent's own services and checks: registered over /v1/agent, kept in the
+// data dir so they survive a restart, checked by their runners, and kept in
+// the catalog by anti-entropy: at start-up, on every local change, and
+// periodically, the agent compares what it holds with what the catalog says
+// about its node and writes one `sync` through Raft only when they differ. A
+// check whose output changed but not its status is no difference: only status
+// changes (and registrations) are written.
+
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { KonsulError } from '../errors.js';
+import {
+  catalogSyncDiffers,
+  type CatalogOp, type CatalogReader, type CheckInput, type HealthStatus, type NodeInput, type ServiceInput,
+} from '../state/index.js';
+import type { TransportLogger } from '../transport/index.js';
+import type { CheckDefinition, ServiceDefinition } from './local/definitions.js';
+import { CheckRunner } from './local/runner.js';
+
+export interface LocalCheckState {
+  definition: CheckDefinition;
+  status: HealthStatus;
+  output: string;
+}
+
+export interface LocalServicesOptions {
+  dataDir: string;
+  /** This node's catalog record (its address may change with the HTTP or Raft address). */
+  node: () => NodeInput;
+  catalog: CatalogReader;
+  /** Writes a catalog operation through Raft (forwarded to the leader); resolves once applied here. */
+  write: (op: CatalogOp) => Promise<void>;
+  /** May this agent write to the catalog now (a member with a leader)? */
+  ready: () => boolean;
+  antiEntropyIntervalMs: number;
+  logger: TransportLogger;
+}
+
+interface Entry {
+  definition: CheckDefinition;
+  status: HealthStatus;
+  output: string;
+  runner: CheckRunner | undefined;
+}
+
+const FILE = 'local-services.json';
+/** How soon a failed sync is tried again. */
+const RETRY_MS = 1000;
+
+export class LocalServices {
+  private readonly services = new Map<string, ServiceDefinition>();
+  private readonly checks = new Map<string, Entry>();
+  private readonly opts: LocalServicesOptions;
+  private syncing: Promise<void> | undefined;
+  /** A change arrived while a sync was running: run another after it. */
+  private dirty = true;
+  private timer: NodeJS.Timeout | undefined;
+  private reaper: NodeJS.Timeout | undefined;
+  private stopped = false;
+  /** How many syncs were written, and how many found nothing to write (for tests and stats). */
+  readonly counters = { written: 0, unchanged: 0, failed: 0 };
+
+  constructor(options: LocalServicesOptions) {
+    this.opts = options;
+  }
+
+  /** Loads what the data dir holds, starts the checks and the anti-entropy timer. */
+  start(): void {
+    this.load();
+    for (const e of this.checks.values()) this.startRunner(e);
+    this.timer = setInterval(() => {
+      this.dirty = true;
+      this.kick();
+    }, this.opts.antiEntropyIntervalMs);
+    this.timer.unref();
+    this.reaper = setInterval(() => this.reapCritical(), 1000);
+    this.reaper.unref();
+    this.kick();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.timer);
+    clearInterval(this.reaper);
+    for (const e of this.checks.values()) e.runner?.stop();
+  }
+
+  // ------------------------------------------------------------ registrations
+
+  /** Adds or replaces a service and its checks; resolves once the catalog has it (or the sync failed: it is retried). */
+  async registerService(service: ServiceDefinition, checks: CheckDefinition[]): Promise<void> {
+    this.services.set(service.id, service);
+    // Consul: re-registering a service replaces the checks defined with it.
+    for (const [id, e] of this.checks) {
+      if (e.definition.serviceId === service.id && !checks.some((c) => c.id === id)) this.dropCheck(id);
+    }
+    for (const c of checks) this.putCheck({ ...c, serviceId: service.id });
+    this.persist();
+    await this.changed();
+  }
+
+  async deregisterService(id: string): Promise<boolean> {
+    if (!this.services.delete(id)) return false;
+    for (const [checkId, e] of this.checks) if (e.definition.serviceId === id) this.dropCheck(checkId);
+    this.persist();
+    await this.changed();
+    return true;
+  }
+
+  async registerCheck(check: CheckDefinition): Promise<void> {
+    if (check.serviceId !== '' && !this.services.has(check.serviceId)) {
+      throw new KonsulError('KONSUL_ERR_NOT_FOUND', `ServiceID "${check.serviceId}" does not exist`, 400);
+    }
+    this.putCheck(check);
+    this.persist();
+    await this.changed();
+  }
+
+  async deregisterCheck(id: string): Promise<boolean> {
+    if (!this.checks.has(id)) return false;
+    this.dropCheck(id);
+    this.persist();
+    await this.changed();
+    return true;
+  }
+
+  /** A TTL check's update (PUT /v1/agent/check/pass|warn|fail|update). */
+  async updateTtl(id: string, status: HealthStatus, output?: string): Promise<void> {
+    const e = this.checks.get(id);
+    if (!e) throw new KonsulError('KONSUL_ERR_NOT_FOUND', `Unknown check ID "${id}". Ensure that the check ID is passed, not the check name.`, 404);
+    if (e.definition.kind !== 'ttl' || !e.runner) throw new KonsulError('KONSUL_ERR_BAD_REQUEST', `check "${id}" is not a TTL check`, 400);
+    const before = e.status;
+    e.runner.ttlUpdate(status, output);
+    // The runner calls back on a status change; a same-status update still refreshes the output locally.
+    e.output = output ?? e.output;
+    if (e.status !== before) await this.settle();
+  }
+
+  listServices(): ServiceDefinition[] {
+    return [...this.services.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  service(id: string): ServiceDefinition | undefined {
+    return this.services.get(id);
+  }
+
+  listChecks(): LocalCheckState[] {
+    return [...this.checks.values()]
+      .map((e) => ({ definition: e.definition, status: e.status, output: e.output }))
+      .sort((a, b) => (a.definition.id < b.definition.id ? -1 : a.definition.id > b.definition.id ? 1 : 0));
+  }
+
+  private putCheck(def: CheckDefinition): void {
+    const old = this.checks.get(def.id);
+    old?.runner?.stop();
+    // A re-registered check keeps the status it had, unless the registration names one.
+    const entry: Entry = { definition: def, status: old?.status ?? def.initialStatus, output: old?.output ?? '', runner: undefined };
+    this.checks.set(def.id, entry);
+    if (!this.stopped && this.timer) this.startRunner(entry);
+  }
+
+  private dropCheck(id: string): void {
+    this.checks.get(id)?.runner?.stop();
+    this.checks.delete(id);
+  }
+
+  private startRunner(e: Entry): void {
+    e.runner = new CheckRunner(e.definition, (status, output) => {
+      if (this.checks.get(e.definition.id) !== e) return;
+      e.status = status;
+      e.output = output;
+      this.opts.logger.info({ check: e.definition.id, status }, 'check status changed');
+      this.persistSoon();
+      this.dirty = true;
+      this.kick();
+    }, { logger: this.opts.logger, initial: { status: e.status, output: e.output } });
+    e.runner.start();
+  }
+
+  /** DeregisterCriticalServiceAfter: a service whose check stayed critical that long is deregistered. */
+  private reapCritical(): void {
+    const now = performance.now();
+    for (const e of this.checks.values()) {
+      const after = e.definition.deregisterCriticalServiceAfterMs;
+      const since = e.runner?.criticalSinceMs();
+      if (after === undefined || since === undefined || e.definition.serviceId === '' || now - since < after) continue;
+      this.opts.logger.warn({ service: e.definition.serviceId, check: e.definition.id }, 'deregistering a service whose check stayed critical past DeregisterCriticalServiceAfter');
+      void this.deregisterService(e.definition.serviceId);
+      return;
+    }
+  }
+
+  // ------------------------------------------------------------ anti-entropy
+
+  /** The sync that would make the catalog match this agent. */
+  desired(): Extract<CatalogOp, { op: 'sync' }> {
+    const services: ServiceInput[] = this.listServices().map((s) => ({
+      id: s.id, service: s.name, tags: s.tags, address: s.address, port: s.port, meta: s.meta, weights: s.weights,
+      enableTagOverride: s.enableTagOverride,
+    }));
+    const checks: CheckInput[] = this.listChecks().map((c) => ({
+      checkId: c.definition.id, name: c.definition.name, status: c.status, notes: c.definition.notes, output: c.output,
+      serviceId: c.definition.serviceId, type: c.definition.kind,
+    }));
+    return { op: 'sync', node: this.opts.node(), services, checks };
+  }
+
+  private async changed(): Promise<void> {
+    this.dirty = true;
+    await this.settle();
+  }
+
+  /** Runs syncs until nothing changed since the last one started. */
+  private settle(): Promise<void> {
+    this.kick();
+    return this.syncing ?? Promise.resolve();
+  }
+
+  /** Starts a sync unless one is running (that one will loop while `dirty`). */
+  private kick(): void {
+    if (this.syncing || this.stopped) return;
+    this.syncing = this.syncLoop().finally(() => { this.syncing = undefined; });
+  }
+
+  private async syncLoop(): Promise<void> {
+    while (this.dirty && !this.stopped) {
+      this.dirty = false;
+      if (!this.opts.ready()) {
+        this.retryLater();
+        return;
+      }
+      const op = this.desired();
+      if (!catalogSyncDiffers(this.opts.catalog, op)) {
+        this.counters.unchanged++;
+        continue;
+      }
+      try {
+        await this.opts.write(op);
+        this.counters.written++;
+      } catch (error) {
+        this.counters.failed++;
+        this.opts.logger.debug({ err: (error as Error).message }, 'catalog sync failed; retrying');
+        this.retryLater();
+        return;
+      }
+    }
+  }
+
+  private retryLater(): void {
+    const t = setTimeout(() => {
+      this.dirty = true;
+      this.kick();
+    }, RETRY_MS);
+    t.unref();
+  }
+
+  // ------------------------------------------------------------ persistence
+
+  private persistTimer: NodeJS.Timeout | undefined;
+
+  /** Status changes are saved a little later, batched (a lost status is re-learned by the next check run). */
+  private persistSoon(): void {
+    if (this.persistTimer) return;
+    this.persistTimer = setTimeout(() => {
+      this.persistTimer = undefined;
+      if (!this.stopped) this.persist();
+    }, 500);
+    this.persistTimer.unref();
+  }
+
+  /** Writes the registrations (and the checks' last statuses) to a temp file, fsyncs it and renames it over the old one. */
+  private persist(): void {
+    const path = join(this.opts.dataDir, FILE);
+    const tmp = `${path}.tmp`;
+    const body = JSON.stringify({
+      version: 1,
+      services: this.listServices(),
+      checks: this.listChecks(),
+    });
+    const fd = openSync(tmp, 'w', 0o600);
+    try {
+      writeSync(fd, body);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  }
+
+  private load(): void {
+    let text: string;
+    try {
+      text = readFileSync(join(this.opts.dataDir, FILE), 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw error;
+    }
+    let saved: { services?: ServiceDefinition[]; checks?: LocalCheckState[] };
+    try {
+      saved = JSON.parse(text) as typeof saved;
+    } catch {
+      this.opts.logger.warn({ file: FILE }, 'the saved local services do not parse; starting without them');
+      return;
+    }
+    for (const s of saved.services ?? []) this.services.set(s.id, s);
+    for (const c of saved.checks ?? []) {
+      this.checks.set(c.definition.id, { definition: c.definition, status: c.status, output: c.output, runner: undefined });
+    }
+  }
+}
