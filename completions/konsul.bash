@@ -6,10 +6,17 @@ _konsul() {
     case ${COMP_WORDS[i]} in -*) ;; *) cmd="${cmd:+$cmd }${COMP_WORDS[i]}" ;; esac
   done
   case "$cmd" in
-    "agent") opts="--server --bootstrap --dev --join --node-id --data-dir --raft-addr --advertise --http-addr --dns-addr --config --token --tls-cert --tls-key --tls-ca --cluster-id --log-level --election-timeout --heartbeat-interval --snapshot-threshold --snapshot-interval --dead-server-timeout --stabilization-time --max-value-size" ;;
+    "agent") opts="--server --bootstrap --dev --join --node-id --data-dir --raft-addr --advertise --http-addr --dns-addr --config --token --tls-cert --tls-key --tls-ca --cluster-id --log-level --election-timeout --heartbeat-interval --snapshot-threshold --snapshot-interval --dead-server-timeout --stabilization-time --max-value-size --datacenter --domain --recursor --dns-only-passing --dns-node-ttl --dns-service-ttl --node-health-timeout --anti-entropy-interval --enable-script-checks" ;;
     "kv get") opts="--http-addr --json --recurse --keys --separator --stale --consistent --base64" ;;
     "kv put") opts="--http-addr --json --flags --cas --base64" ;;
     "kv delete") opts="--http-addr --json --recurse --cas" ;;
+    "services register") opts="--http-addr --json --name --id --address --port --tag --meta --check-http --check-tcp --check-ttl --check-script --check-interval --check-timeout" ;;
+    "services deregister") opts="--http-addr --json" ;;
+    "services list") opts="--http-addr --json" ;;
+    "catalog services") opts="--http-addr --json" ;;
+    "catalog service") opts="--http-addr --json --tag --passing" ;;
+    "catalog nodes") opts="--http-addr --json" ;;
+    "members") opts="--http-addr --json" ;;
     "cluster status") opts="--http-addr --json" ;;
     "cluster leader") opts="--http-addr --json" ;;
     "cluster peers") opts="--http-addr --json" ;;
@@ -23,8 +30,10 @@ _konsul() {
   esac
   if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "$opts --help" -- "$cur")); return; fi
   case "$cmd" in
-    "") words="agent kv cluster version" ;;
+    "") words="agent kv services catalog members cluster version" ;;
     kv) words="get put delete" ;;
+    services) words="register deregister list" ;;
+    catalog) words="services service nodes" ;;
     cluster) words="status leader peers stats health join leave transfer-leader snapshot" ;;
   esac
   COMPREPLY=($(compgen -W "$words" -- "$cur"))

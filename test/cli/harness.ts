@@ -1,12 +1,17 @@
-// Test harness for the CLI: a node:http stand-in for an agent's /v1/kv and
-// /cluster endpoints (Consul's KV semantics, in memory, every request recorded),
-// and run() to call main() in-process with captured stdout and stderr.
+// Test harness for the CLI: a node:http stand-in for an agent's /v1/kv, agent
+// services, catalog, health, members and /cluster endpoints (Consul's semantics
+// and JSON, in memory, every request recorded), and run() to call main()
+// in-process with captured stdout and stderr.
 
+import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PassThrough, Readable } from 'node:stream';
 import type { ClusterStatus } from '../../src/agent/api.js';
 import type { RunAgent } from '../../src/cli/agent-flags.js';
+import type { CatalogNode, HealthServiceEntry } from '../../src/cli/commands/catalog/common.js';
+import type { AgentMember } from '../../src/cli/commands/members.js';
+import type { AgentCheck, AgentService } from '../../src/cli/commands/services/common.js';
 import { main } from '../../src/cli/main.js';
 
 export interface Run { code: number; out: string; err: string }
@@ -40,6 +45,27 @@ export async function run(argv: string[], options: RunOptions = {}): Promise<Run
   return { code, out: Buffer.concat(out).toString('utf8'), err: Buffer.concat(err).toString('utf8') };
 }
 
+/** An address where nothing listens: a stand-in agent's, after it closed. */
+export async function deadAddress(): Promise<string> {
+  const gone = await FakeAgent.start();
+  const address = gone.address;
+  await gone.close();
+  return address;
+}
+
+/**
+ * A table as the CLI prints it (columns two spaces apart) as one record per
+ * row, keyed by header; fails unless every cell starts under its header.
+ */
+export function parseTable(text: string): Array<Record<string, string>> {
+  const [header = '', ...rows] = text.trimEnd().split('\n');
+  const columns = [...header.matchAll(/\S+(?: \S+)*/g)].map((m) => ({ name: m[0], at: m.index ?? 0 }));
+  return rows.map((row) => Object.fromEntries(columns.map(({ name, at }, i) => {
+    assert.ok(at === 0 || (row[at - 1] === ' ' && row[at] !== ' ' && row[at] !== undefined), `${name} aligned in ${JSON.stringify(row)}`);
+    return [name, row.slice(at, columns[i + 1]?.at ?? row.length).trimEnd()];
+  })));
+}
+
 interface StoredEntry { value: Buffer; flags: string; createIndex: number; modifyIndex: number }
 
 export interface RecordedRequest { method: string; url: string; body: string }
@@ -60,8 +86,17 @@ export class FakeAgent {
   readonly kv = new Map<string, StoredEntry>();
   status: ClusterStatus = healthyStatus();
   stats: unknown = { nodeId: 'n1', term: 3, proposals: { committed: 7, failed: 0 }, storage: { logBytes: 4096 } };
+  /** This agent's services by ID (PUT /v1/agent/service/register adds one) and its checks by CheckID. */
+  readonly services = new Map<string, AgentService>();
+  readonly checks = new Map<string, AgentCheck>();
+  /** The catalog: its nodes, and every service instance with its node and checks (GET /v1/health/service/<name>). */
+  nodes: CatalogNode[] = [];
+  instances: HealthServiceEntry[] = [];
+  members: AgentMember[] = [];
   /** The next request is answered with this status and text instead. */
   failNext: { status: number; body: string } | undefined;
+  /** Answers, instead of the stand-in, every request it returns an answer for (to refuse one request of several). */
+  refuse: ((request: RecordedRequest) => { status: number; body: string } | undefined) | undefined;
   /** Requests are read but never answered (to see the CLI's time limit). */
   hang = false;
   private index = 1;
@@ -106,18 +141,20 @@ export class FakeAgent {
     const body = Buffer.concat(chunks);
     const method = req.method ?? 'GET';
     const rawUrl = req.url ?? '/';
-    this.requests.push({ method, url: rawUrl, body: body.toString('utf8') });
+    const request = { method, url: rawUrl, body: body.toString('utf8') };
+    this.requests.push(request);
     if (this.hang) return;
-    if (this.failNext) {
-      const { status, body: text } = this.failNext;
+    const refusal = this.failNext ?? this.refuse?.(request);
+    if (refusal) {
       this.failNext = undefined;
-      return this.send(res, status, text);
+      return this.send(res, refusal.status, refusal.body);
     }
     const url = new URL(rawUrl, 'http://fake');
     if (url.pathname.startsWith('/v1/kv/')) {
       const key = url.pathname.slice('/v1/kv/'.length).split('/').map(decodeURIComponent).join('/');
       return this.serveKv(method, key, url.searchParams, body, res);
     }
+    if (url.pathname.startsWith('/v1/')) return this.serveDiscovery(method, url, body, res);
     return this.serveCluster(method, url, body, res);
   }
 
@@ -151,6 +188,64 @@ export class FakeAgent {
         CreateIndex: e.createIndex, ModifyIndex: e.modifyIndex, LockIndex: 0,
       };
     }));
+  }
+
+  private serveDiscovery(method: string, url: URL, body: Buffer, res: ServerResponse): void {
+    const route = `${method} ${url.pathname}`;
+    const rest = (prefix: string): string | undefined =>
+      url.pathname.startsWith(prefix) ? decodeURIComponent(url.pathname.slice(prefix.length)) : undefined;
+    if (route === 'PUT /v1/agent/service/register') return this.register(body, res);
+    const deregister = method === 'PUT' ? rest('/v1/agent/service/deregister/') : undefined;
+    if (deregister !== undefined) {
+      if (!this.services.delete(deregister)) {
+        return this.send(res, 404, `Unknown service ID "${deregister}". Ensure that the service ID is passed, not the service name.`);
+      }
+      for (const [id, check] of this.checks) if (check.ServiceID === deregister) this.checks.delete(id);
+      return this.send(res, 200, '');
+    }
+    if (route === 'GET /v1/agent/services') return this.sendJson(res, 200, Object.fromEntries(this.services));
+    if (route === 'GET /v1/agent/checks') return this.sendJson(res, 200, Object.fromEntries(this.checks));
+    if (route === 'GET /v1/agent/members') return this.sendJson(res, 200, this.members);
+    if (route === 'GET /v1/catalog/nodes') return this.sendJson(res, 200, this.nodes);
+    if (route === 'GET /v1/catalog/services') {
+      const names: Record<string, string[]> = {};
+      for (const { Service: s } of this.instances) names[s.Service] = [...new Set([...(names[s.Service] ?? []), ...(s.Tags ?? [])])];
+      return this.sendJson(res, 200, names);
+    }
+    const service = method === 'GET' ? rest('/v1/health/service/') : undefined;
+    if (service !== undefined) {
+      const tags = url.searchParams.getAll('tag');
+      const passing = url.searchParams.has('passing');
+      return this.sendJson(res, 200, this.instances.filter(({ Service: s, Checks }) =>
+        s.Service.toLowerCase() === service.toLowerCase()
+        && tags.every((t) => s.Tags?.includes(t))
+        && (!passing || Checks.every((c) => c.Status === 'passing'))));
+    }
+    return this.send(res, 404, `no route for ${route}`);
+  }
+
+  /** Consul's register: fields in either spelling, ID defaulting to Name; the service's check starts critical, as in Consul. */
+  private register(body: Buffer, res: ServerResponse): void {
+    let registration: Record<string, unknown>;
+    try {
+      registration = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+    } catch {
+      return this.send(res, 400, 'Request decode failed: not JSON');
+    }
+    const field = <T>(name: string, fallback: T): T =>
+      (Object.entries(registration).find(([key]) => key.toLowerCase() === name.toLowerCase())?.[1] as T | undefined) ?? fallback;
+    const name = field('Name', '');
+    if (name === '') return this.send(res, 400, 'Missing service name');
+    const id = field('ID', '') || name;
+    const tags = field<string[]>('Tags', []);
+    this.services.set(id, { ID: id, Service: name, Tags: tags, Address: field('Address', ''), Port: field('Port', 0), Meta: field('Meta', {}) });
+    if (field<unknown>('Check', undefined) !== undefined) {
+      this.checks.set(`service:${id}`, {
+        Node: 'n1', CheckID: `service:${id}`, Name: `Service '${name}' check`, Status: 'critical', Notes: '', Output: '',
+        ServiceID: id, ServiceName: name, ServiceTags: tags, Type: '',
+      });
+    }
+    return this.send(res, 200, '');
   }
 
   private serveCluster(method: string, url: URL, body: Buffer, res: ServerResponse): void {

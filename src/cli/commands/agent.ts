@@ -54,6 +54,15 @@ export class AgentRunCommand extends KonsulCommand {
   deadServerTimeout = Option.String('--dead-server-timeout', { description: 'Remove a member unreachable this long (default 5m) [KONSUL_DEAD_SERVER_TIMEOUT]' });
   stabilizationTime = Option.String('--stabilization-time', { description: 'A joining server is promoted after staying healthy this long (default 5s) [KONSUL_SERVER_STABILIZATION_TIME]' });
   maxValueSize = Option.String('--max-value-size', { description: 'Largest KV value accepted (default 512KiB) [KONSUL_KV_MAX_VALUE_SIZE]' });
+  datacenter = Option.String('--datacenter', { description: 'The datacenter this agent is in (default dc1) [KONSUL_DATACENTER]' });
+  domain = Option.String('--domain', { description: 'The DNS domain konsul answers for (default consul.) [KONSUL_DNS_DOMAIN]' });
+  recursor = Option.String('--recursor', { description: 'DNS servers for names outside the domain, host[:port][,...] (default: refuse them) [KONSUL_DNS_RECURSORS]' });
+  dnsOnlyPassing = Option.Boolean('--dns-only-passing', { description: 'DNS leaves out instances whose checks warn, not only critical ones [KONSUL_DNS_ONLY_PASSING]' });
+  dnsNodeTtl = Option.String('--dns-node-ttl', { description: 'TTL of node answers (default 0s) [KONSUL_DNS_NODE_TTL]' });
+  dnsServiceTtl = Option.String('--dns-service-ttl', { description: 'TTL of service answers, per service: web=10s,*=5s (default 0s) [KONSUL_DNS_SERVICE_TTL]' });
+  nodeHealthTimeout = Option.String('--node-health-timeout', { description: 'An agent unheard this long has its node check turned critical (default 2s) [KONSUL_NODE_HEALTH_TIMEOUT]' });
+  antiEntropyInterval = Option.String('--anti-entropy-interval', { description: 'How often local services and checks are compared with the catalog (default 60s) [KONSUL_ANTI_ENTROPY_INTERVAL]' });
+  enableScriptChecks = Option.Boolean('--enable-script-checks', { description: 'Accept script checks registered over HTTP; they run any command as the agent\'s user (default off) [KONSUL_ENABLE_SCRIPT_CHECKS]' });
 
   /** The flags that were given, under their AgentFlags names. */
   flags(): AgentFlags {

@@ -1,6 +1,9 @@
 // Every konsul command class, in the order `konsul --help` lists them by category.
 
 import { AgentRunCommand } from './agent.js';
+import { CatalogNodesCommand } from './catalog/nodes.js';
+import { CatalogServiceCommand } from './catalog/service.js';
+import { CatalogServicesCommand } from './catalog/services.js';
 import { ClusterHealthCommand } from './cluster/health.js';
 import { ClusterJoinCommand } from './cluster/join.js';
 import { ClusterLeaderCommand } from './cluster/leader.js';
@@ -13,6 +16,10 @@ import { ClusterTransferLeaderCommand } from './cluster/transfer-leader.js';
 import { KvDeleteCommand } from './kv/delete.js';
 import { KvGetCommand } from './kv/get.js';
 import { KvPutCommand } from './kv/put.js';
+import { MembersCommand } from './members.js';
+import { ServicesDeregisterCommand } from './services/deregister.js';
+import { ServicesListCommand } from './services/list.js';
+import { ServicesRegisterCommand } from './services/register.js';
 import { VersionCommand } from './version.js';
 
 export const COMMANDS = [
@@ -20,6 +27,13 @@ export const COMMANDS = [
   KvGetCommand,
   KvPutCommand,
   KvDeleteCommand,
+  ServicesRegisterCommand,
+  ServicesDeregisterCommand,
+  ServicesListCommand,
+  CatalogServicesCommand,
+  CatalogServiceCommand,
+  CatalogNodesCommand,
+  MembersCommand,
   ClusterStatusCommand,
   ClusterLeaderCommand,
   ClusterPeersCommand,
