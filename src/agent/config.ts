@@ -4,6 +4,7 @@
 
 import { readFileSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
+import { parseDuration as parseGoDuration } from '../duration.js';
 import { KonsulError } from '../errors.js';
 
 /** The flags `konsul agent` passes in: only those given, strings as typed. */
@@ -202,20 +203,12 @@ function asBool(raw: Raw | undefined, fallback: boolean): boolean {
   return fail(raw.source, `expected true or false, got ${JSON.stringify(raw.value)}`);
 }
 
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** "300ms", "1.5s", "5m", "1h", "1m30s", or a bare number of milliseconds. */
+/** "300ms", "1.5s", "5m", "1h", "1m30s" (Go's format), or a bare number of milliseconds; whole ms, never negative. */
 export function parseDuration(text: string): number | undefined {
   if (/^\d+$/.test(text)) return Number(text);
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
-  let total = 0;
-  let matched = 0;
-  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
-    total += Number(m[1]) * DURATION_UNITS[m[2]];
-    matched = re.lastIndex;
-  }
-  if (matched === 0 || matched !== text.length) return undefined;
-  return Math.round(total);
+  if (/^[-+]/.test(text)) return undefined;
+  const ms = parseGoDuration(text);
+  return ms === undefined ? undefined : Math.round(ms);
 }
 
 function asDuration(raw: Raw | undefined, fallbackMs: number, minMs: number, maxMs: number): number {

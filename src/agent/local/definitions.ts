@@ -2,7 +2,7 @@
 // PUT /v1/agent/check/register, service definition files) read into checked definitions.
 
 import { KonsulError } from '../../errors.js';
-import { parseDuration } from '../../http/query.js';
+import { parseDuration } from '../../duration.js';
 import type { HealthStatus, ServiceWeights } from '../../state/catalog-types.js';
 
 export interface ServiceDefinition {
