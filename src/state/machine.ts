@@ -6,6 +6,7 @@
 import { MAX_KEY_BYTES, StorageCorruptionError, type StateReader, type StateStore, type StateWriter } from '../storage/index.js';
 import { Catalog, CatalogBatch, CATALOG_TABLES } from './catalog.js';
 import { decodeCommand, type Command } from './command.js';
+import { TopicWatchers } from './watchers.js';
 
 export const KV_TABLE = 'kv';
 export const MEMBERS_TABLE = 'members';
@@ -121,20 +122,12 @@ interface Touch {
   index: number;
 }
 
-interface Watcher {
-  prefix: string;
-  after: number;
-  finish(index: number): void;
-}
-
 /**
  * How many recent deletes to remember for prefix indexes. A blocking query on
  * a prefix whose keys were deleted must see its index move although no key
  * under it holds that index any more (Consul keeps tombstones for this).
  */
 const RECENT_DELETES = 4096;
-/** setTimeout's longest delay; a longer one fires at once. */
-const MAX_TIMER_MS = 0x7fff_ffff;
 
 export class StateMachine {
   private readonly store: StateStore;
@@ -151,8 +144,7 @@ export class StateMachine {
    */
   private floorIndex = 0;
   /** Blocking queries, by the prefix they watch. */
-  private readonly watchers = new Map<string, Set<Watcher>>();
-  private watcherCount = 0;
+  private readonly kvWatchers = new TopicWatchers();
   /** The service catalog: its tables are written in the same transactions; reads come from memory. */
   readonly catalog = new Catalog();
   private readonly catalogBatch = new CatalogBatch();
@@ -225,7 +217,7 @@ export class StateMachine {
     if (this.catalogBatch.changes.length > 0) this.catalog.commit(this.catalogBatch);
     this.catalogBatch.clear();
     for (const t of touched) if (t.deleted) this.rememberDelete(t.recurse, t.key, t.index);
-    if (touched.length > 0 && this.watcherCount > 0) this.wake(touched);
+    if (touched.length > 0 && this.kvWatchers.size > 0) this.wake(touched);
     return results;
   }
 
@@ -379,39 +371,12 @@ export class StateMachine {
    * kept by prefix, so an apply looks only at the prefixes its changes touched.
    */
   waitKv(prefix: string, afterIndex: number, timeoutMs: number, signal?: AbortSignal): Promise<number> {
-    const now = this.kvPrefixIndex(prefix);
-    if (now > afterIndex || signal?.aborted) return Promise.resolve(now);
-    return new Promise<number>((resolve) => {
-      let set = this.watchers.get(prefix);
-      if (!set) {
-        set = new Set();
-        this.watchers.set(prefix, set);
-      }
-      const watchers = set;
-      // The timeout and an abort end the wait the same way: with the index now.
-      const expire = (): void => watcher.finish(this.kvPrefixIndex(prefix));
-      const timer = setTimeout(expire, Math.min(Math.max(0, timeoutMs), MAX_TIMER_MS));
-      const watcher: Watcher = {
-        prefix,
-        after: afterIndex,
-        finish: (index) => {
-          if (!watchers.delete(watcher)) return;
-          this.watcherCount--;
-          if (watchers.size === 0 && this.watchers.get(prefix) === watchers) this.watchers.delete(prefix);
-          clearTimeout(timer);
-          signal?.removeEventListener('abort', expire);
-          resolve(index);
-        },
-      };
-      watchers.add(watcher);
-      this.watcherCount++;
-      signal?.addEventListener('abort', expire, { once: true });
-    });
+    return this.kvWatchers.wait(prefix, () => this.kvPrefixIndex(prefix), afterIndex, timeoutMs, signal);
   }
 
   /** How many blocking queries wait now (for stats and tests). */
   get waiting(): number {
-    return this.watcherCount;
+    return this.kvWatchers.size;
   }
 
   private wake(touched: readonly Touch[]): void {
@@ -423,37 +388,25 @@ export class StateMachine {
     for (const t of touched) {
       if (t.recurse) {
         // A deleted prefix touches the prefixes above it and the ones under it.
-        for (const prefix of this.watchers.keys()) if (prefix.startsWith(t.key) || t.key.startsWith(prefix)) hit(prefix, t.index);
-      } else if (this.watchers.size <= t.key.length + 1) {
-        for (const prefix of this.watchers.keys()) if (t.key.startsWith(prefix)) hit(prefix, t.index);
+        for (const prefix of this.kvWatchers.topics()) if (prefix.startsWith(t.key) || t.key.startsWith(prefix)) hit(prefix, t.index);
+      } else if (this.kvWatchers.topicCount <= t.key.length + 1) {
+        for (const prefix of this.kvWatchers.topics()) if (t.key.startsWith(prefix)) hit(prefix, t.index);
       } else {
         // Many distinct prefixes: look up each prefix of the key instead.
         for (let n = 0; n <= t.key.length; n++) {
           const prefix = t.key.slice(0, n);
-          if (this.watchers.has(prefix)) hit(prefix, t.index);
+          if (this.kvWatchers.has(prefix)) hit(prefix, t.index);
         }
       }
     }
-    for (const [prefix, index] of hits) {
-      const set = this.watchers.get(prefix);
-      if (!set) continue;
-      let current: number | undefined;
-      for (const w of [...set]) {
-        if (index <= w.after) continue;
-        current ??= this.kvPrefixIndex(prefix);
-        w.finish(current);
-      }
-    }
+    for (const [prefix, index] of hits) this.kvWatchers.notify(prefix, index, () => this.kvPrefixIndex(prefix));
   }
 
   /** After a snapshot restore replaced the store: reload the caches, start a new delete history, wake every watcher. */
   reset(): void {
     this.loadCaches();
     this.catalog.wakeAll();
-    for (const [prefix, set] of [...this.watchers]) {
-      const current = this.kvPrefixIndex(prefix);
-      for (const w of [...set]) w.finish(current);
-    }
+    this.kvWatchers.finishAll((prefix) => this.kvPrefixIndex(prefix));
   }
 }
 

@@ -44,11 +44,32 @@ export class TopicWatchers {
     });
   }
 
-  /** The topic's index rose to `index`: wake the waiters that saw less. */
-  notify(topic: string, index: number): void {
+  /**
+   * The topic's index rose to `index`: wake the waiters that saw less, with
+   * `current()` when given (read once, only if someone wakes), else `index`.
+   */
+  notify(topic: string, index: number, current?: () => number): void {
     const set = this.byTopic.get(topic);
     if (!set) return;
-    for (const w of [...set]) if (index > w.after) w.finish(index);
+    let value: number | undefined;
+    for (const w of [...set]) {
+      if (index <= w.after) continue;
+      value ??= current ? current() : index;
+      w.finish(value);
+    }
+  }
+
+  /** The topics someone waits on. */
+  topics(): IterableIterator<string> {
+    return this.byTopic.keys();
+  }
+
+  has(topic: string): boolean {
+    return this.byTopic.has(topic);
+  }
+
+  get topicCount(): number {
+    return this.byTopic.size;
   }
 
   /** Wake every waiter with its topic's index now (after a snapshot restore). */
