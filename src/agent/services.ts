@@ -79,10 +79,21 @@ export class LocalServices {
   }
 
   stop(): void {
+    if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.timer);
     clearInterval(this.reaper);
     for (const e of this.checks.values()) e.runner?.stop();
+    // A status change not yet saved is saved now, so a clean stop loses nothing.
+    if (this.persistTimer) {
+      clearTimeout(this.persistTimer);
+      this.persistTimer = undefined;
+      try {
+        this.persist();
+      } catch (error) {
+        this.opts.logger.warn({ err: (error as Error).message }, 'could not save the local services on stop');
+      }
+    }
   }
 
   // ------------------------------------------------------------ registrations
@@ -131,8 +142,8 @@ export class LocalServices {
     if (e.definition.kind !== 'ttl' || !e.runner) throw new KonsulError('KONSUL_ERR_BAD_REQUEST', `check "${id}" is not a TTL check`, 400);
     const before = e.status;
     e.runner.ttlUpdate(status, output);
-    // The runner calls back on a status change; a same-status update still refreshes the output locally.
-    e.output = output ?? e.output;
+    // The runner calls back on a status change; a same-status update still refreshes the output (as the runner capped it).
+    e.output = e.runner.status().output;
     if (e.status !== before) await this.settle();
   }
 
@@ -185,7 +196,9 @@ export class LocalServices {
       const since = e.runner?.criticalSinceMs();
       if (after === undefined || since === undefined || e.definition.serviceId === '' || now - since < after) continue;
       this.opts.logger.warn({ service: e.definition.serviceId, check: e.definition.id }, 'deregistering a service whose check stayed critical past DeregisterCriticalServiceAfter');
-      void this.deregisterService(e.definition.serviceId);
+      this.deregisterService(e.definition.serviceId).catch((error: Error) => {
+        this.opts.logger.warn({ service: e.definition.serviceId, err: error.message }, 'could not deregister the service');
+      });
       return;
     }
   }
@@ -263,7 +276,12 @@ export class LocalServices {
     if (this.persistTimer) return;
     this.persistTimer = setTimeout(() => {
       this.persistTimer = undefined;
-      if (!this.stopped) this.persist();
+      if (this.stopped) return;
+      try {
+        this.persist();
+      } catch (error) {
+        this.opts.logger.warn({ err: (error as Error).message }, 'could not save the check statuses');
+      }
     }, 500);
     this.persistTimer.unref();
   }

@@ -95,13 +95,17 @@ describe('local services and anti-entropy', () => {
     assert.equal(inst?.status, 'critical');
     assert.equal(inst?.checks[0]?.output, 'broken');
     await assert.rejects(node.local.updateTtl('nope', 'passing'), /Unknown check ID/);
+    // Output is capped as the runner caps it, locally too.
+    await node.local.updateTtl('ttl', 'critical', 'x'.repeat(10_000));
+    const local = node.local.listChecks()[0]!;
+    assert.ok(Buffer.byteLength(local.output) < 5000, `local output of ${local.output.length} bytes`);
   });
 
   it('registrations and check statuses survive a restart', async (t) => {
     const s = start(t, 60_000);
     await s.node.local.registerService(...registration({ Name: 'web', ID: 'w', Tags: ['a'], Check: { CheckID: 'ttl', TTL: '60s' } }));
     await s.node.local.updateTtl('ttl', 'warning', 'slow');
-    await new Promise((resolve) => setTimeout(resolve, 600)); // the status is saved within half a second
+    // No wait: a clean stop saves the status change that was still pending.
     const again = await s.restart();
     assert.deepEqual(again.local.listServices().map((x) => [x.id, x.tags]), [['w', ['a']]]);
     assert.deepEqual(again.local.listChecks().map((c) => [c.definition.id, c.status, c.output]), [['ttl', 'warning', 'slow']]);
