@@ -78,7 +78,7 @@ describe('konsul CLI against a real agent', () => {
   it('an unreachable agent exits 3 with a hint', async () => {
     const r = await run(['cluster', 'status', '--http-addr', '127.0.0.1:1']);
     assert.equal(r.code, EXIT.unreachable);
-    assert.match(r.err, /^Error: cannot reach the agent at http:\/\/127\.0\.0\.1:1 .*KONSUL_HTTP_ADDR\n$/);
+    assert.match(r.err, /^Error: no konsul agent at 127\.0\.0\.1:1: is `konsul agent` running\? .*KONSUL_HTTP_ADDR\)\n$/);
   });
 
   it('usage errors exit 2', async () => {

@@ -4,6 +4,8 @@ import { AgentRunCommand } from './agent.js';
 import { CatalogNodesCommand } from './catalog/nodes.js';
 import { CatalogServiceCommand } from './catalog/service.js';
 import { CatalogServicesCommand } from './catalog/services.js';
+import { CompletionCommand } from './completion/completion.js';
+import { CompleteValuesCommand } from './completion/values.js';
 import { ClusterHealthCommand } from './cluster/health.js';
 import { ClusterJoinCommand } from './cluster/join.js';
 import { ClusterLeaderCommand } from './cluster/leader.js';
@@ -44,4 +46,6 @@ export const COMMANDS = [
   ClusterTransferLeaderCommand,
   ClusterSnapshotCommand,
   VersionCommand,
+  CompletionCommand,
+  CompleteValuesCommand,
 ] as const;
