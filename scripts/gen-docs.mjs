@@ -68,4 +68,20 @@ function writeOrCheck(all) {
   return stale;
 }
 
-process.exit(writeOrCheck(files) > 0 ? 1 : 0);
+/** package.json's `man` field lists every page in man/, so `npm install -g` installs them. */
+function syncManField(all) {
+  const path = join(root, 'package.json');
+  const text = readFileSync(path, 'utf8');
+  const pkg = JSON.parse(text);
+  const man = Object.keys(all).filter((rel) => rel.startsWith('man/')).sort();
+  if (JSON.stringify(pkg.man) === JSON.stringify(man)) return 0;
+  if (process.argv.includes('--check')) {
+    console.error('package.json\'s man field does not list the pages in man/: run `npm run docs`');
+    return 1;
+  }
+  writeFileSync(path, `${JSON.stringify({ ...pkg, man }, null, 2)}\n`);
+  console.log('wrote package.json (man)');
+  return 0;
+}
+
+process.exit(writeOrCheck(files) + syncManField(files) > 0 ? 1 : 0);

@@ -106,7 +106,7 @@ describe('completions in the real shells', () => {
     assert.deepEqual(await bash(['konsul', 'clu']), ['cluster']);
     assert.deepEqual((await bash(['konsul', 'cluster', ''])).sort(), clusterVerbs);
     assert.deepEqual((await bash(['konsul', '--http-addr', '10.0.0.1:8500', 'kv', ''])).sort(), kvVerbs);
-    assert.deepEqual((await bash(['konsul', 'kv', '--http-addr', 'kv', 'g'])), ['get'], 'the value "kv" of --http-addr is not the group');
+    assert.deepEqual(await bash(['konsul', '--http-addr', 'cluster', 'k']), ['kv'], 'a host named "cluster" given to --http-addr is not the group');
     assert.deepEqual(await bash(['konsul', 'kv', 'get', '--se']), ['--separator']);
     assert.deepEqual(await bash(['konsulctl', 'members', '--js']), ['--json']);
   });
@@ -115,6 +115,7 @@ describe('completions in the real shells', () => {
     assert.deepEqual(await zsh(['konsul', 'clu']), ['cluster']);
     assert.deepEqual((await zsh(['konsul', 'cluster', ''])).sort(), clusterVerbs);
     assert.deepEqual((await zsh(['konsul', '--http-addr', '10.0.0.1:8500', 'kv', ''])).sort(), kvVerbs);
+    assert.deepEqual(await zsh(['konsul', '--http-addr', 'cluster', 'k']), ['kv']);
     assert.deepEqual(await zsh(['konsul', 'kv', 'get', '--se']), ['--separator']);
     const syntax = spawnSync('zsh', ['-n', join(ROOT, 'completions', '_konsul')], { encoding: 'utf8' });
     assert.equal(syntax.status, 0, syntax.stderr);
@@ -124,6 +125,7 @@ describe('completions in the real shells', () => {
     assert.deepEqual(await fish('konsul clu'), ['cluster']);
     assert.deepEqual((await fish('konsul cluster ')).sort(), clusterVerbs);
     assert.deepEqual((await fish('konsul --http-addr 10.0.0.1:8500 kv ')).sort(), kvVerbs);
+    assert.deepEqual(await fish('konsul --http-addr cluster k'), ['kv']);
     assert.deepEqual(await fish('konsul kv get --se'), ['--separator']);
     assert.deepEqual(await fish('konsulctl clu'), ['cluster']);
   });
