@@ -18,6 +18,7 @@ import { ClusterTransferLeaderCommand } from './cluster/transfer-leader.js';
 import { KvDeleteCommand } from './kv/delete.js';
 import { KvGetCommand } from './kv/get.js';
 import { KvPutCommand } from './kv/put.js';
+import { DemoCommand } from './demo.js';
 import { MembersCommand } from './members.js';
 import { ServicesDeregisterCommand } from './services/deregister.js';
 import { ServicesListCommand } from './services/list.js';
@@ -26,6 +27,7 @@ import { VersionCommand } from './version.js';
 
 export const COMMANDS = [
   AgentRunCommand,
+  DemoCommand,
   KvGetCommand,
   KvPutCommand,
   KvDeleteCommand,
