@@ -66,10 +66,10 @@ _konsul() {
     'agent') opts='--server --bootstrap --dev --join --node-id --data-dir --raft-addr --advertise --http-addr --dns-addr --config --token --tls-cert --tls-key --tls-ca --cluster-id --log-level --election-timeout --heartbeat-interval --snapshot-threshold --snapshot-interval --dead-server-timeout --stabilization-time --max-value-size --datacenter --domain --recursor --dns-only-passing --dns-node-ttl --dns-service-ttl --node-health-timeout --anti-entropy-interval --enable-script-checks' ;;
     'demo') opts='--data-dir --keep --json' ;;
     'kv/get') opts='--http-addr --json --recurse --keys --separator --stale --consistent --base64' ;;
-    'kv/put') opts='--http-addr --json --flags --cas --base64' ;;
-    'kv/delete') opts='--http-addr --json --recurse --cas' ;;
-    'services/register') opts='--http-addr --json --name --id --address --port --tag --meta --check-http --check-tcp --check-ttl --check-script --check-interval --check-timeout' ;;
-    'services/deregister') opts='--http-addr --json' ;;
+    'kv/put') opts='--http-addr --json --quiet -q --flags --cas --base64' ;;
+    'kv/delete') opts='--http-addr --json --quiet -q --recurse --cas' ;;
+    'services/register') opts='--http-addr --json --quiet -q --name --id --address --port --tag --meta --check-http --check-tcp --check-ttl --check-script --check-interval --check-timeout' ;;
+    'services/deregister') opts='--http-addr --json --quiet -q' ;;
     'services/list') opts='--http-addr --json' ;;
     'catalog/services') opts='--http-addr --json' ;;
     'catalog/service') opts='--http-addr --json --tag --passing' ;;
@@ -79,11 +79,11 @@ _konsul() {
     'cluster/leader') opts='--http-addr --json' ;;
     'cluster/peers') opts='--http-addr --json' ;;
     'cluster/stats') opts='--http-addr --json' ;;
-    'cluster/health') opts='--http-addr --json' ;;
-    'cluster/join') opts='--http-addr --json --address --id --non-voter' ;;
-    'cluster/leave') opts='--http-addr --json --node' ;;
-    'cluster/transfer-leader') opts='--http-addr --json --node' ;;
-    'cluster/snapshot') opts='--http-addr --json' ;;
+    'cluster/health') opts='--http-addr --json --quiet -q' ;;
+    'cluster/join') opts='--http-addr --json --quiet -q --address --id --non-voter' ;;
+    'cluster/leave') opts='--http-addr --json --quiet -q --node' ;;
+    'cluster/transfer-leader') opts='--http-addr --json --quiet -q --node' ;;
+    'cluster/snapshot') opts='--http-addr --json --quiet -q' ;;
     'version') opts='--json' ;;
     'completion') opts='' ;;
   esac
