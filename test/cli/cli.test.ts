@@ -152,6 +152,19 @@ describe('konsul: which agent, exit codes, errors', () => {
     }
   });
 
+  it('konsul <group> --help lists the group\'s commands with their descriptions and exits 0', async () => {
+    const r = await run(['cluster', '--help']);
+    assert.equal(r.code, EXIT.ok, r.err);
+    assert.match(r.out, /^konsul cluster: inspect and change the Raft cluster\n/);
+    for (const verb of ['status', 'leader', 'peers', 'join', 'leave', 'transfer-leader']) assert.match(r.out, new RegExp(`^  konsul cluster ${verb}\\b`, 'm'));
+    assert.match(r.out, /The current leader; exits 1 when there is none/);
+    const kv = await run(['kv', '-h']);
+    assert.equal(kv.code, EXIT.ok);
+    assert.match(kv.out, /^  konsul kv put <key> \[value\]$/m);
+    const bare = await run(['kv']);
+    assert.equal(bare.code, EXIT.usage, 'a group without a command is still a usage error');
+  });
+
   it('version and --version print the package.json version, the peer protocol version and Node\'s', async () => {
     for (const argv of [['version'], ['--version'], ['-v']]) {
       const r = await run(argv);

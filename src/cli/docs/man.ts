@@ -69,7 +69,7 @@ function commandSections(command: CommandModel, nested: boolean): string[] {
   return out;
 }
 
-function groupSummary(model: readonly CommandModel[], group: string): string {
+export function groupSummary(model: readonly CommandModel[], group: string): string {
   const only = model.filter((c) => c.words[0] === group);
   if (only.length === 1 && only[0]?.words.length === 1) return only[0].description;
   return GROUP_SUMMARIES[group] ?? `${group} commands`;
