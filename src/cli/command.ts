@@ -42,3 +42,13 @@ export abstract class HttpCommand extends KonsulCommand {
     }
   }
 }
+
+/** A command that changes something (or checks it): --quiet leaves only the exit code and errors. */
+export abstract class QuietHttpCommand extends HttpCommand {
+  quiet = Option.Boolean('--quiet,-q', false, { description: 'Print nothing when it works (errors still go to stderr), for scripts' });
+
+  /** The human confirmation, unless --quiet. */
+  protected say(text: string): void {
+    if (!this.quiet) this.out(text);
+  }
+}

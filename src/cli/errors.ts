@@ -32,7 +32,7 @@ export class AgentUnreachableError extends CliError {
   readonly origin: string;
   constructor(origin: string, reason: string) {
     super(
-      `cannot reach the agent at ${origin} (${reason}) — is \`konsul agent\` running? set --http-addr or KONSUL_HTTP_ADDR`,
+      `no konsul agent at ${origin.replace(/^http:\/\//, '')}: is \`konsul agent\` running? (${reason}; set --http-addr or KONSUL_HTTP_ADDR)`,
       EXIT.unreachable,
       'KONSUL_ERR_CLI_UNREACHABLE',
     );

@@ -10,6 +10,7 @@ import type { CliContext } from './command.js';
 import { COMMANDS } from './commands/index.js';
 import { CliError } from './errors.js';
 import { EXIT } from './exit-codes.js';
+import { groupHelp } from './group-help.js';
 import { syntaxErrorLine } from './syntax-errors.js';
 import { packageVersion } from './version.js';
 
@@ -78,6 +79,12 @@ async function runCommandLine(cli: Cli<CliContext>, argv: string[], ctx: CliCont
     ctx.stderr.write(`Error: ${oneLine(message)}\n`);
     return code;
   };
+
+  const ofGroup = groupHelp(cli, argv);
+  if (ofGroup !== null) {
+    ctx.stdout.write(ofGroup);
+    return EXIT.ok;
+  }
 
   let command: Command<CliContext>;
   try {

@@ -149,7 +149,7 @@ describe('konsul catalog', () => {
     for (const argv of [['services'], ['nodes'], ['service', 'web']]) {
       const r = await run(['catalog', ...argv, '--http-addr', address]);
       assert.equal(r.code, EXIT.unreachable, argv.join(' '));
-      assert.match(r.err, /^Error: cannot reach the agent at [^\n]+\n$/);
+      assert.match(r.err, /^Error: no konsul agent at [^\n]+: is `konsul agent` running\? [^\n]+\n$/);
     }
   });
 });

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AGENT_FLAG_NAMES, type AgentFlags } from '../../src/cli/agent-flags.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
+import { PROTOCOL_VERSION } from '../../src/transport/codec.js';
 import { FakeAgent, run } from './harness.js';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
@@ -47,7 +48,7 @@ describe('konsul: which agent, exit codes, errors', () => {
     assert.equal(r.out, '');
     assert.equal(
       r.err,
-      `Error: cannot reach the agent at http://${dead} (connect ECONNREFUSED) — is \`konsul agent\` running? set --http-addr or KONSUL_HTTP_ADDR\n`,
+      `Error: no konsul agent at ${dead}: is \`konsul agent\` running? (connect ECONNREFUSED; set --http-addr or KONSUL_HTTP_ADDR)\n`,
     );
     assert.equal(process.exitCode, 0, 'run() resets it; main() set it to 3 before');
   });
@@ -151,12 +152,28 @@ describe('konsul: which agent, exit codes, errors', () => {
     }
   });
 
-  it('version and --version print the package.json version', async () => {
-    for (const argv of [['version'], ['--version']]) {
+  it('konsul <group> --help lists the group\'s commands with their descriptions and exits 0', async () => {
+    const r = await run(['cluster', '--help']);
+    assert.equal(r.code, EXIT.ok, r.err);
+    assert.match(r.out, /^konsul cluster: inspect and change the Raft cluster\n/);
+    for (const verb of ['status', 'leader', 'peers', 'join', 'leave', 'transfer-leader']) assert.match(r.out, new RegExp(`^  konsul cluster ${verb}\\b`, 'm'));
+    assert.match(r.out, /The current leader; exits 1 when there is none/);
+    const kv = await run(['kv', '-h']);
+    assert.equal(kv.code, EXIT.ok);
+    assert.match(kv.out, /^  konsul kv put <key> \[value\]$/m);
+    const bare = await run(['kv']);
+    assert.equal(bare.code, EXIT.usage, 'a group without a command is still a usage error');
+  });
+
+  it('version and --version print the package.json version, the peer protocol version and Node\'s', async () => {
+    for (const argv of [['version'], ['--version'], ['-v']]) {
       const r = await run(argv);
       assert.equal(r.code, EXIT.ok);
-      assert.equal(r.out, `konsul ${VERSION} (node ${process.version})\n`);
+      assert.equal(r.out, `konsul ${VERSION}\nprotocol ${PROTOCOL_VERSION}\nnode ${process.version}\n`);
     }
+    const json = await run(['version', '--json']);
+    assert.equal(json.code, EXIT.ok);
+    assert.deepEqual(JSON.parse(json.out), { version: VERSION, protocol: PROTOCOL_VERSION, node: process.version });
   });
 });
 
@@ -213,7 +230,7 @@ describe('bin/konsul.js as a real process', () => {
   it('`konsul version` prints the version and exits 0', () => {
     const r = spawnSync(process.execPath, [BIN, 'version'], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
-    assert.equal(r.stdout, `konsul ${VERSION} (node ${process.version})\n`);
+    assert.equal(r.stdout, `konsul ${VERSION}\nprotocol ${PROTOCOL_VERSION}\nnode ${process.version}\n`);
   });
 
   it('exits with the CLI\'s code: 3 for an unreachable agent', async () => {

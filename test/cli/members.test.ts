@@ -70,6 +70,6 @@ describe('konsul members', () => {
   it('an unreachable agent exits 3', async () => {
     const r = await run(['members', '--http-addr', await deadAddress()]);
     assert.equal(r.code, EXIT.unreachable);
-    assert.match(r.err, /^Error: cannot reach the agent at [^\n]+\n$/);
+    assert.match(r.err, /^Error: no konsul agent at [^\n]+: is `konsul agent` running\? [^\n]+\n$/);
   });
 });

@@ -38,6 +38,20 @@ describe('konsul CLI against a real agent', () => {
     assert.equal((await run(['kv', 'get', '--http-addr', addr, 'app/motd'])).out, 'hello\nworld');
   });
 
+  it('--quiet leaves only the exit code on success, and still reports a failure on stderr', async () => {
+    const put = await run(['kv', 'put', '--quiet', '--http-addr', addr, 'quiet/key', 'v']);
+    assert.deepEqual([put.code, put.out, put.err], [EXIT.ok, '', '']);
+    const casFails = await run(['kv', 'put', '-q', '--cas', '0', '--http-addr', addr, 'quiet/key', 'w']);
+    assert.equal(casFails.code, EXIT.failed);
+    assert.equal(casFails.out, '');
+    assert.match(casFails.err, /^Error: key "quiet\/key" not written: the check-and-set failed/);
+    const del = await run(['kv', 'delete', '-q', '--http-addr', addr, 'quiet/key']);
+    assert.deepEqual([del.code, del.out, del.err], [EXIT.ok, '', '']);
+    const healthy = await run(['cluster', 'health', '--quiet', '--http-addr', addr]);
+    assert.deepEqual([healthy.code, healthy.out], [EXIT.ok, '']);
+    assert.equal((await run(['cluster', 'health', '--http-addr', addr])).out, 'healthy\n');
+  });
+
   it('a missing key exits 1 with one line on stderr', async () => {
     const r = await run(['kv', 'get', '--http-addr', addr, 'no/such/key']);
     assert.equal(r.code, EXIT.failed);
@@ -78,7 +92,7 @@ describe('konsul CLI against a real agent', () => {
   it('an unreachable agent exits 3 with a hint', async () => {
     const r = await run(['cluster', 'status', '--http-addr', '127.0.0.1:1']);
     assert.equal(r.code, EXIT.unreachable);
-    assert.match(r.err, /^Error: cannot reach the agent at http:\/\/127\.0\.0\.1:1 .*KONSUL_HTTP_ADDR\n$/);
+    assert.match(r.err, /^Error: no konsul agent at 127\.0\.0\.1:1: is `konsul agent` running\? .*KONSUL_HTTP_ADDR\)\n$/);
   });
 
   it('usage errors exit 2', async () => {

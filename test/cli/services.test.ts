@@ -301,7 +301,7 @@ describe('konsul services', () => {
     for (const argv of [['register', '--name', 'web'], ['deregister', 'web'], ['list']]) {
       const r = await run(['services', ...argv, '--http-addr', address]);
       assert.equal(r.code, EXIT.unreachable, argv.join(' '));
-      assert.match(r.err, /^Error: cannot reach the agent at [^\n]+\n$/);
+      assert.match(r.err, /^Error: no konsul agent at [^\n]+: is `konsul agent` running\? [^\n]+\n$/);
     }
   });
 });

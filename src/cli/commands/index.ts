@@ -4,6 +4,8 @@ import { AgentRunCommand } from './agent.js';
 import { CatalogNodesCommand } from './catalog/nodes.js';
 import { CatalogServiceCommand } from './catalog/service.js';
 import { CatalogServicesCommand } from './catalog/services.js';
+import { CompletionCommand } from './completion/completion.js';
+import { CompleteValuesCommand } from './completion/values.js';
 import { ClusterHealthCommand } from './cluster/health.js';
 import { ClusterJoinCommand } from './cluster/join.js';
 import { ClusterLeaderCommand } from './cluster/leader.js';
@@ -16,6 +18,7 @@ import { ClusterTransferLeaderCommand } from './cluster/transfer-leader.js';
 import { KvDeleteCommand } from './kv/delete.js';
 import { KvGetCommand } from './kv/get.js';
 import { KvPutCommand } from './kv/put.js';
+import { DemoCommand } from './demo.js';
 import { MembersCommand } from './members.js';
 import { ServicesDeregisterCommand } from './services/deregister.js';
 import { ServicesListCommand } from './services/list.js';
@@ -24,6 +27,7 @@ import { VersionCommand } from './version.js';
 
 export const COMMANDS = [
   AgentRunCommand,
+  DemoCommand,
   KvGetCommand,
   KvPutCommand,
   KvDeleteCommand,
@@ -44,4 +48,6 @@ export const COMMANDS = [
   ClusterTransferLeaderCommand,
   ClusterSnapshotCommand,
   VersionCommand,
+  CompletionCommand,
+  CompleteValuesCommand,
 ] as const;

@@ -3,7 +3,7 @@
 
 import { Command } from 'clipanion';
 import type { AgentClient } from '../../client.js';
-import { HttpCommand } from '../../command.js';
+import { QuietHttpCommand } from '../../command.js';
 import { EXIT } from '../../exit-codes.js';
 import type { ClusterStatus } from './common.js';
 
@@ -18,7 +18,7 @@ export function healthProblems(status: ClusterStatus): string[] {
   return problems;
 }
 
-export class ClusterHealthCommand extends HttpCommand {
+export class ClusterHealthCommand extends QuietHttpCommand {
   static override paths = [['cluster', 'health']];
   static override usage = Command.Usage({
     category: 'Cluster',
@@ -35,7 +35,7 @@ export class ClusterHealthCommand extends HttpCommand {
     const problems = healthProblems(status);
     const healthy = problems.length === 0;
     if (this.json) this.printJson({ healthy, leader: status.leader?.id ?? null, problems });
-    else this.out(healthy ? 'healthy' : problems.map((p) => `unhealthy: ${p}`).join('\n'));
+    else this.say(healthy ? 'healthy' : problems.map((p) => `unhealthy: ${p}`).join('\n'));
     return healthy ? EXIT.ok : EXIT.failed;
   }
 }

@@ -3,11 +3,11 @@
 
 import { Command, Option, UsageError } from 'clipanion';
 import type { AgentClient } from '../../client.js';
-import { HttpCommand } from '../../command.js';
+import { QuietHttpCommand } from '../../command.js';
 import { EXIT } from '../../exit-codes.js';
 import type { ClusterStatus } from './common.js';
 
-export class ClusterJoinCommand extends HttpCommand {
+export class ClusterJoinCommand extends QuietHttpCommand {
   static override paths = [['cluster', 'join']];
   static override usage = Command.Usage({
     category: 'Cluster',
@@ -38,7 +38,7 @@ export class ClusterJoinCommand extends HttpCommand {
     } else {
       const added = status.members.find((m) => m.raftAddress === this.address);
       const who = added ? `${added.id} (${this.address})` : this.address;
-      this.out(`Joined ${who}: the cluster has ${status.members.length} members`);
+      this.say(`Joined ${who}: the cluster has ${status.members.length} members`);
     }
     return EXIT.ok;
   }

@@ -3,11 +3,11 @@
 
 import { Command, Option } from 'clipanion';
 import type { AgentClient } from '../../client.js';
-import { HttpCommand } from '../../command.js';
+import { QuietHttpCommand } from '../../command.js';
 import { EXIT } from '../../exit-codes.js';
 import type { ClusterStatus } from './common.js';
 
-export class ClusterLeaveCommand extends HttpCommand {
+export class ClusterLeaveCommand extends QuietHttpCommand {
   static override paths = [['cluster', 'leave']];
   static override usage = Command.Usage({
     category: 'Cluster',
@@ -22,7 +22,7 @@ export class ClusterLeaveCommand extends HttpCommand {
     const id = this.node ?? (await client.call('GET', '/cluster/status')).json<ClusterStatus>().nodeId;
     await client.call('DELETE', `/cluster/leave/${encodeURIComponent(id)}`);
     if (this.json) this.printJson({ removed: id });
-    else this.out(`Removed ${id} from the cluster`);
+    else this.say(`Removed ${id} from the cluster`);
     return EXIT.ok;
   }
 }

@@ -3,10 +3,10 @@
 
 import { Command } from 'clipanion';
 import type { AgentClient } from '../../client.js';
-import { HttpCommand } from '../../command.js';
+import { QuietHttpCommand } from '../../command.js';
 import { EXIT } from '../../exit-codes.js';
 
-export class ClusterSnapshotCommand extends HttpCommand {
+export class ClusterSnapshotCommand extends QuietHttpCommand {
   static override paths = [['cluster', 'snapshot']];
   static override usage = Command.Usage({
     category: 'Cluster',
@@ -18,7 +18,7 @@ export class ClusterSnapshotCommand extends HttpCommand {
   protected async run(client: AgentClient): Promise<number> {
     const result = (await client.call('POST', '/cluster/snapshot')).json<{ index: number; term: number }>();
     if (this.json) this.printJson(result);
-    else this.out(`Snapshot at index ${result.index} (term ${result.term}); log compacted`);
+    else this.say(`Snapshot at index ${result.index} (term ${result.term}); log compacted`);
     return EXIT.ok;
   }
 }

@@ -12,6 +12,11 @@ export class ClusterStatsCommand extends HttpCommand {
   static override usage = Command.Usage({
     category: 'Cluster',
     description: 'Raft, transport and storage counters of this agent',
+    details: `
+      Prints one \`name: value\` line per counter, nested names joined with "." (proposals.committed,
+      transport.peers[0].sent), so grep picks out one. The counters are this agent's own, since it
+      started; ask each agent for its own. With --json it prints the agent's answer to GET /cluster/stats.
+    `,
     examples: [['Counters', '$0 cluster stats'], ['One of them', '$0 cluster stats | grep ^proposals.'], ['As JSON', '$0 cluster stats --json']],
   });
 

@@ -3,10 +3,10 @@
 
 import { Command, Option } from 'clipanion';
 import type { AgentClient } from '../../client.js';
-import { HttpCommand } from '../../command.js';
+import { QuietHttpCommand } from '../../command.js';
 import { EXIT } from '../../exit-codes.js';
 
-export class ClusterTransferLeaderCommand extends HttpCommand {
+export class ClusterTransferLeaderCommand extends QuietHttpCommand {
   static override paths = [['cluster', 'transfer-leader']];
   static override usage = Command.Usage({
     category: 'Cluster',
@@ -21,7 +21,7 @@ export class ClusterTransferLeaderCommand extends HttpCommand {
     const query = this.node ? `?id=${encodeURIComponent(this.node)}` : '';
     const result = (await client.call('POST', `/cluster/transfer-leader${query}`)).json<{ leader: string }>();
     if (this.json) this.printJson(result);
-    else this.out(`Leader is now ${result.leader}`);
+    else this.say(`Leader is now ${result.leader}`);
     return EXIT.ok;
   }
 }

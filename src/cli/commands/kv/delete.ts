@@ -3,12 +3,12 @@
 
 import { Command, Option, UsageError } from 'clipanion';
 import type { AgentClient } from '../../client.js';
-import { HttpCommand } from '../../command.js';
+import { QuietHttpCommand } from '../../command.js';
 import { CliError } from '../../errors.js';
 import { EXIT } from '../../exit-codes.js';
 import { kvUrl, u64Flag } from './common.js';
 
-export class KvDeleteCommand extends HttpCommand {
+export class KvDeleteCommand extends QuietHttpCommand {
   static override paths = [['kv', 'delete']];
   static override usage = Command.Usage({
     category: 'KV',
@@ -38,7 +38,7 @@ export class KvDeleteCommand extends HttpCommand {
     const deleted = answer.text().trim() === 'true';
     if (this.json) this.printJson({ key, deleted });
     if (!deleted) throw new CliError(`key "${key}" not deleted: the check-and-set failed (its ModifyIndex is not ${cas ?? 'what --cas gave'})`);
-    if (!this.json) this.out(this.recurse ? `Success! Deleted keys with prefix: ${key}` : `Success! Deleted key: ${key}`);
+    if (!this.json) this.say(this.recurse ? `Success! Deleted keys with prefix: ${key}` : `Success! Deleted key: ${key}`);
     return EXIT.ok;
   }
 }

@@ -3,12 +3,12 @@
 
 import { Command, Option } from 'clipanion';
 import type { AgentClient } from '../../client.js';
-import { HttpCommand } from '../../command.js';
+import { QuietHttpCommand } from '../../command.js';
 import { CliError } from '../../errors.js';
 import { EXIT } from '../../exit-codes.js';
 import { kvUrl, readAll, u64Flag } from './common.js';
 
-export class KvPutCommand extends HttpCommand {
+export class KvPutCommand extends QuietHttpCommand {
   static override paths = [['kv', 'put']];
   static override usage = Command.Usage({
     category: 'KV',
@@ -47,7 +47,7 @@ export class KvPutCommand extends HttpCommand {
     if (!written) {
       throw new CliError(`key "${this.key}" not written: the check-and-set failed (its ModifyIndex is not ${cas ?? 'what --cas gave'})`);
     }
-    if (!this.json) this.out(`Success! Data written to: ${this.key}`);
+    if (!this.json) this.say(`Success! Data written to: ${this.key}`);
     return EXIT.ok;
   }
 }

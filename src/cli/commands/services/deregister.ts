@@ -3,11 +3,11 @@
 
 import { Command, Option } from 'clipanion';
 import type { AgentClient } from '../../client.js';
-import { HttpCommand } from '../../command.js';
+import { QuietHttpCommand } from '../../command.js';
 import { CliError } from '../../errors.js';
 import { EXIT } from '../../exit-codes.js';
 
-export class ServicesDeregisterCommand extends HttpCommand {
+export class ServicesDeregisterCommand extends QuietHttpCommand {
   static override paths = [['services', 'deregister']];
   static override usage = Command.Usage({
     category: 'Services',
@@ -31,7 +31,7 @@ export class ServicesDeregisterCommand extends HttpCommand {
       throw new CliError(`no service ID "${this.id}" registered with this agent (give the ID, not the name; see \`konsul services list\`)`);
     }
     if (this.json) this.printJson({ deregistered: this.id });
-    else this.out(`Deregistered service: ${this.id}`);
+    else this.say(`Deregistered service: ${this.id}`);
     return EXIT.ok;
   }
 }

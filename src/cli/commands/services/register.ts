@@ -4,7 +4,7 @@
 import { Command, Option, UsageError } from 'clipanion';
 import { DefinitionError, parseServiceRegistration } from '../../../agent/local/definitions.js';
 import type { AgentClient } from '../../client.js';
-import { HttpCommand } from '../../command.js';
+import { QuietHttpCommand } from '../../command.js';
 import { AgentHttpError, CliError } from '../../errors.js';
 import { EXIT } from '../../exit-codes.js';
 import { readServiceFile, type ServiceBody } from './file.js';
@@ -50,7 +50,7 @@ function metaFlags(pairs: readonly string[]): Record<string, string> {
   return meta;
 }
 
-export class ServicesRegisterCommand extends HttpCommand {
+export class ServicesRegisterCommand extends QuietHttpCommand {
   static override paths = [['services', 'register']];
   static override usage = Command.Usage({
     category: 'Services',
@@ -110,7 +110,7 @@ export class ServicesRegisterCommand extends HttpCommand {
       registered.push(service.id);
     }
     if (this.json) this.printJson({ registered });
-    else this.out(services.map((s) => `Registered service: ${s.name}${s.id === s.name ? '' : ` (ID ${s.id})`}`).join('\n'));
+    else this.say(services.map((s) => `Registered service: ${s.name}${s.id === s.name ? '' : ` (ID ${s.id})`}`).join('\n'));
     return EXIT.ok;
   }
 
