@@ -54,7 +54,7 @@ export class KvImportCommand extends HttpCommand {
     details: `
       Reads a JSON array of {"Key", "Flags", "Value" (base64)} objects from FILE, or from stdin when FILE
       is "-", as \`consul kv export\` and \`konsul kv export\` write it. Every entry is checked before the
-      first write (keys non-empty and at most 512 bytes, flags 0-4294967295, values base64, no key twice);
+      first write (keys non-empty and at most 511 bytes, flags 0-4294967295, values base64, no key twice);
       a malformed file is refused and nothing is written. The entries are then written one by one, in
       file order; if a write fails, the ones before it stay written and the error says how many.
       With --prefix every key is written under that prefix.

@@ -40,25 +40,23 @@ export class SnapshotSaveCommand extends HttpCommand {
   protected async run(client: AgentClient): Promise<number> {
     const path = `/v1/snapshot${this.stale ? '?stale' : ''}`;
     const tmp = join(dirname(this.file), `.${basename(this.file)}.tmp-${process.pid}`);
-    let res;
-    try {
-      res = await request(`${client.origin}${path}`, { method: 'GET', headersTimeout: client.timeoutMs, bodyTimeout: client.timeoutMs });
-    } catch (error) {
-      throw new AgentUnreachableError(client.origin, `connect ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-    }
-    if (res.statusCode !== 200) throw new AgentHttpError(res.statusCode, await res.body.text());
-
     let fd: number;
     try {
       fd = openSync(tmp, 'wx', 0o600);
     } catch (error) {
-      res.body.destroy();
       throw new CliError(`${this.file}: cannot write beside it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
     }
     const parser = new ArchiveParser();
     const progress = new Progress(this.context.stderr, 'Saving snapshot');
     let ok = false;
     try {
+      let res;
+      try {
+        res = await request(`${client.origin}${path}`, { method: 'GET', headersTimeout: client.timeoutMs, bodyTimeout: client.timeoutMs });
+      } catch (error) {
+        throw new AgentUnreachableError(client.origin, `connect ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      }
+      if (res.statusCode !== 200) throw new AgentHttpError(res.statusCode, await res.body.text());
       try {
         for await (const chunk of res.body) {
           const bytes = chunk as Buffer;
