@@ -10,6 +10,8 @@ _konsul() {
     "kv get") opts="--http-addr --json --recurse --keys --separator --stale --consistent --base64" ;;
     "kv put") opts="--http-addr --json --flags --cas --base64" ;;
     "kv delete") opts="--http-addr --json --recurse --cas" ;;
+    "kv export") opts="--http-addr --json --stale --consistent" ;;
+    "kv import") opts="--http-addr --json --prefix" ;;
     "services register") opts="--http-addr --json --name --id --address --port --tag --meta --check-http --check-tcp --check-ttl --check-script --check-interval --check-timeout" ;;
     "services deregister") opts="--http-addr --json" ;;
     "services list") opts="--http-addr --json" ;;
@@ -26,15 +28,19 @@ _konsul() {
     "cluster leave") opts="--http-addr --json --node" ;;
     "cluster transfer-leader") opts="--http-addr --json --node" ;;
     "cluster snapshot") opts="--http-addr --json" ;;
+    "snapshot save") opts="--http-addr --json --stale" ;;
+    "snapshot restore") opts="--http-addr --json" ;;
+    "snapshot inspect") opts="--json" ;;
     "version") opts="" ;;
   esac
   if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "$opts --help" -- "$cur")); return; fi
   case "$cmd" in
-    "") words="agent kv services catalog members cluster version" ;;
-    kv) words="get put delete" ;;
+    "") words="agent kv services catalog members cluster snapshot version" ;;
+    kv) words="get put delete export import" ;;
     services) words="register deregister list" ;;
     catalog) words="services service nodes" ;;
     cluster) words="status leader peers stats health join leave transfer-leader snapshot" ;;
+    snapshot) words="save restore inspect" ;;
   esac
   COMPREPLY=($(compgen -W "$words" -- "$cur"))
 }
