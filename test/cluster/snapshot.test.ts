@@ -153,4 +153,37 @@ describe('snapshot save from one real cluster, restore into another', { timeout:
     assert.equal((await b.put('b2', 'after/restore', 'yes')).body, 'true');
     assert.equal(await b.value('b3', 'after/restore'), 'yes');
   });
+
+  stepB('a restore near the size limit (7 MiB, one Raft entry) into the same cluster reaches every member', async () => {
+    const value = Buffer.alloc(100 * 1024);
+    for (let i = 0; i < 76; i++) {
+      value.fill(i);
+      assert.equal((await http('PUT', `${b.node('b1').url}/v1/kv/big/${String(i).padStart(2, '0')}`, value)).body, 'true');
+    }
+    const big = join(b.dir, 'big.snap');
+    const saved = await konsul(['snapshot', 'save', '--json', '--http-addr', `127.0.0.1:${b.node('b3').httpPort}`, big]);
+    assert.equal(saved.code, 0, saved.err);
+    const size = (JSON.parse(saved.out) as { size: number }).size;
+    assert.ok(size > 7 * 1024 * 1024 && size < 8 * 1024 * 1024, `size ${size}`);
+    const del = await http('DELETE', `${b.node('b2').url}/v1/kv/big/?recurse`);
+    assert.equal(del.status, 200);
+    assert.equal((await b.dump('b1', 'big/')).size, 0);
+
+    const r = await konsul(['snapshot', 'restore', '--http-addr', `127.0.0.1:${b.node('b2').httpPort}`, big]);
+    assert.equal(r.code, 0, r.err);
+    for (const id of ['b1', 'b2', 'b3']) {
+      const entries = await waitFor(`big/ back on ${id}`, async () => {
+        const res = await b.get(id, 'big/', '?recurse&stale');
+        if (res.status !== 200) return undefined;
+        const list = JSON.parse(res.body) as Entry[];
+        return list.length === 76 ? list : undefined;
+      }, 30_000);
+      for (const [i, e] of entries.entries()) {
+        const bytes = Buffer.from(e.Value ?? '', 'base64');
+        assert.equal(bytes.length, 100 * 1024);
+        assert.ok(bytes.every((x) => x === i), `${id} ${e.Key}`);
+      }
+      assert.equal((await b.dump(id, 'app/', 'stale')).size, 22, `${id}: what was there at the save is back too`);
+    }
+  });
 });
