@@ -186,4 +186,19 @@ describe('snapshot save from one real cluster, restore into another', { timeout:
       assert.equal((await b.dump(id, 'app/', 'stale')).size, 22, `${id}: what was there at the save is back too`);
     }
   });
+
+  stepB('a member that was down during a restore catches up with it when it comes back', async () => {
+    await b.kill('b3');
+    const leader = await b.leader(['b1', 'b2'], 15_000, 'b3');
+    const r = await konsul(['snapshot', 'restore', '--http-addr', `127.0.0.1:${b.node(leader).httpPort}`, file]);
+    assert.equal(r.code, 0, r.err);
+    assert.equal((await b.dump(leader, 'big/')).size, 0, 'A\'s snapshot has no big/');
+    await b.start('b3');
+    await waitFor('b3 back with A\'s data and nothing else', async () => {
+      const res = await b.get('b3', '', '?recurse&stale');
+      if (res.status !== 200) return undefined;
+      const entries = (JSON.parse(res.body) as Entry[]).map((e) => ({ Key: e.Key, Flags: e.Flags, Value: e.Value }));
+      return JSON.stringify(entries) === JSON.stringify(expected) ? true : undefined;
+    }, 30_000);
+  });
 });
