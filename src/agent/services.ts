@@ -220,6 +220,8 @@ export class LocalServices {
 
   /** Write this node's entry again if the catalog differs (after a snapshot restore replaced the catalog). */
   resync(): void {
+    // Before start() the local services are not loaded yet; start() syncs anyway.
+    if (this.timer === undefined) return;
     this.dirty = true;
     this.kick();
   }
