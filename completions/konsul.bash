@@ -23,8 +23,8 @@ _konsul_values() {
 _konsul() {
   local cmd="" w i skip=0 words="" opts="" kind=none
   local _konsul_bin=${COMP_WORDS[0]} _konsul_addr=""
-  local known=' agent demo kv kv/get kv/put kv/delete services services/register services/deregister services/list catalog catalog/services catalog/service catalog/nodes members cluster cluster/status cluster/leader cluster/peers cluster/stats cluster/health cluster/join cluster/leave cluster/transfer-leader cluster/snapshot version completion '
-  local valued=' --address --advertise --anti-entropy-interval --cas --check-http --check-interval --check-script --check-tcp --check-timeout --check-ttl --cluster-id --config --data-dir --datacenter --dead-server-timeout --dns-addr --dns-node-ttl --dns-service-ttl --domain --election-timeout --flags --heartbeat-interval --http-addr --id --join --log-level --max-value-size --meta --name --node --node-health-timeout --node-id --port --raft-addr --recursor --separator --snapshot-interval --snapshot-threshold --stabilization-time --tag --tls-ca --tls-cert --tls-key --token '
+  local known=' agent demo kv kv/get kv/put kv/delete kv/export kv/import services services/register services/deregister services/list catalog catalog/services catalog/service catalog/nodes members cluster cluster/status cluster/leader cluster/peers cluster/stats cluster/health cluster/join cluster/leave cluster/transfer-leader cluster/snapshot snapshot snapshot/save snapshot/restore snapshot/inspect version completion '
+  local valued=' --address --advertise --anti-entropy-interval --cas --check-http --check-interval --check-script --check-tcp --check-timeout --check-ttl --cluster-id --config --data-dir --datacenter --dead-server-timeout --dns-addr --dns-node-ttl --dns-service-ttl --domain --election-timeout --flags --heartbeat-interval --http-addr --id --join --log-level --max-value-size --meta --name --node --node-health-timeout --node-id --port --prefix --raft-addr --recursor --separator --snapshot-interval --snapshot-threshold --stabilization-time --tag --tls-ca --tls-cert --tls-key --token '
   # Join back what bash split at ':' (127.0.0.1 : 8500), so an address is one word.
   local -a line=()
   local current=0
@@ -68,6 +68,8 @@ _konsul() {
     'kv/get') opts='--http-addr --json --recurse --keys --separator --stale --consistent --base64' ;;
     'kv/put') opts='--http-addr --json --quiet -q --flags --cas --base64' ;;
     'kv/delete') opts='--http-addr --json --quiet -q --recurse --cas' ;;
+    'kv/export') opts='--http-addr --json --stale --consistent' ;;
+    'kv/import') opts='--http-addr --json --prefix' ;;
     'services/register') opts='--http-addr --json --quiet -q --name --id --address --port --tag --meta --check-http --check-tcp --check-ttl --check-script --check-interval --check-timeout' ;;
     'services/deregister') opts='--http-addr --json --quiet -q' ;;
     'services/list') opts='--http-addr --json' ;;
@@ -84,6 +86,9 @@ _konsul() {
     'cluster/leave') opts='--http-addr --json --quiet -q --node' ;;
     'cluster/transfer-leader') opts='--http-addr --json --quiet -q --node' ;;
     'cluster/snapshot') opts='--http-addr --json --quiet -q' ;;
+    'snapshot/save') opts='--http-addr --json --stale' ;;
+    'snapshot/restore') opts='--http-addr --json' ;;
+    'snapshot/inspect') opts='--json' ;;
     'version') opts='--json' ;;
     'completion') opts='' ;;
   esac
@@ -92,11 +97,12 @@ _konsul() {
     return 0
   fi
   case $cmd in
-    '') words='agent demo kv services catalog members cluster version completion' ;;
-    'kv') words='get put delete' ;;
+    '') words='agent demo kv services catalog members cluster snapshot version completion' ;;
+    'kv') words='get put delete export import' ;;
     'services') words='register deregister list' ;;
     'catalog') words='services service nodes' ;;
     'cluster') words='status leader peers stats health join leave transfer-leader snapshot' ;;
+    'snapshot') words='save restore inspect' ;;
   esac
   if [[ -n $words ]]; then
     COMPREPLY=($(compgen -W "$words" -- "$cur"))
@@ -106,9 +112,14 @@ _konsul() {
     'kv/get') kind=keys ;;
     'kv/put') kind=keys ;;
     'kv/delete') kind=keys ;;
+    'kv/export') kind=keys ;;
+    'kv/import') kind=files ;;
     'services/register') kind=files ;;
     'services/deregister') kind=service-ids ;;
     'catalog/service') kind=services ;;
+    'snapshot/save') kind=files ;;
+    'snapshot/restore') kind=files ;;
+    'snapshot/inspect') kind=files ;;
   esac
   _konsul_values "$kind" "$cur"
 }

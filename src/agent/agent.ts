@@ -16,12 +16,14 @@ import { raftDir, type NodeStorage } from '../storage/index.js';
 import { PROTOCOL_VERSION, type TransportLogger } from '../transport/index.js';
 import { packageVersion } from '../cli/version.js';
 import type {
-  AgentApi, AgentSelf, ClusterStats, ClusterStatus, Consistency, KvDeleteOptions, KvPutOptions, MemberRole, MemberStatus, ReadMeta,
+  AgentApi, AgentSelf, ClusterStats, ClusterStatus, Consistency, KvDeleteOptions, KvPutOptions, MemberRole, MemberStatus, ReadMeta, SnapshotArchiveStream,
 } from './api.js';
 import { parseHostPort, type AgentConfig } from './config.js';
 import { RaftDriver, type ProposalResult } from './driver.js';
 import { AgentMetrics } from './metrics.js';
 import { LocalServices } from './services.js';
+import { writeArchive, type ArchiveHeader } from '../state/archive.js';
+import { restoreProblem } from '../state/machine.js';
 
 /** What a node says about itself when asked, and what it sends when it joins. */
 export interface NodeInfo {
@@ -99,8 +101,11 @@ export class Agent implements AgentApi {
   private leaving = false;
   private exited = false;
 
+  private readonly storage: NodeStorage;
+
   constructor(options: AgentOptions) {
     this.cfg = options.config;
+    this.storage = options.storage;
     this.nodeId = options.config.nodeId;
     this.state = options.state;
     this.logger = options.logger;
@@ -150,6 +155,11 @@ export class Agent implements AgentApi {
         && this.knownLeader() !== '',
       antiEntropyIntervalMs: options.config.antiEntropyIntervalMs,
       logger: options.logger,
+    });
+    // A restore replaced the catalog: put this node's entry back now rather than at the next anti-entropy round.
+    this.state.onRestore((index) => {
+      this.logger.info({ index }, 'state restored from a snapshot archive');
+      this.local.resync();
     });
   }
 
@@ -686,6 +696,32 @@ export class Agent implements AgentApi {
 
   snapshot(): Promise<{ index: number; term: number }> {
     return this.driver.takeSnapshot({ trailing: 0 });
+  }
+
+  async snapshotArchive(consistency: Consistency): Promise<SnapshotArchiveStream> {
+    // The leader's read index (unless stale): the image holds every write acknowledged before the request.
+    await this.barrier(consistency);
+    const image = this.storage.state.snapshot();
+    const index = image.appliedIndex;
+    const header: ArchiveHeader = {
+      index,
+      term: this.driver.raft.log.term(index) ?? 0,
+      createdAt: new Date().toISOString(),
+      nodeId: this.nodeId,
+      datacenter: this.cfg.datacenter,
+    };
+    return { header, chunks: writeArchive(header, image), close: () => image.close() };
+  }
+
+  async restoreArchive(state: Buffer): Promise<{ index: number }> {
+    const problem = restoreProblem(state);
+    if (problem) throw new KonsulError('KONSUL_ERR_BAD_SNAPSHOT', `the snapshot cannot be restored: ${problem}`, 400);
+    const bytes = encodeCommand({ type: 'restore', state });
+    const r = await this.onLeader('propose', bytes, () => this.driver.propose(bytes), decodeResult);
+    await this.driver.waitApplied(r.index);
+    if (r.result === false) throw new KonsulError('KONSUL_ERR_SNAPSHOT', 'the state machine refused the snapshot; nothing was changed', 500);
+    this.logger.info({ index: r.index, bytes: state.length }, 'snapshot restored through Raft');
+    return { index: r.index };
   }
 
   metrics(): Promise<string> {

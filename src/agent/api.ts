@@ -2,6 +2,7 @@
 // consistency, writes (forwarded to the leader when this node is not it), and
 // the cluster's state. Nothing here exposes Raft internals.
 
+import type { ArchiveHeader } from '../state/archive.js';
 import type { HealthStatus, StateMachine } from '../state/index.js';
 import type { CheckDefinition, ServiceDefinition } from './local/definitions.js';
 
@@ -58,6 +59,12 @@ export interface ClusterStats {
   transport: unknown;
   storage: unknown;
   uptimeSeconds: number;
+}
+
+export interface SnapshotArchiveStream {
+  header: ArchiveHeader;
+  chunks: AsyncIterable<Buffer>;
+  close(): void;
 }
 
 export interface KvPutOptions { flags?: number; cas?: number }
@@ -118,6 +125,17 @@ export interface AgentApi {
   transferLeader(id?: string): Promise<string>;
   /** Take a snapshot now: compact the log up to the applied index. */
   snapshot(): Promise<{ index: number; term: number }>;
+  /**
+   * A point-in-time archive of the whole replicated state (GET /v1/snapshot),
+   * taken after barrier(consistency). Iterate `chunks` to the end, or close().
+   */
+  snapshotArchive(consistency: Consistency): Promise<SnapshotArchiveStream>;
+  /**
+   * Replace the KV store and the catalog with a snapshot's state through Raft
+   * (PUT /v1/snapshot); this cluster's members stay. `state` is a checked
+   * archive's body. Resolves once applied here, with the restore's index.
+   */
+  restoreArchive(state: Buffer): Promise<{ index: number }>;
   /** The prom-client registry's text (the agent owns the registry). */
   metrics(): Promise<string>;
   readonly metricsContentType: string;

@@ -218,6 +218,14 @@ export class LocalServices {
     return { op: 'sync', node: this.opts.node(), services, checks };
   }
 
+  /** Write this node's entry again if the catalog differs (after a snapshot restore replaced the catalog). */
+  resync(): void {
+    // Before start() the local services are not loaded yet; start() syncs anyway.
+    if (this.timer === undefined) return;
+    this.dirty = true;
+    this.kick();
+  }
+
   private async changed(): Promise<void> {
     this.dirty = true;
     await this.settle();

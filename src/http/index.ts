@@ -11,6 +11,7 @@ import { kvRoutes } from './kv.js';
 import { metricsRoutes } from './metrics.js';
 import { operatorRoutes } from './operator.js';
 import { Router } from './router.js';
+import { snapshotRoutes } from './snapshot.js';
 import { statusRoutes } from './status.js';
 import type { HttpLimits, HttpLogger, RequestContext } from './types.js';
 
@@ -91,7 +92,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
   const { agent, logger, onResponse } = options;
   if (agent === undefined || agent === null) throw new TypeError('createHttpServer: agent is required');
   const limits = resolveLimits(options);
-  const router = new Router([...kvRoutes, ...catalogRoutes, ...agentRoutes, ...statusRoutes, ...operatorRoutes, ...clusterRoutes, ...metricsRoutes]);
+  const router = new Router([...kvRoutes, ...catalogRoutes, ...agentRoutes, ...statusRoutes, ...operatorRoutes, ...clusterRoutes, ...metricsRoutes, ...snapshotRoutes]);
 
   const serve = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const method = req.method ?? 'GET';

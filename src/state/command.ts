@@ -9,6 +9,7 @@
 //   member-set     str id, str raftAddress, str httpAddress
 //   member-delete  str id
 //   catalog        str JSON of a CatalogOp (checked field by field on decode)
+//   restore        u32 length + a state snapshot stream (the body of a snapshot archive)
 
 import { isUtf8 } from 'node:buffer';
 import { KonsulError } from '../errors.js';
@@ -20,7 +21,9 @@ export type Command =
   | { type: 'kv-delete'; key: string; recurse?: boolean; cas?: number }
   | { type: 'member-set'; id: string; raftAddress: string; httpAddress: string; server: boolean }
   | { type: 'member-delete'; id: string }
-  | { type: 'catalog'; op: CatalogOp };
+  | { type: 'catalog'; op: CatalogOp }
+  /** Replace the KV store and the catalog with a snapshot's (PUT /v1/snapshot); members stay. */
+  | { type: 'restore'; state: Uint8Array };
 
 /** Bytes that are not a command (truncated, garbage, or fields a proposer could never have encoded). */
 export class CommandDecodeError extends KonsulError {
@@ -51,6 +54,7 @@ const enum Tag {
   MemberSet = 3,
   MemberDelete = 4,
   Catalog = 5,
+  Restore = 6,
 }
 
 const HAS_CAS = 1;
@@ -63,6 +67,7 @@ const ALLOWED_BITS: Record<Tag, number> = {
   [Tag.MemberSet]: SERVER,
   [Tag.MemberDelete]: 0,
   [Tag.Catalog]: 0,
+  [Tag.Restore]: 0,
 };
 
 const TWO_POW_32 = 0x1_0000_0000;
@@ -188,6 +193,13 @@ export function encodeCommand(cmd: Command): Uint8Array {
       e.str(json, jsonLen);
       return e.done();
     }
+    case 'restore': {
+      const e = new Encoder(2 + 4 + cmd.state.length);
+      e.u8(Tag.Restore);
+      e.u8(0);
+      e.bytes(cmd.state);
+      return e.done();
+    }
     default:
       throw new InvalidCommandError(`unknown command type ${JSON.stringify((cmd as { type: unknown }).type)}`);
   }
@@ -293,6 +305,10 @@ export function decodeCommand(bytes: Uint8Array): Command {
       cmd = { type: 'catalog', op: op as CatalogOp };
       break;
     }
+    case Tag.Restore:
+      // The stream is checked as it is applied: a bad one changes nothing, on every replica alike.
+      cmd = { type: 'restore', state: d.bytes('state') };
+      break;
   }
   d.end();
   return cmd;

@@ -3,8 +3,12 @@
 // reads from the local replica, and wakes blocking queries whose prefix a
 // write touched.
 
+import { isUtf8 } from 'node:buffer';
 import { MAX_KEY_BYTES, StorageCorruptionError, type StateReader, type StateStore, type StateWriter } from '../storage/index.js';
-import { Catalog, CatalogBatch, CATALOG_TABLES } from './catalog.js';
+import { SnapshotDecoder } from '../storage/snapshot-format.js';
+import {
+  Catalog, CatalogBatch, CATALOG_CHECKS_TABLE, CATALOG_INDEX_TABLE, CATALOG_NODES_TABLE, CATALOG_SERVICES_TABLE, CATALOG_TABLES,
+} from './catalog.js';
 import { decodeCommand, type Command } from './command.js';
 import { TopicWatchers } from './watchers.js';
 
@@ -148,6 +152,9 @@ export class StateMachine {
   /** The service catalog: its tables are written in the same transactions; reads come from memory. */
   readonly catalog = new Catalog();
   private readonly catalogBatch = new CatalogBatch();
+  /** A restore command was applied in the batch being applied: reload everything after it commits. */
+  private restoredInBatch = false;
+  private readonly restoreListeners: Array<(index: number) => void> = [];
 
   constructor(store: StateStore) {
     const missing = STATE_TABLES.filter((t) => !store.tables.includes(t));
@@ -193,6 +200,7 @@ export class StateMachine {
       // applyBatch runs this again after growing the map: start clean each time.
       touched.length = 0;
       this.catalogBatch.clear();
+      this.restoredInBatch = false;
       let kvIndex = this.kvIndexValue;
       for (let i = first; i < items.length; i++) {
         const item = items[i]!;
@@ -214,6 +222,14 @@ export class StateMachine {
     });
 
     this.kvIndexValue = kvIndex;
+    if (this.restoredInBatch) {
+      // The tables were replaced: the caches and every waiter start over from what is stored.
+      this.restoredInBatch = false;
+      this.catalogBatch.clear();
+      this.reset();
+      for (const listener of this.restoreListeners) listener(last);
+      return results;
+    }
     if (this.catalogBatch.changes.length > 0) this.catalog.commit(this.catalogBatch);
     this.catalogBatch.clear();
     for (const t of touched) if (t.deleted) this.rememberDelete(t.recurse, t.key, t.index);
@@ -261,7 +277,18 @@ export class StateMachine {
         return true;
       case 'catalog':
         return this.catalog.apply(txn, index, cmd.op, this.catalogBatch);
+      case 'restore':
+        if (!restoreTables(txn, index, cmd.state)) return false;
+        // Every key may have changed or gone: the KV index moves to this entry, as for a delete of everything.
+        touched.push({ key: '', recurse: true, deleted: true, index });
+        this.restoredInBatch = true;
+        return true;
     }
+  }
+
+  /** Called (after the caches were reloaded) each time a restore command was applied; index: the batch's last. */
+  onRestore(listener: (index: number) => void): void {
+    this.restoreListeners.push(listener);
   }
 
   private rememberDelete(recurse: boolean, key: string, index: number): void {
@@ -408,6 +435,97 @@ export class StateMachine {
     this.catalog.wakeAll();
     this.kvWatchers.finishAll((prefix) => this.kvPrefixIndex(prefix));
   }
+}
+
+// ------------------------------------------------------------ restore
+
+/** The tables a restore replaces; members (this cluster's) and meta (this replica's bookkeeping) stay. */
+export const RESTORED_TABLES: readonly string[] = [KV_TABLE, CATALOG_NODES_TABLE, CATALOG_SERVICES_TABLE, CATALOG_CHECKS_TABLE, CATALOG_INDEX_TABLE];
+
+/** Record fields a catalog record must have as strings, per table (what Catalog.load relies on). */
+const CATALOG_RECORD_FIELDS: Readonly<Record<string, readonly string[]>> = {
+  [CATALOG_NODES_TABLE]: ['node', 'id', 'address'],
+  [CATALOG_SERVICES_TABLE]: ['node', 'id', 'service'],
+  [CATALOG_CHECKS_TABLE]: ['node', 'checkId', 'status', 'serviceId', 'serviceName'],
+};
+
+/**
+ * Why a state stream cannot be restored, or undefined: it must decode (CRC,
+ * structure) and its KV and catalog records must be well formed. The proposer
+ * asks first; every replica checks again as it applies, with the same answer.
+ */
+export function restoreProblem(state: Uint8Array): string | undefined {
+  const r = decodeRestore(state, 0);
+  return typeof r === 'string' ? r : undefined;
+}
+
+type Rows = Map<string, Array<[Buffer, Buffer]>>;
+
+/** The rows to write, indexes rewritten to `index`; or the problem. */
+function decodeRestore(state: Uint8Array, index: number): Rows | string {
+  const rows: Rows = new Map(RESTORED_TABLES.map((t) => [t, []]));
+  let current: Array<[Buffer, Buffer]> | undefined;
+  const decoder = new SnapshotDecoder({
+    table(name) {
+      current = rows.get(name);
+    },
+    record(key, value) {
+      current?.push([Buffer.from(key), Buffer.from(value)]);
+    },
+  });
+  try {
+    decoder.push(state);
+    decoder.end();
+  } catch (error) {
+    return (error as Error).message;
+  }
+  for (const [key, value] of rows.get(KV_TABLE)!) {
+    if (key.length === 0 || key.length > MAX_KEY_BYTES || !isUtf8(key)) return 'a KV key is empty, too long or not UTF-8';
+    if (value.length < KV_HEADER) return `KV record ${JSON.stringify(key.toString('utf8'))} is ${value.length} bytes`;
+    // Indexes from another cluster mean nothing here; the restore's own index keeps every index moving forward.
+    value.writeDoubleBE(index, 4);
+    value.writeDoubleBE(index, KV_MODIFY_AT);
+  }
+  for (const [table, fields] of Object.entries(CATALOG_RECORD_FIELDS)) {
+    const list = rows.get(table)!;
+    for (let i = 0; i < list.length; i++) {
+      const [key, value] = list[i]!;
+      let record: Record<string, unknown>;
+      try {
+        record = JSON.parse(value.toString('utf8')) as Record<string, unknown>;
+      } catch {
+        return `a ${table} record is not JSON`;
+      }
+      if (typeof record !== 'object' || record === null || fields.some((f) => typeof record[f] !== 'string')) {
+        return `a ${table} record lacks ${fields.join(', ')}`;
+      }
+      record.createIndex = index;
+      record.modifyIndex = index;
+      list[i] = [key, Buffer.from(JSON.stringify(record), 'utf8')];
+    }
+  }
+  for (const [, value] of rows.get(CATALOG_INDEX_TABLE)!) if (value.length !== 8) return 'a catalog index record is not 8 bytes';
+  return rows;
+}
+
+/** Replaces the restored tables inside the apply's transaction; false (nothing written) for a bad stream. */
+function restoreTables(txn: StateWriter, index: number, state: Uint8Array): boolean {
+  const rows = decodeRestore(state, index);
+  if (typeof rows === 'string') return false;
+  // Every topic any query may watch (this cluster's and the snapshot's) moves to the restore's index.
+  const topics = new Set<string>(['catalog']);
+  for (const rec of txn.scan(CATALOG_INDEX_TABLE)) topics.add(rec.key.toString('utf8'));
+  for (const [key] of rows.get(CATALOG_INDEX_TABLE)!) topics.add(key.toString('utf8'));
+  for (const table of RESTORED_TABLES) {
+    const keys: Buffer[] = [];
+    for (const rec of txn.scan(table)) keys.push(Buffer.from(rec.key));
+    for (const k of keys) txn.delete(table, k);
+    if (table === CATALOG_INDEX_TABLE) continue;
+    for (const [key, value] of rows.get(table)!) txn.put(table, key, value);
+  }
+  const at = encodeIndex(index);
+  for (const topic of topics) txn.put(CATALOG_INDEX_TABLE, topic, at);
+  return true;
 }
 
 function scanKv(txn: StateReader, prefix: string): IterableIterator<{ key: Buffer; value: Buffer }> {

@@ -110,7 +110,7 @@ describe('konsul: which agent, exit codes, errors', () => {
     assert.equal(unknown.err, 'Error: unknown command "nope"; see `konsul --help` for the list of commands\n');
     const bare = await run(['kv']);
     assert.equal(bare.code, EXIT.usage);
-    assert.equal(bare.err, 'Error: "kv" needs a subcommand: get, put, delete; see `konsul --help`\n');
+    assert.equal(bare.err, 'Error: "kv" needs a subcommand: get, put, delete, export, import; see `konsul --help`\n');
     const typo = await run(['cluster', 'stauts']);
     assert.equal(typo.code, EXIT.usage);
     assert.match(typo.err, /^Error: unknown command "cluster stauts"; "cluster" has: status, leader, .*snapshot\n$/);

@@ -8,8 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type {
   AgentApi, AgentSelf, ClusterStats, ClusterStatus, Consistency, KvDeleteOptions, KvPutOptions, MemberStatus, ReadMeta,
+  SnapshotArchiveStream,
 } from '../../src/agent/api.js';
-import { ConfChangeError } from '../../src/errors.js';
+import { ConfChangeError, KonsulError } from '../../src/errors.js';
+import { writeArchive } from '../../src/state/archive.js';
+import { restoreProblem } from '../../src/state/machine.js';
 import { STATE_TABLES, StateMachine, encodeCommand, type Command } from '../../src/state/index.js';
 import { LocalServices } from '../../src/agent/services.js';
 import { LmdbStateStore } from '../../src/storage/index.js';
@@ -153,6 +156,23 @@ export class FakeAgent extends EventEmitter implements AgentApi {
 
   async snapshot(): Promise<{ index: number; term: number }> {
     return { index: this.state.appliedIndex(), term: 3 };
+  }
+
+  readonly restoreCalls: number[] = [];
+
+  async snapshotArchive(consistency: Consistency): Promise<SnapshotArchiveStream> {
+    await this.barrier(consistency);
+    const image = this.store.snapshot({ chunkBytes: 4096 });
+    const header = { index: image.appliedIndex, term: 3, createdAt: new Date().toISOString(), nodeId: 'n1', datacenter: 'dc1' };
+    return { header, chunks: writeArchive(header, image), close: () => image.close() };
+  }
+
+  async restoreArchive(state: Buffer): Promise<{ index: number }> {
+    const problem = restoreProblem(state);
+    if (problem) throw new KonsulError('KONSUL_ERR_BAD_SNAPSHOT', `the snapshot cannot be restored: ${problem}`, 400);
+    if (!this.apply({ type: 'restore', state })) throw new KonsulError('KONSUL_ERR_SNAPSHOT', 'refused', 500);
+    this.restoreCalls.push(this.index);
+    return { index: this.index };
   }
 
   async metrics(): Promise<string> {

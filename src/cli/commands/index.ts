@@ -16,10 +16,15 @@ import { ClusterStatsCommand } from './cluster/stats.js';
 import { ClusterStatusCommand } from './cluster/status.js';
 import { ClusterTransferLeaderCommand } from './cluster/transfer-leader.js';
 import { KvDeleteCommand } from './kv/delete.js';
+import { KvExportCommand } from './kv/export.js';
+import { KvImportCommand } from './kv/import.js';
 import { KvGetCommand } from './kv/get.js';
 import { KvPutCommand } from './kv/put.js';
 import { DemoCommand } from './demo.js';
 import { MembersCommand } from './members.js';
+import { SnapshotInspectCommand } from './snapshot/inspect.js';
+import { SnapshotRestoreCommand } from './snapshot/restore.js';
+import { SnapshotSaveCommand } from './snapshot/save.js';
 import { ServicesDeregisterCommand } from './services/deregister.js';
 import { ServicesListCommand } from './services/list.js';
 import { ServicesRegisterCommand } from './services/register.js';
@@ -31,6 +36,8 @@ export const COMMANDS = [
   KvGetCommand,
   KvPutCommand,
   KvDeleteCommand,
+  KvExportCommand,
+  KvImportCommand,
   ServicesRegisterCommand,
   ServicesDeregisterCommand,
   ServicesListCommand,
@@ -47,6 +54,9 @@ export const COMMANDS = [
   ClusterLeaveCommand,
   ClusterTransferLeaderCommand,
   ClusterSnapshotCommand,
+  SnapshotSaveCommand,
+  SnapshotRestoreCommand,
+  SnapshotInspectCommand,
   VersionCommand,
   CompletionCommand,
   CompleteValuesCommand,

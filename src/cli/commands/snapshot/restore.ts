@@ -1,0 +1,74 @@
+// `konsul snapshot restore FILE`: check an archive locally, then send it to
+// the agent, which replaces the cluster's KV store and catalog with it
+// through Raft (every member applies it; the cluster's own members stay).
+
+import { Command, Option } from 'clipanion';
+import { readFileSync, statSync } from 'node:fs';
+import { parseArchive } from '../../../state/archive.js';
+import type { AgentClient } from '../../client.js';
+import { HttpCommand } from '../../command.js';
+import { CliError } from '../../errors.js';
+import { EXIT } from '../../exit-codes.js';
+import { MAX_RESTORE_BYTES } from '../../../http/snapshot.js';
+import { fileError } from './inspect.js';
+import { formatBytes } from './common.js';
+
+interface RestoreAnswer {
+  Index: number;
+  SnapshotIndex: number;
+  SnapshotTerm: number;
+  Records: number;
+  Tables: Record<string, number>;
+}
+
+export class SnapshotRestoreCommand extends HttpCommand {
+  static override paths = [['snapshot', 'restore']];
+  static override usage = Command.Usage({
+    category: 'Snapshots',
+    description: 'Replace the cluster\'s KV store and catalog with a snapshot file\'s',
+    details: `
+      The file is checked whole first (structure, counts, SHA-256): a truncated or altered file is
+      refused and nothing is sent. The agent then proposes the restore through Raft as one entry, so
+      every member (servers and clients) replaces its KV store and catalog at the same index. The
+      cluster keeps its own members: a snapshot from another cluster restores its data, not its
+      membership. Restored entries take the restore's index as their CreateIndex and ModifyIndex, so
+      indexes only move forward and blocking queries wake. Agents put their own node and services
+      back into the catalog right after (anti-entropy).
+
+      A restore travels as one Raft entry: archives over ${MAX_RESTORE_BYTES / 1024 / 1024} MiB are refused.
+    `,
+    examples: [
+      ['Restore a backup', '$0 snapshot restore backup.snap'],
+      ['Into another cluster', '$0 snapshot restore --http-addr 10.1.0.2:8500 backup.snap'],
+    ],
+  });
+
+  file = Option.String({ name: 'file' });
+
+  protected async run(client: AgentClient): Promise<number> {
+    let body: Buffer;
+    try {
+      const size = statSync(this.file).size;
+      if (size > MAX_RESTORE_BYTES) {
+        throw new CliError(`${this.file}: ${formatBytes(size)} is over the ${MAX_RESTORE_BYTES / 1024 / 1024} MiB a restore takes`);
+      }
+      body = readFileSync(this.file);
+      // Checked here first: a bad file is refused before anything is sent.
+      parseArchive(body);
+    } catch (error) {
+      if (error instanceof CliError) throw error;
+      throw fileError(this.file, error);
+    }
+    const answer = (await client.call('PUT', '/v1/snapshot', { body })).json<RestoreAnswer>();
+    if (this.json) {
+      this.printJson({
+        file: this.file, index: answer.Index, snapshotIndex: answer.SnapshotIndex, snapshotTerm: answer.SnapshotTerm,
+        records: answer.Records, tables: answer.Tables,
+      });
+    } else {
+      this.out(`Restored snapshot ${this.file} (taken at index ${answer.SnapshotIndex}) at index ${answer.Index}: `
+        + `${answer.Tables.kv ?? 0} KV entries, ${answer.Tables['catalog-services'] ?? 0} catalog services`);
+    }
+    return EXIT.ok;
+  }
+}
