@@ -6,7 +6,7 @@ _konsul() {
     case ${COMP_WORDS[i]} in -*) ;; *) cmd="${cmd:+$cmd }${COMP_WORDS[i]}" ;; esac
   done
   case "$cmd" in
-    "agent") opts="--server --bootstrap --dev --join --node-id --data-dir --raft-addr --advertise --http-addr --dns-addr --config --token --tls-cert --tls-key --tls-ca --cluster-id --log-level --election-timeout --heartbeat-interval --snapshot-threshold --snapshot-interval --dead-server-timeout --stabilization-time --max-value-size --datacenter --domain --recursor --dns-only-passing --dns-node-ttl --dns-service-ttl --node-health-timeout --anti-entropy-interval --enable-script-checks" ;;
+    "agent") opts="--server --bootstrap --dev --join --node-id --data-dir --raft-addr --advertise --http-addr --dns-addr --config --token --tls-cert --tls-key --tls-ca --cluster-id --log-level --log-format --election-timeout --heartbeat-interval --snapshot-threshold --snapshot-interval --dead-server-timeout --stabilization-time --max-value-size --datacenter --domain --recursor --dns-only-passing --dns-node-ttl --dns-service-ttl --node-health-timeout --anti-entropy-interval --enable-script-checks --print-config --json" ;;
     "kv get") opts="--http-addr --json --recurse --keys --separator --stale --consistent --base64" ;;
     "kv put") opts="--http-addr --json --flags --cas --base64" ;;
     "kv delete") opts="--http-addr --json --recurse --cas" ;;

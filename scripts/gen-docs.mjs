@@ -154,4 +154,14 @@ for (const [rel, text] of Object.entries(files)) {
     console.log(`wrote ${rel}`);
   }
 }
+// konsul.conf(5): the config file format, from the agent's settings table (src/agent/config-docs.ts).
+{
+  const { configManPage } = await import(new URL('../dist/src/agent/config-docs.js', import.meta.url).href);
+  const rel = 'man/konsul.conf.5';
+  const text = configManPage(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version);
+  let current = '';
+  try { current = readFileSync(join(root, rel), 'utf8'); } catch { /* missing counts as stale */ }
+  if (!process.argv.includes('--check')) { mkdirSync(join(root, 'man'), { recursive: true }); writeFileSync(join(root, rel), text); console.log(`wrote ${rel}`); }
+  else if (current !== text) { console.error(`${rel} is stale: run \`npm run docs\``); stale++; }
+}
 process.exit(stale > 0 ? 1 : 0);
