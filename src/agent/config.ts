@@ -132,12 +132,12 @@ const S = (
 
 /** Every setting; the flags' help, konsul.conf(5) and --print-config are made from this table. */
 export const SETTINGS = {
-  server: S('server', ['KONSUL_SERVER'], 'server', 'boolean', 'false (true with dev)', 'Run as a server (Raft voter)'),
-  bootstrap: S('bootstrap', ['KONSUL_RAFT_BOOTSTRAP'], 'bootstrap', 'boolean', 'false (true with dev)', 'Start a new cluster with this server as its first voter'),
+  server: S('server', ['KONSUL_SERVER'], 'server', 'boolean', 'false; true with dev', 'Run as a server (Raft voter)'),
+  bootstrap: S('bootstrap', ['KONSUL_RAFT_BOOTSTRAP'], 'bootstrap', 'boolean', 'false; true with dev', 'Start a new cluster with this server as its first voter'),
   dev: S('dev', ['KONSUL_DEV'], 'dev', 'boolean', 'false', 'Single-node server with a temporary data dir, for trying konsul out'),
   join: S('join', ['KONSUL_RAFT_JOIN'], 'join', 'list', 'none', 'Members to join, host:port[,host:port]; retried until one answers'),
   nodeId: S('nodeId', ['KONSUL_NODE_ID'], 'node_id', 'string', 'the host name', 'This node\'s id'),
-  dataDir: S('dataDir', ['KONSUL_DATA_DIR', 'KONSUL_RAFT_DATA_DIR'], 'data_dir', 'path', 'none (required unless dev)', 'Where the Raft log and the state live'),
+  dataDir: S('dataDir', ['KONSUL_DATA_DIR', 'KONSUL_RAFT_DATA_DIR'], 'data_dir', 'path', 'none; required unless dev', 'Where the Raft log and the state live'),
   raftAddr: S('raftAddr', ['KONSUL_RAFT_BIND_ADDR'], 'raft_addr', 'address', '0.0.0.0:7000', 'Peer transport listen address'),
   advertise: S('advertise', ['KONSUL_RAFT_ADVERTISE_ADDR'], 'advertise', 'address', 'the bind address, or the first LAN IP', 'The address peers dial'),
   httpAddr: S('httpAddr', ['KONSUL_HTTP_ADDR'], 'http_addr', 'address', '127.0.0.1:8500', 'HTTP API listen address'),
@@ -162,7 +162,7 @@ export const SETTINGS = {
   dnsOnlyPassing: S('dnsOnlyPassing', ['KONSUL_DNS_ONLY_PASSING'], 'dns_only_passing', 'boolean', 'false', 'DNS leaves out instances whose checks warn, not only critical ones'),
   dnsNodeTtl: S('dnsNodeTtl', ['KONSUL_DNS_NODE_TTL'], 'dns_node_ttl', 'duration', '0s', 'TTL of node answers'),
   dnsServiceTtl: S('dnsServiceTtl', ['KONSUL_DNS_SERVICE_TTL'], 'dns_service_ttl', 'ttl-map', '0s', 'TTL of service answers, per service: web=10s,*=5s'),
-  nodeHealthTimeout: S('nodeHealthTimeout', ['KONSUL_NODE_HEALTH_TIMEOUT'], 'node_health_timeout', 'duration', '2s (at least 4 election timeouts)', 'An agent unheard this long has its node check turned critical'),
+  nodeHealthTimeout: S('nodeHealthTimeout', ['KONSUL_NODE_HEALTH_TIMEOUT'], 'node_health_timeout', 'duration', '2s, or 4 election timeouts if longer', 'An agent unheard this long has its node check turned critical'),
   antiEntropyInterval: S('antiEntropyInterval', ['KONSUL_ANTI_ENTROPY_INTERVAL'], 'anti_entropy_interval', 'duration', '60s', 'How often local services and checks are compared with the catalog'),
   enableScriptChecks: S('enableScriptChecks', ['KONSUL_ENABLE_SCRIPT_CHECKS'], 'enable_script_checks', 'boolean', 'false', 'Accept script checks (over HTTP and in config files); they run any command as the agent\'s user', true),
 } satisfies Record<string, SettingSpec>;
@@ -175,7 +175,7 @@ export const DEFINITION_KEYS = ['service', 'services', 'check', 'checks'] as con
 /** `--election-timeout` style help: the description, the default and the environment variable. */
 export function settingHelp(name: SettingName): string {
   const s: SettingSpec = SETTINGS[name];
-  const dflt = s.type === 'boolean' && s.defaultText === 'false' ? '' : ` (default ${s.defaultText})`;
+  const dflt = s.defaultText === 'none' || (s.type === 'boolean' && s.defaultText === 'false') ? '' : ` (default: ${s.defaultText})`;
   return `${s.description}${dflt} [${s.env[0]}]`;
 }
 

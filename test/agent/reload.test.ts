@@ -106,14 +106,17 @@ describe('konsul agent: config directory, summary, SIGHUP reload', () => {
 
   it('SIGHUP adds, updates and keeps services; applies log_level; reports settings that need a restart', async () => {
     const { p, http } = first;
+    const scriptService = JSON.stringify({ Name: 'scripted', Port: 1, Check: { Name: 'sh', Args: ['/bin/true'], Interval: '10s' } });
+    const refused = await fetch(`http://${http}/v1/agent/service/register`, { method: 'PUT', body: scriptService });
+    assert.equal(refused.status, 400, 'script checks are off at start');
     const api = await fetch(`http://${http}/v1/agent/service/register`, { method: 'PUT', body: JSON.stringify({ Name: 'from-api', Port: 7000 }) });
     assert.equal(api.status, 200);
     write('10-web.json', { service: { name: 'web', port: 8081 } });
     write('20-db.json', { services: [{ id: 'db-1', name: 'db', port: 5432 }] });
-    write('00-base.json', { log_level: 'debug', election_timeout: '1s' });
+    write('00-base.json', { log_level: 'debug', election_timeout: '1s', enable_script_checks: true });
     p.child.kill('SIGHUP');
     const reloaded = await waitFor('the reload log line', () => entries(p).find((e) => e.msg === 'configuration reloaded'));
-    assert.deepEqual(reloaded.applied, ['log_level']);
+    assert.deepEqual(reloaded.applied, ['log_level', 'enable_script_checks']);
     assert.deepEqual(reloaded.services, { added: ['db-1'], updated: ['web'], removed: [] });
     const restart = await waitFor('the restart warning', () => entries(p).find((e) => e.level === 40 && Array.isArray(e.settings)));
     assert.ok((restart.settings as string[]).includes('election_timeout'));
@@ -121,6 +124,9 @@ describe('konsul agent: config directory, summary, SIGHUP reload', () => {
     assert.equal(s.web?.Port, 8081);
     assert.equal(s['db-1']?.Port, 5432);
     assert.equal(s['from-api']?.Port, 7000);
+    const allowed = await fetch(`http://${http}/v1/agent/service/register`, { method: 'PUT', body: scriptService });
+    assert.equal(allowed.status, 200, 'script checks are on after the reload');
+    assert.equal((await fetch(`http://${http}/v1/agent/service/deregister/scripted`, { method: 'PUT' })).status, 200);
     // The web service's TTL check went with its old definition.
     const checks = (await (await fetch(`http://${http}/v1/agent/checks`)).json()) as Record<string, unknown>;
     assert.deepEqual(Object.keys(checks), []);
@@ -129,14 +135,14 @@ describe('konsul agent: config directory, summary, SIGHUP reload', () => {
   it('a file removed on SIGHUP removes its service; an API registration stays; log_level warn hides info lines', async () => {
     const { p, http } = first;
     rmSync(join(confDir, '10-web.json'));
-    write('00-base.json', { log_level: 'warn', election_timeout: '1s' });
+    write('00-base.json', { log_level: 'warn', election_timeout: '1s', enable_script_checks: true });
     const before = entries(p).length;
     p.child.kill('SIGHUP');
     await waitFor('web to go', async () => ((await services(http)).web === undefined ? true : undefined));
     const s = await services(http);
     assert.ok(s['db-1'] && s['from-api'], JSON.stringify(s));
     // At warn, the next reload's info line is not written, but a warning is.
-    write('00-base.json', { log_level: 'warn', election_timeout: '2s' });
+    write('00-base.json', { log_level: 'warn', election_timeout: '2s', enable_script_checks: true });
     p.child.kill('SIGHUP');
     await waitFor('the second restart warning', () => (entries(p).slice(before).filter((e) => e.level === 40).length >= 1 ? true : undefined));
     await new Promise((r) => setTimeout(r, 200));
@@ -146,7 +152,7 @@ describe('konsul agent: config directory, summary, SIGHUP reload', () => {
 
   it('a broken file on SIGHUP is logged with its name and the running config is kept', async () => {
     const { p, http } = first;
-    write('00-base.json', { log_level: 'info' });
+    write('00-base.json', { log_level: 'info', enable_script_checks: true });
     write('30-bad.json', '{"service": {"name": "x", "port": ');
     const before = entries(p).length;
     p.child.kill('SIGHUP');

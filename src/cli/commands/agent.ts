@@ -16,8 +16,8 @@ export class AgentRunCommand extends KonsulCommand {
       file; flags win over the environment, which wins over the files, which win over the defaults.
       Durations take ms, s, m or h (300ms, 5m); sizes are bytes, or take KiB or MiB (512KiB).
 
-      --config takes a file or a directory (every *.json in it, in lexical order) and can be given more than
-      once; a later file overrides an earlier one. A file holds settings under their snake_case keys
+      The --config flag takes a file or a directory (every *.json in it, in lexical order) and can be given
+      more than once; a later file overrides an earlier one. A file holds settings under their snake_case keys
       (data_dir, raft_addr, log_level, ...; see konsul.conf(5)), and may also hold Consul's service and
       check definitions ({"service": {...}}, {"services": [...]}, {"check": {...}}, {"checks": [...]}),
       which the agent registers at start. A bad file stops start-up with one line naming the file and the key
@@ -44,7 +44,7 @@ export class AgentRunCommand extends KonsulCommand {
       ['A client agent', '$0 agent --join 10.0.0.1:7000,10.0.0.2:7000 --data-dir /var/lib/konsul'],
       ['Settings and service definitions from a directory', '$0 agent --config /etc/konsul.d'],
       ['Show the effective settings and their sources, as JSON', '$0 agent --config /etc/konsul.d --print-config --json'],
-      ['Reload the config files of a running agent', 'kill -HUP $(pidof konsul)'],
+      ['Reload the config files of a running agent', 'kill -HUP "$(pgrep -f \'konsul agent\')"'],
     ],
   });
 
