@@ -595,7 +595,8 @@ function resolveSettings(src: Sources): AgentConfig {
 
   const dataDirRaw = src.get('dataDir');
   const dataDir = dataDirRaw === undefined ? undefined : asString(dataDirRaw);
-  if (dataDir === '' || (dataDir === undefined && !dev)) {
+  if (dataDir === '') fail(dataDirRaw!.source, 'must not be empty');
+  if (dataDir === undefined && !dev) {
     fail('--data-dir', 'is required (or KONSUL_DATA_DIR); use --dev for a throwaway single-node agent');
   }
 

@@ -82,6 +82,7 @@ describe('config files and directories', () => {
       [{ log_level: 'loud' }, /: log_level: "loud" is not one of/],
       [{ log_format: 'xml' }, /: log_format: "xml" is not one of json, text, auto$/],
       [{ kv_max_value_size: '1TB' }, /: kv_max_value_size: "1TB" is not a size/],
+      [{ data_dir: '' }, /: data_dir: must not be empty$/],
     ];
     for (const [body, expected] of cases) {
       const d = dir({ 'konsul.json': { data_dir: '/tmp/x', ...body } });
@@ -154,5 +155,27 @@ describe('config files and directories', () => {
     for (const s of Object.values(SETTINGS)) assert.ok(flags.has(s.flag), `${s.file} has a flag`);
     // Every flag but --config is a setting.
     assert.equal(flags.size, Object.keys(SETTINGS).length + 1);
+  });
+});
+
+describe('config files: any JSON', () => {
+  it('either loads or fails with one ConfigError line that starts with the file\'s path', async () => {
+    const { default: fc } = await import('fast-check');
+    const keys = [...Object.values(SETTINGS).map((s) => s.file), 'service', 'services', 'check', 'checks', 'Server', 'colour'];
+    const d = mkdtempSync(join(tmpdir(), 'konsul-conf-any-'));
+    const file = join(d, 'any.json');
+    let loaded = 0;
+    fc.assert(fc.property(fc.dictionary(fc.constantFrom(...keys), fc.jsonValue({ maxDepth: 3 }), { maxKeys: 4 }), (body) => {
+      writeFileSync(file, JSON.stringify({ data_dir: '/tmp/x', ...body }));
+      try {
+        loadConfig({ config: file }, {});
+        loaded++;
+      } catch (error) {
+        assert.ok(error instanceof ConfigError, `a ConfigError, got ${String(error)}`);
+        assert.ok(!error.message.includes('\n'), error.message);
+        assert.ok(error.message.startsWith(`${file}: `), error.message);
+      }
+    }), { numRuns: 400, seed: 5 });
+    assert.ok(loaded > 0, 'some inputs load');
   });
 });
