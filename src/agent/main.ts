@@ -241,6 +241,7 @@ async function startWith(s: {
   if (changed.length > 0) log.info({ services: definitions.services, checks: definitions.checks }, 'services from the config files applied');
   log.info({
     server: config.server, raft: agent.raftAddress, http: httpAddress, dns: dnsAddress, dataDir, dev: config.dev,
+    configFiles: s.loaded.files,
   }, 'konsul agent running');
 
   if (config.join.length > 0) void joinLoop(agent, config, log, () => stopping !== undefined);
