@@ -237,7 +237,7 @@ async function startWith(s: {
   });
   s.options.printSummary?.(summary);
   s.output?.release();
-  const changed = [...definitions.services.added, ...definitions.services.updated, ...definitions.services.removed];
+  const changed = [definitions.services, definitions.checks].flatMap((d) => [...d.added, ...d.updated, ...d.removed]);
   if (changed.length > 0) log.info({ services: definitions.services, checks: definitions.checks }, 'services from the config files applied');
   log.info({
     server: config.server, raft: agent.raftAddress, http: httpAddress, dns: dnsAddress, dataDir, dev: config.dev,

@@ -144,10 +144,13 @@ describe('konsul agent: config directory, summary, SIGHUP reload', () => {
     // At warn, the next reload's info line is not written, but a warning is.
     write('00-base.json', { log_level: 'warn', election_timeout: '2s', enable_script_checks: true });
     p.child.kill('SIGHUP');
-    await waitFor('the second restart warning', () => (entries(p).slice(before).filter((e) => e.level === 40).length >= 1 ? true : undefined));
+    await waitFor('the second restart warning', () => (entries(p).slice(before).filter((e) => e.level === 40).length >= 2 ? true : undefined));
     await new Promise((r) => setTimeout(r, 200));
-    const late = entries(p).slice(before);
-    assert.ok(late.every((e) => (e.level as number) >= 40), JSON.stringify(late));
+    // From the first warning on (the level is set before the reload logs anything), no info line; before it,
+    // an info line may come from the agent itself (a late election on a busy machine).
+    const since = entries(p).slice(before);
+    const late = since.slice(since.findIndex((e) => e.level === 40));
+    assert.ok(late.length >= 2 && late.every((e) => (e.level as number) >= 40), JSON.stringify(since));
   });
 
   it('a broken file on SIGHUP is logged with its name and the running config is kept', async () => {
