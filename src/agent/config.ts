@@ -1,6 +1,7 @@
 // The agent's settings: flags first, then KONSUL_* environment variables, then
-// an optional JSON config file, then defaults. Every value is checked here, and
-// a bad one stops start-up with one line that names the setting.
+// JSON config files (files or directories; a later file wins), then defaults.
+// Every value is checked here, and a bad one stops start-up with one line that
+// names the setting (and the file); the files' service and check definitions are read here too.
 
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
@@ -202,7 +203,14 @@ export interface SettingOrigin {
 }
 
 /** A raw value and where it came from, so an error can name the right spelling. */
-interface Raw { value: unknown; source: string; kind: SettingOrigin['source'] }
+interface Raw {
+  value: unknown;
+  /** What an error names: the flag, the variable, or "file: key". */
+  source: string;
+  kind: SettingOrigin['source'];
+  /** What --print-config names: the flag, the variable, or the file. */
+  from: string;
+}
 
 /** One config file's settings, in the order the files were read. */
 interface FileLayer { path: string; values: Record<string, unknown> }
@@ -218,22 +226,22 @@ class Sources {
 
   get(name: SettingName): Raw | undefined {
     const raw = this.find(name);
-    if (raw) this.origins.set(name, { source: raw.kind, from: raw.kind === 'file' ? raw.source.replace(/: [a-z_]+$/, '') : raw.source, raw: raw.value });
+    if (raw) this.origins.set(name, { source: raw.kind, from: raw.from, raw: raw.value });
     return raw;
   }
 
   private find(name: SettingName): Raw | undefined {
     const s: SettingSpec = SETTINGS[name];
     const flag = this.flags[s.flag];
-    if (flag !== undefined) return { value: flag, source: AGENT_FLAG_NAMES[s.flag], kind: 'flag' };
+    if (flag !== undefined) return { value: flag, source: AGENT_FLAG_NAMES[s.flag], kind: 'flag', from: AGENT_FLAG_NAMES[s.flag] };
     for (const e of s.env) {
       const v = this.env[e];
-      if (v !== undefined && v !== '') return { value: v, source: e, kind: 'env' };
+      if (v !== undefined && v !== '') return { value: v, source: e, kind: 'env', from: e };
     }
     // The last file that sets it wins.
     for (let i = this.files.length - 1; i >= 0; i--) {
       const f = this.files[i];
-      if (Object.hasOwn(f.values, s.file)) return { value: f.values[s.file], source: `${f.path}: ${s.file}`, kind: 'file' };
+      if (Object.hasOwn(f.values, s.file)) return { value: f.values[s.file], source: `${f.path}: ${s.file}`, kind: 'file', from: f.path };
     }
     return undefined;
   }
