@@ -2,7 +2,7 @@
 // when it is (or with --log-format), held back until the start-up summary is out.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { chooseLogFormat, createAgentLogger, formatLogLine, LogOutput } from '../../src/agent/logging.js';
@@ -20,14 +20,28 @@ class Sink {
   }
 }
 
-/** Runs a short-lived agent under a pseudo-terminal (util-linux `script`) and returns what the terminal showed. */
-function agentOnTerminal(extra: string, env: NodeJS.ProcessEnv = {}): string {
-  const cmd = `timeout -s INT 2 ${process.execPath} ${BIN} agent --dev --http-addr 127.0.0.1:0 --dns-addr 127.0.0.1:0 ${extra}`;
-  const r = spawnSync('script', ['-qec', cmd, '/dev/null'], {
-    encoding: 'utf8', timeout: 20_000, env: { ...process.env, KONSUL_LOG_FORMAT: '', KONSUL_LOG_LEVEL: '', ...env },
+/**
+ * Runs an agent under a pseudo-terminal (util-linux `script`) until it logs that it is running, then stops
+ * it with SIGINT (sent by the shell inside the terminal once the test writes a line), and returns what the
+ * terminal showed. No fixed delay: a loaded machine only makes it slower.
+ */
+async function agentOnTerminal(extra: string, env: NodeJS.ProcessEnv = {}): Promise<string> {
+  const agent = `${process.execPath} ${BIN} agent --dev --http-addr 127.0.0.1:0 --dns-addr 127.0.0.1:0 ${extra}`;
+  const child = spawn('script', ['-q', '-E', 'never', '-ec', `${agent} & p=$!; read line; kill -INT $p; wait $p`, '/dev/null'], {
+    stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, KONSUL_LOG_FORMAT: '', KONSUL_LOG_LEVEL: '', ...env },
   });
-  if (r.error) throw r.error;
-  return r.stdout.replace(/\r/g, '');
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let shown = '';
+  child.stdout!.setEncoding('utf8').on('data', (s: string) => {
+    shown += s;
+  });
+  const deadline = Date.now() + 30_000;
+  while (!shown.includes('konsul agent running') && child.exitCode === null && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.stdin!.write('stop\n');
+  await exited;
+  return shown.replace(/\r/g, '');
 }
 
 describe('agent logs', () => {
@@ -73,10 +87,10 @@ describe('agent logs', () => {
     assert.match(plain.text, /^\d\d:\d\d:\d\d\.\d{3} INFO  hello\n$/);
   });
 
-  it('a real agent on a terminal: the summary first, then readable log lines; --log-format json forces JSON', () => {
-    const shown = agentOnTerminal('', { NO_COLOR: '1' });
+  it('a real agent on a terminal: the summary first, then readable log lines; --log-format json forces JSON', async () => {
+    const shown = await agentOnTerminal('', { NO_COLOR: '1' });
     const lines = shown.split('\n').filter((l) => l !== '');
-    assert.match(lines[0], /^konsul agent \S+ \(server, dev mode, datacenter dc1\): bootstrapped a new cluster$/);
+    assert.match(lines[0], /^konsul agent \S+ \(server, dev mode, datacenter dc1\): bootstrapped a new cluster$/, shown);
     const logs = lines.slice(lines.findIndex((l) => l.startsWith('  logs')) + 1);
     assert.ok(logs.length >= 3, shown);
     for (const l of logs) assert.match(l, /^\d\d:\d\d:\d\d\.\d{3} (INFO|WARN|DEBUG) {1,2}\S/, l);
@@ -84,7 +98,7 @@ describe('agent logs', () => {
     assert.ok(logs.some((l) => l.includes('raft transport listening')), shown);
     assert.ok(logs.some((l) => l.includes('agent stopping')), shown);
 
-    const json = agentOnTerminal('--log-format json').split('\n').filter((l) => l.startsWith('{'));
+    const json = (await agentOnTerminal('--log-format json')).split('\n').filter((l) => l.startsWith('{'));
     assert.ok(json.length >= 3);
     for (const l of json) assert.equal(typeof (JSON.parse(l) as { msg: unknown }).msg, 'string');
   });
