@@ -272,14 +272,24 @@ export async function runAgent(
   flags: AgentFlagValues, env: NodeJS.ProcessEnv = process.env, mode?: { printConfig: boolean; json: boolean },
 ): Promise<number> {
   if (mode?.printConfig) return printConfig(flags, env, mode.json, process.stdout);
-  // Until the handler below is in place a SIGHUP would end the process; during start-up it is ignored.
-  const ignoreHup = (): void => undefined;
-  process.on('SIGHUP', ignoreHup);
+  // Signals during start-up: SIGHUP is ignored (nothing to reload yet); SIGINT or SIGTERM is acted on once the
+  // agent runs, so it still stops cleanly (a dev agent's temporary dir is removed); a second one exits at once.
+  let early: NodeJS.Signals | undefined;
+  const duringStart = (signal: NodeJS.Signals): void => {
+    if (signal === 'SIGHUP') return;
+    if (early) {
+      process.stderr.write('second signal: exiting now\n');
+      process.exit(1);
+    }
+    early = signal;
+  };
+  const startSignals: NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGTERM'];
+  for (const s of startSignals) process.on(s, duringStart);
   let running: RunningAgent;
   try {
     running = await startAgent(flags, env, undefined, { printSummary: (text) => process.stderr.write(text) });
   } catch (error) {
-    process.off('SIGHUP', ignoreHup);
+    for (const s of startSignals) process.off(s, duringStart);
     if (error instanceof ConfigError) {
       process.stderr.write(`Error: ${error.message}\n`);
       return AGENT_EXIT.badConfig;
@@ -319,7 +329,11 @@ export async function runAgent(
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   process.on('SIGHUP', onHup);
-  process.off('SIGHUP', ignoreHup);
+  for (const s of startSignals) process.off(s, duringStart);
+  if (early) {
+    signals++;
+    void running.stop(`received ${early} while starting`, 0);
+  }
   const code = await running.done;
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
