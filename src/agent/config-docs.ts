@@ -98,6 +98,8 @@ export function configManPage(version: string): string {
       + 'and the running configuration is kept. Otherwise: log_level and enable_script_checks change at once; services and checks from the '
       + 'config files are added, updated (only when their definition changed) or removed (only those a config file defined: services and '
       + 'checks registered over HTTP stay); any other changed setting is logged as needing a restart, and keeps its running value. '
+      + 'That includes the Raft timeouts: the Raft core fixes its tick counts at start, and the leader lease that lease reads rely on '
+      + 'is derived from the election timeout, so changing it under a running leader is not safe. '
       + 'The agent remembers in its data dir which services the config files defined, so one removed from the files while the agent was '
       + 'stopped is removed at the next start. What changed is logged as "configuration reloaded".'),
     '.SH EXAMPLE',
