@@ -24,7 +24,7 @@ _konsul() {
   local cmd="" w i skip=0 words="" opts="" kind=none
   local _konsul_bin=${COMP_WORDS[0]} _konsul_addr=""
   local known=' agent demo kv kv/get kv/put kv/delete kv/export kv/import services services/register services/deregister services/list catalog catalog/services catalog/service catalog/nodes members cluster cluster/status cluster/leader cluster/peers cluster/stats cluster/health cluster/join cluster/leave cluster/transfer-leader cluster/snapshot snapshot snapshot/save snapshot/restore snapshot/inspect version completion '
-  local valued=' --address --advertise --anti-entropy-interval --cas --check-http --check-interval --check-script --check-tcp --check-timeout --check-ttl --cluster-id --config --data-dir --datacenter --dead-server-timeout --dns-addr --dns-node-ttl --dns-service-ttl --domain --election-timeout --flags --heartbeat-interval --http-addr --id --join --log-level --max-value-size --meta --name --node --node-health-timeout --node-id --port --prefix --raft-addr --recursor --separator --snapshot-interval --snapshot-threshold --stabilization-time --tag --tls-ca --tls-cert --tls-key --token '
+  local valued=' --address --advertise --anti-entropy-interval --cas --check-http --check-interval --check-script --check-tcp --check-timeout --check-ttl --cluster-id --config --data-dir --datacenter --dead-server-timeout --dns-addr --dns-node-ttl --dns-service-ttl --domain --election-timeout --flags --heartbeat-interval --http-addr --id --join --log-format --log-level --max-value-size --meta --name --node --node-health-timeout --node-id --port --prefix --raft-addr --recursor --separator --snapshot-interval --snapshot-threshold --stabilization-time --tag --tls-ca --tls-cert --tls-key --token '
   # Join back what bash split at ':' (127.0.0.1 : 8500), so an address is one word.
   local -a line=()
   local current=0
@@ -63,7 +63,7 @@ _konsul() {
     return 0
   fi
   case $cmd in
-    'agent') opts='--server --bootstrap --dev --join --node-id --data-dir --raft-addr --advertise --http-addr --dns-addr --config --token --tls-cert --tls-key --tls-ca --cluster-id --log-level --election-timeout --heartbeat-interval --snapshot-threshold --snapshot-interval --dead-server-timeout --stabilization-time --max-value-size --datacenter --domain --recursor --dns-only-passing --dns-node-ttl --dns-service-ttl --node-health-timeout --anti-entropy-interval --enable-script-checks' ;;
+    'agent') opts='--server --bootstrap --dev --join --node-id --data-dir --raft-addr --advertise --http-addr --dns-addr --config --token --tls-cert --tls-key --tls-ca --cluster-id --log-level --log-format --election-timeout --heartbeat-interval --snapshot-threshold --snapshot-interval --dead-server-timeout --stabilization-time --max-value-size --datacenter --domain --recursor --dns-only-passing --dns-node-ttl --dns-service-ttl --node-health-timeout --anti-entropy-interval --enable-script-checks --print-config --json' ;;
     'demo') opts='--data-dir --keep --json' ;;
     'kv/get') opts='--http-addr --json --recurse --keys --separator --stale --consistent --base64' ;;
     'kv/put') opts='--http-addr --json --quiet -q --flags --cas --base64' ;;

@@ -32,7 +32,10 @@ for (const [name, text] of Object.entries(manPages(model, version))) files[`man/
  * More generated pages: [path relative to the repository, () => text]. The
  * agent's configuration page (man/konsul.conf.5) is added here.
  */
-const extraPages = [];
+const { configManPage } = await load('agent/config-docs.js');
+const extraPages = [
+  ['man/konsul.conf.5', () => configManPage(version)],
+];
 
 for (const [rel, make] of extraPages) files[rel] = make();
 

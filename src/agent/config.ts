@@ -1,11 +1,16 @@
 // The agent's settings: flags first, then KONSUL_* environment variables, then
-// an optional JSON config file, then defaults. Every value is checked here, and
-// a bad one stops start-up with one line that names the setting.
+// JSON config files (files or directories; a later file wins), then defaults.
+// Every value is checked here, and a bad one stops start-up with one line that
+// names the setting (and the file); the files' service and check definitions are read here too.
 
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
+import { join } from 'node:path';
 import { parseDuration as parseGoDuration } from '../duration.js';
 import { KonsulError } from '../errors.js';
+import {
+  DefinitionError, parseCheckRegistration, parseServiceFile, type CheckDefinition, type ServiceRegistration,
+} from './local/definitions.js';
 
 /** The flags `konsul agent` passes in: only those given, strings as typed. */
 export interface AgentFlagValues {
@@ -19,13 +24,15 @@ export interface AgentFlagValues {
   advertise?: string;
   httpAddr?: string;
   dnsAddr?: string;
-  config?: string;
+  /** Files or directories of *.json files, read in order (later ones override earlier ones). */
+  config?: string | string[];
   token?: string;
   tlsCert?: string;
   tlsKey?: string;
   tlsCa?: string;
   clusterId?: string;
   logLevel?: string;
+  logFormat?: string;
   electionTimeout?: string;
   heartbeatInterval?: string;
   snapshotThreshold?: string;
@@ -63,6 +70,8 @@ export interface AgentConfig {
   token: string | undefined;
   tls: { cert: Buffer; key: Buffer; ca: Buffer } | undefined;
   logLevel: string;
+  /** 'auto': text lines when stdout is a terminal, JSON otherwise. */
+  logFormat: 'json' | 'text' | 'auto';
   electionTimeoutMs: number;
   heartbeatIntervalMs: number;
   leaderLeaseMs: number;
@@ -100,58 +109,84 @@ export class ConfigError extends KonsulError {
   }
 }
 
-/** One setting: its flag, environment variable and config-file key. */
-interface Setting {
+/** A setting's value type, as the config file and the man page describe it. */
+export type SettingType = 'boolean' | 'string' | 'duration' | 'size' | 'integer' | 'address' | 'list' | 'ttl-map' | 'path';
+
+/** One setting: its flag, environment variables, config-file key, and what the docs say about it. */
+export interface SettingSpec {
   flag: keyof AgentFlagValues;
   env: string[];
+  /** The key in a JSON config file. */
   file: string;
+  type: SettingType;
+  /** The default as a person reads it. */
+  defaultText: string;
+  description: string;
+  /** Does a SIGHUP apply a change to it (else: a restart is needed)? */
+  reloadable: boolean;
 }
 
-const S = (flag: keyof AgentFlagValues, env: string[], file: string): Setting => ({ flag, env, file });
+const S = (
+  flag: keyof AgentFlagValues, env: string[], file: string, type: SettingType, defaultText: string, description: string,
+  reloadable = false,
+): SettingSpec => ({ flag, env, file, type, defaultText, description, reloadable });
 
-const SETTINGS = {
-  server: S('server', ['KONSUL_SERVER'], 'server'),
-  bootstrap: S('bootstrap', ['KONSUL_RAFT_BOOTSTRAP'], 'bootstrap'),
-  dev: S('dev', ['KONSUL_DEV'], 'dev'),
-  join: S('join', ['KONSUL_RAFT_JOIN'], 'join'),
-  nodeId: S('nodeId', ['KONSUL_NODE_ID'], 'node_id'),
-  dataDir: S('dataDir', ['KONSUL_DATA_DIR', 'KONSUL_RAFT_DATA_DIR'], 'data_dir'),
-  raftAddr: S('raftAddr', ['KONSUL_RAFT_BIND_ADDR'], 'raft_addr'),
-  advertise: S('advertise', ['KONSUL_RAFT_ADVERTISE_ADDR'], 'advertise'),
-  httpAddr: S('httpAddr', ['KONSUL_HTTP_ADDR'], 'http_addr'),
-  dnsAddr: S('dnsAddr', ['KONSUL_DNS_ADDR'], 'dns_addr'),
-  token: S('token', ['KONSUL_RAFT_TOKEN'], 'token'),
-  tlsCert: S('tlsCert', ['KONSUL_TLS_CERT'], 'tls_cert'),
-  tlsKey: S('tlsKey', ['KONSUL_TLS_KEY'], 'tls_key'),
-  tlsCa: S('tlsCa', ['KONSUL_TLS_CA'], 'tls_ca'),
-  clusterId: S('clusterId', ['KONSUL_CLUSTER_ID'], 'cluster_id'),
-  logLevel: S('logLevel', ['KONSUL_LOG_LEVEL'], 'log_level'),
-  electionTimeout: S('electionTimeout', ['KONSUL_RAFT_ELECTION_TIMEOUT'], 'election_timeout'),
-  heartbeatInterval: S('heartbeatInterval', ['KONSUL_RAFT_HEARTBEAT_TIMEOUT'], 'heartbeat_interval'),
-  snapshotThreshold: S('snapshotThreshold', ['KONSUL_RAFT_SNAPSHOT_THRESHOLD'], 'snapshot_threshold'),
-  snapshotInterval: S('snapshotInterval', ['KONSUL_RAFT_SNAPSHOT_INTERVAL'], 'snapshot_interval'),
-  deadServerTimeout: S('deadServerTimeout', ['KONSUL_DEAD_SERVER_TIMEOUT'], 'dead_server_timeout'),
-  stabilizationTime: S('stabilizationTime', ['KONSUL_SERVER_STABILIZATION_TIME'], 'server_stabilization_time'),
-  maxValueSize: S('maxValueSize', ['KONSUL_KV_MAX_VALUE_SIZE'], 'kv_max_value_size'),
-  datacenter: S('datacenter', ['KONSUL_DATACENTER'], 'datacenter'),
-  domain: S('domain', ['KONSUL_DNS_DOMAIN'], 'domain'),
-  recursor: S('recursor', ['KONSUL_DNS_RECURSORS'], 'recursors'),
-  dnsOnlyPassing: S('dnsOnlyPassing', ['KONSUL_DNS_ONLY_PASSING'], 'dns_only_passing'),
-  dnsNodeTtl: S('dnsNodeTtl', ['KONSUL_DNS_NODE_TTL'], 'dns_node_ttl'),
-  dnsServiceTtl: S('dnsServiceTtl', ['KONSUL_DNS_SERVICE_TTL'], 'dns_service_ttl'),
-  nodeHealthTimeout: S('nodeHealthTimeout', ['KONSUL_NODE_HEALTH_TIMEOUT'], 'node_health_timeout'),
-  antiEntropyInterval: S('antiEntropyInterval', ['KONSUL_ANTI_ENTROPY_INTERVAL'], 'anti_entropy_interval'),
-  enableScriptChecks: S('enableScriptChecks', ['KONSUL_ENABLE_SCRIPT_CHECKS'], 'enable_script_checks'),
-} satisfies Record<string, Setting>;
+/** Every setting; the flags' help, konsul.conf(5) and --print-config are made from this table. */
+export const SETTINGS = {
+  server: S('server', ['KONSUL_SERVER'], 'server', 'boolean', 'false; true with dev', 'Run as a server (Raft voter)'),
+  bootstrap: S('bootstrap', ['KONSUL_RAFT_BOOTSTRAP'], 'bootstrap', 'boolean', 'false; true with dev', 'Start a new cluster with this server as its first voter'),
+  dev: S('dev', ['KONSUL_DEV'], 'dev', 'boolean', 'false', 'Single-node server with a temporary data dir, for trying konsul out'),
+  join: S('join', ['KONSUL_RAFT_JOIN'], 'join', 'list', 'none', 'Members to join, host:port[,host:port]; retried until one answers'),
+  nodeId: S('nodeId', ['KONSUL_NODE_ID'], 'node_id', 'string', 'the host name', 'This node\'s id'),
+  dataDir: S('dataDir', ['KONSUL_DATA_DIR', 'KONSUL_RAFT_DATA_DIR'], 'data_dir', 'path', 'none; required unless dev', 'Where the Raft log and the state live'),
+  raftAddr: S('raftAddr', ['KONSUL_RAFT_BIND_ADDR'], 'raft_addr', 'address', '0.0.0.0:7000', 'Peer transport listen address'),
+  advertise: S('advertise', ['KONSUL_RAFT_ADVERTISE_ADDR'], 'advertise', 'address', 'the bind address, or the first LAN IP', 'The address peers dial'),
+  httpAddr: S('httpAddr', ['KONSUL_HTTP_ADDR'], 'http_addr', 'address', '127.0.0.1:8500', 'HTTP API listen address'),
+  dnsAddr: S('dnsAddr', ['KONSUL_DNS_ADDR'], 'dns_addr', 'address', '127.0.0.1:8600', 'DNS listen address'),
+  token: S('token', ['KONSUL_RAFT_TOKEN'], 'token', 'string', 'none', 'Join token every peer must present'),
+  tlsCert: S('tlsCert', ['KONSUL_TLS_CERT'], 'tls_cert', 'path', 'none', 'PEM certificate for mutual TLS between peers'),
+  tlsKey: S('tlsKey', ['KONSUL_TLS_KEY'], 'tls_key', 'path', 'none', 'PEM key for the TLS certificate'),
+  tlsCa: S('tlsCa', ['KONSUL_TLS_CA'], 'tls_ca', 'path', 'none', 'PEM CA that signs every peer\'s certificate'),
+  clusterId: S('clusterId', ['KONSUL_CLUSTER_ID'], 'cluster_id', 'string', 'konsul', 'Peers with another cluster id are refused'),
+  logLevel: S('logLevel', ['KONSUL_LOG_LEVEL'], 'log_level', 'string', 'info', 'trace, debug, info, warn, error, fatal or silent', true),
+  logFormat: S('logFormat', ['KONSUL_LOG_FORMAT'], 'log_format', 'string', 'auto', 'json, text, or auto: text lines when stdout is a terminal, else JSON'),
+  electionTimeout: S('electionTimeout', ['KONSUL_RAFT_ELECTION_TIMEOUT'], 'election_timeout', 'duration', '300ms', 'Raft election timeout'),
+  heartbeatInterval: S('heartbeatInterval', ['KONSUL_RAFT_HEARTBEAT_TIMEOUT'], 'heartbeat_interval', 'duration', 'election timeout / 6', 'Leader heartbeat interval'),
+  snapshotThreshold: S('snapshotThreshold', ['KONSUL_RAFT_SNAPSHOT_THRESHOLD'], 'snapshot_threshold', 'integer', '8192', 'Log entries between snapshots'),
+  snapshotInterval: S('snapshotInterval', ['KONSUL_RAFT_SNAPSHOT_INTERVAL'], 'snapshot_interval', 'duration', '120s', 'Also snapshot this often when anything changed'),
+  deadServerTimeout: S('deadServerTimeout', ['KONSUL_DEAD_SERVER_TIMEOUT'], 'dead_server_timeout', 'duration', '5m', 'Remove a member unreachable this long'),
+  stabilizationTime: S('stabilizationTime', ['KONSUL_SERVER_STABILIZATION_TIME'], 'server_stabilization_time', 'duration', '5s', 'A joining server is promoted after staying healthy this long'),
+  maxValueSize: S('maxValueSize', ['KONSUL_KV_MAX_VALUE_SIZE'], 'kv_max_value_size', 'size', '512KiB', 'Largest KV value accepted'),
+  datacenter: S('datacenter', ['KONSUL_DATACENTER'], 'datacenter', 'string', 'dc1', 'The datacenter this agent is in'),
+  domain: S('domain', ['KONSUL_DNS_DOMAIN'], 'domain', 'string', 'consul.', 'The DNS domain konsul answers for'),
+  recursor: S('recursor', ['KONSUL_DNS_RECURSORS'], 'recursors', 'list', 'none: refuse other names', 'DNS servers for names outside the domain, host[:port][,...]'),
+  dnsOnlyPassing: S('dnsOnlyPassing', ['KONSUL_DNS_ONLY_PASSING'], 'dns_only_passing', 'boolean', 'false', 'DNS leaves out instances whose checks warn, not only critical ones'),
+  dnsNodeTtl: S('dnsNodeTtl', ['KONSUL_DNS_NODE_TTL'], 'dns_node_ttl', 'duration', '0s', 'TTL of node answers'),
+  dnsServiceTtl: S('dnsServiceTtl', ['KONSUL_DNS_SERVICE_TTL'], 'dns_service_ttl', 'ttl-map', '0s', 'TTL of service answers, per service: web=10s,*=5s'),
+  nodeHealthTimeout: S('nodeHealthTimeout', ['KONSUL_NODE_HEALTH_TIMEOUT'], 'node_health_timeout', 'duration', '2s, or 4 election timeouts if longer', 'An agent unheard this long has its node check turned critical'),
+  antiEntropyInterval: S('antiEntropyInterval', ['KONSUL_ANTI_ENTROPY_INTERVAL'], 'anti_entropy_interval', 'duration', '60s', 'How often local services and checks are compared with the catalog'),
+  enableScriptChecks: S('enableScriptChecks', ['KONSUL_ENABLE_SCRIPT_CHECKS'], 'enable_script_checks', 'boolean', 'false', 'Accept script checks (over HTTP and in config files); they run any command as the agent\'s user', true),
+} satisfies Record<string, SettingSpec>;
 
-type SettingName = keyof typeof SETTINGS;
+export type SettingName = keyof typeof SETTINGS;
+
+/** The keys a config file may hold besides the settings: Consul's service and check definitions. */
+export const DEFINITION_KEYS = ['service', 'services', 'check', 'checks'] as const;
+
+/** `--election-timeout` style help: the description, the default and the environment variable. */
+export function settingHelp(name: SettingName): string {
+  const s: SettingSpec = SETTINGS[name];
+  const dflt = s.defaultText === 'none' || (s.type === 'boolean' && s.defaultText === 'false') ? '' : ` (default: ${s.defaultText})`;
+  return `${s.description}${dflt} [${s.env[0]}]`;
+}
 
 /** Each flag's spelling on the command line, so an error can name what the user typed. */
 export const AGENT_FLAG_NAMES: Readonly<Record<keyof AgentFlagValues, string>> = {
   server: '--server', bootstrap: '--bootstrap', dev: '--dev', join: '--join', nodeId: '--node-id',
   dataDir: '--data-dir', raftAddr: '--raft-addr', advertise: '--advertise', httpAddr: '--http-addr',
   dnsAddr: '--dns-addr', config: '--config', token: '--token', tlsCert: '--tls-cert', tlsKey: '--tls-key',
-  tlsCa: '--tls-ca', clusterId: '--cluster-id', logLevel: '--log-level', electionTimeout: '--election-timeout',
+  tlsCa: '--tls-ca', clusterId: '--cluster-id', logLevel: '--log-level', logFormat: '--log-format',
+  electionTimeout: '--election-timeout',
   heartbeatInterval: '--heartbeat-interval', snapshotThreshold: '--snapshot-threshold',
   snapshotInterval: '--snapshot-interval', deadServerTimeout: '--dead-server-timeout',
   stabilizationTime: '--stabilization-time', maxValueSize: '--max-value-size',
@@ -160,26 +195,54 @@ export const AGENT_FLAG_NAMES: Readonly<Record<keyof AgentFlagValues, string>> =
   antiEntropyInterval: '--anti-entropy-interval', enableScriptChecks: '--enable-script-checks',
 };
 
+/** Where a setting's value came from. */
+export interface SettingOrigin {
+  source: 'default' | 'flag' | 'env' | 'file';
+  /** The flag, the variable, or the file's path; null for a default. */
+  from: string | null;
+}
+
 /** A raw value and where it came from, so an error can name the right spelling. */
-interface Raw { value: unknown; source: string }
+interface Raw {
+  value: unknown;
+  /** What an error names: the flag, the variable, or "file: key". */
+  source: string;
+  kind: SettingOrigin['source'];
+  /** What --print-config names: the flag, the variable, or the file. */
+  from: string;
+}
+
+/** One config file's settings, in the order the files were read. */
+interface FileLayer { path: string; values: Record<string, unknown> }
 
 class Sources {
+  readonly origins = new Map<SettingName, SettingOrigin & { raw: unknown }>();
+
   constructor(
     private readonly flags: AgentFlagValues,
     private readonly env: NodeJS.ProcessEnv,
-    private readonly file: Record<string, unknown>,
-    private readonly filePath: string | undefined,
+    private readonly files: FileLayer[],
   ) {}
 
   get(name: SettingName): Raw | undefined {
-    const s: Setting = SETTINGS[name];
+    const raw = this.find(name);
+    if (raw) this.origins.set(name, { source: raw.kind, from: raw.from, raw: raw.value });
+    return raw;
+  }
+
+  private find(name: SettingName): Raw | undefined {
+    const s: SettingSpec = SETTINGS[name];
     const flag = this.flags[s.flag];
-    if (flag !== undefined) return { value: flag, source: AGENT_FLAG_NAMES[s.flag] };
+    if (flag !== undefined) return { value: flag, source: AGENT_FLAG_NAMES[s.flag], kind: 'flag', from: AGENT_FLAG_NAMES[s.flag] };
     for (const e of s.env) {
       const v = this.env[e];
-      if (v !== undefined && v !== '') return { value: v, source: e };
+      if (v !== undefined && v !== '') return { value: v, source: e, kind: 'env', from: e };
     }
-    if (Object.hasOwn(this.file, s.file)) return { value: this.file[s.file], source: `"${s.file}" in ${this.filePath}` };
+    // The last file that sets it wins.
+    for (let i = this.files.length - 1; i >= 0; i--) {
+      const f = this.files[i];
+      if (Object.hasOwn(f.values, s.file)) return { value: f.values[s.file], source: `${f.path}: ${s.file}`, kind: 'file', from: f.path };
+    }
     return undefined;
   }
 }
@@ -191,12 +254,13 @@ function fail(source: string, problem: string): never {
 function asString(raw: Raw): string {
   if (typeof raw.value === 'string') return raw.value.trim();
   if (typeof raw.value === 'number') return String(raw.value);
-  return fail(raw.source, `expected a string, got ${JSON.stringify(raw.value)}`);
+  return fail(raw.source, `expected a string, got ${shownValue(raw.value)}`);
 }
 
 function asBool(raw: Raw | undefined, fallback: boolean): boolean {
   if (raw === undefined) return fallback;
   if (typeof raw.value === 'boolean') return raw.value;
+  if (raw.kind === 'file') return fail(raw.source, `expected true or false, got ${JSON.stringify(raw.value)}`);
   const v = String(raw.value).toLowerCase();
   if (['1', 'true', 'yes', 'on'].includes(v)) return true;
   if (['0', 'false', 'no', 'off'].includes(v)) return false;
@@ -296,10 +360,83 @@ function readPem(raw: Raw): Buffer {
   }
 }
 
-function loadFile(flags: AgentFlagValues, env: NodeJS.ProcessEnv): { file: Record<string, unknown>; path: string | undefined } {
-  const path = flags.config ?? env.KONSUL_CONFIG_FILE;
-  if (path === undefined || path === '') return { file: {}, path: undefined };
-  const source = flags.config !== undefined ? '--config' : 'KONSUL_CONFIG_FILE';
+function shownValue(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+/** Edit distance, for "did you mean". */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = row;
+  }
+  return prev[b.length];
+}
+
+/** The known key closest to `key`, when it is close enough to be a typo (or the flag's spelling). */
+export function closestKey(key: string, known: readonly string[]): string | undefined {
+  const k = key.toLowerCase().replace(/^-+/, '').replaceAll('-', '_');
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of known) {
+    const d = distance(k, candidate);
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(k.length / 4)) ? best : undefined;
+}
+
+/** The config paths asked for: --config (repeatable) wins over KONSUL_CONFIG_FILE. */
+function configPaths(flags: AgentFlagValues, env: NodeJS.ProcessEnv): { paths: string[]; source: string } {
+  if (flags.config !== undefined) {
+    const list = Array.isArray(flags.config) ? flags.config : [flags.config];
+    return { paths: list, source: '--config' };
+  }
+  const fromEnv = env.KONSUL_CONFIG_FILE;
+  return { paths: fromEnv === undefined || fromEnv === '' ? [] : [fromEnv], source: 'KONSUL_CONFIG_FILE' };
+}
+
+/** Each path as files: a directory gives its *.json files in lexical order. */
+function expandPaths(paths: string[], source: string): string[] {
+  const files: string[] = [];
+  for (const path of paths) {
+    if (path.trim() === '') fail(source, 'is empty; give a file or a directory');
+    let isDir: boolean;
+    try {
+      isDir = statSync(path).isDirectory();
+    } catch (error) {
+      return fail(source, `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    }
+    if (!isDir) {
+      files.push(path);
+      continue;
+    }
+    let names: string[];
+    try {
+      names = readdirSync(path);
+    } catch (error) {
+      return fail(source, `cannot read the directory ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    }
+    for (const name of names.filter((n) => n.endsWith('.json')).sort()) {
+      const file = join(path, name);
+      // A directory named *.json is not a config file.
+      if (statSync(file, { throwIfNoEntry: false })?.isFile()) files.push(file);
+    }
+  }
+  return files;
+}
+
+const SETTING_KEYS: readonly string[] = Object.values(SETTINGS).map((s: SettingSpec) => s.file);
+const FILE_KEYS: readonly string[] = [...SETTING_KEYS, ...DEFINITION_KEYS];
+
+function readConfigFile(path: string, source: string): Record<string, unknown> {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -310,14 +447,102 @@ function loadFile(flags: AgentFlagValues, env: NodeJS.ProcessEnv): { file: Recor
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    return fail(source, `${path} is not valid JSON: ${(error as Error).message}`);
+    return fail(path, `not valid JSON: ${(error as Error).message}`);
   }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) fail(source, `${path} must hold a JSON object`);
-  const known = new Set<string>(Object.values(SETTINGS).map((s) => s.file));
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) fail(path, 'must hold a JSON object ({"key": value, ...})');
   for (const key of Object.keys(parsed)) {
-    if (!known.has(key)) fail(source, `unknown setting "${key}" in ${path} (known: ${[...known].sort().join(', ')})`);
+    if (FILE_KEYS.includes(key)) continue;
+    const near = closestKey(key, FILE_KEYS);
+    fail(path, `unknown setting "${key}"${near ? ` (did you mean "${near}"?)` : ''}; see konsul.conf(5) for the keys`);
   }
-  return { file: parsed as Record<string, unknown>, path };
+  return parsed as Record<string, unknown>;
+}
+
+/** A service registered from a config file, and the file it came from. */
+export interface FileService { registration: ServiceRegistration; file: string }
+/** A check (not attached to a service definition) registered from a config file. */
+export interface FileCheck { check: CheckDefinition; file: string }
+
+function readDefinitions(layer: FileLayer, services: Map<string, FileService>, checks: Map<string, FileCheck>): void {
+  const v = layer.values;
+  const at = (error: unknown): never => {
+    if (error instanceof DefinitionError) fail(layer.path, error.message.replace(/^file: /, ''));
+    throw error;
+  };
+  if (v.service !== undefined || v.services !== undefined) {
+    let regs: ServiceRegistration[] = [];
+    try {
+      regs = parseServiceFile({ service: v.service, services: v.services });
+    } catch (error) {
+      at(error);
+    }
+    for (const registration of regs) {
+      const id = registration.service.id;
+      const before = services.get(id);
+      if (before) fail(layer.path, `service "${id}" is also defined in ${before.file}`);
+      services.set(id, { registration, file: layer.path });
+    }
+  }
+  const list: Array<[unknown, string]> = [];
+  if (v.check !== undefined) list.push([v.check, 'check']);
+  if (v.checks !== undefined) {
+    if (!Array.isArray(v.checks)) fail(layer.path, `checks: expected an array, got ${shownValue(v.checks)}`);
+    v.checks.forEach((c, i) => list.push([c, `checks[${i}]`]));
+  }
+  for (const [body, where] of list) {
+    let check: CheckDefinition | undefined;
+    try {
+      check = parseCheckRegistration(body);
+    } catch (error) {
+      if (error instanceof DefinitionError) fail(layer.path, `${where}: ${error.message.replace(/^: /, '')}`);
+      throw error;
+    }
+    const before = checks.get(check.id);
+    if (before) fail(layer.path, `${where}: check "${check.id}" is also defined in ${before.file}`);
+    checks.set(check.id, { check, file: layer.path });
+  }
+}
+
+/** Everything the agent's configuration sources say, checked. */
+export interface LoadedConfig {
+  config: AgentConfig;
+  /** Where each setting came from (absent: the default), and the raw value given there. */
+  origins: Partial<Record<SettingName, SettingOrigin & { raw: unknown }>>;
+  /** The config files read, in order. */
+  files: string[];
+  /** Services and checks defined in the config files, registered with the local agent. */
+  services: FileService[];
+  checks: FileCheck[];
+}
+
+/** Resolve and check every setting. Throws ConfigError naming the first bad one. */
+export function resolveConfig(flags: AgentFlagValues, env: NodeJS.ProcessEnv = process.env): AgentConfig {
+  return loadConfig(flags, env).config;
+}
+
+/** Read every source (flags, KONSUL_* variables, config files), check it all, and say where each value came from. */
+export function loadConfig(flags: AgentFlagValues, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const { paths, source } = configPaths(flags, env);
+  const files = expandPaths(paths, source);
+  const layers = files.map((path) => ({ path, values: readConfigFile(path, source) }));
+  const src = new Sources(flags, env, layers);
+  const config = resolveSettings(src);
+  const services = new Map<string, FileService>();
+  const checks = new Map<string, FileCheck>();
+  for (const layer of layers) readDefinitions(layer, services, checks);
+  for (const { check, file } of checks.values()) {
+    if (check.serviceId !== '' && !services.has(check.serviceId)) {
+      fail(file, `check "${check.id}": ServiceID "${check.serviceId}" is not a service defined in the config files`);
+    }
+  }
+  if (!config.enableScriptChecks) {
+    const script = [...[...services.values()].flatMap((s) => s.registration.checks.map((check) => ({ check, file: s.file }))), ...checks.values()]
+      .find((c) => c.check.kind === 'script');
+    if (script) fail(script.file, `check "${script.check.id}" is a script check: set enable_script_checks to allow it`);
+  }
+  const origins: LoadedConfig['origins'] = {};
+  for (const [name, o] of src.origins) origins[name] = o;
+  return { config, origins, files, services: [...services.values()], checks: [...checks.values()] };
 }
 
 const DNS_LABEL_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -345,10 +570,7 @@ function asTtlMap(raw: Raw | undefined): Record<string, number> {
 
 const NODE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
-/** Resolve and check every setting. Throws ConfigError naming the first bad one. */
-export function resolveConfig(flags: AgentFlagValues, env: NodeJS.ProcessEnv = process.env): AgentConfig {
-  const { file, path } = loadFile(flags, env);
-  const src = new Sources(flags, env, file, path);
+function resolveSettings(src: Sources): AgentConfig {
 
   const dev = asBool(src.get('dev'), false);
   const server = asBool(src.get('server'), dev);
@@ -381,7 +603,8 @@ export function resolveConfig(flags: AgentFlagValues, env: NodeJS.ProcessEnv = p
 
   const dataDirRaw = src.get('dataDir');
   const dataDir = dataDirRaw === undefined ? undefined : asString(dataDirRaw);
-  if (dataDir === '' || (dataDir === undefined && !dev)) {
+  if (dataDir === '') fail(dataDirRaw!.source, 'must not be empty');
+  if (dataDir === undefined && !dev) {
     fail('--data-dir', 'is required (or KONSUL_DATA_DIR); use --dev for a throwaway single-node agent');
   }
 
@@ -422,6 +645,11 @@ export function resolveConfig(flags: AgentFlagValues, env: NodeJS.ProcessEnv = p
   const logLevel = logLevelRaw === undefined ? 'info' : asString(logLevelRaw);
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(logLevel)) {
     fail(logLevelRaw!.source, `"${logLevel}" is not one of trace, debug, info, warn, error, fatal, silent`);
+  }
+  const logFormatRaw = src.get('logFormat');
+  const logFormat = logFormatRaw === undefined ? 'auto' : asString(logFormatRaw).toLowerCase();
+  if (logFormat !== 'json' && logFormat !== 'text' && logFormat !== 'auto') {
+    fail(logFormatRaw!.source, `"${logFormat}" is not one of json, text, auto`);
   }
 
   const electionTimeoutMs = asDuration(src.get('electionTimeout'), 300, 50, 60_000);
@@ -469,7 +697,7 @@ export function resolveConfig(flags: AgentFlagValues, env: NodeJS.ProcessEnv = p
 
   return {
     nodeId, dataDir, dev, server, bootstrap, join, raftAddr, advertise, httpAddr, dnsAddr, clusterId, token, tls,
-    logLevel, electionTimeoutMs, heartbeatIntervalMs,
+    logLevel, logFormat, electionTimeoutMs, heartbeatIntervalMs,
     // A lease well inside the election timeout: followers will not elect anyone else before it ends,
     // with room for clock-rate differences and a late tick.
     leaderLeaseMs: Math.floor(electionTimeoutMs * 0.6),
@@ -485,3 +713,84 @@ export function resolveConfig(flags: AgentFlagValues, env: NodeJS.ProcessEnv = p
 }
 
 export { formatHostPort };
+
+/** A duration as the docs write it: 300ms, 2s, 5m, 1h. */
+export function formatDuration(ms: number): string {
+  if (ms !== 0 && ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms !== 0 && ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}
+
+function formatSize(bytes: number): string {
+  if (bytes % (1024 * 1024) === 0) return `${bytes / (1024 * 1024)}MiB`;
+  if (bytes % 1024 === 0) return `${bytes / 1024}KiB`;
+  return String(bytes);
+}
+
+/** Each setting's effective value, in the form its config-file key takes (secrets hidden). */
+export function settingValue(name: SettingName, c: AgentConfig, origin?: SettingOrigin & { raw?: unknown }): unknown {
+  switch (name) {
+    case 'server': return c.server;
+    case 'bootstrap': return c.bootstrap;
+    case 'dev': return c.dev;
+    case 'join': return c.join;
+    case 'nodeId': return c.nodeId;
+    case 'dataDir': return c.dataDir ?? null;
+    case 'raftAddr': return formatHostPort(c.raftAddr);
+    case 'advertise': return c.advertise;
+    case 'httpAddr': return formatHostPort(c.httpAddr);
+    case 'dnsAddr': return formatHostPort(c.dnsAddr);
+    case 'token': return c.token === undefined ? null : '(hidden)';
+    case 'tlsCert': case 'tlsKey': case 'tlsCa': return c.tls === undefined ? null : (origin?.raw ?? '(set)');
+    case 'clusterId': return c.clusterId;
+    case 'logLevel': return c.logLevel;
+    case 'logFormat': return c.logFormat;
+    case 'electionTimeout': return formatDuration(c.electionTimeoutMs);
+    case 'heartbeatInterval': return formatDuration(c.heartbeatIntervalMs);
+    case 'snapshotThreshold': return c.snapshotThreshold;
+    case 'snapshotInterval': return formatDuration(c.snapshotIntervalMs);
+    case 'deadServerTimeout': return formatDuration(c.deadServerTimeoutMs);
+    case 'stabilizationTime': return formatDuration(c.stabilizationMs);
+    case 'maxValueSize': return formatSize(c.maxValueBytes);
+    case 'datacenter': return c.datacenter;
+    case 'domain': return c.dns.domain;
+    case 'recursor': return c.dns.recursors;
+    case 'dnsOnlyPassing': return c.dns.onlyPassing;
+    case 'dnsNodeTtl': return formatDuration(c.dns.nodeTtlSeconds * 1000);
+    case 'dnsServiceTtl': return Object.fromEntries(Object.entries(c.dns.serviceTtlSeconds).map(([k, v]) => [k, formatDuration(v * 1000)]));
+    case 'nodeHealthTimeout': return formatDuration(c.nodeHealthTimeoutMs);
+    case 'antiEntropyInterval': return formatDuration(c.antiEntropyIntervalMs);
+    case 'enableScriptChecks': return c.enableScriptChecks;
+  }
+}
+
+/** `konsul agent --print-config --json`: every setting's value and where it came from. */
+export interface PrintedConfig {
+  settings: Record<string, {
+    value: unknown; source: SettingOrigin['source']; from: string | null; flag: string; env: string; reloadable: boolean;
+  }>;
+  files: string[];
+  services: Array<{ id: string; name: string; checks: string[]; file: string }>;
+  checks: Array<{ id: string; name: string; file: string }>;
+}
+
+export function printableConfig(loaded: LoadedConfig): PrintedConfig {
+  const settings: PrintedConfig['settings'] = {};
+  for (const name of Object.keys(SETTINGS) as SettingName[]) {
+    const s: SettingSpec = SETTINGS[name];
+    const origin = loaded.origins[name] ?? { source: 'default' as const, from: null, raw: undefined };
+    settings[s.file] = {
+      value: settingValue(name, loaded.config, origin),
+      source: origin.source, from: origin.from, flag: AGENT_FLAG_NAMES[s.flag], env: s.env[0], reloadable: s.reloadable,
+    };
+  }
+  return {
+    settings,
+    files: loaded.files,
+    services: loaded.services.map(({ registration, file }) => ({
+      id: registration.service.id, name: registration.service.name, checks: registration.checks.map((c) => c.id), file,
+    })),
+    checks: loaded.checks.map(({ check, file }) => ({ id: check.id, name: check.name, file })),
+  };
+}

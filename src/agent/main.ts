@@ -6,13 +6,17 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { startDnsServer, type DnsServer } from '../dns/index.js';
 import { createHttpServer } from '../http/index.js';
 import { STATE_TABLES, StateMachine } from '../state/index.js';
 import { openStorage, type NodeStorage } from '../storage/index.js';
 import { Agent } from './agent.js';
-import { ConfigError, formatHostPort, resolveConfig, type AgentConfig, type AgentFlagValues } from './config.js';
+import {
+  ConfigError, formatHostPort, loadConfig, printableConfig, type AgentConfig, type AgentFlagValues, type LoadedConfig,
+} from './config.js';
+import { createAgentLogger, type LogOutput } from './logging.js';
+import { ConfigReloader, settingValues, type ReloadReport } from './reload.js';
 
 export type { AgentFlagValues };
 
@@ -47,20 +51,83 @@ export interface RunningAgent {
   config: AgentConfig;
   httpAddress: string;
   dnsAddress: string;
+  /** Everything the configuration sources said at start. */
+  loaded: LoadedConfig;
+  /** The human summary of this start (node, role, addresses, data dir, how it entered the cluster, config files). */
+  summary: string;
   /** Resolves with the exit code once the agent has stopped. */
   done: Promise<number>;
   stop(reason?: string, code?: number): Promise<number>;
+  /** Re-read the configuration and apply what can change at run time (SIGHUP). */
+  reload(): ReloadReport;
+}
+
+export interface StartOptions {
+  /** Called with the start-up summary once the agent serves, before any log line is written. */
+  printSummary?: (text: string) => void;
+}
+
+/** How the agent entered its cluster this time, for the summary. */
+type Entry = 'restarted' | 'bootstrapped' | 'joining' | 'waiting';
+
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+function summaryText(r: {
+  config: AgentConfig; loaded: LoadedConfig; entry: Entry; raft: string; http: string; dns: string; dataDir: string;
+  definitions: { services: number; checks: number };
+}): string {
+  const c = r.config;
+  const how: Record<Entry, string> = {
+    restarted: 'restarted from the state in its data dir',
+    bootstrapped: 'bootstrapped a new cluster',
+    joining: `joining via ${c.join.join(', ')}`,
+    waiting: 'not in a cluster yet: waiting for `konsul cluster join`',
+  };
+  const role = c.dev ? 'server, dev mode' : c.server ? 'server' : 'client';
+  const files = r.loaded.files.length === 0 ? 'none'
+    : `${r.loaded.files.join(', ')} (${plural(r.definitions.services, 'service')}, ${plural(r.definitions.checks, 'check')})`;
+  return [
+    `konsul agent ${c.nodeId} (${role}, datacenter ${c.datacenter}): ${how[r.entry]}`,
+    `  raft      ${r.raft}`,
+    `  http      ${r.http}`,
+    `  dns       ${r.dns} (udp, tcp)`,
+    `  data dir  ${r.dataDir}${c.dev ? ' (temporary, removed at exit)' : ''}`,
+    `  config    ${files}`,
+    `  logs      ${c.logLevel} and up, on stdout`,
+    '',
+  ].join('\n');
 }
 
 /** Start an agent and return once it serves HTTP; `done` resolves when it stops. */
-export async function startAgent(flags: AgentFlagValues, env: NodeJS.ProcessEnv, logger?: Logger): Promise<RunningAgent> {
-  const config = resolveConfig(flags, env);
+export async function startAgent(
+  flags: AgentFlagValues, env: NodeJS.ProcessEnv, logger?: Logger, options: StartOptions = {},
+): Promise<RunningAgent> {
+  const loaded = loadConfig(flags, env);
+  const initialValues = settingValues(loaded);
+  const config = loaded.config;
   const explicitId = flags.nodeId !== undefined || (env.KONSUL_NODE_ID ?? '') !== '';
   let devDir: string | undefined;
   const dataDir = config.dataDir ?? (devDir = mkdtempSync(join(tmpdir(), 'konsul-dev-')));
   config.dataDir = dataDir;
   config.nodeId = claimDataDir(config, dataDir, explicitId);
-  const log = logger ?? pino({ level: config.logLevel, base: { node: config.nodeId } });
+  let output: LogOutput | undefined;
+  let log: Logger;
+  if (logger) log = logger;
+  else ({ logger: log, output } = createAgentLogger(config, config.nodeId, process.stdout, env));
+  try {
+    return await startWith({ flags, env, loaded, initialValues, config, dataDir, devDir, log, options, output });
+  } finally {
+    // Held log lines come out after the summary, or at once when start-up failed.
+    output?.release();
+  }
+}
+
+async function startWith(s: {
+  flags: AgentFlagValues; env: NodeJS.ProcessEnv; loaded: LoadedConfig; initialValues: ReturnType<typeof settingValues>;
+  config: AgentConfig; dataDir: string; devDir: string | undefined; log: Logger; options: StartOptions;
+  output: LogOutput | undefined;
+}): Promise<RunningAgent> {
+  const { config, dataDir, devDir, log } = s;
 
   let storage: NodeStorage;
   try {
@@ -69,6 +136,7 @@ export async function startAgent(flags: AgentFlagValues, env: NodeJS.ProcessEnv,
     throw new ConfigError(`--data-dir: cannot open ${dataDir}: ${(error as Error).message}`);
   }
   const state = new StateMachine(storage.state);
+  const hadState = storage.state.appliedIndex() > 0;
 
   let finish!: (code: number) => void;
   const done = new Promise<number>((resolve) => { finish = resolve; });
@@ -157,15 +225,30 @@ export async function startAgent(flags: AgentFlagValues, env: NodeJS.ProcessEnv,
   }
   const dnsAddress = formatHostPort(dns.address);
   agent.setDnsAddress(dnsAddress);
+
+  const reloader = new ConfigReloader({
+    flags: s.flags, env: s.env, config, initial: s.loaded, initialValues: s.initialValues, local: agent.local, logger: log, dataDir,
+  });
+  const definitions = reloader.start();
+  const entry: Entry = hadState ? 'restarted' : config.bootstrap ? 'bootstrapped' : config.join.length > 0 ? 'joining' : 'waiting';
+  const summary = summaryText({
+    config, loaded: s.loaded, entry, raft: agent.raftAddress, http: httpAddress, dns: dnsAddress, dataDir,
+    definitions: { services: s.loaded.services.length, checks: s.loaded.checks.length },
+  });
+  s.options.printSummary?.(summary);
+  s.output?.release();
+  const changed = [definitions.services, definitions.checks].flatMap((d) => [...d.added, ...d.updated, ...d.removed]);
+  if (changed.length > 0) log.info({ services: definitions.services, checks: definitions.checks }, 'services from the config files applied');
   log.info({
     server: config.server, raft: agent.raftAddress, http: httpAddress, dns: dnsAddress, dataDir, dev: config.dev,
+    configFiles: s.loaded.files,
   }, 'konsul agent running');
 
   if (config.join.length > 0) void joinLoop(agent, config, log, () => stopping !== undefined);
   else if (!config.bootstrap && agent.driver.conf().members.length === 0) {
     log.warn('not a member of any cluster yet: start with --join host:port, or run `konsul cluster join` on a member');
   }
-  return { agent, config, httpAddress, dnsAddress, done, stop };
+  return { agent, config, httpAddress, dnsAddress, loaded: s.loaded, summary, done, stop, reload: () => reloader.reload() };
 }
 
 /** Keep asking the join addresses until one lets us in (idempotent for a node already in). */
@@ -185,11 +268,28 @@ async function joinLoop(agent: Agent, config: AgentConfig, log: Logger, stopped:
 }
 
 /** The `konsul agent` command: runs until a signal or a leave; returns the process exit code. */
-export async function runAgent(flags: AgentFlagValues, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function runAgent(
+  flags: AgentFlagValues, env: NodeJS.ProcessEnv = process.env, mode?: { printConfig: boolean; json: boolean },
+): Promise<number> {
+  if (mode?.printConfig) return printConfig(flags, env, mode.json, process.stdout);
+  // Signals during start-up: SIGHUP is ignored (nothing to reload yet); SIGINT or SIGTERM is acted on once the
+  // agent runs, so it still stops cleanly (a dev agent's temporary dir is removed); a second one exits at once.
+  let early: NodeJS.Signals | undefined;
+  const duringStart = (signal: NodeJS.Signals): void => {
+    if (signal === 'SIGHUP') return;
+    if (early) {
+      process.stderr.write('second signal: exiting now\n');
+      process.exit(1);
+    }
+    early = signal;
+  };
+  const startSignals: NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGTERM'];
+  for (const s of startSignals) process.on(s, duringStart);
   let running: RunningAgent;
   try {
-    running = await startAgent(flags, env);
+    running = await startAgent(flags, env, undefined, { printSummary: (text) => process.stderr.write(text) });
   } catch (error) {
+    for (const s of startSignals) process.off(s, duringStart);
     if (error instanceof ConfigError) {
       process.stderr.write(`Error: ${error.message}\n`);
       return AGENT_EXIT.badConfig;
@@ -223,10 +323,51 @@ export async function runAgent(flags: AgentFlagValues, env: NodeJS.ProcessEnv = 
     }
     void running.stop(`received ${signal}`, 0);
   };
+  const onHup = (): void => {
+    running.reload();
+  };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onHup);
+  for (const s of startSignals) process.off(s, duringStart);
+  if (early) {
+    signals++;
+    void running.stop(`received ${early} while starting`, 0);
+  }
   const code = await running.done;
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
+  process.off('SIGHUP', onHup);
   return code;
+}
+
+/** `konsul agent --print-config`: the effective settings and where each came from; exit 0, or 2 for a bad config. */
+export function printConfig(
+  flags: AgentFlagValues, env: NodeJS.ProcessEnv, json: boolean, out: { write(text: string): unknown },
+  err: { write(text: string): unknown } = process.stderr,
+): number {
+  let loaded: LoadedConfig;
+  try {
+    loaded = loadConfig(flags, env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    err.write(`Error: ${error.message}\n`);
+    return AGENT_EXIT.badConfig;
+  }
+  const printed = printableConfig(loaded);
+  if (json) {
+    out.write(`${JSON.stringify(printed, null, 2)}\n`);
+    return AGENT_EXIT.ok;
+  }
+  const shown = (v: unknown): string => (typeof v === 'string' ? v : v === null ? '-' : JSON.stringify(v));
+  const rows = Object.entries(printed.settings).map(([key, s]) => [key, shown(s.value), s.source === 'default' ? 'default' : s.from ?? s.source]);
+  const header = ['KEY', 'VALUE', 'FROM'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (r: string[]): string => `${r[0].padEnd(widths[0])}  ${r[1].padEnd(widths[1])}  ${r[2]}`.trimEnd();
+  const lines = [line(header), ...rows.map(line), ''];
+  lines.push(`config files: ${printed.files.length === 0 ? 'none' : printed.files.join(', ')}`);
+  for (const s of printed.services) lines.push(`service ${s.id} (${s.name}${s.checks.length ? `; checks ${s.checks.join(', ')}` : ''}) from ${s.file}`);
+  for (const c of printed.checks) lines.push(`check ${c.id} (${c.name}) from ${c.file}`);
+  out.write(`${lines.join('\n')}\n`);
+  return AGENT_EXIT.ok;
 }

@@ -200,14 +200,14 @@ describe('konsul agent', () => {
 
   it('every agent flag reaches the agent under its AgentFlags name', async () => {
     const argv = ['agent'];
-    const expected: Record<string, string | boolean> = {};
+    const expected: Record<string, string | string[] | boolean> = {};
     for (const [name, flag] of Object.entries(AGENT_FLAG_NAMES)) {
       if (['server', 'bootstrap', 'dev', 'dnsOnlyPassing', 'enableScriptChecks'].includes(name)) {
         argv.push(flag);
         expected[name] = true;
       } else {
         argv.push(flag, `value-of-${name}`);
-        expected[name] = `value-of-${name}`;
+        expected[name] = name === 'config' ? [`value-of-${name}`] : `value-of-${name}`;
       }
     }
     let got: AgentFlags | undefined;

@@ -2,8 +2,9 @@
 // agent flag is declared here; their values are checked by the agent itself.
 
 import { Command, Option } from 'clipanion';
-import { AGENT_FLAG_NAMES, type AgentFlags, type RunAgent } from '../agent-flags.js';
+import { AGENT_FLAG_NAMES, settingHelp, type AgentFlags, type RunAgent } from '../agent-flags.js';
 import { KonsulCommand } from '../command.js';
+import { EXIT } from '../exit-codes.js';
 
 export class AgentRunCommand extends KonsulCommand {
   static override paths = [['agent']];
@@ -11,62 +12,83 @@ export class AgentRunCommand extends KonsulCommand {
     category: 'Agent',
     description: 'Run a konsul agent (a server, or by default a client with a full local replica)',
     details: `
-      Every setting can also come from a KONSUL_* environment variable (shown in brackets) or a JSON file
-      given with --config; flags win over the environment, which wins over the file. Durations take
-      ms, s, m or h (300ms, 5m); sizes are bytes, or take KiB or MiB (512KiB).
+      Every setting can also come from a KONSUL_* environment variable (shown in brackets) or a JSON config
+      file; flags win over the environment, which wins over the files, which win over the defaults.
+      Durations take ms, s, m or h (300ms, 5m); sizes are bytes, or take KiB or MiB (512KiB).
+
+      The --config flag takes a file or a directory (every *.json in it, in lexical order) and can be given
+      more than once; a later file overrides an earlier one. A file holds settings under their snake_case keys
+      (data_dir, raft_addr, log_level, ...; see konsul.conf(5)), and may also hold Consul's service and
+      check definitions ({"service": {...}}, {"services": [...]}, {"check": {...}}, {"checks": [...]}),
+      which the agent registers at start. A bad file stops start-up with one line naming the file and the key
+      (exit 2). --print-config shows the effective settings and where each came from, then exits.
+
+      SIGHUP reloads the config files and the environment of the agent: log_level and enable_script_checks
+      change at once, services and checks defined in the files are added, updated or removed (those
+      registered over HTTP stay), and any other change is logged as needing a restart. A bad config on
+      reload is logged and the running one kept.
 
       A server is a Raft voter: start the first one with --bootstrap, the others with --join. A client
       (the default) joins as a non-voter holding a full replica, and leaves the cluster on SIGTERM.
       A server that joins enters as a non-voter and is promoted once it has stayed caught up
       for the --stabilization-time.
 
-      The agent runs until SIGINT or SIGTERM; a second signal ends it at once.
+      At start the agent prints a short summary on stderr (node, role, addresses, data dir, how it entered
+      the cluster, config files), then logs on stdout: JSON lines, or readable lines when stdout is a
+      terminal (--log-format). It runs until SIGINT or SIGTERM; a second signal ends it at once.
     `,
     examples: [
       ['A throwaway single-node agent (HTTP 127.0.0.1:8500)', '$0 agent --dev'],
       ['The first server of a new cluster', '$0 agent --server --bootstrap --node-id s1 --data-dir /var/lib/konsul'],
       ['Another server joining it', '$0 agent --server --join 10.0.0.1:7000 --node-id s2 --data-dir /var/lib/konsul'],
       ['A client agent', '$0 agent --join 10.0.0.1:7000,10.0.0.2:7000 --data-dir /var/lib/konsul'],
+      ['Settings and service definitions from a directory', '$0 agent --config /etc/konsul.d'],
+      ['Show the effective settings and their sources, as JSON', '$0 agent --config /etc/konsul.d --print-config --json'],
+      ['Reload the config files of a running agent', 'kill -HUP "$(pgrep -f \'konsul agent\')"'],
     ],
   });
 
-  server = Option.Boolean('--server', { description: 'Run as a server (Raft voter) [KONSUL_SERVER]' });
-  bootstrap = Option.Boolean('--bootstrap', { description: 'Start a new cluster with this server as its first voter [KONSUL_RAFT_BOOTSTRAP]' });
-  dev = Option.Boolean('--dev', { description: 'Single-node server with a temporary data dir, for trying konsul out [KONSUL_DEV]' });
-  join = Option.String('--join', { description: 'Members to join, host:port[,host:port]; retried until one answers [KONSUL_RAFT_JOIN]' });
-  nodeId = Option.String('--node-id', { description: 'This node\'s id (default: the host name) [KONSUL_NODE_ID]' });
-  dataDir = Option.String('--data-dir', { description: 'Where the Raft log and the state live [KONSUL_DATA_DIR]' });
-  raftAddr = Option.String('--raft-addr', { description: 'Peer transport listen address (default 0.0.0.0:7000) [KONSUL_RAFT_BIND_ADDR]' });
-  advertise = Option.String('--advertise', { description: 'The address peers dial (default: the bind address, or the first LAN IP) [KONSUL_RAFT_ADVERTISE_ADDR]' });
-  httpAddr = Option.String('--http-addr', { description: 'HTTP API listen address (default 127.0.0.1:8500) [KONSUL_HTTP_ADDR]' });
-  dnsAddr = Option.String('--dns-addr', { description: 'DNS listen address (default 127.0.0.1:8600) [KONSUL_DNS_ADDR]' });
-  config = Option.String('--config', { description: 'A JSON file of settings (keys like data_dir, raft_addr) [KONSUL_CONFIG_FILE]' });
-  token = Option.String('--token', { description: 'Join token every peer must present [KONSUL_RAFT_TOKEN]' });
-  tlsCert = Option.String('--tls-cert', { description: 'PEM certificate for mutual TLS between peers [KONSUL_TLS_CERT]' });
-  tlsKey = Option.String('--tls-key', { description: 'PEM key for --tls-cert [KONSUL_TLS_KEY]' });
-  tlsCa = Option.String('--tls-ca', { description: 'PEM CA that signs every peer\'s certificate [KONSUL_TLS_CA]' });
-  clusterId = Option.String('--cluster-id', { description: 'Peers with another cluster id are refused (default konsul) [KONSUL_CLUSTER_ID]' });
-  logLevel = Option.String('--log-level', { description: 'trace, debug, info, warn, error (default info) [KONSUL_LOG_LEVEL]' });
-  electionTimeout = Option.String('--election-timeout', { description: 'Raft election timeout (default 300ms) [KONSUL_RAFT_ELECTION_TIMEOUT]' });
-  heartbeatInterval = Option.String('--heartbeat-interval', { description: 'Leader heartbeat interval (default: election timeout / 6) [KONSUL_RAFT_HEARTBEAT_TIMEOUT]' });
-  snapshotThreshold = Option.String('--snapshot-threshold', { description: 'Log entries between snapshots (default 8192) [KONSUL_RAFT_SNAPSHOT_THRESHOLD]' });
-  snapshotInterval = Option.String('--snapshot-interval', { description: 'Also snapshot this often when anything changed (default 120s) [KONSUL_RAFT_SNAPSHOT_INTERVAL]' });
-  deadServerTimeout = Option.String('--dead-server-timeout', { description: 'Remove a member unreachable this long (default 5m) [KONSUL_DEAD_SERVER_TIMEOUT]' });
-  stabilizationTime = Option.String('--stabilization-time', { description: 'A joining server is promoted after staying healthy this long (default 5s) [KONSUL_SERVER_STABILIZATION_TIME]' });
-  maxValueSize = Option.String('--max-value-size', { description: 'Largest KV value accepted (default 512KiB) [KONSUL_KV_MAX_VALUE_SIZE]' });
-  datacenter = Option.String('--datacenter', { description: 'The datacenter this agent is in (default dc1) [KONSUL_DATACENTER]' });
-  domain = Option.String('--domain', { description: 'The DNS domain konsul answers for (default consul.) [KONSUL_DNS_DOMAIN]' });
-  recursor = Option.String('--recursor', { description: 'DNS servers for names outside the domain, host[:port][,...] (default: refuse them) [KONSUL_DNS_RECURSORS]' });
-  dnsOnlyPassing = Option.Boolean('--dns-only-passing', { description: 'DNS leaves out instances whose checks warn, not only critical ones [KONSUL_DNS_ONLY_PASSING]' });
-  dnsNodeTtl = Option.String('--dns-node-ttl', { description: 'TTL of node answers (default 0s) [KONSUL_DNS_NODE_TTL]' });
-  dnsServiceTtl = Option.String('--dns-service-ttl', { description: 'TTL of service answers, per service: web=10s,*=5s (default 0s) [KONSUL_DNS_SERVICE_TTL]' });
-  nodeHealthTimeout = Option.String('--node-health-timeout', { description: 'An agent unheard this long has its node check turned critical (default 2s) [KONSUL_NODE_HEALTH_TIMEOUT]' });
-  antiEntropyInterval = Option.String('--anti-entropy-interval', { description: 'How often local services and checks are compared with the catalog (default 60s) [KONSUL_ANTI_ENTROPY_INTERVAL]' });
-  enableScriptChecks = Option.Boolean('--enable-script-checks', { description: 'Accept script checks registered over HTTP; they run any command as the agent\'s user (default off) [KONSUL_ENABLE_SCRIPT_CHECKS]' });
+  server = Option.Boolean('--server', { description: settingHelp('server') });
+  bootstrap = Option.Boolean('--bootstrap', { description: settingHelp('bootstrap') });
+  dev = Option.Boolean('--dev', { description: settingHelp('dev') });
+  join = Option.String('--join', { description: settingHelp('join') });
+  nodeId = Option.String('--node-id', { description: settingHelp('nodeId') });
+  dataDir = Option.String('--data-dir', { description: settingHelp('dataDir') });
+  raftAddr = Option.String('--raft-addr', { description: settingHelp('raftAddr') });
+  advertise = Option.String('--advertise', { description: settingHelp('advertise') });
+  httpAddr = Option.String('--http-addr', { description: settingHelp('httpAddr') });
+  dnsAddr = Option.String('--dns-addr', { description: settingHelp('dnsAddr') });
+  config = Option.Array('--config', { description: 'A JSON config file, or a directory of *.json files read in lexical order; repeatable, later files win [KONSUL_CONFIG_FILE]' });
+  token = Option.String('--token', { description: settingHelp('token') });
+  tlsCert = Option.String('--tls-cert', { description: settingHelp('tlsCert') });
+  tlsKey = Option.String('--tls-key', { description: settingHelp('tlsKey') });
+  tlsCa = Option.String('--tls-ca', { description: settingHelp('tlsCa') });
+  clusterId = Option.String('--cluster-id', { description: settingHelp('clusterId') });
+  logLevel = Option.String('--log-level', { description: settingHelp('logLevel') });
+  logFormat = Option.String('--log-format', { description: settingHelp('logFormat') });
+  electionTimeout = Option.String('--election-timeout', { description: settingHelp('electionTimeout') });
+  heartbeatInterval = Option.String('--heartbeat-interval', { description: settingHelp('heartbeatInterval') });
+  snapshotThreshold = Option.String('--snapshot-threshold', { description: settingHelp('snapshotThreshold') });
+  snapshotInterval = Option.String('--snapshot-interval', { description: settingHelp('snapshotInterval') });
+  deadServerTimeout = Option.String('--dead-server-timeout', { description: settingHelp('deadServerTimeout') });
+  stabilizationTime = Option.String('--stabilization-time', { description: settingHelp('stabilizationTime') });
+  maxValueSize = Option.String('--max-value-size', { description: settingHelp('maxValueSize') });
+  datacenter = Option.String('--datacenter', { description: settingHelp('datacenter') });
+  domain = Option.String('--domain', { description: settingHelp('domain') });
+  recursor = Option.String('--recursor', { description: settingHelp('recursor') });
+  dnsOnlyPassing = Option.Boolean('--dns-only-passing', { description: settingHelp('dnsOnlyPassing') });
+  dnsNodeTtl = Option.String('--dns-node-ttl', { description: settingHelp('dnsNodeTtl') });
+  dnsServiceTtl = Option.String('--dns-service-ttl', { description: settingHelp('dnsServiceTtl') });
+  nodeHealthTimeout = Option.String('--node-health-timeout', { description: settingHelp('nodeHealthTimeout') });
+  antiEntropyInterval = Option.String('--anti-entropy-interval', { description: settingHelp('antiEntropyInterval') });
+  enableScriptChecks = Option.Boolean('--enable-script-checks', { description: settingHelp('enableScriptChecks') });
+
+  printConfig = Option.Boolean('--print-config', false, { description: 'Print the effective settings and where each came from, then exit without starting' });
+  json = Option.Boolean('--json', false, { description: 'With --print-config: print JSON, for scripts' });
 
   /** The flags that were given, under their AgentFlags names. */
   flags(): AgentFlags {
-    const flags: Record<string, string | boolean> = {};
+    const flags: Record<string, string | string[] | boolean> = {};
     for (const name of Object.keys(AGENT_FLAG_NAMES) as (keyof AgentFlags)[]) {
       const value = this[name];
       if (value !== undefined) flags[name] = value;
@@ -76,6 +98,10 @@ export class AgentRunCommand extends KonsulCommand {
 
   async execute(): Promise<number> {
     const runAgent: RunAgent = this.context.runAgent ?? (await import('../../agent/main.js')).runAgent;
-    return runAgent(this.flags(), this.context.env);
+    if (this.json && !this.printConfig) {
+      this.context.stderr.write('Error: --json only applies to --print-config (the agent\'s logs are JSON unless --log-format text)\n');
+      return EXIT.usage;
+    }
+    return runAgent(this.flags(), this.context.env, this.printConfig ? { printConfig: true, json: this.json } : undefined);
   }
 }
