@@ -1,6 +1,7 @@
 // Every konsul command class, in the order `konsul --help` lists them by category.
 
 import { AgentRunCommand } from './agent.js';
+import { BenchDnsCommand, BenchFailoverCommand, BenchReadCommand, BenchSelfTestCommand, BenchWriteCommand } from './bench/commands.js';
 import { CatalogNodesCommand } from './catalog/nodes.js';
 import { CatalogServiceCommand } from './catalog/service.js';
 import { CatalogServicesCommand } from './catalog/services.js';
@@ -43,5 +44,6 @@ export const COMMANDS = [
   ClusterLeaveCommand,
   ClusterTransferLeaderCommand,
   ClusterSnapshotCommand,
+  BenchWriteCommand, BenchReadCommand, BenchDnsCommand, BenchFailoverCommand, BenchSelfTestCommand,
   VersionCommand,
 ] as const;

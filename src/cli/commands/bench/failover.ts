@@ -1,0 +1,148 @@
+// Failover measurement: fault the leader, then probe writes through every
+// other member until one is acknowledged. The time from the start of the fault
+// to that first acknowledged write is the figure (what a client sees).
+
+import { performance } from 'node:perf_hooks';
+import type { Pool } from 'undici';
+import { clusterView, probeWrite, type ApiName, type ClusterView } from './apis.js';
+import { httpPool } from './http-load.js';
+import { percentile } from './stats.js';
+
+export interface FailoverRound {
+  round: number;
+  /** The leader that was faulted. */
+  leader: string;
+  /** Milliseconds from the start of the fault to the first acknowledged write; null when none within the time limit. */
+  ms: number | null;
+}
+
+export interface FailoverResult {
+  workload: 'failover';
+  target: string;
+  fault: string;
+  rounds: FailoverRound[];
+  failed: number;
+  medianMs: number | null;
+  p90Ms: number | null;
+  worstMs: number | null;
+}
+
+export interface FailoverOptions {
+  api: ApiName;
+  /** Any member's origin, to find the leader and the members from. */
+  origin: string;
+  rounds: number;
+  /** Describes the fault, for the report ("kill -9", "transfer", the command). */
+  faultName: string;
+  fault: (leader: { id: string; origin: string }, round: number) => Promise<void>;
+  /** Undo the fault (restart, SIGCONT); then the round waits for one agreed leader again. */
+  heal?: (leader: { id: string; origin: string }, round: number) => Promise<void>;
+  /** Give up on a round after this long without an acknowledged write. */
+  roundTimeoutMs: number;
+  /** A new probe write through each survivor this often (ms), while earlier ones may still hang on a stopped leader. */
+  probeEveryMs?: number;
+  /** Wait this long after the cluster agrees on a leader again before the next round. */
+  settleMs?: number;
+  onRound?: (r: FailoverRound) => void;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The median, p90 and worst of the rounds that succeeded. */
+export function summarizeRounds(rounds: FailoverRound[]): Pick<FailoverResult, 'failed' | 'medianMs' | 'p90Ms' | 'worstMs'> {
+  const ok = rounds.map((r) => r.ms).filter((ms): ms is number => ms !== null).sort((a, b) => a - b);
+  const r = (n: number): number | null => (Number.isFinite(n) ? Math.round(n) : null);
+  return { failed: rounds.length - ok.length, medianMs: r(percentile(ok, 50)), p90Ms: r(percentile(ok, 90)), worstMs: r(ok.at(-1) ?? NaN) };
+}
+
+export class FailoverRunner {
+  private readonly pools = new Map<string, Pool>();
+  constructor(private readonly options: FailoverOptions) {}
+
+  private pool(origin: string): Pool {
+    let p = this.pools.get(origin);
+    if (!p) {
+      p = httpPool(origin, 64, 5000);
+      this.pools.set(origin, p);
+    }
+    return p;
+  }
+
+  /** One leader that every member given (or the entry member) agrees on, within timeoutMs. */
+  async agreedLeader(timeoutMs: number, among?: string[]): Promise<ClusterView> {
+    const deadline = performance.now() + timeoutMs;
+    let last = 'no answer';
+    for (;;) {
+      try {
+        const view = await clusterView(this.options.api, this.pool(this.options.origin));
+        if (view) {
+          const origins = among ?? view.members.map((m) => m.origin);
+          const views = await Promise.all(origins.map((o) => clusterView(this.options.api, this.pool(o))));
+          if (views.every((v) => v?.leaderId === view.leaderId)) return view;
+          last = 'members disagree on the leader';
+        } else last = 'no leader known';
+      } catch (error) {
+        last = (error as Error).message;
+      }
+      if (performance.now() > deadline) throw new Error(`no agreed leader within ${timeoutMs} ms (${last})`);
+      await sleep(50);
+    }
+  }
+
+  async run(): Promise<FailoverResult> {
+    const { options } = this;
+    const rounds: FailoverRound[] = [];
+    try {
+      for (let round = 1; round <= options.rounds; round++) {
+        const view = await this.agreedLeader(Math.max(10_000, options.roundTimeoutMs));
+        const leader = view.members.find((m) => m.id === view.leaderId);
+        if (!leader) throw new Error(`the leader ${view.leaderId} has no HTTP address`);
+        const survivors = view.members.filter((m) => m.id !== leader.id);
+        if (survivors.length === 0) throw new Error('failover needs at least two members with HTTP addresses');
+        // Warm a keep-alive connection to every survivor, so the first probe does not pay a connect.
+        await Promise.all(survivors.map((m) => probeWrite(options.api, this.pool(m.origin), 'bench/failover/warm', 'x', 3000)));
+        const t0 = performance.now();
+        await options.fault(leader, round);
+        const ms = await this.firstWrite(survivors.map((m) => m.origin), t0, round);
+        const result = { round, leader: leader.id, ms: ms === null ? null : Number(ms.toFixed(1)) };
+        rounds.push(result);
+        options.onRound?.(result);
+        await options.heal?.(leader, round);
+        await this.agreedLeader(Math.max(20_000, options.roundTimeoutMs));
+        await sleep(options.settleMs ?? 1000);
+      }
+    } finally {
+      await Promise.all([...this.pools.values()].map((p) => p.destroy().catch(() => {})));
+    }
+    return { workload: 'failover', target: options.origin, fault: options.faultName, rounds, ...summarizeRounds(rounds) };
+  }
+
+  /** Probes through each survivor every probeEveryMs until one is acknowledged; ms since t0, or null at the time limit. */
+  private async firstWrite(origins: string[], t0: number, round: number): Promise<number | null> {
+    const every = this.options.probeEveryMs ?? 10;
+    const deadline = t0 + this.options.roundTimeoutMs;
+    let done: number | null = null;
+    let seq = 0;
+    const pending = new Set<Promise<void>>();
+    const outstanding = new Map<string, number>(origins.map((o) => [o, 0]));
+    while (done === null && performance.now() < deadline) {
+      for (const origin of origins) {
+        // Against a stopped leader probes hang until their time limit: keep at most 32 per member in flight.
+        if (outstanding.get(origin)! >= 32) continue;
+        outstanding.set(origin, outstanding.get(origin)! + 1);
+        const remaining = Math.max(1, Math.round(deadline - performance.now()));
+        const p = probeWrite(this.options.api, this.pool(origin), `bench/failover/${round}`, String(seq++), Math.min(remaining, 2000)).then((outcome) => {
+          outstanding.set(origin, outstanding.get(origin)! - 1);
+          if (outcome === true && done === null) done = performance.now() - t0;
+        });
+        pending.add(p);
+        void p.finally(() => pending.delete(p));
+      }
+      await sleep(every);
+    }
+    await Promise.all(pending);
+    return done;
+  }
+}
