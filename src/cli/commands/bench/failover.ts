@@ -46,6 +46,14 @@ export interface FailoverOptions {
   onRound?: (r: FailoverRound) => void;
 }
 
+/**
+ * Probes in flight per member at most, and each probe's time limit: a probe every 10 ms for as long
+ * as the limit must fit, or probes stuck on a faulted leader would hold back newer ones and the
+ * figure would measure the limit instead of the failover.
+ */
+const PROBE_TIMEOUT_MS = 1000;
+const PROBES_IN_FLIGHT = 150;
+
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -64,7 +72,7 @@ export class FailoverRunner {
   private pool(origin: string): Pool {
     let p = this.pools.get(origin);
     if (!p) {
-      p = httpPool(origin, 64, 5000);
+      p = httpPool(origin, PROBES_IN_FLIGHT, 5000);
       this.pools.set(origin, p);
     }
     return p;
@@ -129,11 +137,11 @@ export class FailoverRunner {
     const outstanding = new Map<string, number>(origins.map((o) => [o, 0]));
     while (done === null && performance.now() < deadline) {
       for (const origin of origins) {
-        // Against a stopped leader probes hang until their time limit: keep at most 32 per member in flight.
-        if (outstanding.get(origin)! >= 32) continue;
+        // Against a stopped leader probes hang until their time limit: bound how many are in flight per member.
+        if (outstanding.get(origin)! >= PROBES_IN_FLIGHT) continue;
         outstanding.set(origin, outstanding.get(origin)! + 1);
         const remaining = Math.max(1, Math.round(deadline - performance.now()));
-        const p = probeWrite(this.options.api, this.pool(origin), `bench/failover/${round}`, String(seq++), Math.min(remaining, 2000)).then((outcome) => {
+        const p = probeWrite(this.options.api, this.pool(origin), `bench/failover/${round}`, String(seq++), Math.min(remaining, PROBE_TIMEOUT_MS)).then((outcome) => {
           outstanding.set(origin, outstanding.get(origin)! - 1);
           if (outcome === true && done === null) done = performance.now() - t0;
         });
