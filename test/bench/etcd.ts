@@ -14,19 +14,32 @@ export function etcdVersion(): string | undefined {
   return /etcd Version: (\S+)/.exec(r.stdout)?.[1] ?? 'unknown';
 }
 
-/** etcd's version, installing etcd-server with apt first when it is missing and we are root; undefined with the reason when not. */
-export function ensureEtcd(log: (line: string) => void): { version?: string; reason?: string } {
-  let version = etcdVersion();
-  if (version) return { version };
-  if (process.getuid?.() !== 0 || spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).error) {
-    return { reason: 'etcd is not installed and this is not a root shell with apt-get (apt-get install etcd-server)' };
+function has(binary: string, args: string[]): boolean {
+  const r = spawnSync(binary, args, { stdio: 'ignore' });
+  return !r.error;
+}
+
+/**
+ * Makes sure `binary` runs, installing Debian's `pkg` with apt first when it is missing and
+ * this process is root; the reason when it cannot.
+ */
+export function ensureTool(binary: string, pkg: string, log: (line: string) => void, probeArgs = ['--version']): { ok: boolean; reason?: string } {
+  if (has(binary, probeArgs)) return { ok: true };
+  if (process.getuid?.() !== 0 || !has('apt-get', ['--version'])) {
+    return { ok: false, reason: `${binary} is not installed and this is not a root shell with apt-get (apt-get install ${pkg})` };
   }
-  log('etcd not found: apt-get install -y etcd-server');
+  log(`${binary} not found: apt-get install -y ${pkg}`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   spawnSync('apt-get', ['update', '-qq'], { stdio: 'ignore', env, timeout: 300_000 });
-  const r = spawnSync('apt-get', ['install', '-y', '-qq', 'etcd-server'], { stdio: 'ignore', env, timeout: 300_000 });
-  version = etcdVersion();
-  return version ? { version } : { reason: `apt-get install etcd-server failed (exit ${r.status})` };
+  const r = spawnSync('apt-get', ['install', '-y', '-qq', pkg], { stdio: 'ignore', env, timeout: 300_000 });
+  return has(binary, probeArgs) ? { ok: true } : { ok: false, reason: `apt-get install ${pkg} failed (exit ${r.status})` };
+}
+
+/** etcd's version, installing etcd-server with apt first when it is missing and we are root; undefined with the reason when not. */
+export function ensureEtcd(log: (line: string) => void): { version?: string; reason?: string } {
+  const tool = ensureTool('etcd', 'etcd-server', log);
+  if (!tool.ok) return { reason: tool.reason };
+  return { version: etcdVersion() ?? 'unknown' };
 }
 
 export interface EtcdMember {

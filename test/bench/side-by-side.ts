@@ -18,7 +18,7 @@ import { FailoverRunner, type FailoverResult } from '../../src/cli/commands/benc
 import type { BenchResult } from '../../src/cli/commands/bench/stats.js';
 import { percentile } from '../../src/cli/commands/bench/stats.js';
 import { BIN, TestCluster, freePort, sleep, waitFor } from '../cluster/harness.js';
-import { EtcdCluster, ensureEtcd } from './etcd.js';
+import { EtcdCluster, ensureEtcd, ensureTool } from './etcd.js';
 import { renderMarkdown, renderText, type Row } from './report.js';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
@@ -321,6 +321,10 @@ async function main(): Promise<void> {
     // DNS: 20 services × 3 instances registered on k1; dnsmasq serving the same A and SRV records.
     let dnsTool = '';
     if (!flag('no-dns')) {
+      // dnsmasq-base is the binary alone, without the system service Debian's dnsmasq package starts on port 53.
+      const haveDnsmasq = ensureTool('dnsmasq', 'dnsmasq-base', log);
+      const haveDnsperf = ensureTool('dnsperf', 'dnsperf', log, ['-h']);
+      if (!haveDnsperf.ok) notes.push(`${haveDnsperf.reason}: DNS measured with konsul bench dns instead`);
       const services = 20;
       await registerServices(konsul.node('k1').url, services * 3, 3);
       const names = Array.from({ length: services }, (_, s) => `svc-${s}.service.consul`);
@@ -331,7 +335,7 @@ async function main(): Promise<void> {
       const kd = await dnsFigures(konsul.node('k1').dnsPort, names, dir, SECONDS, 'konsul');
       k.dnsQps = kd.qps; k.dnsP99 = kd.p99AtHalf;
       dnsTool = kd.tool;
-      if (has('dnsmasq')) {
+      if (haveDnsmasq.ok) {
         const port = await freePort();
         const records = Array.from({ length: services }, (_, s) => [
           ...[1, 2, 3].map((i) => `--host-record=svc-${s}.service.consul,10.0.${s}.${i}`),
@@ -352,7 +356,7 @@ async function main(): Promise<void> {
         } finally {
           dnsmasq.kill('SIGKILL');
         }
-      } else notes.push('dnsmasq is not installed: the DNS reference is missing (apt-get install dnsmasq)');
+      } else notes.push(`the DNS reference is missing: ${haveDnsmasq.reason}`);
     }
 
     // Memory: a fresh single agent, idle, then with the keys and service instances.

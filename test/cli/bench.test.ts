@@ -244,6 +244,28 @@ describe('konsul bench failover', () => {
     assert.ok(agent.requests.some((q) => q.method === 'PUT' && q.url === '/v1/kv/bench/failover/1'));
   });
 
+  it('a probe counts only once acknowledged: refused writes keep the round going; none in time fails it', async () => {
+    let refused = 0;
+    agent.requests.length = 0;
+    agent.refuse = (q) => (q.method === 'PUT' && q.url === '/v1/kv/bench/failover/1' && refused++ < 5 ? { status: 503, body: 'no leader' } : undefined);
+    const ok = await run(['bench', 'failover', '--http-addr', agent.address, '--rounds', '1', '--settle', '0s', '--json', '--fault-cmd', 'true'], { env: { PATH: process.env.PATH } });
+    assert.equal(ok.code, EXIT.ok, ok.err);
+    assert.equal((JSON.parse(ok.out) as FailoverResult).failed, 0);
+    assert.ok(agent.requests.filter((q) => q.url === '/v1/kv/bench/failover/1').length >= 6, 'kept probing past the refusals');
+
+    agent.refuse = (q) => (q.method === 'PUT' && q.url.startsWith('/v1/kv/bench/failover/1') ? { status: 200, body: 'false' } : undefined);
+    try {
+      const none = await run(['bench', 'failover', '--http-addr', agent.address, '--rounds', '1', '--settle', '0s', '--round-timeout', '300ms', '--json', '--fault-cmd', 'true'], { env: { PATH: process.env.PATH } });
+      assert.equal(none.code, EXIT.failed);
+      const result = JSON.parse(none.out) as FailoverResult;
+      assert.deepEqual(result.rounds.map((r) => r.ms), [null]);
+      assert.equal(result.failed, 1);
+      assert.equal(result.medianMs, null);
+    } finally {
+      agent.refuse = undefined;
+    }
+  });
+
   it('a failing --fault-cmd stops the run with its exit status, exit 1', async () => {
     const r = await run(['bench', 'failover', '--http-addr', agent.address, '--fault-cmd', 'echo broken >&2; exit 7'], { env: { PATH: process.env.PATH } });
     assert.equal(r.code, EXIT.failed);
