@@ -26,15 +26,21 @@ _konsul() {
     "cluster leave") opts="--http-addr --json --node" ;;
     "cluster transfer-leader") opts="--http-addr --json --node" ;;
     "cluster snapshot") opts="--http-addr --json" ;;
+    "bench write") opts="--concurrency -c --duration -d --requests -n --timeout --json --http-addr --api --keys --prefix --value-size" ;;
+    "bench read") opts="--concurrency -c --duration -d --requests -n --timeout --json --http-addr --api --keys --prefix --value-size --consistency --no-prefill" ;;
+    "bench dns") opts="--concurrency -c --duration -d --requests -n --timeout --json --dns-addr --name --type" ;;
+    "bench failover") opts="--http-addr --api --rounds --fault-cmd --heal-cmd --round-timeout --settle --json" ;;
+    "bench self-test") opts="--concurrency -c --duration -d --requests -n --timeout --json" ;;
     "version") opts="" ;;
   esac
   if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "$opts --help" -- "$cur")); return; fi
   case "$cmd" in
-    "") words="agent kv services catalog members cluster version" ;;
+    "") words="agent kv services catalog members cluster bench version" ;;
     kv) words="get put delete" ;;
     services) words="register deregister list" ;;
     catalog) words="services service nodes" ;;
     cluster) words="status leader peers stats health join leave transfer-leader snapshot" ;;
+    bench) words="write read dns failover self-test" ;;
   esac
   COMPREPLY=($(compgen -W "$words" -- "$cur"))
 }
