@@ -206,6 +206,10 @@ async function main(): Promise<void> {
   const fsyncP99 = percentile(fsyncs, 99);
   log(`fsync of 4 KiB: p50 ${fsyncP50.toFixed(3)} ms, p99 ${fsyncP99.toFixed(3)} ms`);
 
+  // The tool's own ceiling: konsul bench against trivial servers, so a figure far below it is the server's.
+  const ceiling = await konsulBench<{ http: BenchResult; dns: BenchResult }>(['self-test', '-c', '64', '-d', `${Math.min(SECONDS, 5)}s`]);
+  log(`bench tool ceiling: ${line(ceiling.http)}; ${line(ceiling.dns)}`);
+
   const etcdState = flag('no-etcd') ? { reason: 'skipped with --no-etcd' } : ensureEtcd(log);
   const etcdOn = etcdState.version !== undefined;
   if (!etcdOn) {
@@ -388,6 +392,8 @@ async function main(): Promise<void> {
     const kr = (key: string): number | null => k[key] ?? null;
     const er = (key: string): number | null => (etcdOn ? e[key] ?? null : null);
     const rows: Row[] = [
+      { figure: 'konsul bench ceiling, HTTP PUT c=64 (trivial server)', unit: 'ops/s', konsul: ceiling.http.throughput, reference: null, referenceName: 'tool' },
+      { figure: 'konsul bench ceiling, DNS c=64 (UDP echo)', unit: 'q/s', konsul: ceiling.dns.throughput, reference: null, referenceName: 'tool' },
       { figure: 'fsync of 4 KiB, p50 (this disk)', unit: 'ms', konsul: fsyncP50, reference: null, referenceName: 'disk' },
       { figure: 'fsync of 4 KiB, p99 (this disk)', unit: 'ms', konsul: fsyncP99, reference: null, referenceName: 'disk' },
     ];
