@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { summarizeRounds } from '../../src/cli/commands/bench/failover.js';
 import { LatencyRecorder, buildResult, percentile, summarize } from '../../src/cli/commands/bench/stats.js';
+import { formatSelfTimes, selfTimes } from './profile-summary.js';
 import { formatNumber, met, ratio, renderMarkdown, renderText, targetText, type Row } from './report.js';
 
 describe('percentiles', () => {
@@ -118,5 +119,27 @@ describe('the side-by-side table', () => {
     assert.equal(md[2], '| writes c=64 (ops/s) | 3,000 | 2,000 (etcd) | 1.5× | ≥ 1.5× etcd | yes |');
     assert.ok(md[3].startsWith('| failover \\| kill -9 (ms) |'), md[3]);
     assert.equal(md.at(-1), '- failover | kill -9: ten rounds');
+  });
+});
+
+describe('CPU profile summary', () => {
+  it('charges each sample\'s time delta to its function, merges same-named frames, leaves idle out, largest first', () => {
+    const frame = (functionName: string, url: string, lineNumber: number) => ({ functionName, url, lineNumber });
+    const profile = {
+      startTime: 0, endTime: 10_000,
+      nodes: [
+        { id: 1, callFrame: frame('(root)', '', -1) },
+        { id: 2, callFrame: frame('encode', 'file:///repo/dist/src/raft/log.js', 9) },
+        { id: 3, callFrame: frame('', 'file:///repo/node_modules/undici/lib/pool.js', 0) },
+        { id: 4, callFrame: frame('encode', 'file:///repo/dist/src/raft/log.js', 9) },
+        { id: 5, callFrame: frame('(idle)', '', -1) },
+      ],
+      samples: [2, 3, 4, 2, 1, 5],
+      timeDeltas: [1000, 500, 2000, 1000, 0, 9000],
+    };
+    const times = selfTimes(profile, '/repo/');
+    assert.deepEqual(times.map((t) => [t.name, t.ms]), [['encode dist/src/raft/log.js:10', 4], ['(anonymous) undici/lib/pool.js:1', 0.5]]);
+    assert.ok(Math.abs(times[0].share - 4 / 4.5) < 1e-9);
+    assert.match(formatSelfTimes(times), /^ 88\.9%\s+4 ms  encode dist\/src\/raft\/log\.js:10\n 11\.1%/);
   });
 });

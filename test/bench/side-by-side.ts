@@ -6,10 +6,13 @@
 // run as a child process (its own event loop, the command operators run).
 //
 //   npm run bench -- [--quick] [--seconds 10] [--rounds 10] [--stability-seconds 60]
-//                    [--no-etcd] [--no-memory] [--no-dns] [--out DIR]
+//                    [--no-etcd] [--no-memory] [--no-dns] [--profile] [--out DIR]
+//
+// --quick: 3 s loads, 3 failover rounds, 10 s stability run, a tenth of the memory load (about 3 minutes).
+// --profile: the konsul agents run with --cpu-prof; their profiles land in <out>/profiles/.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, fdatasyncSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -17,8 +20,9 @@ import { Pool } from 'undici';
 import { FailoverRunner, type FailoverResult } from '../../src/cli/commands/bench/failover.js';
 import type { BenchResult } from '../../src/cli/commands/bench/stats.js';
 import { percentile } from '../../src/cli/commands/bench/stats.js';
-import { BIN, TestCluster, freePort, sleep, waitFor } from '../cluster/harness.js';
+import { BIN, TestCluster, freePort, sleep, waitFor, type TestNode } from '../cluster/harness.js';
 import { EtcdCluster, ensureEtcd, ensureTool } from './etcd.js';
+import { formatSelfTimes, selfTimes, type CpuProfile } from './profile-summary.js';
 import { renderMarkdown, renderText, type Row } from './report.js';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
@@ -94,14 +98,19 @@ function measureFsync(dir: string, count: number): number[] {
   return times.sort((a, b) => a - b);
 }
 
-function rssMb(pid: number | undefined): number | null {
+/** A process's resident memory in MB (field VmRSS, or RssAnon / RssFile of /proc/<pid>/status). */
+function rssMb(pid: number | undefined, field = 'VmRSS'): number | null {
   if (pid === undefined) return null;
   try {
-    const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    const kb = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
     return kb === undefined ? null : Number(kb) / 1024;
   } catch {
     return null;
   }
+}
+
+function formatMb(n: number | null | undefined): string {
+  return n === null || n === undefined ? '?' : n.toFixed(0);
 }
 
 function has(command: string, args = ['--version']): boolean {
@@ -165,6 +174,18 @@ async function dnsFigures(port: number, names: string[], dir: string, seconds: n
 
 // ------------------------------------------------------------ the run
 
+/** TestCluster whose agents run with --cpu-prof when given a directory (Node refuses it in NODE_OPTIONS). */
+class BenchCluster extends TestCluster {
+  constructor(options: ConstructorParameters<typeof TestCluster>[0], private readonly profileDir?: string) {
+    super(options);
+  }
+
+  override args(node: TestNode): string[] {
+    const args = super.args(node);
+    return this.profileDir ? ['--cpu-prof', '--cpu-prof-dir', this.profileDir, ...args] : args;
+  }
+}
+
 interface Figures { [key: string]: number | null }
 
 async function registerServices(origin: string, count: number, perService: number, concurrency = 32): Promise<void> {
@@ -217,7 +238,10 @@ async function main(): Promise<void> {
     notes.push(`etcd side skipped: ${etcdState.reason}`);
   }
 
-  const konsul = new TestCluster({ flags: ['--log-level', 'warn'] });
+  // --profile: every konsul agent writes a V8 CPU profile (open in Chrome DevTools or speedscope) when it exits cleanly.
+  const profileDir = flag('profile') ? join(outDir, 'profiles') : undefined;
+  if (profileDir) mkdirSync(profileDir, { recursive: true });
+  const konsul = new BenchCluster({ flags: ['--log-level', 'warn'] }, profileDir);
   // TestCluster's data dirs go to the OS temp dir; put them on the same disk as etcd's.
   rmSync(konsul.dir, { recursive: true, force: true });
   (konsul as unknown as { dir: string }).dir = join(dir, 'konsul');
@@ -363,9 +387,26 @@ async function main(): Promise<void> {
       } else notes.push(`the DNS reference is missing: ${haveDnsmasq.reason}`);
     }
 
+    // A clean stop (SIGTERM), so agents started with --cpu-prof write their profiles.
+    for (const n of konsul.nodes.values()) {
+      if (n.running) {
+        n.proc!.kill('SIGTERM');
+        await Promise.race([n.exited, sleep(10_000)]);
+      }
+    }
+    await konsul.stopAll();
+    if (profileDir) {
+      const summary: string[] = [];
+      for (const file of readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile')).sort()) {
+        const profile = JSON.parse(readFileSync(join(profileDir, file), 'utf8')) as CpuProfile;
+        summary.push(`== ${file} (${((profile.endTime - profile.startTime) / 1e6).toFixed(0)} s), self time by function\n${formatSelfTimes(selfTimes(profile, ROOT))}\n`);
+      }
+      writeFileSync(join(profileDir, 'summary.txt'), summary.join('\n'));
+      log(`CPU profiles of the konsul agents in ${profileDir}, top functions in summary.txt`);
+    }
+
     // Memory: a fresh single agent, idle, then with the keys and service instances.
     if (!flag('no-memory')) {
-      await konsul.stopAll();
       const mem = new TestCluster({ flags: ['--log-level', 'warn'] });
       rmSync(mem.dir, { recursive: true, force: true });
       (mem as unknown as { dir: string }).dir = join(dir, 'memory');
@@ -383,6 +424,8 @@ async function main(): Promise<void> {
         log(`memory: ${MEMORY_KEYS} keys at ${w.throughput.toFixed(0)}/s, ${MEMORY_SERVICES} instances in ${((performance.now() - t) / 1000).toFixed(1)} s`);
         await sleep(2000);
         k.loadedRss = rssMb(mem.node('m1').proc?.pid);
+        k.loadedRssAnon = rssMb(mem.node('m1').proc?.pid, 'RssAnon');
+        k.loadedRssFile = rssMb(mem.node('m1').proc?.pid, 'RssFile');
       } finally {
         await mem.cleanup();
       }
@@ -429,7 +472,8 @@ async function main(): Promise<void> {
       rows.push(
         { figure: 'RSS of an idle agent', unit: 'MB', konsul: kr('idleRss'), reference: er('idleRss'), referenceName: 'etcd member', target: { kind: 'below', value: 80 } },
         { figure: `RSS with ${MEMORY_KEYS.toLocaleString('en-US')} keys and ${MEMORY_SERVICES.toLocaleString('en-US')} instances`, unit: 'MB', konsul: kr('loadedRss'), reference: null, referenceName: 'etcd',
-          target: quick ? undefined : { kind: 'below', value: 300 }, note: quick ? 'the target (< 300 MB) is for 100,000 keys and 10,000 instances: --quick loads a tenth' : undefined },
+          target: quick ? undefined : { kind: 'below', value: 300 },
+          note: `${formatMb(k.loadedRssAnon)} MB anonymous (heap and buffers), ${formatMb(k.loadedRssFile)} MB file-backed (mapped LMDB pages and code)${quick ? '; the target (< 300 MB) is for 100,000 keys and 10,000 instances: --quick loads a tenth' : ''}` },
       );
     }
 
