@@ -160,7 +160,7 @@ complete -c konsul -n '__fish_seen_subcommand_from bench; and __fish_seen_subcom
 complete -c konsul -n '__fish_seen_subcommand_from bench; and __fish_seen_subcommand_from dns' -l timeout -r -d 'One request\'s time limit (default 5s); a request past it counts as a "timeout" error'
 complete -c konsul -n '__fish_seen_subcommand_from bench; and __fish_seen_subcommand_from dns' -l json -d 'Print the result as JSON, for scripts'
 complete -c konsul -n '__fish_seen_subcommand_from bench; and __fish_seen_subcommand_from dns' -l dns-addr -r -d 'The DNS server, host:port (default: KONSUL_DNS_ADDR, else 127.0.0.1:8600)'
-complete -c konsul -n '__fish_seen_subcommand_from bench; and __fish_seen_subcommand_from dns' -l name -r -d 'A name to ask for (repeatable; default consul.service.consul)'
+complete -c konsul -n '__fish_seen_subcommand_from bench; and __fish_seen_subcommand_from dns' -l name -r -d 'A name to ask for (repeatable, at least one), such as web.service.consul'
 complete -c konsul -n '__fish_seen_subcommand_from bench; and __fish_seen_subcommand_from dns' -l type -r -d 'Record type to ask for: A, AAAA, SRV, TXT, ANY, SOA, NS, PTR, CNAME (default A)'
 complete -c konsul -n '__fish_seen_subcommand_from bench; and __fish_seen_subcommand_from failover' -l http-addr -r -d 'Any member\'s HTTP address, host:port or URL (default: KONSUL_HTTP_ADDR, else 127.0.0.1:8500); with --api etcd, an etcd client URL'
 complete -c konsul -n '__fish_seen_subcommand_from bench; and __fish_seen_subcommand_from failover' -l api -r -d 'konsul (the /v1/kv API, default) or etcd (etcd\'s v3 HTTP/JSON gateway: /v3/kv/put, /v3/kv/range), to measure both with the same load'

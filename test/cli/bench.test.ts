@@ -196,7 +196,7 @@ describe('konsul bench dns', () => {
     const silent = createSocket('udp4');
     await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', resolve));
     try {
-      const r = await run(['bench', 'dns', '--dns-addr', `127.0.0.1:${silent.address().port}`, '-n', '4', '-c', '2', '--timeout', '50ms']);
+      const r = await run(['bench', 'dns', '--dns-addr', `127.0.0.1:${silent.address().port}`, '-n', '4', '-c', '2', '--timeout', '50ms', '--name', 'a.example']);
       assert.equal(r.code, EXIT.failed);
       assert.equal(r.err, 'Error: no query succeeded (timeout: 4)\n');
     } finally {
@@ -266,6 +266,33 @@ describe('konsul bench failover', () => {
     }
   });
 
+  it('a member that does not answer is left out when no --heal-cmd brings it back, as long as most answer', async () => {
+    const other = await FakeAgent.start();
+    const dead = await deadAddress();
+    const before = agent.status;
+    try {
+      const status = {
+        ...agent.status,
+        leader: { id: 'n1', raftAddress: '127.0.0.1:7001', httpAddress: agent.address },
+        members: [
+          { id: 'n1', raftAddress: '127.0.0.1:7001', httpAddress: agent.address, voter: true, leader: true },
+          { id: 'n2', raftAddress: '127.0.0.1:7002', httpAddress: other.address, voter: true, leader: false },
+          { id: 'n3', raftAddress: '127.0.0.1:7003', httpAddress: dead, voter: true, leader: false },
+        ],
+      };
+      agent.status = status;
+      other.status = status;
+      const r = await run(['bench', 'failover', '--http-addr', agent.address, '--rounds', '2', '--settle', '0s', '--json', '--fault-cmd', 'true'],
+        { env: { PATH: process.env.PATH } });
+      assert.equal(r.code, EXIT.ok, r.err);
+      assert.deepEqual((JSON.parse(r.out) as FailoverResult).rounds.map((x) => x.leader), ['n1', 'n1']);
+      assert.ok(other.requests.some((q) => q.method === 'PUT' && q.url.startsWith('/v1/kv/bench/failover/')), 'probes went to the survivor');
+    } finally {
+      agent.status = before;
+      await other.close();
+    }
+  });
+
   it('a failing --fault-cmd stops the run with its exit status, exit 1', async () => {
     const r = await run(['bench', 'failover', '--http-addr', agent.address, '--fault-cmd', 'echo broken >&2; exit 7'], { env: { PATH: process.env.PATH } });
     assert.equal(r.code, EXIT.failed);
@@ -292,8 +319,9 @@ describe('konsul bench flags', () => {
     [['write', '--prefix', '/abs'], /^Error: --prefix must be non-empty and not start with "\/"/],
     [['write', '--http-addr', 'ftp://x'], /^Error: --http-addr: "ftp:\/\/x" is not host:port/],
     [['read', '--consistency', 'strong'], /^Error: --consistency must be one of default, consistent, stale, got "strong"\n$/],
-    [['dns', '--type', 'MX2'], /^Error: --type must be one of A, AAAA/],
-    [['dns', '--dns-addr', 'host:99999'], /^Error: --dns-addr must be host:port \(example: 127\.0\.0\.1:8600\), got "host:99999"\n$/],
+    [['dns', '--name', 'a.example', '--type', 'MX2'], /^Error: --type must be one of A, AAAA/],
+    [['dns'], /^Error: bench dns needs at least one --name to ask for \(example: --name web\.service\.consul\)\n$/],
+    [['dns', '--name', 'a.example', '--dns-addr', 'host:99999'], /^Error: --dns-addr must be host:port \(example: 127\.0\.0\.1:8600\), got "host:99999"\n$/],
     [['dns', '--name', `${'a'.repeat(64)}.example`], /^Error: --name must be a DNS name/],
     [['failover', '--api', 'etcd'], /^Error: --api etcd needs --fault-cmd/],
     [['failover', '--heal-cmd', 'true'], /^Error: --heal-cmd only goes with --fault-cmd\n$/],

@@ -151,14 +151,15 @@ export class BenchDnsCommand extends BenchLoadCommand {
   });
 
   dnsAddr = Option.String('--dns-addr', { description: 'The DNS server, host:port (default: KONSUL_DNS_ADDR, else 127.0.0.1:8600)' });
-  names = Option.Array('--name', { description: 'A name to ask for (repeatable; default consul.service.consul)' });
+  names = Option.Array('--name', { description: 'A name to ask for (repeatable, at least one), such as web.service.consul' });
   type = Option.String('--type', { description: `Record type to ask for: ${DNS_TYPES.join(', ')} (default A)` });
 
   async execute(): Promise<number> {
     const bounds = this.loadBounds();
     const target = dnsTarget(this.dnsAddr ?? (this.context.env.KONSUL_DNS_ADDR || '127.0.0.1:8600'));
     const type = choiceFlag<DnsType>('--type', this.type?.toUpperCase(), 'A', DNS_TYPES);
-    const names = this.names ?? ['consul.service.consul'];
+    const names = this.names ?? [];
+    if (names.length === 0) throw new UsageError('bench dns needs at least one --name to ask for (example: --name web.service.consul)');
     for (const name of names) {
       if (name === '' || name.length > 253 || name.split('.').some((label) => label.length > 63)) {
         throw new UsageError(`--name must be a DNS name (labels of at most 63 bytes, 253 in all), got "${name}"`);

@@ -78,22 +78,35 @@ export class FailoverRunner {
     return p;
   }
 
-  /** One leader that every member given (or the entry member) agrees on, within timeoutMs. */
-  async agreedLeader(timeoutMs: number, among?: string[]): Promise<ClusterView> {
+  /** Every member's origin seen so far: where to ask when the first address is the member that was faulted. */
+  private readonly known = new Set<string>();
+
+  /**
+   * One leader that every member agrees on, within timeoutMs. With `requireAll` false, members that
+   * do not answer are left out (a faulted member nobody healed) as long as more than half answer.
+   */
+  async agreedLeader(timeoutMs: number, requireAll: boolean): Promise<ClusterView> {
     const deadline = performance.now() + timeoutMs;
+    this.known.add(this.options.origin);
     let last = 'no answer';
     for (;;) {
-      try {
-        const view = await clusterView(this.options.api, this.pool(this.options.origin));
-        if (view) {
-          const origins = among ?? view.members.map((m) => m.origin);
-          const views = await Promise.all(origins.map((o) => clusterView(this.options.api, this.pool(o))));
-          if (views.every((v) => v?.leaderId === view.leaderId)) return view;
-          last = 'members disagree on the leader';
-        } else last = 'no leader known';
-      } catch (error) {
-        last = (error as Error).message;
-      }
+      const asked = [...this.known];
+      const views = await Promise.all(asked.map((o) => clusterView(this.options.api, this.pool(o)).catch((error: Error) => {
+        last = error.message;
+        return null;
+      })));
+      const answered = views.filter((v) => v !== null);
+      const answeredAt = new Set(asked.filter((_, i) => views[i] !== null));
+      const view = answered.find((v) => v !== undefined);
+      if (view) {
+        for (const m of view.members) this.known.add(m.origin);
+        const askedAll = view.members.every((m) => asked.includes(m.origin));
+        const up = view.members.filter((m) => answeredAt.has(m.origin)).length;
+        const enough = requireAll ? answered.length === asked.length : up * 2 > view.members.length;
+        if (!answered.every((v) => v?.leaderId === view.leaderId)) last = 'members disagree on the leader';
+        else if (!enough) last = `only ${up} of ${view.members.length} members answer`;
+        else if (askedAll) return view;
+      } else if (answered.length > 0) last = 'no leader known';
       if (performance.now() > deadline) throw new Error(`no agreed leader within ${timeoutMs} ms (${last})`);
       await sleep(50);
     }
@@ -104,7 +117,7 @@ export class FailoverRunner {
     const rounds: FailoverRound[] = [];
     try {
       for (let round = 1; round <= options.rounds; round++) {
-        const view = await this.agreedLeader(Math.max(10_000, options.roundTimeoutMs));
+        const view = await this.agreedLeader(Math.max(10_000, options.roundTimeoutMs), options.heal !== undefined);
         const leader = view.members.find((m) => m.id === view.leaderId);
         if (!leader) throw new Error(`the leader ${view.leaderId} has no HTTP address`);
         const survivors = view.members.filter((m) => m.id !== leader.id);
@@ -118,7 +131,7 @@ export class FailoverRunner {
         rounds.push(result);
         options.onRound?.(result);
         await options.heal?.(leader, round);
-        await this.agreedLeader(Math.max(20_000, options.roundTimeoutMs));
+        await this.agreedLeader(Math.max(20_000, options.roundTimeoutMs), options.heal !== undefined);
         await sleep(options.settleMs ?? 1000);
       }
     } finally {
