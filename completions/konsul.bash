@@ -23,8 +23,8 @@ _konsul_values() {
 _konsul() {
   local cmd="" w i skip=0 words="" opts="" kind=none
   local _konsul_bin=${COMP_WORDS[0]} _konsul_addr=""
-  local known=' agent demo kv kv/get kv/put kv/delete kv/export kv/import services services/register services/deregister services/list catalog catalog/services catalog/service catalog/nodes members cluster cluster/status cluster/leader cluster/peers cluster/stats cluster/health cluster/join cluster/leave cluster/transfer-leader cluster/snapshot snapshot snapshot/save snapshot/restore snapshot/inspect version completion '
-  local valued=' --address --advertise --anti-entropy-interval --cas --check-http --check-interval --check-script --check-tcp --check-timeout --check-ttl --cluster-id --config --data-dir --datacenter --dead-server-timeout --dns-addr --dns-node-ttl --dns-service-ttl --domain --election-timeout --flags --heartbeat-interval --http-addr --id --join --log-format --log-level --max-value-size --meta --name --node --node-health-timeout --node-id --port --prefix --raft-addr --recursor --separator --snapshot-interval --snapshot-threshold --stabilization-time --tag --tls-ca --tls-cert --tls-key --token '
+  local known=' agent demo kv kv/get kv/put kv/delete kv/export kv/import services services/register services/deregister services/list catalog catalog/services catalog/service catalog/nodes members cluster cluster/status cluster/leader cluster/peers cluster/stats cluster/health cluster/join cluster/leave cluster/transfer-leader cluster/snapshot snapshot snapshot/save snapshot/restore snapshot/inspect bench bench/write bench/read bench/dns bench/failover bench/self-test version completion '
+  local valued=' --address --advertise --anti-entropy-interval --api --cas --check-http --check-interval --check-script --check-tcp --check-timeout --check-ttl --cluster-id --concurrency --config --consistency --data-dir --datacenter --dead-server-timeout --dns-addr --dns-node-ttl --dns-service-ttl --domain --duration --election-timeout --fault-cmd --flags --heal-cmd --heartbeat-interval --http-addr --id --join --keys --log-format --log-level --max-value-size --meta --name --node --node-health-timeout --node-id --port --prefix --raft-addr --recursor --requests --round-timeout --rounds --separator --settle --snapshot-interval --snapshot-threshold --stabilization-time --tag --timeout --tls-ca --tls-cert --tls-key --token --type --value-size -c -d -n '
   # Join back what bash split at ':' (127.0.0.1 : 8500), so an address is one word.
   local -a line=()
   local current=0
@@ -89,6 +89,11 @@ _konsul() {
     'snapshot/save') opts='--http-addr --json --stale' ;;
     'snapshot/restore') opts='--http-addr --json' ;;
     'snapshot/inspect') opts='--json' ;;
+    'bench/write') opts='--concurrency -c --duration -d --requests -n --timeout --json --http-addr --api --keys --prefix --value-size' ;;
+    'bench/read') opts='--concurrency -c --duration -d --requests -n --timeout --json --http-addr --api --keys --prefix --value-size --consistency --no-prefill' ;;
+    'bench/dns') opts='--concurrency -c --duration -d --requests -n --timeout --json --dns-addr --name --type' ;;
+    'bench/failover') opts='--http-addr --api --rounds --fault-cmd --heal-cmd --round-timeout --settle --json' ;;
+    'bench/self-test') opts='--concurrency -c --duration -d --requests -n --timeout --json' ;;
     'version') opts='--json' ;;
     'completion') opts='' ;;
   esac
@@ -97,12 +102,13 @@ _konsul() {
     return 0
   fi
   case $cmd in
-    '') words='agent demo kv services catalog members cluster snapshot version completion' ;;
+    '') words='agent demo kv services catalog members cluster snapshot bench version completion' ;;
     'kv') words='get put delete export import' ;;
     'services') words='register deregister list' ;;
     'catalog') words='services service nodes' ;;
     'cluster') words='status leader peers stats health join leave transfer-leader snapshot' ;;
     'snapshot') words='save restore inspect' ;;
+    'bench') words='write read dns failover self-test' ;;
   esac
   if [[ -n $words ]]; then
     COMPREPLY=($(compgen -W "$words" -- "$cur"))

@@ -1,6 +1,7 @@
 // Every konsul command class, in the order `konsul --help` lists them by category.
 
 import { AgentRunCommand } from './agent.js';
+import { BenchDnsCommand, BenchFailoverCommand, BenchReadCommand, BenchSelfTestCommand, BenchWriteCommand } from './bench/commands.js';
 import { CatalogNodesCommand } from './catalog/nodes.js';
 import { CatalogServiceCommand } from './catalog/service.js';
 import { CatalogServicesCommand } from './catalog/services.js';
@@ -57,6 +58,7 @@ export const COMMANDS = [
   SnapshotSaveCommand,
   SnapshotRestoreCommand,
   SnapshotInspectCommand,
+  BenchWriteCommand, BenchReadCommand, BenchDnsCommand, BenchFailoverCommand, BenchSelfTestCommand,
   VersionCommand,
   CompletionCommand,
   CompleteValuesCommand,
