@@ -6,7 +6,7 @@
 // check whose output changed but not its status is no difference: only status
 // changes (and registrations) are written.
 
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { KonsulError } from '../errors.js';
 import {
@@ -44,6 +44,24 @@ interface Entry {
 }
 
 const FILE = 'local-services.json';
+/**
+ * Registrations made since FILE was last written, one JSON line each, appended
+ * and fsynced before the registration is answered: a registration costs one
+ * small write, not a rewrite of every service the agent holds. Folded into
+ * FILE once it is longer than twice what FILE holds.
+ */
+const JOURNAL = 'local-services.journal';
+/** The journal is folded no sooner than this many lines. */
+const MIN_JOURNAL_LINES = 1024;
+
+/** One registration's changes, as a journal line. */
+interface JournalLine {
+  seq: number;
+  services?: ServiceDefinition[];
+  checks?: LocalCheckState[];
+  deleteServices?: string[];
+  deleteChecks?: string[];
+}
 /** How soon a failed sync is tried again. */
 const RETRY_MS = 1000;
 
@@ -94,6 +112,10 @@ export class LocalServices {
         this.opts.logger.warn({ err: (error as Error).message }, 'could not save the local services on stop');
       }
     }
+    if (this.journalFd !== undefined) {
+      closeSync(this.journalFd);
+      this.journalFd = undefined;
+    }
   }
 
   // ------------------------------------------------------------ registrations
@@ -102,18 +124,21 @@ export class LocalServices {
   async registerService(service: ServiceDefinition, checks: CheckDefinition[]): Promise<void> {
     this.services.set(service.id, service);
     // Consul: re-registering a service replaces the checks defined with it.
+    const dropped: string[] = [];
     for (const [id, e] of this.checks) {
-      if (e.definition.serviceId === service.id && !checks.some((c) => c.id === id)) this.dropCheck(id);
+      if (e.definition.serviceId === service.id && !checks.some((c) => c.id === id)) dropped.push(id);
     }
+    for (const id of dropped) this.dropCheck(id);
     for (const c of checks) this.putCheck({ ...c, serviceId: service.id });
-    this.persist();
+    this.record({ services: [service], checks: checks.map((c) => this.checkState(c.id)), deleteChecks: dropped });
     await this.changed();
   }
 
   async deregisterService(id: string): Promise<boolean> {
     if (!this.services.delete(id)) return false;
-    for (const [checkId, e] of this.checks) if (e.definition.serviceId === id) this.dropCheck(checkId);
-    this.persist();
+    const dropped = [...this.checks].filter(([, e]) => e.definition.serviceId === id).map(([checkId]) => checkId);
+    for (const checkId of dropped) this.dropCheck(checkId);
+    this.record({ deleteServices: [id], deleteChecks: dropped });
     await this.changed();
     return true;
   }
@@ -123,14 +148,14 @@ export class LocalServices {
       throw new KonsulError('KONSUL_ERR_NOT_FOUND', `ServiceID "${check.serviceId}" does not exist`, 400);
     }
     this.putCheck(check);
-    this.persist();
+    this.record({ checks: [this.checkState(check.id)] });
     await this.changed();
   }
 
   async deregisterCheck(id: string): Promise<boolean> {
     if (!this.checks.has(id)) return false;
     this.dropCheck(id);
-    this.persist();
+    this.record({ deleteChecks: [id] });
     await this.changed();
     return true;
   }
@@ -294,12 +319,41 @@ export class LocalServices {
     this.persistTimer.unref();
   }
 
-  /** Writes the registrations (and the checks' last statuses) to a temp file, fsyncs it and renames it over the old one. */
+  /** The number of the last change recorded (in FILE's `seq`, or a journal line's). */
+  private seq = 0;
+  private journalFd: number | undefined;
+  private journalLines = 0;
+
+  private checkState(id: string): LocalCheckState {
+    const e = this.checks.get(id)!;
+    return { definition: e.definition, status: e.status, output: e.output };
+  }
+
+  /** Appends one registration's changes to the journal and fsyncs it, or folds everything into FILE when the journal is long. */
+  private record(change: Omit<JournalLine, 'seq'>): void {
+    this.seq++;
+    if (this.journalLines >= Math.max(MIN_JOURNAL_LINES, 2 * (this.services.size + this.checks.size))) {
+      this.persist();
+      return;
+    }
+    this.journalFd ??= openSync(join(this.opts.dataDir, JOURNAL), 'a', 0o600);
+    writeSync(this.journalFd, `${JSON.stringify({ seq: this.seq, ...change })}\n`);
+    fsyncSync(this.journalFd);
+    this.journalLines++;
+  }
+
+  /**
+   * Writes the registrations (and the checks' last statuses) to a temp file,
+   * fsyncs it and renames it over the old one; then empties the journal. A
+   * crash between the two leaves journal lines FILE already holds: their
+   * `seq` is not above FILE's, so loading skips them.
+   */
   private persist(): void {
     const path = join(this.opts.dataDir, FILE);
     const tmp = `${path}.tmp`;
     const body = JSON.stringify({
       version: 1,
+      seq: this.seq,
       services: this.listServices(),
       checks: this.listChecks(),
     });
@@ -311,26 +365,67 @@ export class LocalServices {
       closeSync(fd);
     }
     renameSync(tmp, path);
+    if (this.journalLines > 0) {
+      this.journalFd ??= openSync(join(this.opts.dataDir, JOURNAL), 'a', 0o600);
+      ftruncateSync(this.journalFd, 0);
+      fsyncSync(this.journalFd);
+      this.journalLines = 0;
+    }
   }
 
   private load(): void {
-    let text: string;
+    const saved = this.readFile(FILE);
+    let seq = 0;
+    if (saved !== undefined) {
+      let parsed: { seq?: number; services?: ServiceDefinition[]; checks?: LocalCheckState[] };
+      try {
+        parsed = JSON.parse(saved) as typeof parsed;
+      } catch {
+        this.opts.logger.warn({ file: FILE }, 'the saved local services do not parse; starting without them');
+        parsed = {};
+      }
+      seq = typeof parsed.seq === 'number' ? parsed.seq : 0;
+      for (const s of parsed.services ?? []) this.services.set(s.id, s);
+      for (const c of parsed.checks ?? []) {
+        this.checks.set(c.definition.id, { definition: c.definition, status: c.status, output: c.output, runner: undefined });
+      }
+    }
+    const journal = this.readFile(JOURNAL);
+    let replayed = 0;
+    for (const text of journal?.split('\n') ?? []) {
+      if (text === '') continue;
+      let line: JournalLine;
+      try {
+        line = JSON.parse(text) as JournalLine;
+      } catch {
+        // A line cut short by a crash was never acknowledged: it and anything after it are dropped.
+        this.opts.logger.warn({ file: JOURNAL }, 'the local services journal ends with a torn line; ignoring it');
+        break;
+      }
+      if (typeof line.seq !== 'number' || line.seq <= seq) continue;
+      seq = line.seq;
+      replayed++;
+      for (const id of line.deleteServices ?? []) this.services.delete(id);
+      for (const id of line.deleteChecks ?? []) this.checks.delete(id);
+      for (const s of line.services ?? []) this.services.set(s.id, s);
+      for (const c of line.checks ?? []) {
+        this.checks.set(c.definition.id, { definition: c.definition, status: c.status, output: c.output, runner: undefined });
+      }
+    }
+    this.seq = seq;
+    // Fold what the journal held into FILE, so the journal starts empty.
+    if (journal !== undefined && journal !== '') {
+      this.journalLines = replayed + 1;
+      this.persist();
+    }
+  }
+
+  private readFile(name: string): string | undefined {
     try {
-      text = readFileSync(join(this.opts.dataDir, FILE), 'utf8');
+      return readFileSync(join(this.opts.dataDir, name), 'utf8');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
-    }
-    let saved: { services?: ServiceDefinition[]; checks?: LocalCheckState[] };
-    try {
-      saved = JSON.parse(text) as typeof saved;
-    } catch {
-      this.opts.logger.warn({ file: FILE }, 'the saved local services do not parse; starting without them');
-      return;
-    }
-    for (const s of saved.services ?? []) this.services.set(s.id, s);
-    for (const c of saved.checks ?? []) {
-      this.checks.set(c.definition.id, { definition: c.definition, status: c.status, output: c.output, runner: undefined });
     }
   }
 }

@@ -4,8 +4,10 @@
 // registrations survive a restart; DeregisterCriticalServiceAfter.
 
 import assert from 'node:assert/strict';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { parseServiceRegistration } from '../../src/agent/local/definitions.js';
+import { parseCheckRegistration, parseServiceRegistration } from '../../src/agent/local/definitions.js';
 import { LocalServices } from '../../src/agent/services.js';
 import { encodeCommand, type CatalogOp, type StateMachine } from '../../src/state/index.js';
 import { waitFor } from '../cluster/harness.js';
@@ -17,7 +19,7 @@ class Node {
   index: number;
   writes: CatalogOp[] = [];
   readonly local: LocalServices;
-  constructor(readonly sm: StateMachine, dataDir: string, antiEntropyIntervalMs = 100) {
+  constructor(readonly sm: StateMachine, readonly dataDir: string, antiEntropyIntervalMs = 100) {
     this.index = sm.appliedIndex();
     this.local = new LocalServices({
       dataDir,
@@ -99,6 +101,42 @@ describe('local services and anti-entropy', () => {
     await node.local.updateTtl('ttl', 'critical', 'x'.repeat(10_000));
     const local = node.local.listChecks()[0]!;
     assert.ok(Buffer.byteLength(local.output) < 5000, `local output of ${local.output.length} bytes`);
+  });
+
+  it('every acknowledged registration survives a crash (no clean stop): journaled, folded when long, a torn last line dropped', async (t) => {
+    const s = start(t, 60_000);
+    const dir = s.node.dataDir;
+    const reopen = (): Node => {
+      // A second manager on the same data dir, the first one abandoned as a crash would leave it.
+      const n = new Node(s.node.sm, dir, 60_000);
+      n.local.start();
+      t.after(() => n.local.stop());
+      return n;
+    };
+    for (let i = 0; i < 5; i++) await s.node.local.registerService(...registration({ Name: 'web', ID: `w${i}`, Port: 8000 + i }));
+    assert.equal(await s.node.local.deregisterService('w3'), true);
+    await s.node.local.registerCheck(parseCheckRegistration({ CheckID: 'disk', Name: 'disk', TTL: '60s' }));
+    assert.equal(await s.node.local.deregisterCheck('disk'), true);
+    assert.ok(existsSync(join(dir, 'local-services.journal')), 'registrations go to the journal');
+    let again = reopen();
+    assert.deepEqual(again.local.listServices().map((x) => [x.id, x.port]), [['w0', 8000], ['w1', 8001], ['w2', 8002], ['w4', 8004]]);
+    assert.deepEqual(again.local.listChecks(), []);
+    // Loading folded the journal into the file.
+    assert.equal(readFileSync(join(dir, 'local-services.journal'), 'utf8'), '');
+
+    // A line cut short by a crash was never acknowledged: dropped, and what came before it kept.
+    await again.local.registerService(...registration({ Name: 'api', ID: 'a1' }));
+    appendFileSync(join(dir, 'local-services.journal'), '{"seq":99,"services":[{"id":"tor');
+    again = reopen();
+    assert.deepEqual(again.local.listServices().map((x) => x.id), ['a1', 'w0', 'w1', 'w2', 'w4']);
+
+    // Past 1024 lines (and twice what the file holds) the journal is folded into the file on the next registration.
+    for (let i = 0; i < 1100; i++) await again.local.registerService(...registration({ Name: 'bulk', ID: `b${i % 10}`, Port: i }));
+    const journalLines = readFileSync(join(dir, 'local-services.journal'), 'utf8').split('\n').filter(Boolean).length;
+    assert.ok(journalLines < 1024, `${journalLines} journal lines`);
+    const last = reopen();
+    assert.equal(last.local.listServices().length, 15);
+    assert.equal(last.local.service('b9')?.port, 1099);
   });
 
   it('registrations and check statuses survive a restart', async (t) => {
