@@ -364,12 +364,14 @@ export class RaftDriver {
           hardState: rd.hardState,
         };
         const hs = rd.hardState;
-        // Only the commit index moved: nothing waits on it (a restart recomputes it), so do not wait for its fsync.
+        // Only the commit index moved: nothing waits on it (a restart may find it older and relearns it),
+        // so it asks for no fsync of its own; the next append's fsync covers it. One that did would
+        // hold the next append's fsync behind it: two fsyncs per write at low concurrency.
         const commitOnly = !rd.snapshot && rd.entries.length === 0 && hs !== undefined
           && hs.term === this.persistedHs.term && hs.vote === this.persistedHs.vote;
         if (commitOnly) {
           this.persistedHs = hs;
-          this.storage.log.persist(batch).catch((error: Error) => this.fatal(error));
+          this.storage.log.persist(batch, { sync: false }).catch((error: Error) => this.fatal(error));
         } else {
           const t0 = performance.now();
           await this.storage.log.persist(batch);
