@@ -238,11 +238,11 @@ export class Agent implements AgentApi {
    */
   private async onLeader<T>(method: string, body: Uint8Array, local: () => Promise<T>, decode: (b: Buffer) => T): Promise<T> {
     const deadline = performance.now() + this.cfg.proposalTimeoutMs;
-    let lastError: Error = new NotLeaderError('');
+    // Made only when needed: an Error captures a stack, a cost every write would pay.
+    let lastError: Error | undefined;
     for (let attempt = 0; ; attempt++) {
       const remaining = deadline - performance.now();
-      if (remaining <= 0) throw lastError;
-      if (this.driver.isStopped) throw lastError;
+      if (remaining <= 0 || this.driver.isStopped) throw lastError ?? new NotLeaderError('');
       const raft = this.driver.raft;
       try {
         if (raft.role === Role.Leader) return await local();
