@@ -158,6 +158,8 @@ export class RaftDriver {
       onSnapshot: (m, chunks) => this.onSnapshot(m, chunks),
       onUnreachable: (id) => {
         this.raft?.reportUnreachable(id);
+        // Our link to the leader broke (kill -9 closes its sockets at once): campaign when its lease lapses.
+        if (this.raft && id === this.raft.leader) this.raft.leaderUnreachable();
       },
       onRequest: (method: string, body: Buffer, from: { nodeId: string; address: string }) => {
         if (this.stopped) return Promise.reject(new AgentStoppedError(this.stopped));

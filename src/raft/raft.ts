@@ -312,6 +312,21 @@ export class RaftNode {
     if (this.role === Role.Leader && pr && pr.state === ProgressState.Replicate) pr.becomeProbe();
   }
 
+  /**
+   * The transport lost its link to this follower's leader (the connection
+   * closed: the leader's process most likely died). Campaign as soon as the
+   * leader's lease has lapsed, at electionTicks plus a short random spread,
+   * rather than anywhere in the usual [electionTicks, 2 x electionTicks): the
+   * choice stays inside that range, so nothing a voter promises changes; a
+   * leader that is in fact alive keeps resetting the clock with its
+   * heartbeats and is not disturbed. The next term change restores the usual range.
+   */
+  leaderUnreachable(): void {
+    if (this.role !== Role.Follower || this.leader === NO_NODE) return;
+    const soon = this.electionTicks + Math.floor(this.random() * Math.max(1, Math.ceil(this.electionTicks / 4)));
+    if (soon < this.randomizedElectionTimeout) this.randomizedElectionTimeout = soon;
+  }
+
   /** Forget log entries up to `index`: the caller has a snapshot of the state machine there. */
   compact(index: number, data?: Uint8Array): void {
     this.log.compact(index, data);
