@@ -578,6 +578,14 @@ export class RaftDriver {
    */
   readBarrier(lease: boolean): Promise<void> {
     if (this.stopped) return Promise.reject(new AgentStoppedError(this.stopped));
+    if (lease) {
+      // Count the time since the last tick first: after a stall (a long GC, SIGSTOP) the lease is judged
+      // on the real clock, not on a tick count that has not caught up yet.
+      this.onTick();
+      // A leader inside its lease that has applied its commit index answers now: no Ready, no timer.
+      const index = this.raft.leaseReadIndex();
+      if (index !== undefined && this.state.appliedIndex() >= index) return Promise.resolve();
+    }
     if (this.raft.leader === '') return Promise.reject(new NotLeaderError(''));
     return new Promise((resolve, reject) => {
       (lease ? this.readQueue.lease : this.readQueue.quorum).push({ resolve, reject });

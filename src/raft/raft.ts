@@ -227,6 +227,20 @@ export class RaftNode {
     return startedAt !== undefined && this.ticks < startedAt + this.leaseTicks;
   }
 
+  /**
+   * The read index a lease read gets right now, when readIndex(ctx, { lease: true })
+   * would answer it at once (a leader inside its lease, or a lone voter, that
+   * has committed an entry of its term): the commit index. undefined when the
+   * read needs a heartbeat round (or cannot be served here). For a caller that
+   * answers such reads without waiting for a Ready.
+   */
+  leaseReadIndex(): number | undefined {
+    if (this.role !== Role.Leader) return undefined;
+    if (!this.committedInCurrentTerm() && !this.unsafe.readIndexBeforeTermCommit) return undefined;
+    if (voterIds(this.conf()).length === 1 && this.promotable()) return this.log.committed;
+    return this.leaseValid() ? this.log.committed : undefined;
+  }
+
   // ---------------------------------------------------------------- inputs
 
   tick(): void {

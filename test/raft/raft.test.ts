@@ -307,6 +307,22 @@ describe('reads', () => {
     assert.ok(!net.reads.get('n1')!.some((r) => r.context === 'l2'), 'an isolated leader serves no read');
   });
 
+  test('leaseReadIndex gives the commit index exactly when a lease read would be answered at once', () => {
+    const net = cluster(3);
+    net.elect('n1');
+    const leader = net.node('n1');
+    assert.equal(net.node('n2').leaseReadIndex(), undefined, 'a follower has no lease');
+    net.tickAll(2);
+    leader.propose(bytes('x'));
+    net.settle();
+    assert.equal(leader.leaseValid(), true);
+    assert.equal(leader.leaseReadIndex(), leader.log.committed);
+    net.isolate('n1');
+    for (let i = 0; i < 9; i++) net.tick('n1');
+    assert.equal(leader.leaseValid(), false);
+    assert.equal(leader.leaseReadIndex(), undefined, 'a leader whose lease ran out answers nothing at once');
+  });
+
   test('check-quorum is required for lease reads', () => {
     const net = cluster(3, { checkQuorum: false, preVote: false });
     net.elect('n1');
