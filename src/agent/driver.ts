@@ -348,6 +348,7 @@ export class RaftDriver {
   private async processReady(): Promise<void> {
     if (this.processing || this.restoring || this.stopped || !this.raft.hasReady()) return;
     this.processing = true;
+    let waitedForDisk = false;
     try {
       const rd = this.raft.ready();
       if (rd.softState) this.onSoftState(rd);
@@ -377,6 +378,7 @@ export class RaftDriver {
         } else {
           const t0 = performance.now();
           await this.storage.log.persist(batch);
+          waitedForDisk = true;
           if (hs) this.persistedHs = hs;
           this.metrics.persistTime.observe((performance.now() - t0) / 1000);
         }
@@ -401,7 +403,13 @@ export class RaftDriver {
       this.idleWaiters = [];
       for (const w of waiters) w();
     }
-    if (this.raft.hasReady() || this.hasQueuedReads()) this.schedule();
+    if (this.raft.hasReady() || this.hasQueuedReads()) {
+      // After waiting for an fsync, I/O has had its turns: go on at once rather than a loop turn later.
+      // Typically the leader's own entries just became durable and the followers' answers are in,
+      // so the next Ready applies them and answers the writes.
+      if (waitedForDisk && !this.readyScheduled) void this.processReady();
+      else this.schedule();
+    }
   }
 
   private fatal(error: Error): void {
