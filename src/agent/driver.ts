@@ -87,6 +87,9 @@ export interface DriverOptions {
   events: DriverEvents;
 }
 
+/** Log entries deleted per transaction when compacting. */
+const COMPACT_STEP = 512;
+
 export class RaftDriver {
   raft!: RaftNode;
   transport!: Transport;
@@ -713,8 +716,14 @@ export class RaftDriver {
       const term = this.raft.log.term(upTo)!;
       const meta = { index: upTo, term, conf: this.raft.log.confAt(upTo) };
       await this.storage.log.setSnapshotMeta(meta);
-      await this.storage.log.compact(upTo);
-      if (this.stopped) throw new AgentStoppedError(this.stopped);
+      // In steps: deleting a threshold's worth of entries (8192 by default) in one transaction holds the
+      // event loop ~5 ms (512 at a time: ~0.3 ms), on every node at about the same moment, a stall every
+      // write in flight then waits out.
+      for (let at = Math.min(upTo, this.storage.log.firstIndex() + COMPACT_STEP - 1); ; at = Math.min(upTo, at + COMPACT_STEP)) {
+        await this.storage.log.compact(at);
+        if (this.stopped) throw new AgentStoppedError(this.stopped);
+        if (at >= upTo) break;
+      }
       if (upTo > this.raft.log.snapshot.index && upTo <= this.raft.log.applied) this.raft.compact(upTo);
       this.counters.snapshotsTaken++;
       this.lastSnapshotAt = Date.now();
