@@ -57,12 +57,27 @@ function agentCpuMs(c: TestCluster): number {
   return ticks * 10; // USER_HZ is 100 on Linux
 }
 
+/** Leaders elected so far, summed over the agents' own counts. */
+async function leaderChanges(c: TestCluster): Promise<number> {
+  let total = 0;
+  for (const n of c.nodes.values()) {
+    const r = await http('GET', `${n.url}/cluster/stats`);
+    total += (JSON.parse(r.body) as { leaderChanges: number }).leaderChanges;
+  }
+  return total;
+}
+
 async function measured(c: TestCluster, seconds: number, concurrency: number, op: (seq: number) => Promise<boolean>): Promise<Record<string, number>> {
   const cpu0 = agentCpuMs(c);
+  const changes0 = await leaderChanges(c);
   const r = await load(seconds, concurrency, op);
   const ops = r.opsPerSec * seconds;
-  // CPU of all three agents per operation, in microseconds.
-  return { ...r, agentCpuUsPerOp: ops > 0 ? Math.round(((agentCpuMs(c) - cpu0) * 1000) / ops) : NaN };
+  return {
+    ...r,
+    // CPU of all three agents per operation, in microseconds.
+    agentCpuUsPerOp: ops > 0 ? Math.round(((agentCpuMs(c) - cpu0) * 1000) / ops) : NaN,
+    leaderChangesDuringLoad: (await leaderChanges(c)) - changes0,
+  };
 }
 
 async function main(): Promise<void> {
