@@ -185,13 +185,14 @@ export class GroupCommitter<B> {
     this.scheduled = false;
     if (!this.syncer.busy) this.commitPending();
     this.closed = true;
+    // A sync in flight commits the held writes when it ends (closed or not), then fsyncs them.
+    await this.syncer.idle();
+    // Lazy writes committed since the last fsync started (some perhaps just now, by that sync's end).
     if (this.lazyUnsynced) {
       this.lazyUnsynced = false;
       // Best effort: a failed fsync is already recorded for whoever asks next.
       await this.syncer.request().catch(() => undefined);
     }
-    // A sync in flight commits the held writes when it ends (closed or not), then fsyncs them.
-    await this.syncer.idle();
   }
 
   private flush(): void {

@@ -208,3 +208,19 @@ test('close fsyncs a lazy write that no durable write covered', async () => {
   h.sync.finish();
   await closing;
 });
+
+test('close during an fsync, with a lazy write still queued: it is committed when the fsync ends, then fsynced', async () => {
+  const h = harness();
+  void h.submit('a');
+  await nextTurn(); // a committed, fsync 1 running
+  void h.committer.submit('lazy', true); // queued, its flush not yet run
+  let closed = false;
+  const closing = h.committer.close().then(() => { closed = true; });
+  h.sync.finish(); // fsync 1 ends: the lazy write commits now
+  assert.deepEqual(h.commits, [['a'], ['lazy']]);
+  await nextTurn();
+  assert.equal(h.sync.started, 2, 'close returned without an fsync covering the lazy write');
+  assert.equal(closed, false);
+  h.sync.finish();
+  await closing;
+});
