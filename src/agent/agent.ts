@@ -248,11 +248,11 @@ export class Agent implements AgentApi {
    */
   private async onLeader<T>(method: string, body: Uint8Array, local: () => Promise<T>, decode: (b: Buffer) => T): Promise<T> {
     const deadline = performance.now() + this.cfg.proposalTimeoutMs;
-    let lastError: Error = new NotLeaderError('');
+    // Made only when needed: an Error captures a stack, a cost every write would pay.
+    let lastError: Error | undefined;
     for (let attempt = 0; ; attempt++) {
       const remaining = deadline - performance.now();
-      if (remaining <= 0) throw lastError;
-      if (this.driver.isStopped) throw lastError;
+      if (remaining <= 0 || this.driver.isStopped) throw lastError ?? new NotLeaderError('');
       const raft = this.driver.raft;
       try {
         if (raft.role === Role.Leader) return await local();
@@ -271,9 +271,30 @@ export class Agent implements AgentApi {
         const retry = RETRYABLE.has(code) || (code === 'KONSUL_ERR_LEADER_CHANGED' && method !== 'propose');
         if (!retry) throw error;
         lastError = error as Error;
-        await sleep(Math.min(200, 10 * 2 ** Math.min(attempt, 4)));
+        await this.pauseBeforeRetry(Math.min(200, 10 * 2 ** Math.min(attempt, 4)));
       }
     }
+  }
+
+  /**
+   * The backoff between attempts, cut short when a leader becomes known: a
+   * write that failed against a dead leader goes to the new one as soon as it
+   * is elected rather than after the rest of its backoff (up to 160 ms of a failover).
+   */
+  private pauseBeforeRetry(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.leaderWaiters = this.leaderWaiters.filter((w) => w !== onChange);
+        resolve();
+      };
+      const onChange = (): void => {
+        if (this.driver.raft.leader === '') this.leaderWaiters.push(onChange);
+        else done();
+      };
+      const timer = setTimeout(done, ms);
+      this.leaderWaiters.push(onChange);
+    });
   }
 
   /**

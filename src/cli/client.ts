@@ -2,7 +2,12 @@
 // --http-addr / KONSUL_HTTP_ADDR, time limits, and non-2xx answers as errors.
 
 import { UsageError } from 'clipanion';
-import { Pool, request } from 'undici';
+import { createRequire } from 'node:module';
+import type { Pool } from 'undici';
+
+// undici is loaded on first use: it is ~20 MB of resident memory, which `konsul agent` (whose commands share this module) never needs.
+let undici: typeof import('undici') | undefined;
+const lazyUndici = (): typeof import('undici') => (undici ??= createRequire(import.meta.url)('undici') as typeof import('undici'));
 import { AgentHttpError, AgentUnreachableError, CliError } from './errors.js';
 import { EXIT } from './exit-codes.js';
 
@@ -84,7 +89,7 @@ export class AgentClient {
   constructor(origin: string, options: { timeoutMs?: number } = {}) {
     this.origin = origin;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    this.pool = new Pool(origin, {
+    this.pool = new (lazyUndici().Pool)(origin, {
       connections: 4,
       connect: { timeout: Math.min(this.timeoutMs, 5000) },
       keepAliveTimeout: 1000,
@@ -96,7 +101,7 @@ export class AgentClient {
     let status: number;
     let body: Buffer;
     try {
-      const res = await request(`${this.origin}${path}`, {
+      const res = await lazyUndici().request(`${this.origin}${path}`, {
         method,
         body: options.body,
         dispatcher: this.pool,

@@ -227,6 +227,20 @@ export class RaftNode {
     return startedAt !== undefined && this.ticks < startedAt + this.leaseTicks;
   }
 
+  /**
+   * The read index a lease read gets right now, when readIndex(ctx, { lease: true })
+   * would answer it at once (a leader inside its lease, or a lone voter, that
+   * has committed an entry of its term): the commit index. undefined when the
+   * read needs a heartbeat round (or cannot be served here). For a caller that
+   * answers such reads without waiting for a Ready.
+   */
+  leaseReadIndex(): number | undefined {
+    if (this.role !== Role.Leader) return undefined;
+    if (!this.committedInCurrentTerm() && !this.unsafe.readIndexBeforeTermCommit) return undefined;
+    if (voterIds(this.conf()).length === 1 && this.promotable()) return this.log.committed;
+    return this.leaseValid() ? this.log.committed : undefined;
+  }
+
   // ---------------------------------------------------------------- inputs
 
   tick(): void {
@@ -310,6 +324,21 @@ export class RaftNode {
   reportUnreachable(to: NodeId): void {
     const pr = this.prs.get(to);
     if (this.role === Role.Leader && pr && pr.state === ProgressState.Replicate) pr.becomeProbe();
+  }
+
+  /**
+   * The transport lost its link to this follower's leader (the connection
+   * closed: the leader's process most likely died). Campaign as soon as the
+   * leader's lease has lapsed, at electionTicks plus a short random spread,
+   * rather than anywhere in the usual [electionTicks, 2 x electionTicks): the
+   * choice stays inside that range, so nothing a voter promises changes; a
+   * leader that is in fact alive keeps resetting the clock with its
+   * heartbeats and is not disturbed. The next term change restores the usual range.
+   */
+  leaderUnreachable(): void {
+    if (this.role !== Role.Follower || this.leader === NO_NODE) return;
+    const soon = this.electionTicks + Math.floor(this.random() * Math.max(1, Math.ceil(this.electionTicks / 4)));
+    if (soon < this.randomizedElectionTimeout) this.randomizedElectionTimeout = soon;
   }
 
   /** Forget log entries up to `index`: the caller has a snapshot of the state machine there. */

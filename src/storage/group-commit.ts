@@ -130,6 +130,8 @@ export interface GroupCommitterOptions<B> {
 
 interface Pending<B> extends Waiter {
   batch: B;
+  /** Resolve once committed; the next fsync anyone asks for (or close()) makes it durable. */
+  lazy: boolean;
 }
 
 export class GroupCommitter<B> {
@@ -139,18 +141,26 @@ export class GroupCommitter<B> {
   private closed = false;
   private readonly syncer: SyncScheduler;
   private readonly counts = { batches: 0, commits: 0 };
+  /** A lazy group was committed and no fsync has been asked for since. */
+  private lazyUnsynced = false;
 
   constructor(private readonly options: GroupCommitterOptions<B>) {
     this.syncer = new SyncScheduler(options.sync, options.events, () => this.commitPending());
   }
 
-  /** Resolves once the batch is committed and an fsync covering it has finished. */
-  submit(batch: B): Promise<void> {
+  /**
+   * Resolves once the batch is committed and an fsync covering it has finished.
+   * With `lazy`, resolves once committed and asks for no fsync of its own: the
+   * next write that does (or close()) makes it durable. For writes nothing waits
+   * on, such as a Raft commit index, which a restart may safely find older.
+   * Order is kept either way: a batch commits with or after every earlier one.
+   */
+  submit(batch: B, lazy = false): Promise<void> {
     const refusal = this.refusal();
     if (refusal) return Promise.reject(refusal);
     this.counts.batches++;
     return new Promise<void>((resolve, reject) => {
-      this.pending.push({ batch, resolve, reject });
+      this.pending.push({ batch, resolve, reject, lazy });
       if (!this.scheduled) {
         this.scheduled = true;
         // setImmediate, not a microtask: everything that arrives in this turn's
@@ -177,6 +187,12 @@ export class GroupCommitter<B> {
     this.closed = true;
     // A sync in flight commits the held writes when it ends (closed or not), then fsyncs them.
     await this.syncer.idle();
+    // Lazy writes committed since the last fsync started (some perhaps just now, by that sync's end).
+    if (this.lazyUnsynced) {
+      this.lazyUnsynced = false;
+      // Best effort: a failed fsync is already recorded for whoever asks next.
+      await this.syncer.request().catch(() => undefined);
+    }
   }
 
   private flush(): void {
@@ -185,7 +201,8 @@ export class GroupCommitter<B> {
     // While an fsync runs, a commit now would wait for the next fsync anyway;
     // holding the writes until it ends makes one transaction of them instead of
     // one per turn: same latency, less main-thread work, fewer pages rewritten.
-    if (this.syncer.busy) return;
+    // Lazy writes alone wait for no fsync: they commit now.
+    if (this.syncer.busy && this.pending.some((p) => !p.lazy)) return;
     this.commitPending();
   }
 
@@ -211,9 +228,17 @@ export class GroupCommitter<B> {
     }
     this.counts.commits++;
     this.options.events?.committed?.(group.length);
+    const durable = group.filter((p) => !p.lazy);
+    for (const p of group) if (p.lazy) p.resolve();
+    if (durable.length === 0) {
+      this.lazyUnsynced = true;
+      return;
+    }
+    // This fsync starts after the commit above, so it covers any lazy group before it too.
+    this.lazyUnsynced = false;
     this.syncer.request().then(
-      () => { for (const p of group) p.resolve(); },
-      (error: Error) => { for (const p of group) p.reject(error); },
+      () => { for (const p of durable) p.resolve(); },
+      (error: Error) => { for (const p of durable) p.reject(error); },
     );
   }
 }

@@ -37,7 +37,12 @@ export interface LoadedLog {
  * their group has committed (before the fsync).
  */
 export interface LogStore {
-  persist(batch: PersistBatch): Promise<void>;
+  /**
+   * Resolves once the batch is durable. With `{ sync: false }`, once committed:
+   * the next durable write's fsync (or close()) covers it; for a batch that
+   * only moves the commit index, which nothing waits on.
+   */
+  persist(batch: PersistBatch, options?: { sync?: boolean }): Promise<void>;
   append(entries: readonly Entry[]): Promise<void>;
   setHardState(hardState: HardState): Promise<void>;
   /** Record a snapshot this node took; entries stay until compact(). */
@@ -125,8 +130,8 @@ export class LmdbLogStore implements LogStore {
     });
   }
 
-  persist(batch: PersistBatch): Promise<void> {
-    return this.queue((next) => {
+  persist(batch: PersistBatch, options: { sync?: boolean } = {}): Promise<void> {
+    return this.queue(options.sync === false, (next) => {
       const writes: LogWrite[] = [];
       if (batch.snapshot) {
         const meta = copyMeta(batch.snapshot.meta);
@@ -155,7 +160,7 @@ export class LmdbLogStore implements LogStore {
   }
 
   setSnapshotMeta(meta: SnapshotMeta): Promise<void> {
-    return this.queue((next) => {
+    return this.queue(false, (next) => {
       const copy = copyMeta(meta);
       validateSnapshotMeta(next, copy);
       return [{ kind: 'snapshotMeta', meta: copy, value: encodeSnapshotMeta(copy) }];
@@ -163,7 +168,7 @@ export class LmdbLogStore implements LogStore {
   }
 
   compact(upToIndex: number): Promise<void> {
-    return this.queue((next) => {
+    return this.queue(false, (next) => {
       validateCompact(next, upToIndex);
       return [{ kind: 'compact', upTo: upToIndex }];
     });
@@ -280,7 +285,7 @@ export class LmdbLogStore implements LogStore {
    * fails its own caller at once, not its whole group later), then queue them.
    * A call is all or nothing: the projection moves only if every write passed.
    */
-  private queue(build: (next: LogBounds) => LogWrite[]): Promise<void> {
+  private queue(lazy: boolean, build: (next: LogBounds) => LogWrite[]): Promise<void> {
     const refusal = this.committer.refusal();
     if (refusal) return Promise.reject(refusal);
     const next: LogBounds = { ...this.projected };
@@ -291,7 +296,7 @@ export class LmdbLogStore implements LogStore {
       return Promise.reject(error);
     }
     this.projected = next;
-    return this.committer.submit(writes);
+    return this.committer.submit(writes, lazy);
   }
 
   private commitGroup(writes: LogWrite[]): void {

@@ -167,7 +167,9 @@ export class TestCluster {
   async start(id: string): Promise<TestNode> {
     const node = this.node(id);
     const out = createWriteStream(node.logPath, { flags: 'a' });
-    const proc = spawn(process.execPath, this.args(node), {
+    // KONSUL_AGENT_NODE_ARGS: extra node flags for every agent (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+    const nodeArgs = (process.env.KONSUL_AGENT_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+    const proc = spawn(process.execPath, [...nodeArgs, ...this.args(node)], {
       env: { ...process.env, ...this.options.env, KONSUL_HTTP_ADDR: '' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -307,6 +307,22 @@ describe('reads', () => {
     assert.ok(!net.reads.get('n1')!.some((r) => r.context === 'l2'), 'an isolated leader serves no read');
   });
 
+  test('leaseReadIndex gives the commit index exactly when a lease read would be answered at once', () => {
+    const net = cluster(3);
+    net.elect('n1');
+    const leader = net.node('n1');
+    assert.equal(net.node('n2').leaseReadIndex(), undefined, 'a follower has no lease');
+    net.tickAll(2);
+    leader.propose(bytes('x'));
+    net.settle();
+    assert.equal(leader.leaseValid(), true);
+    assert.equal(leader.leaseReadIndex(), leader.log.committed);
+    net.isolate('n1');
+    for (let i = 0; i < 9; i++) net.tick('n1');
+    assert.equal(leader.leaseValid(), false);
+    assert.equal(leader.leaseReadIndex(), undefined, 'a leader whose lease ran out answers nothing at once');
+  });
+
   test('check-quorum is required for lease reads', () => {
     const net = cluster(3, { checkQuorum: false, preVote: false });
     net.elect('n1');
@@ -438,5 +454,41 @@ describe('snapshots', () => {
     net.settle();
     net.tickAll(1);
     assert.equal(n3.log.committed, leader.log.committed);
+  });
+});
+
+describe('leader unreachable (its connection closed)', () => {
+  test('a follower told its leader is gone campaigns as the lease lapses, not anywhere up to two election timeouts', () => {
+    // electionTicks is 10: the usual timeout is drawn from [10, 20); the hint narrows it to [10, 13).
+    const seen: number[] = [];
+    for (let seed = 1; seed <= 20; seed++) {
+      const net = cluster(3);
+      // Different draws per seed: advance each node's random source a different amount.
+      for (const node of net.nodes.values()) for (let i = 0; i < seed; i++) (node as unknown as { random: () => number }).random();
+      net.elect('n1');
+      net.isolate('n1');
+      net.node('n2').leaderUnreachable();
+      net.node('n3').leaderUnreachable();
+      let ticks = 0;
+      while (!net.leaders().some((id) => id !== 'n1') && ticks < 100) {
+        ticks++;
+        net.tick('n2');
+        net.tick('n3');
+      }
+      seen.push(ticks);
+    }
+    assert.ok(Math.max(...seen) <= 13, `a new leader took ${Math.max(...seen)} ticks (the hinted range is [10, 13)): ${seen}`);
+    assert.ok(Math.min(...seen) >= 10, `a new leader before the lease lapsed: ${seen}`);
+  });
+
+  test('a hint about a leader that still sends heartbeats changes nothing', () => {
+    const net = cluster(3);
+    net.elect('n1');
+    const term = net.node('n1').term;
+    net.node('n2').leaderUnreachable();
+    net.node('n3').leaderUnreachable();
+    net.tickAll(100);
+    assert.deepEqual(net.leaders(), ['n1']);
+    assert.equal(net.node('n2').term, term);
   });
 });

@@ -315,6 +315,8 @@ export class Simulation {
 
   private crash(node: SimNode): void {
     if (!node.raft) return;
+    // As the transport does when a process dies: its connections close, and its followers hear of it.
+    for (const other of this.nodes.values()) if (other !== node && other.raft?.leader === node.id) other.raft.leaderUnreachable();
     node.raft = undefined;
     node.inflight = undefined;
     node.stagedHardState = undefined;
@@ -573,6 +575,13 @@ export class Simulation {
         this.log(`partition: ${victim} can receive but not send`);
         break;
       }
+    }
+    // A cut link may close its connection (a write timeout does), and a connection may close for no
+    // reason at all while the leader lives: followers hear of either; neither may cost safety.
+    for (const node of this.nodes.values()) {
+      const r = node.raft;
+      if (!r || r.leader === '') continue;
+      if (this.blocked.has(`${r.leader}>${node.id}`) || p.chance(0.1)) r.leaderUnreachable();
     }
   }
 

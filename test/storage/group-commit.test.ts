@@ -158,3 +158,69 @@ test('a sync request is answered by an fsync that starts after it', async () => 
   assert.deepEqual(done, ['first', 'second', 'third']);
   await syncer.idle();
 });
+
+test('a lazy write commits without an fsync of its own; the next durable write\'s fsync covers it', async () => {
+  const h = harness();
+  let lazyDone = false;
+  const lazy = h.committer.submit('commit-index', true).then(() => { lazyDone = true; });
+  await nextTurn();
+  await lazy;
+  assert.deepEqual(h.commits, [['commit-index']]);
+  assert.ok(lazyDone, 'a lazy write resolves once committed');
+  assert.equal(h.sync.started, 0, 'a lazy write asked for an fsync');
+  void h.submit('entry');
+  await nextTurn();
+  assert.deepEqual(h.commits, [['commit-index'], ['entry']]);
+  assert.equal(h.sync.started, 1, 'the durable write after it gets one fsync, which covers both');
+  h.sync.finish();
+  await nextTurn();
+  assert.deepEqual([...h.acked], ['entry']);
+});
+
+test('a lazy write during an fsync commits at once instead of waiting for the next fsync; durable ones are still held', async () => {
+  const h = harness();
+  void h.submit('a');
+  await nextTurn(); // a committed, fsync 1 running
+  await h.committer.submit('lazy', true);
+  assert.deepEqual(h.commits, [['a'], ['lazy']], 'the lazy write waited for the fsync in flight');
+  assert.equal(h.acked.has('a'), false, 'a acknowledged before its fsync');
+  void h.submit('b');
+  void h.committer.submit('lazy2', true);
+  await nextTurn();
+  assert.deepEqual(h.commits, [['a'], ['lazy']], 'a durable write (and the lazy one behind it) committed during an fsync');
+  h.sync.finish();
+  assert.deepEqual(h.commits, [['a'], ['lazy'], ['b', 'lazy2']], 'order kept: lazy2 commits with b, after it');
+  assert.equal(h.sync.started, 2);
+  h.sync.finish();
+  await nextTurn();
+  assert.deepEqual([...h.acked], ['a', 'b']);
+});
+
+test('close fsyncs a lazy write that no durable write covered', async () => {
+  const h = harness();
+  await h.committer.submit('lazy', true);
+  assert.equal(h.sync.started, 0);
+  let closed = false;
+  const closing = h.committer.close().then(() => { closed = true; });
+  await nextTurn();
+  assert.equal(h.sync.started, 1, 'close left a lazy commit without an fsync');
+  assert.equal(closed, false);
+  h.sync.finish();
+  await closing;
+});
+
+test('close during an fsync, with a lazy write still queued: it is committed when the fsync ends, then fsynced', async () => {
+  const h = harness();
+  void h.submit('a');
+  await nextTurn(); // a committed, fsync 1 running
+  void h.committer.submit('lazy', true); // queued, its flush not yet run
+  let closed = false;
+  const closing = h.committer.close().then(() => { closed = true; });
+  h.sync.finish(); // fsync 1 ends: the lazy write commits now
+  assert.deepEqual(h.commits, [['a'], ['lazy']]);
+  await nextTurn();
+  assert.equal(h.sync.started, 2, 'close returned without an fsync covering the lazy write');
+  assert.equal(closed, false);
+  h.sync.finish();
+  await closing;
+});
