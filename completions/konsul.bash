@@ -24,7 +24,7 @@ _konsul() {
   local cmd="" w i skip=0 words="" opts="" kind=none
   local _konsul_bin=${COMP_WORDS[0]} _konsul_addr=""
   local known=' agent demo kv kv/get kv/put kv/delete kv/export kv/import services services/register services/deregister services/list catalog catalog/services catalog/service catalog/nodes members cluster cluster/status cluster/leader cluster/peers cluster/stats cluster/health cluster/join cluster/leave cluster/transfer-leader cluster/snapshot snapshot snapshot/save snapshot/restore snapshot/inspect bench bench/write bench/read bench/dns bench/failover bench/self-test version completion '
-  local valued=' --address --advertise --anti-entropy-interval --api --cas --check-http --check-interval --check-script --check-tcp --check-timeout --check-ttl --cluster-id --concurrency --config --consistency --data-dir --datacenter --dead-server-timeout --dns-addr --dns-node-ttl --dns-service-ttl --domain --duration --election-timeout --fault-cmd --flags --heal-cmd --heartbeat-interval --http-addr --id --join --keys --log-format --log-level --max-value-size --meta --name --node --node-health-timeout --node-id --port --prefix --raft-addr --recursor --requests --round-timeout --rounds --separator --settle --snapshot-interval --snapshot-threshold --stabilization-time --tag --timeout --tls-ca --tls-cert --tls-key --token --type --value-size -c -d -n '
+  local valued=' --address --advertise --anti-entropy-interval --api --cas --check-http --check-interval --check-script --check-tcp --check-timeout --check-ttl --cluster-id --concurrency --config --consistency --data-dir --datacenter --dead-server-timeout --dns-addr --dns-node-ttl --dns-service-ttl --domain --duration --election-timeout --fault-cmd --flags --heal-cmd --heartbeat-interval --http-addr --id --join --key-count --log-format --log-level --max-value-size --meta --name --node --node-health-timeout --node-id --port --prefix --raft-addr --recursor --requests --round-timeout --rounds --separator --settle --snapshot-interval --snapshot-threshold --stabilization-time --tag --timeout --tls-ca --tls-cert --tls-key --token --type --value-size -c -d -n '
   # Join back what bash split at ':' (127.0.0.1 : 8500), so an address is one word.
   local -a line=()
   local current=0
@@ -89,8 +89,8 @@ _konsul() {
     'snapshot/save') opts='--http-addr --json --stale' ;;
     'snapshot/restore') opts='--http-addr --json' ;;
     'snapshot/inspect') opts='--json' ;;
-    'bench/write') opts='--concurrency -c --duration -d --requests -n --timeout --json --http-addr --api --keys --prefix --value-size' ;;
-    'bench/read') opts='--concurrency -c --duration -d --requests -n --timeout --json --http-addr --api --keys --prefix --value-size --consistency --no-prefill' ;;
+    'bench/write') opts='--concurrency -c --duration -d --requests -n --timeout --json --http-addr --api --key-count --prefix --value-size' ;;
+    'bench/read') opts='--concurrency -c --duration -d --requests -n --timeout --json --http-addr --api --key-count --prefix --value-size --consistency --no-prefill' ;;
     'bench/dns') opts='--concurrency -c --duration -d --requests -n --timeout --json --dns-addr --name --type' ;;
     'bench/failover') opts='--http-addr --api --rounds --fault-cmd --heal-cmd --round-timeout --settle --json' ;;
     'bench/self-test') opts='--concurrency -c --duration -d --requests -n --timeout --json' ;;

@@ -2,7 +2,7 @@
 # Put it in ~/.config/fish/completions/konsul.fish, or load it with: konsul completion fish | source
 
 set -g __konsul_known 'agent' 'demo' 'kv' 'kv/get' 'kv/put' 'kv/delete' 'kv/export' 'kv/import' 'services' 'services/register' 'services/deregister' 'services/list' 'catalog' 'catalog/services' 'catalog/service' 'catalog/nodes' 'members' 'cluster' 'cluster/status' 'cluster/leader' 'cluster/peers' 'cluster/stats' 'cluster/health' 'cluster/join' 'cluster/leave' 'cluster/transfer-leader' 'cluster/snapshot' 'snapshot' 'snapshot/save' 'snapshot/restore' 'snapshot/inspect' 'bench' 'bench/write' 'bench/read' 'bench/dns' 'bench/failover' 'bench/self-test' 'version' 'completion'
-set -g __konsul_valued '--address' '--advertise' '--anti-entropy-interval' '--api' '--cas' '--check-http' '--check-interval' '--check-script' '--check-tcp' '--check-timeout' '--check-ttl' '--cluster-id' '--concurrency' '--config' '--consistency' '--data-dir' '--datacenter' '--dead-server-timeout' '--dns-addr' '--dns-node-ttl' '--dns-service-ttl' '--domain' '--duration' '--election-timeout' '--fault-cmd' '--flags' '--heal-cmd' '--heartbeat-interval' '--http-addr' '--id' '--join' '--keys' '--log-format' '--log-level' '--max-value-size' '--meta' '--name' '--node' '--node-health-timeout' '--node-id' '--port' '--prefix' '--raft-addr' '--recursor' '--requests' '--round-timeout' '--rounds' '--separator' '--settle' '--snapshot-interval' '--snapshot-threshold' '--stabilization-time' '--tag' '--timeout' '--tls-ca' '--tls-cert' '--tls-key' '--token' '--type' '--value-size' '-c' '-d' '-n'
+set -g __konsul_valued '--address' '--advertise' '--anti-entropy-interval' '--api' '--cas' '--check-http' '--check-interval' '--check-script' '--check-tcp' '--check-timeout' '--check-ttl' '--cluster-id' '--concurrency' '--config' '--consistency' '--data-dir' '--datacenter' '--dead-server-timeout' '--dns-addr' '--dns-node-ttl' '--dns-service-ttl' '--domain' '--duration' '--election-timeout' '--fault-cmd' '--flags' '--heal-cmd' '--heartbeat-interval' '--http-addr' '--id' '--join' '--key-count' '--log-format' '--log-level' '--max-value-size' '--meta' '--name' '--node' '--node-health-timeout' '--node-id' '--port' '--prefix' '--raft-addr' '--recursor' '--requests' '--round-timeout' '--rounds' '--separator' '--settle' '--snapshot-interval' '--snapshot-threshold' '--stabilization-time' '--tag' '--timeout' '--tls-ca' '--tls-cert' '--tls-key' '--token' '--type' '--value-size' '-c' '-d' '-n'
 
 # The command typed so far, its words joined by "/" after "konsul" (konsul/kv/get); option values are skipped.
 function __konsul_cmd
@@ -229,7 +229,7 @@ complete -c konsul -n '__konsul_at konsul/bench/write' -l timeout -x -d 'One req
 complete -c konsul -n '__konsul_at konsul/bench/write' -l json -d 'Print the result as JSON, for scripts'
 complete -c konsul -n '__konsul_at konsul/bench/write' -l http-addr -x -d 'The HTTP address to load, host:port or URL (default: KONSUL_HTTP_ADDR, else 127.0.0.1:8500); with --api etcd, an etcd client URL'
 complete -c konsul -n '__konsul_at konsul/bench/write' -l api -x -d 'konsul (the /v1/kv API, default) or etcd (etcd\'s v3 HTTP/JSON gateway: /v3/kv/put, /v3/kv/range), to measure both with the same load'
-complete -c konsul -n '__konsul_at konsul/bench/write' -l keys -x -d 'How many distinct keys, used round-robin (default 1000)'
+complete -c konsul -n '__konsul_at konsul/bench/write' -l key-count -x -d 'How many distinct keys, used round-robin (default 1000)'
 complete -c konsul -n '__konsul_at konsul/bench/write' -l prefix -x -d 'Key prefix (default "bench/"); keys are <prefix>0 .. <prefix>N-1'
 complete -c konsul -n '__konsul_at konsul/bench/write' -l value-size -x -d 'Bytes per value written (default 100)'
 complete -c konsul -n '__konsul_at konsul/bench/read' -l concurrency -s c -x -d 'Requests in flight at once (default 16)'
@@ -239,7 +239,7 @@ complete -c konsul -n '__konsul_at konsul/bench/read' -l timeout -x -d 'One requ
 complete -c konsul -n '__konsul_at konsul/bench/read' -l json -d 'Print the result as JSON, for scripts'
 complete -c konsul -n '__konsul_at konsul/bench/read' -l http-addr -x -d 'The HTTP address to load, host:port or URL (default: KONSUL_HTTP_ADDR, else 127.0.0.1:8500); with --api etcd, an etcd client URL'
 complete -c konsul -n '__konsul_at konsul/bench/read' -l api -x -d 'konsul (the /v1/kv API, default) or etcd (etcd\'s v3 HTTP/JSON gateway: /v3/kv/put, /v3/kv/range), to measure both with the same load'
-complete -c konsul -n '__konsul_at konsul/bench/read' -l keys -x -d 'How many distinct keys, used round-robin (default 1000)'
+complete -c konsul -n '__konsul_at konsul/bench/read' -l key-count -x -d 'How many distinct keys, used round-robin (default 1000)'
 complete -c konsul -n '__konsul_at konsul/bench/read' -l prefix -x -d 'Key prefix (default "bench/"); keys are <prefix>0 .. <prefix>N-1'
 complete -c konsul -n '__konsul_at konsul/bench/read' -l value-size -x -d 'Bytes per value written (default 100)'
 complete -c konsul -n '__konsul_at konsul/bench/read' -l consistency -x -d 'default, consistent or stale (default: default)'

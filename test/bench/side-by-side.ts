@@ -260,7 +260,7 @@ async function main(): Promise<void> {
 
     const konsulLeader = async (): Promise<string> => konsul.node(await konsul.leader()).url;
     const etcdLeader = async (): Promise<string> => etcd.url(await etcd.leader());
-    const common = ['--keys', '1000', '--value-size', '100', '-d', `${SECONDS}s`];
+    const common = ['--key-count', '1000', '--value-size', '100', '-d', `${SECONDS}s`];
 
     // Writes, konsul then etcd at each concurrency.
     for (const c of [1, 16, 64, 256]) {
@@ -293,12 +293,12 @@ async function main(): Promise<void> {
     // Leader changes under a full write load (terms, from any member).
     {
       const before = (await konsul.status('k1')).term;
-      const kr = await konsulBench(['write', '--http-addr', await konsulLeader(), '-c', '64', '--keys', '1000', '-d', `${STABILITY_SECONDS}s`]);
+      const kr = await konsulBench(['write', '--http-addr', await konsulLeader(), '-c', '64', '--key-count', '1000', '-d', `${STABILITY_SECONDS}s`]);
       k.elections = (await konsul.status('k1')).term - before;
       log(`konsul stability: ${line(kr)}, ${k.elections} term changes`);
       if (etcdOn) {
         const eb = await etcd.term();
-        const er = await konsulBench(['write', '--api', 'etcd', '--http-addr', await etcdLeader(), '-c', '64', '--keys', '1000', '-d', `${STABILITY_SECONDS}s`]);
+        const er = await konsulBench(['write', '--api', 'etcd', '--http-addr', await etcdLeader(), '-c', '64', '--key-count', '1000', '-d', `${STABILITY_SECONDS}s`]);
         e.elections = (await etcd.term()) - eb;
         log(`etcd stability: ${line(er)}, ${e.elections} term changes`);
       }
@@ -417,7 +417,7 @@ async function main(): Promise<void> {
         await mem.leader(['m1']);
         await sleep(3000);
         k.idleRss = rssMb(mem.node('m1').proc?.pid);
-        const w = await konsulBench(['write', '--http-addr', mem.node('m1').url, '-c', '64', '--keys', String(MEMORY_KEYS), '-n', String(MEMORY_KEYS), '--prefix', 'mem/']);
+        const w = await konsulBench(['write', '--http-addr', mem.node('m1').url, '-c', '64', '--key-count', String(MEMORY_KEYS), '-n', String(MEMORY_KEYS), '--prefix', 'mem/']);
         if (w.errorCount > 0) notes.push(`memory: ${w.errorCount} of the ${MEMORY_KEYS} writes failed`);
         const t = performance.now();
         await registerServices(mem.node('m1').url, MEMORY_SERVICES, 10);

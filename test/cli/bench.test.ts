@@ -40,8 +40,8 @@ describe('konsul bench write and read', () => {
     agent.refuse = undefined;
   });
 
-  it('write --requests sends exactly that many PUTs, round-robin over --keys, with --value-size bytes', async () => {
-    const r = await run(['bench', 'write', '--http-addr', agent.address, '-n', '40', '-c', '4', '--keys', '5', '--value-size', '17', '--json']);
+  it('write --requests sends exactly that many PUTs, round-robin over --key-count keys, with --value-size bytes', async () => {
+    const r = await run(['bench', 'write', '--http-addr', agent.address, '-n', '40', '-c', '4', '--key-count', '5', '--value-size', '17', '--json']);
     assert.equal(r.code, EXIT.ok, r.err);
     const result = JSON.parse(r.out) as BenchResult;
     assertResultShape(result);
@@ -77,7 +77,7 @@ describe('konsul bench write and read', () => {
   });
 
   it('read writes every key first, then reads them with the consistency mode in the query', async () => {
-    const r = await run(['bench', 'read', '--http-addr', agent.address, '-n', '30', '--keys', '3', '--consistency', 'stale', '--json']);
+    const r = await run(['bench', 'read', '--http-addr', agent.address, '-n', '30', '--key-count', '3', '--consistency', 'stale', '--json']);
     assert.equal(r.code, EXIT.ok, r.err);
     const result = JSON.parse(r.out) as BenchResult;
     assertResultShape(result);
@@ -100,7 +100,7 @@ describe('konsul bench write and read', () => {
   it('nothing listening: exit 3, one line', async () => {
     const r = await run(['bench', 'write', '--http-addr', await deadAddress(), '-n', '3']);
     assert.equal(r.code, EXIT.unreachable);
-    assert.match(r.err, /^Error: cannot reach the agent at http:\/\/127\.0\.0\.1:\d+ \(connect ECONNREFUSED\)[^\n]*\n$/);
+    assert.match(r.err, /^Error: no konsul agent at 127\.0\.0\.1:\d+: is `konsul agent` running\? \(connect ECONNREFUSED[^\n]*\n$/);
   });
 });
 
@@ -140,7 +140,7 @@ describe('konsul bench --api etcd', () => {
 
   it('write posts base64 keys and values to /v3/kv/put', async () => {
     seen.length = 0;
-    const r = await run(['bench', 'write', '--api', 'etcd', '--http-addr', address, '-n', '6', '--keys', '2', '--value-size', '4', '--json']);
+    const r = await run(['bench', 'write', '--api', 'etcd', '--http-addr', address, '-n', '6', '--key-count', '2', '--value-size', '4', '--json']);
     assert.equal(r.code, EXIT.ok, r.err);
     assert.equal((JSON.parse(r.out) as BenchResult).ok, 6);
     assert.ok(seen.every((s) => s.url === '/v3/kv/put'));
@@ -151,7 +151,7 @@ describe('konsul bench --api etcd', () => {
   it('stale reads are serializable ranges, default reads linearizable', async () => {
     for (const [mode, serializable] of [['stale', true], ['default', false]] as const) {
       seen.length = 0;
-      const r = await run(['bench', 'read', '--api', 'etcd', '--http-addr', address, '-n', '4', '--keys', '2', '--consistency', mode, '--json']);
+      const r = await run(['bench', 'read', '--api', 'etcd', '--http-addr', address, '-n', '4', '--key-count', '2', '--consistency', mode, '--json']);
       assert.equal(r.code, EXIT.ok, r.err);
       assert.equal((JSON.parse(r.out) as BenchResult).ok, 4);
       const ranges = seen.filter((s) => s.url === '/v3/kv/range');

@@ -24,14 +24,14 @@ const API = 'konsul (the /v1/kv API, default) or etcd (etcd\'s v3 HTTP/JSON gate
 abstract class KvBenchCommand extends BenchLoadCommand {
   httpAddr = Option.String('--http-addr', { description: HTTP_ADDR });
   api = Option.String('--api', { description: API });
-  keys = Option.String('--keys', { description: 'How many distinct keys, used round-robin (default 1000)' });
+  keys = Option.String('--key-count', { description: 'How many distinct keys, used round-robin (default 1000)' });
   prefix = Option.String('--prefix', { description: 'Key prefix (default "bench/"); keys are <prefix>0 .. <prefix>N-1' });
   valueSize = Option.String('--value-size', { description: 'Bytes per value written (default 100)' });
 
   protected target(): { api: ApiName; origin: string; keys: number; prefix: string; value: Buffer } {
     const api = choiceFlag('--api', this.api, 'konsul', APIS);
     const origin = agentOrigin(this.httpAddr, this.context.env);
-    const keys = intFlag('--keys', this.keys, 1000, 1, 1_000_000);
+    const keys = intFlag('--key-count', this.keys, 1000, 1, 1_000_000);
     const prefix = this.prefix ?? 'bench/';
     if (prefix === '' || prefix.startsWith('/')) throw new UsageError(`--prefix must be non-empty and not start with "/", got "${prefix}"`);
     const value = benchValue(intFlag('--value-size', this.valueSize, 100, 0, 512 * 1024));
@@ -45,7 +45,7 @@ export class BenchWriteCommand extends KvBenchCommand {
     category: 'Bench',
     description: 'Measure write throughput and latency against a running cluster',
     details: `
-      Writes --value-size bytes to --keys keys (<prefix>0, <prefix>1, ... round-robin) with --concurrency
+      Writes --value-size bytes to --key-count keys (<prefix>0, <prefix>1, ... round-robin) with --concurrency
       requests in flight over keep-alive connections, for --duration or --requests, and prints the
       throughput (acknowledged writes per second), latency percentiles (p50, p90, p99, max) of the
       acknowledged writes, and the errors by kind (HTTP status, "timeout", connection errors).
@@ -82,7 +82,7 @@ export class BenchReadCommand extends KvBenchCommand {
     category: 'Bench',
     description: 'Measure read throughput and latency at a consistency mode',
     details: `
-      First writes each of the --keys keys once (unless --no-prefill), then reads them round-robin with
+      First writes each of the --key-count keys once (unless --no-prefill), then reads them round-robin with
       --concurrency requests in flight, for --duration or --requests, and prints the throughput,
       latency percentiles (p50, p90, p99, max) and errors (a missing key counts as one).
 
