@@ -98,12 +98,26 @@ export class Agent implements AgentApi {
   private leaderWaiters: Array<() => void> = [];
   private leaving = false;
   private exited = false;
+  /**
+   * TEST ONLY (test/jepsen proves with it that the suite catches stale reads):
+   * KONSUL_UNSAFE_FOR_TESTS=stale-default-reads serves default reads from the
+   * local replica with no ReadIndex or lease. Never set it in production.
+   */
+  private readonly unsafeStaleDefaultReads = process.env.KONSUL_UNSAFE_FOR_TESTS === 'stale-default-reads';
 
   constructor(options: AgentOptions) {
     this.cfg = options.config;
     this.nodeId = options.config.nodeId;
     this.state = options.state;
     this.logger = options.logger;
+    const unsafe = process.env.KONSUL_UNSAFE_FOR_TESTS;
+    if (unsafe !== undefined && unsafe !== '' && !this.unsafeStaleDefaultReads) {
+      throw new Error(`KONSUL_UNSAFE_FOR_TESTS=${unsafe} is not a known test-only setting (the one there is: stale-default-reads)`);
+    }
+    if (this.unsafeStaleDefaultReads) {
+      this.logger.warn({ unsafe: 'stale-default-reads' }, 'UNSAFE, FOR TESTS ONLY: KONSUL_UNSAFE_FOR_TESTS=stale-default-reads; default reads are served from the local replica and may be stale');
+      process.stderr.write('konsul: WARNING: KONSUL_UNSAFE_FOR_TESTS=stale-default-reads is set: default reads are NOT linearizable (test-only setting)\n');
+    }
     this.onExit = options.onExit;
     this.metricsRegistry = new AgentMetrics({
       nodeId: this.nodeId,
@@ -336,6 +350,7 @@ export class Agent implements AgentApi {
   // ------------------------------------------------------------ reads
 
   async barrier(consistency: Consistency): Promise<ReadMeta> {
+    if (consistency === 'default' && this.unsafeStaleDefaultReads) return this.readMeta();
     if (consistency !== 'stale') await this.driver.readBarrier(consistency === 'default');
     return this.readMeta();
   }
