@@ -159,14 +159,18 @@ export class JCluster {
     return JSON.parse(r.body) as ClusterStatus;
   }
 
-  /** The leader the running, unpaused members agree on; undefined if none now. */
-  async leaderNow(): Promise<string | undefined> {
+  /**
+   * The leader the running, unpaused members agree on; undefined if none now.
+   * strict: every one of them must name it (none without a leader or unreachable).
+   */
+  async leaderNow(strict = false): Promise<string | undefined> {
     const seen = new Set<string>();
     const live = this.members().filter((n) => n.running && !n.paused);
     if (live.length === 0) return undefined;
     const sts = await Promise.all(live.map((n) => this.status(n.id).catch(() => undefined)));
     for (const st of sts) {
       if (st?.leader) seen.add(st.leader.id);
+      else if (strict) return undefined;
     }
     if (seen.size !== 1) return undefined;
     const leader = [...seen][0];

@@ -42,14 +42,14 @@ export function cleanupLeftovers(): string[] {
   const removed: string[] = [];
   for (const line of run('ip', ['netns', 'list'], true).split('\n')) {
     const name = line.split(' ')[0];
-    const m = new RegExp(`^${NS_PREFIX}(\\d+)-`).exec(name);
+    const m = new RegExp(`^${NS_PREFIX}(\\d+)r\\d+-`).exec(name);
     if (m && !pidAlive(Number(m[1]))) {
       run('ip', ['netns', 'del', name], true);
       removed.push(name);
     }
   }
   for (const line of run('ip', ['-o', 'link', 'show', 'type', 'bridge'], true).split('\n')) {
-    const m = new RegExp(`^\\d+: (${LINK_PREFIX}(\\d+)br)[:@]`).exec(line);
+    const m = new RegExp(`^\\d+: (${LINK_PREFIX}(\\d+)r\\d+br)[:@]`).exec(line);
     if (m && !pidAlive(Number(m[2]))) {
       run('ip', ['link', 'del', m[1]], true);
       removed.push(m[1]);
@@ -113,6 +113,9 @@ class LoopbackNetwork implements Network {
   destroy(): void {}
 }
 
+/** Runs in this process so far: part of every name, since a deleted namespace is freed by the kernel later. */
+let runs = 0;
+
 class NamespaceNetwork implements Network {
   readonly kind = 'netns' as const;
   readonly noFaults = undefined;
@@ -120,12 +123,14 @@ class NamespaceNetwork implements Network {
   private readonly nodes = new Map<string, NetNode & { ns: string; inner: string }>();
   private readonly bridge: string;
   private readonly subnet: string;
+  private readonly tag: string;
+  private readonly veths: string[] = [];
   private destroyed = false;
   private delayed = false;
 
   constructor(ids: string[]) {
-    const pid = process.pid;
-    this.bridge = `${LINK_PREFIX}${pid}br`;
+    this.tag = `${process.pid}r${runs++ % 10}`;
+    this.bridge = `${LINK_PREFIX}${this.tag}br`;
     this.subnet = pickSubnet();
     run('ip', ['link', 'add', this.bridge, 'type', 'bridge']);
     try {
@@ -143,13 +148,15 @@ class NamespaceNetwork implements Network {
   }
 
   private addNode(id: string, n: number): void {
-    const ns = `${NS_PREFIX}${process.pid}-${id}`;
-    const outer = `${LINK_PREFIX}${process.pid}${id}`.slice(0, 15);
+    const ns = `${NS_PREFIX}${this.tag}-${id}`;
+    const outer = `${LINK_PREFIX}${this.tag}${id}`;
+    if (outer.length > 14) throw new Error(`interface name ${outer} too long`);
     const inner = 'eth0';
     const ip = `${this.subnet}.${n}`;
     run('ip', ['netns', 'add', ns]);
     this.nodes.set(id, { id, ip, ns, inner });
     run('ip', ['link', 'add', outer, 'type', 'veth', 'peer', 'name', `${outer}p`]);
+    this.veths.push(outer);
     run('ip', ['link', 'set', `${outer}p`, 'netns', ns]);
     run('ip', ['-n', ns, 'link', 'set', `${outer}p`, 'name', inner]);
     run('ip', ['link', 'set', outer, 'master', this.bridge]);
@@ -213,6 +220,7 @@ class NamespaceNetwork implements Network {
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
+    for (const v of this.veths) run('ip', ['link', 'del', v], true);
     for (const n of this.nodes.values()) run('ip', ['netns', 'del', n.ns], true);
     run('ip', ['link', 'del', this.bridge], true);
   }

@@ -188,7 +188,7 @@ async function recover(cluster: JCluster, n: number, timeoutMs: number): Promise
   const deadline = Date.now() + timeoutMs;
   await waitVoters(cluster, n, timeoutMs);
   for (;;) {
-    const l = await cluster.leaderNow();
+    const l = await cluster.leaderNow(true);
     if (l) {
       const r = await call('PUT', `${cluster.node(l).url}/v1/kv/${KEY_PREFIX}recovered`, 'yes', 2_000).catch(() => undefined);
       if (r?.status === 200 && r.body.trim() === 'true') return;
@@ -222,8 +222,16 @@ async function finalReads(cluster: JCluster, history: HistoryWriter, clients: Cl
 
 /** After a write through the leader, every member applies up to it; their ?stale dumps must be identical. */
 async function compareReplicas(cluster: JCluster, problems: string[], log: (l: string) => void): Promise<void> {
-  const l = await cluster.leader(10_000);
-  const target = (await cluster.status(l)).commitIndex;
+  // A write acknowledged by a node is applied there; every entry before it is committed.
+  let target = 0;
+  const deadline = Date.now() + 10_000;
+  while (target === 0) {
+    const l = await cluster.leader(10_000);
+    const r = await call('PUT', `${cluster.node(l).url}/v1/kv/${KEY_PREFIX}recovered`, 'yes', 2_000).catch(() => undefined);
+    if (r?.status === 200 && r.body.trim() === 'true') target = (await cluster.status(l)).appliedIndex;
+    else if (Date.now() > deadline) throw new Error('no write acknowledged before comparing replicas');
+    else await sleep(100);
+  }
   const dumps = new Map<string, string>();
   for (const n of cluster.members()) {
     const deadline = Date.now() + 20_000;
