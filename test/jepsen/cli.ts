@@ -11,7 +11,7 @@ import { NEMESIS_NAMES, parseNemeses } from './nemesis.js';
 import { abortActive, runJepsen } from './run.js';
 
 const USAGE = `usage: npm run jepsen -- [--time S] [--nemesis NAME[,NAME]|all|none] [--servers 3|5] [--clients N]
-                        [--keys N] [--seed N] [--dir D] [--recovery S] [--unsafe stale-default-reads]
+                        [--keys N] [--seed N] [--dir D] [--recovery S] [--cover] [--unsafe stale-default-reads]
        npm run jepsen -- --check DIR
 
 Runs real konsul agents (in network namespaces when run as root), concurrent
@@ -29,6 +29,7 @@ and checks the history (DIR/history.jsonl) for linearizability.
   --seed N        seed of every random choice (default: from the clock; printed)
   --dir D         run directory (default: a new one under the temp dir)
   --recovery S    after the faults stop, the cluster must recover within S seconds (default 30)
+  --cover         keep going past --time until every chosen fault ran at least once (CI)
   --unsafe MODE   start the agents with KONSUL_UNSAFE_FOR_TESTS=MODE (to prove the checks fail)
   --check DIR     check the history of a saved run again, without running anything
 
@@ -70,7 +71,7 @@ async function main(argv: string[]): Promise<number> {
       options: {
         time: { type: 'string' }, nemesis: { type: 'string' }, servers: { type: 'string' }, clients: { type: 'string' },
         keys: { type: 'string' }, seed: { type: 'string' }, dir: { type: 'string' }, recovery: { type: 'string' },
-        unsafe: { type: 'string' }, check: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+        unsafe: { type: 'string' }, cover: { type: 'boolean' }, check: { type: 'string' }, help: { type: 'boolean', short: 'h' },
       },
     }));
   } catch (error) {
@@ -103,6 +104,7 @@ async function main(argv: string[]): Promise<number> {
       seed: int('seed', values.seed, Date.now() % 1_000_000_007, 0, 2 ** 32 - 1),
       recoveryS: int('recovery', values.recovery, 30, 1, 3600),
       dir: values.dir,
+      cover: values.cover ?? false,
       agentEnv: values.unsafe ? { KONSUL_UNSAFE_FOR_TESTS: values.unsafe } : undefined,
     };
   } catch (error) {
@@ -122,6 +124,7 @@ async function main(argv: string[]): Promise<number> {
   console.log(`seed: ${opts.seed}`);
   const r = await runJepsen({ ...opts, dir, log: (l) => console.log(l) });
   if (r.skipped.length > 0) console.log(`skipped: ${r.skipped.join('; ')}`);
+  for (const [k, v] of Object.entries(r.heal)) console.log(`heal ${k}: ${v.n}x, median ${v.medianMs} ms, max ${v.maxMs} ms (fault ended -> every node names one leader)`);
   console.log(`checked: ${r.linOps} ops for linearizability, ${r.staleReads} stale reads${r.recoveryMs === undefined ? '' : `, recovery ${r.recoveryMs} ms`}`);
   console.log(r.verdict);
   return r.valid ? 0 : 1;

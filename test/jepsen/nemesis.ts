@@ -232,6 +232,8 @@ export interface ScheduleOptions {
   holdMs: [number, number];
   /** Every this many cycles, a process fault and a network fault run together (0: never). */
   combineEvery: number;
+  /** After a fault ends, every member must name the same leader within this. */
+  healBoundMs: number;
 }
 
 /** The order of faults: every nemesis once (shuffled), then again, ...; some cycles pair a process fault with a net one. */
@@ -255,6 +257,10 @@ export function plan(nemeses: readonly Nemesis[], rng: Rng, cycles: number, comb
 export class Scheduler {
   readonly ran: string[] = [];
   readonly errors: string[] = [];
+  /** Per fault kind: ms from the faults' stop until every member named the same leader again. */
+  readonly healMs = new Map<string, number[]>();
+  /** Faults after which the cluster did not agree on a leader within the bound. */
+  readonly unrecovered: string[] = [];
   private stopped = false;
   private done: Promise<void> | undefined;
 
@@ -265,8 +271,14 @@ export class Scheduler {
     private readonly opts: ScheduleOptions,
   ) {}
 
-  start(untilMs: number): void {
-    this.done = this.loop(untilMs);
+  /** Resolves when the faults are over: at untilMs, or (cover) once every fault also ran at least once. */
+  start(untilMs: number, cover = false): Promise<void> {
+    this.done = this.loop(untilMs, cover);
+    return this.done;
+  }
+
+  missing(): string[] {
+    return this.nemeses.map((n) => n.name).filter((n) => !this.ran.includes(n));
   }
 
   async stop(): Promise<void> {
@@ -278,11 +290,14 @@ export class Scheduler {
     return lo + this.ctx.rng.int(hi - lo + 1);
   }
 
-  private async loop(untilMs: number): Promise<void> {
+  private async loop(untilMs: number, cover: boolean): Promise<void> {
     const steps = plan(this.nemeses, this.ctx.rng, 10_000, this.opts.combineEvery);
+    // Covering every fault may take longer than asked, but not more than 5 minutes longer.
+    const over = (): boolean => this.stopped || Date.now() >= untilMs + 300_000 || (Date.now() >= untilMs && (!cover || this.missing().length === 0));
+    if (this.nemeses.length === 0) await this.sleepUnless(Infinity, untilMs);
     for (const step of steps) {
-      await this.sleepUnless(this.between(this.opts.quietMs), untilMs);
-      if (this.stopped || Date.now() >= untilMs) return;
+      await this.sleepUnless(this.between(this.opts.quietMs), cover && this.missing().length > 0 ? Infinity : untilMs);
+      if (over()) return;
       const faults: Array<{ name: string; fault: Fault }> = [];
       for (const n of step) {
         try {
@@ -307,7 +322,24 @@ export class Scheduler {
           this.ctx.log(`nemesis: ${name} stop failed: ${(error as Error).message}`);
         }
       }
+      if (faults.length > 0) await this.measureHeal(faults.map((f) => f.name).join('+'));
     }
+  }
+
+  private async measureHeal(name: string): Promise<void> {
+    const t0 = Date.now();
+    const bound = this.opts.healBoundMs;
+    while (Date.now() - t0 < bound) {
+      if (await this.ctx.cluster.leaderNow(true)) {
+        const ms = Date.now() - t0;
+        this.healMs.set(name, [...(this.healMs.get(name) ?? []), ms]);
+        this.history.append({ process: 'nemesis', type: 'info', f: 'stop', key: name, value: `healed: leader agreed by all in ${ms} ms` });
+        return;
+      }
+      await sleep(50);
+    }
+    this.unrecovered.push(`${name}: no leader agreed by every member within ${bound} ms of the fault's end`);
+    this.ctx.log(`nemesis: ${name}: no leader agreed by every member within ${bound} ms`);
   }
 
   private async sleepUnless(ms: number, untilMs: number): Promise<void> {

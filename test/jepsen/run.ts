@@ -31,6 +31,8 @@ export interface RunOptions {
   holdMs?: [number, number];
   combineEvery?: number;
   linTimeoutMs?: number;
+  /** Keep going past timeS until every chosen fault ran at least once. */
+  cover?: boolean;
   log?: (line: string) => void;
 }
 
@@ -44,7 +46,18 @@ export interface RunResult {
   skipped: string[];
   problems: string[];
   recoveryMs?: number;
+  /** Per fault kind: how long after it ended every member named the same leader (max and median ms). */
+  heal: Record<string, { n: number; medianMs: number; maxMs: number }>;
   verdict: string;
+}
+
+function healSummary(m: Map<string, number[]>): RunResult['heal'] {
+  const out: RunResult['heal'] = {};
+  for (const [k, v] of m) {
+    const s = [...v].sort((a, b) => a - b);
+    out[k] = { n: s.length, medianMs: s[Math.floor((s.length - 1) / 2)], maxMs: s[s.length - 1] };
+  }
+  return out;
 }
 
 function countFaults(ran: string[]): Record<string, number> {
@@ -116,10 +129,10 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
     clients.start(o.clients);
     scheduler = new Scheduler({ cluster, net, rng, log }, history, nemeses, {
       quietMs: o.quietMs ?? [1_000, 2_000], holdMs: o.holdMs ?? [2_000, 4_000], combineEvery: o.combineEvery ?? 4,
+      healBoundMs: o.recoveryS * 1000,
     });
-    scheduler.start(Date.now() + o.timeS * 1000);
-    await sleep(o.timeS * 1000);
-    await scheduler.stop();
+    // Runs at least --time; with cover, until every chosen fault ran once too.
+    await scheduler.start(Date.now() + o.timeS * 1000, o.cover ?? false);
     await clients.stop();
     for (const e of scheduler.errors) log(`jepsen: nemesis error: ${e}`);
 
@@ -157,10 +170,13 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
   const stale = checkStaleReads(history.events);
   if (stale.bad.length > 0) problems.push(`${stale.bad.length} stale read(s) of values never written: ${stale.bad[0]}`);
   const ops = history.events.filter((e) => typeof e.process === 'number' && e.type !== 'invoke').length;
+  for (const u of scheduler?.unrecovered ?? []) problems.push(`no recovery after ${u}`);
+  if (o.cover && scheduler && scheduler.missing().length > 0) problems.push(`faults that never ran: ${scheduler.missing().join(', ')}`);
+  const heal = healSummary(scheduler?.healMs ?? new Map());
   const faults = countFaults(scheduler?.ran ?? []);
   const valid = problems.length === 0;
   const result: RunResult = {
-    valid, dir, ops, linOps: lin.ops, staleReads: stale.reads, faults, skipped, problems, recoveryMs,
+    valid, dir, ops, linOps: lin.ops, staleReads: stale.reads, faults, skipped, problems, recoveryMs, heal,
     verdict: verdictLine({ valid, ops, faults, problems }),
   };
   writeFileSync(join(dir, 'verdict.json'), `${JSON.stringify({ ...result, linDetail: lin.detail, staleBad: stale.bad }, null, 2)}\n`);
