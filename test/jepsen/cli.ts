@@ -125,6 +125,7 @@ async function main(argv: string[]): Promise<number> {
   const r = await runJepsen({ ...opts, dir, log: (l) => console.log(l) });
   if (r.skipped.length > 0) console.log(`skipped: ${r.skipped.join('; ')}`);
   for (const [k, v] of Object.entries(r.heal)) console.log(`heal ${k}: ${v.n}x, median ${v.medianMs} ms, max ${v.maxMs} ms (fault ended -> every node names one leader)`);
+  console.log(`agents' logs: ${Object.entries(r.events).map(([k, v]) => `${v} ${k}`).join(', ')}`);
   console.log(`checked: ${r.linOps} ops for linearizability, ${r.staleReads} stale reads${r.recoveryMs === undefined ? '' : `, recovery ${r.recoveryMs} ms`}`);
   console.log(r.verdict);
   return r.valid ? 0 : 1;

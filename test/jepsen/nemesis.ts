@@ -90,6 +90,15 @@ function partitioner(name: string, groups: (ctx: NemesisContext, ids: string[]) 
   };
 }
 
+async function stillMember(ctx: NemesisContext, id: string): Promise<boolean> {
+  for (const n of ctx.cluster.members()) {
+    if (n.id === id || !n.running || n.paused) continue;
+    const st = await ctx.cluster.status(n.id).catch(() => undefined);
+    if (st) return st.members.some((m) => m.id === id);
+  }
+  return true;
+}
+
 /** Remove a member (the leader, or a follower), wipe its data dir, and at stop join it back as a new server. */
 function remover(name: string, leader: boolean): Nemesis {
   return {
@@ -98,8 +107,14 @@ function remover(name: string, leader: boolean): Nemesis {
     async start(ctx) {
       const l = await ctx.cluster.leader(10_000);
       const id = leader ? l : ctx.rng.pick(followers(ctx, l));
-      const r = await call('DELETE', `${ctx.cluster.node(l).url}/cluster/leave/${id}`, undefined, 10_000);
-      if (r.status !== 200) throw new Error(`remove ${id} via ${l}: HTTP ${r.status} ${r.body}`);
+      try {
+        const r = await call('DELETE', `${ctx.cluster.node(l).url}/cluster/leave/${id}`, undefined, 10_000);
+        if (r.status !== 200) throw new Error(`remove ${id} via ${l}: HTTP ${r.status} ${r.body}`);
+      } catch (error) {
+        // The removal may still have happened (a timeout, a leader change): ask the others.
+        await sleep(2_000);
+        if (await stillMember(ctx, id)) throw error;
+      }
       const node = ctx.cluster.node(id);
       node.member = false;
       // A removed server stops itself; make sure, then forget its state.

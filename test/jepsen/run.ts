@@ -2,7 +2,7 @@
 // the nemesis for --time seconds, heal everything, check recovery, read every
 // key back, compare the replicas, and check the history.
 
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkLinearizable, checkStaleReads } from './checks.js';
@@ -48,7 +48,30 @@ export interface RunResult {
   recoveryMs?: number;
   /** Per fault kind: how long after it ended every member named the same leader (max and median ms). */
   heal: Record<string, { n: number; medianMs: number; maxMs: number }>;
+  /** From the agents' logs: what the faults made the cluster do. */
+  events: Record<string, number>;
   verdict: string;
+}
+
+const LOG_EVENTS: Record<string, string> = {
+  'snapshot installs': 'installed a snapshot from the leader',
+  'log compactions': 'log compacted behind a snapshot',
+  'promotions to voter': 'server promoted to voter',
+  'leader elections won': '"role":"leader"',
+};
+
+function countLogEvents(cluster: JCluster): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const n of cluster.nodes.values()) {
+    let text = '';
+    try {
+      text = readFileSync(n.logPath, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const [name, needle] of Object.entries(LOG_EVENTS)) out[name] = (out[name] ?? 0) + text.split(needle).length - 1;
+  }
+  return out;
 }
 
 function healSummary(m: Map<string, number[]>): RunResult['heal'] {
@@ -141,6 +164,14 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
     const t0 = Date.now();
     for (const n of cluster.members()) cluster.resume(n.id);
     for (const n of cluster.members()) if (!n.running) await cluster.start(n.id);
+    // A removed node whose re-join failed during the run: join it now.
+    for (const n of cluster.nodes.values()) {
+      if (n.member) continue;
+      await cluster.kill(n.id);
+      cluster.wipe(n.id);
+      await cluster.start(n.id, { join: cluster.members().map((m) => m.raftAddress) });
+      n.member = true;
+    }
     try {
       await recover(cluster, o.servers, o.recoveryS * 1000);
       recoveryMs = Date.now() - t0;
@@ -174,9 +205,10 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
   if (o.cover && scheduler && scheduler.missing().length > 0) problems.push(`faults that never ran: ${scheduler.missing().join(', ')}`);
   const heal = healSummary(scheduler?.healMs ?? new Map());
   const faults = countFaults(scheduler?.ran ?? []);
+  const events = countLogEvents(cluster);
   const valid = problems.length === 0;
   const result: RunResult = {
-    valid, dir, ops, linOps: lin.ops, staleReads: stale.reads, faults, skipped, problems, recoveryMs, heal,
+    valid, dir, ops, linOps: lin.ops, staleReads: stale.reads, faults, skipped, problems, recoveryMs, heal, events,
     verdict: verdictLine({ valid, ops, faults, problems }),
   };
   writeFileSync(join(dir, 'verdict.json'), `${JSON.stringify({ ...result, linDetail: lin.detail, staleBad: stale.bad }, null, 2)}\n`);
