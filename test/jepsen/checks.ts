@@ -60,3 +60,22 @@ export function checkStaleReads(events: readonly JEvent[]): StaleVerdict {
   }
   return { reads, bad };
 }
+
+/** Each replica's KV entries (key -> value, base64 or null as the API gives them). */
+export type ReplicaDump = Map<string, Map<string, string | null>>;
+
+/** Where the replicas disagree, one line per key (empty when they all hold the same keys and values). */
+export function replicaDifferences(dumps: ReplicaDump): string[] {
+  const keys = new Set<string>();
+  for (const d of dumps.values()) for (const k of d.keys()) keys.add(k);
+  const out: string[] = [];
+  for (const key of [...keys].sort()) {
+    const seen = [...dumps].map(([id, d]) => [id, d.has(key) ? decode(d.get(key) ?? null) : '(missing)'] as const);
+    if (new Set(seen.map(([, v]) => v)).size > 1) out.push(`${key}: ${seen.map(([id, v]) => `${id}=${v}`).join(' ')}`);
+  }
+  return out;
+}
+
+function decode(v: string | null): string {
+  return v === null ? '""' : JSON.stringify(Buffer.from(v, 'base64').toString());
+}

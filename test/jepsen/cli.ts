@@ -10,7 +10,7 @@ import type { JEvent } from './history.js';
 import { NEMESIS_NAMES, parseNemeses } from './nemesis.js';
 import { abortActive, runJepsen } from './run.js';
 
-const USAGE = `usage: npm run jepsen -- [--time S] [--nemesis NAME[,NAME]|all|none] [--servers 3|5] [--clients N]
+const USAGE = `usage: npm run jepsen -- [--time S] [--nemesis NAME[,NAME]|all|none] [--servers 3|5] [--client-agents N] [--clients N]
                         [--keys N] [--seed N] [--dir D] [--recovery S] [--cover] [--unsafe stale-default-reads]
        npm run jepsen -- --check DIR
 
@@ -25,6 +25,7 @@ and checks the history (DIR/history.jsonl) for linearizability.
                   ${NEMESIS_NAMES.join(', ')}
   --servers N     3 or 5 (default 3)
   --clients N     concurrent clients (default 5)
+  --client-agents N  also run N client agents (non-voters with a replica) that clients go through (default 0)
   --keys N        keys the clients share (default 4)
   --seed N        seed of every random choice (default: from the clock; printed)
   --dir D         run directory (default: a new one under the temp dir)
@@ -69,7 +70,7 @@ async function main(argv: string[]): Promise<number> {
     ({ values } = parseArgs({
       args: argv,
       options: {
-        time: { type: 'string' }, nemesis: { type: 'string' }, servers: { type: 'string' }, clients: { type: 'string' },
+        time: { type: 'string' }, 'client-agents': { type: 'string' }, nemesis: { type: 'string' }, servers: { type: 'string' }, clients: { type: 'string' },
         keys: { type: 'string' }, seed: { type: 'string' }, dir: { type: 'string' }, recovery: { type: 'string' },
         unsafe: { type: 'string' }, cover: { type: 'boolean' }, check: { type: 'string' }, help: { type: 'boolean', short: 'h' },
       },
@@ -100,6 +101,7 @@ async function main(argv: string[]): Promise<number> {
       nemeses: parseNemeses(values.nemesis ?? 'all'),
       servers,
       clients: int('clients', values.clients, 5, 1, 100),
+      clientAgents: int('client-agents', values['client-agents'], 0, 0, 5),
       keys: int('keys', values.keys, 4, 1, 100),
       seed: int('seed', values.seed, Date.now() % 1_000_000_007, 0, 2 ** 32 - 1),
       recoveryS: int('recovery', values.recovery, 30, 1, 3600),

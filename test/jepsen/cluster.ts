@@ -33,6 +33,7 @@ export class JNode {
   member = true;
   constructor(
     readonly id: string,
+    readonly server: boolean,
     readonly ip: string,
     readonly raftPort: number,
     readonly httpPort: number,
@@ -58,6 +59,8 @@ export interface JClusterOptions {
   dir: string;
   net: Network;
   ids: string[];
+  /** Those of ids that are client agents (non-voters with a full replica), not servers. */
+  clientIds: string[];
   /** Extra agent flags (every node). */
   flags: string[];
   env: NodeJS.ProcessEnv;
@@ -75,7 +78,7 @@ export class JCluster {
       const ip = opts.net.node(id).ip;
       const ns = opts.net.kind === 'netns';
       const [raft, httpP, dns] = ns ? [7000, 8500, 8600] : [await freePort(), await freePort(), await freePort()];
-      c.nodes.set(id, new JNode(id, ip, raft, httpP, dns, join(opts.dir, 'data', id), join(opts.dir, `${id}.log`)));
+      c.nodes.set(id, new JNode(id, !opts.clientIds.includes(id), ip, raft, httpP, dns, join(opts.dir, 'data', id), join(opts.dir, `${id}.log`)));
     }
     mkdirSync(join(opts.dir, 'data'), { recursive: true });
     return c;
@@ -91,6 +94,11 @@ export class JCluster {
     return [...this.nodes.keys()];
   }
 
+  /** The server members (the nemeses' targets). */
+  servers(): JNode[] {
+    return this.members().filter((n) => n.server);
+  }
+
   members(): JNode[] {
     return [...this.nodes.values()].filter((n) => n.member);
   }
@@ -100,7 +108,7 @@ export class JCluster {
     const n = this.node(id);
     if (n.running) return;
     const argv = [
-      process.execPath, BIN, 'agent', '--server', '--node-id', id, '--data-dir', n.dataDir,
+      process.execPath, BIN, 'agent', ...(n.server ? ['--server'] : []), '--node-id', id, '--data-dir', n.dataDir,
       '--raft-addr', n.raftAddress, '--http-addr', `${n.ip}:${n.httpPort}`, '--dns-addr', `${n.ip}:${n.dnsPort}`,
       '--stabilization-time', '300ms', '--dead-server-timeout', '10m', '--log-level', 'info', ...this.opts.flags,
     ];

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { generateHistory } from '../lin/generate.js';
-import { checkLinearizable, checkStaleReads } from './checks.js';
+import { checkLinearizable, checkStaleReads, replicaDifferences } from './checks.js';
 import { HistoryWriter, type JEvent } from './history.js';
 import { isRoot } from './net.js';
 import { NEMESES, parseNemeses, plan } from './nemesis.js';
@@ -185,6 +185,18 @@ describe('checks reject non-linearizable histories', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  test('replicas that differ in a value or a key are named, key by key', () => {
+    const b64 = (s: string) => Buffer.from(s).toString('base64');
+    const same = new Map([['a', b64('1')], ['b', null]]);
+    assert.deepEqual(replicaDifferences(new Map([['n1', same], ['n2', new Map(same)]])), []);
+    const diff = replicaDifferences(new Map([
+      ['n1', same],
+      ['n2', new Map([['a', b64('2')], ['b', null]])],
+      ['n3', new Map([['a', b64('1')]])],
+    ]));
+    assert.deepEqual(diff, ['a: n1="1" n2="2" n3="1"', 'b: n1="" n2="" n3=(missing)']);
   });
 
   test('the verdict line', () => {

@@ -30,11 +30,11 @@ export interface Nemesis {
 
 async function leaderOrRandom(ctx: NemesisContext): Promise<string> {
   const l = await ctx.cluster.leaderNow();
-  return l ?? ctx.rng.pick(ctx.cluster.members().filter((n) => n.running).map((n) => n.id).concat(ctx.cluster.members()[0].id));
+  return l ?? ctx.rng.pick(ctx.cluster.servers().filter((n) => n.running).map((n) => n.id).concat(ctx.cluster.servers()[0].id));
 }
 
 function followers(ctx: NemesisContext, leader: string | undefined): string[] {
-  return ctx.cluster.members().map((n) => n.id).filter((id) => id !== leader);
+  return ctx.cluster.servers().map((n) => n.id).filter((id) => id !== leader);
 }
 
 function killer(name: string, choose: (ctx: NemesisContext) => Promise<string[]>): Nemesis {
@@ -77,7 +77,7 @@ function partitioner(name: string, groups: (ctx: NemesisContext, ids: string[]) 
     group: 'net',
     needsNet: true,
     async start(ctx) {
-      const ids = ctx.cluster.members().map((n) => n.id);
+      const ids = ctx.cluster.servers().map((n) => n.id);
       const g = await groups(ctx, ids);
       ctx.net.partition(g);
       return {
@@ -91,7 +91,7 @@ function partitioner(name: string, groups: (ctx: NemesisContext, ids: string[]) 
 }
 
 async function stillMember(ctx: NemesisContext, id: string): Promise<boolean> {
-  for (const n of ctx.cluster.members()) {
+  for (const n of ctx.cluster.servers()) {
     if (n.id === id || !n.running || n.paused) continue;
     const st = await ctx.cluster.status(n.id).catch(() => undefined);
     if (st) return st.members.some((m) => m.id === id);
@@ -124,7 +124,7 @@ function remover(name: string, leader: boolean): Nemesis {
       return {
         what: `remove ${id}${leader ? ' (the leader)' : ''}, wipe its data dir`,
         async stop() {
-          const join = ctx.cluster.members().map((n) => n.raftAddress);
+          const join = ctx.cluster.servers().map((n) => n.raftAddress);
           await ctx.cluster.start(id, { join });
           node.member = true;
         },
@@ -135,13 +135,13 @@ function remover(name: string, leader: boolean): Nemesis {
 
 export const NEMESES: readonly Nemesis[] = [
   killer('kill-leader', async (ctx) => [await leaderOrRandom(ctx)]),
-  killer('kill-random', async (ctx) => [ctx.rng.pick(ctx.cluster.members().map((n) => n.id))]),
+  killer('kill-random', async (ctx) => [ctx.rng.pick(ctx.cluster.servers().map((n) => n.id))]),
   killer('kill-majority', async (ctx) => {
-    const ids = ctx.cluster.members().map((n) => n.id);
+    const ids = ctx.cluster.servers().map((n) => n.id);
     return ctx.rng.shuffle(ids).slice(0, Math.floor(ids.length / 2) + 1);
   }),
   pauser('pause-leader', leaderOrRandom),
-  pauser('pause-random', async (ctx) => ctx.rng.pick(ctx.cluster.members().map((n) => n.id))),
+  pauser('pause-random', async (ctx) => ctx.rng.pick(ctx.cluster.servers().map((n) => n.id))),
   partitioner('partition-one', async (ctx, ids) => {
     const one = ctx.rng.pick(ids);
     return [[one], ids.filter((x) => x !== one)];
@@ -161,7 +161,7 @@ export const NEMESES: readonly Nemesis[] = [
     group: 'net',
     needsNet: true,
     async start(ctx) {
-      const s = ctx.rng.shuffle(ctx.cluster.members().map((n) => n.id));
+      const s = ctx.rng.shuffle(ctx.cluster.servers().map((n) => n.id));
       const half = Math.floor(s.length / 2);
       const bridge = s[half];
       const a = s.slice(0, half);
@@ -179,7 +179,7 @@ export const NEMESES: readonly Nemesis[] = [
     group: 'net',
     needsNet: true,
     async start(ctx) {
-      const ids = ctx.cluster.members().map((n) => n.id);
+      const ids = ctx.cluster.servers().map((n) => n.id);
       const from = ctx.rng.next() < 0.5 ? await leaderOrRandom(ctx) : ctx.rng.pick(ids);
       for (const to of ids) if (to !== from) ctx.net.drop(from, to);
       return { what: `one-way: packets from ${from} lost`, async stop() { ctx.net.heal(); } };
@@ -217,7 +217,7 @@ export const NEMESES: readonly Nemesis[] = [
       return {
         what: `kill -9 ${id}, compact the others' logs, restart it`,
         async stop() {
-          for (const n of ctx.cluster.members()) {
+          for (const n of ctx.cluster.servers()) {
             if (n.id !== id && n.running && !n.paused) await call('POST', `${n.url}/cluster/snapshot`, undefined, 5_000).catch(() => undefined);
           }
           await ctx.cluster.start(id);

@@ -5,7 +5,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkLinearizable, checkStaleReads } from './checks.js';
+import { checkLinearizable, checkStaleReads, replicaDifferences, type ReplicaDump } from './checks.js';
 import { Clients, KEY_PREFIX } from './client.js';
 import { call, JCluster, sleep } from './cluster.js';
 import { HistoryWriter } from './history.js';
@@ -17,6 +17,8 @@ export interface RunOptions {
   timeS: number;
   nemeses: Nemesis[];
   servers: number;
+  /** Client agents (non-voters holding a replica) the clients also go through. */
+  clientAgents?: number;
   clients: number;
   keys: number;
   seed: number;
@@ -110,7 +112,9 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
   const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'konsul-jepsen-'));
   mkdirSync(dir, { recursive: true });
   const rng = new Rng(o.seed);
-  const ids = Array.from({ length: o.servers }, (_, i) => `n${i + 1}`);
+  const serverIds = Array.from({ length: o.servers }, (_, i) => `n${i + 1}`);
+  const clientIds = Array.from({ length: o.clientAgents ?? 0 }, (_, i) => `c${i + 1}`);
+  const ids = [...serverIds, ...clientIds];
   const skipped: string[] = [];
   const problems: string[] = [];
 
@@ -127,12 +131,12 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
   nemeses = nemeses.filter((n) => !(n.needsNet && net.noFaults) && !(n.needsDelay && net.noDelay));
   writeFileSync(join(dir, 'run.json'), `${JSON.stringify({
     timeS: o.timeS, nemeses: nemeses.map((n) => n.name), servers: o.servers, clients: o.clients, keys: o.keys,
-    seed: o.seed, network: net.kind, agentEnv: o.agentEnv ?? {}, started: new Date().toISOString(),
+    clientAgents: clientIds.length, seed: o.seed, network: net.kind, agentEnv: o.agentEnv ?? {}, started: new Date().toISOString(),
   }, null, 2)}\n`);
 
   const history = new HistoryWriter(join(dir, 'history.jsonl'));
   const cluster = await JCluster.create({
-    dir, net, ids, env: o.agentEnv ?? {},
+    dir, net, ids, clientIds, env: o.agentEnv ?? {},
     // Low snapshot threshold: logs compact often, so restarted followers catch up by snapshot install.
     flags: ['--snapshot-threshold', '200'],
   });
@@ -146,7 +150,7 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
     const join = [cluster.node(ids[0]).raftAddress];
     await Promise.all(ids.slice(1).map((id) => cluster.start(id, { join })));
     await waitVoters(cluster, o.servers, 30_000);
-    log(`jepsen: ${o.servers} servers up (${net.kind}), ${o.clients} clients, ${o.timeS}s, nemeses: ${nemeses.map((n) => n.name).join(',') || 'none'}`);
+    log(`jepsen: ${o.servers} servers${clientIds.length ? ` and ${clientIds.length} client agents` : ''} up (${net.kind}), ${o.clients} clients, ${o.timeS}s, nemeses: ${nemeses.map((n) => n.name).join(',') || 'none'}`);
 
     clients = new Clients(cluster, history, rng, { keys: o.keys, timeoutMs: 2_000, thinkMs: 10 });
     clients.start(o.clients);
@@ -169,7 +173,7 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
       if (n.member) continue;
       await cluster.kill(n.id);
       cluster.wipe(n.id);
-      await cluster.start(n.id, { join: cluster.members().map((m) => m.raftAddress) });
+      await cluster.start(n.id, { join: cluster.servers().map((m) => m.raftAddress) });
       n.member = true;
     }
     try {
@@ -224,7 +228,7 @@ async function waitVoters(cluster: JCluster, n: number, timeoutMs: number): Prom
     const l = await cluster.leaderNow();
     if (l) {
       const st = await cluster.status(l).catch(() => undefined);
-      if (st && st.members.filter((m) => m.voter).length === n && st.members.length === n) return;
+      if (st && st.members.filter((m) => m.voter).length === n && st.members.length === cluster.members().length) return;
     }
     if (Date.now() > deadline) throw new Error(`the cluster did not reach ${n} voters within ${timeoutMs} ms`);
     await sleep(100);
@@ -280,7 +284,7 @@ async function compareReplicas(cluster: JCluster, problems: string[], log: (l: s
     else if (Date.now() > deadline) throw new Error('no write acknowledged before comparing replicas');
     else await sleep(100);
   }
-  const dumps = new Map<string, string>();
+  const dumps: ReplicaDump = new Map();
   for (const n of cluster.members()) {
     const deadline = Date.now() + 20_000;
     for (;;) {
@@ -294,15 +298,11 @@ async function compareReplicas(cluster: JCluster, problems: string[], log: (l: s
     }
     const r = await call('GET', `${n.url}/v1/kv/${KEY_PREFIX}?recurse&stale`, undefined, 5_000);
     const entries = r.status === 404 ? [] : (JSON.parse(r.body) as Array<{ Key: string; Value: string | null }>);
-    dumps.set(n.id, JSON.stringify(entries.map((e) => [e.Key, e.Value])));
+    dumps.set(n.id, new Map(entries.map((e) => [e.Key, e.Value])));
   }
-  const distinct = new Set(dumps.values());
-  if (distinct.size > 1) {
-    const lines = [...dumps].map(([id, d]) => `${id}: ${d.slice(0, 300)}`);
-    problems.push(`replicas differ: ${lines.join(' / ')}`);
-  } else {
-    log(`jepsen: ${dumps.size} replicas identical (${[...distinct][0]?.length ?? 0} bytes of KV under ${KEY_PREFIX})`);
-  }
+  const diff = replicaDifferences(dumps);
+  if (diff.length > 0) problems.push(`replicas differ: ${diff.slice(0, 5).join('; ')}`);
+  else log(`jepsen: ${dumps.size} replicas identical (${[...dumps.values()][0]?.size ?? 0} keys under ${KEY_PREFIX})`);
 }
 
 export { NEMESES };
