@@ -3,6 +3,7 @@
 // to the leader (proxied over the peer transport); a leader-side loop promotes
 // caught-up servers and removes members that stayed dead too long.
 
+import { unsafeForTests } from './unsafe.js';
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -98,25 +99,17 @@ export class Agent implements AgentApi {
   private leaderWaiters: Array<() => void> = [];
   private leaving = false;
   private exited = false;
-  /**
-   * TEST ONLY (test/jepsen proves with it that the suite catches stale reads):
-   * KONSUL_UNSAFE_FOR_TESTS=stale-default-reads serves default reads from the
-   * local replica with no ReadIndex or lease. Never set it in production.
-   */
-  private readonly unsafeStaleDefaultReads = process.env.KONSUL_UNSAFE_FOR_TESTS === 'stale-default-reads';
+  /** TEST ONLY: see unsafe.ts. */
+  private readonly unsafe = unsafeForTests();
 
   constructor(options: AgentOptions) {
     this.cfg = options.config;
     this.nodeId = options.config.nodeId;
     this.state = options.state;
     this.logger = options.logger;
-    const unsafe = process.env.KONSUL_UNSAFE_FOR_TESTS;
-    if (unsafe !== undefined && unsafe !== '' && !this.unsafeStaleDefaultReads) {
-      throw new Error(`KONSUL_UNSAFE_FOR_TESTS=${unsafe} is not a known test-only setting (the one there is: stale-default-reads)`);
-    }
-    if (this.unsafeStaleDefaultReads) {
-      this.logger.warn({ unsafe: 'stale-default-reads' }, 'UNSAFE, FOR TESTS ONLY: KONSUL_UNSAFE_FOR_TESTS=stale-default-reads; default reads are served from the local replica and may be stale');
-      process.stderr.write('konsul: WARNING: KONSUL_UNSAFE_FOR_TESTS=stale-default-reads is set: default reads are NOT linearizable (test-only setting)\n');
+    if (this.unsafe) {
+      this.logger.warn({ unsafe: this.unsafe }, `UNSAFE, FOR TESTS ONLY: KONSUL_UNSAFE_FOR_TESTS=${this.unsafe}; konsul's consistency guarantees are off`);
+      process.stderr.write(`konsul: WARNING: KONSUL_UNSAFE_FOR_TESTS=${this.unsafe} is set: consistency guarantees are OFF (test-only setting)\n`);
     }
     this.onExit = options.onExit;
     this.metricsRegistry = new AgentMetrics({
@@ -335,7 +328,7 @@ export class Agent implements AgentApi {
     const bytes = encodeCommand(cmd);
     const r = await this.onLeader('propose', bytes, () => this.driver.propose(bytes), decodeResult);
     // Read-your-writes on this agent: answer once applied here too.
-    await this.driver.waitApplied(r.index);
+    if (this.unsafe !== 'ack-before-commit') await this.driver.waitApplied(r.index);
     return r.result !== false;
   }
 
@@ -350,7 +343,7 @@ export class Agent implements AgentApi {
   // ------------------------------------------------------------ reads
 
   async barrier(consistency: Consistency): Promise<ReadMeta> {
-    if (consistency === 'default' && this.unsafeStaleDefaultReads) return this.readMeta();
+    if (consistency === 'default' && this.unsafe === 'stale-default-reads') return this.readMeta();
     if (consistency !== 'stale') await this.driver.readBarrier(consistency === 'default');
     return this.readMeta();
   }

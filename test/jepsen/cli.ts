@@ -11,7 +11,7 @@ import { NEMESIS_NAMES, parseNemeses } from './nemesis.js';
 import { abortActive, runJepsen } from './run.js';
 
 const USAGE = `usage: npm run jepsen -- [--time S] [--nemesis NAME[,NAME]|all|none] [--servers 3|5] [--client-agents N] [--clients N]
-                        [--keys N] [--seed N] [--dir D] [--recovery S] [--cover] [--unsafe stale-default-reads]
+                        [--keys N] [--seed N] [--dir D] [--recovery S] [--cover] [--unsafe MODE]
        npm run jepsen -- --check DIR
 
 Runs real konsul agents (in network namespaces when run as root), concurrent
@@ -31,13 +31,16 @@ and checks the history (DIR/history.jsonl) for linearizability.
   --dir D         run directory (default: a new one under the temp dir)
   --recovery S    after the faults stop, the cluster must recover within S seconds (default 30)
   --cover         keep going past --time until every chosen fault ran at least once (CI)
-  --unsafe MODE   start the agents with KONSUL_UNSAFE_FOR_TESTS=MODE (to prove the checks fail)
+  --unsafe MODE   start the agents with KONSUL_UNSAFE_FOR_TESTS=MODE, to prove the checks fail:
+                  stale-default-reads (default reads with no ReadIndex or lease), or
+                  ack-before-commit (writes acknowledged before a majority has them)
   --check DIR     check the history of a saved run again, without running anything
 
 Examples:
   npm run jepsen -- --time 30 --nemesis kill-leader,partition-one
   npm run jepsen -- --time 600 --nemesis all --servers 5
   npm run jepsen -- --time 20 --nemesis partition-one --unsafe stale-default-reads   # must say INVALID
+  npm run jepsen -- --time 20 --nemesis partition-leader --unsafe ack-before-commit   # must say INVALID
 
 Exit: 0 valid, 1 invalid, 2 usage error.`;
 
@@ -95,7 +98,9 @@ async function main(argv: string[]): Promise<number> {
   try {
     const servers = int('servers', values.servers, 3, 3, 5);
     if (servers !== 3 && servers !== 5) throw new Error('--servers must be 3 or 5');
-    if (values.unsafe !== undefined && values.unsafe !== 'stale-default-reads') throw new Error('--unsafe must be stale-default-reads');
+    if (values.unsafe !== undefined && values.unsafe !== 'stale-default-reads' && values.unsafe !== 'ack-before-commit') {
+      throw new Error('--unsafe must be stale-default-reads or ack-before-commit');
+    }
     opts = {
       timeS: int('time', values.time, 60, 1, 86_400),
       nemeses: parseNemeses(values.nemesis ?? 'all'),

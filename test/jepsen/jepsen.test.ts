@@ -1,7 +1,7 @@
 // The fault suite's pieces (history writer, nemesis plan, checks, verdict),
 // the checks rejecting hand-written and generated non-linearizable histories,
-// and two short runs on real agents: one that must come out valid, and one
-// with the test-only unsafe read setting that must come out INVALID.
+// and short runs on real agents: one that must come out valid, and one for
+// each test-only unsafe setting (src/agent/unsafe.ts) that must come out INVALID.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -230,13 +230,26 @@ describe('runs on real agents', () => {
 
   test('with KONSUL_UNSAFE_FOR_TESTS=stale-default-reads, an isolated node serves stale default reads and the run is INVALID', { skip: isRoot() ? false : 'needs root for network partitions' }, async () => {
     const r = await runJepsen({
-      timeS: 12, nemeses: parseNemeses('partition-one'), servers: 3, clients: 5, keys: 2, seed: 5, recoveryS: 30,
+      timeS: 10, nemeses: parseNemeses('partition-one'), servers: 3, clients: 5, keys: 2, seed: 5, recoveryS: 30,
       quietMs: [300, 600], holdMs: [2500, 3000], agentEnv: { KONSUL_UNSAFE_FOR_TESTS: 'stale-default-reads' }, log: quiet,
     });
     try {
       assert.equal(r.valid, false, `the unsafe setting went unnoticed: ${r.verdict}`);
       assert.match(r.verdict, /^jepsen: INVALID, not linearizable: key jepsen\/k\d/);
       assert.match(readFileSync(join(r.dir, 'n1.log'), 'utf8'), /UNSAFE, FOR TESTS ONLY/);
+    } finally {
+      rmSync(r.dir, { recursive: true, force: true });
+    }
+  });
+
+  test('with KONSUL_UNSAFE_FOR_TESTS=ack-before-commit, writes acknowledged by an isolated leader are lost and the run is INVALID', { skip: isRoot() ? false : 'needs root for network partitions' }, async () => {
+    const r = await runJepsen({
+      timeS: 10, nemeses: parseNemeses('partition-leader'), servers: 3, clients: 5, keys: 2, seed: 8, recoveryS: 30,
+      quietMs: [300, 600], holdMs: [2500, 3000], agentEnv: { KONSUL_UNSAFE_FOR_TESTS: 'ack-before-commit' }, log: quiet,
+    });
+    try {
+      assert.equal(r.valid, false, `the unsafe setting went unnoticed: ${r.verdict}`);
+      assert.match(r.verdict, /^jepsen: INVALID, not linearizable: key jepsen\/k\d/);
     } finally {
       rmSync(r.dir, { recursive: true, force: true });
     }
