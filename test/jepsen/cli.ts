@@ -11,7 +11,7 @@ import { NEMESIS_NAMES, parseNemeses } from './nemesis.js';
 import { abortActive, runJepsen } from './run.js';
 
 const USAGE = `usage: npm run jepsen -- [--time S] [--nemesis NAME[,NAME]|all|none] [--servers 3|5] [--client-agents N] [--clients N]
-                        [--keys N] [--seed N] [--dir D] [--recovery S] [--cover] [--unsafe MODE]
+                        [--keys N] [--seed N] [--dir D] [--recovery S] [--cover] [--loopback] [--unsafe MODE]
        npm run jepsen -- --check DIR
 
 Runs real konsul agents (in network namespaces when run as root), concurrent
@@ -30,6 +30,7 @@ and checks the history (DIR/history.jsonl) for linearizability.
   --seed N        seed of every random choice (default: from the clock; printed)
   --dir D         run directory (default: a new one under the temp dir)
   --recovery S    after the faults stop, the cluster must recover within S seconds (default 30)
+  --loopback      run every agent on 127.0.0.1 even as root (no network faults)
   --cover         keep going past --time until every chosen fault ran at least once (CI)
   --unsafe MODE   start the agents with KONSUL_UNSAFE_FOR_TESTS=MODE, to prove the checks fail:
                   stale-default-reads (default reads with no ReadIndex or lease), or
@@ -75,7 +76,7 @@ async function main(argv: string[]): Promise<number> {
       options: {
         time: { type: 'string' }, 'client-agents': { type: 'string' }, nemesis: { type: 'string' }, servers: { type: 'string' }, clients: { type: 'string' },
         keys: { type: 'string' }, seed: { type: 'string' }, dir: { type: 'string' }, recovery: { type: 'string' },
-        unsafe: { type: 'string' }, cover: { type: 'boolean' }, check: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+        unsafe: { type: 'string' }, cover: { type: 'boolean' }, loopback: { type: 'boolean' }, check: { type: 'string' }, help: { type: 'boolean', short: 'h' },
       },
     }));
   } catch (error) {
@@ -112,6 +113,7 @@ async function main(argv: string[]): Promise<number> {
       recoveryS: int('recovery', values.recovery, 30, 1, 3600),
       dir: values.dir,
       cover: values.cover ?? false,
+      namespaces: !values.loopback,
       agentEnv: values.unsafe ? { KONSUL_UNSAFE_FOR_TESTS: values.unsafe } : undefined,
     };
   } catch (error) {

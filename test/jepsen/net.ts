@@ -89,7 +89,7 @@ export interface Network {
 
 class LoopbackNetwork implements Network {
   readonly kind = 'loopback' as const;
-  readonly noFaults = 'network faults need root (network namespaces and iptables); run the suite as root';
+  readonly noFaults = 'network faults need network namespaces and iptables: run the suite as root, without --loopback';
   readonly noDelay = this.noFaults;
   node(id: string): NetNode {
     return { id, ip: '127.0.0.1' };
