@@ -244,8 +244,9 @@ describe('runs on real agents', () => {
 
   test('with KONSUL_UNSAFE_FOR_TESTS=ack-before-commit, writes acknowledged by an isolated leader are lost and the run is INVALID', { skip: isRoot() ? false : 'needs root for network partitions' }, async () => {
     const r = await runJepsen({
-      timeS: 10, nemeses: parseNemeses('partition-leader'), servers: 3, clients: 5, keys: 2, seed: 8, recoveryS: 30,
-      quietMs: [300, 600], holdMs: [2500, 3000], agentEnv: { KONSUL_UNSAFE_FOR_TESTS: 'ack-before-commit' }, log: quiet,
+      // Many keys: a lost write is visible when no concurrent write on its key can explain it away.
+      timeS: 12, nemeses: parseNemeses('partition-leader'), servers: 3, clients: 6, keys: 12, seed: 8, recoveryS: 30,
+      quietMs: [300, 600], holdMs: [3000, 3500], agentEnv: { KONSUL_UNSAFE_FOR_TESTS: 'ack-before-commit' }, log: quiet,
     });
     try {
       assert.equal(r.valid, false, `the unsafe setting went unnoticed: ${r.verdict}`);
