@@ -33,8 +33,8 @@ function pidAlive(pid: number): boolean {
 }
 
 /**
- * Deletes namespaces and bridges left by runs whose process is gone (killed
- * harness, Ctrl-C during setup). Names carry the owning pid, so a run in
+ * Deletes namespaces (and the agents still running in them) and bridges left
+ * by runs whose process is gone (a harness killed with -9). Names carry the owning pid, so a run in
  * progress elsewhere on the machine is left alone.
  */
 export function cleanupLeftovers(): string[] {
@@ -44,6 +44,14 @@ export function cleanupLeftovers(): string[] {
     const name = line.split(' ')[0];
     const m = new RegExp(`^${NS_PREFIX}(\\d+)r\\d+-`).exec(name);
     if (m && !pidAlive(Number(m[1]))) {
+      // Agents of a harness that was killed outright still run in there: they were ours.
+      for (const pid of run('ip', ['netns', 'pids', name], true).split('\n').map(Number).filter((p) => p > 0)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
       run('ip', ['netns', 'del', name], true);
       removed.push(name);
     }
