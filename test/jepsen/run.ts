@@ -25,6 +25,8 @@ export interface RunOptions {
   dir?: string;
   /** Faults stopped, how long the cluster may take to have a leader, every server a voter, and a write done. */
   recoveryS: number;
+  /** Extra agent flags (every node). */
+  agentFlags?: string[];
   /** Extra environment for the agents (the unsafe test-only setting). */
   agentEnv?: NodeJS.ProcessEnv;
   /** Use namespaces when root (default true). */
@@ -138,7 +140,7 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
   const cluster = await JCluster.create({
     dir, net, ids, clientIds, env: o.agentEnv ?? {},
     // Low snapshot threshold: logs compact often, so restarted followers catch up by snapshot install.
-    flags: ['--snapshot-threshold', '200'],
+    flags: ['--snapshot-threshold', '200', ...(o.agentFlags ?? [])],
   });
   active.cluster = cluster;
   let recoveryMs: number | undefined;
