@@ -3,6 +3,7 @@
 // to the leader (proxied over the peer transport); a leader-side loop promotes
 // caught-up servers and removes members that stayed dead too long.
 
+import { unsafeForTests } from './unsafe.js';
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -100,6 +101,8 @@ export class Agent implements AgentApi {
   private leaderWaiters: Array<() => void> = [];
   private leaving = false;
   private exited = false;
+  /** TEST ONLY: see unsafe.ts. */
+  private readonly unsafe = unsafeForTests();
 
   private readonly storage: NodeStorage;
 
@@ -109,6 +112,10 @@ export class Agent implements AgentApi {
     this.nodeId = options.config.nodeId;
     this.state = options.state;
     this.logger = options.logger;
+    if (this.unsafe) {
+      this.logger.warn({ unsafe: this.unsafe }, `UNSAFE, FOR TESTS ONLY: KONSUL_UNSAFE_FOR_TESTS=${this.unsafe}; konsul's consistency guarantees are off`);
+      process.stderr.write(`konsul: WARNING: KONSUL_UNSAFE_FOR_TESTS=${this.unsafe} is set: consistency guarantees are OFF (test-only setting)\n`);
+    }
     this.onExit = options.onExit;
     this.metricsRegistry = new AgentMetrics({
       nodeId: this.nodeId,
@@ -352,7 +359,7 @@ export class Agent implements AgentApi {
     const bytes = encodeCommand(cmd);
     const r = await this.onLeader('propose', bytes, () => this.driver.propose(bytes), decodeResult);
     // Read-your-writes on this agent: answer once applied here too.
-    await this.driver.waitApplied(r.index);
+    if (this.unsafe !== 'ack-before-commit') await this.driver.waitApplied(r.index);
     return r.result !== false;
   }
 
@@ -367,6 +374,7 @@ export class Agent implements AgentApi {
   // ------------------------------------------------------------ reads
 
   async barrier(consistency: Consistency): Promise<ReadMeta> {
+    if (consistency === 'default' && this.unsafe === 'stale-default-reads') return this.readMeta();
     if (consistency !== 'stale') await this.driver.readBarrier(consistency === 'default');
     return this.readMeta();
   }

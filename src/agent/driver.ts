@@ -5,6 +5,7 @@
 // and the log compacted behind the state machine's durable applied index.
 
 import { randomBytes } from 'node:crypto';
+import { unsafeForTests } from './unsafe.js';
 import { KonsulError, NotLeaderError, ProposalDroppedError } from '../errors.js';
 import {
   EntryType, MessageType, RaftNode, Role, bootstrapSnapshot, findMember,
@@ -105,6 +106,8 @@ export class RaftDriver {
   readonly counters = { committed: 0, failed: 0, forwarded: 0, snapshotsSent: 0, snapshotsInstalled: 0, snapshotsTaken: 0 };
 
   private readonly cfg: AgentConfig;
+  /** TEST ONLY: see unsafe.ts. */
+  private readonly unsafeAckBeforeCommit = unsafeForTests() === 'ack-before-commit';
   private readonly storage: NodeStorage;
   private readonly state: StateMachine;
   private readonly metrics: AgentMetrics;
@@ -529,7 +532,13 @@ export class RaftDriver {
 
   /** Propose a command on this node, which must be the leader. Resolves once applied here. */
   propose(data: Uint8Array): Promise<ProposalResult> {
-    return this.submit(() => this.raft.propose(data));
+    const p = this.submit(() => this.raft.propose(data));
+    if (this.unsafeAckBeforeCommit && this.raft.role === Role.Leader) {
+      // TEST ONLY (unsafe.ts): answer "done" once appended here, before a majority has it.
+      p.catch(() => undefined);
+      return Promise.resolve({ result: true, index: this.raft.log.lastIndex() });
+    }
+    return p;
   }
 
   /** Propose a membership change on the leader; resolves once applied here. */

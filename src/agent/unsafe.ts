@@ -1,0 +1,17 @@
+// TEST ONLY. KONSUL_UNSAFE_FOR_TESTS breaks a guarantee on purpose, so that the
+// fault suite (test/jepsen) can show it notices: never set it in production.
+//   stale-default-reads  default reads served from the local replica, with no ReadIndex or lease
+//   ack-before-commit    the leader acknowledges a write once appended to its own log, before a majority has it
+
+export type UnsafeSetting = 'stale-default-reads' | 'ack-before-commit';
+const KNOWN: readonly UnsafeSetting[] = ['stale-default-reads', 'ack-before-commit'];
+
+/** The setting in force, or undefined; any other value throws (it is never ignored silently). */
+export function unsafeForTests(env: NodeJS.ProcessEnv = process.env): UnsafeSetting | undefined {
+  const v = env.KONSUL_UNSAFE_FOR_TESTS;
+  if (v === undefined || v === '') return undefined;
+  if (!(KNOWN as readonly string[]).includes(v)) {
+    throw new Error(`KONSUL_UNSAFE_FOR_TESTS=${v} is not a known test-only setting (known: ${KNOWN.join(', ')})`);
+  }
+  return v as UnsafeSetting;
+}

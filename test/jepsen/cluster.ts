@@ -1,0 +1,212 @@
+// Real `konsul agent` processes for the fault suite: each in its own network
+// namespace when the network allows it, each with a log file in the run dir,
+// killed, paused, wiped and restarted by the nemeses.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { Agent as UndiciAgent, request } from 'undici';
+import type { ClusterStatus } from '../../src/agent/api.js';
+import { BIN, freePort, sleep, waitFor } from '../cluster/harness.js';
+import type { Network } from './net.js';
+
+export interface Answer {
+  status: number;
+  body: string;
+}
+
+const dispatcher = new UndiciAgent({ keepAliveTimeout: 4_000, connections: 128, connect: { timeout: 2_000 } });
+
+/** One HTTP request that gives up (throws) after timeoutMs in all. */
+export async function call(method: string, url: string, body?: string, timeoutMs = 2_000): Promise<Answer> {
+  const res = await request(url, {
+    method: method as 'GET', body, dispatcher, signal: AbortSignal.timeout(timeoutMs),
+    headersTimeout: timeoutMs, bodyTimeout: timeoutMs,
+  });
+  return { status: res.statusCode, body: await res.body.text() };
+}
+
+export class JNode {
+  proc: ChildProcess | undefined;
+  paused = false;
+  /** Set once the node was started; removed members are taken out of the rotation. */
+  member = true;
+  constructor(
+    readonly id: string,
+    readonly server: boolean,
+    readonly ip: string,
+    readonly raftPort: number,
+    readonly httpPort: number,
+    readonly dnsPort: number,
+    readonly dataDir: string,
+    readonly logPath: string,
+  ) {}
+
+  get url(): string {
+    return `http://${this.ip}:${this.httpPort}`;
+  }
+
+  get raftAddress(): string {
+    return `${this.ip}:${this.raftPort}`;
+  }
+
+  get running(): boolean {
+    return this.proc !== undefined && this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+}
+
+export interface JClusterOptions {
+  dir: string;
+  net: Network;
+  ids: string[];
+  /** Those of ids that are client agents (non-voters with a full replica), not servers. */
+  clientIds: string[];
+  /** Extra agent flags (every node). */
+  flags: string[];
+  env: NodeJS.ProcessEnv;
+}
+
+export class JCluster {
+  readonly nodes = new Map<string, JNode>();
+  private readonly exits = new Map<string, Promise<void>>();
+
+  private constructor(private readonly opts: JClusterOptions) {}
+
+  static async create(opts: JClusterOptions): Promise<JCluster> {
+    const c = new JCluster(opts);
+    for (const id of opts.ids) {
+      const ip = opts.net.node(id).ip;
+      const ns = opts.net.kind === 'netns';
+      const [raft, httpP, dns] = ns ? [7000, 8500, 8600] : [await freePort(), await freePort(), await freePort()];
+      c.nodes.set(id, new JNode(id, !opts.clientIds.includes(id), ip, raft, httpP, dns, join(opts.dir, 'data', id), join(opts.dir, `${id}.log`)));
+    }
+    mkdirSync(join(opts.dir, 'data'), { recursive: true });
+    return c;
+  }
+
+  node(id: string): JNode {
+    const n = this.nodes.get(id);
+    if (!n) throw new Error(`no node ${id}`);
+    return n;
+  }
+
+  ids(): string[] {
+    return [...this.nodes.keys()];
+  }
+
+  /** The server members (the nemeses' targets). */
+  servers(): JNode[] {
+    return this.members().filter((n) => n.server);
+  }
+
+  members(): JNode[] {
+    return [...this.nodes.values()].filter((n) => n.member);
+  }
+
+  /** Start the process (bootstrap: first server of a new cluster; join: raft addresses). */
+  async start(id: string, how: { bootstrap?: boolean; join?: string[] } = {}): Promise<void> {
+    const n = this.node(id);
+    if (n.running) return;
+    const argv = [
+      process.execPath, BIN, 'agent', ...(n.server ? ['--server'] : []), '--node-id', id, '--data-dir', n.dataDir,
+      '--raft-addr', n.raftAddress, '--http-addr', `${n.ip}:${n.httpPort}`, '--dns-addr', `${n.ip}:${n.dnsPort}`,
+      '--stabilization-time', '300ms', '--dead-server-timeout', '10m', '--log-level', 'info', ...this.opts.flags,
+    ];
+    if (how.bootstrap) argv.push('--bootstrap');
+    if (how.join && how.join.length > 0) argv.push('--join', how.join.join(','));
+    const full = this.opts.net.wrap(id, argv);
+    const out = createWriteStream(n.logPath, { flags: 'a' });
+    out.write(`\n=== jepsen: start ${id} at ${new Date().toISOString()} ${how.bootstrap ? 'bootstrap' : how.join ? `join ${how.join.join(',')}` : 'restart'}\n`);
+    const proc = spawn(full[0], full.slice(1), {
+      env: { ...process.env, ...this.opts.env, KONSUL_HTTP_ADDR: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    proc.stdout!.pipe(out);
+    proc.stderr!.pipe(out);
+    n.proc = proc;
+    n.paused = false;
+    this.exits.set(id, new Promise((resolve) => proc.once('exit', () => resolve())));
+    await waitFor(`${id} to serve HTTP`, async () => {
+      if (proc.exitCode !== null) throw new Error(`${id} exited with ${proc.exitCode}: ${tail(n.logPath)}`);
+      const r = await call('GET', `${n.url}/cluster/status`, undefined, 1_000);
+      return r.status === 200 ? true : undefined;
+    }, 30_000, 100);
+  }
+
+  async kill(id: string): Promise<void> {
+    const n = this.node(id);
+    if (!n.proc || !n.running) return;
+    n.proc.kill('SIGKILL');
+    n.paused = false;
+    await this.exits.get(id);
+  }
+
+  pause(id: string): void {
+    const n = this.node(id);
+    if (n.running) {
+      n.proc!.kill('SIGSTOP');
+      n.paused = true;
+    }
+  }
+
+  resume(id: string): void {
+    const n = this.node(id);
+    if (n.running && n.paused) n.proc!.kill('SIGCONT');
+    n.paused = false;
+  }
+
+  wipe(id: string): void {
+    const n = this.node(id);
+    if (n.running) throw new Error(`wipe ${id}: still running`);
+    rmSync(n.dataDir, { recursive: true, force: true });
+  }
+
+  async status(id: string, timeoutMs = 1_500): Promise<ClusterStatus> {
+    const r = await call('GET', `${this.node(id).url}/cluster/status`, undefined, timeoutMs);
+    if (r.status !== 200) throw new Error(`status of ${id}: ${r.status}`);
+    return JSON.parse(r.body) as ClusterStatus;
+  }
+
+  /**
+   * The leader the running, unpaused members agree on; undefined if none now.
+   * strict: every one of them must name it (none without a leader or unreachable).
+   */
+  async leaderNow(strict = false): Promise<string | undefined> {
+    const seen = new Set<string>();
+    const live = this.members().filter((n) => n.running && !n.paused);
+    if (live.length === 0) return undefined;
+    const sts = await Promise.all(live.map((n) => this.status(n.id).catch(() => undefined)));
+    for (const st of sts) {
+      if (st?.leader) seen.add(st.leader.id);
+      else if (strict) return undefined;
+    }
+    if (seen.size !== 1) return undefined;
+    const leader = [...seen][0];
+    const ln = this.nodes.get(leader);
+    return ln && ln.running && !ln.paused ? leader : undefined;
+  }
+
+  async leader(timeoutMs = 20_000): Promise<string> {
+    return waitFor('a leader', () => this.leaderNow(), timeoutMs, 100);
+  }
+
+  async stopAll(): Promise<void> {
+    for (const n of this.nodes.values()) {
+      if (n.running) {
+        n.proc!.kill('SIGCONT');
+        n.proc!.kill('SIGKILL');
+        await this.exits.get(n.id);
+      }
+    }
+  }
+}
+
+export function tail(path: string, lines = 20): string {
+  try {
+    return readFileSync(path, 'utf8').split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+export { sleep };
