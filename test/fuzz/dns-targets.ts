@@ -1,0 +1,165 @@
+// Fuzz targets for the DNS server: the query parser and handler fed valid,
+// mutated and random messages directly (volume), and a real UDP+TCP server fed
+// the same over sockets. Every message gets a well-formed response or, where
+// the protocol says so, none; an internal error (answered SERVFAIL) is a defect.
+
+import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
+import { connect } from 'node:net';
+import dnsPacket from 'dns-packet';
+import fc from 'fast-check';
+import { QueryHandler } from '../../src/dns/handler.js';
+import { startDnsServer } from '../../src/dns/index.js';
+import { HEADER_BYTES, TCP_MAX_BYTES, UDP_MAX_BYTES, UDP_MIN_BYTES } from '../../src/dns/message.js';
+import { resolveDnsOptions } from '../../src/dns/options.js';
+import { encodeQuery, sampleCatalog, type QueryType } from '../dns/helpers.js';
+import { hostileBytes, withTimeout, type FuzzTarget } from './runner.js';
+import { split } from './transport-targets.js';
+
+const names = fc.oneof(
+  fc.constantFrom(
+    'web.service.consul', 'v1.web.service.consul', '_web._tcp.service.consul', 'web.service.dc1.consul',
+    'node-a.node.consul', 'node-v6.node.dc1.consul', 'db.service.consul', 'consul', 'ns.consul', 'missing.service.consul',
+    '1.0.0.10.in-addr.arpa', 'example.com', 'a.b.c.d.e.consul', 'WEB.SERVICE.CONSUL', '_db._udp.service.consul',
+  ),
+  fc.array(fc.stringMatching(/^[a-z0-9_-]{1,12}$/), { minLength: 1, maxLength: 5 }).map((labels) => [...labels, 'consul'].join('.')),
+);
+const types = fc.constantFrom<QueryType>('A', 'AAAA', 'SRV', 'TXT', 'ANY', 'SOA', 'NS', 'PTR', 'CNAME', 'MX', 'AXFR');
+
+export const queryArb: fc.Arbitrary<Buffer> = fc.record({
+  name: names,
+  type: types,
+  id: fc.nat({ max: 0xffff }),
+  flags: fc.constantFrom(0, dnsPacket.RECURSION_DESIRED, dnsPacket.RECURSION_DESIRED | dnsPacket.CHECKING_DISABLED),
+  edns: fc.option(fc.integer({ min: 0, max: 65535 }), { nil: undefined }),
+}).map(({ name, type, id, flags, edns }) => encodeQuery(name, type, { id, flags, edns }));
+
+/** A response as dns-packet reads it; fails the case if it is not well-formed or not an answer to `message`. */
+function checkResponse(message: Buffer, response: Buffer, limit: number): void {
+  assert.ok(response.length >= HEADER_BYTES, 'a response shorter than a header');
+  assert.ok(response.length <= limit, `a ${response.length}-byte response over the ${limit}-byte limit`);
+  assert.equal(response.readUInt16BE(0), message.readUInt16BE(0), 'the response id is not the query id');
+  assert.ok((response[2]! & 0x80) !== 0, 'QR is not set');
+  let decoded: dnsPacket.DecodedPacket;
+  try {
+    decoded = dnsPacket.decode(response);
+  } catch (error) {
+    throw new assert.AssertionError({ message: `the response does not decode: ${String(error)} (${response.toString('hex')})` });
+  }
+  assert.equal(dnsPacket.decode.bytes, response.length, 'trailing bytes after the response');
+  assert.ok((decoded.questions?.length ?? 0) <= 1);
+}
+
+/** The UDP size a query may get: 512, or its EDNS size within [512, 4096] (as the server reads it, when it reads). */
+function udpLimitOf(message: Buffer): number {
+  try {
+    const opt = dnsPacket.decode(message).additionals?.find((a) => a.type === 'OPT') as dnsPacket.OptAnswer | undefined;
+    if (opt) return Math.min(UDP_MAX_BYTES, Math.max(UDP_MIN_BYTES, opt.udpPayloadSize));
+  } catch {
+    // The server answers such a message with FORMERR: a header and at most the question.
+  }
+  return UDP_MIN_BYTES;
+}
+
+export const dnsHandlerTarget: FuzzTarget = {
+  name: 'dns-handler',
+  description: 'parseQuery + QueryHandler over a sample catalog: valid, mutated and random messages over UDP and TCP rules; every answer is well-formed, within the size limit, echoes the id; no internal errors',
+  testRuns: 4000,
+  async setup() {
+    const handler = new QueryHandler(resolveDnsOptions({ catalog: sampleCatalog(), host: '127.0.0.1', port: 0 }), '127.0.0.1');
+    const property = fc.property(hostileBytes(queryArb, 120), fc.constantFrom('udp' as const, 'tcp' as const), (message, transport) => {
+      const result = handler.handle(message, transport);
+      assert.ok(!(result instanceof Promise), 'no recursor is configured, yet the answer is deferred');
+      const expectAnswer = message.length >= HEADER_BYTES && !(transport === 'udp' && (message[2]! & 0x80) !== 0);
+      if (!expectAnswer) {
+        assert.equal(result, undefined, 'a message that gets no answer got one');
+        return;
+      }
+      assert.ok(result !== undefined, `no answer to ${message.toString('hex')}`);
+      checkResponse(message, result, transport === 'udp' ? udpLimitOf(message) : TCP_MAX_BYTES);
+      assert.equal(handler.stats().errors, 0, `an internal error answering ${message.toString('hex')}`);
+    });
+    return { property, teardown: async () => {} };
+  },
+};
+
+export const dnsServerTarget: FuzzTarget = {
+  name: 'dns-server',
+  description: 'a real DNS server: hostile datagrams over UDP and hostile length-prefixed streams over TCP; it answers what it must, closes bad streams, logs no internal error, and still answers a real query after',
+  testRuns: 200,
+  async setup() {
+    const warnings: string[] = [];
+    const logger = { debug() {}, info() {}, warn: (o: object, m?: string) => warnings.push(`${m} ${JSON.stringify(o)}`), error: (o: object, m?: string) => warnings.push(`${m} ${JSON.stringify(o)}`) };
+    const server = await startDnsServer({ catalog: sampleCatalog(), host: '127.0.0.1', port: 0, logger: logger as never, tcpIdleTimeoutMs: 3000 });
+    const { port } = server.address;
+    const udp = createSocket('udp4');
+    await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
+    const replies: Buffer[] = [];
+    let onReply: (() => void) | undefined;
+    udp.on('message', (m) => {
+      replies.push(m);
+      onReply?.();
+    });
+
+    const tcpCase = fc.array(fc.oneof(
+      hostileBytes(queryArb, 60).map((m) => {
+        const framed = Buffer.alloc(2 + m.length);
+        framed.writeUInt16BE(m.length, 0);
+        m.copy(framed, 2);
+        return framed;
+      }),
+      fc.uint8Array({ maxLength: 40 }).map((a) => Buffer.from(a)),
+    ), { minLength: 1, maxLength: 4 });
+
+    const property = fc.asyncProperty(
+      fc.oneof(
+        hostileBytes(queryArb, 120).map((m) => ({ kind: 'udp' as const, message: m })),
+        fc.tuple(tcpCase, fc.array(fc.nat(), { maxLength: 5 })).map(([frames, cuts]) => ({ kind: 'tcp' as const, stream: Buffer.concat(frames), cuts })),
+      ),
+      async (c) => {
+        if (c.kind === 'udp') {
+          const message = c.message;
+          if (message.length === 0) return; // an empty datagram is nothing to send
+          replies.length = 0;
+          const expectAnswer = message.length >= HEADER_BYTES && (message[2]! & 0x80) === 0;
+          const got = new Promise<void>((resolve) => { onReply = resolve; });
+          udp.send(message, port, '127.0.0.1');
+          if (expectAnswer) {
+            await withTimeout(`a UDP answer to ${message.toString('hex')}`, 3000, got);
+            checkResponse(message, replies[0]!, udpLimitOf(message));
+          }
+          onReply = undefined;
+          return;
+        }
+        // TCP: send the stream, close our side, read until the server closes.
+        await withTimeout('a hostile DNS TCP stream to end', 5000, new Promise<void>((resolve, reject) => {
+          const socket = connect(port, '127.0.0.1');
+          socket.on('error', reject);
+          socket.on('data', () => {});
+          socket.on('close', () => resolve());
+          socket.once('connect', () => {
+            for (const piece of split(c.stream, c.cuts)) socket.write(piece);
+            socket.end();
+          });
+        }));
+      },
+    );
+    return {
+      property,
+      async after() {
+        const answer = await withTimeout('a real query after the fuzzing', 3000, new Promise<Buffer>((resolve) => {
+          onReply = () => resolve(replies[replies.length - 1]!);
+          udp.send(encodeQuery('web.service.consul', 'A', { id: 7 }), port, '127.0.0.1');
+        }));
+        const decoded = dnsPacket.decode(answer);
+        assert.equal(answer[3]! & 0x0f, 0, 'the real query was not NOERROR');
+        assert.equal(decoded.answers?.length, 3);
+        assert.equal(server.stats().errors, 0, `internal errors: ${warnings.join('\n')}`);
+      },
+      async teardown() {
+        udp.close();
+        await server.close();
+      },
+    };
+  },
+};

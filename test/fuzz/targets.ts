@@ -1,0 +1,15 @@
+// Every fuzz target, in the order the suite and the CLI run them.
+
+import type { FuzzTarget } from './runner.js';
+import { dnsHandlerTarget, dnsServerTarget } from './dns-targets.js';
+import { commandTarget } from './state-targets.js';
+import { framePayloadTarget, frameStreamTarget, listenerTarget } from './transport-targets.js';
+
+export const TARGETS: readonly FuzzTarget[] = [
+  frameStreamTarget,
+  framePayloadTarget,
+  listenerTarget,
+  commandTarget,
+  dnsHandlerTarget,
+  dnsServerTarget,
+];
