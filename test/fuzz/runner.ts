@@ -53,6 +53,7 @@ export async function runTarget(target: FuzzTarget, options: RunOptions): Promis
       numRuns: options.numRuns,
       // Shrinking a case that hung or crashed a server can take long; keep it bounded too.
       endOnFailure: false,
+      includeErrorInReport: true,
     };
     if (options.seconds !== undefined) {
       params.interruptAfterTimeLimit = options.seconds * 1000;

@@ -2,6 +2,7 @@
 
 import type { FuzzTarget } from './runner.js';
 import { dnsHandlerTarget, dnsServerTarget } from './dns-targets.js';
+import { definitionsTarget, httpTarget } from './http-targets.js';
 import { commandTarget } from './state-targets.js';
 import { framePayloadTarget, frameStreamTarget, listenerTarget } from './transport-targets.js';
 
@@ -12,4 +13,6 @@ export const TARGETS: readonly FuzzTarget[] = [
   commandTarget,
   dnsHandlerTarget,
   dnsServerTarget,
+  definitionsTarget,
+  httpTarget,
 ];
