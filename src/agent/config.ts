@@ -185,7 +185,8 @@ class Sources {
 }
 
 function fail(source: string, problem: string): never {
-  throw new ConfigError(`${source}: ${problem}`);
+  // One line, whatever the quoted value or parser message holds: errors are one line on stderr.
+  throw new ConfigError(`${source}: ${problem}`.replace(/\r\n|\r|\n/g, '\\n'));
 }
 
 function asString(raw: Raw): string {

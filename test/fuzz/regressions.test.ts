@@ -21,3 +21,32 @@ describe('fuzz regressions: agent config', () => {
     });
   });
 });
+
+describe('fuzz regressions: config errors stay on one line', () => {
+  it('a config file whose JSON error quotes a newline gives a one-line error (found by agent-config)', async () => {
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'konsul-fuzz-regression-'));
+    try {
+      const path = join(dir, 'bad.json');
+      writeFileSync(path, Buffer.from([10, 0]));
+      assert.throws(() => resolveConfig({ config: path, dev: true }, {}), (err: unknown) => {
+        assert.ok(err instanceof ConfigError, String(err));
+        assert.ok(!err.message.includes('\n'), JSON.stringify(err.message));
+        assert.match(err.message, /^--config: .* is not valid JSON/);
+        return true;
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a value with a newline is quoted on one line (found by agent-config)', () => {
+    assert.throws(() => resolveConfig({ dev: true, nodeId: 'a\nb' }, {}), (err: unknown) => {
+      assert.ok(err instanceof ConfigError, String(err));
+      assert.equal(err.message, `--node-id: "a\\nb" must be 1-128 letters, digits, '.', '_' or '-'`);
+      return true;
+    });
+  });
+});
