@@ -3,6 +3,7 @@
 import type { FuzzTarget } from './runner.js';
 import { dnsHandlerTarget, dnsServerTarget } from './dns-targets.js';
 import { definitionsTarget, httpTarget } from './http-targets.js';
+import { configTarget } from './config-targets.js';
 import { commandTarget } from './state-targets.js';
 import { framePayloadTarget, frameStreamTarget, listenerTarget } from './transport-targets.js';
 
@@ -15,4 +16,5 @@ export const TARGETS: readonly FuzzTarget[] = [
   dnsServerTarget,
   definitionsTarget,
   httpTarget,
+  configTarget,
 ];
