@@ -102,19 +102,29 @@ export const dnsServerTarget: FuzzTarget = {
     });
 
     const tcpCase = fc.array(fc.oneof(
-      hostileBytes(queryArb, 60).map((m) => {
-        const framed = Buffer.alloc(2 + m.length);
-        framed.writeUInt16BE(m.length, 0);
-        m.copy(framed, 2);
-        return framed;
-      }),
-      fc.uint8Array({ maxLength: 40 }).map((a) => Buffer.from(a)),
+      hostileBytes(queryArb, 60).map((m) => ({ framed: true, message: m })),
+      fc.uint8Array({ maxLength: 40 }).map((a) => ({ framed: false, message: Buffer.from(a) })),
     ), { minLength: 1, maxLength: 4 });
+    const frame = (m: Buffer): Buffer => {
+      const framed = Buffer.alloc(2 + m.length);
+      framed.writeUInt16BE(m.length, 0);
+      m.copy(framed, 2);
+      return framed;
+    };
 
     const property = fc.asyncProperty(
       fc.oneof(
         hostileBytes(queryArb, 120).map((m) => ({ kind: 'udp' as const, message: m })),
-        fc.tuple(tcpCase, fc.array(fc.nat(), { maxLength: 5 })).map(([frames, cuts]) => ({ kind: 'tcp' as const, stream: Buffer.concat(frames), cuts })),
+        fc.tuple(tcpCase, fc.array(fc.nat(), { maxLength: 5 })).map(([items, cuts]) => {
+          // The answers owed: one per framed message up to the first that is not one (garbage, or shorter than a header).
+          const owed: Buffer[] = [];
+          for (const item of items) {
+            if (!item.framed || item.message.length < HEADER_BYTES) break;
+            owed.push(item.message);
+          }
+          const stream = Buffer.concat(items.map((i) => (i.framed ? frame(i.message) : i.message)));
+          return { kind: 'tcp' as const, stream, cuts, owed };
+        }),
       ),
       async (c) => {
         if (c.kind === 'udp') {
@@ -132,16 +142,29 @@ export const dnsServerTarget: FuzzTarget = {
           return;
         }
         // TCP: send the stream, close our side, read until the server closes.
+        const received: Buffer[] = [];
         await withTimeout('a hostile DNS TCP stream to end', 5000, new Promise<void>((resolve, reject) => {
           const socket = connect(port, '127.0.0.1');
           socket.on('error', reject);
-          socket.on('data', () => {});
+          socket.on('data', (chunk: Buffer) => received.push(chunk));
           socket.on('close', () => resolve());
           socket.once('connect', () => {
             for (const piece of split(c.stream, c.cuts)) socket.write(piece);
             socket.end();
           });
         }));
+        // Every answer is framed right and well-formed; the owed ones come first, in order.
+        const bytes = Buffer.concat(received);
+        const answers: Buffer[] = [];
+        for (let at = 0; at < bytes.length;) {
+          assert.ok(at + 2 <= bytes.length, 'a TCP answer cut inside its length');
+          const length = bytes.readUInt16BE(at);
+          assert.ok(at + 2 + length <= bytes.length, 'a TCP answer shorter than its length says');
+          answers.push(bytes.subarray(at + 2, at + 2 + length));
+          at += 2 + length;
+        }
+        assert.ok(answers.length >= c.owed.length, `${answers.length} TCP answers for ${c.owed.length} queries`);
+        c.owed.forEach((query, i) => checkResponse(query, answers[i]!, TCP_MAX_BYTES));
       },
     );
     return {

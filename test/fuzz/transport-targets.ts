@@ -134,8 +134,17 @@ export const frameStreamTarget: FuzzTarget = {
           assert.equal(error, undefined, `a valid stream failed: ${String(error)}`);
           assert.deepEqual(frames.map(canonicalFrame), stream.frames.map(canonicalFrame));
         }
-        // The same bytes under a small limit: refused frames are refused whole, never buffered.
-        feed(new FrameParser(limit), split(input, cuts), limit);
+        // The same bytes under a small limit: nothing over it is delivered or waited for.
+        const small = new FrameParser(limit);
+        const under = feed(small, split(input, cuts), limit);
+        for (const f of under.frames) {
+          assert.ok(encodeFrame(f, 1 << 20).length - 4 <= limit, 'a frame over the limit was delivered');
+        }
+        if (under.error === undefined && small.bufferedBytes >= 4) {
+          // A pending frame whose length prefix has arrived: that length was checked on arrival.
+          const declared = input.readUInt32BE(input.length - small.bufferedBytes);
+          assert.ok(declared <= limit, `the parser waits for a ${declared}-byte frame over its ${limit}-byte limit`);
+        }
       },
     );
     return { property, teardown: async () => {} };
@@ -186,6 +195,11 @@ const connectionArb = fc.oneof(
   // A mutated hello.
   hostileBytes(frameArb.filter((f) => f.type === FrameType.Hello).map((f) => encodeFrame(f)), 100)
     .map((b) => ({ hello: false, body: b })),
+  // Well-framed frames of any type with no hello first.
+  fc.array(fc.oneof(
+    frameArb.map((f) => { try { return encodeFrame(f); } catch { return Buffer.alloc(0); } }),
+    fc.record({ type: frameTypeArb, payload: fc.uint8Array({ maxLength: 100 }) }).map(({ type, payload }) => rawFrame(type, payload)),
+  ), { minLength: 1, maxLength: 3 }).map((frames) => ({ hello: false, body: Buffer.concat(frames) })),
   // A valid hello (raft link or request connection), then hostile frames.
   fc.tuple(
     fc.boolean(),
