@@ -50,3 +50,35 @@ describe('fuzz regressions: config errors stay on one line', () => {
     });
   });
 });
+
+describe('fuzz regressions: snapshot restore', () => {
+  it('a snapshot holding a key LMDB cannot store is a SnapshotCorruptionError and restores nothing (found by snapshot-restore)', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { LmdbStateStore, SnapshotCorruptionError } = await import('../../src/storage/index.js');
+    const { SnapshotEncoder } = await import('../../src/storage/snapshot-format.js');
+    const { STATE_TABLES } = await import('../../src/state/index.js');
+    const dir = mkdtempSync(join(tmpdir(), 'konsul-fuzz-regression-'));
+    const store = LmdbStateStore.open(dir, { tables: STATE_TABLES, mapSize: 16 * 1024 * 1024 });
+    try {
+      store.applyBatch(5, (txn) => txn.put('kv', 'kept', Buffer.from('v')));
+      for (const key of [Buffer.alloc(600, 0x61), Buffer.alloc(0)]) {
+        const e = new SnapshotEncoder(9, 1);
+        e.table('kv');
+        e.record(key, Buffer.from('x'));
+        const bytes = e.finish();
+        await assert.rejects(store.restoreSnapshot((async function* () { yield bytes; })()), (err: unknown) => {
+          assert.ok(err instanceof SnapshotCorruptionError, String(err));
+          assert.match(err.message, new RegExp(`a ${key.length}-byte key in table kv`));
+          return true;
+        });
+        assert.equal(store.appliedIndex(), 5);
+        assert.equal(store.read((txn) => txn.get('kv', 'kept'))?.toString(), 'v');
+      }
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
