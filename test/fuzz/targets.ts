@@ -4,6 +4,7 @@ import type { FuzzTarget } from './runner.js';
 import { dnsHandlerTarget, dnsServerTarget } from './dns-targets.js';
 import { definitionsTarget, httpTarget } from './http-targets.js';
 import { configTarget } from './config-targets.js';
+import { snapshotTarget } from './snapshot-targets.js';
 import { commandTarget } from './state-targets.js';
 import { framePayloadTarget, frameStreamTarget, listenerTarget } from './transport-targets.js';
 
@@ -12,6 +13,7 @@ export const TARGETS: readonly FuzzTarget[] = [
   framePayloadTarget,
   listenerTarget,
   commandTarget,
+  snapshotTarget,
   dnsHandlerTarget,
   dnsServerTarget,
   definitionsTarget,
