@@ -9,6 +9,9 @@ import { parseArgs } from 'node:util';
 import { FuzzFailure, runTarget } from './runner.js';
 import { TARGETS } from './targets.js';
 
+/** Heap kept after a target's run, after a full GC, beyond which the run fails. */
+const MAX_HEAP_GROWTH = 64 * 2 ** 20;
+
 function usage(message: string): never {
   process.stderr.write(`fuzz: ${message}\nusage: npm run fuzz -- [--runs N] [--seconds S] [--seed N] [--target NAME[,NAME]] [--list]\n`);
   process.exit(2);
@@ -70,12 +73,22 @@ async function main(): Promise<void> {
 
   let total = 0;
   const started = Date.now();
+  // With --expose-gc (npm run fuzz passes it) heap figures are after a full collection:
+  // growth across a target's run is memory the code under test kept.
+  const gc = (globalThis as { gc?: () => void }).gc;
+  const heapNow = (): number => {
+    gc?.();
+    return process.memoryUsage().heapUsed;
+  };
   for (const target of targets) {
-    const heapBefore = process.memoryUsage().heapUsed;
+    const heapBefore = heapNow();
     try {
       const outcome = await runTarget(target, { seed, numRuns: runs ?? Number.MAX_SAFE_INTEGER, seconds });
       total += outcome.runs;
-      const heapAfter = process.memoryUsage().heapUsed;
+      const heapAfter = heapNow();
+      if (gc !== undefined && heapAfter - heapBefore > MAX_HEAP_GROWTH) {
+        throw new Error(`heap grew by ${((heapAfter - heapBefore) / 2 ** 20).toFixed(0)} MiB over the run (limit ${MAX_HEAP_GROWTH / 2 ** 20} MiB): unbounded memory?`);
+      }
       process.stdout.write(
         `${target.name.padEnd(20)} ${String(outcome.runs).padStart(9)} cases  ${(outcome.ms / 1000).toFixed(1).padStart(6)} s  ` +
         `seed ${seed}  heap ${(heapBefore / 2 ** 20).toFixed(0)} -> ${(heapAfter / 2 ** 20).toFixed(0)} MiB  rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB  ok\n`,
