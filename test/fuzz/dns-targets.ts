@@ -79,7 +79,15 @@ export const dnsHandlerTarget: FuzzTarget = {
       checkResponse(message, result, transport === 'udp' ? udpLimitOf(message) : TCP_MAX_BYTES);
       assert.equal(handler.stats().errors, 0, `an internal error answering ${message.toString('hex')}`);
     });
-    return { property, teardown: async () => {} };
+    return {
+      property,
+      async after() {
+        // The generator reaches answers, names we do not have, and malformed messages alike.
+        const st = handler.stats();
+        assert.ok(st.noerror > 0 && st.nxdomain > 0 && st.formerr > 0 && st.refused > 0, `rcodes seen: ${JSON.stringify(st)}`);
+      },
+      teardown: async () => {},
+    };
   },
 };
 

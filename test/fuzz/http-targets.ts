@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { Agent, request } from 'undici';
 import { parseDuration } from '../../src/duration.js';
@@ -15,7 +15,8 @@ import {
 } from '../../src/agent/local/definitions.js';
 import { createHttpServer } from '../../src/http/index.js';
 import { FakeAgent } from '../http/fake-agent.js';
-import { mutated, withTimeout, type FuzzTarget } from './runner.js';
+import { hostileBytes, mutated, withTimeout, type FuzzTarget } from './runner.js';
+import { split } from './transport-targets.js';
 
 const loopback = fc.constantFrom('127.0.0.1', 'localhost', '[::1]');
 
@@ -215,6 +216,7 @@ export const httpTarget: FuzzTarget = {
       return { status: res.statusCode, body: await res.body.text() };
     };
 
+    const statuses = new Map<number, number>();
     const property = fc.asyncProperty(caseArb, async (c) => {
       // Checks that would reach beyond loopback are never registered (the generator keeps them on
       // loopback; a mutated body that parses into anything else is skipped, not sent).
@@ -239,6 +241,7 @@ export const httpTarget: FuzzTarget = {
         if (!c.oversize) throw error;
       }
       if (answer !== undefined) {
+        statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
         // The one 5xx on purpose: Consul's 500 "No path to datacenter" for a ?dc that is not ours.
         const noPath = answer.status === 500 && (answer.body.trim() === 'No path to datacenter' || c.method === 'HEAD') && /[?&]dc=/.test(c.path);
         assert.ok(answer.status < 500 || noPath, `${c.method} ${c.path} -> ${answer.status} ${answer.body}`);
@@ -256,6 +259,11 @@ export const httpTarget: FuzzTarget = {
     return {
       property,
       async after() {
+        // The generator reaches both sides: requests that succeed and requests that are refused.
+        const count = (from: number, to: number): number => [...statuses].filter(([st]) => st >= from && st < to).reduce((n, [, k]) => n + k, 0);
+        const total = count(0, 1000);
+        assert.ok(count(200, 300) >= total * 0.1, `only ${count(200, 300)} of ${total} requests succeeded: ${JSON.stringify([...statuses])}`);
+        assert.ok(count(400, 500) >= total * 0.1, `only ${count(400, 500)} of ${total} requests were refused: ${JSON.stringify([...statuses])}`);
         const ok = await withTimeout('the server after the fuzzing', 5000, send({ method: 'PUT', path: '/v1/kv/after-fuzz', body: Buffer.from('ok'), oversize: false }));
         assert.equal(ok.status, 200);
         const back = await send({ method: 'GET', path: '/v1/kv/after-fuzz?raw', body: undefined, oversize: false });
@@ -265,6 +273,81 @@ export const httpTarget: FuzzTarget = {
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections();
         await dispatcher.destroy();
+        await closed;
+        await agent.close();
+      },
+    };
+  },
+};
+
+// ------------------------------------------------------------ raw bytes on the socket
+
+/** A request as bytes: Content-Length or chunked, keep-alive or not. */
+const rawRequestArb: fc.Arbitrary<Buffer> = fc.tuple(caseArb, fc.boolean(), fc.boolean()).map(([c, chunked, close]) => {
+  const body = c.body ?? Buffer.alloc(0);
+  const head = [`${c.method} ${c.path} HTTP/1.1`, 'Host: 127.0.0.1', ...(close ? ['Connection: close'] : [])];
+  if (chunked) {
+    head.push('Transfer-Encoding: chunked');
+    const chunk = body.length > 0 ? Buffer.concat([Buffer.from(`${body.length.toString(16)}\r\n`), body, Buffer.from('\r\n')]) : Buffer.alloc(0);
+    return Buffer.concat([Buffer.from(`${head.join('\r\n')}\r\n\r\n`), chunk, Buffer.from('0\r\n\r\n')]);
+  }
+  head.push(`Content-Length: ${body.length}`);
+  return Buffer.concat([Buffer.from(`${head.join('\r\n')}\r\n\r\n`), body]);
+});
+
+export const httpRawTarget: FuzzTarget = {
+  name: 'http-raw',
+  description: 'the HTTP server at the byte level: valid, mutated (request line, headers, chunked framing, lengths) and random requests, pipelined, in random TCP chunks; every response is HTTP with a status under 500, nothing hangs or logs an internal error, the server answers after',
+  testRuns: 300,
+  async setup() {
+    const agent = new FakeAgent();
+    const logged: string[] = [];
+    const server = createHttpServer({
+      agent, maxValueBytes: 4096, maxBodyBytes: 4096, defaultWaitMs: 200, maxWaitMs: 200,
+      logger: { debug() {}, info() {}, warn() {}, error: (o: object, m?: string) => logged.push(`${m} ${JSON.stringify(o)}`) } as never,
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const property = fc.asyncProperty(
+      fc.array(hostileBytes(rawRequestArb, 200), { minLength: 1, maxLength: 3 }),
+      fc.array(fc.nat(), { maxLength: 6 }),
+      async (requests, cuts) => {
+        // Registrations whose checks would reach beyond loopback are left out, as in http-api.
+        const input = Buffer.concat(requests);
+        if (/register/.test(input.toString('latin1')) && /HTTP"|TCP"|Args"/i.test(input.toString('latin1'))) return;
+        const received: Buffer[] = [];
+        await withTimeout('a raw HTTP exchange to end', 5000, new Promise<void>((resolve, reject) => {
+          const socket = connect(port, '127.0.0.1');
+          socket.on('error', () => resolve()); // a reset after a refusal is an answer too
+          socket.on('data', (chunk: Buffer) => received.push(chunk));
+          socket.on('close', () => resolve());
+          socket.once('connect', () => {
+            for (const piece of split(input, cuts)) socket.write(piece);
+            socket.end();
+          });
+          socket.setTimeout(4500, () => reject(new Error('the server neither answered nor closed')));
+        }));
+        const text = Buffer.concat(received).toString('latin1');
+        for (const m of text.matchAll(/^HTTP\/1\.1 (\d{3})/gm)) {
+          const status = Number(m[1]);
+          // Consul's 500 for a ?dc that is not ours (a HEAD answer carries no body to say so).
+          const noPath = status === 500 && (/No path to datacenter/.test(text) || /^HEAD [^\r\n]*[?&]dc=/m.test(input.toString('latin1')));
+          assert.ok(status < 500 || noPath, `status ${status} for ${JSON.stringify(input.toString('latin1').slice(0, 300))}`);
+        }
+        if (text.length > 0) assert.match(text, /^HTTP\/1\.1 \d{3} /, 'the server sent something that is not an HTTP response');
+        assert.deepEqual(logged, [], 'the server logged an internal error');
+      },
+    );
+    return {
+      property,
+      async after() {
+        const res = await request(`http://127.0.0.1:${port}/v1/status/leader`);
+        assert.equal(res.statusCode, 200);
+        await res.body.text();
+      },
+      async teardown() {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeAllConnections();
         await closed;
         await agent.close();
       },

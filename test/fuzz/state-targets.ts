@@ -134,6 +134,7 @@ export const commandTarget: FuzzTarget = {
   description: 'decodeCommand + StateMachine.apply on real LMDB: log entries of valid, mutated and random bytes; a refused entry is a no-op (digest unchanged), apply never throws, two replicas (one entry at a time vs one batch, and after a reopen) agree',
   testRuns: 250,
   async setup() {
+    const seen = { applied: 0, refused: 0, catalogApplied: 0 };
     const property = fc.asyncProperty(fc.array(entryArb, { minLength: 1, maxLength: 12 }), async (entries) => {
       const a = openReplica();
       const b = openReplica();
@@ -153,7 +154,12 @@ export const commandTarget: FuzzTarget = {
           }
           const before = stateDigest(a.store, a.sm);
           const [result] = a.sm.apply([{ index, command: bytes }]);
+          if (decoded !== undefined && result === true) {
+            seen.applied++;
+            if (decoded.type === 'catalog') seen.catalogApplied++;
+          }
           if (decoded === undefined) {
+            seen.refused++;
             assert.equal(result, false, 'a refused entry reports false');
             assert.equal(stateDigest(a.store, a.sm), before, 'a refused entry changed the replica');
           }
@@ -174,6 +180,13 @@ export const commandTarget: FuzzTarget = {
         await closeReplica(b);
       }
     });
-    return { property, teardown: async () => {} };
+    return {
+      property,
+      async after() {
+        // The generator reaches commands that apply (catalog ones too) and bytes that are refused.
+        assert.ok(seen.applied > 0 && seen.catalogApplied > 0 && seen.refused > 0, JSON.stringify(seen));
+      },
+      teardown: async () => {},
+    };
   },
 };

@@ -2,7 +2,7 @@
 
 import type { FuzzTarget } from './runner.js';
 import { dnsHandlerTarget, dnsServerTarget } from './dns-targets.js';
-import { definitionsTarget, httpTarget } from './http-targets.js';
+import { definitionsTarget, httpRawTarget, httpTarget } from './http-targets.js';
 import { configTarget } from './config-targets.js';
 import { snapshotTarget } from './snapshot-targets.js';
 import { commandTarget } from './state-targets.js';
@@ -18,5 +18,6 @@ export const TARGETS: readonly FuzzTarget[] = [
   dnsServerTarget,
   definitionsTarget,
   httpTarget,
+  httpRawTarget,
   configTarget,
 ];
