@@ -10,7 +10,7 @@ import { FuzzFailure, runTarget } from './runner.js';
 import { TARGETS } from './targets.js';
 
 /** Heap kept after a target's run, after a full GC, beyond which the run fails. */
-const MAX_HEAP_GROWTH = 64 * 2 ** 20;
+const MAX_HEAP_GROWTH = 32 * 2 ** 20;
 
 function usage(message: string): never {
   process.stderr.write(`fuzz: ${message}\nusage: npm run fuzz -- [--runs N] [--seconds S] [--seed N] [--target NAME[,NAME]] [--list]\n`);
@@ -76,16 +76,11 @@ async function main(): Promise<void> {
   // With --expose-gc (npm run fuzz passes it) heap figures are after a full collection:
   // growth across a target's run is memory the code under test kept.
   const gc = (globalThis as { gc?: () => void }).gc;
-  const heapNow = (): number => {
-    gc?.();
-    return process.memoryUsage().heapUsed;
-  };
   for (const target of targets) {
-    const heapBefore = heapNow();
     try {
       const outcome = await runTarget(target, { seed, numRuns: runs ?? Number.MAX_SAFE_INTEGER, seconds });
       total += outcome.runs;
-      const heapAfter = heapNow();
+      const { heapBefore, heapAfter } = outcome;
       if (gc !== undefined && heapAfter - heapBefore > MAX_HEAP_GROWTH) {
         throw new Error(`heap grew by ${((heapAfter - heapBefore) / 2 ** 20).toFixed(0)} MiB over the run (limit ${MAX_HEAP_GROWTH / 2 ** 20} MiB): unbounded memory?`);
       }

@@ -35,6 +35,14 @@ export interface RunOutcome {
   seed: number;
   runs: number;
   ms: number;
+  /** Heap in use once the target was set up, and after its cases ran (before teardown); after a full GC when --expose-gc is on. */
+  heapBefore: number;
+  heapAfter: number;
+}
+
+function heapUsed(): number {
+  (globalThis as { gc?: () => void }).gc?.();
+  return process.memoryUsage().heapUsed;
 }
 
 export class FuzzFailure extends Error {
@@ -59,10 +67,13 @@ export async function runTarget(target: FuzzTarget, options: RunOptions): Promis
       params.interruptAfterTimeLimit = options.seconds * 1000;
       params.markInterruptAsFailure = false;
     }
+    const heapBefore = heapUsed();
     const details = await fc.check(prepared.property as fc.IAsyncProperty<unknown>, params);
     if (details.failed) throw new FuzzFailure(target.name, options.seed, fc.defaultReportMessage(details) ?? 'failed');
+    // Measured while the target's servers and stores are still up: what they kept is counted.
+    const heapAfter = heapUsed();
     await prepared.after?.();
-    return { name: target.name, seed: options.seed, runs: details.numRuns, ms: Date.now() - started };
+    return { name: target.name, seed: options.seed, runs: details.numRuns, ms: Date.now() - started, heapBefore, heapAfter };
   } finally {
     await prepared.teardown();
   }
