@@ -65,7 +65,7 @@ const fileArb = fc.uniqueArray(fc.tuple(fc.constantFrom(...fileKeys), jsonValue)
 export const configTarget: FuzzTarget = {
   name: 'agent-config',
   description: 'resolveConfig over hostile flags, KONSUL_* variables and JSON config files (generated, byte-mutated, random); a config with in-range values or a ConfigError naming its source',
-  testRuns: 2000,
+  testRuns: 8000,
   async setup() {
     const dir = mkdtempSync(join(tmpdir(), 'konsul-fuzz-config-'));
     const path = join(dir, 'konsul.json');

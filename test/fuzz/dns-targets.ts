@@ -64,7 +64,7 @@ function udpLimitOf(message: Buffer): number {
 export const dnsHandlerTarget: FuzzTarget = {
   name: 'dns-handler',
   description: 'parseQuery + QueryHandler over a sample catalog: valid, mutated and random messages over UDP and TCP rules; every answer is well-formed, within the size limit, echoes the id; no internal errors',
-  testRuns: 4000,
+  testRuns: 16000,
   async setup() {
     const handler = new QueryHandler(resolveDnsOptions({ catalog: sampleCatalog(), host: '127.0.0.1', port: 0 }), '127.0.0.1');
     const property = fc.property(hostileBytes(queryArb, 120), fc.constantFrom('udp' as const, 'tcp' as const), (message, transport) => {
@@ -94,7 +94,7 @@ export const dnsHandlerTarget: FuzzTarget = {
 export const dnsServerTarget: FuzzTarget = {
   name: 'dns-server',
   description: 'a real DNS server: hostile datagrams over UDP and hostile length-prefixed streams over TCP; it answers what it must, closes bad streams, logs no internal error, and still answers a real query after',
-  testRuns: 200,
+  testRuns: 800,
   async setup() {
     const warnings: string[] = [];
     const logger = { debug() {}, info() {}, warn: (o: object, m?: string) => warnings.push(`${m} ${JSON.stringify(o)}`), error: (o: object, m?: string) => warnings.push(`${m} ${JSON.stringify(o)}`) };

@@ -75,7 +75,7 @@ function parseJson(body: Buffer): { ok: true; value: unknown } | { ok: false } {
 export const definitionsTarget: FuzzTarget = {
   name: 'registration-json',
   description: 'parseServiceRegistration / parseCheckRegistration / parseServiceFile: generated, structurally replaced, byte-mutated and random JSON; a definition or a DefinitionError, never another error',
-  testRuns: 3000,
+  testRuns: 12000,
   async setup() {
     const property = fc.property(
       fc.oneof(
@@ -198,7 +198,7 @@ function kvDigest(agent: FakeAgent): string {
 export const httpTarget: FuzzTarget = {
   name: 'http-api',
   description: 'a real HTTP server over a real state machine: every route with hostile methods, path segments, query parameters (cas, flags, index, wait, consistency...) and bodies (JSON, bytes, oversized); a 2xx or a 4xx with a message, never a 5xx or a hang, a refused request writes nothing, the server answers after',
-  testRuns: 400,
+  testRuns: 1600,
   async setup() {
     const agent = new FakeAgent();
     const logged: string[] = [];
@@ -298,7 +298,7 @@ const rawRequestArb: fc.Arbitrary<Buffer> = fc.tuple(caseArb, fc.boolean(), fc.b
 export const httpRawTarget: FuzzTarget = {
   name: 'http-raw',
   description: 'the HTTP server at the byte level: valid, mutated (request line, headers, chunked framing, lengths) and random requests, pipelined, in random TCP chunks; every response is HTTP with a status under 500, nothing hangs or logs an internal error, the server answers after',
-  testRuns: 300,
+  testRuns: 1200,
   async setup() {
     const agent = new FakeAgent();
     const logged: string[] = [];

@@ -53,7 +53,7 @@ const rebuiltArb = fc.record({
 export const snapshotTarget: FuzzTarget = {
   name: 'snapshot-restore',
   description: 'LmdbStateStore.restoreSnapshot: a real snapshot mutated or truncated, or rebuilt with a valid checksum around hostile tables and records, in any chunking; success, or a KonsulError with the store unchanged',
-  testRuns: 300,
+  testRuns: 800,
   async setup() {
     const dir = mkdtempSync(join(tmpdir(), 'konsul-fuzz-snapshot-'));
     const store = LmdbStateStore.open(dir, { tables: STATE_TABLES, mapSize: 32 * 1024 * 1024 });

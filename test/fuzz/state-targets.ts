@@ -132,7 +132,7 @@ async function closeReplica(r: Replica, remove = true): Promise<void> {
 export const commandTarget: FuzzTarget = {
   name: 'state-command',
   description: 'decodeCommand + StateMachine.apply on real LMDB: log entries of valid, mutated and random bytes; a refused entry is a no-op (digest unchanged), apply never throws, two replicas (one entry at a time vs one batch, and after a reopen) agree',
-  testRuns: 250,
+  testRuns: 800,
   async setup() {
     const seen = { applied: 0, refused: 0, catalogApplied: 0 };
     const property = fc.asyncProperty(fc.array(entryArb, { minLength: 1, maxLength: 12 }), async (entries) => {

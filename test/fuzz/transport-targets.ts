@@ -102,7 +102,7 @@ function feed(parser: FrameParser, chunks: Buffer[], limit: number): { frames: F
 export const frameStreamTarget: FuzzTarget = {
   name: 'frame-stream',
   description: 'FrameParser: streams of valid, mutated and random frames cut into random chunks; valid streams round-trip, others fail with a FrameError, buffering stays under the limit',
-  testRuns: 1500,
+  testRuns: 6000,
   async setup() {
     const limit = 4096;
     const streamArb = fc.array(frameArb, { minLength: 1, maxLength: 4 }).map((frames) => {
@@ -156,7 +156,7 @@ const frameTypeArb = fc.oneof(fc.integer({ min: 1, max: 10 }), fc.integer({ min:
 export const framePayloadTarget: FuzzTarget = {
   name: 'frame-payload',
   description: 'decodeFrame: hostile payloads under a correct length and checksum, for every frame type; a decoded frame re-encodes to one that decodes the same',
-  testRuns: 3000,
+  testRuns: 12000,
   async setup() {
     const validPayload = frameArb.map((f) => {
       try {
@@ -214,7 +214,7 @@ const connectionArb = fc.oneof(
 export const listenerTarget: FuzzTarget = {
   name: 'transport-listener',
   description: 'a real Transport listener: hostile connections (garbage, mutated hellos, valid hello then hostile frames); each is closed, nothing logs an internal error, and a real peer still gets through afterwards',
-  testRuns: 150,
+  testRuns: 600,
   async setup() {
     const logger = new MemoryLogger();
     const received: string[] = [];
