@@ -82,3 +82,40 @@ describe('fuzz regressions: snapshot restore', () => {
     }
   });
 });
+
+describe('fuzz regressions: DNS forwarding', () => {
+  it('garbage or another question from a recursor is not relayed; a real answer after it is (found by dns-forward)', async (t) => {
+    const { createSocket } = await import('node:dgram');
+    const dnsPacket = (await import('dns-packet')).default;
+    const { rcodeOf, startDns } = await import('../dns/helpers.js');
+    const recursor = createSocket('udp4');
+    await new Promise<void>((resolve) => recursor.bind(0, '127.0.0.1', resolve));
+    t.after(() => recursor.close());
+    let mode: 'garbage-then-answer' | 'other-question' = 'garbage-then-answer';
+    recursor.on('message', (query, from) => {
+      const q = dnsPacket.decode(query);
+      const answer = (name: string): Buffer => dnsPacket.encode({
+        type: 'response', id: q.id, flags: dnsPacket.RECURSION_AVAILABLE, questions: [{ type: 'A', name }],
+        answers: [{ type: 'A', name, ttl: 5, data: '192.0.2.7' }],
+      });
+      if (mode === 'garbage-then-answer') {
+        const garbage = Buffer.from([0, 0, 0x81, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        garbage.writeUInt16BE(q.id!, 0);
+        recursor.send(garbage, from.port, from.address);
+        setTimeout(() => recursor.send(answer(q.questions![0]!.name), from.port, from.address), 10);
+      } else {
+        recursor.send(answer('evil.example'), from.port, from.address);
+      }
+    });
+    const dns = await startDns(t, undefined, { recursors: [`127.0.0.1:${recursor.address().port}`], recursorTimeoutMs: 300 });
+    const relayed = await dns.ask('example.com', 'A', { id: 99 });
+    assert.equal(relayed.id, 99);
+    assert.equal(rcodeOf(relayed), 'NOERROR');
+    assert.deepEqual(relayed.answers?.map((a) => (a as { data: string }).data), ['192.0.2.7']);
+    mode = 'other-question';
+    const refused = await dns.ask('example.com', 'A', { id: 100 });
+    assert.equal(refused.id, 100);
+    assert.equal(rcodeOf(refused), 'SERVFAIL', 'an answer to another name was relayed');
+    assert.equal(dns.server.stats().errors, 0);
+  });
+});
