@@ -194,3 +194,99 @@ export const dnsServerTarget: FuzzTarget = {
     };
   },
 };
+
+// ------------------------------------------------------------ answers from a recursor
+
+/** How the fake recursor answers one query. */
+const upstreamArb = fc.oneof(
+  // A real answer, possibly mutated after the header's id and QR bit are set right.
+  fc.record({ kind: fc.constant('answer' as const), rcode: fc.constantFrom('NOERROR', 'NXDOMAIN', 'SERVFAIL', 'REFUSED'), edit: fc.option(fc.uint8Array({ minLength: 1, maxLength: 40 }), { nil: undefined }), at: fc.nat(), cut: fc.option(fc.nat(), { nil: undefined }) }),
+  // Bytes that carry the right id and QR, then anything.
+  fc.record({ kind: fc.constant('garbage' as const), bytes: fc.uint8Array({ maxLength: 60 }) }),
+  // A wrong id, or silence: the server must not wait past its timeout.
+  fc.record({ kind: fc.constant('wrong-id' as const) }),
+  fc.record({ kind: fc.constant('silent' as const) }),
+);
+type Upstream = typeof upstreamArb extends fc.Arbitrary<infer T> ? T : never;
+
+function upstreamReply(query: Buffer, how: Upstream): Buffer | undefined {
+  const id = query.readUInt16BE(0);
+  switch (how.kind) {
+    case 'silent':
+      return undefined;
+    case 'wrong-id': {
+      const reply = Buffer.from(query);
+      reply.writeUInt16BE((id + 1) & 0xffff, 0);
+      reply[2] = reply[2]! | 0x80;
+      return reply;
+    }
+    case 'garbage': {
+      const reply = Buffer.concat([Buffer.alloc(4), Buffer.from(how.bytes)]);
+      reply.writeUInt16BE(id, 0);
+      reply[2] = 0x81;
+      return reply;
+    }
+    case 'answer': {
+      const decoded = dnsPacket.decode(query);
+      let reply = dnsPacket.encode({
+        type: 'response', id, flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE, rcode: how.rcode,
+        questions: decoded.questions,
+        answers: how.rcode === 'NOERROR' ? [{ type: 'A', name: decoded.questions?.[0]?.name ?? 'x', ttl: 30, data: '192.0.2.1' }] : [],
+      } as dnsPacket.Packet);
+      if (how.edit !== undefined) {
+        const at = HEADER_BYTES + (how.at % Math.max(1, reply.length - HEADER_BYTES));
+        reply = Buffer.concat([reply.subarray(0, at), Buffer.from(how.edit), reply.subarray(at + how.edit.length)]);
+      }
+      if (how.cut !== undefined) reply = reply.subarray(0, HEADER_BYTES + (how.cut % Math.max(1, reply.length - HEADER_BYTES)));
+      return reply;
+    }
+  }
+}
+
+export const dnsForwardTarget: FuzzTarget = {
+  name: 'dns-forward',
+  description: 'a real DNS server forwarding to a hostile recursor on loopback (mutated, cut, garbage, wrong-id answers, silence); the client always gets a well-formed answer with its id within the recursor timeout, no internal errors',
+  testRuns: 150,
+  async setup() {
+    const recursor = createSocket('udp4');
+    await new Promise<void>((resolve) => recursor.bind(0, '127.0.0.1', resolve));
+    let behaviour: Upstream = { kind: 'silent' };
+    recursor.on('message', (query, from) => {
+      let reply: Buffer | undefined;
+      try {
+        reply = upstreamReply(query, behaviour);
+      } catch {
+        reply = undefined;
+      }
+      if (reply !== undefined) recursor.send(reply, from.port, from.address);
+    });
+    const server = await startDnsServer({
+      catalog: sampleCatalog(), host: '127.0.0.1', port: 0, recursors: [`127.0.0.1:${recursor.address().port}`], recursorTimeoutMs: 30,
+    });
+    const { port } = server.address;
+    const client = createSocket('udp4');
+    await new Promise<void>((resolve) => client.bind(0, '127.0.0.1', resolve));
+    let onReply: ((m: Buffer) => void) | undefined;
+    client.on('message', (m) => onReply?.(m));
+    const names = fc.constantFrom('example.com', 'www.example.org', 'a.b.c.test', 'x.invalid');
+    const property = fc.asyncProperty(upstreamArb, names, fc.nat({ max: 0xffff }), async (how, name, id) => {
+      behaviour = how;
+      const query = encodeQuery(name, 'A', { id });
+      const answer = await withTimeout(`an answer to ${name} forwarded to a recursor that ${how.kind}`, 3000, new Promise<Buffer>((resolve) => {
+        onReply = resolve;
+        client.send(query, port, '127.0.0.1');
+      }));
+      onReply = undefined;
+      checkResponse(query, answer, UDP_MIN_BYTES);
+      assert.equal(server.stats().errors, 0, 'an internal error');
+    });
+    return {
+      property,
+      async teardown() {
+        client.close();
+        recursor.close();
+        await server.close();
+      },
+    };
+  },
+};

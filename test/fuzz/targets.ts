@@ -1,7 +1,7 @@
 // Every fuzz target, in the order the suite and the CLI run them.
 
 import type { FuzzTarget } from './runner.js';
-import { dnsHandlerTarget, dnsServerTarget } from './dns-targets.js';
+import { dnsForwardTarget, dnsHandlerTarget, dnsServerTarget } from './dns-targets.js';
 import { definitionsTarget, httpRawTarget, httpTarget } from './http-targets.js';
 import { configTarget } from './config-targets.js';
 import { snapshotTarget } from './snapshot-targets.js';
@@ -16,6 +16,7 @@ export const TARGETS: readonly FuzzTarget[] = [
   snapshotTarget,
   dnsHandlerTarget,
   dnsServerTarget,
+  dnsForwardTarget,
   definitionsTarget,
   httpTarget,
   httpRawTarget,
