@@ -77,7 +77,10 @@ describe('hostile peers against a real three-server cluster with a join token', 
   });
 
   step('garbage from the first byte: the agent closes the connection and logs a bad frame', async () => {
-    const r = await exchange(target.port, randomBytes(2048));
+    // A plausible length (so the parser reads on), then noise: the checksum cannot match.
+    const garbage = randomBytes(2048);
+    garbage.writeUInt32BE(100, 0);
+    const r = await exchange(target.port, garbage);
     assert.ok(r.closedByAgent, 'the agent kept a garbage connection open');
     assert.deepEqual(r.frames, []);
   });
@@ -87,6 +90,11 @@ describe('hostile peers against a real three-server cluster with a join token', 
     prefix.writeUInt32BE(0x7fff_ffff, 0);
     const r = await exchange(target.port, prefix);
     assert.ok(r.closedByAgent, 'the agent waited for a 2 GiB frame');
+  });
+
+  step('a connection that never says hello is closed after the handshake timeout', async () => {
+    const r = await exchange(target.port, Buffer.alloc(0), 15_000);
+    assert.ok(r.closedByAgent, 'a silent connection was kept open');
   });
 
   step('a wrong token is answered HelloReject and closed; no token at all likewise', async () => {
@@ -146,6 +154,7 @@ describe('hostile peers against a real three-server cluster with a join token', 
     const bad = logLines(log, 'bad frame from peer; closing the connection');
     assert.ok(bad.length >= 3, `bad frames logged: ${bad.length}`);
     assert.ok(bad.some((l) => JSON.stringify(l).includes('KONSUL_ERR_FRAME_TOO_LARGE')), 'the oversized frame was not logged as such');
+    assert.ok(log.includes('no hello within'), 'the silent connection was not logged');
     const refused = logLines(log, 'refused peer handshake');
     assert.ok(refused.some((l) => l.reason === 'wrong join token'), 'the wrong token was not logged');
     assert.ok(refused.some((l) => l.reason === 'a join token is required'), 'the missing token was not logged');
