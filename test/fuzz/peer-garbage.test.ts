@@ -14,6 +14,12 @@ import { formCluster, http, scenario, TestCluster, waitFor } from '../cluster/ha
 import { rawFrame } from './transport-targets.js';
 
 const TOKEN = 'fuzz-join-token';
+/**
+ * How long a hostile connection is given to be closed. Well under the agents'
+ * 5 s handshake timeout, so a close within it is the refusal's doing, not the
+ * timeout's; and far over the milliseconds a refusal takes.
+ */
+const REFUSAL_WAIT_MS = 3000;
 
 interface Exchange {
   /** Frames the agent sent back before it closed. */
@@ -23,7 +29,7 @@ interface Exchange {
 }
 
 /** Connects, sends `bytes`, and reads frames until the agent closes (or `waitMs` passes). */
-function exchange(port: number, bytes: Buffer, waitMs = 5000, onFrame?: (f: Frame, socket: import('node:net').Socket) => void): Promise<Exchange> {
+function exchange(port: number, bytes: Buffer, waitMs = REFUSAL_WAIT_MS, onFrame?: (f: Frame, socket: import('node:net').Socket) => void): Promise<Exchange> {
   return new Promise((resolve, reject) => {
     const frames: Frame[] = [];
     const parser = new FrameParser(1 << 20);
@@ -124,7 +130,7 @@ describe('hostile peers against a real three-server cluster with a join token', 
     requests.push(encodeFrame({ type: FrameType.Request, id: 100, method: 'join', body: randomBytes(16) }));
     requests.push(encodeFrame({ type: FrameType.Request, id: 101, method: 'no-such-method', body: Buffer.alloc(0) }));
     const answered = new Set<number>();
-    const r = await exchange(port, Buffer.concat([hello(TOKEN, ''), ...requests]), 5000, (f, socket) => {
+    const r = await exchange(port, Buffer.concat([hello(TOKEN, ''), ...requests]), 15_000, (f, socket) => {
       if (f.type === FrameType.Response) {
         answered.add(f.id);
         if (f.id <= 20 && f.ok) assert.equal(f.body[0], 0, `garbage proposal ${f.id} was applied as a command`);
