@@ -1,8 +1,17 @@
 // Bugs the fuzz targets found, each pinned by the smallest input that showed it.
 
 import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import dnsPacket from 'dns-packet';
 import { ConfigError, resolveConfig } from '../../src/agent/config.js';
+import { STATE_TABLES } from '../../src/state/index.js';
+import { LmdbStateStore, SnapshotCorruptionError } from '../../src/storage/index.js';
+import { SnapshotEncoder } from '../../src/storage/snapshot-format.js';
+import { rcodeOf, startDns } from '../dns/helpers.js';
 
 describe('fuzz regressions: agent config', () => {
   it('--dev with --join is a ConfigError naming --dev, not a TypeError (found by agent-config)', () => {
@@ -23,10 +32,7 @@ describe('fuzz regressions: agent config', () => {
 });
 
 describe('fuzz regressions: config errors stay on one line', () => {
-  it('a config file whose JSON error quotes a newline gives a one-line error (found by agent-config)', async () => {
-    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
+  it('a config file whose JSON error quotes a newline gives a one-line error (found by agent-config)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'konsul-fuzz-regression-'));
     try {
       const path = join(dir, 'bad.json');
@@ -53,12 +59,6 @@ describe('fuzz regressions: config errors stay on one line', () => {
 
 describe('fuzz regressions: snapshot restore', () => {
   it('a snapshot holding a key LMDB cannot store is a SnapshotCorruptionError and restores nothing (found by snapshot-restore)', async () => {
-    const { mkdtempSync, rmSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
-    const { LmdbStateStore, SnapshotCorruptionError } = await import('../../src/storage/index.js');
-    const { SnapshotEncoder } = await import('../../src/storage/snapshot-format.js');
-    const { STATE_TABLES } = await import('../../src/state/index.js');
     const dir = mkdtempSync(join(tmpdir(), 'konsul-fuzz-regression-'));
     const store = LmdbStateStore.open(dir, { tables: STATE_TABLES, mapSize: 16 * 1024 * 1024 });
     try {
@@ -85,9 +85,6 @@ describe('fuzz regressions: snapshot restore', () => {
 
 describe('fuzz regressions: DNS forwarding', () => {
   it('garbage or another question from a recursor is not relayed; a real answer after it is (found by dns-forward)', async (t) => {
-    const { createSocket } = await import('node:dgram');
-    const dnsPacket = (await import('dns-packet')).default;
-    const { rcodeOf, startDns } = await import('../dns/helpers.js');
     const recursor = createSocket('udp4');
     await new Promise<void>((resolve) => recursor.bind(0, '127.0.0.1', resolve));
     t.after(() => recursor.close());
