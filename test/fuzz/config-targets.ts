@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { ConfigError, resolveConfig, type AgentFlagValues } from '../../src/agent/config.js';
+import { ConfigError, resolveConfig, type AgentConfig, type AgentFlagValues } from '../../src/agent/config.js';
 import { mutated, type FuzzTarget } from './runner.js';
 
 /** Text for a setting: typical good values, near misses, and any string. */
@@ -56,6 +56,36 @@ const flagsArb: fc.Arbitrary<AgentFlagValues> = fc.record({
   return flags as AgentFlagValues;
 });
 
+const durations = fc.constantFrom('0', '1', '4ms', '5ms', '49ms', '50ms', '99ms', '100ms', '300ms', '999ms', '1s', '5s', '60s', '61s', '5m', '24h', '25h', '1h30m');
+/** Per setting, values near its limits: most give a config, and those that do must be in range. */
+const plausible: Partial<Record<(typeof stringFlags)[number], fc.Arbitrary<string>>> = {
+  electionTimeout: durations, heartbeatInterval: durations, snapshotInterval: durations, deadServerTimeout: durations,
+  stabilizationTime: durations, dnsNodeTtl: durations, nodeHealthTimeout: durations, antiEntropyInterval: durations,
+  snapshotThreshold: fc.constantFrom('0', '15', '16', '8192', '1073741824', '1073741825'),
+  maxValueSize: fc.constantFrom('0', '1', '512KiB', '8MiB', '8388609', '9MiB'),
+  raftAddr: fc.constantFrom('127.0.0.1:0', '127.0.0.1:65535', '127.0.0.1:65536', '[::1]:7000', '0.0.0.0:7000'),
+  httpAddr: fc.constantFrom('127.0.0.1:8500', '127.0.0.1', 'localhost:1'),
+  join: fc.constantFrom('127.0.0.1:7000', '10.0.0.1,10.0.0.2:7001', '[::1]'),
+  datacenter: fc.constantFrom('dc1', 'DC2', 'a-b', '-a'),
+  domain: fc.constantFrom('consul', 'consul.', 'example.com.', 'a..b'),
+  dnsServiceTtl: fc.constantFrom('web=10s', 'web=10s,*=5s', '*=0s', 'web=25h'),
+  logLevel: fc.constantFrom('info', 'debug', 'warn'),
+};
+const plausibleFlagsArb: fc.Arbitrary<AgentFlagValues> = fc.tuple(
+  fc.uniqueArray(fc.constantFrom(...(Object.keys(plausible) as Array<keyof typeof plausible>)), { maxLength: 4 })
+    .chain((keys) => fc.tuple(...keys.map((k) => plausible[k]!.map((v) => [k, v] as const)))),
+  fc.oneof(
+    { weight: 9, arbitrary: fc.constant(undefined) },
+    { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...stringFlags), valueText) },
+  ),
+  fc.boolean(),
+).map(([pairs, hostile, server]) => {
+  const flags: Record<string, unknown> = { dataDir: '/tmp/konsul-fuzz-not-created', nodeId: 'n1', server };
+  for (const [k, v] of pairs) flags[k] = v;
+  if (hostile) flags[hostile[0]] = hostile[1];
+  return flags as AgentFlagValues;
+});
+
 const envArb = fc.uniqueArray(fc.tuple(fc.constantFrom(...envNames), valueText), { maxLength: 5, selector: ([k]) => k })
   .map((pairs) => Object.fromEntries(pairs) as NodeJS.ProcessEnv);
 
@@ -69,11 +99,16 @@ export const configTarget: FuzzTarget = {
   async setup() {
     const dir = mkdtempSync(join(tmpdir(), 'konsul-fuzz-config-'));
     const path = join(dir, 'konsul.json');
+    const seen = { ok: 0, refused: 0 };
     const property = fc.property(
-      flagsArb, envArb,
-      fc.option(fc.oneof(fileArb, mutated(fileArb), fc.uint8Array({ maxLength: 40 }).map((a) => Buffer.from(a))), { nil: undefined }),
+      fc.oneof(
+        // Hostile everywhere: flags, variables and a config file.
+        fc.tuple(flagsArb, envArb, fc.option(fc.oneof(fileArb, mutated(fileArb), fc.uint8Array({ maxLength: 40 }).map((a) => Buffer.from(a))), { nil: undefined })),
+        // Near the limits, mostly valid: what resolves must be in range.
+        fc.tuple(plausibleFlagsArb, fc.constant({} as NodeJS.ProcessEnv), fc.constant(undefined)),
+      ),
       fc.boolean(),
-      (flags0, env0, file, viaEnv) => {
+      ([flags0, env0, file], viaEnv) => {
         // Copies: fast-check replays the same values while shrinking.
         const flags = { ...flags0 };
         const env = { ...env0 };
@@ -82,26 +117,48 @@ export const configTarget: FuzzTarget = {
           if (viaEnv) env.KONSUL_CONFIG_FILE = path;
           else flags.config = path;
         }
+        let c: AgentConfig;
         try {
-          const c = resolveConfig(flags, env);
-          for (const [name, v] of Object.entries({
-            electionTimeoutMs: c.electionTimeoutMs, heartbeatIntervalMs: c.heartbeatIntervalMs, snapshotThreshold: c.snapshotThreshold,
-            deadServerTimeoutMs: c.deadServerTimeoutMs, maxValueBytes: c.maxValueBytes, nodeHealthTimeoutMs: c.nodeHealthTimeoutMs,
-            antiEntropyIntervalMs: c.antiEntropyIntervalMs, raftPort: c.raftAddr.port, httpPort: c.httpAddr.port,
-          })) {
-            assert.ok(Number.isSafeInteger(v) && v >= 0, `${name} is ${v}`);
-          }
-          assert.ok(c.heartbeatIntervalMs * 2 <= c.electionTimeoutMs);
-          assert.ok(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(c.nodeId), `node id ${JSON.stringify(c.nodeId)}`);
-          for (const [name, ttl] of Object.entries(c.dns.serviceTtlSeconds)) {
-            assert.ok(Number.isSafeInteger(ttl) && ttl >= 0, `dns ttl ${name}=${ttl}`);
-          }
+          c = resolveConfig(flags, env);
         } catch (error) {
           assert.ok(error instanceof ConfigError, `not a ConfigError: ${String((error as Error)?.stack ?? error)}`);
+          seen.refused++;
           assert.ok(!(error as Error).message.includes('\n'), 'a config error spans lines');
+          return;
+        }
+        for (const [name, v] of Object.entries({
+          electionTimeoutMs: c.electionTimeoutMs, heartbeatIntervalMs: c.heartbeatIntervalMs, snapshotThreshold: c.snapshotThreshold,
+          deadServerTimeoutMs: c.deadServerTimeoutMs, maxValueBytes: c.maxValueBytes, nodeHealthTimeoutMs: c.nodeHealthTimeoutMs,
+          antiEntropyIntervalMs: c.antiEntropyIntervalMs, raftPort: c.raftAddr.port, httpPort: c.httpAddr.port,
+        })) {
+          assert.ok(Number.isSafeInteger(v) && v >= 0, `${name} is ${v}`);
+        }
+        // The documented ranges (konsul agent --help).
+        const within = (name: string, v: number, min: number, max: number): void => assert.ok(v >= min && v <= max, `${name} ${v} outside ${min}..${max}`);
+        within('electionTimeoutMs', c.electionTimeoutMs, 50, 60_000);
+        within('heartbeatIntervalMs', c.heartbeatIntervalMs, 5, 10_000);
+        within('snapshotThreshold', c.snapshotThreshold, 16, 2 ** 30);
+        within('maxValueBytes', c.maxValueBytes, 1, 8 * 2 ** 20);
+        within('antiEntropyIntervalMs', c.antiEntropyIntervalMs, 100, 24 * 3_600_000);
+        within('raft port', c.raftAddr.port, 0, 65_535);
+        within('http port', c.httpAddr.port, 0, 65_535);
+        assert.ok(c.heartbeatIntervalMs * 2 <= c.electionTimeoutMs);
+        assert.ok(c.deadServerTimeoutMs >= 4 * c.electionTimeoutMs);
+        assert.ok(c.nodeHealthTimeoutMs >= 2 * c.electionTimeoutMs);
+        seen.ok++;
+        assert.ok(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(c.nodeId), `node id ${JSON.stringify(c.nodeId)}`);
+        for (const [name, ttl] of Object.entries(c.dns.serviceTtlSeconds)) {
+          assert.ok(Number.isSafeInteger(ttl) && ttl >= 0, `dns ttl ${name}=${ttl}`);
         }
       },
     );
-    return { property, teardown: async () => rmSync(dir, { recursive: true, force: true }) };
+    return {
+      property,
+      async after() {
+        // The generator reaches both: settings that resolve and settings that are refused.
+        assert.ok(seen.ok >= (seen.ok + seen.refused) * 0.1 && seen.refused > 0, JSON.stringify(seen));
+      },
+      teardown: async () => rmSync(dir, { recursive: true, force: true }),
+    };
   },
 };
