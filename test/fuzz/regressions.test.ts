@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import dnsPacket from 'dns-packet';
 import { ConfigError, resolveConfig } from '../../src/agent/config.js';
-import { STATE_TABLES } from '../../src/state/index.js';
+import { encodeCommand, STATE_TABLES, StateMachine } from '../../src/state/index.js';
+import type { CatalogOp, CheckInput, ServiceInput } from '../../src/state/catalog.js';
 import { LmdbStateStore, SnapshotCorruptionError } from '../../src/storage/index.js';
 import { SnapshotEncoder } from '../../src/storage/snapshot-format.js';
 import { rcodeOf, startDns } from '../dns/helpers.js';
@@ -114,5 +115,45 @@ describe('fuzz regressions: DNS forwarding', () => {
     assert.equal(refused.id, 100);
     assert.equal(rcodeOf(refused), 'SERVFAIL', 'an answer to another name was relayed');
     assert.equal(dns.server.stats().errors, 0);
+  });
+});
+
+describe('fuzz regressions: catalog views are the same on every replica', () => {
+  it('service name spelling and an instance\'s check order do not depend on apply vs load order (found by state-command)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'konsul-fuzz-regression-'));
+    const open = (): { store: LmdbStateStore; sm: StateMachine } => {
+      const store = LmdbStateStore.open(dir, { tables: STATE_TABLES, mapSize: 16 * 1024 * 1024 });
+      return { store, sm: new StateMachine(store) };
+    };
+    const svc = (id: string): ServiceInput => ({
+      id, service: `svc-${id}`, tags: [], address: '', port: 0, meta: {}, weights: { passing: 1, warning: 1 }, enableTagOverride: false,
+    });
+    const check = (checkId: string, serviceId: string): CheckInput => ({
+      checkId, name: checkId, status: 'passing', notes: '', output: '', type: 'ttl', serviceId,
+    });
+    const op: CatalogOp = {
+      op: 'sync',
+      node: { node: 'n1', id: '', address: '10.0.0.1', datacenter: 'dc1', taggedAddresses: {}, meta: {} },
+      // Applied in this order; loaded back in key order ('H' < 'h', ' ' < '!').
+      services: [svc('h'), svc('H')],
+      checks: [check('!', 'h'), check(' ', '')],
+    };
+    const view = (sm: StateMachine): string => JSON.stringify({
+      names: [...sm.catalog.serviceNames()],
+      instances: [...sm.catalog.serviceNames().keys()].map((n) => sm.catalog.instances(n)),
+    });
+    let live = open();
+    try {
+      assert.deepEqual(live.sm.apply([{ index: 1, command: encodeCommand({ type: 'catalog', op }) }]), [true]);
+      const before = view(live.sm);
+      await live.store.close();
+      live = open();
+      assert.equal(view(live.sm), before);
+      assert.deepEqual([...live.sm.catalog.serviceNames().keys()], ['svc-H']);
+      assert.deepEqual(live.sm.catalog.instances('svc-h')[1]!.checks.map((c) => c.checkId), [' ', '!']);
+    } finally {
+      await live.store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
