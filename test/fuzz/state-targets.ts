@@ -109,6 +109,9 @@ export function stateDigest(store: LmdbStateStore, sm: StateMachine): string {
   const c = sm.catalog;
   hash.update(JSON.stringify(c.nodes().map((n) => [n, c.nodeServices(n.node), c.nodeChecks(n.node)])));
   hash.update(JSON.stringify([...c.serviceNames()]));
+  // What health and DNS queries see: every service's instances with their checks.
+  for (const name of c.serviceNames().keys()) hash.update(JSON.stringify(c.instances(name)));
+  hash.update(JSON.stringify(c.checksInState('any')));
   hash.update(`${sm.kvIndex()} ${c.catalogIndex()}`);
   return hash.digest('hex');
 }
