@@ -248,7 +248,8 @@ class Sources {
 }
 
 function fail(source: string, problem: string): never {
-  throw new ConfigError(`${source}: ${problem}`);
+  // One line, whatever the quoted value or parser message holds: errors are one line on stderr.
+  throw new ConfigError(`${source}: ${problem}`.replace(/\r\n|\r|\n/g, '\\n'));
 }
 
 function asString(raw: Raw): string {
@@ -575,7 +576,9 @@ function resolveSettings(src: Sources): AgentConfig {
   const dev = asBool(src.get('dev'), false);
   const server = asBool(src.get('server'), dev);
   const bootstrap = asBool(src.get('bootstrap'), dev);
-  if (bootstrap && !server) fail(src.get('bootstrap')!.source, 'only a server can bootstrap a cluster (add --server)');
+  // Without --bootstrap anywhere, bootstrapping came from --dev.
+  const bootstrapSource = src.get('bootstrap')?.source ?? AGENT_FLAG_NAMES.dev;
+  if (bootstrap && !server) fail(bootstrapSource, 'only a server can bootstrap a cluster (add --server)');
 
   const joinRaw = src.get('join');
   let join: string[] = [];
@@ -589,7 +592,7 @@ function resolveSettings(src: Sources): AgentConfig {
     join = join.map((j) => formatHostPort(parseHostPort(j, 7000)!));
   }
   if (bootstrap && join.length > 0) {
-    fail(src.get('bootstrap')!.source, 'bootstrap starts a new cluster; do not combine it with --join');
+    fail(bootstrapSource, 'bootstrap starts a new cluster; do not combine it with --join');
   }
   if (!bootstrap && join.length === 0 && !dev) {
     // Allowed: a restart of a node that is already a member needs neither. Checked against the data dir at start-up.

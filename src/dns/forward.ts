@@ -4,7 +4,20 @@
 import { createSocket } from 'node:dgram';
 import { randomInt } from 'node:crypto';
 import { isIP } from 'node:net';
+import dnsPacket from 'dns-packet';
 import { HEADER_BYTES, Rcode, responseRcode } from './message.js';
+
+/** The question of a message as one comparable string, or undefined when the message does not decode whole. */
+function questionOf(message: Buffer): string | undefined {
+  try {
+    const decoded = dnsPacket.decode(message);
+    if (dnsPacket.decode.bytes !== message.length || decoded.questions?.length !== 1) return undefined;
+    const q = decoded.questions[0]!;
+    return `${q.name.toLowerCase()} ${q.type} ${q.class}`;
+  } catch {
+    return undefined;
+  }
+}
 
 export interface Recursor {
   host: string;
@@ -72,6 +85,7 @@ export class Forwarder {
   private exchange(recursor: Recursor, query: Buffer): Promise<Buffer | undefined> {
     return new Promise((resolve) => {
       const clientId = query.readUInt16BE(0);
+      const question = questionOf(query);
       const upstreamId = randomInt(0, 0x10000);
       const outgoing = Buffer.from(query);
       outgoing.writeUInt16BE(upstreamId, 0);
@@ -93,6 +107,8 @@ export class Forwarder {
       socket.on('message', (msg) => {
         // Only the response to our question: QR set, our id.
         if (msg.length < HEADER_BYTES || (msg[2] & 0x80) === 0 || msg.readUInt16BE(0) !== upstreamId) return;
+        // And only a well-formed one to that question: garbage or another name is not relayed (it may be spoofed).
+        if (question === undefined || questionOf(msg) !== question) return;
         const answer = Buffer.from(msg);
         answer.writeUInt16BE(clientId, 0);
         finish(answer);

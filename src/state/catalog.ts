@@ -504,7 +504,9 @@ export class Catalog implements CatalogReader {
       for (const key of this.instancesByName.get(lowerName)!) {
         const s = this.serviceAt(key);
         if (!s) continue;
-        name ??= s.service;
+        // Instances may spell the name differently ('web', 'Web'): show the same one on every replica,
+        // whatever order they were applied or loaded in.
+        if (name === undefined || s.service < name) name = s.service;
         for (const t of s.tags) tags.add(t);
       }
       if (name !== undefined) out.set(name, [...tags].sort());
@@ -528,6 +530,8 @@ export class Catalog implements CatalogReader {
       for (const c of this.checksByNode.get(nodeKey)?.values() ?? []) {
         if (c.serviceId === '' || c.serviceId === s.id) checks.push(c);
       }
+      // In check id order, as nodeChecks gives them: the map's own order depends on how it was filled.
+      checks.sort((a, b) => cmp(a.checkId, b.checkId));
       out.push({ node, service: s, checks, status: worstStatus(checks.map((c) => c.status)) });
     }
     return out.sort((a, b) => cmp(a.node.node, b.node.node) || cmp(a.service.id, b.service.id));

@@ -285,6 +285,10 @@ export class LmdbStateStore implements StateStore {
           if (!current) throw new SnapshotCorruptionError(`table ${JSON.stringify(name)} is not one of this store's tables`);
         },
         record: (key, value) => {
+          // LMDB would refuse such a key with a bare MDB_BAD_VALSIZE; say what is wrong with the stream.
+          if (key.length === 0 || key.length > MAX_KEY_BYTES) {
+            throw new SnapshotCorruptionError(`a ${key.length}-byte key in table ${currentName} (keys are 1 to ${MAX_KEY_BYTES} bytes)`);
+          }
           try {
             // The snapshot lists each table in key order, and the table was just emptied.
             txn.putBinary(current!, key, value, { append: true });
