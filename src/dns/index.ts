@@ -21,7 +21,7 @@ export interface DnsServer {
 }
 
 /** With port 0, how often to pick a new UDP port when TCP cannot have the same one. */
-const BIND_ATTEMPTS = 5;
+const BIND_ATTEMPTS = 20;
 const MAX_TCP_CONNECTIONS = 1024;
 /** Room for bursts of queries while the event loop is busy; the kernel caps it at its own limit. */
 const UDP_RECV_BUFFER_BYTES = 4 * 1024 * 1024;
