@@ -129,6 +129,29 @@ describe('histories no serial order explains are rejected', () => {
     // The stale read needs only the write it saw, the write that buried it, and itself.
     assert.deepEqual(violation.witness, [history[0], history[2], history[4]]);
   });
+
+  test('an op running when the shrinker cuts the history stays unacknowledged in the witness', () => {
+    // The stale read is the only lie. The cas on absence is honest, but only
+    // thanks to the delete called after the read returned: had the shrinker cut
+    // the history at the read and then given the cas back its real return, the
+    // cas alone (after "b") would fail, and the witness would accuse it instead
+    // (it once did: write "b" [2..3], cas null -> "c": ok [11..20]).
+    const staleRead = read(3, 'a', 10, 12);
+    const history = [
+      write(1, 'a', 0, 1),
+      write(1, 'b', 2, 3),
+      cas(2, 'z', 'y', false, 10, 11), // a failed cas: unacknowledged writes stay in the search
+      staleRead,
+      cas(4, null, 'c', true, 11, 20),
+      del(5, 13, 14),
+    ];
+    assertValid(checkOperations(history.filter((op) => op !== staleRead)));
+    const violation = assertViolation(checkOperations(history));
+    assert.deepEqual(violation.pending[0], staleRead);
+    assert.ok(violation.witness.includes(staleRead), formatViolation(violation));
+    assertViolation(checkOperations(violation.witness, { shrink: false }));
+    assertValid(checkOperations(violation.witness.filter((op) => op !== staleRead)));
+  });
 });
 
 describe('honest histories are accepted', () => {

@@ -7,6 +7,7 @@ import type { Operation } from './types.js';
 const KEEP = 0;
 const RELAXED = 1; // treated as unacknowledged: may take effect late, or never
 const DROPPED = 2;
+const CUT = 3; // running when the history was cut: unacknowledged for good, never restored
 
 /**
  * Returns a subset of `ops` (sorted by call) that is non-linearizable on its
@@ -22,9 +23,14 @@ const DROPPED = 2;
  * - cut the history at a time T: drop every op called after T, and treat the
  *   ops still running at T as unacknowledged (reads among them dropped).
  * If the changed history still fails, so did the original. A relaxed write
- * nobody reads is then dropped by relevantOperations (also safe), and the
- * relaxed writes that remain are reported as they really happened, which only
- * adds constraints.
+ * nobody reads is then dropped by relevantOperations (also safe). A write
+ * relaxed on its own that remains is reported as it really happened: the
+ * witness is then the original with reads dropped, unread writes dropped and
+ * the cut made, all safe. An op relaxed by the cut is NOT: its real return may
+ * rest on ops called after T, which the cut dropped (a cas that swapped null
+ * only because of a delete called after T), so restoring it could make a
+ * witness that fails where the original passes. It stays in the witness as a
+ * copy with `ret: Infinity`, what it was at the cut: its answer came later.
  */
 export function shrinkViolation(
   ops: readonly Operation[],
@@ -35,16 +41,15 @@ export function shrinkViolation(
   const n = ops.length;
   const status = new Uint8Array(n);
   const observesOnly = (op: Operation): boolean => op.f === 'read' || (op.f === 'cas' && op.output === false);
-  const relaxOrDrop = (i: number): number => (observesOnly(ops[i]) ? DROPPED : RELAXED);
 
   const relaxed = (): { history: Operation[]; original: Map<Operation, Operation> } => {
     const original = new Map<Operation, Operation>();
     const history: Operation[] = [];
     for (let i = 0; i < n; i++) {
       if (status[i] === DROPPED) continue;
-      if (status[i] === RELAXED && ops[i].ret !== Infinity) {
+      if ((status[i] === RELAXED || status[i] === CUT) && ops[i].ret !== Infinity) {
         const op = { ...ops[i], ret: Infinity };
-        original.set(op, ops[i]);
+        if (status[i] === RELAXED) original.set(op, ops[i]);
         history.push(op);
       } else history.push(ops[i]);
     }
@@ -67,22 +72,14 @@ export function shrinkViolation(
       for (let i = 0; i < n; i++) {
         const op = ops[i];
         if (op.call > end) status[i] = DROPPED;
-        else if (op.ret > end) status[i] = relaxOrDrop(i);
+        else if (op.ret > end) status[i] = observesOnly(op) ? DROPPED : CUT;
         else if (op.call < start && observesOnly(op)) status[i] = DROPPED;
         else status[i] = KEEP;
       }
-      if (stillFails()) {
-        // Relaxing let the window fail without the reads that pinned those
-        // early writes down; as they really happened they pin themselves, and
-        // those reads can go. (Undoing a relaxation is safe too: it only
-        // brings the history closer to the original.)
-        const { history, original } = relaxed();
-        for (const op of relevantOperations(history)) {
-          const was = original.get(op);
-          if (was !== undefined) status[ops.indexOf(was)] = KEEP;
-        }
-        break;
-      }
+      // The ops running at the cut stay unacknowledged (CUT): giving them back
+      // their real returns while the ops called after the cut stay dropped is
+      // not a safe change (see above).
+      if (stillFails()) break;
       status.fill(KEEP);
       if (start < ops[0].call) break;
     }
