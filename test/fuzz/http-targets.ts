@@ -195,18 +195,24 @@ function kvDigest(agent: FakeAgent): string {
   return hash.digest('hex');
 }
 
+/** A real HTTP server over a FakeAgent with small limits, on a free loopback port; error logs collected. */
+async function startFuzzServer(): Promise<{ agent: FakeAgent; logged: string[]; server: ReturnType<typeof createHttpServer> }> {
+  const agent = new FakeAgent();
+  const logged: string[] = [];
+  const server = createHttpServer({
+    agent, maxValueBytes: 4096, maxBodyBytes: 4096, defaultWaitMs: 200, maxWaitMs: 200,
+    logger: { debug() {}, info() {}, warn() {}, error: (o: object, m?: string) => logged.push(`${m} ${JSON.stringify(o)}`) } as never,
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { agent, logged, server };
+}
+
 export const httpTarget: FuzzTarget = {
   name: 'http-api',
   description: 'a real HTTP server over a real state machine: every route with hostile methods, path segments, query parameters (cas, flags, index, wait, consistency...) and bodies (JSON, bytes, oversized); a 2xx or a 4xx with a message, never a 5xx or a hang, a refused request writes nothing, the server answers after',
   testRuns: 1600,
   async setup() {
-    const agent = new FakeAgent();
-    const logged: string[] = [];
-    const server = createHttpServer({
-      agent, maxValueBytes: 4096, maxBodyBytes: 4096, defaultWaitMs: 200, maxWaitMs: 200,
-      logger: { debug() {}, info() {}, warn() {}, error: (o: object, m?: string) => logged.push(`${m} ${JSON.stringify(o)}`) } as never,
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { agent, logged, server } = await startFuzzServer();
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const dispatcher = new Agent({ keepAliveTimeout: 10_000 });
 
@@ -307,13 +313,7 @@ export const httpRawTarget: FuzzTarget = {
   description: 'the HTTP server at the byte level: valid, mutated (request line, headers, chunked framing, lengths) and random requests, pipelined, in random TCP chunks; every response is HTTP with a status under 500, nothing hangs or logs an internal error, the server answers after',
   testRuns: 1200,
   async setup() {
-    const agent = new FakeAgent();
-    const logged: string[] = [];
-    const server = createHttpServer({
-      agent, maxValueBytes: 4096, maxBodyBytes: 4096, defaultWaitMs: 200, maxWaitMs: 200,
-      logger: { debug() {}, info() {}, warn() {}, error: (o: object, m?: string) => logged.push(`${m} ${JSON.stringify(o)}`) } as never,
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { agent, logged, server } = await startFuzzServer();
     const port = (server.address() as AddressInfo).port;
     const members = structuredClone(agent.members);
     const property = fc.asyncProperty(
