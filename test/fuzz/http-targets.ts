@@ -15,7 +15,7 @@ import {
 } from '../../src/agent/local/definitions.js';
 import { createHttpServer } from '../../src/http/index.js';
 import { FakeAgent } from '../http/fake-agent.js';
-import { hostileBytes, mutated, withTimeout, type FuzzTarget } from './runner.js';
+import { hostileBytes, mutated, replaceSomewhere, withTimeout, type FuzzTarget } from './runner.js';
 import { split } from './transport-targets.js';
 
 const loopback = fc.constantFrom('127.0.0.1', 'localhost', '[::1]');
@@ -40,17 +40,6 @@ const serviceJson = fc.record({
   Check: checkJson,
   Checks: fc.array(checkJson, { maxLength: 2 }),
 }, { requiredKeys: ['Name'] });
-
-/** Replaces one value somewhere inside a JSON document with an arbitrary JSON value. */
-function replaceSomewhere(doc: unknown, path: number[], replacement: unknown): unknown {
-  if (path.length === 0 || typeof doc !== 'object' || doc === null) return replacement;
-  const keys = Object.keys(doc);
-  if (keys.length === 0) return replacement;
-  const key = keys[path[0]! % keys.length]!;
-  const copy: Record<string, unknown> = Array.isArray(doc) ? ([...doc] as unknown as Record<string, unknown>) : { ...(doc as Record<string, unknown>) };
-  copy[key] = replaceSomewhere(copy[key], path.slice(1), replacement);
-  return copy;
-}
 
 /** A JSON document: as generated, with one value replaced by any JSON, or as text with bytes mutated. */
 function hostileJson(valid: fc.Arbitrary<unknown>): fc.Arbitrary<Buffer> {

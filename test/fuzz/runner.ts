@@ -134,3 +134,14 @@ export function hostileBytes(valid: fc.Arbitrary<Uint8Array>, maxRandom = 200): 
     { weight: 4, arbitrary: mutated(valid) },
   );
 }
+
+/** Replaces one value somewhere inside a JSON document with an arbitrary JSON value. */
+export function replaceSomewhere(doc: unknown, path: number[], replacement: unknown): unknown {
+  if (path.length === 0 || typeof doc !== 'object' || doc === null) return replacement;
+  const keys = Object.keys(doc);
+  if (keys.length === 0) return replacement;
+  const key = keys[path[0]! % keys.length]!;
+  const copy: Record<string, unknown> = Array.isArray(doc) ? ([...doc] as unknown as Record<string, unknown>) : { ...(doc as Record<string, unknown>) };
+  copy[key] = replaceSomewhere(copy[key], path.slice(1), replacement);
+  return copy;
+}

@@ -14,7 +14,7 @@ import {
 } from '../../src/state/index.js';
 import type { CatalogOp } from '../../src/state/catalog.js';
 import { LmdbStateStore } from '../../src/storage/index.js';
-import { hostileBytes, mutated, type FuzzTarget } from './runner.js';
+import { hostileBytes, mutated, replaceSomewhere, type FuzzTarget } from './runner.js';
 
 const keyArb = fc.oneof(
   fc.constantFrom('a', 'a/b', 'a/c', 'b', 'web/config', 'ü'),
@@ -64,17 +64,6 @@ export const commandArb: fc.Arbitrary<Command> = fc.oneof(
     return false; // lone surrogates and the like: not a command a proposer could send
   }
 });
-
-/** Replaces one value somewhere inside a JSON document with an arbitrary JSON value. */
-function replaceSomewhere(doc: unknown, path: number[], replacement: unknown): unknown {
-  if (path.length === 0 || typeof doc !== 'object' || doc === null) return replacement;
-  const keys = Object.keys(doc);
-  if (keys.length === 0) return replacement;
-  const key = keys[path[0]! % keys.length]!;
-  const copy: Record<string, unknown> = Array.isArray(doc) ? ([...doc] as unknown as Record<string, unknown>) : { ...(doc as Record<string, unknown>) };
-  copy[key] = replaceSomewhere(copy[key], path.slice(1), replacement);
-  return copy;
-}
 
 /** A catalog command whose JSON is structurally wrong somewhere (reaches catalogOpProblem, past the byte layer). */
 const badCatalogJsonArb = fc.tuple(syncArb, fc.array(fc.nat(), { maxLength: 4 }), fc.jsonValue({ maxDepth: 2 })).map(([op, path, value]) => {
