@@ -10,11 +10,12 @@ import { join } from 'node:path';
 import { KonsulError, NotLeaderError } from '../errors.js';
 import { ConfChangeType, ProgressState, Role, findMember, isVoter, type NodeId } from '../raft/index.js';
 import {
-  NODE_ALIVE_OUTPUT, NODE_DEAD_OUTPUT, NODE_HEALTH_CHECK_ID, encodeCommand,
+  NODE_ALIVE_OUTPUT, NODE_DEAD_OUTPUT, NODE_HEALTH_CHECK_ID, encodeCommand, CommandTooNewError,
   type CatalogOp, type Command, type NodeInput, type StateMachine,
 } from '../state/index.js';
 import { raftDir, type NodeStorage } from '../storage/index.js';
-import { PROTOCOL_VERSION, type TransportLogger } from '../transport/index.js';
+import { MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, type TransportLogger } from '../transport/index.js';
+import { clusterVersionCommand, commonVersion } from './versions.js';
 import { packageVersion } from '../cli/version.js';
 import type {
   AgentApi, AgentSelf, ClusterStats, ClusterStatus, Consistency, KvDeleteOptions, KvPutOptions, MemberRole, MemberStatus, ReadMeta, SnapshotArchiveStream,
@@ -146,7 +147,7 @@ export class Agent implements AgentApi {
           this.leaderWaiters = [];
           for (const w of waiters) w();
         },
-        fatal: (error) => this.exit(`storage failed: ${error.message}`, 1),
+        fatal: (error) => this.exit(error instanceof CommandTooNewError ? error.message : `storage failed: ${error.message}`, 1),
         request: (method, body, from) => this.handleRequest(method, body, from),
       },
     });
@@ -564,6 +565,7 @@ export class Agent implements AgentApi {
       const conf = st.conf;
       const heard = (id: NodeId): number => (id === this.nodeId ? now : Math.max(this.driver.lastHeard.get(id) ?? 0, this.leaderSince));
       await this.nodeHealth(now, heard);
+      await this.raiseClusterVersion(conf.members.map((m) => m.id));
       for (const m of conf.members) {
         if (m.voter || m.id === this.nodeId) continue;
         const record = this.state.member(m.id);
@@ -629,6 +631,17 @@ export class Agent implements AgentApi {
     }
   }
 
+  /** Once every member speaks a newer protocol version than the cluster runs, move the cluster to it (ops: versions.ts). */
+  private async raiseClusterVersion(members: readonly string[]): Promise<void> {
+    const ids = new Set(members);
+    for (const m of this.state.members()) ids.add(m.id);
+    const target = commonVersion([...ids], this.nodeId, (id) => this.driver.transport.peerVersion(id));
+    const current = this.state.clusterVersion();
+    if (target === undefined || target <= current) return;
+    this.logger.info({ from: current, to: target }, `every member speaks protocol version ${target}: the cluster moves to it`);
+    await this.driver.proposeBytes(clusterVersionCommand(target));
+  }
+
   /** Once in the configuration, make the replicated member record match this node (addresses, role). */
   private async registerSelf(): Promise<void> {
     const raft = this.driver.raft;
@@ -661,6 +674,8 @@ export class Agent implements AgentApi {
         voter: m.voter,
         leader: m.id === leaderId,
       };
+      const version = m.id === this.nodeId ? PROTOCOL_VERSION : this.driver.transport.peerVersion(m.id);
+      if (version !== undefined) out.protocolVersion = version;
       if (st.role === Role.Leader) {
         const pr = st.progress.find((p) => p.id === m.id);
         const last = m.id === this.nodeId ? now : this.driver.lastHeard.get(m.id);
@@ -698,6 +713,7 @@ export class Agent implements AgentApi {
       lastLogIndex: st.lastIndex,
       snapshotIndex: st.snapshotIndex,
       members,
+      protocol: { cluster: this.state.clusterVersion(), min: MIN_PROTOCOL_VERSION, max: PROTOCOL_VERSION },
       quorum,
     };
   }

@@ -30,6 +30,8 @@ export interface MemberStatus {
   healthy?: boolean;
   matchIndex?: number;
   lastContactMs?: number;
+  /** The protocol version this node and that member speak to each other (the last handshake's); absent when unknown. */
+  protocolVersion?: number;
 }
 
 export interface ClusterStatus {
@@ -44,6 +46,8 @@ export interface ClusterStatus {
   members: MemberStatus[];
   /** The leader knows a quorum of voters is answering (false when this node cannot tell). */
   quorum: boolean;
+  /** Protocol versions: the one the cluster runs at (replicated), and the range this node speaks. */
+  protocol?: { cluster: number; min: number; max: number };
 }
 
 export interface ClusterStats {

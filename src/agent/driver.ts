@@ -6,6 +6,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { unsafeForTests } from './unsafe.js';
+import { prepareProposal } from './versions.js';
 import { KonsulError, NotLeaderError, ProposalDroppedError } from '../errors.js';
 import {
   EntryType, MessageType, RaftNode, Role, bootstrapSnapshot, findMember,
@@ -173,6 +174,8 @@ export class RaftDriver {
         if (!this.events.request) return Promise.reject(new KonsulError('KONSUL_ERR_NO_HANDLER', 'no handler', 501));
         return this.events.request(method, body, from);
       },
+      // A Raft link from a node older than the cluster's protocol version is refused at the hello.
+      clusterVersion: () => this.state.clusterVersion(),
       logger: this.logger,
     });
     await this.transport.start();
@@ -532,6 +535,17 @@ export class RaftDriver {
 
   /** Propose a command on this node, which must be the leader. Resolves once applied here. */
   propose(data: Uint8Array): Promise<ProposalResult> {
+    let bytes: Uint8Array;
+    try {
+      bytes = prepareProposal(data, this.state.clusterVersion());
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    return this.proposeBytes(bytes);
+  }
+
+  /** Propose bytes exactly as given (the cluster-version command itself). */
+  proposeBytes(data: Uint8Array): Promise<ProposalResult> {
     const p = this.submit(() => this.raft.propose(data));
     if (this.unsafeAckBeforeCommit && this.raft.role === Role.Leader) {
       // TEST ONLY (unsafe.ts): answer "done" once appended here, before a majority has it.

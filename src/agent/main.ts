@@ -135,6 +135,10 @@ async function startWith(s: {
   } catch (error) {
     throw new ConfigError(`--data-dir: cannot open ${dataDir}: ${(error as Error).message}`);
   }
+  if (storage.migrated) {
+    const { from, to, backup } = storage.migrated;
+    log.info({ dataDir, from, to, backup }, `data dir migrated from format ${from} to ${to}; the format-${from} copy is in ${backup}`);
+  }
   const state = new StateMachine(storage.state);
   const hadState = storage.state.appliedIndex() > 0;
 

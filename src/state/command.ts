@@ -10,6 +10,18 @@
 //   member-delete  str id
 //   catalog        str JSON of a CatalogOp (checked field by field on decode)
 //   restore        u32 length + a state snapshot stream (the body of a snapshot archive)
+//   cluster-version u16 version                                   (tag 40, protocol 2)
+//
+// Versions. A command's version is the oldest protocol version whose state
+// machine understands it (see PROTOCOL_VERSION in src/transport/codec.ts).
+// Entries written before versions existed (the first release) are bare
+// commands of types 1-6: version 1. From protocol 2 on, once every member
+// speaks it (the replicated cluster version), commands travel in an envelope:
+//   u8 41, u8 version, then the command's bytes as above
+// A replica that meets a command it does not understand (an envelope of a
+// newer version, or an unknown type) stops: it must never skip a write the
+// others apply (UnsupportedCommandError). A bare command that is malformed is
+// still the deterministic no-op it always was.
 
 import { isUtf8 } from 'node:buffer';
 import { KonsulError } from '../errors.js';
@@ -23,7 +35,15 @@ export type Command =
   | { type: 'member-delete'; id: string }
   | { type: 'catalog'; op: CatalogOp }
   /** Replace the KV store and the catalog with a snapshot's (PUT /v1/snapshot); members stay. */
-  | { type: 'restore'; state: Uint8Array };
+  | { type: 'restore'; state: Uint8Array }
+  // ---- ops (versioning): tags 40-49
+  /** The cluster now runs at this protocol version (the leader proposes it once every member speaks it). */
+  | { type: 'cluster-version'; version: number };
+
+/** The newest command version this konsul's state machine applies. Kept equal to the peer PROTOCOL_VERSION. */
+export const COMMAND_VERSION = 2;
+/** The version of every bare (unenveloped) command of the first release. */
+export const LEGACY_COMMAND_VERSION = 1;
 
 /** Bytes that are not a command (truncated, garbage, or fields a proposer could never have encoded). */
 export class CommandDecodeError extends KonsulError {
@@ -41,6 +61,20 @@ export class InvalidCommandError extends KonsulError {
   }
 }
 
+/**
+ * A command this konsul does not understand: written by a newer one (an
+ * envelope of a newer version, a type it does not know). Applying around it
+ * would make this replica differ from the others, so the state machine throws
+ * it out of apply and the node stops. A proposal of such bytes is a 400.
+ */
+export class UnsupportedCommandError extends CommandDecodeError {
+  constructor(message: string) {
+    super(message);
+    this.message = `unsupported command: ${message}`;
+    this.name = 'UnsupportedCommandError';
+  }
+}
+
 export class KeyTooLargeError extends KonsulError {
   constructor(what: string, bytes: number) {
     super('KONSUL_ERR_KEY_TOO_LARGE', `${what} is ${bytes} bytes; the limit is ${MAX_KEY_BYTES}`, 400);
@@ -55,6 +89,10 @@ const enum Tag {
   MemberDelete = 4,
   Catalog = 5,
   Restore = 6,
+  // ---- ops (versioning)
+  ClusterVersion = 40,
+  /** Not a command: the versioned envelope around one. */
+  Envelope = 41,
 }
 
 const HAS_CAS = 1;
@@ -68,7 +106,13 @@ const ALLOWED_BITS: Record<Tag, number> = {
   [Tag.MemberDelete]: 0,
   [Tag.Catalog]: 0,
   [Tag.Restore]: 0,
+  // ---- ops (versioning)
+  [Tag.ClusterVersion]: 0,
+  [Tag.Envelope]: 0,
 };
+
+/** The first release's command types: understood by every version. Any other type needs protocol 2 or newer. */
+const LEGACY_TAGS: ReadonlySet<number> = new Set([Tag.KvSet, Tag.KvDelete, Tag.MemberSet, Tag.MemberDelete, Tag.Catalog, Tag.Restore]);
 
 const TWO_POW_32 = 0x1_0000_0000;
 /** The largest high word of a u64 that is still a safe integer (2^53 - 1). */
@@ -200,6 +244,18 @@ export function encodeCommand(cmd: Command): Uint8Array {
       e.bytes(cmd.state);
       return e.done();
     }
+    // ---- ops (versioning)
+    case 'cluster-version': {
+      if (!Number.isInteger(cmd.version) || cmd.version < 1 || cmd.version > 0xffff) {
+        throw new InvalidCommandError(`cluster version must be an integer from 1 to 65535, got ${String(cmd.version)}`);
+      }
+      const e = new Encoder(2 + 2);
+      e.u8(Tag.ClusterVersion);
+      e.u8(0);
+      e.u8(cmd.version >>> 8);
+      e.u8(cmd.version & 0xff);
+      return e.done();
+    }
     default:
       throw new InvalidCommandError(`unknown command type ${JSON.stringify((cmd as { type: unknown }).type)}`);
   }
@@ -255,12 +311,63 @@ class Decoder {
   }
 }
 
-/** Decodes bytes from encodeCommand; anything else throws CommandDecodeError (400). */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/**
+ * Wraps encoded command bytes in the envelope of `version` (protocol 2 and
+ * newer); at version 1 the bytes stay bare, as the first release reads them.
+ */
+export function versionCommand(bytes: Uint8Array, version: number): Uint8Array {
+  if (version <= LEGACY_COMMAND_VERSION) return bytes;
+  if (!Number.isInteger(version) || version > 0xff) throw new InvalidCommandError(`command version must be an integer up to 255, got ${version}`);
+  if (bytes[0] === Tag.Envelope) throw new InvalidCommandError('the command is in an envelope already');
+  const out = Buffer.allocUnsafe(2 + bytes.length);
+  out[0] = Tag.Envelope;
+  out[1] = version;
+  out.set(bytes, 2);
+  return out;
+}
+
+/**
+ * The oldest protocol version whose state machine understands these bytes:
+ * an envelope's own version, 1 for the first release's command types, 2 for
+ * any other type. Undefined for an empty buffer.
+ */
+export function commandVersion(bytes: Uint8Array): number | undefined {
+  if (bytes.length === 0) return undefined;
+  if (bytes[0] === Tag.Envelope) return bytes.length >= 2 ? bytes[1] : undefined;
+  return LEGACY_TAGS.has(bytes[0]!) ? LEGACY_COMMAND_VERSION : 2;
+}
+
+/**
+ * Decodes bytes from encodeCommand (bare or in a versioned envelope). Bytes
+ * that are not a command throw CommandDecodeError (400); a command of a newer
+ * version or an unknown type throws UnsupportedCommandError.
+ */
 export function decodeCommand(bytes: Uint8Array): Command {
-  const d = new Decoder(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  const buf = asBuffer(bytes);
+  if (buf.length >= 1 && buf[0] === Tag.Envelope) {
+    if (buf.length < 3) throw new CommandDecodeError('an envelope without a command');
+    const version = buf[1]!;
+    if (version > COMMAND_VERSION) {
+      throw new UnsupportedCommandError(`a command of version ${version}; this konsul applies versions up to ${COMMAND_VERSION}`);
+    }
+    if (version <= LEGACY_COMMAND_VERSION) throw new CommandDecodeError(`an envelope of version ${version}`);
+    if (buf[2] === Tag.Envelope) throw new CommandDecodeError('an envelope inside an envelope');
+    return decodeBare(buf.subarray(2));
+  }
+  return decodeBare(buf);
+}
+
+function decodeBare(buf: Buffer): Command {
+  const d = new Decoder(buf);
   const tag = d.u8('type') as Tag;
   const allowed = ALLOWED_BITS[tag] as number | undefined;
-  if (allowed === undefined) throw new CommandDecodeError(`unknown type ${tag}`);
+  if (allowed === undefined || tag === Tag.Envelope) {
+    throw new UnsupportedCommandError(`a command of unknown type ${tag}; this konsul applies versions up to ${COMMAND_VERSION}`);
+  }
   const bits = d.u8('bits');
   if ((bits & ~allowed) !== 0) throw new CommandDecodeError(`unknown bits 0x${bits.toString(16)} for type ${tag}`);
   let cmd: Command;
@@ -309,6 +416,13 @@ export function decodeCommand(bytes: Uint8Array): Command {
       // The stream is checked as it is applied: a bad one changes nothing, on every replica alike.
       cmd = { type: 'restore', state: d.bytes('state') };
       break;
+    // ---- ops (versioning)
+    case Tag.ClusterVersion: {
+      const version = (d.u8('version') << 8) | d.u8('version');
+      if (version < 1) throw new CommandDecodeError('cluster version 0');
+      cmd = { type: 'cluster-version', version };
+      break;
+    }
   }
   d.end();
   return cmd;

@@ -3,9 +3,10 @@
 
 export {
   type Command, encodeCommand, decodeCommand, CommandDecodeError, InvalidCommandError, KeyTooLargeError,
+  UnsupportedCommandError, versionCommand, commandVersion, COMMAND_VERSION, LEGACY_COMMAND_VERSION,
 } from './command.js';
 export {
-  StateMachine, STATE_TABLES, KV_TABLE, MEMBERS_TABLE, META_TABLE,
+  StateMachine, CommandTooNewError, STATE_TABLES, KV_TABLE, MEMBERS_TABLE, META_TABLE,
   type KvEntry, type MemberRecord, type ApplyItem, type ApplyResult,
 } from './machine.js';
 export {

@@ -4,12 +4,13 @@
 // write touched.
 
 import { isUtf8 } from 'node:buffer';
+import { KonsulError } from '../errors.js';
 import { MAX_KEY_BYTES, StorageCorruptionError, type StateReader, type StateStore, type StateWriter } from '../storage/index.js';
 import { SnapshotDecoder } from '../storage/snapshot-format.js';
 import {
   Catalog, CatalogBatch, CATALOG_CHECKS_TABLE, CATALOG_INDEX_TABLE, CATALOG_NODES_TABLE, CATALOG_SERVICES_TABLE, CATALOG_TABLES,
 } from './catalog.js';
-import { decodeCommand, type Command } from './command.js';
+import { COMMAND_VERSION, decodeCommand, UnsupportedCommandError, type Command } from './command.js';
 import { TopicWatchers } from './watchers.js';
 
 export const KV_TABLE = 'kv';
@@ -19,6 +20,8 @@ export const META_TABLE = 'meta';
 export const STATE_TABLES: readonly string[] = [KV_TABLE, MEMBERS_TABLE, META_TABLE, ...CATALOG_TABLES];
 
 const KV_INDEX_KEY = 'kvIndex';
+/** The protocol version the cluster runs at (u16); absent means 1, the first release's. */
+const CLUSTER_VERSION_KEY = 'clusterVersion';
 
 export interface KvEntry {
   key: string;
@@ -118,6 +121,22 @@ function encodeIndex(index: number): Buffer {
 
 // ------------------------------------------------------------ the machine
 
+/**
+ * A committed entry holds a command this konsul does not understand (a newer
+ * konsul wrote it). Thrown out of apply, nothing of the batch applied: the
+ * node must stop rather than skip it, and be upgraded.
+ */
+export class CommandTooNewError extends KonsulError {
+  readonly index: number;
+  constructor(index: number, detail: string) {
+    super('KONSUL_ERR_COMMAND_TOO_NEW',
+      `log entry ${index} holds a command this konsul cannot apply (${detail}); it was written by a newer konsul: upgrade this node (it understands command versions up to ${COMMAND_VERSION})`,
+      500);
+    this.name = 'CommandTooNewError';
+    this.index = index;
+  }
+}
+
 /** A KV change one apply made: a key written or deleted, or a prefix deleted (recurse). */
 interface Touch {
   key: string;
@@ -155,6 +174,10 @@ export class StateMachine {
   /** A restore command was applied in the batch being applied: reload everything after it commits. */
   private restoredInBatch = false;
   private readonly restoreListeners: Array<(index: number) => void> = [];
+  /** The replicated cluster protocol version (1 until a cluster-version command raised it). */
+  private clusterVersionValue = 1;
+  /** What the batch being applied raised it to (committed with the batch). */
+  private batchClusterVersion = 0;
 
   constructor(store: StateStore) {
     const missing = STATE_TABLES.filter((t) => !store.tables.includes(t));
@@ -169,6 +192,8 @@ export class StateMachine {
   private loadCaches(): void {
     const stored = this.store.read((txn) => txn.get(META_TABLE, KV_INDEX_KEY));
     this.kvIndexValue = stored && stored.length === 8 ? stored.readDoubleBE(0) : 0;
+    const version = this.store.read((txn) => txn.get(META_TABLE, CLUSTER_VERSION_KEY));
+    this.clusterVersionValue = version && version.length === 2 ? version.readUInt16BE(0) : 1;
     this.recentDeletes.clear();
     // Deletes before now are unknown: any prefix may have lost keys up to the current KV index.
     this.floorIndex = this.kvIndexValue;
@@ -201,6 +226,7 @@ export class StateMachine {
       touched.length = 0;
       this.catalogBatch.clear();
       this.restoredInBatch = false;
+      this.batchClusterVersion = 0;
       let kvIndex = this.kvIndexValue;
       for (let i = first; i < items.length; i++) {
         const item = items[i]!;
@@ -209,7 +235,9 @@ export class StateMachine {
         let cmd: Command;
         try {
           cmd = decodeCommand(item.command);
-        } catch {
+        } catch (error) {
+          // Written by a newer konsul: skipping it would make this replica differ from the others. Stop.
+          if (error instanceof UnsupportedCommandError) throw new CommandTooNewError(item.index, error.message);
           results[i] = false;
           continue;
         }
@@ -222,6 +250,7 @@ export class StateMachine {
     });
 
     this.kvIndexValue = kvIndex;
+    if (this.batchClusterVersion > this.clusterVersionValue) this.clusterVersionValue = this.batchClusterVersion;
     if (this.restoredInBatch) {
       // The tables were replaced: the caches and every waiter start over from what is stored.
       this.restoredInBatch = false;
@@ -283,7 +312,23 @@ export class StateMachine {
         touched.push({ key: '', recurse: true, deleted: true, index });
         this.restoredInBatch = true;
         return true;
+      // ---- ops (versioning)
+      case 'cluster-version': {
+        // Only ever raised: once every member spoke a version, the cluster stays there.
+        const current = Math.max(this.clusterVersionValue, this.batchClusterVersion);
+        if (cmd.version <= current) return false;
+        const b = Buffer.allocUnsafe(2);
+        b.writeUInt16BE(cmd.version, 0);
+        txn.put(META_TABLE, CLUSTER_VERSION_KEY, b);
+        this.batchClusterVersion = cmd.version;
+        return true;
+      }
     }
+  }
+
+  /** The protocol version the cluster runs at, as this replica has applied it. */
+  clusterVersion(): number {
+    return this.clusterVersionValue;
   }
 
   /** Called (after the caches were reloaded) each time a restore command was applied; index: the batch's last. */

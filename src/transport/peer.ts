@@ -7,7 +7,8 @@ import type { Message, NodeId } from '../raft/types.js';
 import { MessageType } from '../raft/types.js';
 import { BufferWriter } from './buffer-writer.js';
 import {
-  encodeFrame, FrameType, HANDSHAKE_MAX_FRAME_SIZE, PROTOCOL_VERSION, snapshotChunkFrame, writeMessageFrame,
+  encodeFrame, FrameType, HANDSHAKE_MAX_FRAME_SIZE, HandshakeRejectReason, LEGACY_PROTOCOL_VERSION, MIN_PROTOCOL_VERSION,
+  snapshotChunkFrame, writeMessageFrame,
   type Frame,
 } from './codec.js';
 import {
@@ -74,10 +75,17 @@ export class Peer {
   private connectWaiters: ConnectWaiter[] = [];
   private sent = 0;
   private dropped = 0;
+  /** The version the next hello offers: our newest, or 1 after a first-release listener refused that. */
+  private helloVersion: number;
+  /** Set when a first-release listener refused our newest version: redial at once with version 1. */
+  private legacyRedial = false;
+  /** The version the current (or last) link runs at; 0 before the first handshake. */
+  protocolVersion = 0;
 
   constructor(nodeId: NodeId, host: PeerHost) {
     this.nodeId = nodeId;
     this.host = host;
+    this.helloVersion = host.options.protocolVersion;
   }
 
   stats(): PeerStats {
@@ -90,6 +98,7 @@ export class Peer {
       messagesSent: this.sent,
       messagesDropped: this.dropped,
       failures: this.failures,
+      protocolVersion: this.protocolVersion,
     };
   }
 
@@ -284,7 +293,7 @@ export class Peer {
     });
     socket.write(encodeFrame({
       type: FrameType.Hello,
-      hello: { version: PROTOCOL_VERSION, clusterId: options.clusterId, from: options.nodeId, to: this.nodeId, token: options.token },
+      hello: { version: this.helloVersion, clusterId: options.clusterId, from: options.nodeId, to: this.nodeId, token: options.token },
     }));
   }
 
@@ -296,8 +305,23 @@ export class Peer {
     }
     if (frame.type === FrameType.HelloOk) {
       if (frame.nodeId !== this.nodeId) throw new ProtocolError(`dialed ${this.nodeId} but '${frame.nodeId}' answered`);
+      // A first-release listener answers 1 whatever we offered; a newer one its newest.
+      const agreed = Math.min(this.helloVersion, frame.version);
+      if (agreed < MIN_PROTOCOL_VERSION) {
+        throw new ProtocolError(`${this.nodeId} speaks protocol versions up to ${frame.version}; this node speaks ${MIN_PROTOCOL_VERSION} or newer`);
+      }
+      this.protocolVersion = agreed;
       this.onConnected(socket);
     } else if (frame.type === FrameType.HelloReject) {
+      if (frame.reason === HandshakeRejectReason.ProtocolVersion && this.helloVersion > LEGACY_PROTOCOL_VERSION
+        && MIN_PROTOCOL_VERSION <= LEGACY_PROTOCOL_VERSION) {
+        // Newer listeners take any newest version at or above their oldest: this is (most likely) the
+        // first release's listener, which takes only version 1. Speak that to it, at once.
+        this.helloVersion = LEGACY_PROTOCOL_VERSION;
+        this.legacyRedial = true;
+        socket.destroy();
+        return;
+      }
       this.host.counters.handshakesRejected++;
       socket.destroy(new HandshakeRejectedError(frame.reason, frame.detail));
     } else {
@@ -332,6 +356,15 @@ export class Peer {
     this.drainCallbacks = [];
     if (this.state === 'closed') return;
     const wasConnected = this.state === 'connected';
+    if (this.legacyRedial) {
+      this.legacyRedial = false;
+      this.host.options.logger.info({ peer: this.nodeId }, 'peer speaks protocol version 1 only (the first release); redialing with it');
+      this.state = 'idle';
+      this.dial();
+      return;
+    }
+    // The peer may come back upgraded (or version 1 was refused too): offer our newest again.
+    this.helloVersion = this.host.options.protocolVersion;
     if (!wasConnected) this.host.counters.connectFailures++;
     this.onFailure(err ?? new ConnectionClosedError(wasConnected ? 'closed by peer' : 'closed during handshake'), wasConnected);
   }
