@@ -327,7 +327,7 @@ export class Agent implements AgentApi {
     });
   }
 
-  private async handleRequest(method: string, body: Buffer, from: { nodeId: string; address: string }): Promise<Uint8Array> {
+  private async handleRequest(method: string, body: Buffer, from: { nodeId: string; address: string; version?: number }): Promise<Uint8Array> {
     switch (method) {
       case 'info':
         return json(this.info());
@@ -337,6 +337,11 @@ export class Agent implements AgentApi {
       // Membership requests may reach any member: pass them on to the leader.
       case 'join': {
         const info = parseJson<NodeInfo>(body, 'join');
+        // A node that cannot speak the cluster's protocol version could never exchange a Raft message with it.
+        if (from.version !== undefined && from.version < this.state.clusterVersion()) {
+          throw new KonsulError('KONSUL_ERR_CLUSTER_VERSION',
+            `this cluster runs protocol version ${this.state.clusterVersion()}; node "${info.id}" speaks only up to ${from.version}: upgrade it to join`, 409);
+        }
         return json(await this.onLeader('join', body, () => this.joinOnLeader(info), (b) => parseJson<ClusterStatus>(b, 'join')));
       }
       case 'remove': {

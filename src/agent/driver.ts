@@ -77,7 +77,7 @@ export interface DriverEvents {
   /** Storage failed: the node cannot go on safely. */
   fatal?(error: Error): void;
   /** A peer request (join, forwarded writes...) arrived. */
-  request?(method: string, body: Buffer, from: { nodeId: string; address: string }): Promise<Uint8Array>;
+  request?(method: string, body: Buffer, from: { nodeId: string; address: string; version?: number }): Promise<Uint8Array>;
 }
 
 export interface DriverOptions {
@@ -168,7 +168,7 @@ export class RaftDriver {
         // Our link to the leader broke (kill -9 closes its sockets at once): campaign when its lease lapses.
         if (this.raft && id === this.raft.leader) this.raft.leaderUnreachable();
       },
-      onRequest: (method: string, body: Buffer, from: { nodeId: string; address: string }) => {
+      onRequest: (method: string, body: Buffer, from: { nodeId: string; address: string; version?: number }) => {
         if (this.stopped) return Promise.reject(new AgentStoppedError(this.stopped));
         if (!this.raft) return Promise.reject(new AgentStoppedError('still starting'));
         if (!this.events.request) return Promise.reject(new KonsulError('KONSUL_ERR_NO_HANDLER', 'no handler', 501));

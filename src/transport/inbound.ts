@@ -217,7 +217,7 @@ export class InboundConnection {
     }
     let answer: Promise<Uint8Array>;
     try {
-      answer = onRequest(method, body, { nodeId: this.peerId, address: this.remoteAddress });
+      answer = onRequest(method, body, { nodeId: this.peerId, address: this.remoteAddress, version: this.peerVersion });
     } catch (err) {
       answer = Promise.reject(err);
     }

@@ -31,6 +31,8 @@ export class JNode {
   paused = false;
   /** Set once the node was started; removed members are taken out of the rotation. */
   member = true;
+  /** The konsul it runs (bin/konsul.js of this tree, or of a release built from history: see test/upgrade). */
+  bin = BIN;
   constructor(
     readonly id: string,
     readonly server: boolean,
@@ -108,7 +110,7 @@ export class JCluster {
     const n = this.node(id);
     if (n.running) return;
     const argv = [
-      process.execPath, BIN, 'agent', ...(n.server ? ['--server'] : []), '--node-id', id, '--data-dir', n.dataDir,
+      process.execPath, n.bin, 'agent', ...(n.server ? ['--server'] : []), '--node-id', id, '--data-dir', n.dataDir,
       '--raft-addr', n.raftAddress, '--http-addr', `${n.ip}:${n.httpPort}`, '--dns-addr', `${n.ip}:${n.dnsPort}`,
       '--stabilization-time', '300ms', '--dead-server-timeout', '10m', '--log-level', 'info', ...this.opts.flags,
     ];
@@ -137,6 +139,16 @@ export class JCluster {
     const n = this.node(id);
     if (!n.proc || !n.running) return;
     n.proc.kill('SIGKILL');
+    n.paused = false;
+    await this.exits.get(id);
+  }
+
+  /** Stops the agent with a signal (SIGTERM: a server stops, a client leaves first; SIGINT: either just stops). */
+  async stop(id: string, signal: NodeJS.Signals = 'SIGINT'): Promise<void> {
+    const n = this.node(id);
+    if (!n.proc || !n.running) return;
+    if (n.paused) n.proc.kill('SIGCONT');
+    n.proc.kill(signal);
     n.paused = false;
     await this.exits.get(id);
   }

@@ -224,7 +224,7 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
   return result;
 }
 
-async function waitVoters(cluster: JCluster, n: number, timeoutMs: number): Promise<void> {
+export async function waitVoters(cluster: JCluster, n: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const l = await cluster.leaderNow();
@@ -253,7 +253,7 @@ async function recover(cluster: JCluster, n: number, timeoutMs: number): Promise
 }
 
 /** Reads every key (?consistent, through the leader) into the history, so a lost write shows as a non-linearizable read. */
-async function finalReads(cluster: JCluster, history: HistoryWriter, clients: Clients, keys: number, problems: string[]): Promise<void> {
+export async function finalReads(cluster: JCluster, history: HistoryWriter, clients: Clients, keys: number, problems: string[]): Promise<void> {
   for (let k = 0; k < keys; k++) {
     const key = clients.key(k);
     let done = false;
@@ -275,7 +275,7 @@ async function finalReads(cluster: JCluster, history: HistoryWriter, clients: Cl
 }
 
 /** After a write through the leader, every member applies up to it; their ?stale dumps must be identical. */
-async function compareReplicas(cluster: JCluster, problems: string[], log: (l: string) => void): Promise<void> {
+export async function compareReplicas(cluster: JCluster, problems: string[], log: (l: string) => void): Promise<ReplicaDump | undefined> {
   // A write acknowledged by a node is applied there; every entry before it is committed.
   let target = 0;
   const deadline = Date.now() + 10_000;
@@ -294,7 +294,7 @@ async function compareReplicas(cluster: JCluster, problems: string[], log: (l: s
       if (st && st.appliedIndex >= target) break;
       if (Date.now() > deadline) {
         problems.push(`${n.id} did not apply up to ${target} within 20 s (applied ${st?.appliedIndex})`);
-        return;
+        return undefined;
       }
       await sleep(100);
     }
@@ -305,6 +305,7 @@ async function compareReplicas(cluster: JCluster, problems: string[], log: (l: s
   const diff = replicaDifferences(dumps);
   if (diff.length > 0) problems.push(`replicas differ: ${diff.slice(0, 5).join('; ')}`);
   else log(`jepsen: ${dumps.size} replicas identical (${[...dumps.values()][0]?.size ?? 0} keys under ${KEY_PREFIX})`);
+  return dumps;
 }
 
 export { NEMESES };
