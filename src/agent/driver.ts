@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { unsafeForTests } from './unsafe.js';
 import { prepareProposal } from './versions.js';
+import { DiskFullError, DiskGuard } from './disk-guard.js';
 import { KonsulError, NotLeaderError, ProposalDroppedError } from '../errors.js';
 import {
   EntryType, MessageType, RaftNode, Role, bootstrapSnapshot, findMember,
@@ -116,6 +117,8 @@ export class RaftDriver {
   private readonly events: DriverEvents;
   private readonly tickMs: number;
 
+  /** ops: a full data-dir disk stops this node taking entries (see disk-guard.ts). */
+  readonly diskGuard: DiskGuard;
   private tickTimer: NodeJS.Timeout | undefined;
   private maintenanceTimer: NodeJS.Timeout | undefined;
   private lastTickAt = 0;
@@ -147,6 +150,21 @@ export class RaftDriver {
     this.logger = options.logger;
     this.events = options.events;
     this.tickMs = Math.max(1, Math.min(10, Math.floor(this.cfg.heartbeatIntervalMs / 2)));
+    this.diskGuard = new DiskGuard(this.cfg.dataDir ?? '', this.logger, (full) => {
+      if (full) this.handOffForDisk();
+    });
+  }
+
+  /** The leader's disk filled up: hand leadership to the voter that has the most of the log. */
+  private handOffForDisk(): void {
+    if (this.stopped || !this.raft || this.raft.role !== Role.Leader) return;
+    const target = this.raft.status().progress
+      .filter((p) => p.voter && p.id !== this.id)
+      .sort((a, b) => b.match - a.match)[0];
+    if (target === undefined) return;
+    this.logger.warn({ to: target.id }, 'handing leadership over: this node\'s disk is full');
+    this.raft.transferLeader(target.id);
+    this.schedule();
   }
 
   // ------------------------------------------------------------ lifecycle
@@ -229,6 +247,7 @@ export class RaftDriver {
     this.lastTickAt = performance.now();
     this.tickTimer = setInterval(() => setImmediate(() => this.onTick()), this.tickMs);
     this.maintenanceTimer = setInterval(() => this.maintenance(), 1000);
+    this.diskGuard.start();
     this.schedule();
   }
 
@@ -243,6 +262,7 @@ export class RaftDriver {
     this.stopped = reason;
     clearInterval(this.tickTimer);
     clearInterval(this.maintenanceTimer);
+    this.diskGuard.stop();
     const error = new AgentStoppedError(reason);
     for (const [, p] of this.proposals) {
       clearTimeout(p.timer);
@@ -285,6 +305,11 @@ export class RaftDriver {
     if ((m.type === MessageType.App || m.type === MessageType.Heartbeat || m.type === MessageType.Snap) && m.term >= this.raft.term) {
       this.lastLeaderContact = now;
     }
+    // Disk full: entries would not fit. Not stepped, so never acknowledged; the leader sends them again later.
+    if (this.diskGuard.full && ((m.type === MessageType.App && m.entries.length > 0) || m.type === MessageType.Snap)) {
+      this.diskGuard.dropped++;
+      return;
+    }
     this.raft.step(m);
     this.schedule();
   }
@@ -293,7 +318,8 @@ export class RaftDriver {
     const drain = async (): Promise<void> => {
       for await (const chunk of chunks) void chunk;
     };
-    if (this.stopped || !this.raft || !m.snapshot || this.restoring || m.term < this.raft.term) {
+    if (this.stopped || !this.raft || !m.snapshot || this.restoring || m.term < this.raft.term || this.diskGuard.full) {
+      if (this.diskGuard.full) this.diskGuard.dropped++;
       await drain();
       return;
     }
@@ -562,6 +588,10 @@ export class RaftDriver {
 
   private submit(append: () => { index: number; term: number }): Promise<ProposalResult> {
     if (this.stopped) return Promise.reject(new AgentStoppedError(this.stopped));
+    if (this.diskGuard.full) {
+      this.handOffForDisk();
+      return Promise.reject(new DiskFullError(this.diskGuard.detail()));
+    }
     if (this.raft.role !== Role.Leader) return Promise.reject(new NotLeaderError(this.raft.leader));
     let at: { index: number; term: number };
     try {

@@ -3,7 +3,7 @@
 // killed, paused, wiped and restarted by the nemeses.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent as UndiciAgent, request } from 'undici';
 import type { ClusterStatus } from '../../src/agent/api.js';
@@ -33,6 +33,10 @@ export class JNode {
   member = true;
   /** The konsul it runs (bin/konsul.js of this tree, or of a release built from history: see test/upgrade). */
   bin = BIN;
+  /** Its data dir is a small filesystem of its own (the disk-full fault): wipe empties it instead of removing it. */
+  mounted = false;
+  /** Set while the clock-skew fault runs it: its clocks (wall and monotonic) run at this rate (libfaketime). */
+  clockRate: number | undefined;
   constructor(
     readonly id: string,
     readonly server: boolean,
@@ -56,6 +60,10 @@ export class JNode {
     return this.proc !== undefined && this.proc.exitCode === null && this.proc.signalCode === null;
   }
 }
+
+/** libfaketime (apt: faketime), for the clock faults; undefined when it is not installed. */
+export const FAKETIME_LIB = ['/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1', '/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1', '/usr/lib/faketime/libfaketimeMT.so.1']
+  .find((p) => existsSync(p));
 
 export interface JClusterOptions {
   dir: string;
@@ -120,7 +128,7 @@ export class JCluster {
     const out = createWriteStream(n.logPath, { flags: 'a' });
     out.write(`\n=== jepsen: start ${id} at ${new Date().toISOString()} ${how.bootstrap ? 'bootstrap' : how.join ? `join ${how.join.join(',')}` : 'restart'}\n`);
     const proc = spawn(full[0], full.slice(1), {
-      env: { ...process.env, ...this.opts.env, KONSUL_HTTP_ADDR: '' },
+      env: { ...process.env, ...this.opts.env, ...this.faultEnv(n), KONSUL_HTTP_ADDR: '' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     proc.stdout!.pipe(out);
@@ -133,6 +141,47 @@ export class JCluster {
       const r = await call('GET', `${n.url}/cluster/status`, undefined, 1_000);
       return r.status === 200 ? true : undefined;
     }, 30_000, 100);
+  }
+
+  /** Where the slow-disk fault writes a node's fsync delay (ms). */
+  fsyncDelayFile(id: string): string {
+    return join(this.opts.dir, `${id}.fsync-delay`);
+  }
+
+  /** The libfaketime timestamp file of a node's wall clock ("+0", "+30", "-30"...), read at most once a second. */
+  clockFile(id: string): string {
+    return join(this.opts.dir, `${id}.clock`);
+  }
+
+  setFsyncDelay(id: string, ms: number): void {
+    writeFileSync(this.fsyncDelayFile(id), `${ms}\n`);
+  }
+
+  /** Moves a node's wall clock to real time plus `offsetS` (its monotonic clock is untouched, as when NTP steps a clock). */
+  setClockOffset(id: string, offsetS: number): void {
+    writeFileSync(this.clockFile(id), `${offsetS >= 0 ? '+' : ''}${offsetS}\n`);
+  }
+
+  /**
+   * The test-only hooks every agent of the suite starts with: the fsync delay
+   * file (KONSUL_UNSAFE_FSYNC_DELAY_FILE, see src/storage/group-commit.ts) and,
+   * with libfaketime, a wall clock the clock-jump fault can move; while the
+   * clock-skew fault runs a node, both its clocks run at another rate.
+   */
+  private faultEnv(n: JNode): NodeJS.ProcessEnv {
+    const env: NodeJS.ProcessEnv = { KONSUL_UNSAFE_FSYNC_DELAY_FILE: this.fsyncDelayFile(n.id) };
+    if (!FAKETIME_LIB) return env;
+    env.LD_PRELOAD = FAKETIME_LIB;
+    if (n.clockRate !== undefined) {
+      env.FAKETIME = `+0 x${n.clockRate}`;
+      env.FAKETIME_DONT_FAKE_MONOTONIC = '0';
+    } else {
+      if (!existsSync(this.clockFile(n.id))) this.setClockOffset(n.id, 0);
+      env.FAKETIME_TIMESTAMP_FILE = this.clockFile(n.id);
+      env.FAKETIME_CACHE_DURATION = '1';
+      env.FAKETIME_DONT_FAKE_MONOTONIC = '1';
+    }
+    return env;
   }
 
   async kill(id: string): Promise<void> {
@@ -170,7 +219,11 @@ export class JCluster {
   wipe(id: string): void {
     const n = this.node(id);
     if (n.running) throw new Error(`wipe ${id}: still running`);
-    rmSync(n.dataDir, { recursive: true, force: true });
+    if (n.mounted) {
+      for (const name of readdirSync(n.dataDir)) rmSync(join(n.dataDir, name), { recursive: true, force: true });
+    } else {
+      rmSync(n.dataDir, { recursive: true, force: true });
+    }
   }
 
   async status(id: string, timeoutMs = 1_500): Promise<ClusterStatus> {

@@ -7,10 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkLinearizable, checkStaleReads, replicaDifferences, type ReplicaDump } from './checks.js';
 import { Clients, KEY_PREFIX } from './client.js';
-import { call, JCluster, sleep } from './cluster.js';
+import { spawnSync } from 'node:child_process';
+import { call, FAKETIME_LIB, JCluster, sleep } from './cluster.js';
 import { HistoryWriter } from './history.js';
 import { NEMESES, Scheduler, type Nemesis } from './nemesis.js';
-import { createNetwork, type Network } from './net.js';
+import { createNetwork, isRoot, type Network } from './net.js';
 import { Rng } from './rng.js';
 
 export interface RunOptions {
@@ -62,6 +63,8 @@ const LOG_EVENTS: Record<string, string> = {
   'log compactions': 'log compacted behind a snapshot',
   'promotions to voter': 'server promoted to voter',
   'leader elections won': '"role":"leader"',
+  'disk-full episodes': 'disk full:',
+  'disk space freed': 'disk space is back',
 };
 
 function countLogEvents(cluster: JCluster): Record<string, number> {
@@ -106,6 +109,7 @@ export async function abortActive(): Promise<void> {
   const { cluster, net } = active;
   active = {};
   await cluster?.stopAll().catch(() => undefined);
+  for (const n of cluster?.nodes.values() ?? []) if (n.mounted) spawnSync('umount', ['-l', n.dataDir]);
   net?.destroy();
 }
 
@@ -123,14 +127,18 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
   const net = createNetwork(ids, o.namespaces ?? true);
   active.net = net;
   let nemeses = o.nemeses;
+  const noClock = FAKETIME_LIB ? undefined : 'libfaketime is not installed (apt-get install faketime)';
+  const noDisk = isRoot() ? undefined : 'a small filesystem of its own for one data dir needs root (mount -t tmpfs)';
   for (const n of nemeses) {
-    const why = n.needsDelay && net.noDelay ? net.noDelay : n.needsNet && net.noFaults ? net.noFaults : undefined;
+    const why = n.needsDelay && net.noDelay ? net.noDelay : n.needsNet && net.noFaults ? net.noFaults
+      : n.needsClock && noClock ? noClock : n.needsDisk && noDisk ? noDisk : undefined;
     if (why) {
       skipped.push(`${n.name} (${why})`);
       log(`jepsen: skipping ${n.name}: ${why}`);
     }
   }
-  nemeses = nemeses.filter((n) => !(n.needsNet && net.noFaults) && !(n.needsDelay && net.noDelay));
+  nemeses = nemeses.filter((n) => !(n.needsNet && net.noFaults) && !(n.needsDelay && net.noDelay)
+    && !(n.needsClock && noClock) && !(n.needsDisk && noDisk));
   writeFileSync(join(dir, 'run.json'), `${JSON.stringify({
     timeS: o.timeS, nemeses: nemeses.map((n) => n.name), servers: o.servers, clients: o.clients, keys: o.keys,
     clientAgents: clientIds.length, seed: o.seed, network: net.kind, agentEnv: o.agentEnv ?? {}, started: new Date().toISOString(),
@@ -143,6 +151,21 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
     flags: ['--snapshot-threshold', '200', ...(o.agentFlags ?? [])],
   });
   active.cluster = cluster;
+  // The disk-full fault's victim: the last server's data dir is a 64 MiB tmpfs of its own.
+  let diskVictim: string | undefined;
+  if (nemeses.some((n) => n.needsDisk)) {
+    diskVictim = serverIds[serverIds.length - 1];
+    const node = cluster.node(diskVictim);
+    mkdirSync(node.dataDir, { recursive: true });
+    const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', node.dataDir], { encoding: 'utf8' });
+    if (m.status !== 0) {
+      skipped.push(`disk-full (mount failed: ${m.stderr.trim()})`);
+      nemeses = nemeses.filter((n) => !n.needsDisk);
+      diskVictim = undefined;
+    } else {
+      node.mounted = true;
+    }
+  }
   let recoveryMs: number | undefined;
   let clients: Clients | undefined;
   let scheduler: Scheduler | undefined;
@@ -156,7 +179,7 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
 
     clients = new Clients(cluster, history, rng, { keys: o.keys, timeoutMs: 2_000, thinkMs: 10 });
     clients.start(o.clients);
-    scheduler = new Scheduler({ cluster, net, rng, log }, history, nemeses, {
+    scheduler = new Scheduler({ cluster, net, rng, log, problems, diskVictim }, history, nemeses, {
       quietMs: o.quietMs ?? [1_000, 2_000], holdMs: o.holdMs ?? [2_000, 4_000], combineEvery: o.combineEvery ?? 4,
       healBoundMs: o.recoveryS * 1000,
     });
@@ -196,6 +219,7 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
     await scheduler?.stop().catch(() => undefined);
   } finally {
     await cluster.stopAll();
+    if (diskVictim) spawnSync('umount', ['-l', cluster.node(diskVictim).dataDir]);
     net.destroy();
     active = {};
     history.close();
