@@ -4,7 +4,8 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Agent as UndiciAgent, request } from 'undici';
 import type { ClusterStatus } from '../../src/agent/api.js';
 import { BIN, freePort, sleep, waitFor } from '../cluster/harness.js';
@@ -37,6 +38,9 @@ export class JNode {
   mounted = false;
   /** Set while the clock-skew fault runs it: its clocks (wall and monotonic) run at this rate (libfaketime). */
   clockRate: number | undefined;
+  /** With delay proxies (delay-proxy.ts): the port of the proxy in front of its Raft port, which it advertises. */
+  proxyPort: number | undefined;
+  proxy: ChildProcess | undefined;
   constructor(
     readonly id: string,
     readonly server: boolean,
@@ -74,6 +78,8 @@ export interface JClusterOptions {
   /** Extra agent flags (every node). */
   flags: string[];
   env: NodeJS.ProcessEnv;
+  /** Put a delaying proxy in front of every node's Raft port (the delay fault where tc netem is missing). */
+  proxies?: boolean;
 }
 
 export class JCluster {
@@ -88,7 +94,9 @@ export class JCluster {
       const ip = opts.net.node(id).ip;
       const ns = opts.net.kind === 'netns';
       const [raft, httpP, dns] = ns ? [7000, 8500, 8600] : [await freePort(), await freePort(), await freePort()];
-      c.nodes.set(id, new JNode(id, !opts.clientIds.includes(id), ip, raft, httpP, dns, join(opts.dir, 'data', id), join(opts.dir, `${id}.log`)));
+      const node = new JNode(id, !opts.clientIds.includes(id), ip, raft, httpP, dns, join(opts.dir, 'data', id), join(opts.dir, `${id}.log`));
+      if (opts.proxies) node.proxyPort = ns ? raft + 1 : await freePort();
+      c.nodes.set(id, node);
     }
     mkdirSync(join(opts.dir, 'data'), { recursive: true });
     return c;
@@ -122,6 +130,10 @@ export class JCluster {
       '--raft-addr', n.raftAddress, '--http-addr', `${n.ip}:${n.httpPort}`, '--dns-addr', `${n.ip}:${n.dnsPort}`,
       '--stabilization-time', '300ms', '--dead-server-timeout', '10m', '--log-level', 'info', ...this.opts.flags,
     ];
+    if (n.proxyPort !== undefined) {
+      argv.push('--advertise', `${n.ip}:${n.proxyPort}`);
+      this.startProxy(n);
+    }
     if (how.bootstrap) argv.push('--bootstrap');
     if (how.join && how.join.length > 0) argv.push('--join', how.join.join(','));
     const full = this.opts.net.wrap(id, argv);
@@ -141,6 +153,23 @@ export class JCluster {
       const r = await call('GET', `${n.url}/cluster/status`, undefined, 1_000);
       return r.status === 200 ? true : undefined;
     }, 30_000, 100);
+  }
+
+  /** The delay proxy's control file of a node ("MS JITTER", or "0"). */
+  netDelayFile(id: string): string {
+    return join(this.opts.dir, `${id}.netdelay`);
+  }
+
+  /** Delays every peer connection to every node by ms ± jitter (through the proxies). */
+  setNetDelay(ms: number, jitterMs: number): void {
+    for (const n of this.nodes.values()) writeFileSync(this.netDelayFile(n.id), `${ms} ${jitterMs}\n`);
+  }
+
+  private startProxy(n: JNode): void {
+    if (n.proxy && n.proxy.exitCode === null && n.proxy.signalCode === null) return;
+    const script = join(dirname(fileURLToPath(import.meta.url)), 'delay-proxy.js');
+    const argv = this.opts.net.wrap(n.id, [process.execPath, script, n.ip, String(n.proxyPort), n.ip, String(n.raftPort), this.netDelayFile(n.id)]);
+    n.proxy = spawn(argv[0], argv.slice(1), { stdio: 'ignore' });
   }
 
   /** Where the slow-disk fault writes a node's fsync delay (ms). */
@@ -257,6 +286,7 @@ export class JCluster {
 
   async stopAll(): Promise<void> {
     for (const n of this.nodes.values()) {
+      if (n.proxy && n.proxy.exitCode === null) n.proxy.kill('SIGKILL');
       if (n.running) {
         n.proc!.kill('SIGCONT');
         n.proc!.kill('SIGKILL');

@@ -18,6 +18,8 @@ export interface NemesisContext {
   problems?: string[];
   /** The server whose data dir is a small filesystem of its own (the disk-full fault), when there is one. */
   diskVictim?: string;
+  /** Delaying proxies stand in front of the nodes' Raft ports (delay-proxy.ts): the delay fault uses them. */
+  proxies?: boolean;
 }
 
 export interface Fault {
@@ -334,6 +336,11 @@ export const NEMESES: readonly Nemesis[] = [
     needsNet: true,
     needsDelay: true,
     async start(ctx) {
+      if (ctx.proxies) {
+        // tc netem is missing here: the delaying proxy in front of each node's Raft port does it.
+        ctx.cluster.setNetDelay(50, 40);
+        return { what: 'proxy delay 50±40ms on every peer connection', async stop() { ctx.cluster.setNetDelay(0, 0); } };
+      }
       ctx.net.delay(50, 40);
       return { what: 'netem delay 50±40ms', async stop() { ctx.net.heal(); } };
     },

@@ -129,15 +129,18 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
   let nemeses = o.nemeses;
   const noClock = FAKETIME_LIB ? undefined : 'libfaketime is not installed (apt-get install faketime)';
   const noDisk = isRoot() ? undefined : 'a small filesystem of its own for one data dir needs root (mount -t tmpfs)';
+  // Where tc netem is missing, the delay fault runs through delaying proxies (delay-proxy.ts) instead.
+  const proxies = nemeses.some((n) => n.needsDelay) && net.noDelay !== undefined;
+  if (proxies) log('jepsen: tc netem is missing: the delay fault goes through a delaying proxy in front of each node');
   for (const n of nemeses) {
-    const why = n.needsDelay && net.noDelay ? net.noDelay : n.needsNet && net.noFaults ? net.noFaults
+    const why = n.needsDelay && net.noDelay && !proxies ? net.noDelay : n.needsNet && net.noFaults && !(n.needsDelay && proxies) ? net.noFaults
       : n.needsClock && noClock ? noClock : n.needsDisk && noDisk ? noDisk : undefined;
     if (why) {
       skipped.push(`${n.name} (${why})`);
       log(`jepsen: skipping ${n.name}: ${why}`);
     }
   }
-  nemeses = nemeses.filter((n) => !(n.needsNet && net.noFaults) && !(n.needsDelay && net.noDelay)
+  nemeses = nemeses.filter((n) => (n.needsDelay && proxies) || (!(n.needsNet && net.noFaults) && !(n.needsDelay && net.noDelay))
     && !(n.needsClock && noClock) && !(n.needsDisk && noDisk));
   writeFileSync(join(dir, 'run.json'), `${JSON.stringify({
     timeS: o.timeS, nemeses: nemeses.map((n) => n.name), servers: o.servers, clients: o.clients, keys: o.keys,
@@ -146,7 +149,7 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
 
   const history = new HistoryWriter(join(dir, 'history.jsonl'));
   const cluster = await JCluster.create({
-    dir, net, ids, clientIds, env: o.agentEnv ?? {},
+    dir, net, ids, clientIds, env: o.agentEnv ?? {}, proxies,
     // Low snapshot threshold: logs compact often, so restarted followers catch up by snapshot install.
     flags: ['--snapshot-threshold', '200', ...(o.agentFlags ?? [])],
   });
@@ -179,7 +182,7 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
 
     clients = new Clients(cluster, history, rng, { keys: o.keys, timeoutMs: 2_000, thinkMs: 10 });
     clients.start(o.clients);
-    scheduler = new Scheduler({ cluster, net, rng, log, problems, diskVictim }, history, nemeses, {
+    scheduler = new Scheduler({ cluster, net, rng, log, problems, diskVictim, proxies }, history, nemeses, {
       quietMs: o.quietMs ?? [1_000, 2_000], holdMs: o.holdMs ?? [2_000, 4_000], combineEvery: o.combineEvery ?? 4,
       healBoundMs: o.recoveryS * 1000,
     });
