@@ -223,11 +223,15 @@ export class RaftDriver {
     const applied = Math.max(snapIndex, Math.min(stateApplied, hs.commit, lastIndex));
     const electionTicks = Math.max(2, Math.round(this.cfg.electionTimeoutMs / this.tickMs));
     const heartbeatTicks = Math.max(1, Math.round(this.cfg.heartbeatIntervalMs / this.tickMs));
+    const leaseTicks = Math.min(electionTicks - 1, Math.max(1, Math.round(this.cfg.leaderLeaseMs / this.tickMs)));
     this.raft = new RaftNode({
       id: this.id,
       electionTicks,
       heartbeatTicks: Math.min(heartbeatTicks, electionTicks - 1),
-      leaseTicks: Math.min(electionTicks - 1, Math.max(1, Math.round(this.cfg.leaderLeaseMs / this.tickMs))),
+      leaseTicks,
+      // Voters refuse other candidates for the lease plus 20% (clock drift between machines) and a tick,
+      // not a whole election timeout: a follower that saw its leader's connection close campaigns that much sooner.
+      voteRefusalTicks: Math.min(electionTicks, Math.max(leaseTicks + 1, Math.ceil(leaseTicks * 1.2) + 1)),
       preVote: true,
       checkQuorum: true,
       random: Math.random,

@@ -95,6 +95,12 @@ export interface SimOptions {
    * Drawn from its own stream, so runs without it replay exactly as before.
    */
   clock?: { drift: number; jumps?: boolean };
+  /**
+   * A lease and a vote-refusal window shorter than the election timeout (ops:
+   * the agent's setting, which lets a follower that lost its leader's
+   * connection campaign sooner). Default: lease electionTicks-1, refusal electionTicks.
+   */
+  lease?: { leaseTicks: number; voteRefusalTicks: number };
 }
 
 interface PendingWrite {
@@ -169,7 +175,7 @@ export interface SimResult {
 
 export class Simulation {
   readonly prng: Prng;
-  readonly opts: Required<Omit<SimOptions, 'faults' | 'unsafe' | 'sendBeforeHardStateDurable' | 'maxSizePerMsg' | 'clock'>> & {
+  readonly opts: Required<Omit<SimOptions, 'faults' | 'unsafe' | 'sendBeforeHardStateDurable' | 'maxSizePerMsg' | 'clock' | 'lease'>> & {
     faults: FaultRates;
     unsafe: UnsafeKnobs;
     sendBeforeHardStateDurable: boolean;
@@ -198,6 +204,7 @@ export class Simulation {
   private calm = false;
   /** SimOptions.clock: its own random stream, so the other draws stay what they were. */
   private readonly clock: { drift: number; jumps: boolean; rng: Prng } | undefined;
+  private readonly leaseOpts: SimOptions['lease'];
   readonly stats: SimResult['stats'] = {
     time: 0, messages: 0, dropped: 0, elections: 0, crashes: 0, confChanges: 0,
     transfers: 0, snapshotsSent: 0, commits: 0, okOps: 0,
@@ -205,6 +212,7 @@ export class Simulation {
 
   constructor(options: SimOptions) {
     this.prng = new Prng(options.seed);
+    this.leaseOpts = options.lease;
     if (options.clock && (options.clock.drift > 0 || options.clock.jumps)) {
       if (!(options.clock.drift >= 0 && options.clock.drift < 0.5)) throw new RangeError('clock.drift must be in [0, 0.5)');
       this.clock = { drift: options.clock.drift, jumps: options.clock.jumps ?? false, rng: new Prng(options.seed ^ 0x0c10c) };
@@ -373,6 +381,7 @@ export class Simulation {
       maxSizePerMsg: this.maxSizePerMsg,
       maxInflightMsgs: 4,
       // A lease must end before any other clock can have counted an election timeout: shorten it by the drift bound.
+      ...(this.leaseOpts ?? {}),
       ...(this.clock ? { leaseTicks: Math.max(1, Math.floor((ELECTION_TICKS - 1) * (1 - this.clock.drift) / (1 + this.clock.drift))) } : {}),
       unsafe: this.opts.unsafe,
     });

@@ -56,6 +56,12 @@ describe('simulation of the correct core', () => {
   });
 });
 
+describe('a vote-refusal window shorter than the election timeout (ops: faster failover)', () => {
+  test('lease 6 ticks, refusal 8 of an election timeout of 10, followers told the leader is unreachable: 100 seeds, no violation', () => {
+    assert.deepEqual(failingSeeds({ lease: { leaseTicks: 6, voteRefusalTicks: 8 } }, 12000, 100), []);
+  });
+});
+
 describe('clock faults (ops)', () => {
   test('clocks drifting by up to 5% (the lease shortened by that bound): 60 seeds, no violation', () => {
     assert.deepEqual(failingSeeds({ clock: { drift: 0.05 } }, 9000, 60), []);
