@@ -703,7 +703,7 @@ function resolveSettings(src: Sources): AgentConfig {
     logLevel, logFormat, electionTimeoutMs, heartbeatIntervalMs,
     // A lease well inside the election timeout: followers will not elect anyone else before it ends,
     // with room for clock-rate differences and a late tick.
-    leaderLeaseMs: Math.floor(electionTimeoutMs * 0.6),
+    leaderLeaseMs: Math.floor(electionTimeoutMs * 0.5),
     snapshotThreshold, snapshotIntervalMs,
     snapshotTrailing: Math.min(1024, Math.floor(snapshotThreshold / 2)),
     deadServerTimeoutMs, stabilizationMs, maxValueBytes,

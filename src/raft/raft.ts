@@ -358,11 +358,12 @@ export class RaftNode {
     // little random spread for ties in rank (rank is only known from a configuration we may not share yet).
     const survivors = voterIds(this.conf()).filter((id) => id !== this.leader).sort();
     const rank = Math.max(0, survivors.indexOf(this.id));
-    const stagger = Math.max(2, Math.ceil(this.electionTicks / 10));
+    // Wider than a heartbeat interval: the survivors' clocks started from messages up to one heartbeat apart.
+    const stagger = Math.max(this.heartbeatTicks + 2, Math.ceil(this.electionTicks / 10));
     const soon = this.voteRefusalTicks + 2 + rank * stagger + Math.floor(this.random() * 2);
     if (soon < this.randomizedElectionTimeout) this.randomizedElectionTimeout = soon;
     // A voter that heard the leader a little later than us ignores our pre-vote for a few ticks more.
-    this.fastRetryTicks = stagger;
+    this.fastRetryTicks = Math.max(2, Math.ceil(this.electionTicks / 10));
   }
 
   /** Forget log entries up to `index`: the caller has a snapshot of the state machine there. */
