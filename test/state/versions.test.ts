@@ -79,3 +79,14 @@ describe('the state machine and versions', () => {
     assert.equal(again.sm.clusterVersion(), 2);
   });
 });
+
+describe('snapshots carry their format version', () => {
+  it('an archive or a state stream of a newer format is refused, naming it as a newer konsul\'s', async () => {
+    const { ARCHIVE_MAGIC, ARCHIVE_VERSION, ArchiveError, parseArchive } = await import('../../src/state/archive.js');
+    const { SnapshotDecoder } = await import('../../src/storage/snapshot-format.js');
+    const newer = Buffer.concat([ARCHIVE_MAGIC, Buffer.of(ARCHIVE_VERSION + 1), Buffer.alloc(64)]);
+    assert.throws(() => parseArchive(newer), (e) => e instanceof ArchiveError && /format version 2 .* written by a newer konsul/.test(e.message));
+    const stream = Buffer.concat([Buffer.from('KSNP', 'latin1'), Buffer.of(2), Buffer.alloc(12)]);
+    assert.throws(() => new SnapshotDecoder({ table: () => undefined, record: () => undefined }).push(stream), /state snapshot format 2 is newer than this konsul reads \(1\)/);
+  });
+});
