@@ -638,9 +638,12 @@ export class Agent implements AgentApi {
 
   /** Once every member speaks a newer protocol version than the cluster runs, move the cluster to it (ops: versions.ts). */
   private async raiseClusterVersion(members: readonly string[]): Promise<void> {
-    const ids = new Set(members);
-    for (const m of this.state.members()) ids.add(m.id);
-    const target = commonVersion([...ids], this.nodeId, (id) => this.driver.transport.peerVersion(id));
+    // Every member of the Raft configuration must have said its version; an agent known only from its
+    // member record (not replicated to by this leader) counts when its version is known.
+    const conf = new Set(members);
+    const known = (id: string): number | undefined => this.driver.transport.peerVersion(id);
+    const ids = [...conf, ...this.state.members().map((m) => m.id).filter((id) => !conf.has(id) && known(id) !== undefined)];
+    const target = commonVersion(ids, this.nodeId, known);
     const current = this.state.clusterVersion();
     if (target === undefined || target <= current) return;
     this.logger.info({ from: current, to: target }, `every member speaks protocol version ${target}: the cluster moves to it`);
