@@ -10,7 +10,7 @@ import {
   COMMAND_VERSION, CommandTooNewError, UnsupportedCommandError, commandVersion, decodeCommand, encodeCommand, versionCommand,
   type Command,
 } from '../../src/state/index.js';
-import { prepareProposal, ClusterVersionError } from '../../src/agent/versions.js';
+import { prepareProposal, ClusterVersionError, commonVersion } from '../../src/agent/versions.js';
 import { stateFixture } from './helpers.js';
 
 const put: Command = { type: 'kv-set', key: 'a', value: Buffer.from('1'), flags: 0 };
@@ -47,6 +47,16 @@ describe('command versions', () => {
     assert.throws(() => prepareProposal(encodeCommand({ type: 'cluster-version', version: 2 }), 1), ClusterVersionError);
     assert.throws(() => prepareProposal(Buffer.of(99, 0), 2), UnsupportedCommandError);
     assert.throws(() => prepareProposal(Buffer.of(1), 2), /malformed/);
+  });
+});
+
+describe('the version the cluster can run at', () => {
+  it('is the lowest newest version of every member, and unknown while one has not said', () => {
+    const versions = new Map([['b', 2], ['c', 1]]);
+    assert.equal(commonVersion(['a', 'b'], 'a', (id) => versions.get(id)), 2);
+    assert.equal(commonVersion(['a', 'b', 'c'], 'a', (id) => versions.get(id)), 1, 'a first-release member holds the cluster at 1');
+    assert.equal(commonVersion(['a', 'b', 'd'], 'a', (id) => versions.get(id)), undefined, 'd has not said');
+    assert.equal(commonVersion(['a'], 'a', () => undefined), 2, 'alone: its own newest');
   });
 });
 
