@@ -23,6 +23,8 @@ import { KvGetCommand } from './kv/get.js';
 import { KvPutCommand } from './kv/put.js';
 import { DemoCommand } from './demo.js';
 import { MembersCommand } from './members.js';
+// ---- ops
+import { AutopilotStateCommand } from './autopilot.js';
 import { SnapshotInspectCommand } from './snapshot/inspect.js';
 import { SnapshotRestoreCommand } from './snapshot/restore.js';
 import { SnapshotSaveCommand } from './snapshot/save.js';
@@ -46,6 +48,7 @@ export const COMMANDS = [
   CatalogServiceCommand,
   CatalogNodesCommand,
   MembersCommand,
+  AutopilotStateCommand,
   ClusterStatusCommand,
   ClusterLeaderCommand,
   ClusterPeersCommand,
