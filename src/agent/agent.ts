@@ -7,8 +7,8 @@ import { unsafeForTests } from './unsafe.js';
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { KonsulError, NotLeaderError } from '../errors.js';
-import { ConfChangeType, ProgressState, Role, findMember, isVoter, type NodeId } from '../raft/index.js';
+import { KonsulError, isRetryable } from '../errors.js';
+import { ConfChangeError, ConfChangeType, NotLeaderError, ProgressState, Role, findMember, isVoter, type NodeId } from '../raft/index.js';
 import {
   NODE_ALIVE_OUTPUT, NODE_DEAD_OUTPUT, NODE_HEALTH_CHECK_ID, encodeCommand,
   type CatalogOp, type Command, type NodeInput, type StateMachine,
@@ -34,8 +34,17 @@ export interface NodeInfo {
   server: boolean;
 }
 
-// Errors that guarantee the request did not run, so sending it again (perhaps elsewhere) is safe.
-const RETRYABLE = new Set(['KONSUL_ERR_NOT_LEADER', 'KONSUL_ERR_PROPOSAL_DROPPED', 'KONSUL_ERR_PEER_UNREACHABLE']);
+/**
+ * Leadership moved while a forwarded request was in flight: it may or may not
+ * have run, so only an idempotent request may be sent again.
+ */
+export class LeaderChangedError extends KonsulError {
+  constructor(from: string, to: string) {
+    super('KONSUL_ERR_LEADER_CHANGED',
+      `leadership moved from ${from} to ${to} while the request was in flight; a write may or may not have been applied`, 'unavailable');
+    this.name = 'LeaderChangedError';
+  }
+}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -49,7 +58,7 @@ function parseJson<T>(body: Buffer, what: string): T {
   try {
     return JSON.parse(body.toString('utf8')) as T;
   } catch {
-    throw new KonsulError('KONSUL_ERR_BAD_REQUEST', `malformed ${what} request`, 400);
+    throw new KonsulError('KONSUL_ERR_BAD_REQUEST', `malformed ${what} request`, 'invalid');
   }
 }
 
@@ -61,7 +70,7 @@ function encodeResult(r: ProposalResult): Buffer {
 }
 
 function decodeResult(b: Buffer): ProposalResult {
-  if (b.length !== 9) throw new KonsulError('KONSUL_ERR_BAD_RESPONSE', 'malformed answer from the leader', 502);
+  if (b.length !== 9) throw new KonsulError('KONSUL_ERR_BAD_RESPONSE', 'malformed answer from the leader', 'bad-gateway');
   return { result: b[0] === 2 ? undefined : b[0] === 1, index: b.readDoubleBE(1) };
 }
 
@@ -273,9 +282,8 @@ export class Agent implements AgentApi {
           this.driver.transport.request({ nodeId: raft.leader }, method, body, Math.max(1, remaining)), raft.leader);
         return decode(answer);
       } catch (error) {
-        const code = (error as KonsulError).code;
         // A write may have reached the old leader: its outcome is unknown, so only idempotent requests go again.
-        const retry = RETRYABLE.has(code) || (code === 'KONSUL_ERR_LEADER_CHANGED' && method !== 'propose');
+        const retry = isRetryable(error) || (error instanceof LeaderChangedError && method !== 'propose');
         if (!retry) throw error;
         lastError = error as Error;
         await this.pauseBeforeRetry(Math.min(200, 10 * 2 ** Math.min(attempt, 4)));
@@ -316,8 +324,7 @@ export class Agent implements AgentApi {
           this.leaderWaiters.push(onChange);
           return;
         }
-        reject(new KonsulError('KONSUL_ERR_LEADER_CHANGED',
-          `leadership moved from ${sentTo} to ${now} while the request was in flight; a write may or may not have been applied`, 503));
+        reject(new LeaderChangedError(sentTo, now));
       };
       this.leaderWaiters.push(onChange);
       call.then(resolve, reject).finally(() => {
@@ -349,7 +356,7 @@ export class Agent implements AgentApi {
       }
       default:
         this.logger.warn({ method, from: from.nodeId || from.address }, 'unknown peer request');
-        throw new KonsulError('KONSUL_ERR_BAD_REQUEST', `unknown request "${method}"`, 400);
+        throw new KonsulError('KONSUL_ERR_BAD_REQUEST', `unknown request "${method}"`, 'invalid');
     }
   }
 
@@ -412,7 +419,7 @@ export class Agent implements AgentApi {
 
   /** Ask the members at `addresses` (any of them) to let this node in. Resolves with the cluster's status. */
   async joinVia(addresses: string[]): Promise<ClusterStatus> {
-    let lastError: Error = new KonsulError('KONSUL_ERR_JOIN', 'no address to join', 400);
+    let lastError: Error = new KonsulError('KONSUL_ERR_JOIN', 'no address to join', 'invalid');
     for (const address of addresses) {
       try {
         const answer = await this.driver.transport.request({ address }, 'join', json(this.info()), this.cfg.proposalTimeoutMs + 2000);
@@ -429,17 +436,17 @@ export class Agent implements AgentApi {
 
   private async joinOnLeader(info: NodeInfo): Promise<ClusterStatus> {
     if (typeof info?.id !== 'string' || info.id === '' || typeof info.raftAddress !== 'string' || info.raftAddress === '') {
-      throw new KonsulError('KONSUL_ERR_BAD_REQUEST', 'join needs the node id and its raft address', 400);
+      throw new KonsulError('KONSUL_ERR_BAD_REQUEST', 'join needs the node id and its raft address', 'invalid');
     }
     const conf = this.driver.conf();
     const existing = findMember(conf, info.id);
     if (existing && existing.address !== info.raftAddress) {
       throw new KonsulError('KONSUL_ERR_CONFLICT',
-        `node "${info.id}" is already a member at ${existing.address}; remove it first (konsul cluster leave --node ${info.id})`, 409);
+        `node "${info.id}" is already a member at ${existing.address}; remove it first (konsul cluster leave --node ${info.id})`, 'conflict');
     }
     const clash = conf.members.find((m) => m.id !== info.id && m.address === info.raftAddress);
     if (clash) {
-      throw new KonsulError('KONSUL_ERR_CONFLICT', `${info.raftAddress} is already the address of member "${clash.id}"`, 409);
+      throw new KonsulError('KONSUL_ERR_CONFLICT', `${info.raftAddress} is already the address of member "${clash.id}"`, 'conflict');
     }
     if (!existing) {
       this.driver.addressBook.set(info.id, info.raftAddress);
@@ -464,8 +471,8 @@ export class Agent implements AgentApi {
         await this.driver.proposeConfChange(cc);
         return;
       } catch (error) {
-        const msg = (error as Error).message;
-        const transient = (error as KonsulError).code === 'KONSUL_ERR_CONF_CHANGE' && /pending|retry shortly/.test(msg);
+        // Only a change that has to wait (another one pending, no entry of this term committed yet) is worth retrying.
+        const transient = error instanceof ConfChangeError && error.retryable;
         if (!transient || performance.now() > deadline) throw error;
         if (this.driver.raft.role !== Role.Leader) throw new NotLeaderError(this.driver.raft.leader);
         await sleep(20);
@@ -474,7 +481,7 @@ export class Agent implements AgentApi {
   }
 
   async removeMember(id: string): Promise<void> {
-    if (typeof id !== 'string' || id === '') throw new KonsulError('KONSUL_ERR_BAD_REQUEST', 'a node id is needed', 400);
+    if (typeof id !== 'string' || id === '') throw new KonsulError('KONSUL_ERR_BAD_REQUEST', 'a node id is needed', 'invalid');
     const self = id === this.nodeId;
     if (self) {
       this.leaving = true;
@@ -504,11 +511,11 @@ export class Agent implements AgentApi {
     const member = findMember(conf, id);
     if (!member) {
       if (this.state.member(id)) await this.driver.propose(encodeCommand({ type: 'member-delete', id }));
-      else throw new KonsulError('KONSUL_ERR_NOT_FOUND', `no member "${id}"`, 404);
+      else throw new KonsulError('KONSUL_ERR_NOT_FOUND', `no member "${id}"`, 'not-found');
       return;
     }
     if (member.voter && conf.members.filter((m) => m.voter).length === 1) {
-      throw new KonsulError('KONSUL_ERR_CONFLICT', `"${id}" is the last voter; removing it would leave no one to elect a leader`, 409);
+      throw new KonsulError('KONSUL_ERR_CONFLICT', `"${id}" is the last voter; removing it would leave no one to elect a leader`, 'conflict');
     }
     if (this.state.member(id)) await this.driver.propose(encodeCommand({ type: 'member-delete', id }));
     await this.confChange({ type: ConfChangeType.Remove, nodeId: id, address: '' });
@@ -528,11 +535,11 @@ export class Agent implements AgentApi {
       const candidates = raft.status().progress
         .filter((p) => p.voter && p.id !== this.nodeId && now - (this.driver.lastHeard.get(p.id) ?? 0) < this.cfg.electionTimeoutMs)
         .sort((a, b) => b.match - a.match);
-      if (candidates.length === 0) throw new KonsulError('KONSUL_ERR_CONFLICT', 'no other healthy voter to hand leadership to', 409);
+      if (candidates.length === 0) throw new KonsulError('KONSUL_ERR_CONFLICT', 'no other healthy voter to hand leadership to', 'conflict');
       target = candidates[0].id;
     }
-    if (!findMember(conf, target)) throw new KonsulError('KONSUL_ERR_NOT_FOUND', `no member "${target}"`, 404);
-    if (!isVoter(conf, target)) throw new KonsulError('KONSUL_ERR_CONFLICT', `"${target}" is not a voter`, 409);
+    if (!findMember(conf, target)) throw new KonsulError('KONSUL_ERR_NOT_FOUND', `no member "${target}"`, 'not-found');
+    if (!isVoter(conf, target)) throw new KonsulError('KONSUL_ERR_CONFLICT', `"${target}" is not a voter`, 'conflict');
     if (target === this.nodeId) return target;
     raft.transferLeader(target);
     this.driver.poke();
@@ -543,7 +550,7 @@ export class Agent implements AgentApi {
       if (leader !== this.nodeId && leader !== '') return leader;
     }
     if (this.driver.raft.leader === target) return target;
-    throw new KonsulError('KONSUL_ERR_TIMEOUT', `leadership did not move to "${target}" within ${3 * this.cfg.electionTimeoutMs}ms`, 504);
+    throw new KonsulError('KONSUL_ERR_TIMEOUT', `leadership did not move to "${target}" within ${3 * this.cfg.electionTimeoutMs}ms`, 'timeout');
   }
 
   /**
@@ -744,11 +751,11 @@ export class Agent implements AgentApi {
 
   async restoreArchive(state: Buffer): Promise<{ index: number }> {
     const problem = restoreProblem(state);
-    if (problem) throw new KonsulError('KONSUL_ERR_BAD_SNAPSHOT', `the snapshot cannot be restored: ${problem}`, 400);
+    if (problem) throw new KonsulError('KONSUL_ERR_BAD_SNAPSHOT', `the snapshot cannot be restored: ${problem}`, 'invalid');
     const bytes = encodeCommand({ type: 'restore', state });
     const r = await this.onLeader('propose', bytes, () => this.driver.propose(bytes), decodeResult);
     await this.driver.waitApplied(r.index);
-    if (r.result === false) throw new KonsulError('KONSUL_ERR_SNAPSHOT', 'the state machine refused the snapshot; nothing was changed', 500);
+    if (r.result === false) throw new KonsulError('KONSUL_ERR_SNAPSHOT', 'the state machine refused the snapshot; nothing was changed', 'internal');
     this.logger.info({ index: r.index, bytes: state.length }, 'snapshot restored through Raft');
     return { index: r.index };
   }

@@ -104,7 +104,7 @@ export interface AgentConfig {
 
 export class ConfigError extends KonsulError {
   constructor(message: string) {
-    super('KONSUL_ERR_CONFIG', message, 400);
+    super('KONSUL_ERR_CONFIG', message, 'invalid');
     this.name = 'ConfigError';
   }
 }

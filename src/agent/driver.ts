@@ -6,9 +6,9 @@
 
 import { randomBytes } from 'node:crypto';
 import { unsafeForTests } from './unsafe.js';
-import { KonsulError, NotLeaderError, ProposalDroppedError } from '../errors.js';
+import { KonsulError } from '../errors.js';
 import {
-  EntryType, MessageType, RaftNode, Role, bootstrapSnapshot, findMember,
+  EntryType, MessageType, NotLeaderError, ProposalDroppedError, RaftNode, Role, bootstrapSnapshot, findMember,
   type ConfChange, type ConfState, type Entry, type HardState, type Message, type NodeId, type Ready,
 } from '../raft/index.js';
 import type { NodeStorage } from '../storage/index.js';
@@ -20,7 +20,7 @@ import type { AgentMetrics } from './metrics.js';
 /** A write whose outcome is unknown: it may or may not have been applied. */
 export class ProposalTimeoutError extends KonsulError {
   constructor(message: string) {
-    super('KONSUL_ERR_TIMEOUT', message, 504);
+    super('KONSUL_ERR_TIMEOUT', message, 'timeout');
     this.name = 'ProposalTimeoutError';
   }
 }
@@ -28,7 +28,7 @@ export class ProposalTimeoutError extends KonsulError {
 /** The node stopped or failed; nothing more will be served. */
 export class AgentStoppedError extends KonsulError {
   constructor(reason: string) {
-    super('KONSUL_ERR_STOPPED', `agent stopped: ${reason}`, 503);
+    super('KONSUL_ERR_STOPPED', `agent stopped: ${reason}`, 'unavailable');
     this.name = 'AgentStoppedError';
   }
 }
@@ -170,7 +170,7 @@ export class RaftDriver {
       onRequest: (method: string, body: Buffer, from: { nodeId: string; address: string }) => {
         if (this.stopped) return Promise.reject(new AgentStoppedError(this.stopped));
         if (!this.raft) return Promise.reject(new AgentStoppedError('still starting'));
-        if (!this.events.request) return Promise.reject(new KonsulError('KONSUL_ERR_NO_HANDLER', 'no handler', 501));
+        if (!this.events.request) return Promise.reject(new KonsulError('KONSUL_ERR_NO_HANDLER', 'no handler', 'not-implemented'));
         return this.events.request(method, body, from);
       },
       logger: this.logger,
@@ -194,7 +194,7 @@ export class RaftDriver {
     if (stateApplied < snapIndex) {
       throw new KonsulError('KONSUL_ERR_STORAGE_CORRUPT',
         `state machine is at index ${stateApplied} but the log was compacted to ${snapIndex}: the data dir is damaged; ` +
-        'remove it and join the cluster again', 500);
+        'remove it and join the cluster again', 'internal');
     }
     const lastIndex = loaded.entries.length > 0 ? loaded.entries[loaded.entries.length - 1].index : snapIndex;
     // After a snapshot install that crashed before the log recorded it, the state can be ahead of the log;
@@ -310,7 +310,7 @@ export class RaftDriver {
       await this.whenIdle();
       const restored = await this.storage.state.restoreSnapshot(chunks);
       if (restored.appliedIndex !== meta.index) {
-        throw new KonsulError('KONSUL_ERR_SNAPSHOT', `snapshot holds index ${restored.appliedIndex}, its meta says ${meta.index}`, 500);
+        throw new KonsulError('KONSUL_ERR_SNAPSHOT', `snapshot holds index ${restored.appliedIndex}, its meta says ${meta.index}`, 'internal');
       }
       this.state.reset();
       this.counters.snapshotsInstalled++;
@@ -470,7 +470,7 @@ export class RaftDriver {
       const term = this.raft.log.term(index);
       if (term === undefined) {
         image.close();
-        throw new KonsulError('KONSUL_ERR_SNAPSHOT', `no term known for applied index ${index}`, 500);
+        throw new KonsulError('KONSUL_ERR_SNAPSHOT', `no term known for applied index ${index}`, 'internal');
       }
       const meta = { index, term, conf: this.raft.log.confAt(index) };
       this.logger.info({ to: m.to, index }, 'sending a snapshot to a follower');
@@ -711,7 +711,7 @@ export class RaftDriver {
    * briefly lagging follower still catches up from the log.
    */
   async takeSnapshot(options: { trailing?: number } = {}): Promise<{ index: number; term: number }> {
-    if (this.snapshotting) throw new KonsulError('KONSUL_ERR_BUSY', 'a snapshot is already being taken', 409);
+    if (this.snapshotting) throw new KonsulError('KONSUL_ERR_BUSY', 'a snapshot is already being taken', 'conflict');
     if (this.stopped) throw new AgentStoppedError(this.stopped);
     this.snapshotting = true;
     const started = performance.now();

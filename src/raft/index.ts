@@ -13,3 +13,4 @@ export {
   isVoter,
   voterIds,
 } from './confchange.js';
+export { ConfChangeError, NotLeaderError, ProposalDroppedError, RaftError, RaftUsageError, type RaftErrorKind } from './errors.js';

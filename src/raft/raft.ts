@@ -2,7 +2,7 @@
 // clocks, no Math.random. The caller feeds it ticks, messages and proposals,
 // and acts on the Ready batches it returns (persist, send, apply, advance).
 
-import { ConfChangeError, NotLeaderError, ProposalDroppedError, RaftUsageError } from '../errors.js';
+import { ConfChangeError, NotLeaderError, ProposalDroppedError, RaftUsageError } from './errors.js';
 import { encodeConfChange, findMember, isVoter, validateConfChange, voterIds } from './confchange.js';
 import { RaftLog } from './log.js';
 import { Progress, ProgressState, quorumValue } from './progress.js';
@@ -270,10 +270,10 @@ export class RaftNode {
   proposeConfChange(cc: ConfChange): { index: number; term: number } {
     this.checkCanPropose(0);
     if (!this.committedInCurrentTerm()) {
-      throw new ConfChangeError('the leader has not yet committed an entry of its term; retry shortly');
+      throw new ConfChangeError('the leader has not yet committed an entry of its term; retry shortly', true);
     }
     if (this.log.latestConfIndex() > this.log.committed) {
-      throw new ConfChangeError('another membership change is still pending');
+      throw new ConfChangeError('another membership change is still pending', true);
     }
     validateConfChange(this.conf(), cc);
     const index = this.appendEntry(EntryType.ConfChange, encodeConfChange(cc));

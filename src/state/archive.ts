@@ -61,7 +61,7 @@ export interface ParsedArchive {
 /** The bytes are not a whole, intact archive (400 over HTTP, exit 1 in the CLI). */
 export class ArchiveError extends KonsulError {
   constructor(message: string) {
-    super('KONSUL_ERR_BAD_SNAPSHOT', `invalid snapshot archive: ${message}`, 400);
+    super('KONSUL_ERR_BAD_SNAPSHOT', `invalid snapshot archive: ${message}`, 'invalid');
     this.name = 'ArchiveError';
   }
 }
@@ -101,7 +101,7 @@ export async function* writeArchive(header: ArchiveHeader, state: AsyncIterable<
   }
   const decoded = decoder.end();
   if (decoded.appliedIndex !== header.index) {
-    throw new KonsulError('KONSUL_ERR_SNAPSHOT', `the state stream is at index ${decoded.appliedIndex}, the header says ${header.index}`, 500);
+    throw new KonsulError('KONSUL_ERR_SNAPSHOT', `the state stream is at index ${decoded.appliedIndex}, the header says ${header.index}`, 'internal');
   }
   const trailer: ArchiveTrailer = { bodyBytes, records: decoded.records, tables: counter.tables };
   const tail = emit(Buffer.concat([u32(0), jsonBlock(trailer)]));

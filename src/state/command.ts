@@ -28,7 +28,7 @@ export type Command =
 /** Bytes that are not a command (truncated, garbage, or fields a proposer could never have encoded). */
 export class CommandDecodeError extends KonsulError {
   constructor(message: string) {
-    super('KONSUL_ERR_BAD_COMMAND', `malformed command: ${message}`, 400);
+    super('KONSUL_ERR_BAD_COMMAND', `malformed command: ${message}`, 'invalid');
     this.name = 'CommandDecodeError';
   }
 }
@@ -36,14 +36,14 @@ export class CommandDecodeError extends KonsulError {
 /** A command that cannot be encoded: a bad field (empty key, flags out of range, ...). */
 export class InvalidCommandError extends KonsulError {
   constructor(message: string) {
-    super('KONSUL_ERR_BAD_COMMAND', message, 400);
+    super('KONSUL_ERR_BAD_COMMAND', message, 'invalid');
     this.name = 'InvalidCommandError';
   }
 }
 
 export class KeyTooLargeError extends KonsulError {
   constructor(what: string, bytes: number) {
-    super('KONSUL_ERR_KEY_TOO_LARGE', `${what} is ${bytes} bytes; the limit is ${MAX_KEY_BYTES}`, 400);
+    super('KONSUL_ERR_KEY_TOO_LARGE', `${what} is ${bytes} bytes; the limit is ${MAX_KEY_BYTES}`, 'invalid');
     this.name = 'KeyTooLargeError';
   }
 }

@@ -10,7 +10,7 @@
 //
 // Request: u32 id, str method, then the body to the frame's end.
 // Response: u32 id, u8 ok (1 answer, 0 error), then the body to the frame's end:
-//   the answer, or UTF-8 JSON {code, message, httpStatus} of the error.
+//   the answer, or UTF-8 JSON {code, message, kind, retryable} of the error.
 //
 // A Message payload (FrameType.Message and FrameType.SnapshotBegin):
 //
@@ -24,6 +24,7 @@
 //       count x (str id, str address, u8 voter), then if flag 4: u32 length, data
 
 import { crc32 } from 'node:zlib';
+import { isErrorKind } from '../errors.js';
 import type { Entry, Member, Message, NodeId, Snapshot } from '../raft/types.js';
 import { EntryType, MessageType } from '../raft/types.js';
 import { BufferReader, getU32, getU64 } from './buffer-reader.js';
@@ -300,13 +301,14 @@ export function decodeFrame(type: number, buffer: Buffer, start: number, end: nu
 
 // ---- request errors -----------------------------------------------------
 
-/** A handler's error as the body of a failed Response: code, message and HTTP status survive the hop. */
+/** A handler's error as the body of a failed Response: code, message, kind and retryable survive the hop. */
 export function encodeErrorBody(err: unknown): Buffer {
-  const e = (typeof err === 'object' && err !== null ? err : {}) as { code?: unknown; message?: unknown; httpStatus?: unknown };
+  const e = (typeof err === 'object' && err !== null ? err : {}) as { code?: unknown; message?: unknown; kind?: unknown; retryable?: unknown };
   return Buffer.from(JSON.stringify({
     code: typeof e.code === 'string' ? e.code : 'KONSUL_ERR_REMOTE',
     message: typeof e.message === 'string' ? e.message : String(err),
-    httpStatus: typeof e.httpStatus === 'number' ? e.httpStatus : 500,
+    kind: isErrorKind(e.kind) ? e.kind : 'internal',
+    retryable: e.retryable === true,
   }), 'utf8');
 }
 
@@ -318,14 +320,11 @@ export function decodeErrorBody(body: Buffer): RemoteError {
   } catch {
     parsed = undefined;
   }
-  const e = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as { code?: unknown; message?: unknown; httpStatus?: unknown };
+  const e = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as { code?: unknown; message?: unknown; kind?: unknown; retryable?: unknown };
   if (typeof e.code !== 'string' || typeof e.message !== 'string') {
-    return new RemoteError('KONSUL_ERR_REMOTE', 'the peer answered with a malformed error', 502);
+    return new RemoteError('KONSUL_ERR_REMOTE', 'the peer answered with a malformed error', 'bad-gateway');
   }
-  const status = typeof e.httpStatus === 'number' && Number.isInteger(e.httpStatus) && e.httpStatus >= 100 && e.httpStatus <= 599
-    ? e.httpStatus
-    : 500;
-  return new RemoteError(e.code, e.message, status);
+  return new RemoteError(e.code, e.message, isErrorKind(e.kind) ? e.kind : 'internal', e.retryable === true);
 }
 
 // ---- messages -----------------------------------------------------------

@@ -11,7 +11,7 @@ import {
   Role,
   bootstrapSnapshot,
 } from '../../src/raft/index.js';
-import { ConfChangeError, NotLeaderError, ProposalDroppedError, RaftUsageError } from '../../src/errors.js';
+import { ConfChangeError, NotLeaderError, ProposalDroppedError, RaftUsageError } from '../../src/raft/index.js';
 import { Prng } from '../sim/prng.js';
 
 const ids = (n: number) => Array.from({ length: n }, (_, i) => `n${i + 1}`);

@@ -14,6 +14,7 @@ import {
   FrameChecksumError, FrameDecodeError, FrameEncodeError, FrameError, FrameTooLargeError, RemoteError, UnknownFrameTypeError,
 } from '../../src/transport/errors.js';
 import { KonsulError } from '../../src/errors.js';
+import { NotLeaderError } from '../../src/raft/index.js';
 import { FrameParser } from '../../src/transport/parser.js';
 import { appMessage, messageArb, normalize } from './arbitraries.js';
 import { crc32 } from 'node:zlib';
@@ -319,17 +320,20 @@ test('a response ok flag other than 0 or 1, or a truncated request, is a FrameDe
   assert.throws(() => new FrameParser().parse(rawFrame(FrameType.Request, truncated), () => {}), FrameDecodeError);
 });
 
-test('error bodies keep code, message and status; malformed ones become a 502', () => {
-  const err = decodeErrorBody(encodeErrorBody(new KonsulError('KONSUL_ERR_NOT_LEADER', 'not the leader', 503)));
+test('error bodies keep code, message, kind and retryable; malformed ones become bad-gateway', () => {
+  const err = decodeErrorBody(encodeErrorBody(new KonsulError('KONSUL_ERR_NOT_LEADER', 'not the leader', 'unavailable', { retryable: true })));
   assert.ok(err instanceof RemoteError);
-  assert.deepEqual([err.code, err.message, err.httpStatus], ['KONSUL_ERR_NOT_LEADER', 'not the leader', 503]);
+  assert.deepEqual([err.code, err.message, err.kind, err.retryable], ['KONSUL_ERR_NOT_LEADER', 'not the leader', 'unavailable', true]);
+  const raft = decodeErrorBody(encodeErrorBody(new NotLeaderError('n1')));
+  assert.deepEqual([raft.code, raft.kind, raft.retryable], ['KONSUL_ERR_NOT_LEADER', 'unavailable', true]);
   const plain = decodeErrorBody(encodeErrorBody(new Error('boom')));
-  assert.deepEqual([plain.code, plain.message, plain.httpStatus], ['KONSUL_ERR_REMOTE', 'boom', 500]);
+  assert.deepEqual([plain.code, plain.message, plain.kind, plain.retryable], ['KONSUL_ERR_REMOTE', 'boom', 'internal', false]);
   const thrownString = decodeErrorBody(encodeErrorBody('just a string'));
-  assert.deepEqual([thrownString.code, thrownString.message, thrownString.httpStatus], ['KONSUL_ERR_REMOTE', 'just a string', 500]);
+  assert.deepEqual([thrownString.code, thrownString.message, thrownString.kind], ['KONSUL_ERR_REMOTE', 'just a string', 'internal']);
   for (const body of ['not json', '[]', 'null', '{"code":1,"message":"m"}']) {
     const bad = decodeErrorBody(Buffer.from(body));
-    assert.deepEqual([bad.code, bad.httpStatus], ['KONSUL_ERR_REMOTE', 502], body);
+    assert.deepEqual([bad.code, bad.kind], ['KONSUL_ERR_REMOTE', 'bad-gateway'], body);
   }
-  assert.equal(decodeErrorBody(Buffer.from('{"code":"X","message":"m","httpStatus":7000}')).httpStatus, 500);
+  assert.equal(decodeErrorBody(Buffer.from('{"code":"X","message":"m","kind":"teapot"}')).kind, 'internal');
+  assert.equal(decodeErrorBody(Buffer.from('{"code":"X","message":"m","retryable":"yes"}')).retryable, false);
 });
