@@ -15,7 +15,7 @@ import {
 } from '../state/index.js';
 import { raftDir, type NodeStorage } from '../storage/index.js';
 import { PROTOCOL_VERSION, type TransportLogger } from '../transport/index.js';
-import { packageVersion } from '../cli/version.js';
+import { packageVersion } from '../version.js';
 import type {
   AgentApi, AgentSelf, ClusterStats, ClusterStatus, Consistency, KvDeleteOptions, KvPutOptions, MemberRole, MemberStatus, ReadMeta, SnapshotArchiveStream,
 } from './api.js';

@@ -13,7 +13,9 @@
 
 import { isUtf8 } from 'node:buffer';
 import { KonsulError } from '../errors.js';
-import { MAX_KEY_BYTES } from '../storage/index.js';
+import { MAX_KEY_BYTES } from '../storage/limits.js';
+
+export { MAX_KEY_BYTES };
 import { catalogOpProblem, type CatalogOp } from './catalog.js';
 
 export type Command =

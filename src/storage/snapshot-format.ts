@@ -3,7 +3,7 @@
 
 import { crc32 } from 'node:zlib';
 import { SnapshotCorruptionError } from './errors.js';
-import { readUint64, writeUint64 } from './lmdb.js';
+import { readUint64, writeUint64 } from './limits.js';
 
 // header:  "KSNP" | version u8 | appliedIndex u64 | tableCount u32
 // table:   0x01 | nameLength u16 | name (utf8)

@@ -11,12 +11,12 @@ import { startDnsServer, type DnsServer } from '../dns/index.js';
 import { createHttpServer } from '../http/index.js';
 import { STATE_TABLES, StateMachine } from '../state/index.js';
 import { openStorage, type NodeStorage } from '../storage/index.js';
-import { Agent } from './agent.js';
+import { Agent } from '../agent/agent.js';
 import {
   ConfigError, formatHostPort, loadConfig, printableConfig, type AgentConfig, type AgentFlagValues, type LoadedConfig,
-} from './config.js';
-import { createAgentLogger, type LogOutput } from './logging.js';
-import { ConfigReloader, settingValues, type ReloadReport } from './reload.js';
+} from '../agent/config.js';
+import { createAgentLogger, type LogOutput } from '../agent/logging.js';
+import { ConfigReloader, settingValues, type ReloadReport } from '../agent/reload.js';
 
 export type { AgentFlagValues };
 
