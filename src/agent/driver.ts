@@ -9,7 +9,7 @@ import { unsafeForTests } from './unsafe.js';
 import { KonsulError } from '../errors.js';
 import {
   EntryType, MessageType, NotLeaderError, ProposalDroppedError, RaftNode, Role, bootstrapSnapshot, findMember,
-  type ConfChange, type ConfState, type Entry, type HardState, type Message, type NodeId, type Ready,
+  type ConfChange, type ConfState, type Entry, type Message, type NodeId, type Ready,
 } from '../raft/index.js';
 import type { NodeStorage } from '../storage/index.js';
 import type { StateMachine } from '../state/index.js';
@@ -122,7 +122,6 @@ export class RaftDriver {
   private processing = false;
   private restoring = false;
   private idleWaiters: Array<() => void> = [];
-  private persistedHs: HardState = { term: 0, vote: '', commit: 0 };
   private stopped: string | undefined;
 
   private readonly proposals = new Map<number, PendingProposal>();
@@ -215,7 +214,7 @@ export class RaftDriver {
       entries: loaded.entries,
       applied,
     });
-    this.persistedHs = hs;
+
     this.wasMember = findMember(this.raft.conf(), this.id) !== undefined;
     this.logger.info({
       term: hs.term, commit: hs.commit, applied, lastIndex, snapshotIndex: snapIndex,
@@ -358,11 +357,8 @@ export class RaftDriver {
     try {
       const rd = this.raft.ready();
       if (rd.softState) this.onSoftState(rd);
-      // A leader may send appends while its own disk catches up (it counts itself only once durable);
-      // anything else waits for the hard state its messages depend on.
-      const early = this.raft.role === Role.Leader && (!rd.hardState
-        || (rd.hardState.term === this.persistedHs.term && rd.hardState.vote === this.persistedHs.vote));
-      if (early) this.sendAll(rd.messages);
+      // The core decided what may leave before the persist and whether it needs an fsync (Ready's contract).
+      this.sendAll(rd.messagesBeforePersist);
       // Committed entries are durable on a majority already: apply them while this node's own write goes on.
       if (rd.committedEntries.length > 0) this.applyEntries(rd.committedEntries);
       for (const rs of rd.readStates) this.onReadState(rs.context, rs.index);
@@ -372,20 +368,14 @@ export class RaftDriver {
           entries: rd.entries,
           hardState: rd.hardState,
         };
-        const hs = rd.hardState;
-        // Only the commit index moved: nothing waits on it (a restart may find it older and relearns it),
-        // so it asks for no fsync of its own; the next append's fsync covers it. One that did would
-        // hold the next append's fsync behind it: two fsyncs per write at low concurrency.
-        const commitOnly = !rd.snapshot && rd.entries.length === 0 && hs !== undefined
-          && hs.term === this.persistedHs.term && hs.vote === this.persistedHs.vote;
-        if (commitOnly) {
-          this.persistedHs = hs;
+        // No fsync asked (only the commit index moved): written without waiting, and the next synced
+        // write covers it. Waiting would hold the next append's fsync behind it: two fsyncs per write.
+        if (!rd.mustSync) {
           this.storage.log.persist(batch, { sync: false }).catch((error: Error) => this.fatal(error));
         } else {
           const t0 = performance.now();
           await this.storage.log.persist(batch);
           waitedForDisk = true;
-          if (hs) this.persistedHs = hs;
           this.metrics.persistTime.observe((performance.now() - t0) / 1000);
         }
         if (rd.entries.length > 0) {
@@ -396,7 +386,7 @@ export class RaftDriver {
         }
       }
       if (this.stopped) return;
-      if (!early) this.sendAll(rd.messages);
+      this.sendAll(rd.messages);
       this.raft.advance(rd);
       this.serveApplied();
       this.flushReads();

@@ -14,3 +14,4 @@ export {
   voterIds,
 } from './confchange.js';
 export { ConfChangeError, NotLeaderError, ProposalDroppedError, RaftError, RaftUsageError, type RaftErrorKind } from './errors.js';
+export { MajorityConfig, hasQuorum, quorumOf, type QuorumConfig, type VoteResult } from './quorum.js';
