@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
-import { parseDuration as parseGoDuration } from '../duration.js';
+import { parseSettingDuration } from '../duration.js';
 import { KonsulError } from '../errors.js';
 import {
   DefinitionError, parseCheckRegistration, parseServiceFile, type CheckDefinition, type ServiceRegistration,
@@ -268,18 +268,11 @@ function asBool(raw: Raw | undefined, fallback: boolean): boolean {
   return fail(raw.source, `expected true or false, got ${JSON.stringify(raw.value)}`);
 }
 
-/** "300ms", "1.5s", "5m", "1h", "1m30s" (Go's format), or a bare number of milliseconds; whole ms, never negative. */
-export function parseDuration(text: string): number | undefined {
-  if (/^\d+$/.test(text)) return Number(text);
-  if (/^[-+]/.test(text)) return undefined;
-  const ms = parseGoDuration(text);
-  return ms === undefined ? undefined : Math.round(ms);
-}
 
 function asDuration(raw: Raw | undefined, fallbackMs: number, minMs: number, maxMs: number): number {
   if (raw === undefined) return fallbackMs;
   const text = asString(raw);
-  const ms = parseDuration(text);
+  const ms = parseSettingDuration(text);
   if (ms === undefined) fail(raw.source, `"${text}" is not a duration (examples: 300ms, 2s, 5m)`);
   if (ms < minMs || ms > maxMs) fail(raw.source, `${text} is out of range (${minMs}ms to ${maxMs}ms)`);
   return ms;
@@ -562,7 +555,7 @@ function asTtlMap(raw: Raw | undefined): Record<string, number> {
   }
   const out: Record<string, number> = {};
   for (const [name, value] of pairs) {
-    const ms = parseDuration(String(value));
+    const ms = parseSettingDuration(String(value));
     if (ms === undefined) fail(raw.source, `${name}: "${String(value)}" is not a duration (examples: 0s, 10s, 1m)`);
     out[name.toLowerCase()] = Math.floor(ms / 1000);
   }
