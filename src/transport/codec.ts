@@ -27,9 +27,13 @@ import { crc32 } from 'node:zlib';
 import { isErrorKind } from '../errors.js';
 import type { Entry, Member, Message, NodeId, Snapshot } from '../raft/types.js';
 import { EntryType, MessageType } from '../raft/types.js';
-import { BufferReader, getU32, getU64 } from './buffer-reader.js';
-import { BufferWriter, checkU64, putU32, putU64 } from './buffer-writer.js';
+import { BufferReader, getU32, getU64, type MakeError } from '../byte-reader.js';
+import { BufferWriter, checkU64, putU32, putU64 } from '../byte-writer.js';
 import { FrameDecodeError, FrameEncodeError, FrameTooLargeError, RemoteError, UnknownFrameTypeError } from './errors.js';
+
+/** What the shared byte reader and writer raise on this format's bad input. */
+export const frameDecodeError: MakeError = (message) => new FrameDecodeError(message);
+export const frameEncodeError: MakeError = (message) => new FrameEncodeError(message);
 
 /** Bumped on any incompatible change to the frame or payload layout; peers must agree exactly. */
 export const PROTOCOL_VERSION = 1;
@@ -194,7 +198,7 @@ export function writeFrame(writer: BufferWriter, frame: Frame, maxFrameSize = DE
 
 /** One frame as its own buffer (handshake frames, tests). */
 export function encodeFrame(frame: Frame, maxFrameSize = DEFAULT_MAX_FRAME_SIZE): Buffer {
-  const writer = new BufferWriter(256);
+  const writer = new BufferWriter(256, frameEncodeError);
   writeFrame(writer, frame, maxFrameSize);
   return writer.take();
 }
@@ -219,7 +223,7 @@ export function snapshotChunkFrame(data: Uint8Array, maxFrameSize = DEFAULT_MAX_
  * large body goes to the socket without being copied into a frame buffer.
  */
 export function requestFrame(id: number, method: string, body: Uint8Array, maxFrameSize = DEFAULT_MAX_FRAME_SIZE): [Buffer, Uint8Array, Buffer] {
-  const writer = new BufferWriter(16 + method.length * 3);
+  const writer = new BufferWriter(16 + method.length * 3, frameEncodeError);
   beginFrame(writer, FrameType.Request);
   writer.u32(id).string16(method, 'method');
   return piecesAround(writer.take(), body, maxFrameSize);
@@ -227,7 +231,7 @@ export function requestFrame(id: number, method: string, body: Uint8Array, maxFr
 
 /** A Response frame as three pieces, like requestFrame. */
 export function responseFrame(id: number, ok: boolean, body: Uint8Array, maxFrameSize = DEFAULT_MAX_FRAME_SIZE): [Buffer, Uint8Array, Buffer] {
-  const writer = new BufferWriter(16);
+  const writer = new BufferWriter(16, frameEncodeError);
   beginFrame(writer, FrameType.Response);
   writer.u32(id).u8(ok ? 1 : 0);
   return piecesAround(writer.take(), body, maxFrameSize);
@@ -245,7 +249,7 @@ function piecesAround(head: Buffer, body: Uint8Array, maxFrameSize: number): [Bu
 
 /** Decodes the payload of one frame whose length and checksum have been checked. */
 export function decodeFrame(type: number, buffer: Buffer, start: number, end: number): Frame {
-  const reader = new BufferReader(buffer, start, end);
+  const reader = new BufferReader(buffer, start, end, frameDecodeError);
   let frame: Frame;
   switch (type) {
     case FrameType.Hello: {
@@ -357,8 +361,8 @@ export function writeMessage(writer: BufferWriter, message: Message): void {
     if (entry.type !== EntryType.Normal && entry.type !== EntryType.ConfChange) {
       throw new FrameEncodeError(`unknown entry type ${String(entry.type)}`);
     }
-    checkU64(entry.term, 'entry.term');
-    checkU64(entry.index, 'entry.index');
+    checkU64(entry.term, 'entry.term', frameEncodeError);
+    checkU64(entry.index, 'entry.index', frameEncodeError);
     dataBytes += entry.data.length;
   }
   writer.u32(count);
@@ -432,8 +436,8 @@ export function readMessage(reader: BufferReader): Message {
     for (let i = 0, at = headers; i < count; i++, at += ENTRY_HEADER_SIZE) {
       const length = getU32(buf, at + 17);
       entries[i] = {
-        term: getU64(buf, at, 'entry.term'),
-        index: getU64(buf, at + 8, 'entry.index'),
+        term: getU64(buf, at, 'entry.term', frameDecodeError),
+        index: getU64(buf, at + 8, 'entry.index', frameDecodeError),
         type: buf[at + 16]!,
         data: new Uint8Array(arrayBuffer, dataAt, length),
       };
@@ -475,14 +479,14 @@ export function readMessage(reader: BufferReader): Message {
 
 /** A Message payload as its own buffer (tests, benchmarks). */
 export function encodeMessage(message: Message): Buffer {
-  const writer = new BufferWriter(256);
+  const writer = new BufferWriter(256, frameEncodeError);
   writeMessage(writer, message);
   return writer.take();
 }
 
 /** Decodes a whole buffer as one Message payload. */
 export function decodeMessage(payload: Buffer): Message {
-  const reader = new BufferReader(payload);
+  const reader = new BufferReader(payload, 0, payload.length, frameDecodeError);
   const message = readMessage(reader);
   reader.expectEnd('message');
   return message;

@@ -5,9 +5,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { emptyMessage, MessageType, type Message } from '../../src/raft/types.js';
-import { BufferWriter } from '../../src/transport/buffer-writer.js';
+import { BufferWriter } from '../../src/byte-writer.js';
 import {
-  decodeErrorBody, decodeMessage, encodeErrorBody, encodeFrame, encodeMessage, FrameType, HandshakeRejectReason,
+  decodeErrorBody, decodeMessage, frameEncodeError, encodeErrorBody, encodeFrame, encodeMessage, FrameType, HandshakeRejectReason,
   requestFrame, responseFrame, snapshotChunkFrame, writeMessageFrame, type Frame,
 } from '../../src/transport/codec.js';
 import {
@@ -26,7 +26,7 @@ function parseAll(chunks: Buffer[], parser = new FrameParser()): Frame[] {
 }
 
 function messageFrames(messages: Message[]): Buffer {
-  const writer = new BufferWriter(64);
+  const writer = new BufferWriter(64, frameEncodeError);
   for (const message of messages) writeMessageFrame(writer, message);
   return writer.take();
 }
@@ -281,7 +281,7 @@ test('valid frames with mutated payloads (checksum recomputed) decode or fail wi
 });
 
 test('a message that cannot be encoded is a FrameEncodeError and leaves the writer clean', () => {
-  const writer = new BufferWriter(16);
+  const writer = new BufferWriter(16, frameEncodeError);
   writeMessageFrame(writer, appMessage('a', 'b', 1, 4));
   const before = writer.length;
   assert.throws(() => writeMessageFrame(writer, { ...appMessage('a', 'b', 1, 4), term: -1 }), FrameEncodeError);
@@ -294,7 +294,7 @@ test('a message that cannot be encoded is a FrameEncodeError and leaves the writ
 });
 
 test('the writer hands out taken bytes that later writes never overwrite', () => {
-  const writer = new BufferWriter(8);
+  const writer = new BufferWriter(8, frameEncodeError);
   writer.bytes(Buffer.from('first'));
   const first = writer.take();
   for (let i = 0; i < 100; i++) writer.bytes(Buffer.from('more bytes to force growth'));
