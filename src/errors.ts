@@ -61,3 +61,70 @@ export function isTypedError(error: unknown): error is TypedError {
 export function isRetryable(error: unknown): boolean {
   return isTypedError(error) && error.retryable;
 }
+
+// ---- one class per code (undici's lib/core/errors.js): the errors several rooms raise.
+// Room-specific ones live beside their room (raft/errors.ts, storage/errors.ts, transport/errors.ts, ...).
+
+/** The request is malformed or breaks a rule. */
+export class BadRequestError extends KonsulError {
+  constructor(message: string) {
+    super('KONSUL_ERR_BAD_REQUEST', message, 'invalid');
+    this.name = 'BadRequestError';
+  }
+}
+
+/** What the request names does not exist. */
+export class NotFoundError extends KonsulError {
+  constructor(message: string) {
+    super('KONSUL_ERR_NOT_FOUND', message, 'not-found');
+    this.name = 'NotFoundError';
+  }
+}
+
+/** The request is valid, but the current state forbids it (a member already there, the last voter...). */
+export class ConflictError extends KonsulError {
+  constructor(message: string) {
+    super('KONSUL_ERR_CONFLICT', message, 'conflict');
+    this.name = 'ConflictError';
+  }
+}
+
+/** Something did not happen within its time limit. */
+export class OperationTimeoutError extends KonsulError {
+  constructor(message: string) {
+    super('KONSUL_ERR_TIMEOUT', message, 'timeout');
+    this.name = 'OperationTimeoutError';
+  }
+}
+
+/** Another node answered something this one cannot use. */
+export class BadResponseError extends KonsulError {
+  constructor(message: string) {
+    super('KONSUL_ERR_BAD_RESPONSE', message, 'bad-gateway');
+    this.name = 'BadResponseError';
+  }
+}
+
+/** Taking or restoring a snapshot failed on this node. */
+export class SnapshotFailedError extends KonsulError {
+  constructor(message: string) {
+    super('KONSUL_ERR_SNAPSHOT', message, 'internal');
+    this.name = 'SnapshotFailedError';
+  }
+}
+
+/** A snapshot offered for restore cannot be restored. */
+export class BadSnapshotError extends KonsulError {
+  constructor(message: string) {
+    super('KONSUL_ERR_BAD_SNAPSHOT', message, 'invalid');
+    this.name = 'BadSnapshotError';
+  }
+}
+
+/** The same operation is already running (a snapshot being taken). */
+export class BusyError extends KonsulError {
+  constructor(message: string) {
+    super('KONSUL_ERR_BUSY', message, 'conflict');
+    this.name = 'BusyError';
+  }
+}

@@ -2,7 +2,7 @@
 // the state machine streamed out, and a restore proposed through Raft so every
 // member replaces its state at the same index.
 
-import { KonsulError } from '../errors.js';
+import { BadSnapshotError, SnapshotFailedError } from '../errors.js';
 import { encodeCommand } from '../state/index.js';
 import { writeArchive, type ArchiveHeader } from '../state/archive.js';
 import { restoreProblem } from '../state/machine.js';
@@ -27,11 +27,11 @@ export function openArchive(ctx: AgentContext, storage: NodeStorage): SnapshotAr
 /** Replace the state machine with `state` on every member, through the log. */
 export async function restoreArchive(ctx: AgentContext, state: Buffer): Promise<{ index: number }> {
   const problem = restoreProblem(state);
-  if (problem) throw new KonsulError('KONSUL_ERR_BAD_SNAPSHOT', `the snapshot cannot be restored: ${problem}`, 'invalid');
+  if (problem) throw new BadSnapshotError(`the snapshot cannot be restored: ${problem}`);
   const bytes = encodeCommand({ type: 'restore', state });
   const r = await ctx.forwarder.onLeader('propose', bytes, () => ctx.driver.propose(bytes));
   await ctx.driver.waitApplied(r.index);
-  if (r.result === false) throw new KonsulError('KONSUL_ERR_SNAPSHOT', 'the state machine refused the snapshot; nothing was changed', 'internal');
+  if (r.result === false) throw new SnapshotFailedError('the state machine refused the snapshot; nothing was changed');
   ctx.logger.info({ index: r.index, bytes: state.length }, 'snapshot restored through Raft');
   return { index: r.index };
 }

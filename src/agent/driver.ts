@@ -6,7 +6,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { unsafeForTests } from './unsafe.js';
-import { KonsulError } from '../errors.js';
+import { BusyError, KonsulError, SnapshotFailedError } from '../errors.js';
 import {
   EntryType, MessageType, NotLeaderError, ProposalDroppedError, RaftNode, Role, bootstrapSnapshot, findMember,
   type ConfChange, type ConfState, type Entry, type Message, type NodeId, type Ready,
@@ -309,7 +309,7 @@ export class RaftDriver {
       await this.whenIdle();
       const restored = await this.storage.state.restoreSnapshot(chunks);
       if (restored.appliedIndex !== meta.index) {
-        throw new KonsulError('KONSUL_ERR_SNAPSHOT', `snapshot holds index ${restored.appliedIndex}, its meta says ${meta.index}`, 'internal');
+        throw new SnapshotFailedError(`snapshot holds index ${restored.appliedIndex}, its meta says ${meta.index}`);
       }
       this.state.reset();
       this.counters.snapshotsInstalled++;
@@ -460,7 +460,7 @@ export class RaftDriver {
       const term = this.raft.log.term(index);
       if (term === undefined) {
         image.close();
-        throw new KonsulError('KONSUL_ERR_SNAPSHOT', `no term known for applied index ${index}`, 'internal');
+        throw new SnapshotFailedError(`no term known for applied index ${index}`);
       }
       const meta = { index, term, conf: this.raft.log.confAt(index) };
       this.logger.info({ to: m.to, index }, 'sending a snapshot to a follower');
@@ -701,7 +701,7 @@ export class RaftDriver {
    * briefly lagging follower still catches up from the log.
    */
   async takeSnapshot(options: { trailing?: number } = {}): Promise<{ index: number; term: number }> {
-    if (this.snapshotting) throw new KonsulError('KONSUL_ERR_BUSY', 'a snapshot is already being taken', 'conflict');
+    if (this.snapshotting) throw new BusyError('a snapshot is already being taken');
     if (this.stopped) throw new AgentStoppedError(this.stopped);
     this.snapshotting = true;
     const started = performance.now();

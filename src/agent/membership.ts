@@ -3,7 +3,7 @@
 // member record right. Changes run on the leader (Forwarder.onLeader), one
 // configuration change at a time.
 
-import { KonsulError } from '../errors.js';
+import { BadRequestError, ConflictError, KonsulError, NotFoundError, OperationTimeoutError } from '../errors.js';
 import { ConfChangeError, ConfChangeType, NotLeaderError, Role, findMember, isVoter, type NodeId } from '../raft/index.js';
 import { encodeCommand } from '../state/index.js';
 import type { ClusterStatus } from './api.js';
@@ -74,17 +74,17 @@ export class Membership {
   async joinOnLeader(info: NodeInfo): Promise<ClusterStatus> {
     const { ctx } = this;
     if (typeof info?.id !== 'string' || info.id === '' || typeof info.raftAddress !== 'string' || info.raftAddress === '') {
-      throw new KonsulError('KONSUL_ERR_BAD_REQUEST', 'join needs the node id and its raft address', 'invalid');
+      throw new BadRequestError('join needs the node id and its raft address');
     }
     const conf = ctx.driver.conf();
     const existing = findMember(conf, info.id);
     if (existing && existing.address !== info.raftAddress) {
-      throw new KonsulError('KONSUL_ERR_CONFLICT',
-        `node "${info.id}" is already a member at ${existing.address}; remove it first (konsul cluster leave --node ${info.id})`, 'conflict');
+      throw new ConflictError(
+        `node "${info.id}" is already a member at ${existing.address}; remove it first (konsul cluster leave --node ${info.id})`);
     }
     const clash = conf.members.find((m) => m.id !== info.id && m.address === info.raftAddress);
     if (clash) {
-      throw new KonsulError('KONSUL_ERR_CONFLICT', `${info.raftAddress} is already the address of member "${clash.id}"`, 'conflict');
+      throw new ConflictError(`${info.raftAddress} is already the address of member "${clash.id}"`);
     }
     if (!existing) {
       ctx.driver.addressBook.set(info.id, info.raftAddress);
@@ -121,7 +121,7 @@ export class Membership {
 
   async removeMember(id: string): Promise<void> {
     const { ctx } = this;
-    if (typeof id !== 'string' || id === '') throw new KonsulError('KONSUL_ERR_BAD_REQUEST', 'a node id is needed', 'invalid');
+    if (typeof id !== 'string' || id === '') throw new BadRequestError('a node id is needed');
     const self = id === ctx.nodeId;
     if (self) {
       this.leavingNow = true;
@@ -148,11 +148,11 @@ export class Membership {
     const member = findMember(conf, id);
     if (!member) {
       if (ctx.state.member(id)) await ctx.driver.propose(encodeCommand({ type: 'member-delete', id }));
-      else throw new KonsulError('KONSUL_ERR_NOT_FOUND', `no member "${id}"`, 'not-found');
+      else throw new NotFoundError(`no member "${id}"`);
       return;
     }
     if (member.voter && conf.members.filter((m) => m.voter).length === 1) {
-      throw new KonsulError('KONSUL_ERR_CONFLICT', `"${id}" is the last voter; removing it would leave no one to elect a leader`, 'conflict');
+      throw new ConflictError(`"${id}" is the last voter; removing it would leave no one to elect a leader`);
     }
     if (ctx.state.member(id)) await ctx.driver.propose(encodeCommand({ type: 'member-delete', id }));
     await this.confChange({ type: ConfChangeType.Remove, nodeId: id, address: '' });
@@ -174,11 +174,11 @@ export class Membership {
       const candidates = raft.status().progress
         .filter((p) => p.voter && p.id !== ctx.nodeId && now - (ctx.driver.lastHeard.get(p.id) ?? 0) < ctx.cfg.electionTimeoutMs)
         .sort((a, b) => b.match - a.match);
-      if (candidates.length === 0) throw new KonsulError('KONSUL_ERR_CONFLICT', 'no other healthy voter to hand leadership to', 'conflict');
+      if (candidates.length === 0) throw new ConflictError('no other healthy voter to hand leadership to');
       target = candidates[0].id;
     }
-    if (!findMember(conf, target)) throw new KonsulError('KONSUL_ERR_NOT_FOUND', `no member "${target}"`, 'not-found');
-    if (!isVoter(conf, target)) throw new KonsulError('KONSUL_ERR_CONFLICT', `"${target}" is not a voter`, 'conflict');
+    if (!findMember(conf, target)) throw new NotFoundError(`no member "${target}"`);
+    if (!isVoter(conf, target)) throw new ConflictError(`"${target}" is not a voter`);
     if (target === ctx.nodeId) return target;
     raft.transferLeader(target);
     ctx.driver.poke();
@@ -189,7 +189,7 @@ export class Membership {
       if (leader !== ctx.nodeId && leader !== '') return leader;
     }
     if (ctx.driver.raft.leader === target) return target;
-    throw new KonsulError('KONSUL_ERR_TIMEOUT', `leadership did not move to "${target}" within ${3 * ctx.cfg.electionTimeoutMs}ms`, 'timeout');
+    throw new OperationTimeoutError(`leadership did not move to "${target}" within ${3 * ctx.cfg.electionTimeoutMs}ms`);
   }
 
   /** Once in the configuration, make the replicated member record match this node (addresses, role). */

@@ -4,7 +4,7 @@
 // encoded once). Both sides use the table: call() on the asking side, serve()
 // on the answering side, so a method cannot be sent and not understood.
 
-import { KonsulError } from '../errors.js';
+import { BadRequestError, BadResponseError } from '../errors.js';
 import type { ClusterStatus } from './api.js';
 import type { ProposalResult } from './driver.js';
 
@@ -103,7 +103,7 @@ export function decodeResponse<M extends PeerMethod>(method: M, body: Buffer): P
     return TABLE[method].response.decode(body);
   } catch (error) {
     if (!(error instanceof MalformedError)) throw error;
-    throw new KonsulError('KONSUL_ERR_BAD_RESPONSE', `malformed answer to a ${method} request`, 'bad-gateway');
+    throw new BadResponseError(`malformed answer to a ${method} request`);
   }
 }
 
@@ -116,7 +116,7 @@ export type PeerHandlers = {
 export async function servePeerRequest(
   handlers: PeerHandlers, method: string, body: Buffer, from: { nodeId: string; address: string },
 ): Promise<Uint8Array> {
-  if (!isMethod(method)) throw new KonsulError('KONSUL_ERR_BAD_REQUEST', `unknown request "${method}"`, 'invalid');
+  if (!isMethod(method)) throw new BadRequestError(`unknown request "${method}"`);
   return serve(handlers, method, body, from);
 }
 
@@ -128,7 +128,7 @@ async function serve<M extends PeerMethod>(
     request = TABLE[method].request.decode(body);
   } catch (error) {
     if (!(error instanceof MalformedError)) throw error;
-    throw new KonsulError('KONSUL_ERR_BAD_REQUEST', `malformed ${method} request`, 'invalid');
+    throw new BadRequestError(`malformed ${method} request`);
   }
   const handler = handlers[method] as (request: PeerRequest<M>, from: { nodeId: string; address: string }) => Promise<PeerResponse<M>>;
   return TABLE[method].response.encode(await handler(request, from));

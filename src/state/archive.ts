@@ -16,7 +16,7 @@
 // is read, in one pass over one read transaction.
 
 import { createHash, type Hash } from 'node:crypto';
-import { KonsulError } from '../errors.js';
+import { KonsulError, SnapshotFailedError } from '../errors.js';
 import { ChunkedReader } from '../chunked-reader.js';
 import { SnapshotDecoder } from '../storage/snapshot-format.js';
 
@@ -102,7 +102,7 @@ export async function* writeArchive(header: ArchiveHeader, state: AsyncIterable<
   }
   const decoded = decoder.end();
   if (decoded.appliedIndex !== header.index) {
-    throw new KonsulError('KONSUL_ERR_SNAPSHOT', `the state stream is at index ${decoded.appliedIndex}, the header says ${header.index}`, 'internal');
+    throw new SnapshotFailedError(`the state stream is at index ${decoded.appliedIndex}, the header says ${header.index}`);
   }
   const trailer: ArchiveTrailer = { bodyBytes, records: decoded.records, tables: counter.tables };
   const tail = emit(Buffer.concat([u32(0), jsonBlock(trailer)]));
