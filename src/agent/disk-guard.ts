@@ -21,7 +21,7 @@ const MiB = 1024 * 1024;
 /** The data dir's disk is (nearly) full: the write was not taken. */
 export class DiskFullError extends KonsulError {
   constructor(detail: string) {
-    super('KONSUL_ERR_DISK_FULL', `the disk of this node's data dir is full (${detail}); the write was not taken: free space there`, 507);
+    super('KONSUL_ERR_DISK_FULL', `the disk of this node's data dir is full (${detail}); the write was not taken: free space there`, 'storage-full', { retryable: true });
     this.name = 'DiskFullError';
   }
 }

@@ -13,12 +13,13 @@ import {
   COMMAND_VERSION, CommandDecodeError, commandVersion, decodeCommand, encodeCommand, versionCommand,
 } from '../state/index.js';
 import { PROTOCOL_VERSION } from '../transport/index.js';
+import type { AgentContext } from './context.js';
 
 /** A write needs a protocol version the cluster does not run yet (a rolling upgrade is under way). */
 export class ClusterVersionError extends KonsulError {
   constructor(needs: number, runs: number) {
     super('KONSUL_ERR_CLUSTER_VERSION',
-      `this write needs protocol version ${needs}, and the cluster still runs ${runs}: finish upgrading every member first`, 409);
+      `this write needs protocol version ${needs}, and the cluster still runs ${runs}: finish upgrading every member first`, 'conflict', { retryable: true });
     this.name = 'ClusterVersionError';
   }
 }
@@ -68,4 +69,28 @@ export function commonVersion(members: readonly string[], self: string, peerVers
 /** The cluster-version command's bytes (proposed as they are: every member understands it by then). */
 export function clusterVersionCommand(version: number): Uint8Array {
   return encodeCommand({ type: 'cluster-version', version });
+}
+
+/** A join from a node whose newest protocol version (its hello's) is below the cluster's: refused with why. */
+export function refuseOlderJoiner(id: string, version: number | undefined, clusterVersion: number): void {
+  if (version !== undefined && version < clusterVersion) {
+    throw new KonsulError('KONSUL_ERR_CLUSTER_VERSION',
+      `this cluster runs protocol version ${clusterVersion}; node "${id}" speaks only up to ${version}: upgrade it to join`, 'conflict');
+  }
+}
+
+/**
+ * The leader's autopilot step: once every member of the Raft configuration (and
+ * every other agent whose version is known) speaks a newer protocol version than
+ * the cluster runs, propose the cluster-version command that moves it there.
+ */
+export async function raiseClusterVersion(ctx: AgentContext): Promise<void> {
+  const conf = new Set(ctx.driver.raft.conf().members.map((m) => m.id));
+  const known = (id: string): number | undefined => ctx.driver.transport.peerVersion(id);
+  const ids = [...conf, ...ctx.state.members().map((m) => m.id).filter((id) => !conf.has(id) && known(id) !== undefined)];
+  const target = commonVersion(ids, ctx.nodeId, known);
+  const current = ctx.state.clusterVersion();
+  if (target === undefined || target <= current) return;
+  ctx.logger.info({ from: current, to: target }, `every member speaks protocol version ${target}: the cluster moves to it`);
+  await ctx.driver.proposeBytes(clusterVersionCommand(target));
 }

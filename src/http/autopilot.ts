@@ -56,9 +56,9 @@ async function fromLeader(ctx: RequestContext, path: string): Promise<ClusterSta
   const st = ctx.agent.status();
   if (st.role === 'leader') return st;
   const leader = st.leader?.httpAddress;
-  if (!leader) throw new KonsulError('KONSUL_ERR_NOT_LEADER', 'no known leader to ask for the servers\' health', 503);
+  if (!leader) throw new KonsulError('KONSUL_ERR_NOT_LEADER', 'no known leader to ask for the servers\' health', 'unavailable', { retryable: true });
   const res = await fetch(`http://${leader}${path}`, { signal: AbortSignal.timeout(5_000) }).catch((error: Error) => {
-    throw new KonsulError('KONSUL_ERR_PEER_UNREACHABLE', `the leader (${leader}) did not answer: ${error.message}`, 503);
+    throw new KonsulError('KONSUL_ERR_PEER_UNREACHABLE', `the leader (${leader}) did not answer: ${error.message}`, 'unavailable', { retryable: true });
   });
   sendJson(ctx.res, res.status, await res.json());
   return undefined;

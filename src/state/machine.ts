@@ -131,7 +131,7 @@ export class CommandTooNewError extends KonsulError {
   constructor(index: number, detail: string) {
     super('KONSUL_ERR_COMMAND_TOO_NEW',
       `log entry ${index} holds a command this konsul cannot apply (${detail}); it was written by a newer konsul: upgrade this node (it understands command versions up to ${COMMAND_VERSION})`,
-      500);
+      'internal');
     this.name = 'CommandTooNewError';
     this.index = index;
   }
