@@ -71,6 +71,24 @@ function json<T>(check: (v: Record<string, unknown>) => boolean): Codec<T> {
   };
 }
 
+/**
+ * A proposal's result as every release has sent it since the first (ops: a
+ * rolling upgrade forwards writes between old and new nodes both ways):
+ * u8 result (0 false, 1 true, 2 none), f64 index. 9 bytes.
+ */
+const proposalResult: Codec<ProposalResult> = {
+  encode: (r) => {
+    const out = Buffer.alloc(9);
+    out[0] = r.result === undefined ? 2 : r.result ? 1 : 0;
+    out.writeDoubleBE(r.index, 1);
+    return out;
+  },
+  decode: (b) => {
+    if (b.length !== 9 || b[0]! > 2) throw new MalformedError();
+    return { result: b[0] === 2 ? undefined : b[0] === 1, index: b.readDoubleBE(1) };
+  },
+};
+
 const str = (v: unknown): boolean => typeof v === 'string';
 
 const isNodeInfo = (v: Record<string, unknown>): boolean =>
@@ -79,10 +97,7 @@ const isNodeInfo = (v: Record<string, unknown>): boolean =>
 /** The table: one codec pair per method. */
 const TABLE: { [M in PeerMethod]: { request: Codec<PeerRequest<M>>; response: Codec<PeerResponse<M>> } } = {
   info: { request: none, response: json(isNodeInfo) },
-  propose: {
-    request: bytes,
-    response: json((v) => typeof v.index === 'number' && (v.result === undefined || typeof v.result === 'boolean')),
-  },
+  propose: { request: bytes, response: proposalResult },
   // A join's body is checked by the leader (joinOnLeader), which answers a clear error for a bad one.
   join: { request: json(() => true), response: json((v) => Array.isArray(v.members)) },
   remove: { request: json((v) => str(v.id)), response: json((v) => v.ok === true) },
