@@ -25,6 +25,8 @@ import { AgentMetrics } from './metrics.js';
 import { LocalServices } from './services.js';
 import { writeArchive, type ArchiveHeader } from '../state/archive.js';
 import { restoreProblem } from '../state/machine.js';
+import { WriteBatcher } from './batcher.js';
+import { CoordinationService } from './sessions.js';
 
 /** What a node says about itself when asked, and what it sends when it joins. */
 export interface NodeInfo {
@@ -105,6 +107,9 @@ export class Agent implements AgentApi {
   private readonly unsafe = unsafeForTests();
 
   private readonly storage: NodeStorage;
+  /** Sessions, locks and transactions; the session TTL timers while this node leads (coord). */
+  readonly coord: CoordinationService;
+  private readonly batcher: WriteBatcher;
 
   constructor(options: AgentOptions) {
     this.cfg = options.config;
@@ -142,6 +147,7 @@ export class Agent implements AgentApi {
         },
         leaderChanged: (leader) => {
           if (leader === this.nodeId) this.leaderSince = performance.now();
+          this.coord.leadershipChanged(leader === this.nodeId);
           const waiters = this.leaderWaiters;
           this.leaderWaiters = [];
           for (const w of waiters) w();
@@ -149,6 +155,16 @@ export class Agent implements AgentApi {
         fatal: (error) => this.exit(`storage failed: ${error.message}`, 1),
         request: (method, body, from) => this.handleRequest(method, body, from),
       },
+    });
+    this.batcher = new WriteBatcher((bytes) => this.driver.propose(bytes), this.state);
+    this.coord = new CoordinationService({
+      nodeId: this.nodeId,
+      state: this.state,
+      propose: (cmd) => this.proposeCommand(cmd),
+      barrier: (consistency) => this.barrier(consistency),
+      onLeader: (method, body, local, decode) => this.onLeader(method, body, local, decode),
+      isLeader: () => this.driver.raft.role === Role.Leader,
+      logger: this.logger,
     });
     this.local = new LocalServices({
       dataDir: options.config.dataDir ?? '',
@@ -221,6 +237,7 @@ export class Agent implements AgentApi {
 
   async stop(): Promise<void> {
     clearInterval(this.autopilotTimer);
+    this.coord.stop();
     this.local.stop();
     await this.driver.stop();
   }
@@ -332,7 +349,9 @@ export class Agent implements AgentApi {
         return json(this.info());
       case 'propose':
         if (this.driver.raft.role !== Role.Leader) throw new NotLeaderError(this.driver.raft.leader);
-        return encodeResult(await this.driver.propose(body));
+        return encodeResult(await this.batcher.propose(body));
+      case 'session-renew':
+        return CoordinationService.encodeRenewAnswer(await this.coord.renewSession(body.toString('utf8')));
       // Membership requests may reach any member: pass them on to the leader.
       case 'join': {
         const info = parseJson<NodeInfo>(body, 'join');
@@ -356,11 +375,15 @@ export class Agent implements AgentApi {
   // ------------------------------------------------------------ writes
 
   private async write(cmd: Command): Promise<boolean> {
+    return (await this.proposeCommand(cmd)).result !== false;
+  }
+
+  private async proposeCommand(cmd: Command): Promise<ProposalResult> {
     const bytes = encodeCommand(cmd);
-    const r = await this.onLeader('propose', bytes, () => this.driver.propose(bytes), decodeResult);
+    const r = await this.onLeader('propose', bytes, () => this.batcher.propose(bytes), decodeResult);
     // Read-your-writes on this agent: answer once applied here too.
     if (this.unsafe !== 'ack-before-commit') await this.driver.waitApplied(r.index);
-    return r.result !== false;
+    return r;
   }
 
   kvPut(key: string, value: Uint8Array, options: KvPutOptions = {}): Promise<boolean> {

@@ -5,6 +5,7 @@
 import type { ArchiveHeader } from '../state/archive.js';
 import type { HealthStatus, StateMachine } from '../state/index.js';
 import type { CheckDefinition, ServiceDefinition } from './local/definitions.js';
+import type { CoordinationService } from './sessions.js';
 
 /** `default`: the leader answers under its lease; `consistent`: ReadIndex; `stale`: this agent's replica as it is. */
 export type Consistency = 'default' | 'consistent' | 'stale';
@@ -141,4 +142,6 @@ export interface AgentApi {
   readonly metricsContentType: string;
   readonly local: LocalServicesApi;
   self(): AgentSelf;
+  /** Sessions, locks and transactions (coord). */
+  readonly coord: CoordinationService;
 }

@@ -15,6 +15,8 @@ import { isUtf8 } from 'node:buffer';
 import { KonsulError } from '../errors.js';
 import { MAX_KEY_BYTES } from '../storage/index.js';
 import { catalogOpProblem, type CatalogOp } from './catalog.js';
+import { isSessionId, sessionInputProblem, type SessionInput } from './sessions.js';
+import { MAX_TXN_OPS, txnOpProblem, type TxnOp } from './txn.js';
 
 export type Command =
   | { type: 'kv-set'; key: string; value: Uint8Array; flags: number; cas?: number }
@@ -23,7 +25,15 @@ export type Command =
   | { type: 'member-delete'; id: string }
   | { type: 'catalog'; op: CatalogOp }
   /** Replace the KV store and the catalog with a snapshot's (PUT /v1/snapshot); members stay. */
-  | { type: 'restore'; state: Uint8Array };
+  | { type: 'restore'; state: Uint8Array }
+  // ---- coord (sessions, transactions, batched writes): tags 10-19
+  /** KV operations applied all or nothing (PUT /v1/txn, and KV writes with ?acquire, ?release or a fence). */
+  | { type: 'txn'; ops: TxnOp[] }
+  | { type: 'session-create'; session: SessionInput }
+  /** Destroy or invalidate a session: its locks are released (or its keys deleted) and their lock-delay starts. */
+  | { type: 'session-destroy'; id: string }
+  /** Single KV writes that reached the leader in one turn, applied one after another, each with its own result. */
+  | { type: 'batch'; commands: Uint8Array[] };
 
 /** Bytes that are not a command (truncated, garbage, or fields a proposer could never have encoded). */
 export class CommandDecodeError extends KonsulError {
@@ -55,6 +65,11 @@ const enum Tag {
   MemberDelete = 4,
   Catalog = 5,
   Restore = 6,
+  // coord: 10-19
+  Txn = 10,
+  SessionCreate = 11,
+  SessionDestroy = 12,
+  Batch = 13,
 }
 
 const HAS_CAS = 1;
@@ -68,6 +83,11 @@ const ALLOWED_BITS: Record<Tag, number> = {
   [Tag.MemberDelete]: 0,
   [Tag.Catalog]: 0,
   [Tag.Restore]: 0,
+  // coord
+  [Tag.Txn]: 0,
+  [Tag.SessionCreate]: 0,
+  [Tag.SessionDestroy]: 0,
+  [Tag.Batch]: 0,
 };
 
 const TWO_POW_32 = 0x1_0000_0000;
@@ -200,9 +220,72 @@ export function encodeCommand(cmd: Command): Uint8Array {
       e.bytes(cmd.state);
       return e.done();
     }
+    // ---- coord
+    case 'txn': {
+      if (!Array.isArray(cmd.ops) || cmd.ops.length === 0 || cmd.ops.length > MAX_TXN_OPS) {
+        throw new InvalidCommandError(`a transaction holds 1 to ${MAX_TXN_OPS} operations`);
+      }
+      for (const op of cmd.ops) {
+        const problem = txnOpProblem(op);
+        if (problem) throw new InvalidCommandError(`txn: ${problem}`);
+        keyBytes(op.key, 'the key', op.verb === 'get-tree' || op.verb === 'delete-tree');
+      }
+      return jsonCommand(Tag.Txn, cmd.ops.map((o) => [o.verb, o.key, o.value, o.flags, o.index, o.session]));
+    }
+    case 'session-create': {
+      const problem = sessionInputProblem(cmd.session);
+      if (problem) throw new InvalidCommandError(`session: ${problem}`);
+      return jsonCommand(Tag.SessionCreate, cmd.session);
+    }
+    case 'session-destroy':
+      if (!isSessionId(cmd.id)) throw new InvalidCommandError('a session id is a UUID');
+      return jsonCommand(Tag.SessionDestroy, cmd.id);
+    case 'batch': {
+      let size = 2 + 4;
+      for (const c of cmd.commands) size += 4 + c.length;
+      const e = new Encoder(size);
+      e.u8(Tag.Batch);
+      e.u8(0);
+      e.u32(cmd.commands.length);
+      for (const c of cmd.commands) e.bytes(c);
+      return e.done();
+    }
     default:
       throw new InvalidCommandError(`unknown command type ${JSON.stringify((cmd as { type: unknown }).type)}`);
   }
+}
+
+/** A command whose body is one JSON text (coord's commands; the same bytes on every replica). */
+function jsonCommand(tag: Tag, body: unknown): Buffer {
+  const json = JSON.stringify(body);
+  const len = textBytes(json, 'the command');
+  const e = new Encoder(2 + 4 + len);
+  e.u8(tag);
+  e.u8(0);
+  e.str(json, len);
+  return e.done();
+}
+
+function parseJsonField(d: Decoder, field: string): unknown {
+  try {
+    return JSON.parse(d.str(field));
+  } catch (error) {
+    if (error instanceof CommandDecodeError) throw error;
+    throw new CommandDecodeError(`the ${field} is not JSON`);
+  }
+}
+
+function decodeTxnOps(raw: unknown): TxnOp[] {
+  if (!Array.isArray(raw) || raw.length === 0 || raw.length > MAX_TXN_OPS) throw new CommandDecodeError('txn: bad operation count');
+  return raw.map((t: unknown) => {
+    if (!Array.isArray(t) || t.length !== 6) throw new CommandDecodeError('txn: an operation is not a 6-tuple');
+    const op = { verb: t[0], key: t[1], value: t[2], flags: t[3], index: t[4], session: t[5] } as TxnOp;
+    const problem = txnOpProblem(op);
+    if (problem) throw new CommandDecodeError(`txn: ${problem}`);
+    const n = Buffer.byteLength(op.key, 'utf8');
+    if (n > MAX_KEY_BYTES) throw new CommandDecodeError(`txn: key is ${n} bytes, over ${MAX_KEY_BYTES}`);
+    return op;
+  });
 }
 
 // ------------------------------------------------------------ decoding
@@ -309,6 +392,30 @@ export function decodeCommand(bytes: Uint8Array): Command {
       // The stream is checked as it is applied: a bad one changes nothing, on every replica alike.
       cmd = { type: 'restore', state: d.bytes('state') };
       break;
+    // ---- coord
+    case Tag.Txn:
+      cmd = { type: 'txn', ops: decodeTxnOps(parseJsonField(d, 'transaction')) };
+      break;
+    case Tag.SessionCreate: {
+      const session = parseJsonField(d, 'session');
+      const problem = sessionInputProblem(session);
+      if (problem) throw new CommandDecodeError(`session: ${problem}`);
+      cmd = { type: 'session-create', session: session as SessionInput };
+      break;
+    }
+    case Tag.SessionDestroy: {
+      const id = parseJsonField(d, 'session id');
+      if (!isSessionId(id)) throw new CommandDecodeError('session-destroy: not a session id');
+      cmd = { type: 'session-destroy', id };
+      break;
+    }
+    case Tag.Batch: {
+      const n = d.u32('batch count');
+      const commands: Uint8Array[] = [];
+      for (let i = 0; i < n; i++) commands.push(d.bytes('batched command'));
+      cmd = { type: 'batch', commands };
+      break;
+    }
   }
   d.end();
   return cmd;
