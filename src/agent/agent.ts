@@ -738,6 +738,7 @@ export class Agent implements AgentApi {
       snapshotIndex: st.snapshotIndex,
       leaderChanges: this.driver.leaderChanges,
       proposals: { committed: c.committed, failed: c.failed, forwarded: c.forwarded },
+      batching: { enabled: this.batcher.enabled, ...this.batcher.counters },
       transport: this.driver.transport.stats(),
       storage: {
         snapshotsTaken: c.snapshotsTaken, snapshotsSent: c.snapshotsSent, snapshotsInstalled: c.snapshotsInstalled,

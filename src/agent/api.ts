@@ -57,6 +57,8 @@ export interface ClusterStats {
   snapshotIndex: number;
   leaderChanges: number;
   proposals: { committed: number; failed: number; forwarded: number };
+  /** Same-turn batching of single KV writes on the leader: log entries proposed and the writes they carried. */
+  batching?: { enabled: boolean; entries: number; writes: number };
   transport: unknown;
   storage: unknown;
   uptimeSeconds: number;

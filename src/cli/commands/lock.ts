@@ -10,6 +10,7 @@ import type { AgentClient } from '../client.js';
 import { HttpCommand } from '../command.js';
 import { CliError } from '../errors.js';
 import { kvUrl } from './kv/common.js';
+import { createSession } from './session/common.js';
 
 const KILL_GRACE_MS = 5000;
 
@@ -59,10 +60,7 @@ export class LockCommand extends HttpCommand {
     if (prefix === '') throw new UsageError('a key prefix is needed (example: jobs/backup)');
     const key = `${prefix}/.lock`;
 
-    const created = await client.call('PUT', '/v1/session/create', {
-      body: JSON.stringify({ Name: this.name ?? `konsul lock ${prefix}`, TTL: this.ttl, LockDelay: this.lockDelay, Behavior: 'release' }),
-    });
-    const session = created.json<{ ID: string }>().ID;
+    const session = await createSession(client, { Name: this.name ?? `konsul lock ${prefix}`, TTL: this.ttl, LockDelay: this.lockDelay, Behavior: 'release' });
     let stopRenewing = false;
     let lost: string | undefined;
     let child: ChildProcess | undefined;

@@ -4,6 +4,7 @@ import { Command, Option, UsageError } from 'clipanion';
 import type { AgentClient } from '../../client.js';
 import { QuietHttpCommand } from '../../command.js';
 import { EXIT } from '../../exit-codes.js';
+import { createSession } from './common.js';
 
 export class SessionCreateCommand extends QuietHttpCommand {
   static override paths = [['session', 'create']];
@@ -19,7 +20,8 @@ export class SessionCreateCommand extends QuietHttpCommand {
 
       By default the session depends on the node's serfHealth check; --check names the checks
       instead (repeat it), and --no-checks makes a session that only a TTL or destroy ends.
-      Prints the new session's id (with --json: {"ID": ...}).
+      Prints the new session's id (with --json: {"ID": ...}). An agent that has just started may
+      not be in the catalog yet: create waits up to 5 s for it.
     `,
     examples: [
       ['A session with a 30s TTL', '$0 session create --name deploy --ttl 30s'],
@@ -49,7 +51,7 @@ export class SessionCreateCommand extends QuietHttpCommand {
     if (this.behavior !== undefined) body.Behavior = this.behavior;
     if (this.checks !== undefined) body.NodeChecks = this.checks;
     if (this.noChecks) body.NodeChecks = [];
-    const { ID } = (await client.call('PUT', '/v1/session/create', { body: JSON.stringify(body) })).json<{ ID: string }>();
+    const ID = await createSession(client, body);
     if (this.json) this.printJson({ ID });
     else this.out(ID); // the id is the output, not a confirmation: printed even with --quiet
     return EXIT.ok;
