@@ -40,6 +40,8 @@ export function entryJson(e: KvEntry): Record<string, unknown> {
   return json;
 }
 
+const EMPTY = Buffer.alloc(0);
+
 /** The header that carries a lock's fencing token (the index of the write that acquired it). */
 export const FENCING_TOKEN_HEADER = 'X-Konsul-Fencing-Token';
 
@@ -57,7 +59,7 @@ function fenceOp(ctx: RequestContext, key: string): TxnOp | undefined {
   }
   const lockKey = fenceKey ?? key;
   requireKey(lockKey);
-  return { verb: 'check-fence', key: lockKey, value: '', flags: 0, index: token, session: '' };
+  return { verb: 'check-fence', key: lockKey, value: EMPTY, flags: 0, index: token, session: '' };
 }
 
 async function getKv(ctx: RequestContext): Promise<void> {
@@ -129,7 +131,7 @@ async function putKv(ctx: RequestContext): Promise<void> {
   // As in Consul, ?acquire and ?release win over ?cas.
   const write: TxnOp = {
     verb: acquire !== null ? 'lock' : release !== null ? 'unlock' : cas !== undefined ? 'cas' : 'set',
-    key, value: value.toString('base64'), flags: flags ?? 0, index: cas ?? 0, session: acquire ?? release ?? '',
+    key, value, flags: flags ?? 0, index: cas ?? 0, session: acquire ?? release ?? '',
   };
   const { outcome } = await ctx.agent.coord.txn(fence ? [fence, write] : [write], 'default');
   if (!outcome.ok && outcome.errors.some((e) => e.what.startsWith('invalid session'))) {
@@ -151,7 +153,7 @@ async function deleteKv(ctx: RequestContext): Promise<void> {
   const fence = fenceOp(ctx, key);
   if (fence) {
     if (recurse) throw badRequest('Conflicting flags: ?fence applies to one key, not ?recurse');
-    const del: TxnOp = { verb: cas === undefined ? 'delete' : 'delete-cas', key, value: '', flags: 0, index: cas ?? 0, session: '' };
+    const del: TxnOp = { verb: cas === undefined ? 'delete' : 'delete-cas', key, value: EMPTY, flags: 0, index: cas ?? 0, session: '' };
     const { outcome } = await ctx.agent.coord.txn([fence, del], 'default');
     sendJson(res, 200, outcome.ok);
     return;

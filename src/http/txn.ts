@@ -43,8 +43,8 @@ export function parseTxnBody(body: unknown, maxValueBytes: number): TxnOp[] {
     if (typeof value !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(value) || value.length % 4 === 1) {
       throw badRequest(`${at}: Value must be base64`);
     }
-    const bytes = Buffer.byteLength(value, 'base64');
-    if (bytes > maxValueBytes) throw tooLarge(`Value for key ${JSON.stringify(key)} is too large (${bytes} > ${maxValueBytes} bytes)`);
+    const bytes = Buffer.from(value, 'base64');
+    if (bytes.length > maxValueBytes) throw tooLarge(`Value for key ${JSON.stringify(key)} is too large (${bytes.length} > ${maxValueBytes} bytes)`);
     const flags = kv.Flags ?? 0;
     if (!Number.isInteger(flags) || (flags as number) < 0 || (flags as number) > 0xffff_ffff) throw badRequest(`${at}: Flags must be an integer 0..4294967295`);
     const index = kv.Index ?? 0;
@@ -52,7 +52,7 @@ export function parseTxnBody(body: unknown, maxValueBytes: number): TxnOp[] {
     const session = kv.Session ?? '';
     if (typeof session !== 'string') throw badRequest(`${at}: Session must be a string`);
     if ((verb === 'lock' || verb === 'unlock' || verb === 'check-session') && session === '') throw badRequest(`${at}: ${verb} needs a Session`);
-    return { verb: verb as TxnOp['verb'], key, value, flags: flags as number, index: index as number, session };
+    return { verb: verb as TxnOp['verb'], key, value: bytes, flags: flags as number, index: index as number, session };
   });
 }
 

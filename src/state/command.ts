@@ -16,7 +16,7 @@ import { KonsulError } from '../errors.js';
 import { MAX_KEY_BYTES } from '../storage/index.js';
 import { catalogOpProblem, type CatalogOp } from './catalog.js';
 import { isSessionId, sessionInputProblem, type SessionInput } from './sessions.js';
-import { MAX_TXN_OPS, txnOpProblem, type TxnOp } from './txn.js';
+import { MAX_TXN_OPS, TXN_VERBS, txnOpProblem, type TxnOp } from './txn.js';
 
 export type Command =
   | { type: 'kv-set'; key: string; value: Uint8Array; flags: number; cas?: number }
@@ -225,12 +225,31 @@ export function encodeCommand(cmd: Command): Uint8Array {
       if (!Array.isArray(cmd.ops) || cmd.ops.length === 0 || cmd.ops.length > MAX_TXN_OPS) {
         throw new InvalidCommandError(`a transaction holds 1 to ${MAX_TXN_OPS} operations`);
       }
+      // Binary, so replicas neither parse JSON nor decode base64: u32 count, then per op
+      // u8 verb, str key, u32 flags, u64 index, str session, u32 length + value bytes.
+      const lens: Array<[number, number]> = [];
+      let size = 2 + 4;
       for (const op of cmd.ops) {
         const problem = txnOpProblem(op);
         if (problem) throw new InvalidCommandError(`txn: ${problem}`);
-        keyBytes(op.key, 'the key', op.verb === 'get-tree' || op.verb === 'delete-tree');
+        const keyLen = keyBytes(op.key, 'the key', op.verb === 'get-tree' || op.verb === 'delete-tree');
+        const sessionLen = textBytes(op.session, 'the session');
+        lens.push([keyLen, sessionLen]);
+        size += 1 + 4 + keyLen + 4 + 8 + 4 + sessionLen + 4 + op.value.length;
       }
-      return jsonCommand(Tag.Txn, cmd.ops.map((o) => [o.verb, o.key, o.value, o.flags, o.index, o.session]));
+      const e = new Encoder(size);
+      e.u8(Tag.Txn);
+      e.u8(0);
+      e.u32(cmd.ops.length);
+      cmd.ops.forEach((op, i) => {
+        e.u8(TXN_VERBS.indexOf(op.verb));
+        e.str(op.key, lens[i]![0]);
+        e.u32(op.flags);
+        e.u64(op.index);
+        e.str(op.session, lens[i]![1]);
+        e.bytes(op.value);
+      });
+      return e.done();
     }
     case 'session-create': {
       const problem = sessionInputProblem(cmd.session);
@@ -275,17 +294,20 @@ function parseJsonField(d: Decoder, field: string): unknown {
   }
 }
 
-function decodeTxnOps(raw: unknown): TxnOp[] {
-  if (!Array.isArray(raw) || raw.length === 0 || raw.length > MAX_TXN_OPS) throw new CommandDecodeError('txn: bad operation count');
-  return raw.map((t: unknown) => {
-    if (!Array.isArray(t) || t.length !== 6) throw new CommandDecodeError('txn: an operation is not a 6-tuple');
-    const op = { verb: t[0], key: t[1], value: t[2], flags: t[3], index: t[4], session: t[5] } as TxnOp;
+function decodeTxnOps(d: Decoder): TxnOp[] {
+  const n = d.u32('txn operation count');
+  if (n === 0 || n > MAX_TXN_OPS) throw new CommandDecodeError(`txn: ${n} operations (1 to ${MAX_TXN_OPS})`);
+  const ops: TxnOp[] = [];
+  for (let i = 0; i < n; i++) {
+    const verb = TXN_VERBS[d.u8('txn verb')];
+    if (verb === undefined) throw new CommandDecodeError('txn: unknown verb');
+    const key = d.key('txn key', verb === 'get-tree' || verb === 'delete-tree');
+    const op: TxnOp = { verb, key, flags: d.u32('txn flags'), index: d.u64('txn index'), session: d.str('txn session'), value: d.bytes('txn value') };
     const problem = txnOpProblem(op);
     if (problem) throw new CommandDecodeError(`txn: ${problem}`);
-    const n = Buffer.byteLength(op.key, 'utf8');
-    if (n > MAX_KEY_BYTES) throw new CommandDecodeError(`txn: key is ${n} bytes, over ${MAX_KEY_BYTES}`);
-    return op;
-  });
+    ops.push(op);
+  }
+  return ops;
 }
 
 // ------------------------------------------------------------ decoding
@@ -394,7 +416,7 @@ export function decodeCommand(bytes: Uint8Array): Command {
       break;
     // ---- coord
     case Tag.Txn:
-      cmd = { type: 'txn', ops: decodeTxnOps(parseJsonField(d, 'transaction')) };
+      cmd = { type: 'txn', ops: decodeTxnOps(d) };
       break;
     case Tag.SessionCreate: {
       const session = parseJsonField(d, 'session');

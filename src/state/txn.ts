@@ -24,8 +24,8 @@ export const MAX_TXN_OPS = 64;
 export interface TxnOp {
   verb: TxnVerb;
   key: string;
-  /** base64, as the client sent it ('' for none). */
-  value: string;
+  /** The value's bytes (the HTTP layer decodes Consul's base64 once, at the proposer). */
+  value: Uint8Array;
   flags: number;
   index: number;
   session: string;
@@ -43,8 +43,6 @@ export interface TxnOutcome {
   errors: Array<{ opIndex: number; what: string }>;
 }
 
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
-
 /** Why an op is not well formed, or undefined (checked by the proposer and by every replica). */
 export function txnOpProblem(v: unknown): string | undefined {
   if (typeof v !== 'object' || v === null) return 'not an object';
@@ -52,7 +50,7 @@ export function txnOpProblem(v: unknown): string | undefined {
   if (typeof o.verb !== 'string' || !VERBS.has(o.verb)) return `unknown KV verb ${JSON.stringify(o.verb)}`;
   if (typeof o.key !== 'string') return 'Key must be a string';
   if (o.key === '' && o.verb !== 'get-tree' && o.verb !== 'delete-tree') return 'Key must not be empty';
-  if (typeof o.value !== 'string' || o.value.length % 4 === 1 || !BASE64.test(o.value)) return 'Value must be base64';
+  if (!(o.value instanceof Uint8Array)) return 'Value must be bytes';
   if (!Number.isInteger(o.flags) || (o.flags as number) < 0 || (o.flags as number) > 0xffff_ffff) return 'Flags must be 0..4294967295';
   if (!Number.isSafeInteger(o.index) || (o.index as number) < 0) return 'Index must be a non-negative integer';
   if (typeof o.session !== 'string') return 'Session must be a string';
@@ -145,7 +143,7 @@ function applyOp(txn: StateWriter, view: Overlay, index: number, op: TxnOp, resu
   const current = op.verb === 'get-tree' || op.verb === 'delete-tree' ? undefined : view.get(key);
   const set = (keepLock: boolean): KvEntry => {
     const e: KvEntry = {
-      key, value: Buffer.from(op.value, 'base64'), flags: op.flags,
+      key, value: Buffer.isBuffer(op.value) ? op.value : Buffer.from(op.value.buffer, op.value.byteOffset, op.value.byteLength), flags: op.flags,
       createIndex: current?.createIndex ?? index, modifyIndex: index, lockIndex: current?.lockIndex ?? 0,
     };
     // A plain set keeps the key's lock, as Consul's does.
