@@ -13,7 +13,7 @@ import { decodeCommand, type Command } from './command.js';
 import { KV_HEADER, KV_MODIFY_AT, KV_TABLE, checkKvRecord, decodeKv, encodeKv, withLock, type KvEntry } from './kv-record.js';
 import { COORD_TABLES, Coordination } from './coordination.js';
 import { applyTxn, type TxnOp, type TxnOutcome } from './txn.js';
-import { KV_LOCKS_TABLE, SESSIONS_TABLE, decodeLock, listSessions, readSession, sessionInputProblem, type KvLock, type SessionRecord } from './sessions.js';
+import { KV_LOCKS_TABLE, SESSIONS_TABLE, SESSION_INDEX_KEY, decodeLock, encodeSession, listSessions, readSession, sessionInputProblem, type KvLock, type SessionRecord } from './sessions.js';
 import { TopicWatchers } from './watchers.js';
 
 export { KV_TABLE, type KvEntry } from './kv-record.js';
@@ -530,17 +530,21 @@ function decodeRestore(state: Uint8Array, index: number): Rows | string {
     value.writeDoubleBE(index, 4);
     value.writeDoubleBE(index, KV_MODIFY_AT);
   }
-  for (const [key, value] of rows.get(SESSIONS_TABLE)!) {
-    let problem: string | undefined;
+  const sessions = rows.get(SESSIONS_TABLE)!;
+  for (let i = 0; i < sessions.length; i++) {
+    const [key, value] = sessions[i]!;
+    let session: SessionRecord;
     try {
-      const session = JSON.parse(value.toString('utf8')) as SessionRecord;
-      problem = sessionInputProblem(session) ?? (session.id === key.toString('utf8') ? undefined : 'its key is not its id');
-      session.createIndex = index;
-      session.modifyIndex = index;
+      session = JSON.parse(value.toString('utf8')) as SessionRecord;
     } catch {
-      problem = 'not JSON';
+      return 'a session record is not JSON';
     }
+    const problem = sessionInputProblem(session) ?? (session.id === key.toString('utf8') ? undefined : 'its key is not its id');
     if (problem) return `a session record is bad: ${problem}`;
+    // Like every restored record: the restore's index, so indexes only move forward.
+    session.createIndex = index;
+    session.modifyIndex = index;
+    sessions[i] = [key, encodeSession(session)];
   }
   for (const [key, value] of rows.get(KV_LOCKS_TABLE)!) {
     if (!decodeLock(value) || !isUtf8(key)) return 'a KV lock record is bad';
@@ -584,6 +588,8 @@ function restoreTables(txn: StateWriter, index: number, state: Uint8Array): bool
   }
   const at = encodeIndex(index);
   for (const topic of topics) txn.put(CATALOG_INDEX_TABLE, topic, at);
+  // Sessions were replaced too: their blocking queries must see the index move.
+  txn.put(META_TABLE, SESSION_INDEX_KEY, at);
   return true;
 }
 

@@ -12,6 +12,7 @@ import {
   CommandDecodeError, InvalidCommandError, decodeCommand, encodeCommand,
   type CatalogOp, type SessionInput, type TxnOp, type TxnOutcome,
 } from '../../src/state/index.js';
+import { parseArchive, writeArchive } from '../../src/state/archive.js';
 import { Applier, stateFixture } from './helpers.js';
 
 function registerNode(a: Applier, name: string, checks: Array<{ id: string; status: 'passing' | 'critical' }> = []): void {
@@ -234,6 +235,34 @@ describe('sessions: invalidation', () => {
     assert.equal(again.sm.kvGet('k')!.session, s.id);
     assert.equal(again.sm.kvList('').find((e) => e.key === 'k')!.session, s.id, 'list shows the lock too');
     assert.equal(again.sm.coord.sessionIndex(), index);
+  });
+});
+
+describe('sessions: snapshot restore', () => {
+  it('a restored archive brings its sessions and locks, at the restore\'s index, and wakes the session index', async (t) => {
+    const fixture = stateFixture(t);
+    const src = fixture.open();
+    const a = new Applier(src.sm);
+    registerNode(a, 'n1');
+    const s = session({ ttl: '30s', ttlMs: 30_000 });
+    a.run({ type: 'session-create', session: s });
+    acquire(a, 'held', s.id);
+    const image = src.storage.state.snapshot({ chunkBytes: 512 });
+    const parts: Buffer[] = [];
+    for await (const chunk of writeArchive({ index: image.appliedIndex, term: 1, createdAt: new Date(0).toISOString(), nodeId: 'n1', datacenter: 'dc1' }, image)) parts.push(chunk);
+    const body = parseArchive(Buffer.concat(parts), { keepBody: true }).body!;
+
+    const dst = fixture.open();
+    const b = new Applier(dst.sm);
+    b.index = 100;
+    const events: string[] = [];
+    dst.sm.coord.onSessionEvent((e) => events.push(e.kind));
+    assert.equal(b.run({ type: 'restore', state: body }), true);
+    const restored = dst.sm.session(s.id)!;
+    assert.deepEqual([restored.createIndex, restored.modifyIndex, restored.ttlMs], [101, 101, 30_000]);
+    assert.equal(dst.sm.kvGet('held')!.session, s.id);
+    assert.equal(dst.sm.coord.sessionIndex(), 101, 'the session index moves to the restore');
+    assert.deepEqual(events, ['reset'], 'the leader\'s TTL timers start over on a restore');
   });
 });
 
