@@ -5,7 +5,7 @@
 // Renewals go to the leader, which resets the timer (no Raft write).
 
 import { randomUUID } from 'node:crypto';
-import { KonsulError } from '../errors.js';
+import { BadRequestError } from '../errors.js';
 import {
   SESSION_TTL_MULTIPLIER, WRITE_VERBS, sessionCreateProblem,
   type Command, type SessionEvent, type SessionInput, type SessionRecord, type StateMachine, type TxnOp, type TxnOutcome,
@@ -18,8 +18,8 @@ export interface CoordinationHost {
   /** Propose through the leader; resolves once applied on this node, with the entry's index. */
   propose(cmd: Command): Promise<{ result: boolean | undefined; index: number }>;
   barrier(consistency: Consistency): Promise<ReadMeta>;
-  /** Run `local` on the leader: here when this node leads, else forwarded as peer request `method`. */
-  onLeader<T>(method: string, body: Uint8Array, local: () => Promise<T>, decode: (b: Buffer) => T): Promise<T>;
+  /** Run `local` (a renewal) on the leader: here when this node leads, else forwarded to it. */
+  renewOnLeader(id: string, local: () => Promise<SessionRecord | undefined>): Promise<SessionRecord | undefined>;
   isLeader(): boolean;
   logger: { info(o: object, m: string): void; warn(o: object, m: string): void };
 }
@@ -63,11 +63,11 @@ export class CoordinationService {
     // Check first on a current read, for a clear answer; every replica checks again as it applies.
     await this.host.barrier('default');
     const problem = sessionCreateProblem(input, this.host.state.catalog);
-    if (problem) throw new KonsulError('KONSUL_ERR_BAD_REQUEST', problem, 400);
+    if (problem) throw new BadRequestError(problem);
     const r = await this.host.propose({ type: 'session-create', session: input });
     if (r.result === false) {
       const why = this.host.state.coord.outcome(r.index);
-      throw new KonsulError('KONSUL_ERR_BAD_REQUEST', typeof why === 'string' ? why : 'session not created', 400);
+      throw new BadRequestError(typeof why === 'string' ? why : 'session not created');
     }
     return input.id;
   }
@@ -78,10 +78,7 @@ export class CoordinationService {
 
   /** Resets the session's TTL timer on the leader; undefined when there is no such session. */
   renewSession(id: string): Promise<SessionRecord | undefined> {
-    return this.host.onLeader('session-renew', Buffer.from(id, 'utf8'), () => this.renewOnLeader(id), (b) => {
-      const text = b.toString('utf8');
-      return text === '' ? undefined : (JSON.parse(text) as SessionRecord);
-    });
+    return this.host.renewOnLeader(id, () => this.renewOnLeader(id));
   }
 
   /** The leader's side of a renewal (also reached by a follower's forwarded request). */
@@ -89,11 +86,6 @@ export class CoordinationService {
     const session = this.host.state.session(id);
     if (session && session.ttlMs > 0 && this.leading) this.arm(session);
     return session;
-  }
-
-  /** The peer request body for renewOnLeader's answer. */
-  static encodeRenewAnswer(s: SessionRecord | undefined): Uint8Array {
-    return Buffer.from(s ? JSON.stringify(s) : '', 'utf8');
   }
 
   // ------------------------------------------------------------ transactions and locks

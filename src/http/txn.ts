@@ -16,7 +16,7 @@ import type { RequestContext, RouteSpec } from './types.js';
 const VERBS: ReadonlySet<string> = new Set(TXN_VERBS);
 
 function tooLarge(message: string): HttpError {
-  return new HttpError('KONSUL_ERR_TOO_LARGE', message, 413);
+  return new HttpError('KONSUL_ERR_TOO_LARGE', message, 'too-large');
 }
 
 /** The body's operations, checked one by one: a bad one is a 400 naming its index, a too-large one a 413. */
