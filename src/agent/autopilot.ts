@@ -16,6 +16,8 @@ export class Autopilot {
   private readonly ctx: AgentContext;
   private readonly membership: Membership;
   private readonly healthySince = new Map<NodeId, number>();
+  /** When this leader added each member: a member is not silent before it could have spoken. */
+  private readonly addedAt = new Map<NodeId, number>();
   private timer: NodeJS.Timeout | undefined;
   private busy = false;
   private leaderSince = 0;
@@ -39,9 +41,10 @@ export class Autopilot {
     if (leader === this.ctx.nodeId) this.leaderSince = performance.now();
   }
 
-  /** A member was (re)added: its stabilization time starts again. */
+  /** A member was (re)added: its stabilization time starts again, and so does its dead-server clock. */
   forget(id: NodeId): void {
     this.healthySince.delete(id);
+    this.addedAt.set(id, performance.now());
   }
 
   async round(): Promise<void> {
@@ -53,7 +56,11 @@ export class Autopilot {
       const raft = ctx.driver.raft;
       if (raft.role !== Role.Leader || raft.log.latestConfIndex() > raft.log.committed) return;
       const now = performance.now();
-      const heard = (id: NodeId): number => (id === ctx.nodeId ? now : Math.max(ctx.driver.lastHeard.get(id) ?? 0, this.leaderSince));
+      // Silence counts from the last message, this node's election, or the member's addition, whichever is latest:
+      // a member added long after the election is not dead before it could answer.
+      const heard = (id: NodeId): number => (id === ctx.nodeId ? now
+        : Math.max(ctx.driver.lastHeard.get(id) ?? 0, this.leaderSince, this.addedAt.get(id) ?? 0));
+      for (const id of this.addedAt.keys()) if (!raft.conf().members.some((m) => m.id === id)) this.addedAt.delete(id);
       await nodeHealthRound(ctx, now, heard);
       if (await this.promoteOne(now, heard)) return;
       await this.reapOne(now, heard);
