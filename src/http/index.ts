@@ -15,6 +15,9 @@ import { autopilotRoutes } from './autopilot.js';
 import { Router } from './router.js';
 import { snapshotRoutes } from './snapshot.js';
 import { statusRoutes } from './status.js';
+// ---- coord
+import { sessionRoutes } from './session.js';
+import { txnRoutes } from './txn.js';
 import type { HttpLimits, HttpLogger, RequestContext } from './types.js';
 
 export { HttpError } from './errors.js';
@@ -94,7 +97,11 @@ export function createHttpServer(options: HttpServerOptions): Server {
   const { agent, logger, onResponse } = options;
   if (agent === undefined || agent === null) throw new TypeError('createHttpServer: agent is required');
   const limits = resolveLimits(options);
-  const router = new Router([...kvRoutes, ...catalogRoutes, ...agentRoutes, ...statusRoutes, ...operatorRoutes, ...autopilotRoutes, ...clusterRoutes, ...metricsRoutes, ...snapshotRoutes]);
+  const router = new Router([...kvRoutes, ...catalogRoutes, ...agentRoutes, ...statusRoutes, ...operatorRoutes, ...clusterRoutes, ...metricsRoutes, ...snapshotRoutes,
+    // ---- coord
+    ...sessionRoutes, ...txnRoutes,
+    // ---- ops
+    ...autopilotRoutes]);
 
   const serve = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const method = req.method ?? 'GET';
