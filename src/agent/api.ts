@@ -99,6 +99,8 @@ export interface LocalServicesApi {
   listServices(): ServiceDefinition[];
   service(id: string): ServiceDefinition | undefined;
   listChecks(): Array<{ definition: CheckDefinition; status: HealthStatus; output: string }>;
+  /** Maintenance mode for the node (serviceId '') or one service; false for an unknown service. */
+  setMaintenance(serviceId: string, enable: boolean, reason: string): Promise<boolean>;
 }
 
 export interface AgentApi {

@@ -109,5 +109,5 @@ export const clusterRoutes: readonly RouteSpec[] = [
   { method: 'GET', path: '/cluster/config', handler: config },
   { method: 'POST', path: '/cluster/snapshot', handler: snapshot },
   { method: 'GET', path: '/cluster/stats', handler: stats },
-  { method: 'POST', path: '/cluster/transfer-leader', handler: transferLeader },
+  { method: 'POST', path: '/cluster/transfer-leader', handler: transferLeader, params: ['id'] },
 ];

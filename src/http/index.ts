@@ -10,10 +10,13 @@ import { methodNotAllowed, notFound, sendError } from './errors.js';
 import { kvRoutes } from './kv.js';
 import { metricsRoutes } from './metrics.js';
 import { operatorRoutes } from './operator.js';
+import { apiRoutes } from './api-routes.js';
+import { checkQuery } from './params.js';
+import { markPretty } from './respond.js';
 import { Router } from './router.js';
 import { snapshotRoutes } from './snapshot.js';
 import { statusRoutes } from './status.js';
-import type { HttpLimits, HttpLogger, RequestContext } from './types.js';
+import type { HttpLimits, HttpLogger, RequestContext, RouteSpec } from './types.js';
 
 export { HttpError } from './errors.js';
 export { parseDuration } from './query.js';
@@ -87,12 +90,22 @@ function clientGoneSignal(res: ServerResponse): AbortSignal {
   return controller.signal;
 }
 
+/** Every route konsul serves, in matching order (the compatibility table is generated from it). */
+export function allRoutes(): RouteSpec[] {
+  return [
+    ...kvRoutes, ...catalogRoutes, ...agentRoutes, ...statusRoutes, ...operatorRoutes, ...clusterRoutes, ...metricsRoutes,
+    ...snapshotRoutes,
+    // api branch (issue 18): Consul endpoints added for API fidelity.
+    ...apiRoutes,
+  ];
+}
+
 /** The HTTP server, not yet listening: the caller calls `listen`. */
 export function createHttpServer(options: HttpServerOptions): Server {
   const { agent, logger, onResponse } = options;
   if (agent === undefined || agent === null) throw new TypeError('createHttpServer: agent is required');
   const limits = resolveLimits(options);
-  const router = new Router([...kvRoutes, ...catalogRoutes, ...agentRoutes, ...statusRoutes, ...operatorRoutes, ...clusterRoutes, ...metricsRoutes, ...snapshotRoutes]);
+  const router = new Router(allRoutes());
 
   const serve = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const method = req.method ?? 'GET';
@@ -112,6 +125,8 @@ export function createHttpServer(options: HttpServerOptions): Server {
           return (signal ??= clientGoneSignal(res));
         },
       };
+      checkQuery(ctx, match.spec);
+      if (ctx.query.has('pretty')) markPretty(res);
       await match.handler(ctx);
     } catch (error) {
       sendError(res, error, logger, method, url);

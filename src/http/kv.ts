@@ -9,6 +9,7 @@ import { parseBlocking, waitForKv } from './blocking.js';
 import { readBody } from './body.js';
 import { parseConsistency, readHeaders } from './consistency.js';
 import { badRequest } from './errors.js';
+import { ENTERPRISE_PARAMS, READ_PARAMS } from './params.js';
 import { flag, uintParam } from './query.js';
 import { sendBytes, sendEmpty, sendJson } from './respond.js';
 import type { RequestContext, RouteSpec } from './types.js';
@@ -108,7 +109,18 @@ async function deleteKv(ctx: RequestContext): Promise<void> {
 }
 
 export const kvRoutes: readonly RouteSpec[] = [
-  { method: 'GET', path: '/v1/kv/*key', handler: getKv },
-  { method: 'PUT', path: '/v1/kv/*key', handler: putKv },
-  { method: 'DELETE', path: '/v1/kv/*key', handler: deleteKv },
+  {
+    method: 'GET', path: '/v1/kv/*key', handler: getKv,
+    // `seperator`: Consul still honours its historic misspelling.
+    params: ['dc', ...READ_PARAMS, 'recurse', 'raw', 'keys', 'separator', 'seperator'],
+    consulParams: ['dc', ...READ_PARAMS, 'recurse', 'raw', 'keys', 'separator', ...ENTERPRISE_PARAMS],
+  },
+  {
+    method: 'PUT', path: '/v1/kv/*key', handler: putKv,
+    params: ['dc', 'flags', 'cas'], consulParams: ['dc', 'flags', 'cas', 'acquire', 'release', ...ENTERPRISE_PARAMS],
+  },
+  {
+    method: 'DELETE', path: '/v1/kv/*key', handler: deleteKv,
+    params: ['dc', 'recurse', 'cas'], consulParams: ['dc', 'recurse', 'cas', ...ENTERPRISE_PARAMS],
+  },
 ];

@@ -13,7 +13,7 @@
 
 import type { StateReader, StateWriter } from '../storage/index.js';
 import {
-  NODE_HEALTH_CHECK_ID, NODE_HEALTH_CHECK_NAME, worstStatus,
+  NODE_HEALTH_CHECK_ID, NODE_HEALTH_CHECK_NAME, SERVICE_EXTRA_KEYS, worstStatus,
   type CatalogCheck, type CatalogNode, type CatalogReader, type CatalogService, type HealthStatus, type ServiceInstance,
 } from './catalog-types.js';
 import { TopicWatchers } from './watchers.js';
@@ -126,7 +126,26 @@ function serviceInputProblem(v: unknown): string | undefined {
     ?? (Number.isInteger(v.port) && (v.port as number) >= 0 && (v.port as number) <= 65535 ? undefined : 'port must be 0-65535')
     ?? stringMapProblem(v.meta, 'meta')
     ?? (isObject(w) && weight(w.passing) && weight(w.warning) ? undefined : 'weights must be integers 0-65535')
-    ?? (typeof v.enableTagOverride === 'boolean' ? undefined : 'enableTagOverride must be a boolean');
+    ?? (typeof v.enableTagOverride === 'boolean' ? undefined : 'enableTagOverride must be a boolean')
+    ?? serviceExtrasProblem(v);
+}
+
+/** Consul's service kinds ('' is a plain service). */
+export const SERVICE_KINDS: ReadonlySet<string> = new Set(['', 'connect-proxy', 'mesh-gateway', 'terminating-gateway', 'ingress-gateway', 'api-gateway']);
+
+// api branch (issue 18): the registration fields kept as given.
+function serviceExtrasProblem(v: Record<string, unknown>): string | undefined {
+  if (v.kind !== undefined && (typeof v.kind !== 'string' || !SERVICE_KINDS.has(v.kind))) return 'kind is not a Consul service kind';
+  if (v.socketPath !== undefined) {
+    const p = textProblem(v.socketPath, 'socketPath');
+    if (p) return p;
+  }
+  for (const key of ['proxy', 'connect', 'taggedAddresses', 'locality'] as const) {
+    if (v[key] === undefined) continue;
+    if (!isObject(v[key])) return `${key} must be an object`;
+    if (Buffer.byteLength(JSON.stringify(v[key]), 'utf8') > MAX_TEXT_BYTES) return `${key} is over ${MAX_TEXT_BYTES} bytes`;
+  }
+  return undefined;
 }
 
 function checkInputProblem(v: unknown): string | undefined {
@@ -158,11 +177,16 @@ function nodeRecord(n: NodeInput, createIndex: number, modifyIndex: number): Cat
 }
 
 function serviceRecord(node: string, s: ServiceInput, createIndex: number, modifyIndex: number): CatalogService {
-  return {
+  const record: CatalogService = {
     node, id: s.id, service: s.service, tags: [...s.tags], address: s.address, port: s.port, meta: sortedMap(s.meta),
     weights: { passing: s.weights.passing, warning: s.weights.warning }, enableTagOverride: s.enableTagOverride,
     createIndex, modifyIndex,
   };
+  // Only the fields given, in a fixed order: a record without them is the same JSON as before they existed.
+  for (const key of SERVICE_EXTRA_KEYS) {
+    if (s[key] !== undefined) (record as unknown as Record<string, unknown>)[key] = s[key];
+  }
+  return record;
 }
 
 function checkRecord(

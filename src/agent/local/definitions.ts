@@ -3,9 +3,10 @@
 
 import { KonsulError } from '../../errors.js';
 import { parseDuration } from '../../duration.js';
-import type { HealthStatus, ServiceWeights } from '../../state/catalog-types.js';
+import type { HealthStatus, ServiceExtras, ServiceWeights } from '../../state/catalog-types.js';
 
-export interface ServiceDefinition {
+/** Kind, Proxy, Connect, TaggedAddresses, SocketPath and Locality ride along as given (ServiceExtras). */
+export interface ServiceDefinition extends ServiceExtras {
   id: string;
   name: string;
   tags: string[];
@@ -17,7 +18,8 @@ export interface ServiceDefinition {
   enableTagOverride: boolean;
 }
 
-export type CheckKind = 'http' | 'tcp' | 'ttl' | 'script';
+/** 'maintenance': the critical check maintenance mode adds (never parsed from a body, never run). */
+export type CheckKind = 'http' | 'tcp' | 'ttl' | 'script' | 'maintenance';
 
 export interface CheckDefinition {
   id: string;
@@ -135,8 +137,8 @@ function canonicalKey(key: string): string {
 /**
  * One JSON object read the way Consul reads its structs: keys match without
  * regard to case (Go's encoding/json) or underscores (Consul's snake_case
- * translations), null is the same as absent, unknown keys are ignored (clients
- * send fields konsul has no use for, such as Connect or TaggedAddresses).
+ * translations), null is the same as absent, unknown keys are ignored (as Go's
+ * decoder does: clients send fields of newer Consul versions).
  * When one field is spelled twice, the later spelling wins, as in Go.
  */
 class Fields {
@@ -282,6 +284,37 @@ function parseAddress(f: Fields): string {
   return address;
 }
 
+/** Consul's service kinds ('' is a plain service). */
+const SERVICE_KINDS: readonly string[] = ['connect-proxy', 'mesh-gateway', 'terminating-gateway', 'ingress-gateway', 'api-gateway'];
+/** The most a Proxy, Connect, TaggedAddresses or Locality block may weigh as JSON. */
+const MAX_EXTRA_BYTES = 32 * 1024;
+
+/** Kind, Proxy, Connect, TaggedAddresses, SocketPath, Locality: checked for shape, kept exactly as given. */
+function parseExtras(f: Fields): ServiceExtras {
+  const extras: ServiceExtras = {};
+  const kind = f.string('Kind');
+  if (kind !== '') {
+    if (!SERVICE_KINDS.includes(kind)) fail(f.where('Kind'), `${shown(kind)} is not one of ${SERVICE_KINDS.join(', ')} (or empty)`);
+    extras.kind = kind;
+  }
+  for (const [field, key] of [['Proxy', 'proxy'], ['Connect', 'connect'], ['TaggedAddresses', 'taggedAddresses'], ['Locality', 'locality']] as const) {
+    if (f.get(field) === undefined) continue;
+    const value = f.object(field);
+    if (Buffer.byteLength(JSON.stringify(value), 'utf8') > MAX_EXTRA_BYTES) fail(f.where(field), `more than ${MAX_EXTRA_BYTES} bytes of JSON`);
+    extras[key] = value;
+  }
+  if (f.isSet('TaggedAddresses')) {
+    for (const [name, raw] of Object.entries(extras.taggedAddresses!)) {
+      const a = Fields.read(raw, `${f.where('TaggedAddresses')}[${shown(name)}]`);
+      a.string('Address');
+      a.integer('Port', 0, 65535, 0);
+    }
+  }
+  const socketPath = f.string('SocketPath');
+  if (socketPath !== '') extras.socketPath = socketPath;
+  return extras;
+}
+
 function parseService(f: Fields): ServiceRegistration {
   const name = f.string('Name');
   if (name === '') fail(f.where('Name'), 'required (the service has no name)');
@@ -294,6 +327,7 @@ function parseService(f: Fields): ServiceRegistration {
     meta: parseMeta(f),
     weights: parseWeights(f),
     enableTagOverride: f.boolean('EnableTagOverride'),
+    ...parseExtras(f),
   };
 
   // Consul's ServiceDefinition.CheckTypes: Check first, then Checks, empty ones skipped.
@@ -341,7 +375,7 @@ function checkKind(f: Fields): CheckKind {
   return set[0]![1];
 }
 
-const KIND_NAMES: Readonly<Record<CheckKind, string>> = { http: 'an HTTP', tcp: 'a TCP', ttl: 'a TTL', script: 'an Args' };
+const KIND_NAMES: Readonly<Record<CheckKind, string>> = { http: 'an HTTP', tcp: 'a TCP', ttl: 'a TTL', script: 'an Args', maintenance: 'a maintenance' };
 
 /** Interval and Timeout of a check that runs by itself (HTTP, TCP, script). */
 function parseSchedule(f: Fields, kind: CheckKind): { intervalMs: number; timeoutMs: number } {

@@ -270,6 +270,7 @@ export class CheckRunner {
       case 'tcp': return this.probeTcp(signal);
       case 'script': return this.probeScript(signal);
       case 'ttl': throw new Error('TTL checks do not run');
+      case 'maintenance': throw new Error('maintenance checks do not run');
     }
   }
 
