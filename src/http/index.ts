@@ -34,6 +34,8 @@ export interface HttpServerOptions {
   defaultWaitMs?: number;
   /** Longest blocking query wait, before up to 1/16 jitter. Default 10 minutes. */
   maxWaitMs?: number;
+  /** The route table (default allRoutes()); the conformance tests swap a route for a deliberately broken one. */
+  routes?: readonly RouteSpec[];
   /** Called once per finished or aborted response (the agent counts requests by method and status). */
   onResponse?: (method: string, statusCode: number) => void;
 }
@@ -105,7 +107,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
   const { agent, logger, onResponse } = options;
   if (agent === undefined || agent === null) throw new TypeError('createHttpServer: agent is required');
   const limits = resolveLimits(options);
-  const router = new Router(allRoutes());
+  const router = new Router(options.routes ?? allRoutes());
 
   const serve = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const method = req.method ?? 'GET';
