@@ -181,7 +181,7 @@ export class Agent implements AgentApi {
     const host = parseHostPort(this.raftAddress, 0)?.host ?? '127.0.0.1';
     return {
       id: nodeUuid(this.nodeId), node: this.nodeId, address: host, datacenter: this.cfg.datacenter,
-      taggedAddresses: { lan: host, wan: host }, meta: {},
+      taggedAddresses: { lan: host, wan: host }, meta: { ...this.cfg.nodeMeta },
     };
   }
 
