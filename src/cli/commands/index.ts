@@ -22,6 +22,7 @@ import { KvImportCommand } from './kv/import.js';
 import { KvGetCommand } from './kv/get.js';
 import { KvPutCommand } from './kv/put.js';
 import { DemoCommand } from './demo.js';
+import { MaintCommand } from './maint.js';
 import { MembersCommand } from './members.js';
 import { SnapshotInspectCommand } from './snapshot/inspect.js';
 import { SnapshotRestoreCommand } from './snapshot/restore.js';
@@ -42,6 +43,7 @@ export const COMMANDS = [
   ServicesRegisterCommand,
   ServicesDeregisterCommand,
   ServicesListCommand,
+  MaintCommand,
   CatalogServicesCommand,
   CatalogServiceCommand,
   CatalogNodesCommand,
