@@ -371,6 +371,10 @@ export class Agent implements AgentApi {
     return this.write({ type: 'kv-delete', key, recurse: options.recurse, cas: options.cas });
   }
 
+  catalogWrite(op: CatalogOp): Promise<boolean> {
+    return this.write({ type: 'catalog', op });
+  }
+
   // ------------------------------------------------------------ reads
 
   async barrier(consistency: Consistency): Promise<ReadMeta> {
