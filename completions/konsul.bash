@@ -23,7 +23,7 @@ _konsul_values() {
 _konsul() {
   local cmd="" w i skip=0 words="" opts="" kind=none
   local _konsul_bin=${COMP_WORDS[0]} _konsul_addr=""
-  local known=' agent demo kv kv/get kv/put kv/delete kv/export kv/import services services/register services/deregister services/list maint catalog catalog/services catalog/service catalog/nodes members cluster cluster/status cluster/leader cluster/peers cluster/stats cluster/health cluster/join cluster/leave cluster/transfer-leader cluster/snapshot snapshot snapshot/save snapshot/restore snapshot/inspect bench bench/write bench/read bench/dns bench/failover bench/self-test version completion '
+  local known=' agent demo kv kv/get kv/put kv/delete kv/export kv/import services services/register services/deregister services/list maint event catalog catalog/services catalog/service catalog/nodes members cluster cluster/status cluster/leader cluster/peers cluster/stats cluster/health cluster/join cluster/leave cluster/transfer-leader cluster/snapshot snapshot snapshot/save snapshot/restore snapshot/inspect bench bench/write bench/read bench/dns bench/failover bench/self-test version completion '
   local valued=' --address --advertise --anti-entropy-interval --api --cas --check-http --check-interval --check-script --check-tcp --check-timeout --check-ttl --cluster-id --concurrency --config --consistency --data-dir --datacenter --dead-server-timeout --dns-a-record-limit --dns-addr --dns-node-ttl --dns-service-ttl --dns-udp-answer-limit --domain --duration --election-timeout --fault-cmd --flags --heal-cmd --heartbeat-interval --http-addr --id --join --key-count --log-format --log-level --max-value-size --meta --name --node --node-health-timeout --node-id --node-meta --port --prefix --raft-addr --reason --recursor --requests --round-timeout --rounds --separator --service --settle --snapshot-interval --snapshot-threshold --stabilization-time --tag --timeout --tls-ca --tls-cert --tls-key --token --type --value-size -c -d -n '
   # Join back what bash split at ':' (127.0.0.1 : 8500), so an address is one word.
   local -a line=()
@@ -74,6 +74,7 @@ _konsul() {
     'services/deregister') opts='--http-addr --json --quiet -q' ;;
     'services/list') opts='--http-addr --json' ;;
     'maint') opts='--http-addr --json --quiet -q --enable --disable --reason --service' ;;
+    'event') opts='--http-addr --json --quiet -q --name --node --service --tag --list' ;;
     'catalog/services') opts='--http-addr --json' ;;
     'catalog/service') opts='--http-addr --json --tag --passing' ;;
     'catalog/nodes') opts='--http-addr --json' ;;
@@ -103,7 +104,7 @@ _konsul() {
     return 0
   fi
   case $cmd in
-    '') words='agent demo kv services maint catalog members cluster snapshot bench version completion' ;;
+    '') words='agent demo kv services maint event catalog members cluster snapshot bench version completion' ;;
     'kv') words='get put delete export import' ;;
     'services') words='register deregister list' ;;
     'catalog') words='services service nodes' ;;

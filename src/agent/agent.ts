@@ -11,7 +11,7 @@ import { KonsulError, NotLeaderError } from '../errors.js';
 import { ConfChangeType, ProgressState, Role, findMember, isVoter, type NodeId } from '../raft/index.js';
 import {
   NODE_ALIVE_OUTPUT, NODE_DEAD_OUTPUT, NODE_HEALTH_CHECK_ID, encodeCommand,
-  type CatalogOp, type Command, type NodeInput, type StateMachine,
+  type CatalogOp, type Command, type NodeInput, type StateMachine, type UserEvent,
 } from '../state/index.js';
 import { raftDir, type NodeStorage } from '../storage/index.js';
 import { PROTOCOL_VERSION, type TransportLogger } from '../transport/index.js';
@@ -369,6 +369,10 @@ export class Agent implements AgentApi {
 
   kvDelete(key: string, options: KvDeleteOptions = {}): Promise<boolean> {
     return this.write({ type: 'kv-delete', key, recurse: options.recurse, cas: options.cas });
+  }
+
+  async fireEvent(event: UserEvent): Promise<void> {
+    await this.write({ type: 'event-fire', event });
   }
 
   catalogWrite(op: CatalogOp): Promise<boolean> {

@@ -3,7 +3,7 @@
 // the cluster's state. Nothing here exposes Raft internals.
 
 import type { ArchiveHeader } from '../state/archive.js';
-import type { CatalogOp, HealthStatus, StateMachine } from '../state/index.js';
+import type { CatalogOp, HealthStatus, StateMachine, UserEvent } from '../state/index.js';
 import type { CheckDefinition, ServiceDefinition } from './local/definitions.js';
 
 /** `default`: the leader answers under its lease; `consistent`: ReadIndex; `stale`: this agent's replica as it is. */
@@ -117,6 +117,8 @@ export interface AgentApi {
   /** Propose through Raft (forwarded to the leader from any node); resolves once applied here. false = cas failed. */
   kvPut(key: string, value: Uint8Array, options?: KvPutOptions): Promise<boolean>;
   kvDelete(key: string, options?: KvDeleteOptions): Promise<boolean>;
+  /** A user event through Raft to every agent (PUT /v1/event/fire). */
+  fireEvent(event: UserEvent): Promise<void>;
   /** A catalog operation through Raft (PUT /v1/catalog/register|deregister); false when it changed nothing. */
   catalogWrite(op: CatalogOp): Promise<boolean>;
   status(): ClusterStatus;

@@ -11,6 +11,7 @@ import { kvRoutes } from './kv.js';
 import { metricsRoutes } from './metrics.js';
 import { operatorRoutes } from './operator.js';
 import { apiRoutes } from './api-routes.js';
+import { eventRoutes } from './events.js';
 import { checkQuery } from './params.js';
 import { markPretty } from './respond.js';
 import { Router } from './router.js';
@@ -99,6 +100,7 @@ export function allRoutes(): RouteSpec[] {
     ...snapshotRoutes,
     // api branch (issue 18): Consul endpoints added for API fidelity.
     ...apiRoutes,
+    ...eventRoutes,
   ];
 }
 

@@ -10,11 +10,13 @@
 //   member-delete  str id
 //   catalog        str JSON of a CatalogOp (checked field by field on decode)
 //   restore        u32 length + a state snapshot stream (the body of a snapshot archive)
+//   event-fire     str id, str name, str node filter, str service filter, str tag filter, u32 length + payload (tag 20)
 
 import { isUtf8 } from 'node:buffer';
 import { KonsulError } from '../errors.js';
 import { MAX_KEY_BYTES } from '../storage/index.js';
 import { catalogOpProblem, type CatalogOp } from './catalog.js';
+import { MAX_EVENT_NAME_BYTES, MAX_EVENT_PAYLOAD_BYTES, type UserEvent } from './events.js';
 
 export type Command =
   | { type: 'kv-set'; key: string; value: Uint8Array; flags: number; cas?: number }
@@ -23,7 +25,10 @@ export type Command =
   | { type: 'member-delete'; id: string }
   | { type: 'catalog'; op: CatalogOp }
   /** Replace the KV store and the catalog with a snapshot's (PUT /v1/snapshot); members stay. */
-  | { type: 'restore'; state: Uint8Array };
+  | { type: 'restore'; state: Uint8Array }
+  // api branch (issue 18)
+  /** A user event (PUT /v1/event/fire): kept in every agent's memory, not in the state tables. */
+  | { type: 'event-fire'; event: UserEvent };
 
 /** Bytes that are not a command (truncated, garbage, or fields a proposer could never have encoded). */
 export class CommandDecodeError extends KonsulError {
@@ -55,6 +60,8 @@ const enum Tag {
   MemberDelete = 4,
   Catalog = 5,
   Restore = 6,
+  // api branch (issue 18): 20-29
+  EventFire = 20,
 }
 
 const HAS_CAS = 1;
@@ -68,6 +75,7 @@ const ALLOWED_BITS: Record<Tag, number> = {
   [Tag.MemberDelete]: 0,
   [Tag.Catalog]: 0,
   [Tag.Restore]: 0,
+  [Tag.EventFire]: 0,
 };
 
 const TWO_POW_32 = 0x1_0000_0000;
@@ -200,6 +208,20 @@ export function encodeCommand(cmd: Command): Uint8Array {
       e.bytes(cmd.state);
       return e.done();
     }
+    // api branch (issue 18)
+    case 'event-fire': {
+      const ev = cmd.event;
+      const problem = eventProblem(ev);
+      if (problem) throw new InvalidCommandError(`event: ${problem}`);
+      const texts = [ev.id, ev.name, ev.nodeFilter, ev.serviceFilter, ev.tagFilter];
+      const lengths = texts.map((t, i) => textBytes(t, ['the event id', 'the event name', 'the node filter', 'the service filter', 'the tag filter'][i]!));
+      const e = new Encoder(2 + lengths.reduce((n, l) => n + 4 + l, 0) + 4 + ev.payload.length);
+      e.u8(Tag.EventFire);
+      e.u8(0);
+      texts.forEach((t, i) => e.str(t, lengths[i]!));
+      e.bytes(ev.payload);
+      return e.done();
+    }
     default:
       throw new InvalidCommandError(`unknown command type ${JSON.stringify((cmd as { type: unknown }).type)}`);
   }
@@ -309,7 +331,28 @@ export function decodeCommand(bytes: Uint8Array): Command {
       // The stream is checked as it is applied: a bad one changes nothing, on every replica alike.
       cmd = { type: 'restore', state: d.bytes('state') };
       break;
+    // api branch (issue 18)
+    case Tag.EventFire: {
+      const event: UserEvent = {
+        id: d.str('event id'), name: d.str('event name'), nodeFilter: d.str('node filter'), serviceFilter: d.str('service filter'),
+        tagFilter: d.str('tag filter'), payload: Buffer.from(d.bytes('payload')),
+      };
+      const problem = eventProblem(event);
+      if (problem) throw new CommandDecodeError(`event: ${problem}`);
+      cmd = { type: 'event-fire', event };
+      break;
+    }
   }
   d.end();
   return cmd;
+}
+
+/** Why an event cannot be fired, or undefined (checked on encode and on every replica's decode). */
+export function eventProblem(ev: UserEvent): string | undefined {
+  if (typeof ev.id !== 'string' || ev.id === '' || Buffer.byteLength(ev.id) > 64) return 'the id must be 1-64 bytes';
+  if (typeof ev.name !== 'string' || ev.name === '' || Buffer.byteLength(ev.name) > MAX_EVENT_NAME_BYTES) return `the name must be 1-${MAX_EVENT_NAME_BYTES} bytes`;
+  if (!Buffer.isBuffer(ev.payload) && !(ev.payload as unknown instanceof Uint8Array)) return 'the payload must be bytes';
+  if (ev.payload.length > MAX_EVENT_PAYLOAD_BYTES) return `the payload is ${ev.payload.length} bytes, at most ${MAX_EVENT_PAYLOAD_BYTES}`;
+  for (const f of [ev.nodeFilter, ev.serviceFilter, ev.tagFilter]) if (typeof f !== 'string' || Buffer.byteLength(f) > 256) return 'a filter is over 256 bytes';
+  return undefined;
 }

@@ -13,3 +13,5 @@ export {
   type CatalogOp, type NodeInput, type ServiceInput, type CheckInput,
 } from './catalog.js';
 export * from './catalog-types.js';
+// api branch (issue 18)
+export { EVENT_BUFFER, MAX_EVENT_NAME_BYTES, MAX_EVENT_PAYLOAD_BYTES, type AppliedEvent, type UserEvent } from './events.js';

@@ -10,6 +10,7 @@ import {
   Catalog, CatalogBatch, CATALOG_CHECKS_TABLE, CATALOG_INDEX_TABLE, CATALOG_NODES_TABLE, CATALOG_SERVICES_TABLE, CATALOG_TABLES,
 } from './catalog.js';
 import { decodeCommand, type Command } from './command.js';
+import { EventBuffer, type AppliedEvent } from './events.js';
 import { TopicWatchers } from './watchers.js';
 
 export const KV_TABLE = 'kv';
@@ -152,6 +153,10 @@ export class StateMachine {
   /** The service catalog: its tables are written in the same transactions; reads come from memory. */
   readonly catalog = new Catalog();
   private readonly catalogBatch = new CatalogBatch();
+  /** User events, in memory only (api branch, issue 18). */
+  readonly events = new EventBuffer();
+  /** Events applied in the batch being applied: they join the buffer once it commits. */
+  private readonly pendingEvents: AppliedEvent[] = [];
   /** A restore command was applied in the batch being applied: reload everything after it commits. */
   private restoredInBatch = false;
   private readonly restoreListeners: Array<(index: number) => void> = [];
@@ -199,6 +204,7 @@ export class StateMachine {
     const kvIndex = this.store.applyBatch(last, (txn) => {
       // applyBatch runs this again after growing the map: start clean each time.
       touched.length = 0;
+      this.pendingEvents.length = 0;
       this.catalogBatch.clear();
       this.restoredInBatch = false;
       let kvIndex = this.kvIndexValue;
@@ -230,6 +236,7 @@ export class StateMachine {
       for (const listener of this.restoreListeners) listener(last);
       return results;
     }
+    for (const event of this.pendingEvents.splice(0)) this.events.push(event);
     if (this.catalogBatch.changes.length > 0) this.catalog.commit(this.catalogBatch);
     this.catalogBatch.clear();
     for (const t of touched) if (t.deleted) this.rememberDelete(t.recurse, t.key, t.index);
@@ -277,6 +284,9 @@ export class StateMachine {
         return true;
       case 'catalog':
         return this.catalog.apply(txn, index, cmd.op, this.catalogBatch);
+      case 'event-fire':
+        this.pendingEvents.push({ ...cmd.event, ltime: index });
+        return true;
       case 'restore':
         if (!restoreTables(txn, index, cmd.state)) return false;
         // Every key may have changed or gone: the KV index moves to this entry, as for a delete of everything.

@@ -51,3 +51,41 @@ describe('konsul maint', () => {
     }
   });
 });
+
+describe('konsul event', () => {
+  let agent: RunningAgent;
+  let addr: string;
+
+  before(async () => {
+    agent = await startAgent({ dev: true, httpAddr: '127.0.0.1:0', dnsAddr: '127.0.0.1:0' }, {}, pino({ level: 'silent' }));
+    addr = agent.httpAddress;
+    for (let i = 0; i < 100 && agent.agent.status().leader === null; i++) await new Promise((r) => setTimeout(r, 20));
+  });
+
+  after(async () => {
+    await agent.stop();
+  });
+
+  it('fires events with payloads (argument or stdin) and lists those meant for this agent', async () => {
+    const fired = await run(['event', '--name', 'deploy', '--http-addr', addr, 'v1.2.3']);
+    assert.equal(fired.code, EXIT.ok, fired.err);
+    assert.match(fired.out, /^Event ID: [0-9a-f-]{36}\n$/);
+    assert.equal((await run(['event', '--name', 'notes', '--http-addr', addr, '-'], { stdin: 'from stdin' })).code, EXIT.ok);
+    // Meant for another node: this agent does not list it.
+    assert.equal((await run(['event', '--name', 'elsewhere', '--node', '^other$', '--http-addr', addr])).code, EXIT.ok);
+    const listed = JSON.parse((await run(['event', '--list', '--json', '--http-addr', addr])).out) as Array<{ Name: string; Payload: string }>;
+    assert.deepEqual(listed.map((e) => [e.Name, Buffer.from(e.Payload, 'base64').toString()]), [['deploy', 'v1.2.3'], ['notes', 'from stdin']]);
+    assert.match((await run(['event', '--list', '--name', 'deploy', '--http-addr', addr])).out, /deploy\s+v1\.2\.3/);
+  });
+
+  it('refuses what Consul refuses: no name, --tag without --service, a bad regex, a payload over 512 bytes', async () => {
+    assert.equal((await run(['event', '--http-addr', addr])).code, EXIT.usage);
+    assert.equal((await run(['event', '--name', 'x', '--tag', 'v1', '--http-addr', addr])).code, EXIT.usage);
+    const badRe = await run(['event', '--name', 'x', '--node', '(', '--http-addr', addr]);
+    assert.equal(badRe.code, EXIT.failed);
+    assert.match(badRe.err, /Invalid \?node expression/);
+    const big = await run(['event', '--name', 'x', '--http-addr', addr, 'y'.repeat(600)]);
+    assert.equal(big.code, EXIT.failed);
+    assert.match(big.err, /exceeds the limit of 512 bytes/);
+  });
+});

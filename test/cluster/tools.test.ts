@@ -160,4 +160,16 @@ describe('tools that use filters, node metadata and maintenance mode, on real ag
     await maint(`127.0.0.1:${c.node('s1').httpPort}`, '--disable');
     await waitFor('web-1 back', async () => (pool((await blockingGet<HealthEntry[]>(url, 0)).body).length === 2 ? true : undefined));
   });
+
+  step('an event fired on one agent reaches the agents its filters pick, through the log', async () => {
+    const fire = await http('PUT', `${c.node('c1').url}/v1/event/fire/deploy?node=${encodeURIComponent('^s1$')}`, 'v2');
+    assert.equal(fire.status, 200, fire.body);
+    await http('PUT', `${c.node('s1').url}/v1/event/fire/everyone`);
+    const names = async (node: string): Promise<string[]> =>
+      (JSON.parse((await http('GET', `${c.node(node).url}/v1/event/list`)).body) as Array<{ Name: string }>).map((e) => e.Name);
+    await waitFor('both events on s1', async () => ((await names('s1')).length === 2 ? true : undefined));
+    assert.deepEqual(await names('s1'), ['deploy', 'everyone']);
+    await waitFor('the unfiltered event on c1', async () => ((await names('c1')).includes('everyone') ? true : undefined));
+    assert.deepEqual(await names('c1'), ['everyone']);
+  });
 });

@@ -306,6 +306,53 @@ const SPECIFIC: Readonly<Record<string, Case>> = {
     assert.match((await s.call('GET', '/v1/agent/metrics?format=prometheus')).text, /^# HELP/);
     assert.ok(Array.isArray((await json(s, 'GET', '/v1/agent/metrics')).Counters));
   },
+  // ------------------------------------------------------------ events
+  async 'PUT /v1/event/fire/:name node'(s) {
+    await s.call('PUT', '/v1/event/fire/mine?node=^n1$');
+    await s.call('PUT', '/v1/event/fire/theirs?node=^n2$');
+    assert.deepEqual((await json(s, 'GET', '/v1/event/list')).map((e: Json) => e.Name), ['mine']);
+  },
+  async 'PUT /v1/event/fire/:name service'(s) {
+    await s.call('PUT', '/v1/event/fire/web-deploy?service=web');
+    await s.call('PUT', '/v1/event/fire/db-deploy?service=db');
+    assert.deepEqual((await json(s, 'GET', '/v1/event/list')).map((e: Json) => e.Name), ['web-deploy']);
+  },
+  async 'PUT /v1/event/fire/:name tag'(s) {
+    await s.call('PUT', '/v1/event/fire/v1-only?service=web&tag=^v1$');
+    await s.call('PUT', '/v1/event/fire/v9-only?service=web&tag=^v9$');
+    assert.deepEqual((await json(s, 'GET', '/v1/event/list')).map((e: Json) => e.Name), ['v1-only']);
+  },
+  async 'GET /v1/event/list name'(s) {
+    await s.call('PUT', '/v1/event/fire/a', { body: 'x' });
+    await s.call('PUT', '/v1/event/fire/b');
+    const listed = await json(s, 'GET', '/v1/event/list?name=a');
+    assert.deepEqual(listed.map((e: Json) => [e.Name, e.Payload]), [['a', Buffer.from('x').toString('base64')]]);
+  },
+  async 'GET /v1/event/list node'(s) {
+    await s.call('PUT', '/v1/event/fire/any');
+    await s.call('PUT', '/v1/event/fire/n1-only?node=^n1$');
+    assert.deepEqual((await json(s, 'GET', '/v1/event/list?node=n7')).map((e: Json) => e.Name), ['any']);
+  },
+  async 'GET /v1/event/list service'(s) {
+    await s.call('PUT', '/v1/event/fire/any');
+    await s.call('PUT', '/v1/event/fire/web-only?service=^web$');
+    assert.deepEqual((await json(s, 'GET', '/v1/event/list?service=api')).map((e: Json) => e.Name), ['any']);
+  },
+  async 'GET /v1/event/list tag'(s) {
+    await s.call('PUT', '/v1/event/fire/any');
+    await s.call('PUT', '/v1/event/fire/v1-only?service=web&tag=^v1$');
+    assert.deepEqual((await json(s, 'GET', '/v1/event/list?tag=v2')).map((e: Json) => e.Name), ['any']);
+  },
+  async 'GET /v1/event/list index'(s) {
+    await s.call('PUT', '/v1/event/fire/first');
+    const index = Number((await s.call('GET', '/v1/event/list')).header('x-consul-index'));
+    const pending = s.call('GET', `/v1/event/list?index=${index}&wait=20s`, { signal: AbortSignal.timeout(15_000) });
+    await new Promise((r) => setTimeout(r, 50));
+    await s.call('PUT', '/v1/event/fire/second');
+    const r = await pending;
+    assert.ok(Number(r.header('x-consul-index')) > index);
+    assert.deepEqual(JSON.parse(r.text).map((e: Json) => e.Name), ['first', 'second']);
+  },
   // ------------------------------------------------------------ operator and cluster
   async 'GET /v1/operator/raft/configuration stale'(s) {
     assert.equal((await json(s, 'GET', '/v1/operator/raft/configuration?stale')).Servers.length, 3);

@@ -22,6 +22,7 @@ import { KvImportCommand } from './kv/import.js';
 import { KvGetCommand } from './kv/get.js';
 import { KvPutCommand } from './kv/put.js';
 import { DemoCommand } from './demo.js';
+import { EventCommand } from './event.js';
 import { MaintCommand } from './maint.js';
 import { MembersCommand } from './members.js';
 import { SnapshotInspectCommand } from './snapshot/inspect.js';
@@ -44,6 +45,7 @@ export const COMMANDS = [
   ServicesDeregisterCommand,
   ServicesListCommand,
   MaintCommand,
+  EventCommand,
   CatalogServicesCommand,
   CatalogServiceCommand,
   CatalogNodesCommand,
