@@ -10,7 +10,7 @@ import { closeSync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync
 import { join } from 'node:path';
 import { KonsulError } from '../errors.js';
 import {
-  catalogSyncDiffers, SERVICE_EXTRA_KEYS,
+  catalogSyncDiffers, SERVICE_EXTRA_KEYS, worstStatus,
   type CatalogOp, type ServiceExtras, type CatalogReader, type CheckInput, type HealthStatus, type NodeInput, type ServiceInput,
 } from '../state/index.js';
 import type { TransportLogger } from '../transport/index.js';
@@ -239,8 +239,38 @@ export class LocalServices {
       this.persistSoon();
       this.dirty = true;
       this.kick();
-    }, { logger: this.opts.logger, initial: { status: e.status, output: e.output } });
+    }, {
+      logger: this.opts.logger, initial: { status: e.status, output: e.output },
+      aliasHealth: (alias) => this.aliasHealth(e.definition.id, alias),
+    });
     e.runner.start();
+  }
+
+  /**
+   * An alias check's status: the worst of the aliased service's checks and its
+   * node's (this agent's own state for a local alias, the catalog for another
+   * node), as Consul's alias checks report. A missing service or node is critical.
+   */
+  private aliasHealth(selfId: string, alias: NonNullable<CheckDefinition['alias']>): { status: HealthStatus; output: string } {
+    const local = this.opts.node().node;
+    const node = alias.node === '' ? local : alias.node;
+    const wanted = (serviceId: string): boolean => serviceId === '' || serviceId === alias.serviceId;
+    let statuses: Array<{ id: string; status: HealthStatus }>;
+    if (node.toLowerCase() === local.toLowerCase()) {
+      if (alias.serviceId !== '' && !this.services.has(alias.serviceId)) return { status: 'critical', output: `Service ${alias.serviceId} could not be found on node ${node}` };
+      statuses = [...this.checks.values()].filter((x) => x.definition.id !== selfId && wanted(x.definition.serviceId))
+        .map((x) => ({ id: x.definition.id, status: x.status }));
+    } else {
+      if (!this.opts.catalog.node(node)) return { status: 'critical', output: `Node ${node} could not be found` };
+      if (alias.serviceId !== '' && !this.opts.catalog.nodeServices(node).some((s) => s.id === alias.serviceId)) {
+        return { status: 'critical', output: `Service ${alias.serviceId} could not be found on node ${node}` };
+      }
+      statuses = this.opts.catalog.nodeChecks(node).filter((c) => wanted(c.serviceId)).map((c) => ({ id: c.checkId, status: c.status }));
+    }
+    const worst = worstStatus(statuses.map((s) => s.status));
+    if (statuses.length === 0) return { status: 'passing', output: 'No checks found.' };
+    if (worst === 'passing') return { status: 'passing', output: 'All checks passing.' };
+    return { status: worst, output: `Aliased check "${statuses.find((s) => s.status === worst)!.id}" is ${worst}` };
   }
 
   /** DeregisterCriticalServiceAfter: a service whose check stayed critical that long is deregistered. */

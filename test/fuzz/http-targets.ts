@@ -102,7 +102,7 @@ export const definitionsTarget: FuzzTarget = {
 /** What a check runner relies on: positive intervals, a kind with its settings. */
 function checkSane(c: CheckDefinition): void {
   assert.ok(c.id !== '', 'a check without an id');
-  assert.ok(['http', 'tcp', 'ttl', 'script'].includes(c.kind));
+  assert.ok(['http', 'tcp', 'ttl', 'script', 'grpc', 'h2ping', 'udp', 'alias'].includes(c.kind));
   if (c.kind === 'ttl') assert.ok(c.ttlMs !== undefined && c.ttlMs > 0, `ttl ${c.ttlMs}`);
   else assert.ok(Number.isFinite(c.intervalMs) && c.intervalMs > 0, `interval ${c.intervalMs}`);
   assert.ok(Number.isFinite(c.timeoutMs) && c.timeoutMs >= 0, `timeout ${c.timeoutMs}`);
