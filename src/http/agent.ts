@@ -2,12 +2,12 @@
 // deregister, list, TTL updates, local health by service), /v1/agent/self and
 // /v1/agent/members.
 
+import { createHash } from 'node:crypto';
 import { parseHostPort } from '../agent/config.js';
 import {
   parseCheckRegistration, parseServiceRegistration, type CheckDefinition, type ServiceDefinition,
 } from '../agent/local/definitions.js';
 import { NODE_HEALTH_CHECK_ID, worstStatus, type HealthStatus } from '../state/index.js';
-import { createHash } from 'node:crypto';
 import { readJsonObject } from './body.js';
 import { serviceExtrasJson } from './catalog.js';
 import { CHECK_SCHEMA, MEMBER_SCHEMA, SERVICE_SCHEMA } from './filter/schemas.js';
