@@ -22,13 +22,23 @@ function compile(pattern: string, what: string): RE2JS | undefined {
   }
 }
 
+/** Compiled event filters, so listing 256 events does not compile their patterns on every request. */
+const compiled = new Map<string, RE2JS | null>();
+const MAX_COMPILED = 1024;
+
 function matches(pattern: string, text: string): boolean {
   if (pattern === '') return true;
-  try {
-    return RE2JS.compile(pattern).matcher(text).find();
-  } catch {
-    return false;
+  let re = compiled.get(pattern);
+  if (re === undefined) {
+    try {
+      re = RE2JS.compile(pattern);
+    } catch {
+      re = null;
+    }
+    if (compiled.size >= MAX_COMPILED) compiled.clear();
+    compiled.set(pattern, re);
   }
+  return re !== null && re.matcher(text).find();
 }
 
 /** Consul's JSON for an event. */
