@@ -14,6 +14,12 @@ import { boolParam, ENTERPRISE_PARAMS, READ_PARAMS } from './params.js';
 import { sendEmpty, sendJson } from './respond.js';
 import type { RequestContext, RouteSpec } from './types.js';
 
+/** GET /v1/agent/version (Consul 1.14+): konsul's version where Consul puts its own. */
+function version(ctx: RequestContext): void {
+  const v = ctx.agent.self().version;
+  sendJson(ctx.res, 200, { SHA: '', BuildDate: '', HumanVersion: v, FIPS: '' });
+}
+
 /** konsul serves one datacenter: its own. */
 function datacenters(ctx: RequestContext): void {
   sendJson(ctx.res, 200, [ctx.agent.self().datacenter]);
@@ -192,6 +198,7 @@ export const apiRoutes: readonly RouteSpec[] = [
   },
   { method: 'PUT', path: '/v1/catalog/deregister', handler: catalogDeregister, params: [], consulParams: [] },
   { method: 'GET', path: '/v1/catalog/datacenters', handler: datacenters, params: [], consulParams: [] },
+  { method: 'GET', path: '/v1/agent/version', handler: version, params: [], consulParams: [], note: 'HumanVersion is konsul\'s version' },
   {
     method: 'GET', path: '/v1/catalog/node-services/:node', handler: nodeServices,
     params: ['dc', ...READ_PARAMS, 'filter'], consulParams: ['dc', ...READ_PARAMS, 'cached', 'filter', ...ENTERPRISE_PARAMS, 'peer', 'merge-central-config'],
