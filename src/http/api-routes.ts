@@ -100,7 +100,7 @@ async function catalogRegister(ctx: RequestContext): Promise<void> {
   if (node === '') throw badRequest('Must provide node');
   if (address === '') throw badRequest('Must provide address');
   const dc = text(body, 'Datacenter', '');
-  if (dc !== '' && dc.toLowerCase() !== ctx.agent.self().datacenter.toLowerCase()) throw new HttpError('KONSUL_ERR_NO_PATH', 'No path to datacenter', 500);
+  if (dc !== '' && dc.toLowerCase() !== ctx.agent.self().datacenter.toLowerCase()) throw new HttpError('KONSUL_ERR_NO_PATH', 'No path to datacenter', 'internal');
   const nodeMeta = stringMap(body, 'NodeMeta', '');
   let service: ServiceInput | undefined;
   const rawService = field(body, 'Service');
@@ -143,7 +143,7 @@ async function catalogDeregister(ctx: RequestContext): Promise<void> {
   const node = text(body, 'Node', '');
   if (node === '') throw badRequest('Must provide node');
   const dc = text(body, 'Datacenter', '');
-  if (dc !== '' && dc.toLowerCase() !== ctx.agent.self().datacenter.toLowerCase()) throw new HttpError('KONSUL_ERR_NO_PATH', 'No path to datacenter', 500);
+  if (dc !== '' && dc.toLowerCase() !== ctx.agent.self().datacenter.toLowerCase()) throw new HttpError('KONSUL_ERR_NO_PATH', 'No path to datacenter', 'internal');
   const serviceId = text(body, 'ServiceID', '');
   const checkId = text(body, 'CheckID', '');
   if (serviceId !== '' && checkId !== '') throw badRequest('Give ServiceID or CheckID, not both');

@@ -4,7 +4,7 @@
 
 import type { ReadMeta } from '../agent/api.js';
 import type { KvEntry } from '../state/index.js';
-import { MAX_KEY_BYTES } from '../storage/index.js';
+import { MAX_KEY_BYTES } from '../state/command.js';
 import { parseBlocking, waitForKv } from './blocking.js';
 import { readBody } from './body.js';
 import { parseConsistency, readHeaders } from './consistency.js';

@@ -48,7 +48,7 @@ export function checkQuery(ctx: RequestContext, spec: RouteSpec): void {
   if (allowed.includes('dc')) {
     const dc = ctx.query.get('dc');
     if (dc !== null && dc !== '' && dc.toLowerCase() !== ctx.agent.self().datacenter.toLowerCase()) {
-      throw new HttpError('KONSUL_ERR_NO_PATH', 'No path to datacenter', 500);
+      throw new HttpError('KONSUL_ERR_NO_PATH', 'No path to datacenter', 'internal');
     }
   }
 }

@@ -12,9 +12,12 @@
 //   restore        u32 length + a state snapshot stream (the body of a snapshot archive)
 //   event-fire     str id, str name, str node filter, str service filter, str tag filter, u32 length + payload (tag 20)
 
-import { isUtf8 } from 'node:buffer';
+import { BufferReader } from '../byte-reader.js';
+import { BufferWriter } from '../byte-writer.js';
 import { KonsulError } from '../errors.js';
-import { MAX_KEY_BYTES } from '../storage/index.js';
+import { MAX_KEY_BYTES } from '../storage/limits.js';
+
+export { MAX_KEY_BYTES };
 import { catalogOpProblem, type CatalogOp } from './catalog.js';
 import { MAX_EVENT_NAME_BYTES, MAX_EVENT_PAYLOAD_BYTES, type UserEvent } from './events.js';
 
@@ -33,7 +36,7 @@ export type Command =
 /** Bytes that are not a command (truncated, garbage, or fields a proposer could never have encoded). */
 export class CommandDecodeError extends KonsulError {
   constructor(message: string) {
-    super('KONSUL_ERR_BAD_COMMAND', `malformed command: ${message}`, 400);
+    super('KONSUL_ERR_BAD_COMMAND', `malformed command: ${message}`, 'invalid');
     this.name = 'CommandDecodeError';
   }
 }
@@ -41,14 +44,14 @@ export class CommandDecodeError extends KonsulError {
 /** A command that cannot be encoded: a bad field (empty key, flags out of range, ...). */
 export class InvalidCommandError extends KonsulError {
   constructor(message: string) {
-    super('KONSUL_ERR_BAD_COMMAND', message, 400);
+    super('KONSUL_ERR_BAD_COMMAND', message, 'invalid');
     this.name = 'InvalidCommandError';
   }
 }
 
 export class KeyTooLargeError extends KonsulError {
   constructor(what: string, bytes: number) {
-    super('KONSUL_ERR_KEY_TOO_LARGE', `${what} is ${bytes} bytes; the limit is ${MAX_KEY_BYTES}`, 400);
+    super('KONSUL_ERR_KEY_TOO_LARGE', `${what} is ${bytes} bytes; the limit is ${MAX_KEY_BYTES}`, 'invalid');
     this.name = 'KeyTooLargeError';
   }
 }
@@ -78,9 +81,6 @@ const ALLOWED_BITS: Record<Tag, number> = {
   [Tag.EventFire]: 0,
 };
 
-const TWO_POW_32 = 0x1_0000_0000;
-/** The largest high word of a u64 that is still a safe integer (2^53 - 1). */
-const MAX_SAFE_HIGH_WORD = 0x1f_ffff;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 // ------------------------------------------------------------ encoding
@@ -105,37 +105,15 @@ function checkCas(cas: number | undefined): void {
   }
 }
 
-/** Writes into one buffer sized exactly up front. */
-class Encoder {
-  readonly buf: Buffer;
-  private at = 0;
-  constructor(size: number) {
-    this.buf = Buffer.allocUnsafe(size);
-  }
-  u8(v: number): void {
-    this.buf[this.at++] = v;
-  }
-  u32(v: number): void {
-    this.buf.writeUInt32BE(v, this.at);
-    this.at += 4;
-  }
-  u64(v: number): void {
-    this.u32(Math.floor(v / TWO_POW_32));
-    this.u32(v >>> 0);
-  }
-  /** A string whose UTF-8 length the caller measured. */
-  str(v: string, byteLength: number): void {
-    this.u32(byteLength);
-    this.at += this.buf.write(v, this.at, byteLength, 'utf8');
-  }
-  bytes(v: Uint8Array): void {
-    this.u32(v.length);
-    this.buf.set(v, this.at);
-    this.at += v.length;
+/** The shared byte writer, sized exactly up front: its one take() is the command. */
+class CommandWriter extends BufferWriter {
+  constructor(private readonly size: number) {
+    super(size, (message) => new InvalidCommandError(message));
   }
   done(): Buffer {
-    if (this.at !== this.buf.length) throw new Error(`command encoder wrote ${this.at} of ${this.buf.length} bytes`);
-    return this.buf;
+    const bytes = this.take();
+    if (bytes.length !== this.size) throw new Error(`command encoder wrote ${bytes.length} of ${this.size} bytes`);
+    return bytes;
   }
 }
 
@@ -149,13 +127,13 @@ export function encodeCommand(cmd: Command): Uint8Array {
         throw new InvalidCommandError(`flags must be an integer from 0 to 4294967295, got ${String(cmd.flags)}`);
       }
       const hasCas = cmd.cas !== undefined;
-      const e = new Encoder(2 + 4 + keyLen + 4 + (hasCas ? 8 : 0) + 4 + cmd.value.length);
+      const e = new CommandWriter(2 + 4 + keyLen + 4 + (hasCas ? 8 : 0) + 4 + cmd.value.length);
       e.u8(Tag.KvSet);
       e.u8(hasCas ? HAS_CAS : 0);
-      e.str(cmd.key, keyLen);
+      e.string32(cmd.key, keyLen);
       e.u32(cmd.flags);
-      if (hasCas) e.u64(cmd.cas!);
-      e.bytes(cmd.value);
+      if (hasCas) e.u64(cmd.cas!, 'cas');
+      e.bytes32(cmd.value);
       return e.done();
     }
     case 'kv-delete': {
@@ -163,31 +141,31 @@ export function encodeCommand(cmd: Command): Uint8Array {
       const keyLen = keyBytes(cmd.key, 'the key', cmd.recurse === true);
       checkCas(cmd.cas);
       const hasCas = cmd.cas !== undefined;
-      const e = new Encoder(2 + 4 + keyLen + (hasCas ? 8 : 0));
+      const e = new CommandWriter(2 + 4 + keyLen + (hasCas ? 8 : 0));
       e.u8(Tag.KvDelete);
       e.u8((hasCas ? HAS_CAS : 0) | (cmd.recurse ? RECURSE : 0));
-      e.str(cmd.key, keyLen);
-      if (hasCas) e.u64(cmd.cas!);
+      e.string32(cmd.key, keyLen);
+      if (hasCas) e.u64(cmd.cas!, 'cas');
       return e.done();
     }
     case 'member-set': {
       const idLen = keyBytes(cmd.id, 'the member id', false);
       const raftLen = textBytes(cmd.raftAddress, 'the raft address');
       const httpLen = textBytes(cmd.httpAddress, 'the http address');
-      const e = new Encoder(2 + 12 + idLen + raftLen + httpLen);
+      const e = new CommandWriter(2 + 12 + idLen + raftLen + httpLen);
       e.u8(Tag.MemberSet);
       e.u8(cmd.server ? SERVER : 0);
-      e.str(cmd.id, idLen);
-      e.str(cmd.raftAddress, raftLen);
-      e.str(cmd.httpAddress, httpLen);
+      e.string32(cmd.id, idLen);
+      e.string32(cmd.raftAddress, raftLen);
+      e.string32(cmd.httpAddress, httpLen);
       return e.done();
     }
     case 'member-delete': {
       const idLen = keyBytes(cmd.id, 'the member id', false);
-      const e = new Encoder(2 + 4 + idLen);
+      const e = new CommandWriter(2 + 4 + idLen);
       e.u8(Tag.MemberDelete);
       e.u8(0);
-      e.str(cmd.id, idLen);
+      e.string32(cmd.id, idLen);
       return e.done();
     }
     case 'catalog': {
@@ -195,17 +173,17 @@ export function encodeCommand(cmd: Command): Uint8Array {
       if (problem) throw new InvalidCommandError(`catalog ${String((cmd.op as { op?: unknown } | undefined)?.op)}: ${problem}`);
       const json = JSON.stringify(cmd.op);
       const jsonLen = textBytes(json, 'the catalog operation');
-      const e = new Encoder(2 + 4 + jsonLen);
+      const e = new CommandWriter(2 + 4 + jsonLen);
       e.u8(Tag.Catalog);
       e.u8(0);
-      e.str(json, jsonLen);
+      e.string32(json, jsonLen);
       return e.done();
     }
     case 'restore': {
-      const e = new Encoder(2 + 4 + cmd.state.length);
+      const e = new CommandWriter(2 + 4 + cmd.state.length);
       e.u8(Tag.Restore);
       e.u8(0);
-      e.bytes(cmd.state);
+      e.bytes32(cmd.state);
       return e.done();
     }
     // api branch (issue 18)
@@ -215,11 +193,11 @@ export function encodeCommand(cmd: Command): Uint8Array {
       if (problem) throw new InvalidCommandError(`event: ${problem}`);
       const texts = [ev.id, ev.name, ev.nodeFilter, ev.serviceFilter, ev.tagFilter];
       const lengths = texts.map((t, i) => textBytes(t, ['the event id', 'the event name', 'the node filter', 'the service filter', 'the tag filter'][i]!));
-      const e = new Encoder(2 + lengths.reduce((n, l) => n + 4 + l, 0) + 4 + ev.payload.length);
+      const e = new CommandWriter(2 + lengths.reduce((n, l) => n + 4 + l, 0) + 4 + ev.payload.length);
       e.u8(Tag.EventFire);
       e.u8(0);
-      texts.forEach((t, i) => e.str(t, lengths[i]!));
-      e.bytes(ev.payload);
+      texts.forEach((t, i) => e.string32(t, lengths[i]!));
+      e.bytes32(ev.payload);
       return e.done();
     }
     default:
@@ -229,57 +207,22 @@ export function encodeCommand(cmd: Command): Uint8Array {
 
 // ------------------------------------------------------------ decoding
 
-/** Reads fields with a bound check on each, so a lying length ends in a CommandDecodeError, never a RangeError. */
-class Decoder {
-  private at = 0;
-  constructor(private readonly buf: Buffer) {}
+const commandDecodeError = (message: string): Error => new CommandDecodeError(message);
 
-  private take(n: number, field: string): number {
-    const at = this.at;
-    if (n > this.buf.length - at) throw new CommandDecodeError(`${field} needs ${n} bytes at byte ${at}, ${this.buf.length - at} left`);
-    this.at = at + n;
-    return at;
-  }
-  u8(field: string): number {
-    return this.buf[this.take(1, field)]!;
-  }
-  u32(field: string): number {
-    return this.buf.readUInt32BE(this.take(4, field));
-  }
-  u64(field: string): number {
-    const at = this.take(8, field);
-    const high = this.buf.readUInt32BE(at);
-    if (high > MAX_SAFE_HIGH_WORD) throw new CommandDecodeError(`${field} is beyond 2^53`);
-    return high * TWO_POW_32 + this.buf.readUInt32BE(at + 4);
-  }
-  /** A view into the command's bytes, not a copy: the value is copied once, into LMDB. */
-  bytes(field: string): Buffer {
-    const n = this.u32(`${field} length`);
-    const at = this.take(n, field);
-    return this.buf.subarray(at, at + n);
-  }
-  str(field: string): string {
-    const b = this.bytes(field);
-    // toString would map bad bytes to U+FFFD; a replica must not invent a key the proposer never sent.
-    if (!isUtf8(b)) throw new CommandDecodeError(`${field} is not valid UTF-8`);
-    return b.toString('utf8');
-  }
-  /** A key or member id: 1..MAX_KEY_BYTES bytes (0 where allowed), as encodeCommand guarantees. */
-  key(field: string, allowEmpty: boolean): string {
-    const key = this.str(field);
-    const n = Buffer.byteLength(key, 'utf8');
-    if (n > MAX_KEY_BYTES) throw new CommandDecodeError(`${field} is ${n} bytes, over ${MAX_KEY_BYTES}`);
-    if (n === 0 && !allowEmpty) throw new CommandDecodeError(`${field} is empty`);
-    return key;
-  }
-  end(): void {
-    if (this.at !== this.buf.length) throw new CommandDecodeError(`${this.buf.length - this.at} trailing bytes`);
-  }
+/** A key or member id: 1..MAX_KEY_BYTES bytes (0 where allowed), as encodeCommand guarantees. */
+function readKey(d: BufferReader, field: string, allowEmpty: boolean): string {
+  const key = d.string32(field);
+  const n = Buffer.byteLength(key, 'utf8');
+  if (n > MAX_KEY_BYTES) throw new CommandDecodeError(`${field} is ${n} bytes, over ${MAX_KEY_BYTES}`);
+  if (n === 0 && !allowEmpty) throw new CommandDecodeError(`${field} is empty`);
+  return key;
 }
 
 /** Decodes bytes from encodeCommand; anything else throws CommandDecodeError (400). */
 export function decodeCommand(bytes: Uint8Array): Command {
-  const d = new Decoder(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // The shared byte reader: a bound check on every field, so a lying length ends in a CommandDecodeError.
+  const d = new BufferReader(buf, 0, buf.length, commandDecodeError);
   const tag = d.u8('type') as Tag;
   const allowed = ALLOWED_BITS[tag] as number | undefined;
   if (allowed === undefined) throw new CommandDecodeError(`unknown type ${tag}`);
@@ -288,16 +231,16 @@ export function decodeCommand(bytes: Uint8Array): Command {
   let cmd: Command;
   switch (tag) {
     case Tag.KvSet: {
-      const key = d.key('key', false);
+      const key = readKey(d, 'key', false);
       const flags = d.u32('flags');
       const cas = bits & HAS_CAS ? d.u64('cas') : undefined;
-      const value = d.bytes('value');
+      const value = d.bytes32('value');
       cmd = cas === undefined ? { type: 'kv-set', key, value, flags } : { type: 'kv-set', key, value, flags, cas };
       break;
     }
     case Tag.KvDelete: {
       const recurse = (bits & RECURSE) !== 0;
-      const key = d.key('key', recurse);
+      const key = readKey(d, 'key', recurse);
       const cas = bits & HAS_CAS ? d.u64('cas') : undefined;
       cmd = cas === undefined ? { type: 'kv-delete', key, recurse } : { type: 'kv-delete', key, recurse, cas };
       break;
@@ -305,19 +248,19 @@ export function decodeCommand(bytes: Uint8Array): Command {
     case Tag.MemberSet:
       cmd = {
         type: 'member-set',
-        id: d.key('member id', false),
-        raftAddress: d.str('raft address'),
-        httpAddress: d.str('http address'),
+        id: readKey(d, 'member id', false),
+        raftAddress: d.string32('raft address'),
+        httpAddress: d.string32('http address'),
         server: (bits & SERVER) !== 0,
       };
       break;
     case Tag.MemberDelete:
-      cmd = { type: 'member-delete', id: d.key('member id', false) };
+      cmd = { type: 'member-delete', id: readKey(d, 'member id', false) };
       break;
     case Tag.Catalog: {
       let op: unknown;
       try {
-        op = JSON.parse(d.str('catalog operation'));
+        op = JSON.parse(d.string32('catalog operation'));
       } catch (error) {
         if (error instanceof CommandDecodeError) throw error;
         throw new CommandDecodeError('the catalog operation is not JSON');
@@ -329,13 +272,13 @@ export function decodeCommand(bytes: Uint8Array): Command {
     }
     case Tag.Restore:
       // The stream is checked as it is applied: a bad one changes nothing, on every replica alike.
-      cmd = { type: 'restore', state: d.bytes('state') };
+      cmd = { type: 'restore', state: d.bytes32('state') };
       break;
     // api branch (issue 18)
     case Tag.EventFire: {
       const event: UserEvent = {
-        id: d.str('event id'), name: d.str('event name'), nodeFilter: d.str('node filter'), serviceFilter: d.str('service filter'),
-        tagFilter: d.str('tag filter'), payload: Buffer.from(d.bytes('payload')),
+        id: d.string32('event id'), name: d.string32('event name'), nodeFilter: d.string32('node filter'), serviceFilter: d.string32('service filter'),
+        tagFilter: d.string32('tag filter'), payload: Buffer.from(d.bytes32('payload')),
       };
       const problem = eventProblem(event);
       if (problem) throw new CommandDecodeError(`event: ${problem}`);
@@ -343,7 +286,7 @@ export function decodeCommand(bytes: Uint8Array): Command {
       break;
     }
   }
-  d.end();
+  d.expectEnd('the command');
   return cmd;
 }
 

@@ -10,7 +10,8 @@ import type {
   AgentApi, AgentSelf, ClusterStats, ClusterStatus, Consistency, KvDeleteOptions, KvPutOptions, MemberStatus, ReadMeta,
   SnapshotArchiveStream,
 } from '../../src/agent/api.js';
-import { ConfChangeError, KonsulError } from '../../src/errors.js';
+import { KonsulError } from '../../src/errors.js';
+import { ConfChangeError } from '../../src/raft/index.js';
 import { writeArchive } from '../../src/state/archive.js';
 import { restoreProblem } from '../../src/state/machine.js';
 import { STATE_TABLES, StateMachine, encodeCommand, type CatalogOp, type Command, type UserEvent } from '../../src/state/index.js';
@@ -177,8 +178,8 @@ export class FakeAgent extends EventEmitter implements AgentApi {
 
   async restoreArchive(state: Buffer): Promise<{ index: number }> {
     const problem = restoreProblem(state);
-    if (problem) throw new KonsulError('KONSUL_ERR_BAD_SNAPSHOT', `the snapshot cannot be restored: ${problem}`, 400);
-    if (!this.apply({ type: 'restore', state })) throw new KonsulError('KONSUL_ERR_SNAPSHOT', 'refused', 500);
+    if (problem) throw new KonsulError('KONSUL_ERR_BAD_SNAPSHOT', `the snapshot cannot be restored: ${problem}`, 'invalid');
+    if (!this.apply({ type: 'restore', state })) throw new KonsulError('KONSUL_ERR_SNAPSHOT', 'refused', 'internal');
     this.restoreCalls.push(this.index);
     return { index: this.index };
   }
