@@ -23,8 +23,8 @@ _konsul_values() {
 _konsul() {
   local cmd="" w i skip=0 words="" opts="" kind=none
   local _konsul_bin=${COMP_WORDS[0]} _konsul_addr=""
-  local known=' agent demo kv kv/get kv/put kv/delete kv/export kv/import services services/register services/deregister services/list maint event catalog catalog/services catalog/service catalog/nodes members cluster cluster/status cluster/leader cluster/peers cluster/stats cluster/health cluster/join cluster/leave cluster/transfer-leader cluster/snapshot snapshot snapshot/save snapshot/restore snapshot/inspect bench bench/write bench/read bench/dns bench/failover bench/self-test version completion '
-  local valued=' --address --advertise --anti-entropy-interval --api --cas --check-http --check-interval --check-script --check-tcp --check-timeout --check-ttl --cluster-id --concurrency --config --consistency --data-dir --datacenter --dead-server-timeout --dns-a-record-limit --dns-addr --dns-node-ttl --dns-service-ttl --dns-udp-answer-limit --domain --duration --election-timeout --fault-cmd --flags --heal-cmd --heartbeat-interval --http-addr --id --join --key-count --log-format --log-level --max-value-size --meta --name --node --node-health-timeout --node-id --node-meta --port --prefix --raft-addr --reason --recursor --requests --round-timeout --rounds --separator --service --settle --snapshot-interval --snapshot-threshold --stabilization-time --tag --timeout --tls-ca --tls-cert --tls-key --token --type --value-size -c -d -n '
+  local known=' agent demo kv kv/get kv/put kv/delete kv/export kv/import txn session session/list session/info session/create session/destroy lock services services/register services/deregister services/list maint event catalog catalog/services catalog/service catalog/nodes members cluster cluster/status cluster/leader cluster/peers cluster/stats cluster/health cluster/join cluster/leave cluster/transfer-leader cluster/snapshot snapshot snapshot/save snapshot/restore snapshot/inspect bench bench/write bench/read bench/dns bench/failover bench/self-test version completion '
+  local valued=' --acquire --address --advertise --anti-entropy-interval --api --behavior --cas --check --check-http --check-interval --check-script --check-tcp --check-timeout --check-ttl --cluster-id --concurrency --config --consistency --data-dir --datacenter --dead-server-timeout --dns-a-record-limit --dns-addr --dns-node-ttl --dns-service-ttl --dns-udp-answer-limit --domain --duration --election-timeout --fault-cmd --fence --fence-key --flags --heal-cmd --heartbeat-interval --http-addr --id --join --key-count --lock-delay --log-format --log-level --max-value-size --meta --name --node --node-health-timeout --node-id --node-meta --port --prefix --raft-addr --reason --recursor --release --requests --round-timeout --rounds --separator --service --settle --snapshot-interval --snapshot-threshold --stabilization-time --tag --timeout --tls-ca --tls-cert --tls-key --token --ttl --type --value-size -c -d -n '
   # Join back what bash split at ':' (127.0.0.1 : 8500), so an address is one word.
   local -a line=()
   local current=0
@@ -66,10 +66,16 @@ _konsul() {
     'agent') opts='--server --bootstrap --dev --join --node-id --data-dir --raft-addr --advertise --http-addr --dns-addr --config --token --tls-cert --tls-key --tls-ca --cluster-id --log-level --log-format --election-timeout --heartbeat-interval --snapshot-threshold --snapshot-interval --dead-server-timeout --stabilization-time --max-value-size --datacenter --domain --recursor --dns-only-passing --dns-node-ttl --dns-service-ttl --node-health-timeout --anti-entropy-interval --enable-script-checks --node-meta --dns-udp-answer-limit --dns-a-record-limit --print-config --json' ;;
     'demo') opts='--data-dir --keep --json' ;;
     'kv/get') opts='--http-addr --json --recurse --keys --separator --stale --consistent --base64' ;;
-    'kv/put') opts='--http-addr --json --quiet -q --flags --cas --base64' ;;
+    'kv/put') opts='--http-addr --json --quiet -q --flags --cas --base64 --acquire --release --fence --fence-key' ;;
     'kv/delete') opts='--http-addr --json --quiet -q --recurse --cas' ;;
     'kv/export') opts='--http-addr --json --stale --consistent' ;;
     'kv/import') opts='--http-addr --json --prefix' ;;
+    'txn') opts='--http-addr --json --stale --consistent' ;;
+    'session/list') opts='--http-addr --json --node --stale' ;;
+    'session/info') opts='--http-addr --json --stale' ;;
+    'session/create') opts='--http-addr --json --quiet -q --name --node --ttl --lock-delay --behavior --check --no-checks' ;;
+    'session/destroy') opts='--http-addr --json --quiet -q' ;;
+    'lock') opts='--http-addr --json --ttl --lock-delay --timeout --name' ;;
     'services/register') opts='--http-addr --json --quiet -q --name --id --address --port --tag --meta --check-http --check-tcp --check-ttl --check-script --check-interval --check-timeout' ;;
     'services/deregister') opts='--http-addr --json --quiet -q' ;;
     'services/list') opts='--http-addr --json' ;;
@@ -104,8 +110,9 @@ _konsul() {
     return 0
   fi
   case $cmd in
-    '') words='agent demo kv services maint event catalog members cluster snapshot bench version completion' ;;
+    '') words='agent demo kv txn session lock services maint event catalog members cluster snapshot bench version completion' ;;
     'kv') words='get put delete export import' ;;
+    'session') words='list info create destroy' ;;
     'services') words='register deregister list' ;;
     'catalog') words='services service nodes' ;;
     'cluster') words='status leader peers stats health join leave transfer-leader snapshot' ;;
@@ -122,6 +129,8 @@ _konsul() {
     'kv/delete') kind=keys ;;
     'kv/export') kind=keys ;;
     'kv/import') kind=files ;;
+    'txn') kind=files ;;
+    'lock') kind=keys ;;
     'services/register') kind=files ;;
     'services/deregister') kind=service-ids ;;
     'catalog/service') kind=services ;;

@@ -28,6 +28,10 @@ import { AgentMetrics } from './metrics.js';
 import { servePeerRequest, type NodeInfo, type PeerHandlers } from './peer-requests.js';
 import { LocalServices } from './services.js';
 import { clusterStats, clusterStatus } from './status.js';
+// ---- coord
+import { WriteBatcher } from './batcher.js';
+import { CoordinationService } from './sessions.js';
+import type { ProposalResult } from './driver.js';
 
 export type { NodeInfo } from './peer-requests.js';
 export { LeaderChangedError } from './forwarder.js';
@@ -68,6 +72,10 @@ export class Agent implements AgentApi {
   private readonly unsafe = unsafeForTests();
   private readonly storage: NodeStorage;
   private readonly ctx: AgentContext;
+  /** Sessions, locks and transactions; the session TTL timers while this node leads (coord). */
+  readonly coord: CoordinationService;
+  /** Same-turn batching of single KV writes on the leader (coord). */
+  private readonly batcher: WriteBatcher;
 
   constructor(options: AgentOptions) {
     this.cfg = options.config;
@@ -106,6 +114,7 @@ export class Agent implements AgentApi {
         leaderChanged: (leader) => {
           this.autopilot.leaderChanged(leader);
           this.forwarder.leaderChanged();
+          this.coord.leadershipChanged(leader === this.nodeId);
         },
         fatal: (error) => this.exit(`storage failed: ${error.message}`, 1),
         request: (method, body, from) => servePeerRequest(this.peerHandlers, method, body, from),
@@ -136,6 +145,17 @@ export class Agent implements AgentApi {
       left: () => void setTimeout(() => this.exit('left the cluster', 0), 100),
     });
     this.autopilot = new Autopilot(this.ctx, this.membership);
+    this.batcher = new WriteBatcher((bytes) => this.driver.propose(bytes), this.state);
+    this.coord = new CoordinationService({
+      nodeId: this.nodeId,
+      state: this.state,
+      propose: (cmd) => this.proposeCommand(cmd),
+      barrier: (consistency) => this.barrier(consistency),
+      renewOnLeader: (id, local) => this.forwarder.onLeader('session-renew', { id }, async () => ({ session: (await local()) ?? null }))
+        .then((r) => r.session ?? undefined),
+      isLeader: () => this.driver.raft.role === Role.Leader,
+      logger: this.logger,
+    });
     this.local = new LocalServices({
       dataDir: options.config.dataDir ?? '',
       node: () => this.catalogNode(),
@@ -161,8 +181,10 @@ export class Agent implements AgentApi {
     info: async () => this.info(),
     propose: async (command) => {
       if (this.driver.raft.role !== Role.Leader) throw new NotLeaderError(this.driver.raft.leader);
-      return this.driver.propose(command);
+      return this.batcher.propose(command);
     },
+    // ---- coord: a renewal resets the leader's TTL timer
+    'session-renew': ({ id }) => this.forwarder.onLeader('session-renew', { id }, async () => ({ session: (await this.coord.renewOnLeader(id)) ?? null })),
     // Membership requests may reach any member: pass them on to the leader.
     join: (info) => this.forwarder.onLeader('join', info, () => this.membership.joinOnLeader(info)),
     remove: ({ id }) => this.forwarder.onLeader('remove', { id }, async () => {
@@ -180,6 +202,7 @@ export class Agent implements AgentApi {
   }
 
   async stop(): Promise<void> {
+    this.coord.stop();
     this.autopilot.stop();
     this.local.stop();
     await this.driver.stop();
@@ -237,11 +260,15 @@ export class Agent implements AgentApi {
   // ------------------------------------------------------------ writes
 
   private async write(cmd: Command): Promise<boolean> {
+    return (await this.proposeCommand(cmd)).result !== false;
+  }
+
+  private async proposeCommand(cmd: Command): Promise<ProposalResult> {
     const bytes = encodeCommand(cmd);
-    const r = await this.forwarder.onLeader('propose', bytes, () => this.driver.propose(bytes));
+    const r = await this.forwarder.onLeader('propose', bytes, () => this.batcher.propose(bytes));
     // Read-your-writes on this agent: answer once applied here too.
     if (this.unsafe !== 'ack-before-commit') await this.driver.waitApplied(r.index);
-    return r.result !== false;
+    return r;
   }
 
   kvPut(key: string, value: Uint8Array, options: KvPutOptions = {}): Promise<boolean> {
@@ -312,7 +339,7 @@ export class Agent implements AgentApi {
   }
 
   stats(): ClusterStats {
-    return clusterStats(this.ctx, this.status(), this.startedAt);
+    return { ...clusterStats(this.ctx, this.status(), this.startedAt), batching: { enabled: this.batcher.enabled, ...this.batcher.counters } };
   }
 
   snapshot(): Promise<{ index: number; term: number }> {

@@ -21,7 +21,7 @@ export class LeaderChangedError extends KonsulError {
 }
 
 /** Requests that change nothing when run twice: these go again after a LeaderChangedError. */
-const IDEMPOTENT: ReadonlySet<PeerMethod> = new Set<PeerMethod>(['info', 'join', 'remove', 'transfer']);
+const IDEMPOTENT: ReadonlySet<PeerMethod> = new Set<PeerMethod>(['info', 'join', 'remove', 'transfer', 'session-renew']);
 
 export interface ForwarderOptions {
   driver: RaftDriver;

@@ -7,6 +7,7 @@
 import { BadRequestError, BadResponseError } from '../errors.js';
 import type { ClusterStatus } from './api.js';
 import type { ProposalResult } from './driver.js';
+import type { SessionRecord } from '../state/index.js';
 
 /** What a node says about itself when asked, and what it sends when it joins. */
 export interface NodeInfo {
@@ -28,6 +29,9 @@ export interface PeerRequestTypes {
   remove: { request: { id: string }; response: { ok: true } };
   /** Hand leadership to this voter (or the best one). */
   transfer: { request: { id?: string }; response: { leader: string } };
+  // ---- coord
+  /** Renew a session: the leader resets its TTL timer; null when there is no such session. */
+  'session-renew': { request: { id: string }; response: { session: SessionRecord | null } };
 }
 
 export type PeerMethod = keyof PeerRequestTypes;
@@ -87,6 +91,11 @@ const TABLE: { [M in PeerMethod]: { request: Codec<PeerRequest<M>>; response: Co
   join: { request: json(() => true), response: json((v) => Array.isArray(v.members)) },
   remove: { request: json((v) => str(v.id)), response: json((v) => v.ok === true) },
   transfer: { request: json((v) => v.id === undefined || str(v.id)), response: json((v) => str(v.leader)) },
+  // ---- coord
+  'session-renew': {
+    request: json((v) => str(v.id)),
+    response: json((v) => v.session === null || (typeof v.session === 'object' && str((v.session as Record<string, unknown>).id))),
+  },
 };
 
 function isMethod(method: string): method is PeerMethod {

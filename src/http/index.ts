@@ -17,6 +17,9 @@ import { markPretty } from './respond.js';
 import { Router } from './router.js';
 import { snapshotRoutes } from './snapshot.js';
 import { statusRoutes } from './status.js';
+// ---- coord
+import { sessionRoutes } from './session.js';
+import { txnRoutes } from './txn.js';
 import type { HttpLimits, HttpLogger, RequestContext, RouteSpec } from './types.js';
 
 export { HttpError } from './errors.js';
@@ -98,6 +101,8 @@ export function allRoutes(): RouteSpec[] {
   return [
     ...kvRoutes, ...catalogRoutes, ...agentRoutes, ...statusRoutes, ...operatorRoutes, ...clusterRoutes, ...metricsRoutes,
     ...snapshotRoutes,
+    // ---- coord
+    ...sessionRoutes, ...txnRoutes,
     // api branch (issue 18): Consul endpoints added for API fidelity.
     ...apiRoutes,
     ...eventRoutes,

@@ -19,6 +19,8 @@ import { MAX_KEY_BYTES } from '../storage/limits.js';
 
 export { MAX_KEY_BYTES };
 import { catalogOpProblem, type CatalogOp } from './catalog.js';
+import { isSessionId, sessionInputProblem, type SessionInput } from './sessions.js';
+import { MAX_TXN_OPS, TXN_VERBS, txnOpProblem, type TxnOp } from './txn-ops.js';
 import { MAX_EVENT_NAME_BYTES, MAX_EVENT_PAYLOAD_BYTES, type UserEvent } from './events.js';
 
 export type Command =
@@ -29,6 +31,14 @@ export type Command =
   | { type: 'catalog'; op: CatalogOp }
   /** Replace the KV store and the catalog with a snapshot's (PUT /v1/snapshot); members stay. */
   | { type: 'restore'; state: Uint8Array }
+  // ---- coord (sessions, transactions, batched writes): tags 10-19
+  /** KV operations applied all or nothing (PUT /v1/txn, and KV writes with ?acquire, ?release or a fence). */
+  | { type: 'txn'; ops: TxnOp[] }
+  | { type: 'session-create'; session: SessionInput }
+  /** Destroy or invalidate a session: its locks are released (or its keys deleted) and their lock-delay starts. */
+  | { type: 'session-destroy'; id: string }
+  /** Single KV writes that reached the leader in one turn, applied one after another, each with its own result. */
+  | { type: 'batch'; commands: Uint8Array[] }
   // api branch (issue 18)
   /** A user event (PUT /v1/event/fire): kept in every agent's memory, not in the state tables. */
   | { type: 'event-fire'; event: UserEvent };
@@ -63,6 +73,11 @@ const enum Tag {
   MemberDelete = 4,
   Catalog = 5,
   Restore = 6,
+  // coord: 10-19
+  Txn = 10,
+  SessionCreate = 11,
+  SessionDestroy = 12,
+  Batch = 13,
   // api branch (issue 18): 20-29
   EventFire = 20,
 }
@@ -78,6 +93,11 @@ const ALLOWED_BITS: Record<Tag, number> = {
   [Tag.MemberDelete]: 0,
   [Tag.Catalog]: 0,
   [Tag.Restore]: 0,
+  // coord
+  [Tag.Txn]: 0,
+  [Tag.SessionCreate]: 0,
+  [Tag.SessionDestroy]: 0,
+  [Tag.Batch]: 0,
   [Tag.EventFire]: 0,
 };
 
@@ -186,6 +206,55 @@ export function encodeCommand(cmd: Command): Uint8Array {
       e.bytes32(cmd.state);
       return e.done();
     }
+    // ---- coord
+    case 'txn': {
+      if (!Array.isArray(cmd.ops) || cmd.ops.length === 0 || cmd.ops.length > MAX_TXN_OPS) {
+        throw new InvalidCommandError(`a transaction holds 1 to ${MAX_TXN_OPS} operations`);
+      }
+      // Binary, so replicas neither parse JSON nor decode base64: u32 count, then per op
+      // u8 verb, str key, u32 flags, u64 index, str session, u32 length + value bytes.
+      const lens: Array<[number, number]> = [];
+      let size = 2 + 4;
+      for (const op of cmd.ops) {
+        const problem = txnOpProblem(op);
+        if (problem) throw new InvalidCommandError(`txn: ${problem}`);
+        const keyLen = keyBytes(op.key, 'the key', op.verb === 'get-tree' || op.verb === 'delete-tree');
+        const sessionLen = textBytes(op.session, 'the session');
+        lens.push([keyLen, sessionLen]);
+        size += 1 + 4 + keyLen + 4 + 8 + 4 + sessionLen + 4 + op.value.length;
+      }
+      const e = new CommandWriter(size);
+      e.u8(Tag.Txn);
+      e.u8(0);
+      e.u32(cmd.ops.length);
+      cmd.ops.forEach((op, i) => {
+        e.u8(TXN_VERBS.indexOf(op.verb));
+        e.string32(op.key, lens[i]![0]);
+        e.u32(op.flags);
+        e.u64(op.index, 'index');
+        e.string32(op.session, lens[i]![1]);
+        e.bytes32(op.value);
+      });
+      return e.done();
+    }
+    case 'session-create': {
+      const problem = sessionInputProblem(cmd.session);
+      if (problem) throw new InvalidCommandError(`session: ${problem}`);
+      return jsonCommand(Tag.SessionCreate, cmd.session);
+    }
+    case 'session-destroy':
+      if (!isSessionId(cmd.id)) throw new InvalidCommandError('a session id is a UUID');
+      return jsonCommand(Tag.SessionDestroy, cmd.id);
+    case 'batch': {
+      let size = 2 + 4;
+      for (const c of cmd.commands) size += 4 + c.length;
+      const e = new CommandWriter(size);
+      e.u8(Tag.Batch);
+      e.u8(0);
+      e.u32(cmd.commands.length);
+      for (const c of cmd.commands) e.bytes32(c);
+      return e.done();
+    }
     // api branch (issue 18)
     case 'event-fire': {
       const ev = cmd.event;
@@ -203,6 +272,42 @@ export function encodeCommand(cmd: Command): Uint8Array {
     default:
       throw new InvalidCommandError(`unknown command type ${JSON.stringify((cmd as { type: unknown }).type)}`);
   }
+}
+
+/** A command whose body is one JSON text (coord's commands; the same bytes on every replica). */
+function jsonCommand(tag: Tag, body: unknown): Buffer {
+  const json = JSON.stringify(body);
+  const len = textBytes(json, 'the command');
+  const e = new CommandWriter(2 + 4 + len);
+  e.u8(tag);
+  e.u8(0);
+  e.string32(json, len);
+  return e.done();
+}
+
+function parseJsonField(d: BufferReader, field: string): unknown {
+  try {
+    return JSON.parse(d.string32(field));
+  } catch (error) {
+    if (error instanceof CommandDecodeError) throw error;
+    throw new CommandDecodeError(`the ${field} is not JSON`);
+  }
+}
+
+function decodeTxnOps(d: BufferReader): TxnOp[] {
+  const n = d.u32('txn operation count');
+  if (n === 0 || n > MAX_TXN_OPS) throw new CommandDecodeError(`txn: ${n} operations (1 to ${MAX_TXN_OPS})`);
+  const ops: TxnOp[] = [];
+  for (let i = 0; i < n; i++) {
+    const verb = TXN_VERBS[d.u8('txn verb')];
+    if (verb === undefined) throw new CommandDecodeError('txn: unknown verb');
+    const key = readKey(d, 'txn key', verb === 'get-tree' || verb === 'delete-tree');
+    const op: TxnOp = { verb, key, flags: d.u32('txn flags'), index: d.u64('txn index'), session: d.string32('txn session'), value: d.bytes32('txn value') };
+    const problem = txnOpProblem(op);
+    if (problem) throw new CommandDecodeError(`txn: ${problem}`);
+    ops.push(op);
+  }
+  return ops;
 }
 
 // ------------------------------------------------------------ decoding
@@ -274,6 +379,30 @@ export function decodeCommand(bytes: Uint8Array): Command {
       // The stream is checked as it is applied: a bad one changes nothing, on every replica alike.
       cmd = { type: 'restore', state: d.bytes32('state') };
       break;
+    // ---- coord
+    case Tag.Txn:
+      cmd = { type: 'txn', ops: decodeTxnOps(d) };
+      break;
+    case Tag.SessionCreate: {
+      const session = parseJsonField(d, 'session');
+      const problem = sessionInputProblem(session);
+      if (problem) throw new CommandDecodeError(`session: ${problem}`);
+      cmd = { type: 'session-create', session: session as SessionInput };
+      break;
+    }
+    case Tag.SessionDestroy: {
+      const id = parseJsonField(d, 'session id');
+      if (!isSessionId(id)) throw new CommandDecodeError('session-destroy: not a session id');
+      cmd = { type: 'session-destroy', id };
+      break;
+    }
+    case Tag.Batch: {
+      const n = d.u32('batch count');
+      const commands: Uint8Array[] = [];
+      for (let i = 0; i < n; i++) commands.push(d.bytes32('batched command'));
+      cmd = { type: 'batch', commands };
+      break;
+    }
     // api branch (issue 18)
     case Tag.EventFire: {
       const event: UserEvent = {

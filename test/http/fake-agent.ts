@@ -15,6 +15,7 @@ import { ConfChangeError } from '../../src/raft/index.js';
 import { writeArchive } from '../../src/state/archive.js';
 import { restoreProblem } from '../../src/state/machine.js';
 import { STATE_TABLES, StateMachine, encodeCommand, type CatalogOp, type Command, type UserEvent } from '../../src/state/index.js';
+import { CoordinationService } from '../../src/agent/sessions.js';
 import { LocalServices } from '../../src/agent/services.js';
 import { LmdbStateStore } from '../../src/storage/index.js';
 
@@ -46,6 +47,8 @@ export class FakeAgent extends EventEmitter implements AgentApi {
   ];
   /** The real local-services manager, writing its catalog syncs straight into the state machine. */
   readonly local: LocalServices;
+  /** The real coordination service, proposing straight into the state machine as a one-node leader. */
+  readonly coord: CoordinationService;
   private readonly store: LmdbStateStore;
   private readonly dir: string;
   private index: number;
@@ -76,6 +79,20 @@ export class FakeAgent extends EventEmitter implements AgentApi {
       logger: { debug() {}, info() {}, warn() {}, error() {} } as never,
     });
     this.local.start();
+    this.coord = new CoordinationService({
+      nodeId: this.nodeId,
+      state: this.state,
+      propose: async (command) => {
+        const index = ++this.index;
+        const [result] = this.state.apply([{ index, command: encodeCommand(command) }]);
+        return { result, index };
+      },
+      barrier: (consistency) => this.barrier(consistency),
+      renewOnLeader: (_id, local) => local(),
+      isLeader: () => true,
+      logger: { info() {}, warn() {} },
+    });
+    this.coord.leadershipChanged(true);
   }
 
   self(): AgentSelf {
@@ -190,6 +207,7 @@ export class FakeAgent extends EventEmitter implements AgentApi {
 
   async close(): Promise<void> {
     this.local.stop();
+    this.coord.stop();
     await this.store.close();
     rmSync(this.dir, { recursive: true, force: true });
   }

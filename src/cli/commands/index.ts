@@ -32,6 +32,13 @@ import { ServicesDeregisterCommand } from './services/deregister.js';
 import { ServicesListCommand } from './services/list.js';
 import { ServicesRegisterCommand } from './services/register.js';
 import { VersionCommand } from './version.js';
+// ---- coord
+import { LockCommand } from './lock.js';
+import { SessionCreateCommand } from './session/create.js';
+import { SessionDestroyCommand } from './session/destroy.js';
+import { SessionInfoCommand } from './session/info.js';
+import { SessionListCommand } from './session/list.js';
+import { TxnCommand } from './txn.js';
 
 export const COMMANDS = [
   AgentRunCommand,
@@ -41,6 +48,12 @@ export const COMMANDS = [
   KvDeleteCommand,
   KvExportCommand,
   KvImportCommand,
+  TxnCommand,
+  SessionListCommand,
+  SessionInfoCommand,
+  SessionCreateCommand,
+  SessionDestroyCommand,
+  LockCommand,
   ServicesRegisterCommand,
   ServicesDeregisterCommand,
   ServicesListCommand,
