@@ -178,6 +178,6 @@ export const kvRoutes: readonly RouteSpec[] = [
   },
   {
     method: 'DELETE', path: '/v1/kv/*key', handler: deleteKv,
-    params: ['dc', 'recurse', 'cas'], consulParams: ['dc', 'recurse', 'cas', ...ENTERPRISE_PARAMS],
+    params: ['dc', 'recurse', 'cas', 'fence', 'fence-key'], consulParams: ['dc', 'recurse', 'cas', ...ENTERPRISE_PARAMS],
   },
 ];
