@@ -23,8 +23,8 @@ _konsul_values() {
 _konsul() {
   local cmd="" w i skip=0 words="" opts="" kind=none
   local _konsul_bin=${COMP_WORDS[0]} _konsul_addr=""
-  local known=' agent demo kv kv/get kv/put kv/delete kv/export kv/import txn session session/list session/info session/create session/destroy lock services services/register services/deregister services/list catalog catalog/services catalog/service catalog/nodes members operator operator/autopilot operator/autopilot/state cluster cluster/status cluster/leader cluster/peers cluster/stats cluster/health cluster/join cluster/leave cluster/transfer-leader cluster/snapshot snapshot snapshot/save snapshot/restore snapshot/inspect bench bench/write bench/read bench/dns bench/failover bench/self-test version completion '
-  local valued=' --acquire --address --advertise --anti-entropy-interval --api --behavior --cas --check --check-http --check-interval --check-script --check-tcp --check-timeout --check-ttl --cluster-id --concurrency --config --consistency --data-dir --datacenter --dead-server-timeout --dns-addr --dns-node-ttl --dns-service-ttl --domain --duration --election-timeout --fault-cmd --fence --fence-key --flags --heal-cmd --heartbeat-interval --http-addr --id --join --key-count --lock-delay --log-format --log-level --max-value-size --meta --name --node --node-health-timeout --node-id --port --prefix --raft-addr --recursor --release --requests --round-timeout --rounds --separator --settle --snapshot-interval --snapshot-threshold --stabilization-time --tag --timeout --tls-ca --tls-cert --tls-key --token --ttl --type --value-size -c -d -n '
+  local known=' agent demo kv kv/get kv/put kv/delete kv/export kv/import txn session session/list session/info session/create session/destroy lock services services/register services/deregister services/list maint event catalog catalog/services catalog/service catalog/nodes members operator operator/autopilot operator/autopilot/state cluster cluster/status cluster/leader cluster/peers cluster/stats cluster/health cluster/join cluster/leave cluster/transfer-leader cluster/snapshot snapshot snapshot/save snapshot/restore snapshot/inspect bench bench/write bench/read bench/dns bench/failover bench/self-test version completion '
+  local valued=' --acquire --address --advertise --anti-entropy-interval --api --behavior --cas --check --check-http --check-interval --check-script --check-tcp --check-timeout --check-ttl --cluster-id --concurrency --config --consistency --data-dir --datacenter --dead-server-timeout --dns-a-record-limit --dns-addr --dns-node-ttl --dns-service-ttl --dns-udp-answer-limit --domain --duration --election-timeout --fault-cmd --fence --fence-key --flags --heal-cmd --heartbeat-interval --http-addr --id --join --key-count --lock-delay --log-format --log-level --max-value-size --meta --name --node --node-health-timeout --node-id --node-meta --port --prefix --raft-addr --reason --recursor --release --requests --round-timeout --rounds --separator --service --settle --snapshot-interval --snapshot-threshold --stabilization-time --tag --timeout --tls-ca --tls-cert --tls-key --token --ttl --type --value-size -c -d -n '
   # Join back what bash split at ':' (127.0.0.1 : 8500), so an address is one word.
   local -a line=()
   local current=0
@@ -63,7 +63,7 @@ _konsul() {
     return 0
   fi
   case $cmd in
-    'agent') opts='--server --bootstrap --dev --join --node-id --data-dir --raft-addr --advertise --http-addr --dns-addr --config --token --tls-cert --tls-key --tls-ca --cluster-id --log-level --log-format --election-timeout --heartbeat-interval --snapshot-threshold --snapshot-interval --dead-server-timeout --stabilization-time --max-value-size --datacenter --domain --recursor --dns-only-passing --dns-node-ttl --dns-service-ttl --node-health-timeout --anti-entropy-interval --enable-script-checks --print-config --json' ;;
+    'agent') opts='--server --bootstrap --dev --join --node-id --data-dir --raft-addr --advertise --http-addr --dns-addr --config --token --tls-cert --tls-key --tls-ca --cluster-id --log-level --log-format --election-timeout --heartbeat-interval --snapshot-threshold --snapshot-interval --dead-server-timeout --stabilization-time --max-value-size --datacenter --domain --recursor --dns-only-passing --dns-node-ttl --dns-service-ttl --node-health-timeout --anti-entropy-interval --enable-script-checks --node-meta --dns-udp-answer-limit --dns-a-record-limit --print-config --json' ;;
     'demo') opts='--data-dir --keep --json' ;;
     'kv/get') opts='--http-addr --json --recurse --keys --separator --stale --consistent --base64' ;;
     'kv/put') opts='--http-addr --json --quiet -q --flags --cas --base64 --acquire --release --fence --fence-key' ;;
@@ -79,6 +79,8 @@ _konsul() {
     'services/register') opts='--http-addr --json --quiet -q --name --id --address --port --tag --meta --check-http --check-tcp --check-ttl --check-script --check-interval --check-timeout' ;;
     'services/deregister') opts='--http-addr --json --quiet -q' ;;
     'services/list') opts='--http-addr --json' ;;
+    'maint') opts='--http-addr --json --quiet -q --enable --disable --reason --service' ;;
+    'event') opts='--http-addr --json --quiet -q --name --node --service --tag --list' ;;
     'catalog/services') opts='--http-addr --json' ;;
     'catalog/service') opts='--http-addr --json --tag --passing' ;;
     'catalog/nodes') opts='--http-addr --json' ;;
@@ -109,7 +111,7 @@ _konsul() {
     return 0
   fi
   case $cmd in
-    '') words='agent demo kv txn session lock services catalog members operator cluster snapshot bench version completion' ;;
+    '') words='agent demo kv txn session lock services maint event catalog members operator cluster snapshot bench version completion' ;;
     'kv') words='get put delete export import' ;;
     'session') words='list info create destroy' ;;
     'services') words='register deregister list' ;;

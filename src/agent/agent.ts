@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { NotLeaderError, Role, findMember } from '../raft/index.js';
-import { CommandTooNewError, encodeCommand, type Command, type NodeInput, type StateMachine } from '../state/index.js';
+import { CommandTooNewError, encodeCommand, type CatalogOp, type Command, type NodeInput, type StateMachine, type UserEvent } from '../state/index.js';
 import { raftDir, type NodeStorage } from '../storage/index.js';
 import { PROTOCOL_VERSION, type TransportLogger } from '../transport/index.js';
 import { packageVersion } from '../version.js';
@@ -218,7 +218,7 @@ export class Agent implements AgentApi {
     const host = parseHostPort(this.raftAddress, 0)?.host ?? '127.0.0.1';
     return {
       id: nodeUuid(this.nodeId), node: this.nodeId, address: host, datacenter: this.cfg.datacenter,
-      taggedAddresses: { lan: host, wan: host }, meta: {},
+      taggedAddresses: { lan: host, wan: host }, meta: { ...this.cfg.nodeMeta },
     };
   }
 
@@ -282,6 +282,14 @@ export class Agent implements AgentApi {
 
   kvDelete(key: string, options: KvDeleteOptions = {}): Promise<boolean> {
     return this.write({ type: 'kv-delete', key, recurse: options.recurse, cas: options.cas });
+  }
+
+  async fireEvent(event: UserEvent): Promise<void> {
+    await this.write({ type: 'event-fire', event });
+  }
+
+  catalogWrite(op: CatalogOp): Promise<boolean> {
+    return this.write({ type: 'catalog', op });
   }
 
   // ------------------------------------------------------------ reads

@@ -3,7 +3,7 @@
 // the cluster's state. Nothing here exposes Raft internals.
 
 import type { ArchiveHeader } from '../state/archive.js';
-import type { HealthStatus, StateMachine } from '../state/index.js';
+import type { CatalogOp, HealthStatus, StateMachine, UserEvent } from '../state/index.js';
 import type { CheckDefinition, ServiceDefinition } from './local/definitions.js';
 import type { CoordinationService } from './sessions.js';
 
@@ -106,6 +106,8 @@ export interface LocalServicesApi {
   listServices(): ServiceDefinition[];
   service(id: string): ServiceDefinition | undefined;
   listChecks(): Array<{ definition: CheckDefinition; status: HealthStatus; output: string }>;
+  /** Maintenance mode for the node (serviceId '') or one service; false for an unknown service. */
+  setMaintenance(serviceId: string, enable: boolean, reason: string): Promise<boolean>;
 }
 
 export interface AgentApi {
@@ -122,6 +124,10 @@ export interface AgentApi {
   /** Propose through Raft (forwarded to the leader from any node); resolves once applied here. false = cas failed. */
   kvPut(key: string, value: Uint8Array, options?: KvPutOptions): Promise<boolean>;
   kvDelete(key: string, options?: KvDeleteOptions): Promise<boolean>;
+  /** A user event through Raft to every agent (PUT /v1/event/fire). */
+  fireEvent(event: UserEvent): Promise<void>;
+  /** A catalog operation through Raft (PUT /v1/catalog/register|deregister); false when it changed nothing. */
+  catalogWrite(op: CatalogOp): Promise<boolean>;
   status(): ClusterStatus;
   stats(): ClusterStats;
   /** Add a member (as a non-voter; servers are promoted once caught up). Any node forwards to the leader. */

@@ -49,6 +49,11 @@ export interface AgentFlagValues {
   nodeHealthTimeout?: string;
   antiEntropyInterval?: string;
   enableScriptChecks?: boolean;
+  // api branch (issue 18)
+  /** `key:value`, repeatable (`--node-meta rack:r1 --node-meta env:prod`). */
+  nodeMeta?: string | string[];
+  dnsUdpAnswerLimit?: string;
+  dnsARecordLimit?: string;
 }
 
 export interface HostPort { host: string; port: number }
@@ -93,6 +98,10 @@ export interface AgentConfig {
     nodeTtlSeconds: number;
     /** Per service name ('*' for any other), in seconds. */
     serviceTtlSeconds: Record<string, number>;
+    /** Most A/AAAA/SRV records in one UDP answer (Consul's udp_answer_limit, default 3). */
+    udpAnswerLimit: number;
+    /** Most A/AAAA records in any answer, 0 for no limit (Consul's a_record_limit). */
+    aRecordLimit: number;
   };
   /** The leader marks an agent's node check critical after it has not heard from it this long. */
   nodeHealthTimeoutMs: number;
@@ -100,6 +109,8 @@ export interface AgentConfig {
   antiEntropyIntervalMs: number;
   /** May services registered over HTTP carry script checks (which run any command)? Off by default, as in Consul. */
   enableScriptChecks: boolean;
+  /** This node's metadata in the catalog (NodeMeta, ?node-meta, DNS TXT). */
+  nodeMeta: Record<string, string>;
 }
 
 export class ConfigError extends KonsulError {
@@ -110,7 +121,7 @@ export class ConfigError extends KonsulError {
 }
 
 /** A setting's value type, as the config file and the man page describe it. */
-export type SettingType = 'boolean' | 'string' | 'duration' | 'size' | 'integer' | 'address' | 'list' | 'ttl-map' | 'path';
+export type SettingType = 'boolean' | 'string' | 'duration' | 'size' | 'integer' | 'address' | 'list' | 'ttl-map' | 'path' | 'meta-map';
 
 /** One setting: its flag, environment variables, config-file key, and what the docs say about it. */
 export interface SettingSpec {
@@ -166,6 +177,10 @@ export const SETTINGS = {
   nodeHealthTimeout: S('nodeHealthTimeout', ['KONSUL_NODE_HEALTH_TIMEOUT'], 'node_health_timeout', 'duration', '2s, or 4 election timeouts if longer', 'An agent unheard this long has its node check turned critical'),
   antiEntropyInterval: S('antiEntropyInterval', ['KONSUL_ANTI_ENTROPY_INTERVAL'], 'anti_entropy_interval', 'duration', '60s', 'How often local services and checks are compared with the catalog'),
   enableScriptChecks: S('enableScriptChecks', ['KONSUL_ENABLE_SCRIPT_CHECKS'], 'enable_script_checks', 'boolean', 'false', 'Accept script checks (over HTTP and in config files); they run any command as the agent\'s user', true),
+  // api branch (issue 18)
+  nodeMeta: S('nodeMeta', ['KONSUL_NODE_META'], 'node_meta', 'meta-map', 'none', 'Metadata for this node in the catalog, key:value; the flag repeats (NodeMeta, ?node-meta, DNS TXT)'),
+  dnsUdpAnswerLimit: S('dnsUdpAnswerLimit', ['KONSUL_DNS_UDP_ANSWER_LIMIT'], 'udp_answer_limit', 'integer', '3', 'Most A, AAAA or SRV records in one UDP answer (more: TCP)'),
+  dnsARecordLimit: S('dnsARecordLimit', ['KONSUL_DNS_A_RECORD_LIMIT'], 'a_record_limit', 'integer', '0 (no limit)', 'Most A or AAAA records in any DNS answer'),
 } satisfies Record<string, SettingSpec>;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -193,6 +208,7 @@ export const AGENT_FLAG_NAMES: Readonly<Record<keyof AgentFlagValues, string>> =
   datacenter: '--datacenter', domain: '--domain', recursor: '--recursor', dnsOnlyPassing: '--dns-only-passing',
   dnsNodeTtl: '--dns-node-ttl', dnsServiceTtl: '--dns-service-ttl', nodeHealthTimeout: '--node-health-timeout',
   antiEntropyInterval: '--anti-entropy-interval', enableScriptChecks: '--enable-script-checks',
+  nodeMeta: '--node-meta', dnsUdpAnswerLimit: '--dns-udp-answer-limit', dnsARecordLimit: '--dns-a-record-limit',
 };
 
 /** Where a setting's value came from. */
@@ -562,6 +578,36 @@ function asTtlMap(raw: Raw | undefined): Record<string, number> {
   return out;
 }
 
+// Consul's node metadata limits (structs.ValidateNodeMetadata).
+const NODE_META_MAX_PAIRS = 64;
+const NODE_META_KEY_RE = /^[A-Za-z0-9_-]{1,128}$/;
+const NODE_META_VALUE_MAX_BYTES = 512;
+
+/** node_meta: an object in a file, `key:value` strings from the flag (repeated) or `key:value,key:value` in the variable. */
+function asMetaMap(raw: Raw | undefined): Record<string, string> {
+  if (raw === undefined) return {};
+  let pairs: Array<[string, unknown]>;
+  if (raw.value !== null && typeof raw.value === 'object' && !Array.isArray(raw.value)) pairs = Object.entries(raw.value);
+  else {
+    const items = Array.isArray(raw.value) ? raw.value.map((v) => String(v)) : asString(raw).split(',');
+    pairs = items.filter((p) => p.trim() !== '').map((p) => {
+      const at = p.indexOf(':');
+      if (at <= 0) fail(raw.source, `"${p}" is not key:value (example: rack:r1)`);
+      return [p.slice(0, at).trim(), p.slice(at + 1).trim()];
+    });
+  }
+  if (pairs.length > NODE_META_MAX_PAIRS) fail(raw.source, `${pairs.length} pairs, at most ${NODE_META_MAX_PAIRS}`);
+  const out: Record<string, string> = {};
+  for (const [key, value] of pairs) {
+    if (!NODE_META_KEY_RE.test(key)) fail(raw.source, `key "${key}" must be 1-128 letters, digits, '_' or '-'`);
+    if (key.startsWith('consul-')) fail(raw.source, `key "${key}": the prefix 'consul-' is reserved`);
+    if (typeof value !== 'string') fail(raw.source, `${key}: expected a string, got ${shownValue(value)}`);
+    if (Buffer.byteLength(value, 'utf8') > NODE_META_VALUE_MAX_BYTES) fail(raw.source, `${key}: the value is longer than ${NODE_META_VALUE_MAX_BYTES} bytes`);
+    out[key] = value;
+  }
+  return out;
+}
+
 const NODE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 /** Each setting's resolved value, before it is laid out as an AgentConfig. */
@@ -574,6 +620,8 @@ interface SettingValues {
   deadServerTimeout: number; stabilizationTime: number; maxValueSize: number;
   datacenter: string; domain: string; recursor: string[]; dnsOnlyPassing: boolean; dnsNodeTtl: number;
   dnsServiceTtl: Record<string, number>; nodeHealthTimeout: number; antiEntropyInterval: number; enableScriptChecks: boolean;
+  // api branch (issue 18)
+  nodeMeta: Record<string, string>; dnsUdpAnswerLimit: number; dnsARecordLimit: number;
 }
 
 /** A setting's value from its raw input (undefined: not given anywhere), given the settings it depends on. */
@@ -669,6 +717,10 @@ const RESOLVE: { [K in SettingName]: Resolver<SettingValues[K]> } = {
   nodeHealthTimeout: duration((get) => Math.max(2000, 4 * get('electionTimeout')), 100, 3_600_000),
   antiEntropyInterval: duration(60_000, 100, 24 * 3_600_000),
   enableScriptChecks: bool(false),
+  // api branch (issue 18)
+  nodeMeta: (raw) => asMetaMap(raw),
+  dnsUdpAnswerLimit: integer(3, 1, 1000),
+  dnsARecordLimit: integer(0, 0, 1000),
 };
 
 /**
@@ -743,9 +795,13 @@ function resolveSettings(src: Sources): AgentConfig {
     deadServerTimeoutMs: v.deadServerTimeout, stabilizationMs: v.stabilizationTime, maxValueBytes: v.maxValueSize,
     proposalTimeoutMs: 10_000,
     datacenter: v.datacenter,
-    dns: { domain: v.domain, recursors: v.recursor, onlyPassing: v.dnsOnlyPassing, nodeTtlSeconds: v.dnsNodeTtl, serviceTtlSeconds: v.dnsServiceTtl },
+    dns: {
+      domain: v.domain, recursors: v.recursor, onlyPassing: v.dnsOnlyPassing, nodeTtlSeconds: v.dnsNodeTtl, serviceTtlSeconds: v.dnsServiceTtl,
+      udpAnswerLimit: v.dnsUdpAnswerLimit, aRecordLimit: v.dnsARecordLimit,
+    },
     nodeHealthTimeoutMs: v.nodeHealthTimeout, antiEntropyIntervalMs: v.antiEntropyInterval,
     enableScriptChecks: v.enableScriptChecks,
+    nodeMeta: v.nodeMeta,
   };
 }
 
@@ -799,6 +855,9 @@ export function settingValue(name: SettingName, c: AgentConfig, origin?: Setting
     case 'nodeHealthTimeout': return formatDuration(c.nodeHealthTimeoutMs);
     case 'antiEntropyInterval': return formatDuration(c.antiEntropyIntervalMs);
     case 'enableScriptChecks': return c.enableScriptChecks;
+    case 'nodeMeta': return c.nodeMeta;
+    case 'dnsUdpAnswerLimit': return c.dns.udpAnswerLimit;
+    case 'dnsARecordLimit': return c.dns.aRecordLimit;
   }
 }
 

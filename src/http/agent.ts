@@ -2,21 +2,27 @@
 // deregister, list, TTL updates, local health by service), /v1/agent/self and
 // /v1/agent/members.
 
+import { createHash } from 'node:crypto';
 import { parseHostPort } from '../agent/config.js';
 import {
   parseCheckRegistration, parseServiceRegistration, type CheckDefinition, type ServiceDefinition,
 } from '../agent/local/definitions.js';
 import { NODE_HEALTH_CHECK_ID, worstStatus, type HealthStatus } from '../state/index.js';
 import { readJsonObject } from './body.js';
+import { serviceExtrasJson } from './catalog.js';
+import { CHECK_SCHEMA, MEMBER_SCHEMA, SERVICE_SCHEMA } from './filter/schemas.js';
+import { applyFilter, filterParam } from './filtering.js';
+import { ENTERPRISE_PARAMS } from './params.js';
+import { durationParam } from './query.js';
 import { badRequest, notFound } from './errors.js';
 import { sendEmpty, sendJson, sendText } from './respond.js';
 import type { RequestContext, RouteSpec } from './types.js';
 
-function agentServiceJson(s: ServiceDefinition, datacenter: string): Record<string, unknown> {
+export function agentServiceJson(s: ServiceDefinition, datacenter: string): Record<string, unknown> {
   return {
     ID: s.id, Service: s.name, Tags: s.tags, Meta: s.meta, Port: s.port, Address: s.address,
     Weights: { Passing: s.weights.passing, Warning: s.weights.warning }, EnableTagOverride: s.enableTagOverride,
-    Datacenter: datacenter,
+    ...serviceExtrasJson(s), Datacenter: datacenter,
   };
 }
 
@@ -56,13 +62,47 @@ async function deregisterService(ctx: RequestContext): Promise<void> {
 
 function listServices(ctx: RequestContext): void {
   const dc = ctx.agent.self().datacenter;
-  sendJson(ctx.res, 200, Object.fromEntries(ctx.agent.local.listServices().map((s) => [s.id, agentServiceJson(s, dc)])));
+  const filter = filterParam(ctx, SERVICE_SCHEMA);
+  const services = applyFilter(ctx.agent.local.listServices().map((s) => agentServiceJson(s, dc)), filter);
+  sendJson(ctx.res, 200, Object.fromEntries(services.map((s) => [s.ID, s])));
 }
 
-function getService(ctx: RequestContext): void {
-  const s = ctx.agent.local.service(ctx.params.id);
-  if (!s) throw notFound(`unknown service ID: ${ctx.params.id}`);
-  sendJson(ctx.res, 200, agentServiceJson(s, ctx.agent.self().datacenter));
+/** The service's JSON with Consul's ContentHash: a hash of everything else, which changes when anything does. */
+function serviceWithHash(ctx: RequestContext, id: string): { body: Record<string, unknown>; hash: string } | undefined {
+  const s = ctx.agent.local.service(id);
+  if (!s) return undefined;
+  const body = agentServiceJson(s, ctx.agent.self().datacenter);
+  const hash = createHash('sha256').update(JSON.stringify(body)).digest('hex').slice(0, 16);
+  return { body: { ...body, ContentHash: hash }, hash };
+}
+
+/**
+ * GET /v1/agent/service/:id, with Consul's hash-based blocking: `?hash=H`
+ * holds the answer until the service's ContentHash is no longer H (or `?wait`
+ * ends). A local registration change always reaches the catalog's record of
+ * this node, so the wait is on that node's index.
+ */
+async function getService(ctx: RequestContext): Promise<void> {
+  const id = ctx.params.id;
+  const wanted = ctx.query.get('hash');
+  const wait = durationParam(ctx.query, 'wait');
+  if (wait !== undefined && wanted === null) throw badRequest('?wait on /v1/agent/service/:id blocks on ?hash; give the ContentHash of the last answer');
+  let current = serviceWithHash(ctx, id);
+  if (wanted !== null && wanted !== '' && current?.hash === wanted) {
+    const limit = wait === undefined || wait <= 0 ? ctx.limits.defaultWaitMs : Math.min(wait, ctx.limits.maxWaitMs);
+    const deadline = Date.now() + limit + Math.floor(Math.random() * (limit / 16));
+    const catalog = ctx.agent.state.catalog;
+    const node = ctx.agent.nodeId;
+    while (current?.hash === wanted && !ctx.signal.aborted) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) break;
+      await catalog.waitNode(node, catalog.nodeIndex(node), remaining, ctx.signal);
+      current = serviceWithHash(ctx, id);
+    }
+    if (ctx.signal.aborted) return;
+  }
+  if (!current) throw notFound(`unknown service ID: ${id}`);
+  sendJson(ctx.res, 200, current.body, { 'X-Consul-ContentHash': current.hash });
 }
 
 // ------------------------------------------------------------ checks
@@ -70,7 +110,9 @@ function getService(ctx: RequestContext): void {
 function listChecks(ctx: RequestContext): void {
   const { local } = ctx.agent;
   const node = ctx.agent.nodeId;
-  sendJson(ctx.res, 200, Object.fromEntries(local.listChecks().map((c) => [c.definition.id, agentCheckJson(c, node, local.service(c.definition.serviceId))])));
+  const filter = filterParam(ctx, CHECK_SCHEMA);
+  const checks = applyFilter(local.listChecks().map((c) => agentCheckJson(c, node, local.service(c.definition.serviceId))), filter);
+  sendJson(ctx.res, 200, Object.fromEntries(checks.map((c) => [c.CheckID, c])));
 }
 
 async function registerCheck(ctx: RequestContext): Promise<void> {
@@ -173,7 +215,8 @@ function members(ctx: RequestContext): void {
   const { agent } = ctx;
   const me = agent.self();
   const catalog = agent.state.catalog;
-  sendJson(ctx.res, 200, agent.status().members.map((m) => {
+  const filter = filterParam(ctx, MEMBER_SCHEMA);
+  sendJson(ctx.res, 200, applyFilter(agent.status().members.map((m) => {
     const record = agent.state.member(m.id);
     const server = record?.server ?? m.voter;
     const hp = parseHostPort(m.raftAddress, 0);
@@ -187,21 +230,27 @@ function members(ctx: RequestContext): void {
       Status: nodeCheck?.status === 'critical' || m.healthy === false ? FAILED : ALIVE,
       ProtocolMin: me.protocolVersion, ProtocolMax: me.protocolVersion, ProtocolCur: me.protocolVersion,
     };
-  }));
+  }), filter));
 }
 
+const SCOPES = ENTERPRISE_PARAMS;
+
 export const agentRoutes: readonly RouteSpec[] = [
-  { method: 'PUT', path: '/v1/agent/service/register', handler: registerService },
-  { method: 'PUT', path: '/v1/agent/service/deregister/:id', handler: deregisterService },
-  { method: 'GET', path: '/v1/agent/services', handler: listServices },
-  { method: 'GET', path: '/v1/agent/service/:id', handler: getService },
-  { method: 'GET', path: '/v1/agent/checks', handler: listChecks },
-  { method: 'PUT', path: '/v1/agent/check/register', handler: registerCheck },
-  { method: 'PUT', path: '/v1/agent/check/deregister/:id', handler: deregisterCheck },
-  { method: 'PUT', path: '/v1/agent/check/update/:id', handler: ttlUpdate },
-  { method: 'PUT', path: '/v1/agent/check/:verb/:id', handler: ttlShortcut },
-  { method: 'GET', path: '/v1/agent/health/service/name/:name', handler: healthByName },
-  { method: 'GET', path: '/v1/agent/health/service/id/:id', handler: healthById },
-  { method: 'GET', path: '/v1/agent/self', handler: self },
-  { method: 'GET', path: '/v1/agent/members', handler: members },
+  {
+    method: 'PUT', path: '/v1/agent/service/register', handler: registerService,
+    params: [], consulParams: ['replace-existing-checks', ...SCOPES],
+    note: 'Kind, Proxy, Connect, TaggedAddresses, SocketPath, Locality kept and returned as given (no service mesh)',
+  },
+  { method: 'PUT', path: '/v1/agent/service/deregister/:id', handler: deregisterService, params: [], consulParams: [...SCOPES] },
+  { method: 'GET', path: '/v1/agent/services', handler: listServices, params: ['filter'], consulParams: ['filter', ...SCOPES] },
+  { method: 'GET', path: '/v1/agent/service/:id', handler: getService, params: ['hash', 'wait'], consulParams: ['hash', 'wait', ...SCOPES] },
+  { method: 'GET', path: '/v1/agent/checks', handler: listChecks, params: ['filter'], consulParams: ['filter', ...SCOPES] },
+  { method: 'PUT', path: '/v1/agent/check/register', handler: registerCheck, params: [], consulParams: [...SCOPES] },
+  { method: 'PUT', path: '/v1/agent/check/deregister/:id', handler: deregisterCheck, params: [], consulParams: [...SCOPES] },
+  { method: 'PUT', path: '/v1/agent/check/update/:id', handler: ttlUpdate, params: [], consulParams: [...SCOPES] },
+  { method: 'PUT', path: '/v1/agent/check/:verb/:id', handler: ttlShortcut, params: ['note'], consulParams: ['note', ...SCOPES] },
+  { method: 'GET', path: '/v1/agent/health/service/name/:name', handler: healthByName, params: ['format'], consulParams: ['format', ...SCOPES] },
+  { method: 'GET', path: '/v1/agent/health/service/id/:id', handler: healthById, params: ['format'], consulParams: ['format', ...SCOPES] },
+  { method: 'GET', path: '/v1/agent/self', handler: self, params: [], consulParams: [] },
+  { method: 'GET', path: '/v1/agent/members', handler: members, params: ['filter'], consulParams: ['wan', 'segment', 'partition', 'filter'] },
 ];

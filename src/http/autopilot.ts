@@ -94,6 +94,6 @@ async function state(ctx: RequestContext): Promise<void> {
 }
 
 export const autopilotRoutes: readonly RouteSpec[] = [
-  { method: 'GET', path: '/v1/operator/autopilot/health', handler: health },
-  { method: 'GET', path: '/v1/operator/autopilot/state', handler: state },
+  { method: 'GET', path: '/v1/operator/autopilot/health', handler: health, params: ['dc'], consulParams: ['dc', 'stale'] },
+  { method: 'GET', path: '/v1/operator/autopilot/state', handler: state, params: ['dc'], consulParams: ['dc', 'stale'] },
 ];

@@ -101,13 +101,13 @@ async function transferLeader(ctx: RequestContext): Promise<void> {
 }
 
 export const clusterRoutes: readonly RouteSpec[] = [
-  { method: 'GET', path: '/cluster/status', handler: status },
-  { method: 'GET', path: '/cluster/leader', handler: leader },
-  { method: 'POST', path: '/cluster/join', handler: join },
-  { method: 'DELETE', path: '/cluster/leave/:id', handler: leave },
-  { method: 'GET', path: '/cluster/peers', handler: peers },
-  { method: 'GET', path: '/cluster/config', handler: config },
-  { method: 'POST', path: '/cluster/snapshot', handler: snapshot },
-  { method: 'GET', path: '/cluster/stats', handler: stats },
-  { method: 'POST', path: '/cluster/transfer-leader', handler: transferLeader },
+  { method: 'GET', path: '/cluster/status', handler: status, params: [] },
+  { method: 'GET', path: '/cluster/leader', handler: leader, params: [] },
+  { method: 'POST', path: '/cluster/join', handler: join, params: [] },
+  { method: 'DELETE', path: '/cluster/leave/:id', handler: leave, params: [] },
+  { method: 'GET', path: '/cluster/peers', handler: peers, params: [] },
+  { method: 'GET', path: '/cluster/config', handler: config, params: [] },
+  { method: 'POST', path: '/cluster/snapshot', handler: snapshot, params: [] },
+  { method: 'GET', path: '/cluster/stats', handler: stats, params: [] },
+  { method: 'POST', path: '/cluster/transfer-leader', handler: transferLeader, params: ['id'] },
 ];

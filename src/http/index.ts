@@ -12,13 +12,17 @@ import { metricsRoutes } from './metrics.js';
 import { operatorRoutes } from './operator.js';
 // ---- ops
 import { autopilotRoutes } from './autopilot.js';
+import { apiRoutes } from './api-routes.js';
+import { eventRoutes } from './events.js';
+import { checkQuery } from './params.js';
+import { markPretty } from './respond.js';
 import { Router } from './router.js';
 import { snapshotRoutes } from './snapshot.js';
 import { statusRoutes } from './status.js';
 // ---- coord
 import { sessionRoutes } from './session.js';
 import { txnRoutes } from './txn.js';
-import type { HttpLimits, HttpLogger, RequestContext } from './types.js';
+import type { HttpLimits, HttpLogger, RequestContext, RouteSpec } from './types.js';
 
 export { HttpError } from './errors.js';
 export { parseDuration } from './query.js';
@@ -36,6 +40,8 @@ export interface HttpServerOptions {
   defaultWaitMs?: number;
   /** Longest blocking query wait, before up to 1/16 jitter. Default 10 minutes. */
   maxWaitMs?: number;
+  /** The route table (default allRoutes()); the conformance tests swap a route for a deliberately broken one. */
+  routes?: readonly RouteSpec[];
   /** Called once per finished or aborted response (the agent counts requests by method and status). */
   onResponse?: (method: string, statusCode: number) => void;
 }
@@ -92,16 +98,27 @@ function clientGoneSignal(res: ServerResponse): AbortSignal {
   return controller.signal;
 }
 
+/** Every route konsul serves, in matching order (the compatibility table is generated from it). */
+export function allRoutes(): RouteSpec[] {
+  return [
+    ...kvRoutes, ...catalogRoutes, ...agentRoutes, ...statusRoutes, ...operatorRoutes, ...clusterRoutes, ...metricsRoutes,
+    ...snapshotRoutes,
+    // ---- coord
+    ...sessionRoutes, ...txnRoutes,
+    // api branch (issue 18): Consul endpoints added for API fidelity.
+    ...apiRoutes,
+    ...eventRoutes,
+    // ---- ops
+    ...autopilotRoutes,
+  ];
+}
+
 /** The HTTP server, not yet listening: the caller calls `listen`. */
 export function createHttpServer(options: HttpServerOptions): Server {
   const { agent, logger, onResponse } = options;
   if (agent === undefined || agent === null) throw new TypeError('createHttpServer: agent is required');
   const limits = resolveLimits(options);
-  const router = new Router([...kvRoutes, ...catalogRoutes, ...agentRoutes, ...statusRoutes, ...operatorRoutes, ...clusterRoutes, ...metricsRoutes, ...snapshotRoutes,
-    // ---- coord
-    ...sessionRoutes, ...txnRoutes,
-    // ---- ops
-    ...autopilotRoutes]);
+  const router = new Router(options.routes ?? allRoutes());
 
   const serve = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const method = req.method ?? 'GET';
@@ -121,6 +138,8 @@ export function createHttpServer(options: HttpServerOptions): Server {
           return (signal ??= clientGoneSignal(res));
         },
       };
+      checkQuery(ctx, match.spec);
+      if (ctx.query.has('pretty')) markPretty(res);
       await match.handler(ctx);
     } catch (error) {
       sendError(res, error, logger, method, url);

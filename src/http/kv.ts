@@ -9,6 +9,7 @@ import { parseBlocking, waitForKv } from './blocking.js';
 import { readBody } from './body.js';
 import { parseConsistency, readHeaders } from './consistency.js';
 import { badRequest } from './errors.js';
+import { ENTERPRISE_PARAMS, READ_PARAMS } from './params.js';
 import { flag, uintParam } from './query.js';
 import { sendBytes, sendEmpty, sendJson } from './respond.js';
 import type { RequestContext, RouteSpec } from './types.js';
@@ -163,7 +164,20 @@ async function deleteKv(ctx: RequestContext): Promise<void> {
 }
 
 export const kvRoutes: readonly RouteSpec[] = [
-  { method: 'GET', path: '/v1/kv/*key', handler: getKv },
-  { method: 'PUT', path: '/v1/kv/*key', handler: putKv },
-  { method: 'DELETE', path: '/v1/kv/*key', handler: deleteKv },
+  {
+    method: 'GET', path: '/v1/kv/*key', handler: getKv,
+    // `seperator`: Consul still honours its historic misspelling.
+    params: ['dc', ...READ_PARAMS, 'recurse', 'raw', 'keys', 'separator', 'seperator'],
+    consulParams: ['dc', ...READ_PARAMS, 'recurse', 'raw', 'keys', 'separator', ...ENTERPRISE_PARAMS],
+  },
+  {
+    method: 'PUT', path: '/v1/kv/*key', handler: putKv,
+    // ?fence and ?fence-key: konsul's fencing tokens (coord branch).
+    params: ['dc', 'flags', 'cas', 'acquire', 'release', 'fence', 'fence-key'],
+    consulParams: ['dc', 'flags', 'cas', 'acquire', 'release', ...ENTERPRISE_PARAMS],
+  },
+  {
+    method: 'DELETE', path: '/v1/kv/*key', handler: deleteKv,
+    params: ['dc', 'recurse', 'cas', 'fence', 'fence-key'], consulParams: ['dc', 'recurse', 'cas', ...ENTERPRISE_PARAMS],
+  },
 ];

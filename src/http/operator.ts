@@ -48,7 +48,11 @@ async function transferLeader(ctx: RequestContext): Promise<void> {
 }
 
 export const operatorRoutes: readonly RouteSpec[] = [
-  { method: 'GET', path: '/v1/operator/raft/configuration', handler: configuration },
-  { method: 'DELETE', path: '/v1/operator/raft/peer', handler: removePeer },
-  { method: 'POST', path: '/v1/operator/raft/transfer-leader', handler: transferLeader },
+  {
+    method: 'GET', path: '/v1/operator/raft/configuration', handler: configuration,
+    params: ['dc', 'stale'], consulParams: ['dc', 'stale'],
+    note: '?stale accepted: the configuration is always this agent\'s view',
+  },
+  { method: 'DELETE', path: '/v1/operator/raft/peer', handler: removePeer, params: ['dc', 'id', 'address'], consulParams: ['dc', 'id', 'address'] },
+  { method: 'POST', path: '/v1/operator/raft/transfer-leader', handler: transferLeader, params: ['id'], consulParams: ['id'] },
 ];

@@ -90,6 +90,6 @@ async function putSnapshot(ctx: RequestContext): Promise<void> {
 }
 
 export const snapshotRoutes: readonly RouteSpec[] = [
-  { method: 'GET', path: '/v1/snapshot', handler: getSnapshot },
-  { method: 'PUT', path: '/v1/snapshot', handler: putSnapshot },
+  { method: 'GET', path: '/v1/snapshot', handler: getSnapshot, params: ['dc', 'stale'], consulParams: ['dc', 'stale'], note: 'konsul\'s own archive format, not Consul\'s' },
+  { method: 'PUT', path: '/v1/snapshot', handler: putSnapshot, params: ['dc'], consulParams: ['dc'], note: 'restores konsul archives only' },
 ];

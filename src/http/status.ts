@@ -14,6 +14,6 @@ function peers(ctx: RequestContext): void {
 }
 
 export const statusRoutes: readonly RouteSpec[] = [
-  { method: 'GET', path: '/v1/status/leader', handler: leader },
-  { method: 'GET', path: '/v1/status/peers', handler: peers },
+  { method: 'GET', path: '/v1/status/leader', handler: leader, params: ['dc'], consulParams: ['dc'] },
+  { method: 'GET', path: '/v1/status/peers', handler: peers, params: ['dc'], consulParams: ['dc'] },
 ];

@@ -42,4 +42,15 @@ export interface RouteSpec {
   method: 'GET' | 'PUT' | 'POST' | 'DELETE';
   path: string;
   handler: RouteHandler;
+  /**
+   * The query parameters this route honours (`token` and `pretty` come with
+   * every /v1 route). Any other is a 400 naming it: never silently ignored.
+   * `dc` listed here is checked before the handler runs (another datacenter
+   * is Consul's 500 "No path to datacenter").
+   */
+  params?: readonly string[];
+  /** The parameters Consul's API documentation lists for this endpoint (for the compatibility table). */
+  consulParams?: readonly string[];
+  /** One line for the compatibility table: what differs from Consul, if anything. */
+  note?: string;
 }

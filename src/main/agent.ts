@@ -236,6 +236,8 @@ async function startWith(s: {
             nodeTtlSeconds: config.dns.nodeTtlSeconds,
             serviceTtlSeconds: config.dns.serviceTtlSeconds,
             onlyPassing: config.dns.onlyPassing,
+            udpAnswerLimit: config.dns.udpAnswerLimit,
+            aRecordLimit: config.dns.aRecordLimit,
             recursors: config.dns.recursors,
             logger: log,
           });

@@ -22,6 +22,7 @@
 // newer version, or an unknown type) stops: it must never skip a write the
 // others apply (UnsupportedCommandError). A bare command that is malformed is
 // still the deterministic no-op it always was.
+//   event-fire     str id, str name, str node filter, str service filter, str tag filter, u32 length + payload (tag 20)
 
 import { BufferReader } from '../byte-reader.js';
 import { BufferWriter } from '../byte-writer.js';
@@ -32,6 +33,7 @@ export { MAX_KEY_BYTES };
 import { catalogOpProblem, type CatalogOp } from './catalog.js';
 import { isSessionId, sessionInputProblem, type SessionInput } from './sessions.js';
 import { MAX_TXN_OPS, TXN_VERBS, txnOpProblem, type TxnOp } from './txn-ops.js';
+import { MAX_EVENT_NAME_BYTES, MAX_EVENT_PAYLOAD_BYTES, type UserEvent } from './events.js';
 
 export type Command =
   | { type: 'kv-set'; key: string; value: Uint8Array; flags: number; cas?: number }
@@ -51,7 +53,10 @@ export type Command =
   | { type: 'batch'; commands: Uint8Array[] }
   // ---- ops (versioning): tags 40-49
   /** The cluster now runs at this protocol version (the leader proposes it once every member speaks it). */
-  | { type: 'cluster-version'; version: number };
+  | { type: 'cluster-version'; version: number }
+  // api branch (issue 18)
+  /** A user event (PUT /v1/event/fire): kept in every agent's memory, not in the state tables. */
+  | { type: 'event-fire'; event: UserEvent };
 
 /** The newest command version this konsul's state machine applies. Kept equal to the peer PROTOCOL_VERSION. */
 export const COMMAND_VERSION = 2;
@@ -111,6 +116,8 @@ const enum Tag {
   ClusterVersion = 40,
   /** Not a command: the versioned envelope around one. */
   Envelope = 41,
+  // api branch (issue 18): 20-29
+  EventFire = 20,
 }
 
 const HAS_CAS = 1;
@@ -132,6 +139,7 @@ const ALLOWED_BITS: Record<Tag, number> = {
   // ---- ops (versioning)
   [Tag.ClusterVersion]: 0,
   [Tag.Envelope]: 0,
+  [Tag.EventFire]: 0,
 };
 
 /** The first release's command types: understood by every version. Any other type needs protocol 2 or newer. */
@@ -301,6 +309,20 @@ export function encodeCommand(cmd: Command): Uint8Array {
       e.u8(0);
       e.u8(cmd.version >>> 8);
       e.u8(cmd.version & 0xff);
+      return e.done();
+    }
+    // api branch (issue 18)
+    case 'event-fire': {
+      const ev = cmd.event;
+      const problem = eventProblem(ev);
+      if (problem) throw new InvalidCommandError(`event: ${problem}`);
+      const texts = [ev.id, ev.name, ev.nodeFilter, ev.serviceFilter, ev.tagFilter];
+      const lengths = texts.map((t, i) => textBytes(t, ['the event id', 'the event name', 'the node filter', 'the service filter', 'the tag filter'][i]!));
+      const e = new CommandWriter(2 + lengths.reduce((n, l) => n + 4 + l, 0) + 4 + ev.payload.length);
+      e.u8(Tag.EventFire);
+      e.u8(0);
+      texts.forEach((t, i) => e.string32(t, lengths[i]!));
+      e.bytes32(ev.payload);
       return e.done();
     }
     default:
@@ -494,7 +516,28 @@ function decodeBare(buf: Buffer): Command {
       cmd = { type: 'cluster-version', version };
       break;
     }
+    // api branch (issue 18)
+    case Tag.EventFire: {
+      const event: UserEvent = {
+        id: d.string32('event id'), name: d.string32('event name'), nodeFilter: d.string32('node filter'), serviceFilter: d.string32('service filter'),
+        tagFilter: d.string32('tag filter'), payload: Buffer.from(d.bytes32('payload')),
+      };
+      const problem = eventProblem(event);
+      if (problem) throw new CommandDecodeError(`event: ${problem}`);
+      cmd = { type: 'event-fire', event };
+      break;
+    }
   }
   d.expectEnd('the command');
   return cmd;
+}
+
+/** Why an event cannot be fired, or undefined (checked on encode and on every replica's decode). */
+export function eventProblem(ev: UserEvent): string | undefined {
+  if (typeof ev.id !== 'string' || ev.id === '' || Buffer.byteLength(ev.id) > 64) return 'the id must be 1-64 bytes';
+  if (typeof ev.name !== 'string' || ev.name === '' || Buffer.byteLength(ev.name) > MAX_EVENT_NAME_BYTES) return `the name must be 1-${MAX_EVENT_NAME_BYTES} bytes`;
+  if (!Buffer.isBuffer(ev.payload) && !(ev.payload as unknown instanceof Uint8Array)) return 'the payload must be bytes';
+  if (ev.payload.length > MAX_EVENT_PAYLOAD_BYTES) return `the payload is ${ev.payload.length} bytes, at most ${MAX_EVENT_PAYLOAD_BYTES}`;
+  for (const f of [ev.nodeFilter, ev.serviceFilter, ev.tagFilter]) if (typeof f !== 'string' || Buffer.byteLength(f) > 256) return 'a filter is over 256 bytes';
+  return undefined;
 }

@@ -21,3 +21,5 @@ export {
 } from './sessions.js';
 export { type TxnOp, type TxnVerb, type TxnOutcome, type TxnResultEntry, TXN_VERBS, WRITE_VERBS, MAX_TXN_OPS, txnOpProblem } from './txn.js';
 export { type SessionEvent } from './coordination.js';
+// api branch (issue 18)
+export { EVENT_BUFFER, MAX_EVENT_NAME_BYTES, MAX_EVENT_PAYLOAD_BYTES, type AppliedEvent, type UserEvent } from './events.js';

@@ -15,6 +15,7 @@ import { KV_HEADER, KV_MODIFY_AT, KV_TABLE, checkKvRecord, decodeKv, encodeKv, w
 import { COORD_TABLES, Coordination } from './coordination.js';
 import { applyTxn, type TxnOp, type TxnOutcome } from './txn.js';
 import { KV_LOCKS_TABLE, SESSIONS_TABLE, SESSION_INDEX_KEY, decodeLock, encodeSession, listSessions, readSession, sessionInputProblem, type KvLock, type SessionRecord } from './sessions.js';
+import { EventBuffer, type AppliedEvent } from './events.js';
 import { TopicWatchers } from './watchers.js';
 
 export { KV_TABLE, type KvEntry } from './kv-record.js';
@@ -136,6 +137,10 @@ export class StateMachine {
   /** The service catalog: its tables are written in the same transactions; reads come from memory. */
   readonly catalog = new Catalog();
   private readonly catalogBatch = new CatalogBatch();
+  /** User events, in memory only (api branch, issue 18). */
+  readonly events = new EventBuffer();
+  /** Events applied in the batch being applied: they join the buffer once it commits. */
+  private readonly pendingEvents: AppliedEvent[] = [];
   /** A restore command was applied in the batch being applied: reload everything after it commits. */
   private restoredInBatch = false;
   private readonly restoreListeners: Array<(index: number) => void> = [];
@@ -192,6 +197,7 @@ export class StateMachine {
     const kvIndex = this.store.applyBatch(last, (txn) => {
       // applyBatch runs this again after growing the map: start clean each time.
       touched.length = 0;
+      this.pendingEvents.length = 0;
       this.catalogBatch.clear();
       this.coord.beginBatch();
       this.restoredInBatch = false;
@@ -228,6 +234,7 @@ export class StateMachine {
       for (const listener of this.restoreListeners) listener(last);
       return results;
     }
+    for (const event of this.pendingEvents.splice(0)) this.events.push(event);
     this.coord.commit();
     if (this.catalogBatch.changes.length > 0) this.catalog.commit(this.catalogBatch);
     this.catalogBatch.clear();
@@ -286,6 +293,9 @@ export class StateMachine {
         });
         return ok;
       }
+      case 'event-fire':
+        this.pendingEvents.push({ ...cmd.event, ltime: index });
+        return true;
       case 'restore':
         if (!restoreTables(txn, index, cmd.state)) return false;
         // Every key may have changed or gone: the KV index moves to this entry, as for a delete of everything.

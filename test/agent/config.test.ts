@@ -96,17 +96,20 @@ describe('agent settings', () => {
   it('discovery settings: datacenter, domain, recursors, DNS TTLs, node health, anti-entropy', () => {
     const d = resolveConfig(base, {});
     assert.equal(d.datacenter, 'dc1');
-    assert.deepEqual(d.dns, { domain: 'consul.', recursors: [], onlyPassing: false, nodeTtlSeconds: 0, serviceTtlSeconds: {} });
+    assert.deepEqual(d.dns, {
+      domain: 'consul.', recursors: [], onlyPassing: false, nodeTtlSeconds: 0, serviceTtlSeconds: {}, udpAnswerLimit: 3, aRecordLimit: 0,
+    });
     assert.equal(d.nodeHealthTimeoutMs, 2000);
     assert.equal(d.antiEntropyIntervalMs, 60_000);
     const c = resolveConfig({
       ...base, datacenter: 'EU-West', domain: 'Example.Internal', recursor: '1.1.1.1, 10.0.0.2:5353', dnsOnlyPassing: true,
       dnsNodeTtl: '30s', dnsServiceTtl: 'web=10s,*=5s', nodeHealthTimeout: '5s', antiEntropyInterval: '10s',
+      dnsUdpAnswerLimit: '5', dnsARecordLimit: '2',
     }, {});
     assert.equal(c.datacenter, 'eu-west');
     assert.deepEqual(c.dns, {
       domain: 'example.internal.', recursors: ['1.1.1.1:53', '10.0.0.2:5353'], onlyPassing: true, nodeTtlSeconds: 30,
-      serviceTtlSeconds: { 'web': 10, '*': 5 },
+      serviceTtlSeconds: { 'web': 10, '*': 5 }, udpAnswerLimit: 5, aRecordLimit: 2,
     });
     assert.equal(c.nodeHealthTimeoutMs, 5000);
     assert.equal(c.antiEntropyIntervalMs, 10_000);
@@ -120,5 +123,16 @@ describe('agent settings', () => {
     assert.match(errorOf(() => resolveConfig(base, { KONSUL_DNS_SERVICE_TTL: 'web' })), /^KONSUL_DNS_SERVICE_TTL: .*service=duration/);
     assert.match(errorOf(() => resolveConfig({ ...base, dnsServiceTtl: 'web=soon' }, {})), /^--dns-service-ttl: web/);
     assert.match(errorOf(() => resolveConfig({ ...base, nodeHealthTimeout: '500ms' }, {})), /^--node-health-timeout: must be at least two election timeouts/);
+    assert.match(errorOf(() => resolveConfig({ ...base, dnsUdpAnswerLimit: '0' }, {})), /^--dns-udp-answer-limit: /);
+  });
+
+  it('node metadata: the flag repeats, the variable lists pairs, a file gives an object; Consul\'s limits', () => {
+    assert.deepEqual(resolveConfig(base, {}).nodeMeta, {});
+    assert.deepEqual(resolveConfig({ ...base, nodeMeta: ['rack:r1', 'env:prod:blue'] }, {}).nodeMeta, { rack: 'r1', env: 'prod:blue' });
+    assert.deepEqual(resolveConfig(base, { KONSUL_NODE_META: 'rack:r2,zone:a' }).nodeMeta, { rack: 'r2', zone: 'a' });
+    assert.match(errorOf(() => resolveConfig({ ...base, nodeMeta: ['rack'] }, {})), /^--node-meta: "rack" is not key:value/);
+    assert.match(errorOf(() => resolveConfig({ ...base, nodeMeta: ['consul-x:1'] }, {})), /^--node-meta: .*reserved/);
+    assert.match(errorOf(() => resolveConfig({ ...base, nodeMeta: ['a b:1'] }, {})), /^--node-meta: key "a b"/);
+    assert.match(errorOf(() => resolveConfig({ ...base, nodeMeta: [`k:${'x'.repeat(513)}`] }, {})), /longer than 512 bytes/);
   });
 });

@@ -207,7 +207,7 @@ describe('konsul agent', () => {
         expected[name] = true;
       } else {
         argv.push(flag, `value-of-${name}`);
-        expected[name] = name === 'config' ? [`value-of-${name}`] : `value-of-${name}`;
+        expected[name] = name === 'config' || name === 'nodeMeta' ? [`value-of-${name}`] : `value-of-${name}`;
       }
     }
     let got: AgentFlags | undefined;

@@ -82,6 +82,9 @@ export class AgentRunCommand extends KonsulCommand {
   nodeHealthTimeout = Option.String('--node-health-timeout', { description: settingHelp('nodeHealthTimeout') });
   antiEntropyInterval = Option.String('--anti-entropy-interval', { description: settingHelp('antiEntropyInterval') });
   enableScriptChecks = Option.Boolean('--enable-script-checks', { description: settingHelp('enableScriptChecks') });
+  nodeMeta = Option.Array('--node-meta', { description: settingHelp('nodeMeta') });
+  dnsUdpAnswerLimit = Option.String('--dns-udp-answer-limit', { description: settingHelp('dnsUdpAnswerLimit') });
+  dnsARecordLimit = Option.String('--dns-a-record-limit', { description: settingHelp('dnsARecordLimit') });
 
   printConfig = Option.Boolean('--print-config', false, { description: 'Print the effective settings and where each came from, then exit without starting' });
   json = Option.Boolean('--json', false, { description: 'With --print-config: print JSON, for scripts' });

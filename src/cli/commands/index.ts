@@ -22,6 +22,8 @@ import { KvImportCommand } from './kv/import.js';
 import { KvGetCommand } from './kv/get.js';
 import { KvPutCommand } from './kv/put.js';
 import { DemoCommand } from './demo.js';
+import { EventCommand } from './event.js';
+import { MaintCommand } from './maint.js';
 import { MembersCommand } from './members.js';
 // ---- ops
 import { AutopilotStateCommand } from './autopilot.js';
@@ -57,6 +59,8 @@ export const COMMANDS = [
   ServicesRegisterCommand,
   ServicesDeregisterCommand,
   ServicesListCommand,
+  MaintCommand,
+  EventCommand,
   CatalogServicesCommand,
   CatalogServiceCommand,
   CatalogNodesCommand,
