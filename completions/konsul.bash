@@ -57,7 +57,7 @@ _konsul() {
   if ((skip)); then
     case $prev in
       --config|--tls-cert|--tls-key|--tls-ca) kind=files ;;
-      --node) kind=nodes ;;
+      --node|--id) kind=nodes ;;
     esac
     _konsul_values "$kind" "$cur"
     return 0
@@ -83,8 +83,8 @@ _konsul() {
     'cluster/stats') opts='--http-addr --json' ;;
     'cluster/health') opts='--http-addr --json --quiet -q' ;;
     'cluster/join') opts='--http-addr --json --quiet -q --address --id --non-voter' ;;
-    'cluster/leave') opts='--http-addr --json --quiet -q --node' ;;
-    'cluster/transfer-leader') opts='--http-addr --json --quiet -q --node' ;;
+    'cluster/leave') opts='--http-addr --json --quiet -q --node --id' ;;
+    'cluster/transfer-leader') opts='--http-addr --json --quiet -q --node --id' ;;
     'cluster/snapshot') opts='--http-addr --json --quiet -q' ;;
     'snapshot/save') opts='--http-addr --json --stale' ;;
     'snapshot/restore') opts='--http-addr --json' ;;

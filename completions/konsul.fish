@@ -90,7 +90,7 @@ complete -c konsul -n '__konsul_at konsul/agent' -l node-id -x -d 'This node\'s 
 complete -c konsul -n '__konsul_at konsul/agent' -l data-dir -x -d 'Where the Raft log and the state live (default: none; required unless dev) [KONSUL_DATA_DIR]'
 complete -c konsul -n '__konsul_at konsul/agent' -l raft-addr -x -d 'Peer transport listen address (default: 0.0.0.0:7000) [KONSUL_RAFT_BIND_ADDR]'
 complete -c konsul -n '__konsul_at konsul/agent' -l advertise -x -d 'The address peers dial (default: the bind address, or the first LAN IP) [KONSUL_RAFT_ADVERTISE_ADDR]'
-complete -c konsul -n '__konsul_at konsul/agent' -l http-addr -x -d 'HTTP API listen address (default: 127.0.0.1:8500) [KONSUL_HTTP_ADDR]'
+complete -c konsul -n '__konsul_at konsul/agent' -l http-addr -x -d 'HTTP API listen address (KONSUL_HTTP_ADDR only tells the CLI where to talk, as CONSUL_HTTP_ADDR does) (default: 127.0.0.1:8500) [KONSUL_HTTP_BIND_ADDR]'
 complete -c konsul -n '__konsul_at konsul/agent' -l dns-addr -x -d 'DNS listen address (default: 127.0.0.1:8600) [KONSUL_DNS_ADDR]'
 complete -c konsul -n '__konsul_at konsul/agent' -l config -r -F -d 'A JSON config file, or a directory of *.json files read in lexical order; repeatable, later files win [KONSUL_CONFIG_FILE]'
 complete -c konsul -n '__konsul_at konsul/agent' -l token -x -d 'Join token every peer must present [KONSUL_RAFT_TOKEN]'

@@ -141,7 +141,7 @@ export const SETTINGS = {
   dataDir: S('dataDir', ['KONSUL_DATA_DIR', 'KONSUL_RAFT_DATA_DIR'], 'data_dir', 'path', 'none; required unless dev', 'Where the Raft log and the state live'),
   raftAddr: S('raftAddr', ['KONSUL_RAFT_BIND_ADDR'], 'raft_addr', 'address', '0.0.0.0:7000', 'Peer transport listen address'),
   advertise: S('advertise', ['KONSUL_RAFT_ADVERTISE_ADDR'], 'advertise', 'address', 'the bind address, or the first LAN IP', 'The address peers dial'),
-  httpAddr: S('httpAddr', ['KONSUL_HTTP_ADDR'], 'http_addr', 'address', '127.0.0.1:8500', 'HTTP API listen address'),
+  httpAddr: S('httpAddr', ['KONSUL_HTTP_BIND_ADDR'], 'http_addr', 'address', '127.0.0.1:8500', 'HTTP API listen address (KONSUL_HTTP_ADDR only tells the CLI where to talk, as CONSUL_HTTP_ADDR does)'),
   dnsAddr: S('dnsAddr', ['KONSUL_DNS_ADDR'], 'dns_addr', 'address', '127.0.0.1:8600', 'DNS listen address'),
   token: S('token', ['KONSUL_RAFT_TOKEN'], 'token', 'string', 'none', 'Join token every peer must present'),
   tlsCert: S('tlsCert', ['KONSUL_TLS_CERT'], 'tls_cert', 'path', 'none', 'PEM certificate for mutual TLS between peers'),
@@ -522,12 +522,16 @@ export function resolveConfig(flags: AgentFlagValues, env: NodeJS.ProcessEnv = p
 }
 
 /** Read every source (flags, KONSUL_* variables, config files), check it all, and say where each value came from. */
-export function loadConfig(flags: AgentFlagValues, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+export function loadConfig(
+  flags: AgentFlagValues, env: NodeJS.ProcessEnv = process.env,
+  /** --print-config shows the settings of an agent that is not started: a data dir is not needed for that. */
+  options: { requireDataDir?: boolean } = {},
+): LoadedConfig {
   const { paths, source } = configPaths(flags, env);
   const files = expandPaths(paths, source);
   const layers = files.map((path) => ({ path, values: readConfigFile(path, source) }));
   const src = new Sources(flags, env, layers);
-  const config = resolveSettings(src);
+  const config = resolveSettings(src, options.requireDataDir ?? true);
   const services = new Map<string, FileService>();
   const checks = new Map<string, FileCheck>();
   for (const layer of layers) readDefinitions(layer, services, checks);
@@ -571,7 +575,7 @@ function asTtlMap(raw: Raw | undefined): Record<string, number> {
 
 const NODE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
-function resolveSettings(src: Sources): AgentConfig {
+function resolveSettings(src: Sources, requireDataDir: boolean): AgentConfig {
 
   const dev = asBool(src.get('dev'), false);
   const server = asBool(src.get('server'), dev);
@@ -607,7 +611,7 @@ function resolveSettings(src: Sources): AgentConfig {
   const dataDirRaw = src.get('dataDir');
   const dataDir = dataDirRaw === undefined ? undefined : asString(dataDirRaw);
   if (dataDir === '') fail(dataDirRaw!.source, 'must not be empty');
-  if (dataDir === undefined && !dev) {
+  if (dataDir === undefined && !dev && requireDataDir) {
     fail('--data-dir', 'is required (or KONSUL_DATA_DIR); use --dev for a throwaway single-node agent');
   }
 

@@ -91,7 +91,7 @@ function summaryText(r: {
     `  raft      ${r.raft}`,
     `  http      ${r.http}`,
     `  dns       ${r.dns} (udp, tcp)`,
-    `  data dir  ${r.dataDir}${c.dev ? ' (temporary, removed at exit)' : ''}`,
+    `  data dir  ${r.dataDir}${c.dev && c.dataDir === undefined ? ' (temporary, removed at exit)' : c.dev ? ' (yours: kept at exit)' : ''}`,
     `  config    ${files}`,
     `  logs      ${c.logLevel} and up, on stdout`,
     '',
@@ -305,8 +305,9 @@ export async function runAgent(
       process.stderr.write('second signal: exiting now\n');
       process.exit(1);
     }
-    if (signal === 'SIGTERM' && !config.server && !config.dev) {
-      // A client leaves gracefully: out of the configuration before the process ends.
+    if ((signal === 'SIGTERM' || signal === 'SIGINT') && !config.server && !config.dev) {
+      // A client leaves gracefully, on Ctrl-C as on SIGTERM (Consul's clients do too): out of the
+      // configuration before the process ends, so `members` shows it `left`, not `failed`.
       const timeout = setTimeout(() => void running.stop('leave timed out', 1), config.proposalTimeoutMs + 1000);
       agent.removeMember(agent.nodeId).then(
         () => {
@@ -348,7 +349,7 @@ export function printConfig(
 ): number {
   let loaded: LoadedConfig;
   try {
-    loaded = loadConfig(flags, env);
+    loaded = loadConfig(flags, env, { requireDataDir: false });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     err.write(`Error: ${error.message}\n`);

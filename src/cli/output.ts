@@ -20,3 +20,22 @@ export function flattenLines(value: unknown, prefix = ''): string[] {
   }
   return [`${prefix}: ${value === null ? 'null' : String(value)}`];
 }
+
+/**
+ * A JSON object key in Consul's style: `modifyIndex` → `ModifyIndex`,
+ * `nodeId` → `NodeID`, `id` → `ID`. Keys already in that style stay as they are.
+ */
+export function consulKey(key: string): string {
+  if (!/^[a-z][A-Za-z0-9]*$/.test(key)) return key;
+  const pascal = key.charAt(0).toUpperCase() + key.slice(1);
+  return pascal.replace(/Id(?=[A-Z]|$)/g, 'ID').replace(/Uuid(?=[A-Z]|$)/g, 'UUID');
+}
+
+/** Every object key of `value` (nested, in arrays too) in Consul's style: what every --json prints. */
+export function consulStyle(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(consulStyle);
+  if (value !== null && typeof value === 'object' && !Buffer.isBuffer(value)) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [consulKey(k), consulStyle(v)]));
+  }
+  return value;
+}

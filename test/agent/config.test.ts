@@ -47,7 +47,7 @@ describe('agent settings', () => {
     const dir = mkdtempSync(join(tmpdir(), 'konsul-config-'));
     const file = join(dir, 'konsul.json');
     writeFileSync(file, JSON.stringify({ node_id: 'from-file', http_addr: '127.0.0.1:9001', raft_addr: '127.0.0.1:7101', server: true }));
-    const env = { KONSUL_HTTP_ADDR: '127.0.0.1:9002', KONSUL_RAFT_JOIN: 'a:7000,b' };
+    const env = { KONSUL_HTTP_BIND_ADDR: '127.0.0.1:9002', KONSUL_RAFT_JOIN: 'a:7000,b' };
     const c = resolveConfig({ config: file, dataDir: dir, httpAddr: '127.0.0.1:9003' }, env);
     assert.equal(c.nodeId, 'from-file');
     assert.equal(c.httpAddr.port, 9003);

@@ -25,13 +25,13 @@ describe('konsul agent --print-config', () => {
   writeFileSync(join(dir, '20-web.json'), JSON.stringify({ service: { name: 'web', port: 80, check: { name: 'alive', ttl: '10s' } } }));
 
   it('--json: every setting with its value and source; flags beat the environment beat the files', () => {
-    const r = konsul(['agent', '--config', dir, '--print-config', '--json', '--log-level', 'warn'], { KONSUL_HTTP_ADDR: '127.0.0.1:9600' });
+    const r = konsul(['agent', '--config', dir, '--print-config', '--json', '--log-level', 'warn'], { KONSUL_HTTP_BIND_ADDR: '127.0.0.1:9600' });
     assert.equal(r.code, 0, r.err);
     assert.equal(r.err, '');
     const p = JSON.parse(r.out) as PrintedConfig;
     assert.deepEqual({ ...p.settings.log_level }, { value: 'warn', source: 'flag', from: '--log-level', flag: '--log-level', env: 'KONSUL_LOG_LEVEL', reloadable: true });
     assert.equal(p.settings.http_addr.value, '127.0.0.1:9600');
-    assert.equal(p.settings.http_addr.from, 'KONSUL_HTTP_ADDR');
+    assert.equal(p.settings.http_addr.from, 'KONSUL_HTTP_BIND_ADDR');
     assert.equal(p.settings.node_id.from, join(dir, '10-base.json'));
     assert.equal(p.settings.election_timeout.source, 'default');
     assert.deepEqual(p.files, [join(dir, '10-base.json'), join(dir, '20-web.json')]);
@@ -68,5 +68,23 @@ describe('konsul agent --print-config', () => {
     const r = konsul(['agent', '--dev', '--json']);
     assert.equal(r.code, 2);
     assert.match(r.err, /^Error: --json only applies to --print-config/);
+  });
+});
+
+describe('issue 15: settings a Consul user trips over', () => {
+  it('KONSUL_HTTP_ADDR tells the CLI where to talk; the agent listens on --http-addr / KONSUL_HTTP_BIND_ADDR / http_addr', () => {
+    const r = konsul(['agent', '--dev', '--print-config', '--json'], { KONSUL_HTTP_ADDR: '127.0.0.1:8504' });
+    assert.equal(r.code, 0, r.err);
+    const p = JSON.parse(r.out) as PrintedConfig;
+    assert.equal(p.settings.http_addr.value, '127.0.0.1:8500');
+    assert.equal(p.settings.http_addr.source, 'default');
+    const bound = JSON.parse(konsul(['agent', '--dev', '--print-config', '--json'], { KONSUL_HTTP_BIND_ADDR: '127.0.0.1:9601' }).out) as PrintedConfig;
+    assert.equal(bound.settings.http_addr.value, '127.0.0.1:9601');
+  });
+
+  it('--print-config works without --data-dir (it starts nothing) and shows none', () => {
+    const r = konsul(['agent', '--print-config']);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /^data_dir\s+-\s+default$/m);
   });
 });

@@ -25,6 +25,9 @@ export interface KvEntryJson {
   lockIndex: number;
 }
 
+/** The longest key the store takes, in bytes (storage's MAX_KEY_BYTES; test/cli/habits.test.ts checks they agree). */
+export const MAX_KEY_BYTES = 511;
+
 const U64_MAX = 2n ** 64n - 1n;
 
 /** A flag that must be an unsigned 64-bit integer; returned as its decimal text so large values stay exact. */

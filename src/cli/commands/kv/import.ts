@@ -8,8 +8,7 @@ import type { AgentClient } from '../../client.js';
 import { HttpCommand } from '../../command.js';
 import { CliError } from '../../errors.js';
 import { EXIT } from '../../exit-codes.js';
-import { MAX_KEY_BYTES } from '../../../storage/index.js';
-import { kvUrl, readAll } from './common.js';
+import { kvUrl, MAX_KEY_BYTES, readAll } from './common.js';
 import type { KvExportEntry } from './export.js';
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -22,7 +21,9 @@ export function parseExport(text: string, source: string, prefix = ''): Array<{ 
   try {
     data = JSON.parse(text);
   } catch (error) {
-    throw new CliError(`${source}: not JSON (${(error as Error).message})`);
+    // JSON.parse quotes the text around the error, newlines and all: keep it on one line and short.
+    const why = (error as Error).message.replace(/\s+/g, ' ').slice(0, 120);
+    throw new CliError(`${source}: not JSON (${why}); a kv export file is a JSON array of {"Key","Flags","Value"} objects`);
   }
   if (!Array.isArray(data)) throw new CliError(`${source}: expected a JSON array of {"Key","Flags","Value"} objects`);
   const seen = new Set<string>();
