@@ -38,12 +38,45 @@ function __konsul_values
     if test -n "$i"; and test (count $tokens) -gt $i
         set addr --http-addr $tokens[(math $i + 1)]
     end
-    command -q -- $tokens[1]; or return 0
-    command $tokens[1] __complete $addr $argv[1] (commandline -ct) 2>/dev/null
+    set -l bin (__konsul_find $tokens[1]); or return 0
+    $bin __complete $addr $argv[1] (commandline -ct) 2>/dev/null
+end
+
+# The konsul that asks the agent: the one typed if it is on PATH, else this directory's
+# (node_modules/.bin/konsul, or a konsul checkout's bin/konsul.js), as npx finds it.
+function __konsul_find
+    if test "$argv[1]" != npx; and command -q -- $argv[1]
+        echo $argv[1]
+        return 0
+    end
+    set -l d $PWD
+    while true
+        if test -x $d/node_modules/.bin/konsul
+            echo $d/node_modules/.bin/konsul
+            return 0
+        end
+        if test -f $d/bin/konsul.js -a -f $d/package.json; and string match -qr '"name": *"konsul"' < $d/package.json
+            printf "%s\n" node $d/bin/konsul.js
+            return 0
+        end
+        test -z "$d" -o "$d" = /; and break
+        set d (string replace -r '/[^/]*$' '' -- $d)
+    end
+    command -q konsul; and echo konsul; or return 1
+end
+
+# `npx konsul ...`: the same, as if `konsul ...` were typed.
+function __konsul_npx
+    set -l tokens (commandline -opc)
+    test (count $tokens) -ge 2; and contains -- $tokens[2] konsul konsulctl
+end
+function __konsul_npx_complete
+    set -l tokens (commandline -opc)
+    complete -C (string join " " -- konsul (string escape -- $tokens[3..-1]) (commandline -ct))
 end
 
 complete -c konsul -f
-complete -c konsul -n '__konsul_at konsul' -a agent -d 'Run a konsul agent (a server, or by default a client with a full local replica)'
+complete -c konsul -n '__konsul_at konsul' -a agent -d 'Run an agent: a server, or (the default) a client with a full replica'
 complete -c konsul -n '__konsul_at konsul' -a demo -d 'Run a local 3-server, 2-client cluster on loopback to try konsul with'
 complete -c konsul -n '__konsul_at konsul' -a kv -d 'kv commands'
 complete -c konsul -n '__konsul_at konsul' -a services -d 'services commands'
@@ -267,3 +300,4 @@ complete -c konsul -n '__konsul_at konsul/bench/self-test' -l timeout -x -d 'One
 complete -c konsul -n '__konsul_at konsul/bench/self-test' -l json -d 'Print the result as JSON, for scripts'
 complete -c konsul -n '__konsul_at konsul/version' -l json -d 'Print JSON, for scripts'
 complete -c konsulctl -w konsul
+complete -c npx -n '__konsul_npx' -f -a '(__konsul_npx_complete)'

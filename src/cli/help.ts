@@ -2,38 +2,56 @@
 // command's own help (clipanion's, with `<value>` for what clipanion prints as
 // `#0`, and a long usage line folded to `[options]`).
 
-import type { Cli, Command } from 'clipanion';
+import type { Cli } from 'clipanion';
 import type { CliContext } from './command.js';
 import type { CommandModel } from './docs/model.js';
 
 /** One line per command under its category: what `konsul --help` prints. */
 export function overview(model: readonly CommandModel[], bin: string, version: string): string {
   const shown = model.filter((c) => c.description !== '');
-  const width = Math.max(...shown.map((c) => c.words.join(' ').length)) + bin.length + 1;
   const categories = [...new Set(shown.map((c) => c.category || 'Other'))];
   const lines = [`${bin} ${version} — service discovery and a KV store with its own Raft`, '', `Usage: ${bin} <command> [options]`, ''];
   for (const category of categories) {
+    const members = shown.filter((x) => (x.category || 'Other') === category);
+    const width = Math.max(...members.map((c) => c.words.join(' ').length)) + bin.length + 1;
     lines.push(`${category}:`);
-    for (const c of shown.filter((x) => (x.category || 'Other') === category)) {
-      lines.push(`  ${`${bin} ${c.words.join(' ')}`.padEnd(width)}  ${c.description}`);
-    }
+    for (const c of members) lines.push(...wrap(`  ${`${bin} ${c.words.join(' ')}`.padEnd(width)}  `, c.description));
     lines.push('');
   }
   lines.push(
-    `Run \`${bin} <command> --help\` (or \`${bin} help <command>\`) for a command's options and examples.`,
-    'Commands that talk to an agent take --http-addr (default: KONSUL_HTTP_ADDR, else 127.0.0.1:8500) and --json.',
+    `\`${bin} <command> --help\` (or \`${bin} help <command>\`): a command's options and examples.`,
+    'Commands that talk to an agent take --http-addr (default: KONSUL_HTTP_ADDR) and --json.',
     'Exit status: 0 ok, 1 failed or not found, 2 usage error, 3 no agent answered.',
     '',
   );
   return lines.join('\n');
 }
 
+/** `lead` then `text`, wrapped at 100 columns, continuation lines indented under the text. */
+function wrap(lead: string, text: string): string[] {
+  const out: string[] = [];
+  let line = lead;
+  for (const word of text.split(' ')) {
+    if (line.length + word.length > 100 && line.trim() !== lead.trim()) {
+      out.push(line.trimEnd());
+      line = ' '.repeat(lead.length);
+    }
+    line += `${word} `;
+  }
+  out.push(line.trimEnd());
+  return out;
+}
+
 /** A usage line longer than this shows its options as `[options]` (they are listed below it). */
 const MAX_USAGE = 100;
 
 /** clipanion's detailed help of one command, readable: `<value>` for `#0`, a long usage line folded. */
-export function commandHelp(cli: Cli<CliContext>, command: Command<CliContext>): string {
-  const text = cli.usage(command, { colored: false, detailed: true });
+export function commandHelp(cli: Cli<CliContext>, command: Parameters<Cli<CliContext>['usage']>[0]): string {
+  return readable(cli.usage(command, { colored: false, detailed: true }));
+}
+
+/** A help text with `<value>` for clipanion's `#0` and a long usage line folded. */
+export function readable(text: string): string {
   return text
     .split('\n')
     .map((line) => {

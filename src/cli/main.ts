@@ -14,8 +14,6 @@ import type { CliContext } from './command.js';
 import { MANIFEST, type CommandEntry } from './commands/manifest.js';
 import { CliError } from './errors.js';
 import { EXIT } from './exit-codes.js';
-import { commandHelp } from './help.js';
-import { syntaxErrorLine } from './syntax-errors.js';
 
 /** Everything optional: defaults are the process's streams, env and invoked name. Tests pass their own. */
 export interface MainContext {
@@ -156,7 +154,7 @@ async function runCommandLine(binaryName: string, argv: string[], ctx: CliContex
           full = true;
           continue;
         }
-        const { commandModel } = await import('./docs/model.js');
+        const [{ commandModel }, { syntaxErrorLine }] = await Promise.all([import('./docs/model.js'), import('./syntax-errors.js')]);
         return fail(syntaxErrorLine(error, cli.binaryName, argv, commandModel(cli)), EXIT.usage);
       }
       // Option validators and transformers report the user's mistakes as UsageError.
@@ -165,9 +163,11 @@ async function runCommandLine(binaryName: string, argv: string[], ctx: CliContex
     }
   }
   if (command.help) {
-    ctx.stdout.write(commandHelp(cli, command));
+    ctx.stdout.write((await import('./help.js')).commandHelp(cli, command));
     return EXIT.ok;
   }
+  // clipanion's own help (`<command> --help`) asks the cli for a detailed usage: made readable as commandHelp does.
+  const { readable } = command.constructor.name === 'HelpCommand' ? await import('./help.js') : { readable: (t: string) => t };
 
   command.context = ctx;
   const current = cli;
@@ -182,7 +182,7 @@ async function runCommandLine(binaryName: string, argv: string[], ctx: CliContex
     format: (colored) => current.format(colored),
     process: (input, sub) => current.process(input, { ...ctx, ...sub }),
     run: (input, sub) => current.run(input, { ...ctx, ...sub }),
-    usage: (c, opts) => current.usage(c, opts),
+    usage: (c, opts) => (opts?.detailed ? readable(current.usage(c, opts)) : current.usage(c, opts)),
   };
   try {
     return (await command.validateAndExecute()) ?? EXIT.ok;
