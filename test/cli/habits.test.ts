@@ -2,7 +2,7 @@
 // CLI as a new user; every test here failed before its fix.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -10,6 +10,7 @@ import { pino } from 'pino';
 import { startAgent, type RunningAgent } from '../../src/agent/main.js';
 import { MAX_KEY_BYTES as CLI_MAX_KEY_BYTES } from '../../src/cli/commands/kv/common.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
+import { konsulInvocation, talkLines } from '../../src/cli/commands/demo.js';
 import { consulFlags } from '../../src/cli/main.js';
 import { closest, editDistance } from '../../src/cli/suggest.js';
 import { MAX_KEY_BYTES } from '../../src/storage/index.js';
@@ -125,5 +126,19 @@ describe('issue 15: Consul habits in the CLI', () => {
 
   it('the CLI\'s key limit is the store\'s (it checks import files without loading the storage engine)', () => {
     assert.equal(CLI_MAX_KEY_BYTES, MAX_KEY_BYTES);
+  });
+
+  it('konsul demo prints commands that work here: konsul when on PATH, npx konsul in the checkout, else node .../bin/konsul.js', () => {
+    const root = new URL('../../../', import.meta.url).pathname.replace(/\/$/, '');
+    const binDir = join(dir, 'path-bin');
+    mkdirSync(binDir, { recursive: true });
+    symlinkSync(join(root, 'bin', 'konsul.js'), join(binDir, 'konsul'));
+    assert.deepEqual(konsulInvocation({ PATH: `/nonexistent:${binDir}` }, '/'), { prefix: 'konsul', onPath: true });
+    assert.deepEqual(konsulInvocation({ PATH: '/usr/bin' }, join(root, 'src')), { prefix: 'npx konsul', onPath: false });
+    assert.deepEqual(konsulInvocation({ PATH: '/usr/bin' }, '/'), { prefix: `node ${root}/bin/konsul.js`, onPath: false });
+    const talk = talkLines({ PATH: '/usr/bin' }, root, '127.0.0.1:8504', '127.0.0.1:8604');
+    assert.equal(talk.commands[1], 'npx konsul members');
+    assert.match(talk.hint.join('\n'), /npm link[\s\S]*npm install -g[\s\S]*export PATH="[^"]*\/bin:\$PATH"/);
+    assert.deepEqual(talkLines({ PATH: binDir }, '/', 'h:1', 'h:2').hint, [], 'no hint when konsul is on PATH');
   });
 });
