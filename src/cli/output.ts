@@ -31,11 +31,17 @@ export function consulKey(key: string): string {
   return pascal.replace(/Id(?=[A-Z]|$)/g, 'ID').replace(/Uuid(?=[A-Z]|$)/g, 'UUID');
 }
 
+/** Fields whose object keys are data (table names, meta keys), not field names: kept as they are. */
+const DATA_KEYED = new Set(['Tables', 'Meta', 'TaggedAddresses']);
+
 /** Every object key of `value` (nested, in arrays too) in Consul's style: what every --json prints. */
-export function consulStyle(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(consulStyle);
+export function consulStyle(value: unknown, keysAreData = false): unknown {
+  if (Array.isArray(value)) return value.map((v) => consulStyle(v));
   if (value !== null && typeof value === 'object' && !Buffer.isBuffer(value)) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [consulKey(k), consulStyle(v)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => {
+      const key = keysAreData ? k : consulKey(k);
+      return [key, keysAreData ? v : consulStyle(v, DATA_KEYED.has(key))];
+    }));
   }
   return value;
 }

@@ -173,7 +173,7 @@ describe('konsul: which agent, exit codes, errors', () => {
     }
     const json = await run(['version', '--json']);
     assert.equal(json.code, EXIT.ok);
-    assert.deepEqual(JSON.parse(json.out), { version: VERSION, protocol: PROTOCOL_VERSION, node: process.version });
+    assert.deepEqual(JSON.parse(json.out), { Version: VERSION, Protocol: PROTOCOL_VERSION, Node: process.version });
   });
 });
 
