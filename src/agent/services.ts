@@ -203,9 +203,10 @@ export class LocalServices {
   private startRunner(e: Entry): void {
     e.runner = new CheckRunner(e.definition, (status, output) => {
       if (this.checks.get(e.definition.id) !== e) return;
+      const moved = e.status !== status;
       e.status = status;
       e.output = output;
-      this.opts.logger.info({ check: e.definition.id, status }, 'check status changed');
+      this.opts.logger.info({ check: e.definition.id, status }, moved ? 'check status changed' : 'check output changed');
       this.persistSoon();
       this.dirty = true;
       this.kick();
