@@ -49,7 +49,9 @@ export function formatLogLine(line: string, colour = false): string {
     .filter(([k, v]) => !OMITTED.has(k) && v !== undefined)
     .map(([k, v]) => `${k}=${fieldValue(v)}`);
   const msg = typeof entry.msg === 'string' ? entry.msg : '';
-  return `${hh}:${mm}:${ss}.${ms} ${name} ${msg}${fields.length > 0 ? `  ${fields.join(' ')}` : ''}\n`;
+  // The node, so the agents of a cluster started in one terminal can be told apart.
+  const node = typeof entry.node === 'string' ? `${entry.node}: ` : '';
+  return `${hh}:${mm}:${ss}.${ms} ${name} ${node}${msg}${fields.length > 0 ? `  ${fields.join(' ')}` : ''}\n`;
 }
 
 interface Writable { write(chunk: string): unknown; isTTY?: boolean }
