@@ -141,4 +141,25 @@ describe('issue 15: Consul habits in the CLI', () => {
     assert.match(talk.hint.join('\n'), /npm link[\s\S]*npm install -g[\s\S]*export PATH="[^"]*\/bin:\$PATH"/);
     assert.deepEqual(talkLines({ PATH: binDir }, '/', 'h:1', 'h:2').hint, [], 'no hint when konsul is on PATH');
   });
+
+  it('a CLI command passes a TTL check: check pass|warn|fail CHECK_ID [--note]', async () => {
+    assert.equal((await run(['services', 'register', '--http-addr', addr, '--name', 'cron', '--check-ttl', '30s'])).code, EXIT.ok);
+    const status = async (): Promise<{ Status: string; Output: string }> => {
+      const r = await fetch(`http://${addr}/v1/agent/checks`);
+      return ((await r.json()) as Record<string, { Status: string; Output: string }>)['service:cron'] ?? { Status: '', Output: '' };
+    };
+    assert.equal((await status()).Status, 'critical');
+    const pass = await run(['check', 'pass', 'service:cron', '--note', 'all good', '--http-addr', addr]);
+    assert.equal(pass.code, EXIT.ok, pass.err);
+    assert.equal(pass.out, 'Check service:cron is passing\n');
+    const passing = await status();
+    assert.deepEqual([passing.Status, passing.Output], ['passing', 'all good']);
+    assert.equal((await run(['check', 'warn', 'service:cron', '--http-addr', addr])).code, EXIT.ok);
+    assert.equal((await status()).Status, 'warning');
+    assert.equal((await run(['check', 'fail', 'service:cron', '--http-addr', addr])).code, EXIT.ok);
+    assert.equal((await status()).Status, 'critical');
+    const unknown = await run(['check', 'pass', 'nope', '--http-addr', addr]);
+    assert.equal(unknown.code, EXIT.failed);
+    assert.match(unknown.err, /^Error: check "nope" not updated: /);
+  });
 });

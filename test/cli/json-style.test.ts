@@ -47,6 +47,7 @@ const CASES: Record<string, Case> = {
   'services register': { args: ['--name', 'web', '--port', '80', '--tag', 'v1'], target: 'agent' },
   'services list': { args: [], target: 'agent', topIsData: true },
   'services deregister': { args: ['gone'], target: 'agent' },
+  'check pass': { args: ['service:ttl'], target: 'agent' },
   'catalog services': { args: [], target: 'agent', topIsData: true },
   'catalog service': { args: ['web'], target: 'agent' },
   'catalog nodes': { args: [], target: 'agent' },
@@ -83,6 +84,7 @@ describe('issue 15: every --json speaks Consul\'s naming style', () => {
     fake = await FakeAgent.start();
     for (const [k, v] of [['app/a', '1'], ['app/b', '2']]) assert.equal((await run(['kv', 'put', '--http-addr', agent.httpAddress, k, v])).code, EXIT.ok);
     assert.equal((await run(['services', 'register', '--http-addr', agent.httpAddress, '--name', 'gone'])).code, EXIT.ok);
+    assert.equal((await run(['services', 'register', '--http-addr', agent.httpAddress, '--name', 'ttl', '--check-ttl', '30s'])).code, EXIT.ok);
     writeFileSync(files['@import'] ?? '', JSON.stringify([{ Key: 'imported', Flags: 0, Value: 'eA==' }]));
   });
   after(async () => {

@@ -3,6 +3,7 @@
 import { AgentRunCommand } from './agent.js';
 import { BenchDnsCommand, BenchFailoverCommand, BenchReadCommand, BenchSelfTestCommand, BenchWriteCommand } from './bench/commands.js';
 import { CatalogNodesCommand } from './catalog/nodes.js';
+import { CheckTtlCommand } from './check/ttl.js';
 import { CatalogServiceCommand } from './catalog/service.js';
 import { CatalogServicesCommand } from './catalog/services.js';
 import { CompletionCommand } from './completion/completion.js';
@@ -42,6 +43,7 @@ export const COMMANDS = [
   ServicesRegisterCommand,
   ServicesDeregisterCommand,
   ServicesListCommand,
+  CheckTtlCommand,
   CatalogServicesCommand,
   CatalogServiceCommand,
   CatalogNodesCommand,

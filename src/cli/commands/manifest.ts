@@ -24,6 +24,7 @@ export const MANIFEST: CommandEntry[] = [
   { paths: [['services', 'register']], load: async () => (await import('./services/register.js')).ServicesRegisterCommand },
   { paths: [['services', 'deregister']], load: async () => (await import('./services/deregister.js')).ServicesDeregisterCommand },
   { paths: [['services', 'list']], load: async () => (await import('./services/list.js')).ServicesListCommand },
+  { paths: [['check', 'pass'], ['check', 'warn'], ['check', 'fail']], load: async () => (await import('./check/ttl.js')).CheckTtlCommand },
   { paths: [['catalog', 'services']], load: async () => (await import('./catalog/services.js')).CatalogServicesCommand },
   { paths: [['catalog', 'service']], load: async () => (await import('./catalog/service.js')).CatalogServiceCommand },
   { paths: [['catalog', 'nodes']], load: async () => (await import('./catalog/nodes.js')).CatalogNodesCommand },
