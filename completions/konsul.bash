@@ -44,7 +44,7 @@ _konsul() {
   local cmd="" w i skip=0 words="" opts="" kind=none
   local _konsul_bin=${COMP_WORDS[0]} _konsul_addr=""
   local known=' agent demo kv kv/get kv/put kv/delete kv/export kv/import services services/register services/deregister services/list check check/pass catalog catalog/services catalog/service catalog/nodes members cluster cluster/status cluster/leader cluster/peers cluster/stats cluster/health cluster/join cluster/leave cluster/transfer-leader cluster/snapshot snapshot snapshot/save snapshot/restore snapshot/inspect bench bench/write bench/read bench/dns bench/failover bench/self-test version completion '
-  local valued=' --address --advertise --anti-entropy-interval --api --cas --check-http --check-interval --check-script --check-tcp --check-timeout --check-ttl --cluster-id --concurrency --config --consistency --data-dir --datacenter --dead-server-timeout --dns-addr --dns-node-ttl --dns-service-ttl --domain --duration --election-timeout --fault-cmd --flags --heal-cmd --heartbeat-interval --http-addr --id --join --key-count --log-format --log-level --max-value-size --meta --name --node --node-health-timeout --node-id --note --port --prefix --raft-addr --recursor --requests --round-timeout --rounds --separator --settle --snapshot-interval --snapshot-threshold --stabilization-time --tag --timeout --tls-ca --tls-cert --tls-key --token --type --value-size -c -d -n '
+  local valued=' --address --advertise --anti-entropy-interval --api --cas --check-http --check-interval --check-script --check-tcp --check-timeout --check-ttl --cluster-id --concurrency --config --consistency --data-dir --datacenter --dead-server-timeout --dns-addr --dns-node-ttl --dns-service-ttl --domain --duration --election-timeout --fault-cmd --flags --heal-cmd --heartbeat-interval --http-addr --id --join --key-count --log-format --log-level --max-value-size --meta --name --node --node-health-timeout --node-id --note --port --prefix --raft-addr --recursor --requests --round-timeout --rounds --separator --settle --snapshot-interval --snapshot-threshold --stabilization-time --tag --timeout --tls-ca --tls-cert --tls-key --token --type --value-size --wait -c -d -n '
   # Join back what bash split at ':' (127.0.0.1 : 8500), so an address is one word.
   local -a line=()
   local current=0
@@ -99,7 +99,7 @@ _konsul() {
     'catalog/nodes') opts='--http-addr --json' ;;
     'members') opts='--http-addr --json' ;;
     'cluster/status') opts='--http-addr --json' ;;
-    'cluster/leader') opts='--http-addr --json' ;;
+    'cluster/leader') opts='--http-addr --json --wait' ;;
     'cluster/peers') opts='--http-addr --json' ;;
     'cluster/stats') opts='--http-addr --json' ;;
     'cluster/health') opts='--http-addr --json --quiet -q' ;;
