@@ -43,7 +43,7 @@ _konsul_values() {
 _konsul() {
   local cmd="" w i skip=0 words="" opts="" kind=none
   local _konsul_bin=${COMP_WORDS[0]} _konsul_addr=""
-  local known=' agent demo kv kv/get kv/put kv/delete kv/export kv/import services services/register services/deregister services/list check check/pass catalog catalog/services catalog/service catalog/nodes members cluster cluster/status cluster/leader cluster/peers cluster/stats cluster/health cluster/join cluster/leave cluster/transfer-leader cluster/snapshot snapshot snapshot/save snapshot/restore snapshot/inspect bench bench/write bench/read bench/dns bench/failover bench/self-test version completion '
+  local known=' agent demo info monitor reload leave kv kv/get kv/put kv/delete kv/export kv/import services services/register services/deregister services/list check check/pass catalog catalog/services catalog/service catalog/nodes members cluster cluster/status cluster/leader cluster/peers cluster/stats cluster/health cluster/join cluster/leave cluster/transfer-leader cluster/snapshot snapshot snapshot/save snapshot/restore snapshot/inspect bench bench/write bench/read bench/dns bench/failover bench/self-test version completion '
   local valued=' --address --advertise --anti-entropy-interval --api --cas --check-http --check-interval --check-script --check-tcp --check-timeout --check-ttl --cluster-id --concurrency --config --consistency --data-dir --datacenter --dead-server-timeout --dns-addr --dns-node-ttl --dns-service-ttl --domain --duration --election-timeout --fault-cmd --flags --heal-cmd --heartbeat-interval --http-addr --id --join --key-count --log-format --log-level --max-value-size --meta --name --node --node-health-timeout --node-id --note --port --prefix --raft-addr --recursor --requests --round-timeout --rounds --separator --settle --snapshot-interval --snapshot-threshold --stabilization-time --tag --timeout --tls-ca --tls-cert --tls-key --token --type --value-size --wait -c -d -n '
   # Join back what bash split at ':' (127.0.0.1 : 8500), so an address is one word.
   local -a line=()
@@ -85,6 +85,10 @@ _konsul() {
   case $cmd in
     'agent') opts='--server --bootstrap --dev --join --node-id --data-dir --raft-addr --advertise --http-addr --dns-addr --config --token --tls-cert --tls-key --tls-ca --cluster-id --log-level --log-format --election-timeout --heartbeat-interval --snapshot-threshold --snapshot-interval --dead-server-timeout --stabilization-time --max-value-size --datacenter --domain --recursor --dns-only-passing --dns-node-ttl --dns-service-ttl --node-health-timeout --anti-entropy-interval --enable-script-checks --print-config --json' ;;
     'demo') opts='--data-dir --keep --json' ;;
+    'info') opts='--http-addr --json' ;;
+    'monitor') opts='--http-addr --json --log-level' ;;
+    'reload') opts='--http-addr --json --quiet -q' ;;
+    'leave') opts='--http-addr --json --quiet -q' ;;
     'kv/get') opts='--http-addr --json --recurse --keys --separator --stale --consistent --base64' ;;
     'kv/put') opts='--http-addr --json --quiet -q --flags --cas --base64' ;;
     'kv/delete') opts='--http-addr --json --quiet -q --recurse --cas' ;;
@@ -123,7 +127,7 @@ _konsul() {
     return 0
   fi
   case $cmd in
-    '') words='agent demo kv services check catalog members cluster snapshot bench version completion' ;;
+    '') words='agent demo info monitor reload leave kv services check catalog members cluster snapshot bench version completion' ;;
     'kv') words='get put delete export import' ;;
     'services') words='register deregister list' ;;
     'check') words='pass' ;;

@@ -181,8 +181,16 @@ async function startWith(s: {
     throw error;
   }
 
+  // Bound once the reloader exists (below); reload before that says so.
+  let reloaderRef: ConfigReloader | undefined;
+  const output = s.output;
   server = createHttpServer({
     agent,
+    control: {
+      reload: () => reloaderRef?.reload() ?? { ok: false, error: 'the agent is still starting', applied: [], restartNeeded: [] },
+      subscribeLogs: (listener) => output?.subscribe(listener) ?? (() => undefined),
+      logLevel: () => log.level,
+    },
     maxValueBytes: config.maxValueBytes,
     logger: log,
     onResponse: (method, code) => agent.metricsRegistry.httpRequests.inc({ method, code: String(code) }),
@@ -229,6 +237,7 @@ async function startWith(s: {
   const reloader = new ConfigReloader({
     flags: s.flags, env: s.env, config, initial: s.loaded, initialValues: s.initialValues, local: agent.local, logger: log, dataDir,
   });
+  reloaderRef = reloader;
   const definitions = reloader.start();
   const entry: Entry = hadState ? 'restarted' : config.bootstrap ? 'bootstrapped' : config.join.length > 0 ? 'joining' : 'waiting';
   const summary = summaryText({

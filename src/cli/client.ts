@@ -92,7 +92,7 @@ export class AgentClient {
     this.agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
   }
 
-  /** The raw response of one request (for streams: monitor, snapshot save); the caller reads or destroys it. */
+  /** The raw response of one request (for streams: monitor); the caller reads or destroys it. timeoutMs 0: no idle limit. */
   async stream(method: HttpMethod, path: string, options: { body?: Buffer | string; timeoutMs?: number } = {}): Promise<http.IncomingMessage> {
     const url = new URL(`${this.origin}${path}`);
     const secure = url.protocol === 'https:';
@@ -102,7 +102,7 @@ export class AgentClient {
       const send = secure ? this.https!.request : http.request;
       const req = send(url, { method, agent: secure ? undefined : this.agent, timeout: timeoutMs }, resolve);
       // A connection that takes over 5 s is as good as unreachable.
-      const connectTimer = setTimeout(() => req.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })), Math.min(timeoutMs, 5000));
+      const connectTimer = setTimeout(() => req.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })), Math.min(timeoutMs || 5000, 5000));
       req.once('socket', (socket) => {
         if (!socket.connecting) clearTimeout(connectTimer);
         else socket.once('connect', () => clearTimeout(connectTimer));

@@ -6,6 +6,7 @@ import type { AgentApi } from '../agent/api.js';
 import { agentRoutes } from './agent.js';
 import { catalogRoutes } from './catalog.js';
 import { clusterRoutes } from './cluster.js';
+import { controlRoutes, type AgentControl } from './control.js';
 import { methodNotAllowed, notFound, sendError } from './errors.js';
 import { kvRoutes } from './kv.js';
 import { metricsRoutes } from './metrics.js';
@@ -33,6 +34,8 @@ export interface HttpServerOptions {
   maxWaitMs?: number;
   /** Called once per finished or aborted response (the agent counts requests by method and status). */
   onResponse?: (method: string, statusCode: number) => void;
+  /** PUT /v1/agent/reload and GET /v1/agent/monitor; without it they answer 501. */
+  control?: AgentControl;
 }
 
 const KiB = 1024;
@@ -92,7 +95,8 @@ export function createHttpServer(options: HttpServerOptions): Server {
   const { agent, logger, onResponse } = options;
   if (agent === undefined || agent === null) throw new TypeError('createHttpServer: agent is required');
   const limits = resolveLimits(options);
-  const router = new Router([...kvRoutes, ...catalogRoutes, ...agentRoutes, ...statusRoutes, ...operatorRoutes, ...clusterRoutes, ...metricsRoutes, ...snapshotRoutes]);
+  const router = new Router([...kvRoutes, ...catalogRoutes, ...agentRoutes, ...statusRoutes, ...operatorRoutes, ...clusterRoutes, ...metricsRoutes, ...snapshotRoutes,
+    ...controlRoutes]);
 
   const serve = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const method = req.method ?? 'GET';
@@ -105,7 +109,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
       if (match.kind === 'method-not-allowed') throw methodNotAllowed(method, match.allowed);
       let signal: AbortSignal | undefined;
       const ctx: RequestContext = {
-        req, res, agent, limits,
+        req, res, agent, limits, control: options.control,
         params: match.params,
         query: new URLSearchParams(rawQuery),
         get signal() {

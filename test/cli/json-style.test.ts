@@ -38,6 +38,10 @@ interface Case { args?: string[]; target: Target; topIsData?: boolean; reason?: 
 // The arguments after the command's words (--json and --http-addr are added); every command with --json is here.
 const CASES: Record<string, Case> = {
   'agent': { target: 'none', reason: '--print-config --json prints config-file settings by their snake_case file keys (data); test/agent/print-config.test.ts checks it' },
+  'info': { args: [], target: 'agent' },
+  'monitor': { target: 'none', reason: 'streams log lines until Ctrl-C: with --json each line is the agent\'s pino JSON line, as Consul\'s monitor -log-json passes its logger\'s lines' },
+  'reload': { target: 'none', reason: 'needs an agent process with config files; test/cli/agent-ops.test.ts runs it' },
+  'leave': { args: [], target: 'fake' },
   'demo': { target: 'none', reason: 'starts five agents; test/cli/demo.test.ts reads its --json in this style (DataDir, Agents[].ID)' },
   'kv get': { args: ['--recurse', 'app'], target: 'agent' },
   'kv put': { args: ['app/c', '3'], target: 'agent' },

@@ -1,6 +1,10 @@
 // Every konsul command class, in the order `konsul --help` lists them by category.
 
 import { AgentRunCommand } from './agent.js';
+import { InfoCommand } from './agent-ops/info.js';
+import { LeaveCommand } from './agent-ops/leave.js';
+import { MonitorCommand } from './agent-ops/monitor.js';
+import { ReloadCommand } from './agent-ops/reload.js';
 import { BenchDnsCommand, BenchFailoverCommand, BenchReadCommand, BenchSelfTestCommand, BenchWriteCommand } from './bench/commands.js';
 import { CatalogNodesCommand } from './catalog/nodes.js';
 import { CheckTtlCommand } from './check/ttl.js';
@@ -35,6 +39,10 @@ import { VersionCommand } from './version.js';
 export const COMMANDS = [
   AgentRunCommand,
   DemoCommand,
+  InfoCommand,
+  MonitorCommand,
+  ReloadCommand,
+  LeaveCommand,
   KvGetCommand,
   KvPutCommand,
   KvDeleteCommand,

@@ -16,6 +16,10 @@ export interface CommandEntry {
 export const MANIFEST: CommandEntry[] = [
   { paths: [['agent']], load: async () => (await import('./agent.js')).AgentRunCommand },
   { paths: [['demo']], load: async () => (await import('./demo.js')).DemoCommand },
+  { paths: [['info']], load: async () => (await import('./agent-ops/info.js')).InfoCommand },
+  { paths: [['monitor']], load: async () => (await import('./agent-ops/monitor.js')).MonitorCommand },
+  { paths: [['reload']], load: async () => (await import('./agent-ops/reload.js')).ReloadCommand },
+  { paths: [['leave']], load: async () => (await import('./agent-ops/leave.js')).LeaveCommand },
   { paths: [['kv', 'get']], load: async () => (await import('./kv/get.js')).KvGetCommand },
   { paths: [['kv', 'put']], load: async () => (await import('./kv/put.js')).KvPutCommand },
   { paths: [['kv', 'delete']], load: async () => (await import('./kv/delete.js')).KvDeleteCommand },
