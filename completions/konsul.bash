@@ -43,8 +43,8 @@ _konsul_values() {
 _konsul() {
   local cmd="" w i skip=0 words="" opts="" kind=none
   local _konsul_bin=${COMP_WORDS[0]} _konsul_addr=""
-  local known=' agent demo info monitor reload leave kv kv/get kv/put kv/delete kv/export kv/import services services/register services/deregister services/list check check/pass catalog catalog/services catalog/service catalog/nodes members cluster cluster/status cluster/leader cluster/peers cluster/stats cluster/health cluster/join cluster/leave cluster/transfer-leader cluster/snapshot snapshot snapshot/save snapshot/restore snapshot/inspect bench bench/write bench/read bench/dns bench/failover bench/self-test version completion '
-  local valued=' --address --advertise --anti-entropy-interval --api --cas --check-http --check-interval --check-script --check-tcp --check-timeout --check-ttl --cluster-id --concurrency --config --consistency --data-dir --datacenter --dead-server-timeout --dns-addr --dns-node-ttl --dns-service-ttl --domain --duration --election-timeout --fault-cmd --flags --heal-cmd --heartbeat-interval --http-addr --id --join --key-count --log-format --log-level --max-value-size --meta --name --node --node-health-timeout --node-id --note --port --prefix --raft-addr --recursor --requests --round-timeout --rounds --separator --settle --snapshot-interval --snapshot-threshold --stabilization-time --tag --timeout --tls-ca --tls-cert --tls-key --token --type --value-size --wait -c -d -n '
+  local known=' agent demo info monitor reload leave kv kv/get kv/put kv/delete kv/export kv/import watch services services/register services/deregister services/list check check/pass catalog catalog/services catalog/service catalog/nodes members cluster cluster/status cluster/leader cluster/peers cluster/stats cluster/health cluster/join cluster/leave cluster/transfer-leader cluster/snapshot snapshot snapshot/save snapshot/restore snapshot/inspect bench bench/write bench/read bench/dns bench/failover bench/self-test version completion '
+  local valued=' --address --advertise --anti-entropy-interval --api --cas --check-http --check-interval --check-script --check-tcp --check-timeout --check-ttl --cluster-id --concurrency --config --consistency --data-dir --datacenter --dead-server-timeout --dns-addr --dns-node-ttl --dns-service-ttl --domain --duration --election-timeout --fault-cmd --flags --heal-cmd --heartbeat-interval --http-addr --id --join --key --key-count --log-format --log-level --max-value-size --meta --name --node --node-health-timeout --node-id --note --port --prefix --raft-addr --recursor --requests --round-timeout --rounds --separator --service --settle --snapshot-interval --snapshot-threshold --stabilization-time --state --tag --timeout --tls-ca --tls-cert --tls-key --token --type --value-size --wait -c -d -n '
   # Join back what bash split at ':' (127.0.0.1 : 8500), so an address is one word.
   local -a line=()
   local current=0
@@ -94,6 +94,7 @@ _konsul() {
     'kv/delete') opts='--http-addr --json --quiet -q --recurse --cas' ;;
     'kv/export') opts='--http-addr --json --stale --consistent' ;;
     'kv/import') opts='--http-addr --json --prefix' ;;
+    'watch') opts='--http-addr --json --type --key --prefix --service --tag --passingonly --state' ;;
     'services/register') opts='--http-addr --json --quiet -q --name --id --address --port --tag --meta --check-http --check-tcp --check-ttl --check-script --check-interval --check-timeout' ;;
     'services/deregister') opts='--http-addr --json --quiet -q' ;;
     'services/list') opts='--http-addr --json' ;;
@@ -127,7 +128,7 @@ _konsul() {
     return 0
   fi
   case $cmd in
-    '') words='agent demo info monitor reload leave kv services check catalog members cluster snapshot bench version completion' ;;
+    '') words='agent demo info monitor reload leave kv watch services check catalog members cluster snapshot bench version completion' ;;
     'kv') words='get put delete export import' ;;
     'services') words='register deregister list' ;;
     'check') words='pass' ;;

@@ -16,6 +16,8 @@ export type HttpMethod = 'GET' | 'PUT' | 'POST' | 'DELETE';
 
 export interface AgentAnswer {
   status: number;
+  /** The response headers (lower-case names): X-Consul-Index for blocking queries. */
+  headers: Record<string, string | string[] | undefined>;
   body: Buffer;
   text(): string;
   /** The body parsed as JSON; an answer that is not JSON fails with a CliError (exit 1). */
@@ -26,6 +28,8 @@ export interface CallOptions {
   body?: Buffer | string;
   /** Statuses outside 2xx that the caller handles itself (404 for a missing key, 503 for no leader). */
   allow?: readonly number[];
+  /** This request's time limit, instead of the client's (a blocking query waits longer). */
+  timeoutMs?: number;
 }
 
 /**
@@ -121,18 +125,21 @@ export class AgentClient {
   async call(method: HttpMethod, path: string, options: CallOptions = {}): Promise<AgentAnswer> {
     let status: number;
     let body: Buffer;
+    let headers: AgentAnswer['headers'];
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
     try {
-      const res = await this.stream(method, path, { body: options.body });
+      const res = await this.stream(method, path, { body: options.body, timeoutMs });
       status = res.statusCode ?? 0;
+      headers = res.headers;
       const chunks: Buffer[] = [];
-      res.setTimeout(this.timeoutMs, () => res.destroy(Object.assign(new Error('timeout'), { code: 'KONSUL_TIMEOUT' })));
+      res.setTimeout(timeoutMs, () => res.destroy(Object.assign(new Error('timeout'), { code: 'KONSUL_TIMEOUT' })));
       for await (const chunk of res) chunks.push(chunk as Buffer);
       body = Buffer.concat(chunks);
     } catch (error) {
       const code = errorCode(error);
       if (code === 'KONSUL_TIMEOUT') {
         const maybe = method === 'GET' ? '' : '; the change may still take effect';
-        throw new CliError(`the agent at ${this.origin} did not answer ${method} ${path} within ${this.timeoutMs / 1000}s${maybe}`);
+        throw new CliError(`the agent at ${this.origin} did not answer ${method} ${path} within ${timeoutMs / 1000}s${maybe}`);
       }
       throw new AgentUnreachableError(this.origin, unreachableReason(code));
     }
@@ -142,6 +149,7 @@ export class AgentClient {
     const origin = this.origin;
     return {
       status,
+      headers,
       body,
       text: () => body.toString('utf8'),
       json: <T>(): T => {

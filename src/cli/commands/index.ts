@@ -35,6 +35,7 @@ import { ServicesDeregisterCommand } from './services/deregister.js';
 import { ServicesListCommand } from './services/list.js';
 import { ServicesRegisterCommand } from './services/register.js';
 import { VersionCommand } from './version.js';
+import { WatchCommand } from './watch.js';
 
 export const COMMANDS = [
   AgentRunCommand,
@@ -48,6 +49,7 @@ export const COMMANDS = [
   KvDeleteCommand,
   KvExportCommand,
   KvImportCommand,
+  WatchCommand,
   ServicesRegisterCommand,
   ServicesDeregisterCommand,
   ServicesListCommand,

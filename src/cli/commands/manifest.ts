@@ -25,6 +25,7 @@ export const MANIFEST: CommandEntry[] = [
   { paths: [['kv', 'delete']], load: async () => (await import('./kv/delete.js')).KvDeleteCommand },
   { paths: [['kv', 'export']], load: async () => (await import('./kv/export.js')).KvExportCommand },
   { paths: [['kv', 'import']], load: async () => (await import('./kv/import.js')).KvImportCommand },
+  { paths: [['watch']], load: async () => (await import('./watch.js')).WatchCommand },
   { paths: [['services', 'register']], load: async () => (await import('./services/register.js')).ServicesRegisterCommand },
   { paths: [['services', 'deregister']], load: async () => (await import('./services/deregister.js')).ServicesDeregisterCommand },
   { paths: [['services', 'list']], load: async () => (await import('./services/list.js')).ServicesListCommand },
