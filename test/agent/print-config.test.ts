@@ -4,10 +4,10 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import type { PrintedConfig } from '../../src/agent/config.js';
 
 const BIN = new URL('../../../bin/konsul.js', import.meta.url).pathname;
@@ -20,6 +20,7 @@ function konsul(args: string[], env: NodeJS.ProcessEnv = {}): { code: number | n
 
 describe('konsul agent --print-config', () => {
   const dir = mkdtempSync(join(tmpdir(), 'konsul-print-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
   const data = join(dir, 'data');
   writeFileSync(join(dir, '10-base.json'), JSON.stringify({ data_dir: data, node_id: 'p1', http_addr: '127.0.0.1:9500', log_level: 'debug' }));
   writeFileSync(join(dir, '20-web.json'), JSON.stringify({ service: { name: 'web', port: 80, check: { name: 'alive', ttl: '10s' } } }));
@@ -54,6 +55,7 @@ describe('konsul agent --print-config', () => {
 
   it('a bad config: one line naming the file and the key, exit 2', () => {
     const bad = mkdtempSync(join(tmpdir(), 'konsul-print-bad-'));
+    after(() => rmSync(bad, { recursive: true, force: true }));
     writeFileSync(join(bad, 'a.json'), JSON.stringify({ data_dir: '/tmp/x', dns_adr: '127.0.0.1:53' }));
     const r = konsul(['agent', '--config', bad, '--print-config', '--json']);
     assert.equal(r.code, 2);
