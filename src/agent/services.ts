@@ -34,6 +34,8 @@ export interface LocalServicesOptions {
   ready: () => boolean;
   antiEntropyIntervalMs: number;
   logger: TransportLogger;
+  /** Services this node has by its role, not by registration (a server's `consul`), synced with the rest. */
+  builtinServices?: () => ServiceInput[];
 }
 
 interface Entry {
@@ -237,6 +239,7 @@ export class LocalServices {
       id: s.id, service: s.name, tags: s.tags, address: s.address, port: s.port, meta: s.meta, weights: s.weights,
       enableTagOverride: s.enableTagOverride,
     }));
+    for (const b of this.opts.builtinServices?.() ?? []) if (!services.some((s) => s.id === b.id)) services.push(b);
     const checks: CheckInput[] = this.listChecks().map((c) => ({
       checkId: c.definition.id, name: c.definition.name, status: c.status, notes: c.definition.notes, output: c.output,
       serviceId: c.definition.serviceId, type: c.definition.kind,

@@ -90,3 +90,25 @@ describe('issue 15: settings a Consul user trips over', () => {
     assert.match(r.out, /^data_dir\s+-\s+default$/m);
   });
 });
+
+describe('issue 15: --dev --data-dir', () => {
+  it('a data dir given with --dev is the user\'s: the summary says it is kept, and it is', async () => {
+    const { spawn } = await import('node:child_process');
+    const { existsSync } = await import('node:fs');
+    const dir = mkdtempSync(join(tmpdir(), 'konsul-devdir-'));
+    after(() => rmSync(dir, { recursive: true, force: true }));
+    const data = join(dir, 'data');
+    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('KONSUL_')));
+    const agent = spawn(process.execPath, [BIN, 'agent', '--dev', '--data-dir', data, '--http-addr', '127.0.0.1:0', '--dns-addr', '127.0.0.1:0', '--raft-addr', '127.0.0.1:0'],
+      { env: clean, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    agent.stderr.on('data', (c: Buffer) => { err += c.toString(); });
+    const exited = new Promise((r) => agent.once('exit', r));
+    for (let i = 0; i < 300 && !err.includes('data dir'); i++) await new Promise((r) => setTimeout(r, 50));
+    agent.kill('SIGTERM');
+    await exited;
+    assert.match(err, new RegExp(`data dir  ${data} \\(yours: kept at exit\\)`));
+    assert.doesNotMatch(err, /removed at exit/);
+    assert.ok(existsSync(data), 'the data dir is still there');
+  });
+});

@@ -107,7 +107,7 @@ describe('issue 15: Consul habits in the CLI', () => {
   it('konsul --help is short and readable: one line a command, no #0, no line over 100 characters', async () => {
     const r = await run(['--help']);
     const lines = r.out.split('\n');
-    assert.ok(lines.length < 70, `${lines.length} lines`);
+    assert.ok(lines.length <= 80, `${lines.length} lines (one a command)`);
     assert.doesNotMatch(r.out, /#0/);
     for (const line of lines) assert.ok(line.length <= 100, line);
     const agentHelp = await run(['agent', '--help']);

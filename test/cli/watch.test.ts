@@ -41,7 +41,7 @@ describe('issue 15: konsul watch', () => {
     assert.equal((await k('watch', '--type', 'key', '--key', 'w/none')).out, 'null\n');
     const prefix = JSON.parse((await k('watch', '-type=keyprefix', '-prefix=w/')).out) as Array<{ Key: string }>;
     assert.deepEqual(prefix.map((e) => e.Key), ['w/a']);
-    assert.deepEqual(JSON.parse((await k('watch', '--type', 'services')).out), { web: ['v1'] });
+    assert.deepEqual(JSON.parse((await k('watch', '--type', 'services')).out), { consul: [], web: ['v1'] }, 'a server is the consul service, as in Consul');
     assert.deepEqual((JSON.parse((await k('watch', '--type', 'nodes')).out) as Array<{ Node: string }>).map((n) => n.Node), ['w1']);
     const service = JSON.parse((await k('watch', '--type', 'service', '--service', 'web', '--tag', 'v1')).out) as Array<{ Service: { Port: number } }>;
     assert.deepEqual(service.map((s) => s.Service.Port), [80]);

@@ -3,6 +3,7 @@
 // with Ctrl-C leaves the cluster (it is not left behind as failed).
 
 import assert from 'node:assert/strict';
+import { Resolver } from 'node:dns/promises';
 import { describe } from 'node:test';
 import { formCluster, http, scenario, TestCluster, waitFor } from './harness.js';
 
@@ -25,6 +26,19 @@ describe('issue 15: joins, Ctrl-C and quorum loss as a Consul user expects', () 
       const warnings = c.node(id).log().split('\n').filter((l) => l.includes('"level":40') || l.includes('"level":50'));
       assert.deepEqual(warnings, [], `${id} logged a warning during a normal join`);
     }
+  });
+
+  step('the servers are the `consul` service, in the catalog and in DNS (consul.service.consul), as in Consul', async () => {
+    const nodes = await waitFor('three consul instances in the catalog', async () => {
+      const list = JSON.parse((await http('GET', `${c.node('c1').url}/v1/catalog/service/consul?stale`)).body) as Array<{ Node: string; ServicePort: number }>;
+      return list.length === 3 ? list : undefined;
+    });
+    assert.deepEqual(nodes.map((n) => n.Node).sort(), ['s1', 's2', 's3']);
+    assert.deepEqual(nodes.map((n) => n.ServicePort).sort(), ['s1', 's2', 's3'].map((id) => c.node(id).raftPort).sort());
+    const resolver = new Resolver({ timeout: 2000, tries: 1 });
+    resolver.setServers([`127.0.0.1:${c.node('c1').dnsPort}`]);
+    const srv = await resolver.resolveSrv('consul.service.consul');
+    assert.deepEqual(srv.map((r) => r.port).sort(), nodes.map((n) => n.ServicePort).sort());
   });
 
   step('Ctrl-C (SIGINT) on a client: it leaves, exits 0, and is no longer listed (not failed)', async () => {
