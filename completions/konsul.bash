@@ -43,8 +43,8 @@ _konsul_values() {
 _konsul() {
   local cmd="" w i skip=0 words="" opts="" kind=none
   local _konsul_bin=${COMP_WORDS[0]} _konsul_addr=""
-  local known=' agent demo info monitor reload leave kv kv/get kv/put kv/delete kv/export kv/import watch services services/register services/deregister services/list check check/pass catalog catalog/services catalog/service catalog/nodes members cluster cluster/status cluster/leader cluster/peers cluster/stats cluster/health cluster/join cluster/leave cluster/transfer-leader cluster/snapshot snapshot snapshot/save snapshot/restore snapshot/inspect bench bench/write bench/read bench/dns bench/failover bench/self-test version completion '
-  local valued=' --address --advertise --anti-entropy-interval --api --cas --check-http --check-interval --check-script --check-tcp --check-timeout --check-ttl --cluster-id --concurrency --config --consistency --data-dir --datacenter --dead-server-timeout --dns-addr --dns-node-ttl --dns-service-ttl --domain --duration --election-timeout --fault-cmd --flags --heal-cmd --heartbeat-interval --http-addr --id --join --key --key-count --log-format --log-level --max-value-size --meta --name --node --node-health-timeout --node-id --note --port --prefix --raft-addr --recursor --requests --round-timeout --rounds --separator --service --settle --snapshot-interval --snapshot-threshold --stabilization-time --state --tag --timeout --tls-ca --tls-cert --tls-key --token --type --value-size --wait -c -d -n '
+  local known=' agent demo info monitor reload leave kv kv/get kv/put kv/delete kv/export kv/import watch services services/register services/deregister services/list check check/pass catalog catalog/services catalog/service catalog/nodes members top cluster cluster/status cluster/leader cluster/peers cluster/stats cluster/health cluster/join cluster/leave cluster/transfer-leader cluster/snapshot snapshot snapshot/save snapshot/restore snapshot/inspect bench bench/write bench/read bench/dns bench/failover bench/self-test version completion '
+  local valued=' --address --advertise --anti-entropy-interval --api --cas --check-http --check-interval --check-script --check-tcp --check-timeout --check-ttl --cluster-id --concurrency --config --consistency --data-dir --datacenter --dead-server-timeout --dns-addr --dns-node-ttl --dns-service-ttl --domain --duration --election-timeout --fault-cmd --flags --heal-cmd --heartbeat-interval --http-addr --id --interval --join --key --key-count --log-format --log-level --max-value-size --meta --name --node --node-health-timeout --node-id --note --port --prefix --raft-addr --recursor --requests --round-timeout --rounds --separator --service --settle --snapshot-interval --snapshot-threshold --sort --stabilization-time --state --tag --timeout --tls-ca --tls-cert --tls-key --token --type --value-size --wait -c -d -n '
   # Join back what bash split at ':' (127.0.0.1 : 8500), so an address is one word.
   local -a line=()
   local current=0
@@ -103,6 +103,7 @@ _konsul() {
     'catalog/service') opts='--http-addr --json --tag --passing' ;;
     'catalog/nodes') opts='--http-addr --json' ;;
     'members') opts='--http-addr --json' ;;
+    'top') opts='--http-addr --json --sort --interval' ;;
     'cluster/status') opts='--http-addr --json' ;;
     'cluster/leader') opts='--http-addr --json --wait' ;;
     'cluster/peers') opts='--http-addr --json' ;;
@@ -128,7 +129,7 @@ _konsul() {
     return 0
   fi
   case $cmd in
-    '') words='agent demo info monitor reload leave kv watch services check catalog members cluster snapshot bench version completion' ;;
+    '') words='agent demo info monitor reload leave kv watch services check catalog members top cluster snapshot bench version completion' ;;
     'kv') words='get put delete export import' ;;
     'services') words='register deregister list' ;;
     'check') words='pass' ;;

@@ -232,6 +232,8 @@ async function startWith(s: {
     throw new ConfigError(`--dns-addr: cannot listen on ${formatHostPort(config.dnsAddr)} (${code})`);
   }
   const dnsAddress = formatHostPort(dns.address);
+  const dnsServer = dns;
+  agent.metricsRegistry.countDnsQueries(() => dnsServer.stats().queries);
   agent.setDnsAddress(dnsAddress);
 
   const reloader = new ConfigReloader({

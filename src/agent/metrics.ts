@@ -66,6 +66,19 @@ export class AgentMetrics {
     }
   }
 
+  /** konsul_dns_queries_total, read from the DNS server's own count at each scrape (konsul top shows its rate). */
+  countDnsQueries(queries: () => number): void {
+    let seen = 0;
+    new Counter({
+      name: 'konsul_dns_queries_total', help: 'DNS queries received (UDP and TCP).', registers: [this.registry],
+      collect() {
+        const now = queries();
+        if (now > seen) this.inc(now - seen);
+        seen = now;
+      },
+    });
+  }
+
   setRole(role: string): void {
     for (const r of ROLES) this.state.set({ state: r }, r === role ? 1 : 0);
   }

@@ -39,6 +39,7 @@ interface Case { args?: string[]; target: Target; topIsData?: boolean; reason?: 
 const CASES: Record<string, Case> = {
   'agent': { target: 'none', reason: '--print-config --json prints config-file settings by their snake_case file keys (data); test/agent/print-config.test.ts checks it' },
   'watch': { target: 'none', reason: 'prints Consul\'s API JSON for the view as it is (GET /v1/kv/..., /v1/health/...), already in this style; test/cli/watch.test.ts reads it' },
+  'top': { args: ['--interval', '500ms'], target: 'agent' },
   'info': { args: [], target: 'agent' },
   'monitor': { target: 'none', reason: 'streams log lines until Ctrl-C: with --json each line is the agent\'s pino JSON line, as Consul\'s monitor -log-json passes its logger\'s lines' },
   'reload': { target: 'none', reason: 'needs an agent process with config files; test/cli/agent-ops.test.ts runs it' },

@@ -34,6 +34,7 @@ import { SnapshotSaveCommand } from './snapshot/save.js';
 import { ServicesDeregisterCommand } from './services/deregister.js';
 import { ServicesListCommand } from './services/list.js';
 import { ServicesRegisterCommand } from './services/register.js';
+import { TopCommand } from './top.js';
 import { VersionCommand } from './version.js';
 import { WatchCommand } from './watch.js';
 
@@ -58,6 +59,7 @@ export const COMMANDS = [
   CatalogServiceCommand,
   CatalogNodesCommand,
   MembersCommand,
+  TopCommand,
   ClusterStatusCommand,
   ClusterLeaderCommand,
   ClusterPeersCommand,

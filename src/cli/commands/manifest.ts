@@ -34,6 +34,7 @@ export const MANIFEST: CommandEntry[] = [
   { paths: [['catalog', 'service']], load: async () => (await import('./catalog/service.js')).CatalogServiceCommand },
   { paths: [['catalog', 'nodes']], load: async () => (await import('./catalog/nodes.js')).CatalogNodesCommand },
   { paths: [['members']], load: async () => (await import('./members.js')).MembersCommand },
+  { paths: [['top']], load: async () => (await import('./top.js')).TopCommand },
   { paths: [['cluster', 'status']], load: async () => (await import('./cluster/status.js')).ClusterStatusCommand },
   { paths: [['cluster', 'leader']], load: async () => (await import('./cluster/leader.js')).ClusterLeaderCommand },
   { paths: [['cluster', 'peers'], ['operator', 'raft', 'list-peers']], load: async () => (await import('./cluster/peers.js')).ClusterPeersCommand },
