@@ -14,7 +14,7 @@ export function editDistance(a: string, b: string): number {
   return d[a.length][b.length];
 }
 
-/** The candidate nearest to `typed`, if at most a third of its length (at least 2) away; else undefined. */
+/** The candidate nearest to `typed`, if close enough to be a typo (see limit); else undefined. */
 export function closest(typed: string, candidates: Iterable<string>): string | undefined {
   let best: string | undefined;
   let bestDistance = Infinity;
@@ -25,5 +25,7 @@ export function closest(typed: string, candidates: Iterable<string>): string | u
       bestDistance = d;
     }
   }
-  return bestDistance <= Math.max(2, Math.floor(typed.length / 3)) ? best : undefined;
+  // Short words are close to many others: at most one edit for four letters or fewer.
+  const limit = typed.length <= 4 ? 1 : Math.max(2, Math.floor(typed.length / 3));
+  return bestDistance <= limit ? best : undefined;
 }
