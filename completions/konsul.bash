@@ -43,8 +43,8 @@ _konsul_values() {
 _konsul() {
   local cmd="" w i skip=0 words="" opts="" kind=none
   local _konsul_bin=${COMP_WORDS[0]} _konsul_addr=""
-  local known=' agent demo info monitor reload leave kv kv/get kv/put kv/delete kv/export kv/import watch services services/register services/deregister services/list check check/pass catalog catalog/services catalog/service catalog/nodes members top cluster cluster/status cluster/leader cluster/peers cluster/stats cluster/health cluster/join cluster/leave cluster/transfer-leader cluster/snapshot snapshot snapshot/save snapshot/restore snapshot/inspect bench bench/write bench/read bench/dns bench/failover bench/self-test version completion '
-  local valued=' --address --advertise --anti-entropy-interval --api --cas --check-http --check-interval --check-script --check-tcp --check-timeout --check-ttl --cluster-id --concurrency --config --consistency --data-dir --datacenter --dead-server-timeout --dns-addr --dns-node-ttl --dns-service-ttl --domain --duration --election-timeout --fault-cmd --flags --heal-cmd --heartbeat-interval --http-addr --id --interval --join --key --key-count --log-format --log-level --max-value-size --meta --name --node --node-health-timeout --node-id --note --port --prefix --raft-addr --recursor --requests --round-timeout --rounds --separator --service --settle --snapshot-interval --snapshot-threshold --sort --stabilization-time --state --tag --timeout --tls-ca --tls-cert --tls-key --token --type --value-size --wait -c -d -n '
+  local known=' agent demo info monitor reload leave kv kv/get kv/put kv/delete kv/export kv/import watch txn session session/list session/info session/create session/destroy lock services services/register services/deregister services/list check check/pass catalog catalog/services catalog/service catalog/nodes members top cluster cluster/status cluster/leader cluster/peers cluster/stats cluster/health cluster/join cluster/leave cluster/transfer-leader cluster/snapshot snapshot snapshot/save snapshot/restore snapshot/inspect bench bench/write bench/read bench/dns bench/failover bench/self-test version completion '
+  local valued=' --acquire --address --advertise --anti-entropy-interval --api --behavior --cas --check --check-http --check-interval --check-script --check-tcp --check-timeout --check-ttl --cluster-id --concurrency --config --consistency --data-dir --datacenter --dead-server-timeout --dns-addr --dns-node-ttl --dns-service-ttl --domain --duration --election-timeout --fault-cmd --fence --fence-key --flags --heal-cmd --heartbeat-interval --http-addr --id --interval --join --key --key-count --lock-delay --log-format --log-level --max-value-size --meta --name --node --node-health-timeout --node-id --note --port --prefix --raft-addr --recursor --release --requests --round-timeout --rounds --separator --service --settle --snapshot-interval --snapshot-threshold --sort --stabilization-time --state --tag --timeout --tls-ca --tls-cert --tls-key --token --ttl --type --value-size --wait -c -d -n '
   # Join back what bash split at ':' (127.0.0.1 : 8500), so an address is one word.
   local -a line=()
   local current=0
@@ -90,11 +90,17 @@ _konsul() {
     'reload') opts='--http-addr --json --quiet -q' ;;
     'leave') opts='--http-addr --json --quiet -q' ;;
     'kv/get') opts='--http-addr --json --recurse --keys --separator --stale --consistent --base64' ;;
-    'kv/put') opts='--http-addr --json --quiet -q --flags --cas --base64' ;;
+    'kv/put') opts='--http-addr --json --quiet -q --flags --cas --base64 --acquire --release --fence --fence-key' ;;
     'kv/delete') opts='--http-addr --json --quiet -q --recurse --cas' ;;
     'kv/export') opts='--http-addr --json --stale --consistent' ;;
     'kv/import') opts='--http-addr --json --prefix' ;;
     'watch') opts='--http-addr --json --type --key --prefix --service --tag --passingonly --state' ;;
+    'txn') opts='--http-addr --json --stale --consistent' ;;
+    'session/list') opts='--http-addr --json --node --stale' ;;
+    'session/info') opts='--http-addr --json --stale' ;;
+    'session/create') opts='--http-addr --json --quiet -q --name --node --ttl --lock-delay --behavior --check --no-checks' ;;
+    'session/destroy') opts='--http-addr --json --quiet -q' ;;
+    'lock') opts='--http-addr --json --ttl --lock-delay --timeout --name' ;;
     'services/register') opts='--http-addr --json --quiet -q --name --id --address --port --tag --meta --check-http --check-tcp --check-ttl --check-script --check-interval --check-timeout' ;;
     'services/deregister') opts='--http-addr --json --quiet -q' ;;
     'services/list') opts='--http-addr --json' ;;
@@ -129,8 +135,9 @@ _konsul() {
     return 0
   fi
   case $cmd in
-    '') words='agent demo info monitor reload leave kv watch services check catalog members top cluster snapshot bench version completion' ;;
+    '') words='agent demo info monitor reload leave kv watch txn session lock services check catalog members top cluster snapshot bench version completion' ;;
     'kv') words='get put delete export import' ;;
+    'session') words='list info create destroy' ;;
     'services') words='register deregister list' ;;
     'check') words='pass' ;;
     'catalog') words='services service nodes' ;;
@@ -148,6 +155,8 @@ _konsul() {
     'kv/delete') kind=keys ;;
     'kv/export') kind=keys ;;
     'kv/import') kind=files ;;
+    'txn') kind=files ;;
+    'lock') kind=keys ;;
     'services/register') kind=files ;;
     'services/deregister') kind=service-ids ;;
     'catalog/service') kind=services ;;

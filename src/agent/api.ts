@@ -5,6 +5,7 @@
 import type { ArchiveHeader } from '../state/archive.js';
 import type { HealthStatus, StateMachine } from '../state/index.js';
 import type { CheckDefinition, ServiceDefinition } from './local/definitions.js';
+import type { CoordinationService } from './sessions.js';
 
 /** `default`: the leader answers under its lease; `consistent`: ReadIndex; `stale`: this agent's replica as it is. */
 export type Consistency = 'default' | 'consistent' | 'stale';
@@ -56,6 +57,8 @@ export interface ClusterStats {
   snapshotIndex: number;
   leaderChanges: number;
   proposals: { committed: number; failed: number; forwarded: number };
+  /** Same-turn batching of single KV writes on the leader: log entries proposed and the writes they carried. */
+  batching?: { enabled: boolean; entries: number; writes: number };
   transport: unknown;
   storage: unknown;
   uptimeSeconds: number;
@@ -141,4 +144,6 @@ export interface AgentApi {
   readonly metricsContentType: string;
   readonly local: LocalServicesApi;
   self(): AgentSelf;
+  /** Sessions, locks and transactions (coord). */
+  readonly coord: CoordinationService;
 }

@@ -22,6 +22,8 @@ export interface AgentAnswer {
   text(): string;
   /** The body parsed as JSON; an answer that is not JSON fails with a CliError (exit 1). */
   json<T>(): T;
+  /** A response header (lower-case name), or undefined. */
+  header(name: string): string | undefined;
 }
 
 export interface CallOptions {
@@ -152,6 +154,10 @@ export class AgentClient {
       headers,
       body,
       text: () => body.toString('utf8'),
+      header: (name) => {
+        const v = headers[name.toLowerCase()];
+        return Array.isArray(v) ? v.join(', ') : v;
+      },
       json: <T>(): T => {
         try {
           return JSON.parse(body.toString('utf8')) as T;

@@ -20,13 +20,13 @@ export interface AgentControl {
 const LEVELS: Readonly<Record<string, number>> = { trace: 10, debug: 20, info: 30, warn: 40, err: 50, error: 50 };
 
 function controlOf(ctx: RequestContext): AgentControl {
-  if (!ctx.control) throw new HttpError('KONSUL_ERR_HTTP_NOT_IMPLEMENTED', 'this agent does not offer its controls over HTTP', 501);
+  if (!ctx.control) throw new HttpError('KONSUL_ERR_HTTP_NOT_IMPLEMENTED', 'this agent does not offer its controls over HTTP', 'not-implemented');
   return ctx.control;
 }
 
 function reload(ctx: RequestContext): void {
   const report = controlOf(ctx).reload();
-  if (!report.ok) throw new HttpError('KONSUL_ERR_HTTP_RELOAD', `reload failed; the running configuration is kept: ${report.error ?? 'unknown error'}`, 500);
+  if (!report.ok) throw new HttpError('KONSUL_ERR_HTTP_RELOAD', `reload failed; the running configuration is kept: ${report.error ?? 'unknown error'}`, 'internal');
   ctx.res.writeHead(200, { 'content-type': 'application/json' });
   ctx.res.end(JSON.stringify({ Applied: report.applied, RestartNeeded: report.restartNeeded }));
 }

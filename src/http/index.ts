@@ -14,6 +14,9 @@ import { operatorRoutes } from './operator.js';
 import { Router } from './router.js';
 import { snapshotRoutes } from './snapshot.js';
 import { statusRoutes } from './status.js';
+// ---- coord
+import { sessionRoutes } from './session.js';
+import { txnRoutes } from './txn.js';
 import type { HttpLimits, HttpLogger, RequestContext } from './types.js';
 
 export { HttpError } from './errors.js';
@@ -96,7 +99,9 @@ export function createHttpServer(options: HttpServerOptions): Server {
   if (agent === undefined || agent === null) throw new TypeError('createHttpServer: agent is required');
   const limits = resolveLimits(options);
   const router = new Router([...kvRoutes, ...catalogRoutes, ...agentRoutes, ...statusRoutes, ...operatorRoutes, ...clusterRoutes, ...metricsRoutes, ...snapshotRoutes,
-    ...controlRoutes]);
+    ...controlRoutes,
+    // ---- coord
+    ...sessionRoutes, ...txnRoutes]);
 
   const serve = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const method = req.method ?? 'GET';

@@ -30,10 +30,10 @@ export function loadedModules(argv: string[]): string[] {
 }
 
 /** What a client command must not load, as a list of the offending modules (empty: fine). */
-// Allowed: the agent's service-definition parser (services register checks a definition as the agent
+// Allowed: storage/limits.js (the key and value limits, constants without the engine), the agent's service-definition parser (services register checks a definition as the agent
 // will), raft/types.js (constants the peer protocol version comes with), and the helpers other
 // command groups share (*/common.js).
-const ALLOWED = new Set(['dist/src/agent/local/definitions.js', 'dist/src/raft/types.js']);
+const ALLOWED = new Set(['dist/src/agent/local/definitions.js', 'dist/src/raft/types.js', 'dist/src/storage/limits.js']);
 
 export function heavyModules(modules: readonly string[], ownCommand: string): string[] {
   return modules.filter((m) => !ALLOWED.has(m) && !/^dist\/src\/cli\/commands\/[a-z-]+\/common\.js$/.test(m)).filter((m) =>

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
-import { startAgent, type RunningAgent } from '../../src/agent/main.js';
+import { startAgent, type RunningAgent } from '../../src/main/agent.js';
 import { counterSum, render, type Sample } from '../../src/cli/commands/top.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { waitFor } from '../cluster/harness.js';

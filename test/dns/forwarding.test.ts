@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
-import { startAgent, type RunningAgent } from '../../src/agent/main.js';
+import { startAgent, type RunningAgent } from '../../src/main/agent.js';
 import { freePort, waitFor } from '../cluster/harness.js';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;

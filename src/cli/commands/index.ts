@@ -37,6 +37,13 @@ import { ServicesRegisterCommand } from './services/register.js';
 import { TopCommand } from './top.js';
 import { VersionCommand } from './version.js';
 import { WatchCommand } from './watch.js';
+// ---- coord
+import { LockCommand } from './lock.js';
+import { SessionCreateCommand } from './session/create.js';
+import { SessionDestroyCommand } from './session/destroy.js';
+import { SessionInfoCommand } from './session/info.js';
+import { SessionListCommand } from './session/list.js';
+import { TxnCommand } from './txn.js';
 
 export const COMMANDS = [
   AgentRunCommand,
@@ -51,6 +58,12 @@ export const COMMANDS = [
   KvExportCommand,
   KvImportCommand,
   WatchCommand,
+  TxnCommand,
+  SessionListCommand,
+  SessionInfoCommand,
+  SessionCreateCommand,
+  SessionDestroyCommand,
+  LockCommand,
   ServicesRegisterCommand,
   ServicesDeregisterCommand,
   ServicesListCommand,

@@ -26,6 +26,13 @@ export const MANIFEST: CommandEntry[] = [
   { paths: [['kv', 'export']], load: async () => (await import('./kv/export.js')).KvExportCommand },
   { paths: [['kv', 'import']], load: async () => (await import('./kv/import.js')).KvImportCommand },
   { paths: [['watch']], load: async () => (await import('./watch.js')).WatchCommand },
+  // ---- coord
+  { paths: [['txn']], load: async () => (await import('./txn.js')).TxnCommand },
+  { paths: [['session', 'list']], load: async () => (await import('./session/list.js')).SessionListCommand },
+  { paths: [['session', 'info']], load: async () => (await import('./session/info.js')).SessionInfoCommand },
+  { paths: [['session', 'create']], load: async () => (await import('./session/create.js')).SessionCreateCommand },
+  { paths: [['session', 'destroy']], load: async () => (await import('./session/destroy.js')).SessionDestroyCommand },
+  { paths: [['lock']], load: async () => (await import('./lock.js')).LockCommand },
   { paths: [['services', 'register']], load: async () => (await import('./services/register.js')).ServicesRegisterCommand },
   { paths: [['services', 'deregister']], load: async () => (await import('./services/deregister.js')).ServicesDeregisterCommand },
   { paths: [['services', 'list']], load: async () => (await import('./services/list.js')).ServicesListCommand },

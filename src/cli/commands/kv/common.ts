@@ -13,6 +13,8 @@ export interface KvEntry {
   CreateIndex: number;
   ModifyIndex: number;
   LockIndex: number;
+  /** The session holding the key's lock (only while it is locked). */
+  Session?: string;
 }
 
 /** `--json` form of an entry: the value decoded (utf8, or base64 with --base64), indexes kept. */
@@ -23,10 +25,8 @@ export interface KvEntryJson {
   createIndex: number;
   modifyIndex: number;
   lockIndex: number;
+  session?: string;
 }
-
-/** The longest key the store takes, in bytes (storage's MAX_KEY_BYTES; test/cli/habits.test.ts checks they agree). */
-export const MAX_KEY_BYTES = 511;
 
 const U64_MAX = 2n ** 64n - 1n;
 

@@ -8,7 +8,8 @@ import type { AgentClient } from '../../client.js';
 import { HttpCommand } from '../../command.js';
 import { CliError } from '../../errors.js';
 import { EXIT } from '../../exit-codes.js';
-import { kvUrl, MAX_KEY_BYTES, readAll } from './common.js';
+import { MAX_KEY_BYTES } from '../../../state/command.js';
+import { kvUrl, readAll } from './common.js';
 import type { KvExportEntry } from './export.js';
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;

@@ -11,12 +11,13 @@ import { startDnsServer, type DnsServer } from '../dns/index.js';
 import { createHttpServer } from '../http/index.js';
 import { STATE_TABLES, StateMachine } from '../state/index.js';
 import { openStorage, type NodeStorage } from '../storage/index.js';
-import { Agent } from './agent.js';
+import { Agent } from '../agent/agent.js';
+import { Components } from './components.js';
 import {
   ConfigError, formatHostPort, loadConfig, printableConfig, type AgentConfig, type AgentFlagValues, type LoadedConfig,
-} from './config.js';
-import { createAgentLogger, type LogOutput } from './logging.js';
-import { ConfigReloader, settingValues, type ReloadReport } from './reload.js';
+} from '../agent/config.js';
+import { createAgentLogger, type LogOutput } from '../agent/logging.js';
+import { ConfigReloader, settingValues, type ReloadReport } from '../agent/reload.js';
 
 export type { AgentFlagValues };
 
@@ -129,112 +130,132 @@ async function startWith(s: {
 }): Promise<RunningAgent> {
   const { config, dataDir, devDir, log } = s;
 
-  let storage: NodeStorage;
-  try {
-    storage = openStorage(dataDir, { state: { tables: STATE_TABLES } });
-  } catch (error) {
-    throw new ConfigError(`--data-dir: cannot open ${dataDir}: ${(error as Error).message}`);
-  }
-  const state = new StateMachine(storage.state);
-  const hadState = storage.state.appliedIndex() > 0;
-
   let finish!: (code: number) => void;
   const done = new Promise<number>((resolve) => { finish = resolve; });
   let stopping: Promise<number> | undefined;
-  // eslint-disable-next-line prefer-const
-  let agent: Agent;
-  let server: ReturnType<typeof createHttpServer> | undefined;
-  let dns: DnsServer | undefined;
+  let storage!: NodeStorage;
+  let state!: StateMachine;
+  let hadState = false;
+  let agent!: Agent;
+  let server!: ReturnType<typeof createHttpServer>;
+  let dns!: DnsServer;
+  const components = new Components(log);
 
   const stop = (reason = 'shutting down', code = 0): Promise<number> => {
     if (stopping) return stopping;
     stopping = (async () => {
       log.info({ reason }, 'agent stopping');
-      if (server) {
-        server.close();
-        server.closeAllConnections();
-      }
-      if (dns) await dns.close().catch((error: Error) => log.warn({ err: error }, 'dns close failed'));
-      try {
-        await agent.stop();
-      } catch (error) {
-        log.warn({ err: error }, 'raft stop failed');
-      }
-      await storage.close();
-      if (devDir) rmSync(devDir, { recursive: true, force: true });
+      await components.stopAll();
       finish(code);
       return code;
     })();
     return stopping;
   };
 
-  agent = new Agent({ config, storage, state, logger: log, onExit: (reason, code) => void stop(reason, code) });
-  try {
-    await agent.start();
-  } catch (error) {
-    await storage.close();
-    if (devDir) rmSync(devDir, { recursive: true, force: true });
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
-      throw new ConfigError(`--raft-addr: cannot listen on ${formatHostPort(config.raftAddr)} (${code})`);
-    }
-    throw error;
-  }
-
   // Bound once the reloader exists (below); reload before that says so.
   let reloaderRef: ConfigReloader | undefined;
   const output = s.output;
-  server = createHttpServer({
-    agent,
-    control: {
-      reload: () => reloaderRef?.reload() ?? { ok: false, error: 'the agent is still starting', applied: [], restartNeeded: [] },
-      subscribeLogs: (listener) => output?.subscribe(listener) ?? (() => undefined),
-      logLevel: () => log.level,
+  // In start order; each is stopped in reverse, on shutdown or when a later one fails to start.
+  await components.startAll([
+    {
+      name: 'dev data dir',
+      start: () => {},
+      stop: () => {
+        if (devDir) rmSync(devDir, { recursive: true, force: true });
+      },
     },
-    maxValueBytes: config.maxValueBytes,
-    logger: log,
-    onResponse: (method, code) => agent.metricsRegistry.httpRequests.inc({ method, code: String(code) }),
-  });
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server!.once('error', reject);
-      server!.listen(config.httpAddr.port, config.httpAddr.host, () => {
-        server!.off('error', reject);
-        resolve();
-      });
-    });
-  } catch (error) {
-    server = undefined;
-    await stop('http failed');
-    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-    throw new ConfigError(`--http-addr: cannot listen on ${formatHostPort(config.httpAddr)} (${code})`);
-  }
-  const bound = server.address() as AddressInfo;
-  const httpAddress = formatHostPort({ host: bound.address, port: bound.port });
-  agent.setHttpAddress(httpAddress);
-
-  try {
-    dns = await startDnsServer({
-      catalog: state.catalog,
-      host: config.dnsAddr.host,
-      port: config.dnsAddr.port,
-      domain: config.dns.domain,
-      datacenter: config.datacenter,
-      nodeTtlSeconds: config.dns.nodeTtlSeconds,
-      serviceTtlSeconds: config.dns.serviceTtlSeconds,
-      onlyPassing: config.dns.onlyPassing,
-      recursors: config.dns.recursors,
-      logger: log,
-    });
-  } catch (error) {
-    await stop('dns failed');
-    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-    throw new ConfigError(`--dns-addr: cannot listen on ${formatHostPort(config.dnsAddr)} (${code})`);
-  }
+    {
+      name: 'storage',
+      start: () => {
+        try {
+          storage = openStorage(dataDir, { state: { tables: STATE_TABLES } });
+        } catch (error) {
+          throw new ConfigError(`--data-dir: cannot open ${dataDir}: ${(error as Error).message}`);
+        }
+        state = new StateMachine(storage.state);
+        hadState = storage.state.appliedIndex() > 0;
+      },
+      stop: () => storage.close(),
+    },
+    {
+      name: 'raft',
+      start: async () => {
+        agent = new Agent({ config, storage, state, logger: log, onExit: (reason, code) => void stop(reason, code) });
+        try {
+          await agent.start();
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code;
+          if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+            throw new ConfigError(`--raft-addr: cannot listen on ${formatHostPort(config.raftAddr)} (${code})`);
+          }
+          throw error;
+        }
+      },
+      stop: () => agent.stop(),
+    },
+    {
+      name: 'http',
+      start: async () => {
+        server = createHttpServer({
+          agent,
+          control: {
+            reload: () => reloaderRef?.reload() ?? { ok: false, error: 'the agent is still starting', applied: [], restartNeeded: [] },
+            subscribeLogs: (listener) => output?.subscribe(listener) ?? (() => undefined),
+            logLevel: () => log.level,
+          },
+          maxValueBytes: config.maxValueBytes,
+          logger: log,
+          onResponse: (method, code) => agent.metricsRegistry.httpRequests.inc({ method, code: String(code) }),
+        });
+        try {
+          await new Promise<void>((resolve, reject) => {
+            server.once('error', reject);
+            server.listen(config.httpAddr.port, config.httpAddr.host, () => {
+              server.off('error', reject);
+              resolve();
+            });
+          });
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+          throw new ConfigError(`--http-addr: cannot listen on ${formatHostPort(config.httpAddr)} (${code})`);
+        }
+        const bound = server.address() as AddressInfo;
+        agent.setHttpAddress(formatHostPort({ host: bound.address, port: bound.port }));
+      },
+      stop: () => {
+        server.close();
+        server.closeAllConnections();
+      },
+    },
+    {
+      name: 'dns',
+      start: async () => {
+        try {
+          dns = await startDnsServer({
+            catalog: state.catalog,
+            host: config.dnsAddr.host,
+            port: config.dnsAddr.port,
+            domain: config.dns.domain,
+            datacenter: config.datacenter,
+            nodeTtlSeconds: config.dns.nodeTtlSeconds,
+            serviceTtlSeconds: config.dns.serviceTtlSeconds,
+            onlyPassing: config.dns.onlyPassing,
+            recursors: config.dns.recursors,
+            logger: log,
+          });
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+          throw new ConfigError(`--dns-addr: cannot listen on ${formatHostPort(config.dnsAddr)} (${code})`);
+        }
+        agent.setDnsAddress(formatHostPort(dns.address));
+        const dnsServer = dns;
+        agent.metricsRegistry.countDnsQueries(() => dnsServer.stats().queries);
+      },
+      stop: () => dns.close(),
+    },
+  ]);
+  const httpAddress = agent.info().httpAddress;
   const dnsAddress = formatHostPort(dns.address);
-  const dnsServer = dns;
-  agent.metricsRegistry.countDnsQueries(() => dnsServer.stats().queries);
-  agent.setDnsAddress(dnsAddress);
 
   const reloader = new ConfigReloader({
     flags: s.flags, env: s.env, config, initial: s.loaded, initialValues: s.initialValues, local: agent.local, logger: log, dataDir,
