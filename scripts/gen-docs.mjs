@@ -11,7 +11,7 @@ import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 const load = (rel) => import(new URL(`../dist/src/${rel}`, import.meta.url).href);
-const { buildCli } = await load('cli/main.js');
+const { buildCli } = await load('cli/full-cli.js');
 const { commandModel } = await load('cli/docs/model.js');
 const { bashCompletion, zshCompletion, fishCompletion } = await load('cli/docs/completions.js');
 const { manPages } = await load('cli/docs/man.js');

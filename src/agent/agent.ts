@@ -169,6 +169,11 @@ export class Agent implements AgentApi {
         && this.knownLeader() !== '',
       antiEntropyIntervalMs: options.config.antiEntropyIntervalMs,
       logger: options.logger,
+      // As Consul lists its servers: the `consul` service on each server (DNS: consul.service.consul), at the raft port.
+      builtinServices: () => (options.config.server ? [{
+        id: 'consul', service: 'consul', tags: [], address: '', port: Number(this.raftAddress.split(':').pop()) || 0, meta: {},
+        weights: { passing: 1, warning: 1 }, enableTagOverride: false,
+      }] : []),
     });
     // A restore replaced the catalog: put this node's entry back now rather than at the next anti-entropy round.
     this.state.onRestore((index) => {

@@ -152,7 +152,7 @@ export const SETTINGS = {
   dataDir: S('dataDir', ['KONSUL_DATA_DIR', 'KONSUL_RAFT_DATA_DIR'], 'data_dir', 'path', 'none; required unless dev', 'Where the Raft log and the state live'),
   raftAddr: S('raftAddr', ['KONSUL_RAFT_BIND_ADDR'], 'raft_addr', 'address', '0.0.0.0:7000', 'Peer transport listen address'),
   advertise: S('advertise', ['KONSUL_RAFT_ADVERTISE_ADDR'], 'advertise', 'address', 'the bind address, or the first LAN IP', 'The address peers dial'),
-  httpAddr: S('httpAddr', ['KONSUL_HTTP_ADDR'], 'http_addr', 'address', '127.0.0.1:8500', 'HTTP API listen address'),
+  httpAddr: S('httpAddr', ['KONSUL_HTTP_BIND_ADDR'], 'http_addr', 'address', '127.0.0.1:8500', 'HTTP API listen address (KONSUL_HTTP_ADDR only tells the CLI where to talk, as CONSUL_HTTP_ADDR does)'),
   dnsAddr: S('dnsAddr', ['KONSUL_DNS_ADDR'], 'dns_addr', 'address', '127.0.0.1:8600', 'DNS listen address'),
   token: S('token', ['KONSUL_RAFT_TOKEN'], 'token', 'string', 'none', 'Join token every peer must present'),
   tlsCert: S('tlsCert', ['KONSUL_TLS_CERT'], 'tls_cert', 'path', 'none', 'PEM certificate for mutual TLS between peers'),
@@ -531,12 +531,16 @@ export function resolveConfig(flags: AgentFlagValues, env: NodeJS.ProcessEnv = p
 }
 
 /** Read every source (flags, KONSUL_* variables, config files), check it all, and say where each value came from. */
-export function loadConfig(flags: AgentFlagValues, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+export function loadConfig(
+  flags: AgentFlagValues, env: NodeJS.ProcessEnv = process.env,
+  /** --print-config shows the settings of an agent that is not started: a data dir is not needed for that. */
+  options: { requireDataDir?: boolean } = {},
+): LoadedConfig {
   const { paths, source } = configPaths(flags, env);
   const files = expandPaths(paths, source);
   const layers = files.map((path) => ({ path, values: readConfigFile(path, source) }));
   const src = new Sources(flags, env, layers);
-  const config = resolveSettings(src);
+  const config = resolveSettings(src, options.requireDataDir ?? true);
   const services = new Map<string, FileService>();
   const checks = new Map<string, FileCheck>();
   for (const layer of layers) readDefinitions(layer, services, checks);
@@ -672,9 +676,8 @@ const RESOLVE: { [K in SettingName]: Resolver<SettingValues[K]> } = {
     return nodeId;
   },
   dataDir: (raw, get) => {
-    const dataDir = optionalText(raw, get);
-    if (dataDir === undefined && !get('dev')) fail('--data-dir', 'is required (or KONSUL_DATA_DIR); use --dev for a throwaway single-node agent');
-    return dataDir;
+    // Required unless dev: checked in resolveSettings, which --print-config asks not to (it starts nothing).
+    return optionalText(raw, get);
   },
   raftAddr: address((get) => (get('dev') ? '127.0.0.1:0' : '0.0.0.0:7000'), 7000),
   advertise: (raw, get) => {
@@ -751,7 +754,7 @@ const SETTING_RULES: ReadonlyArray<{ after: SettingName; blame: SettingName; sou
   },
 ];
 
-function resolveSettings(src: Sources): AgentConfig {
+function resolveSettings(src: Sources, requireDataDir: boolean): AgentConfig {
   const values: Partial<SettingValues> = {};
   const raws = new Map<SettingName, Raw | undefined>();
   const resolving = new Set<SettingName>();
@@ -768,6 +771,9 @@ function resolveSettings(src: Sources): AgentConfig {
   // The order a person reads the table in is the order errors are found in.
   for (const name of Object.keys(SETTINGS) as SettingName[]) {
     get(name);
+    if (name === 'dataDir' && requireDataDir && values.dataDir === undefined && !get('dev')) {
+      fail('--data-dir', 'is required (or KONSUL_DATA_DIR); use --dev for a throwaway single-node agent');
+    }
     for (const rule of SETTING_RULES) {
       if (rule.after !== name) continue;
       const problem = rule.problem(values as SettingValues);

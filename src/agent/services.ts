@@ -34,6 +34,8 @@ export interface LocalServicesOptions {
   ready: () => boolean;
   antiEntropyIntervalMs: number;
   logger: TransportLogger;
+  /** Services this node has by its role, not by registration (a server's `consul`), synced with the rest. */
+  builtinServices?: () => ServiceInput[];
 }
 
 interface Entry {
@@ -233,9 +235,10 @@ export class LocalServices {
     if (e.definition.kind === 'maintenance') return;
     e.runner = new CheckRunner(e.definition, (status, output) => {
       if (this.checks.get(e.definition.id) !== e) return;
+      const moved = e.status !== status;
       e.status = status;
       e.output = output;
-      this.opts.logger.info({ check: e.definition.id, status }, 'check status changed');
+      this.opts.logger.info({ check: e.definition.id, status }, moved ? 'check status changed' : 'check output changed');
       this.persistSoon();
       this.dirty = true;
       this.kick();
@@ -296,6 +299,7 @@ export class LocalServices {
       id: s.id, service: s.name, tags: s.tags, address: s.address, port: s.port, meta: s.meta, weights: s.weights,
       enableTagOverride: s.enableTagOverride, ...serviceExtras(s),
     }));
+    for (const b of this.opts.builtinServices?.() ?? []) if (!services.some((s) => s.id === b.id)) services.push(b);
     const checks: CheckInput[] = this.listChecks().map((c) => ({
       checkId: c.definition.id, name: c.definition.name, status: c.status, notes: c.definition.notes, output: c.output,
       serviceId: c.definition.serviceId, type: c.definition.kind,

@@ -216,7 +216,15 @@ function members(ctx: RequestContext): void {
   const me = agent.self();
   const catalog = agent.state.catalog;
   const filter = filterParam(ctx, MEMBER_SCHEMA);
-  sendJson(ctx.res, 200, applyFilter(agent.status().members.map((m) => {
+  const status = agent.status();
+  // Without a leader (a quorum loss) nobody keeps the members' health: this agent's own links to
+  // its peers (which it dials while it campaigns) say which of them it cannot reach.
+  const unreachable = new Set<string>();
+  if (status.leader === null) {
+    const peers = (agent.stats().transport as { peers?: Array<{ nodeId: string; state: string; failures: number }> }).peers ?? [];
+    for (const p of peers) if (p.state !== 'connected' && p.failures > 0) unreachable.add(p.nodeId);
+  }
+  sendJson(ctx.res, 200, applyFilter(status.members.map((m) => {
     const record = agent.state.member(m.id);
     const server = record?.server ?? m.voter;
     const hp = parseHostPort(m.raftAddress, 0);
@@ -227,7 +235,7 @@ function members(ctx: RequestContext): void {
         role: server ? 'consul' : 'node', dc: me.datacenter, voter: String(m.voter), raft_addr: m.raftAddress,
         http_addr: m.httpAddress, vsn: String(me.protocolVersion),
       },
-      Status: nodeCheck?.status === 'critical' || m.healthy === false ? FAILED : ALIVE,
+      Status: nodeCheck?.status === 'critical' || m.healthy === false || unreachable.has(m.id) ? FAILED : ALIVE,
       ProtocolMin: me.protocolVersion, ProtocolMax: me.protocolVersion, ProtocolCur: me.protocolVersion,
     };
   }), filter));

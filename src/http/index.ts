@@ -6,6 +6,7 @@ import type { AgentApi } from '../agent/api.js';
 import { agentRoutes } from './agent.js';
 import { catalogRoutes } from './catalog.js';
 import { clusterRoutes } from './cluster.js';
+import { controlRoutes, type AgentControl } from './control.js';
 import { methodNotAllowed, notFound, sendError } from './errors.js';
 import { kvRoutes } from './kv.js';
 import { metricsRoutes } from './metrics.js';
@@ -44,6 +45,8 @@ export interface HttpServerOptions {
   routes?: readonly RouteSpec[];
   /** Called once per finished or aborted response (the agent counts requests by method and status). */
   onResponse?: (method: string, statusCode: number) => void;
+  /** PUT /v1/agent/reload and GET /v1/agent/monitor; without it they answer 501. */
+  control?: AgentControl;
 }
 
 const KiB = 1024;
@@ -103,6 +106,8 @@ export function allRoutes(): RouteSpec[] {
   return [
     ...kvRoutes, ...catalogRoutes, ...agentRoutes, ...statusRoutes, ...operatorRoutes, ...clusterRoutes, ...metricsRoutes,
     ...snapshotRoutes,
+    // ---- cli: reload and monitor
+    ...controlRoutes,
     // ---- coord
     ...sessionRoutes, ...txnRoutes,
     // api branch (issue 18): Consul endpoints added for API fidelity.
@@ -131,7 +136,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
       if (match.kind === 'method-not-allowed') throw methodNotAllowed(method, match.allowed);
       let signal: AbortSignal | undefined;
       const ctx: RequestContext = {
-        req, res, agent, limits,
+        req, res, agent, limits, control: options.control,
         params: match.params,
         query: new URLSearchParams(rawQuery),
         get signal() {

@@ -27,6 +27,8 @@ export interface RequestContext {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly agent: AgentApi;
+  /** The agent process's controls (reload, logs), when it gives them (src/http/control.ts). */
+  readonly control?: import('./control.js').AgentControl;
   readonly limits: HttpLimits;
   /** Path parameters from the route pattern, percent-decoded. */
   readonly params: Readonly<Record<string, string>>;

@@ -92,7 +92,7 @@ function summaryText(r: {
     `  raft      ${r.raft}`,
     `  http      ${r.http}`,
     `  dns       ${r.dns} (udp, tcp)`,
-    `  data dir  ${r.dataDir}${c.dev ? ' (temporary, removed at exit)' : ''}`,
+    `  data dir  ${r.dataDir}${c.dev && c.dataDir === undefined ? ' (temporary, removed at exit)' : c.dev ? ' (yours: kept at exit)' : ''}`,
     `  config    ${files}`,
     `  logs      ${c.logLevel} and up, on stdout`,
     '',
@@ -152,6 +152,9 @@ async function startWith(s: {
     return stopping;
   };
 
+  // Bound once the reloader exists (below); reload before that says so.
+  let reloaderRef: ConfigReloader | undefined;
+  const output = s.output;
   // In start order; each is stopped in reverse, on shutdown or when a later one fails to start.
   await components.startAll([
     {
@@ -199,6 +202,11 @@ async function startWith(s: {
       start: async () => {
         server = createHttpServer({
           agent,
+          control: {
+            reload: () => reloaderRef?.reload() ?? { ok: false, error: 'the agent is still starting', applied: [], restartNeeded: [] },
+            subscribeLogs: (listener) => output?.subscribe(listener) ?? (() => undefined),
+            logLevel: () => log.level,
+          },
           maxValueBytes: config.maxValueBytes,
           logger: log,
           onResponse: (method, code) => agent.metricsRegistry.httpRequests.inc({ method, code: String(code) }),
@@ -246,6 +254,8 @@ async function startWith(s: {
           throw new ConfigError(`--dns-addr: cannot listen on ${formatHostPort(config.dnsAddr)} (${code})`);
         }
         agent.setDnsAddress(formatHostPort(dns.address));
+        const dnsServer = dns;
+        agent.metricsRegistry.countDnsQueries(() => dnsServer.stats().queries);
       },
       stop: () => dns.close(),
     },
@@ -256,6 +266,7 @@ async function startWith(s: {
   const reloader = new ConfigReloader({
     flags: s.flags, env: s.env, config, initial: s.loaded, initialValues: s.initialValues, local: agent.local, logger: log, dataDir,
   });
+  reloaderRef = reloader;
   const definitions = reloader.start();
   const entry: Entry = hadState ? 'restarted' : config.bootstrap ? 'bootstrapped' : config.join.length > 0 ? 'joining' : 'waiting';
   const summary = summaryText({
@@ -332,8 +343,9 @@ export async function runAgent(
       process.stderr.write('second signal: exiting now\n');
       process.exit(1);
     }
-    if (signal === 'SIGTERM' && !config.server && !config.dev) {
-      // A client leaves gracefully: out of the configuration before the process ends.
+    if ((signal === 'SIGTERM' || signal === 'SIGINT') && !config.server && !config.dev) {
+      // A client leaves gracefully, on Ctrl-C as on SIGTERM (Consul's clients do too): out of the
+      // configuration before the process ends, so `members` shows it `left`, not `failed`.
       const timeout = setTimeout(() => void running.stop('leave timed out', 1), config.proposalTimeoutMs + 1000);
       agent.removeMember(agent.nodeId).then(
         () => {
@@ -375,7 +387,7 @@ export function printConfig(
 ): number {
   let loaded: LoadedConfig;
   try {
-    loaded = loadConfig(flags, env);
+    loaded = loadConfig(flags, env, { requireDataDir: false });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     err.write(`Error: ${error.message}\n`);

@@ -379,6 +379,9 @@ export class Peer {
     const fields = { peer: this.nodeId, failures: this.failures, err: { code: errorCode(err), message: err.message } };
     if (err instanceof HandshakeRejectedError) logger.error(fields, 'peer refused our handshake');
     else if (wasConnected) logger.warn(fields, 'connection to peer lost');
+    // A peer whose address is not known yet (a join, before its member record is applied here) is
+    // normal for a moment: not worth a warning (issue 15). It stays at debug until the address comes.
+    else if (err instanceof PeerUnreachableError && err.message.includes('no known address')) logger.debug(fields, 'peer address not known yet; retrying');
     else if (this.failures === 1) logger.warn(fields, 'cannot reach peer; retrying with backoff');
     else logger.debug(fields, 'cannot reach peer');
 

@@ -2,12 +2,18 @@
 // config file, then defaults) and one clear error naming each bad setting.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { ConfigError, parseHostPort, resolveConfig } from '../../src/agent/config.js';
 import { parseSettingDuration as parseDuration } from '../../src/duration.js';
+
+/** Every temporary dir this file made, removed when it ends. */
+const made: string[] = [];
+after(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
 
 const base = { dataDir: '/tmp/x', nodeId: 'n1' };
 
@@ -46,9 +52,10 @@ describe('agent settings', () => {
 
   it('flags win over KONSUL_* variables, which win over the config file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'konsul-config-'));
+    made.push(dir);
     const file = join(dir, 'konsul.json');
     writeFileSync(file, JSON.stringify({ node_id: 'from-file', http_addr: '127.0.0.1:9001', raft_addr: '127.0.0.1:7101', server: true }));
-    const env = { KONSUL_HTTP_ADDR: '127.0.0.1:9002', KONSUL_RAFT_JOIN: 'a:7000,b' };
+    const env = { KONSUL_HTTP_BIND_ADDR: '127.0.0.1:9002', KONSUL_RAFT_JOIN: 'a:7000,b' };
     const c = resolveConfig({ config: file, dataDir: dir, httpAddr: '127.0.0.1:9003' }, env);
     assert.equal(c.nodeId, 'from-file');
     assert.equal(c.httpAddr.port, 9003);
@@ -74,6 +81,7 @@ describe('agent settings', () => {
     assert.match(errorOf(() => resolveConfig({ ...base, deadServerTimeout: '1s' }, {})), /^--dead-server-timeout/);
     assert.match(errorOf(() => resolveConfig({ ...base, config: '/nonexistent.json' }, {})), /^--config: cannot read/);
     const dir = mkdtempSync(join(tmpdir(), 'konsul-config-'));
+    made.push(dir);
     writeFileSync(join(dir, 'bad.json'), '{"data_dir": "/x", "colour": "blue"}');
     assert.match(errorOf(() => resolveConfig({ config: join(dir, 'bad.json') }, {})), /unknown setting "colour"/);
     writeFileSync(join(dir, 'broken.json'), '{');

@@ -385,6 +385,8 @@ const COVERED_ELSEWHERE = new Set([
   'PUT /v1/kv/*key acquire', 'PUT /v1/kv/*key release', 'PUT /v1/kv/*key fence', 'PUT /v1/kv/*key fence-key', 'DELETE /v1/kv/*key fence', 'DELETE /v1/kv/*key fence-key',
   'PUT /v1/txn stale', 'PUT /v1/txn consistent',
   'GET /v1/session/info/:id index', 'GET /v1/session/list index', 'GET /v1/session/node/:node index',
+  // the cli branch's log stream: test/cli/agent-ops.test.ts streams it at a chosen level, as text and JSON
+  'GET /v1/agent/monitor loglevel', 'GET /v1/agent/monitor logjson',
 ]);
 
 /** Routes whose parameter the generic cases skip for a stated reason (checked so the list stays honest). */

@@ -76,6 +76,9 @@ class RunStopped extends Error {
  * its TTL updates, and calls `onChange` when, and only when, its status
  * changes. The owner registers and deregisters; the runner only reports.
  */
+/** How often an output-only change (same status) is passed on; Consul's check_update_interval default. */
+export const OUTPUT_UPDATE_INTERVAL_MS = 5 * 60_000;
+
 export class CheckRunner {
   readonly definition: CheckDefinition;
   private readonly onChange: (status: HealthStatus, output: string) => void;
@@ -103,6 +106,8 @@ export class CheckRunner {
   /** HTTP checks: one dispatcher for the runner's life (TLS options, redirects), closed by stop(). */
   private dispatcher: Dispatcher | undefined;
   private readonly httpHeaders: Record<string, string | string[]> = {};
+  /** When onChange last carried this check's output (performance.now()). */
+  private outputPushedAt = -Infinity;
   /** TTL checks: the last output given, repeated when the TTL expires (Consul does). */
   private lastTtlOutput = '';
 
@@ -198,9 +203,19 @@ export class CheckRunner {
 
   // ------------------------------------------------------------ status
 
-  /** Records a result; calls onChange only when the status moves. */
+  /**
+   * Records a result; calls onChange when the status moves, when a check that has never said why
+   * gets its first output (a check that fails from its first run: it starts critical, so its status
+   * does not move, but its output must show), and for an output-only change at most every
+   * OUTPUT_UPDATE_INTERVAL_MS (Consul's check_update_interval), so a check whose output differs on
+   * every run does not write to the catalog on every run.
+   */
   private update(status: HealthStatus, output: string): void {
-    const changed = status !== this.current.status;
+    const now = performance.now();
+    const outputOnly = status === this.current.status && output !== this.current.output
+      && (this.current.output === '' || now - this.outputPushedAt >= OUTPUT_UPDATE_INTERVAL_MS);
+    const changed = status !== this.current.status || outputOnly;
+    if (changed) this.outputPushedAt = now;
     this.current = { status, output };
     if (status !== 'critical') this.criticalSince = undefined;
     else if (this.criticalSince === undefined) this.criticalSince = performance.now();

@@ -10,7 +10,7 @@ export class AgentRunCommand extends KonsulCommand {
   static override paths = [['agent']];
   static override usage = Command.Usage({
     category: 'Agent',
-    description: 'Run a konsul agent (a server, or by default a client with a full local replica)',
+    description: 'Run an agent: a server, or (the default) a client with a full replica',
     details: `
       Every setting can also come from a KONSUL_* environment variable (shown in brackets) or a JSON config
       file; flags win over the environment, which wins over the files, which win over the defaults.

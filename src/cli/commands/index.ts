@@ -1,8 +1,13 @@
 // Every konsul command class, in the order `konsul --help` lists them by category.
 
 import { AgentRunCommand } from './agent.js';
+import { InfoCommand } from './agent-ops/info.js';
+import { LeaveCommand } from './agent-ops/leave.js';
+import { MonitorCommand } from './agent-ops/monitor.js';
+import { ReloadCommand } from './agent-ops/reload.js';
 import { BenchDnsCommand, BenchFailoverCommand, BenchReadCommand, BenchSelfTestCommand, BenchWriteCommand } from './bench/commands.js';
 import { CatalogNodesCommand } from './catalog/nodes.js';
+import { CheckTtlCommand } from './check/ttl.js';
 import { CatalogServiceCommand } from './catalog/service.js';
 import { CatalogServicesCommand } from './catalog/services.js';
 import { CompletionCommand } from './completion/completion.js';
@@ -33,7 +38,9 @@ import { SnapshotSaveCommand } from './snapshot/save.js';
 import { ServicesDeregisterCommand } from './services/deregister.js';
 import { ServicesListCommand } from './services/list.js';
 import { ServicesRegisterCommand } from './services/register.js';
+import { TopCommand } from './top.js';
 import { VersionCommand } from './version.js';
+import { WatchCommand } from './watch.js';
 // ---- coord
 import { LockCommand } from './lock.js';
 import { SessionCreateCommand } from './session/create.js';
@@ -45,11 +52,16 @@ import { TxnCommand } from './txn.js';
 export const COMMANDS = [
   AgentRunCommand,
   DemoCommand,
+  InfoCommand,
+  MonitorCommand,
+  ReloadCommand,
+  LeaveCommand,
   KvGetCommand,
   KvPutCommand,
   KvDeleteCommand,
   KvExportCommand,
   KvImportCommand,
+  WatchCommand,
   TxnCommand,
   SessionListCommand,
   SessionInfoCommand,
@@ -61,11 +73,13 @@ export const COMMANDS = [
   ServicesListCommand,
   MaintCommand,
   EventCommand,
+  CheckTtlCommand,
   CatalogServicesCommand,
   CatalogServiceCommand,
   CatalogNodesCommand,
   MembersCommand,
   AutopilotStateCommand,
+  TopCommand,
   ClusterStatusCommand,
   ClusterLeaderCommand,
   ClusterPeersCommand,
