@@ -25,6 +25,7 @@ import { AgentMetrics } from './metrics.js';
 import { LocalServices } from './services.js';
 import { writeArchive, type ArchiveHeader } from '../state/archive.js';
 import { restoreProblem } from '../state/machine.js';
+import type { AclOp } from '../state/acl.js';
 
 /** What a node says about itself when asked, and what it sends when it joins. */
 export interface NodeInfo {
@@ -369,6 +370,11 @@ export class Agent implements AgentApi {
 
   kvDelete(key: string, options: KvDeleteOptions = {}): Promise<boolean> {
     return this.write({ type: 'kv-delete', key, recurse: options.recurse, cas: options.cas });
+  }
+
+  // sec
+  aclApply(op: AclOp): Promise<boolean> {
+    return this.write({ type: 'acl', op });
   }
 
   // ------------------------------------------------------------ reads

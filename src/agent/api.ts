@@ -2,6 +2,7 @@
 // consistency, writes (forwarded to the leader when this node is not it), and
 // the cluster's state. Nothing here exposes Raft internals.
 
+import type { AclOp } from '../state/acl.js';
 import type { ArchiveHeader } from '../state/archive.js';
 import type { HealthStatus, StateMachine } from '../state/index.js';
 import type { CheckDefinition, ServiceDefinition } from './local/definitions.js';
@@ -141,4 +142,6 @@ export interface AgentApi {
   readonly metricsContentType: string;
   readonly local: LocalServicesApi;
   self(): AgentSelf;
+  /** sec: an ACL token or policy change through Raft; resolves once applied here. false: the state machine refused it. */
+  aclApply(op: AclOp): Promise<boolean>;
 }

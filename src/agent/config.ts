@@ -49,6 +49,11 @@ export interface AgentFlagValues {
   nodeHealthTimeout?: string;
   antiEntropyInterval?: string;
   enableScriptChecks?: boolean;
+  // sec
+  aclEnabled?: boolean;
+  aclDefaultPolicy?: string;
+  httpsAddr?: string;
+  httpsVerifyIncoming?: boolean;
 }
 
 export interface HostPort { host: string; port: number }
@@ -100,6 +105,11 @@ export interface AgentConfig {
   antiEntropyIntervalMs: number;
   /** May services registered over HTTP carry script checks (which run any command)? Off by default, as in Consul. */
   enableScriptChecks: boolean;
+  // sec
+  /** HTTP ACLs: off unless enabled; with no rule for a request, default_policy answers. */
+  acl: { enabled: boolean; defaultPolicy: 'allow' | 'deny' };
+  /** HTTPS listener (with the --tls-cert/--tls-key pair); verifyIncoming: clients need a certificate from --tls-ca. */
+  https: { addr: HostPort; verifyIncoming: boolean } | undefined;
 }
 
 export class ConfigError extends KonsulError {
@@ -166,6 +176,11 @@ export const SETTINGS = {
   nodeHealthTimeout: S('nodeHealthTimeout', ['KONSUL_NODE_HEALTH_TIMEOUT'], 'node_health_timeout', 'duration', '2s, or 4 election timeouts if longer', 'An agent unheard this long has its node check turned critical'),
   antiEntropyInterval: S('antiEntropyInterval', ['KONSUL_ANTI_ENTROPY_INTERVAL'], 'anti_entropy_interval', 'duration', '60s', 'How often local services and checks are compared with the catalog'),
   enableScriptChecks: S('enableScriptChecks', ['KONSUL_ENABLE_SCRIPT_CHECKS'], 'enable_script_checks', 'boolean', 'false', 'Accept script checks (over HTTP and in config files); they run any command as the agent\'s user', true),
+  // sec
+  aclEnabled: S('aclEnabled', ['KONSUL_ACL_ENABLED'], 'acl.enabled', 'boolean', 'false', 'Check every HTTP request\'s ACL token (Consul\'s acl.enabled)'),
+  aclDefaultPolicy: S('aclDefaultPolicy', ['KONSUL_ACL_DEFAULT_POLICY'], 'acl.default_policy', 'string', 'allow', 'allow or deny: the answer when no ACL rule matches a request'),
+  httpsAddr: S('httpsAddr', ['KONSUL_HTTPS_ADDR'], 'https_addr', 'address', 'none', 'HTTPS API listen address, served with --tls-cert and --tls-key'),
+  httpsVerifyIncoming: S('httpsVerifyIncoming', ['KONSUL_HTTPS_VERIFY_INCOMING'], 'verify_incoming', 'boolean', 'false', 'HTTPS clients must present a certificate signed by --tls-ca'),
 } satisfies Record<string, SettingSpec>;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -193,6 +208,9 @@ export const AGENT_FLAG_NAMES: Readonly<Record<keyof AgentFlagValues, string>> =
   datacenter: '--datacenter', domain: '--domain', recursor: '--recursor', dnsOnlyPassing: '--dns-only-passing',
   dnsNodeTtl: '--dns-node-ttl', dnsServiceTtl: '--dns-service-ttl', nodeHealthTimeout: '--node-health-timeout',
   antiEntropyInterval: '--anti-entropy-interval', enableScriptChecks: '--enable-script-checks',
+  // sec
+  aclEnabled: '--acl-enabled', aclDefaultPolicy: '--acl-default-policy', httpsAddr: '--https-addr',
+  httpsVerifyIncoming: '--https-verify-incoming',
 };
 
 /** Where a setting's value came from. */
@@ -451,12 +469,22 @@ function readConfigFile(path: string, source: string): Record<string, unknown> {
     return fail(path, `not valid JSON: ${(error as Error).message}`);
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) fail(path, 'must hold a JSON object ({"key": value, ...})');
+  flattenAcl(parsed as Record<string, unknown>, path);
   for (const key of Object.keys(parsed)) {
     if (FILE_KEYS.includes(key)) continue;
     const near = closestKey(key, FILE_KEYS);
     fail(path, `unknown setting "${key}"${near ? ` (did you mean "${near}"?)` : ''}; see konsul.conf(5) for the keys`);
   }
   return parsed as Record<string, unknown>;
+}
+
+/** sec: Consul's nested {"acl": {"enabled": true, "default_policy": "deny"}} as the flat keys acl.enabled, acl.default_policy. */
+function flattenAcl(doc: Record<string, unknown>, path: string): void {
+  if (!Object.hasOwn(doc, 'acl')) return;
+  const acl = doc.acl;
+  if (acl === null || typeof acl !== 'object' || Array.isArray(acl)) fail(`${path}: acl`, 'must be an object: {"enabled": true, "default_policy": "deny"}');
+  delete doc.acl;
+  for (const [k, v] of Object.entries(acl as Record<string, unknown>)) doc[`acl.${k}`] = v;
 }
 
 /** A service registered from a config file, and the file it came from. */
@@ -698,7 +726,23 @@ function resolveSettings(src: Sources): AgentConfig {
   }
   const antiEntropyIntervalMs = asDuration(src.get('antiEntropyInterval'), 60_000, 100, 24 * 3_600_000);
 
+  // sec
+  const aclEnabled = asBool(src.get('aclEnabled'), false);
+  const policyRaw = src.get('aclDefaultPolicy');
+  const aclDefaultPolicy = policyRaw === undefined ? 'allow' : asString(policyRaw).toLowerCase();
+  if (aclDefaultPolicy !== 'allow' && aclDefaultPolicy !== 'deny') fail(policyRaw!.source, `"${aclDefaultPolicy}" is not allow or deny`);
+  const httpsRaw = src.get('httpsAddr');
+  let https: AgentConfig['https'];
+  if (httpsRaw !== undefined) {
+    if (!tls) fail(httpsRaw.source, 'HTTPS needs --tls-cert, --tls-key and --tls-ca');
+    https = { addr: asHostPort(httpsRaw, '127.0.0.1:8501', 8501), verifyIncoming: asBool(src.get('httpsVerifyIncoming'), false) };
+  } else {
+    const verifyRaw = src.get('httpsVerifyIncoming');
+    if (verifyRaw !== undefined && asBool(verifyRaw, false)) fail(verifyRaw.source, 'needs --https-addr');
+  }
+
   return {
+    acl: { enabled: aclEnabled, defaultPolicy: aclDefaultPolicy }, https,
     nodeId, dataDir, dev, server, bootstrap, join, raftAddr, advertise, httpAddr, dnsAddr, clusterId, token, tls,
     logLevel, logFormat, electionTimeoutMs, heartbeatIntervalMs,
     // A lease well inside the election timeout: followers will not elect anyone else before it ends,
@@ -765,6 +809,11 @@ export function settingValue(name: SettingName, c: AgentConfig, origin?: Setting
     case 'nodeHealthTimeout': return formatDuration(c.nodeHealthTimeoutMs);
     case 'antiEntropyInterval': return formatDuration(c.antiEntropyIntervalMs);
     case 'enableScriptChecks': return c.enableScriptChecks;
+    // sec
+    case 'aclEnabled': return c.acl.enabled;
+    case 'aclDefaultPolicy': return c.acl.defaultPolicy;
+    case 'httpsAddr': return c.https ? formatHostPort(c.https.addr) : null;
+    case 'httpsVerifyIncoming': return c.https?.verifyIncoming ?? false;
   }
 }
 

@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { startDnsServer, type DnsServer } from '../dns/index.js';
 import { createHttpServer } from '../http/index.js';
+import { AclResolver } from '../acl/resolver.js';
+import { FilteredCatalog } from '../acl/catalog-filter.js';
 import { STATE_TABLES, StateMachine } from '../state/index.js';
 import { openStorage, type NodeStorage } from '../storage/index.js';
 import { Agent } from './agent.js';
@@ -144,6 +146,7 @@ async function startWith(s: {
   // eslint-disable-next-line prefer-const
   let agent: Agent;
   let server: ReturnType<typeof createHttpServer> | undefined;
+  let httpsServer: ReturnType<typeof createHttpServer> | undefined;
   let dns: DnsServer | undefined;
 
   const stop = (reason = 'shutting down', code = 0): Promise<number> => {
@@ -153,6 +156,10 @@ async function startWith(s: {
       if (server) {
         server.close();
         server.closeAllConnections();
+      }
+      if (httpsServer) {
+        httpsServer.close();
+        httpsServer.closeAllConnections();
       }
       if (dns) await dns.close().catch((error: Error) => log.warn({ err: error }, 'dns close failed'));
       try {
@@ -181,12 +188,14 @@ async function startWith(s: {
     throw error;
   }
 
-  server = createHttpServer({
+  const httpOptions = {
     agent,
     maxValueBytes: config.maxValueBytes,
     logger: log,
-    onResponse: (method, code) => agent.metricsRegistry.httpRequests.inc({ method, code: String(code) }),
-  });
+    onResponse: (method: string, code: number) => agent.metricsRegistry.httpRequests.inc({ method, code: String(code) }),
+    acl: config.acl,
+  };
+  server = createHttpServer(httpOptions);
   try {
     await new Promise<void>((resolve, reject) => {
       server!.once('error', reject);
@@ -204,10 +213,32 @@ async function startWith(s: {
   const bound = server.address() as AddressInfo;
   const httpAddress = formatHostPort({ host: bound.address, port: bound.port });
   agent.setHttpAddress(httpAddress);
+  // sec: HTTPS beside HTTP, with the agent's certificate.
+  let httpsAddress: string | undefined;
+  if (config.https && config.tls) {
+    const secure = createHttpServer({ ...httpOptions, tls: { cert: config.tls.cert, key: config.tls.key, ca: config.tls.ca, verifyIncoming: config.https.verifyIncoming } });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        secure.once('error', reject);
+        secure.listen(config.https!.addr.port, config.https!.addr.host, () => {
+          secure.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (error) {
+      await stop('https failed');
+      const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+      throw new ConfigError(`--https-addr: cannot listen on ${formatHostPort(config.https.addr)} (${code})`);
+    }
+    httpsServer = secure;
+    const b = secure.address() as AddressInfo;
+    httpsAddress = formatHostPort({ host: b.address, port: b.port });
+  }
 
   try {
     dns = await startDnsServer({
-      catalog: state.catalog,
+      // sec: with ACLs on, DNS answers what the anonymous token may read.
+      catalog: config.acl.enabled ? anonymousCatalog(state, config.acl) : state.catalog,
       host: config.dnsAddr.host,
       port: config.dnsAddr.port,
       domain: config.dns.domain,
@@ -240,7 +271,8 @@ async function startWith(s: {
   const changed = [definitions.services, definitions.checks].flatMap((d) => [...d.added, ...d.updated, ...d.removed]);
   if (changed.length > 0) log.info({ services: definitions.services, checks: definitions.checks }, 'services from the config files applied');
   log.info({
-    server: config.server, raft: agent.raftAddress, http: httpAddress, dns: dnsAddress, dataDir, dev: config.dev,
+    server: config.server, raft: agent.raftAddress, http: httpAddress, https: httpsAddress, dns: dnsAddress, dataDir, dev: config.dev,
+    acl: config.acl.enabled ? config.acl.defaultPolicy : 'off',
     configFiles: s.loaded.files,
   }, 'konsul agent running');
 
@@ -370,4 +402,10 @@ export function printConfig(
   for (const c of printed.checks) lines.push(`check ${c.id} (${c.name}) from ${c.file}`);
   out.write(`${lines.join('\n')}\n`);
   return AGENT_EXIT.ok;
+}
+
+/** sec: the catalog as the anonymous token sees it (for DNS). */
+function anonymousCatalog(state: StateMachine, acl: AgentConfig['acl']): FilteredCatalog {
+  const resolver = new AclResolver(state.acl, acl);
+  return new FilteredCatalog(state.catalog, () => resolver.resolve(undefined)!.authorizer, () => state.acl.version);
 }

@@ -2,6 +2,7 @@
 // --http-addr / KONSUL_HTTP_ADDR, time limits, and non-2xx answers as errors.
 
 import { UsageError } from 'clipanion';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Pool } from 'undici';
 
@@ -80,18 +81,54 @@ function unreachableReason(code: string): string {
   }
 }
 
+/** sec: TLS settings for an https:// agent: its CA, and a client certificate when it verifies clients. */
+export interface ClientTls { ca?: Buffer; cert?: Buffer; key?: Buffer }
+
+/**
+ * sec: the token (--token, else KONSUL_HTTP_TOKEN) and TLS files (--ca-file/KONSUL_CACERT,
+ * --client-cert/KONSUL_CLIENT_CERT, --client-key/KONSUL_CLIENT_KEY); an unreadable file is a usage error naming it.
+ */
+export function clientSecurity(
+  flags: { token?: string; caFile?: string; clientCert?: string; clientKey?: string }, env: NodeJS.ProcessEnv,
+): { token?: string; tls?: ClientTls } {
+  const pick = (flag: string | undefined, name: string): { value: string; source: string } | undefined => {
+    if (flag !== undefined && flag !== '') return { value: flag, source: name };
+    return undefined;
+  };
+  const fromEnv = (variable: string): { value: string; source: string } | undefined =>
+    env[variable] !== undefined && env[variable] !== '' ? { value: env[variable]!, source: variable } : undefined;
+  const token = pick(flags.token, '--token') ?? fromEnv('KONSUL_HTTP_TOKEN');
+  const read = (file: { value: string; source: string } | undefined): Buffer | undefined => {
+    if (!file) return undefined;
+    try {
+      return readFileSync(file.value);
+    } catch (error) {
+      throw new UsageError(`${file.source}: cannot read ${file.value} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  };
+  const ca = read(pick(flags.caFile, '--ca-file') ?? fromEnv('KONSUL_CACERT'));
+  const cert = read(pick(flags.clientCert, '--client-cert') ?? fromEnv('KONSUL_CLIENT_CERT'));
+  const key = read(pick(flags.clientKey, '--client-key') ?? fromEnv('KONSUL_CLIENT_KEY'));
+  const tls = ca || cert || key ? { ca, cert, key } : undefined;
+  return { token: token?.value, tls };
+}
+
 /** One agent's HTTP API. close() it when done so no socket keeps the process alive. */
 export class AgentClient {
   readonly origin: string;
   readonly timeoutMs: number;
   private readonly pool: Pool;
 
-  constructor(origin: string, options: { timeoutMs?: number } = {}) {
+  /** sec: the ACL token sent as X-Consul-Token with every request. */
+  private readonly token: string | undefined;
+
+  constructor(origin: string, options: { timeoutMs?: number; token?: string; tls?: ClientTls } = {}) {
     this.origin = origin;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.token = options.token;
     this.pool = new (lazyUndici().Pool)(origin, {
       connections: 4,
-      connect: { timeout: Math.min(this.timeoutMs, 5000) },
+      connect: { timeout: Math.min(this.timeoutMs, 5000), ...options.tls },
       keepAliveTimeout: 1000,
     });
   }
@@ -104,6 +141,7 @@ export class AgentClient {
       const res = await lazyUndici().request(`${this.origin}${path}`, {
         method,
         body: options.body,
+        headers: this.token === undefined ? undefined : { 'x-consul-token': this.token },
         dispatcher: this.pool,
         headersTimeout: this.timeoutMs,
         bodyTimeout: this.timeoutMs,

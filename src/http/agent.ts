@@ -10,7 +10,8 @@ import { NODE_HEALTH_CHECK_ID, worstStatus, type HealthStatus } from '../state/i
 import { readJsonObject } from './body.js';
 import { badRequest, notFound } from './errors.js';
 import { sendEmpty, sendJson, sendText } from './respond.js';
-import type { RequestContext, RouteSpec } from './types.js';
+import { aclBody, aclList, aclNeed, aclParam } from './acl-check.js';
+import type { AclRequirement, AclRouteInput, RequestContext, RouteSpec } from './types.js';
 
 function agentServiceJson(s: ServiceDefinition, datacenter: string): Record<string, unknown> {
   return {
@@ -41,7 +42,7 @@ function allowChecks(ctx: RequestContext, checks: readonly CheckDefinition[]): v
 // ------------------------------------------------------------ services
 
 async function registerService(ctx: RequestContext): Promise<void> {
-  const body = await readJsonObject(ctx.req, ctx.res, ctx.limits.maxBodyBytes);
+  const body = ctx.body ?? await readJsonObject(ctx.req, ctx.res, ctx.limits.maxBodyBytes);
   const { service, checks } = parseServiceRegistration(body);
   allowChecks(ctx, checks);
   await ctx.agent.local.registerService(service, checks);
@@ -56,7 +57,8 @@ async function deregisterService(ctx: RequestContext): Promise<void> {
 
 function listServices(ctx: RequestContext): void {
   const dc = ctx.agent.self().datacenter;
-  sendJson(ctx.res, 200, Object.fromEntries(ctx.agent.local.listServices().map((s) => [s.id, agentServiceJson(s, dc)])));
+  const services = ctx.agent.local.listServices().filter((s) => ctx.authz.allowed('service', s.name, 'read'));
+  sendJson(ctx.res, 200, Object.fromEntries(services.map((s) => [s.id, agentServiceJson(s, dc)])));
 }
 
 function getService(ctx: RequestContext): void {
@@ -70,11 +72,15 @@ function getService(ctx: RequestContext): void {
 function listChecks(ctx: RequestContext): void {
   const { local } = ctx.agent;
   const node = ctx.agent.nodeId;
-  sendJson(ctx.res, 200, Object.fromEntries(local.listChecks().map((c) => [c.definition.id, agentCheckJson(c, node, local.service(c.definition.serviceId))])));
+  const checks = local.listChecks().filter((c) => {
+    const service = c.definition.serviceId === '' ? undefined : local.service(c.definition.serviceId);
+    return service ? ctx.authz.allowed('service', service.name, 'read') : ctx.authz.allowed('node', node, 'read');
+  });
+  sendJson(ctx.res, 200, Object.fromEntries(checks.map((c) => [c.definition.id, agentCheckJson(c, node, local.service(c.definition.serviceId))])));
 }
 
 async function registerCheck(ctx: RequestContext): Promise<void> {
-  const body = await readJsonObject(ctx.req, ctx.res, ctx.limits.maxBodyBytes);
+  const body = ctx.body ?? await readJsonObject(ctx.req, ctx.res, ctx.limits.maxBodyBytes);
   const check = parseCheckRegistration(body);
   allowChecks(ctx, [check]);
   await ctx.agent.local.registerCheck(check);
@@ -173,7 +179,7 @@ function members(ctx: RequestContext): void {
   const { agent } = ctx;
   const me = agent.self();
   const catalog = agent.state.catalog;
-  sendJson(ctx.res, 200, agent.status().members.map((m) => {
+  sendJson(ctx.res, 200, agent.status().members.filter((m) => ctx.authz.allowed('node', m.id, 'read')).map((m) => {
     const record = agent.state.member(m.id);
     const server = record?.server ?? m.voter;
     const hp = parseHostPort(m.raftAddress, 0);
@@ -190,18 +196,45 @@ function members(ctx: RequestContext): void {
   }));
 }
 
+// ------------------------------------------------------------ ACL declarations
+
+/** A local service's name by id (its id when unknown: the handler answers 404 after the check). */
+function serviceName(agent: AclRouteInput['agent'], id: string): string {
+  return agent.local.service(id)?.name ?? id;
+}
+
+/** Consul: a service's check needs service:write on the service, a node check node:write on the node. */
+function checkRequirement(agent: AclRouteInput['agent'], serviceId: string): AclRequirement {
+  return serviceId === ''
+    ? { resource: 'node', need: 'write', name: agent.nodeId }
+    : { resource: 'service', need: 'write', name: serviceName(agent, serviceId) };
+}
+
+function existingCheckRequirement(input: AclRouteInput): AclRequirement {
+  const check = input.agent.local.listChecks().find((c) => c.definition.id === input.params.id);
+  return checkRequirement(input.agent, check?.definition.serviceId ?? '');
+}
+
+const serviceById = (need: 'read' | 'write'): RouteSpec['acl'] => aclNeed('service', need, (i) => serviceName(i.agent, i.params.id ?? ''));
+
 export const agentRoutes: readonly RouteSpec[] = [
-  { method: 'PUT', path: '/v1/agent/service/register', handler: registerService },
-  { method: 'PUT', path: '/v1/agent/service/deregister/:id', handler: deregisterService },
-  { method: 'GET', path: '/v1/agent/services', handler: listServices },
-  { method: 'GET', path: '/v1/agent/service/:id', handler: getService },
-  { method: 'GET', path: '/v1/agent/checks', handler: listChecks },
-  { method: 'PUT', path: '/v1/agent/check/register', handler: registerCheck },
-  { method: 'PUT', path: '/v1/agent/check/deregister/:id', handler: deregisterCheck },
-  { method: 'PUT', path: '/v1/agent/check/update/:id', handler: ttlUpdate },
-  { method: 'PUT', path: '/v1/agent/check/:verb/:id', handler: ttlShortcut },
-  { method: 'GET', path: '/v1/agent/health/service/name/:name', handler: healthByName },
-  { method: 'GET', path: '/v1/agent/health/service/id/:id', handler: healthById },
-  { method: 'GET', path: '/v1/agent/self', handler: self },
-  { method: 'GET', path: '/v1/agent/members', handler: members },
+  {
+    method: 'PUT', path: '/v1/agent/service/register', handler: registerService,
+    acl: aclBody((i) => ({ resource: 'service', need: 'write', name: parseServiceRegistration(i.body).service.name })),
+  },
+  { method: 'PUT', path: '/v1/agent/service/deregister/:id', handler: deregisterService, acl: serviceById('write') },
+  { method: 'GET', path: '/v1/agent/services', handler: listServices, acl: aclList('service') },
+  { method: 'GET', path: '/v1/agent/service/:id', handler: getService, acl: serviceById('read') },
+  { method: 'GET', path: '/v1/agent/checks', handler: listChecks, acl: aclList('service') },
+  {
+    method: 'PUT', path: '/v1/agent/check/register', handler: registerCheck,
+    acl: aclBody((i) => checkRequirement(i.agent, parseCheckRegistration(i.body).serviceId)),
+  },
+  { method: 'PUT', path: '/v1/agent/check/deregister/:id', handler: deregisterCheck, acl: { kind: 'check', require: existingCheckRequirement } },
+  { method: 'PUT', path: '/v1/agent/check/update/:id', handler: ttlUpdate, acl: { kind: 'check', require: existingCheckRequirement } },
+  { method: 'PUT', path: '/v1/agent/check/:verb/:id', handler: ttlShortcut, acl: { kind: 'check', require: existingCheckRequirement } },
+  { method: 'GET', path: '/v1/agent/health/service/name/:name', handler: healthByName, acl: aclParam('service', 'read', 'name') },
+  { method: 'GET', path: '/v1/agent/health/service/id/:id', handler: healthById, acl: serviceById('read') },
+  { method: 'GET', path: '/v1/agent/self', handler: self, acl: aclNeed('agent', 'read', (i) => i.agent.nodeId) },
+  { method: 'GET', path: '/v1/agent/members', handler: members, acl: aclList('node') },
 ];

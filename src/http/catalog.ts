@@ -12,6 +12,7 @@ import { parseConsistency, readHeaders } from './consistency.js';
 import { HttpError, badRequest } from './errors.js';
 import { flag } from './query.js';
 import { sendJson } from './respond.js';
+import { aclList, aclParam } from './acl-check.js';
 import type { RequestContext, RouteSpec } from './types.js';
 
 // ------------------------------------------------------------ Consul's JSON shapes
@@ -90,16 +91,23 @@ function send(ctx: RequestContext, meta: ReadMeta, index: number, body: unknown)
 /** Instances of the service named in the path, filtered by every ?tag (all must match, case-insensitively). */
 function instancesFor(ctx: RequestContext): ServiceInstance[] {
   const tags = ctx.query.getAll('tag').map((t) => t.toLowerCase());
-  const all = ctx.agent.state.catalog.instances(ctx.params.service, tags[0]);
+  // Consul leaves out instances on nodes the token may not read.
+  const all = ctx.agent.state.catalog.instances(ctx.params.service, tags[0]).filter((i) => ctx.authz.allowed('node', i.node.node, 'read'));
   if (tags.length <= 1) return all;
   return all.filter((i) => tags.every((t) => i.service.tags.some((x) => x.toLowerCase() === t)));
+}
+
+/** A check is listed when the token may read its node and, for a service's check, the service. */
+function checkVisible(ctx: RequestContext, c: CatalogCheck): boolean {
+  return ctx.authz.allowed('node', c.node, 'read') && (c.serviceName === '' || ctx.authz.allowed('service', c.serviceName, 'read'));
 }
 
 async function catalogServices(ctx: RequestContext): Promise<void> {
   const catalog = ctx.agent.state.catalog;
   const meta = await readAt(ctx, (after, ms, signal) => catalog.waitCatalog(after, ms, signal));
   if (!meta) return;
-  send(ctx, meta, catalog.catalogIndex(), Object.fromEntries(catalog.serviceNames()));
+  const names = [...catalog.serviceNames()].filter(([name]) => ctx.authz.allowed('service', name, 'read'));
+  send(ctx, meta, catalog.catalogIndex(), Object.fromEntries(names));
 }
 
 async function catalogService(ctx: RequestContext): Promise<void> {
@@ -114,7 +122,7 @@ async function catalogNodes(ctx: RequestContext): Promise<void> {
   const catalog = ctx.agent.state.catalog;
   const meta = await readAt(ctx, (after, ms, signal) => catalog.waitCatalog(after, ms, signal));
   if (!meta) return;
-  send(ctx, meta, catalog.catalogIndex(), catalog.nodes().map(nodeJson));
+  send(ctx, meta, catalog.catalogIndex(), catalog.nodes().filter((n) => ctx.authz.allowed('node', n.node, 'read')).map(nodeJson));
 }
 
 async function catalogNode(ctx: RequestContext): Promise<void> {
@@ -126,7 +134,7 @@ async function catalogNode(ctx: RequestContext): Promise<void> {
   // Consul answers an unknown node with 200 and null.
   const body = node === undefined ? null : {
     Node: nodeJson(node),
-    Services: Object.fromEntries(catalog.nodeServices(name).map((s) => [s.id, serviceJson(s)])),
+    Services: Object.fromEntries(catalog.nodeServices(name).filter((s) => ctx.authz.allowed('service', s.service, 'read')).map((s) => [s.id, serviceJson(s)])),
   };
   send(ctx, meta, catalog.nodeIndex(name), body);
 }
@@ -148,7 +156,7 @@ async function healthNode(ctx: RequestContext): Promise<void> {
   const name = ctx.params.node;
   const meta = await readAt(ctx, (after, ms, signal) => catalog.waitNode(name, after, ms, signal));
   if (!meta) return;
-  send(ctx, meta, catalog.nodeIndex(name), catalog.nodeChecks(name).map(checkJson));
+  send(ctx, meta, catalog.nodeIndex(name), catalog.nodeChecks(name).filter((c) => checkVisible(ctx, c)).map(checkJson));
 }
 
 async function healthChecks(ctx: RequestContext): Promise<void> {
@@ -166,16 +174,16 @@ async function healthState(ctx: RequestContext): Promise<void> {
   const catalog = ctx.agent.state.catalog;
   const meta = await readAt(ctx, (after, ms, signal) => catalog.waitCatalog(after, ms, signal));
   if (!meta) return;
-  send(ctx, meta, catalog.catalogIndex(), catalog.checksInState(state as HealthStatus | 'any').map(checkJson));
+  send(ctx, meta, catalog.catalogIndex(), catalog.checksInState(state as HealthStatus | 'any').filter((c) => checkVisible(ctx, c)).map(checkJson));
 }
 
 export const catalogRoutes: readonly RouteSpec[] = [
-  { method: 'GET', path: '/v1/catalog/services', handler: catalogServices },
-  { method: 'GET', path: '/v1/catalog/service/:service', handler: catalogService },
-  { method: 'GET', path: '/v1/catalog/nodes', handler: catalogNodes },
-  { method: 'GET', path: '/v1/catalog/node/:node', handler: catalogNode },
-  { method: 'GET', path: '/v1/health/service/:service', handler: healthService },
-  { method: 'GET', path: '/v1/health/node/:node', handler: healthNode },
-  { method: 'GET', path: '/v1/health/checks/:service', handler: healthChecks },
-  { method: 'GET', path: '/v1/health/state/:state', handler: healthState },
+  { method: 'GET', path: '/v1/catalog/services', handler: catalogServices, acl: aclList('service') },
+  { method: 'GET', path: '/v1/catalog/service/:service', handler: catalogService, acl: aclParam('service', 'read', 'service') },
+  { method: 'GET', path: '/v1/catalog/nodes', handler: catalogNodes, acl: aclList('node') },
+  { method: 'GET', path: '/v1/catalog/node/:node', handler: catalogNode, acl: aclParam('node', 'read', 'node') },
+  { method: 'GET', path: '/v1/health/service/:service', handler: healthService, acl: aclParam('service', 'read', 'service') },
+  { method: 'GET', path: '/v1/health/node/:node', handler: healthNode, acl: aclParam('node', 'read', 'node') },
+  { method: 'GET', path: '/v1/health/checks/:service', handler: healthChecks, acl: aclParam('service', 'read', 'service') },
+  { method: 'GET', path: '/v1/health/state/:state', handler: healthState, acl: aclList('node') },
 ];

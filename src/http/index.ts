@@ -2,6 +2,11 @@
 // catalog, health, agent services and checks, status, operator raft, metrics) and the /cluster endpoints, served from an AgentApi.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { ACL_DISABLED, AclResolver, type AclSettings } from '../acl/resolver.js';
+import { aclRoutes } from './acl.js';
+import { authorize } from './acl-check.js';
+import { readJsonObject } from './body.js';
 import type { AgentApi } from '../agent/api.js';
 import { agentRoutes } from './agent.js';
 import { catalogRoutes } from './catalog.js';
@@ -13,12 +18,12 @@ import { operatorRoutes } from './operator.js';
 import { Router } from './router.js';
 import { snapshotRoutes } from './snapshot.js';
 import { statusRoutes } from './status.js';
-import type { HttpLimits, HttpLogger, RequestContext } from './types.js';
+import type { HttpLimits, HttpLogger, RequestContext, RouteSpec } from './types.js';
 
 export { HttpError } from './errors.js';
 export { parseDuration } from './query.js';
 export { Router } from './router.js';
-export type { HttpLimits, HttpLogger, RequestContext, RouteHandler, RouteSpec } from './types.js';
+export type { HttpLimits, HttpLogger, RequestContext, RouteAcl, RouteHandler, RouteSpec } from './types.js';
 
 export interface HttpServerOptions {
   agent: AgentApi;
@@ -33,7 +38,24 @@ export interface HttpServerOptions {
   maxWaitMs?: number;
   /** Called once per finished or aborted response (the agent counts requests by method and status). */
   onResponse?: (method: string, statusCode: number) => void;
+  /** ACLs (sec): off unless enabled; tokens and policies come from the agent's replica. */
+  acl?: AclSettings;
+  /** Serve HTTPS with this certificate and key; with `ca` and `verifyIncoming`, clients must present a certificate it signed. */
+  tls?: HttpsOptions;
 }
+
+export interface HttpsOptions {
+  cert: Buffer;
+  key: Buffer;
+  ca?: Buffer;
+  verifyIncoming?: boolean;
+}
+
+/** Every route the API serves, in match order (the ACL matrix test walks this table). */
+export const ROUTES: readonly RouteSpec[] = [
+  ...aclRoutes, ...kvRoutes, ...catalogRoutes, ...agentRoutes, ...statusRoutes, ...operatorRoutes, ...clusterRoutes,
+  ...metricsRoutes, ...snapshotRoutes,
+];
 
 const KiB = 1024;
 // Longer than the idle timeout of common clients' pools (undici 4 s, curl none),
@@ -87,12 +109,13 @@ function clientGoneSignal(res: ServerResponse): AbortSignal {
   return controller.signal;
 }
 
-/** The HTTP server, not yet listening: the caller calls `listen`. */
-export function createHttpServer(options: HttpServerOptions): Server {
+/** The HTTP (or, given `tls`, HTTPS) server, not yet listening: the caller calls `listen`. */
+export function createHttpServer(options: HttpServerOptions, routes: readonly RouteSpec[] = ROUTES): Server {
   const { agent, logger, onResponse } = options;
   if (agent === undefined || agent === null) throw new TypeError('createHttpServer: agent is required');
   const limits = resolveLimits(options);
-  const router = new Router([...kvRoutes, ...catalogRoutes, ...agentRoutes, ...statusRoutes, ...operatorRoutes, ...clusterRoutes, ...metricsRoutes, ...snapshotRoutes]);
+  const router = new Router(routes);
+  const acl = new AclResolver(agent.state.acl, options.acl ?? ACL_DISABLED);
 
   const serve = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const method = req.method ?? 'GET';
@@ -104,10 +127,14 @@ export function createHttpServer(options: HttpServerOptions): Server {
       if (match.kind === 'not-found') throw notFound(`no such endpoint: ${path}`);
       if (match.kind === 'method-not-allowed') throw methodNotAllowed(method, match.allowed);
       let signal: AbortSignal | undefined;
+      const query = new URLSearchParams(rawQuery);
+      const body = match.acl?.kind === 'check' && match.acl.body ? await readJsonObject(req, res, limits.maxBodyBytes) : undefined;
+      const token = authorize(acl, match.acl, req, { params: match.params, query, agent, body });
       const ctx: RequestContext = {
-        req, res, agent, limits,
+        req, res, agent, limits, acl, token, body,
+        authz: token.authorizer,
         params: match.params,
-        query: new URLSearchParams(rawQuery),
+        query,
         get signal() {
           return (signal ??= clientGoneSignal(res));
         },
@@ -118,12 +145,20 @@ export function createHttpServer(options: HttpServerOptions): Server {
     }
   };
 
-  const server = createServer({
+  const serverOptions = {
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     headersTimeout: HEADERS_TIMEOUT_MS,
     // requestTimeout bounds receiving the request; keep it clear of the longest blocking query anyway.
     requestTimeout: limits.maxWaitMs + Math.ceil(limits.maxWaitMs / 16) + 60_000,
-  }, (req, res) => void serve(req, res));
+  };
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => void serve(req, res);
+  const tls = options.tls;
+  const server: Server = tls
+    ? createHttpsServer({
+      ...serverOptions, cert: tls.cert, key: tls.key, ca: tls.ca,
+      requestCert: tls.verifyIncoming === true, rejectUnauthorized: tls.verifyIncoming === true,
+    }, onRequest) as unknown as Server
+    : createServer(serverOptions, onRequest);
   // Answer `Expect: 100-continue` ourselves: a too-large value is refused before the client sends it.
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => void serve(req, res));
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {

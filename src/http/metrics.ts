@@ -3,6 +3,7 @@
 
 import { badRequest } from './errors.js';
 import { sendBytes } from './respond.js';
+import { aclNeed } from './acl-check.js';
 import type { RequestContext, RouteSpec } from './types.js';
 
 async function prometheus(ctx: RequestContext): Promise<void> {
@@ -15,7 +16,9 @@ async function consulMetrics(ctx: RequestContext): Promise<void> {
   await prometheus(ctx);
 }
 
+const agentRead = aclNeed('agent', 'read', (i) => i.agent.nodeId);
+
 export const metricsRoutes: readonly RouteSpec[] = [
-  { method: 'GET', path: '/metrics', handler: prometheus },
-  { method: 'GET', path: '/v1/agent/metrics', handler: consulMetrics },
+  { method: 'GET', path: '/metrics', handler: prometheus, acl: agentRead },
+  { method: 'GET', path: '/v1/agent/metrics', handler: consulMetrics, acl: agentRead },
 ];

@@ -2,7 +2,7 @@
 // rows; a path that matches with another method yields 405 with Allow.
 
 import { badRequest } from './errors.js';
-import type { RouteHandler, RouteSpec } from './types.js';
+import type { RouteAcl, RouteHandler, RouteSpec } from './types.js';
 
 interface Segment {
   kind: 'literal' | 'param' | 'rest';
@@ -14,10 +14,11 @@ interface CompiledRoute {
   method: string;
   segments: Segment[];
   handler: RouteHandler;
+  acl: RouteAcl | undefined;
 }
 
 export type RouteMatch =
-  | { kind: 'found'; handler: RouteHandler; params: Record<string, string> }
+  | { kind: 'found'; handler: RouteHandler; params: Record<string, string>; acl: RouteAcl | undefined }
   | { kind: 'method-not-allowed'; allowed: string[] }
   | { kind: 'not-found' };
 
@@ -32,7 +33,7 @@ function compile(spec: RouteSpec): CompiledRoute {
     if (part.startsWith(':')) return { kind: 'param', text: part.slice(1) };
     return { kind: 'literal', text: part };
   });
-  return { method: spec.method, segments, handler: spec.handler };
+  return { method: spec.method, segments, handler: spec.handler, acl: spec.acl };
 }
 
 function decode(raw: string, name: string): string {
@@ -92,7 +93,7 @@ export class Router {
       }
       const params: Record<string, string> = {};
       for (const [name, value] of Object.entries(raw)) params[name] = decode(value, name);
-      return { kind: 'found', handler: route.handler, params };
+      return { kind: 'found', handler: route.handler, params, acl: route.acl };
     }
     if (allowed.length > 0) {
       if (allowed.includes('GET')) allowed.push('HEAD');

@@ -10,11 +10,13 @@
 //   member-delete  str id
 //   catalog        str JSON of a CatalogOp (checked field by field on decode)
 //   restore        u32 length + a state snapshot stream (the body of a snapshot archive)
+//   acl (sec, 50)  str JSON of an AclOp (checked field by field on decode)
 
 import { isUtf8 } from 'node:buffer';
 import { KonsulError } from '../errors.js';
 import { MAX_KEY_BYTES } from '../storage/index.js';
 import { catalogOpProblem, type CatalogOp } from './catalog.js';
+import { aclOpProblem, type AclOp } from './acl.js';
 
 export type Command =
   | { type: 'kv-set'; key: string; value: Uint8Array; flags: number; cas?: number }
@@ -23,7 +25,9 @@ export type Command =
   | { type: 'member-delete'; id: string }
   | { type: 'catalog'; op: CatalogOp }
   /** Replace the KV store and the catalog with a snapshot's (PUT /v1/snapshot); members stay. */
-  | { type: 'restore'; state: Uint8Array };
+  | { type: 'restore'; state: Uint8Array }
+  // sec: ACL tokens and policies (str JSON of an AclOp, checked field by field on decode)
+  | { type: 'acl'; op: AclOp };
 
 /** Bytes that are not a command (truncated, garbage, or fields a proposer could never have encoded). */
 export class CommandDecodeError extends KonsulError {
@@ -55,6 +59,8 @@ const enum Tag {
   MemberDelete = 4,
   Catalog = 5,
   Restore = 6,
+  // sec: 50-59
+  Acl = 50,
 }
 
 const HAS_CAS = 1;
@@ -68,6 +74,8 @@ const ALLOWED_BITS: Record<Tag, number> = {
   [Tag.MemberDelete]: 0,
   [Tag.Catalog]: 0,
   [Tag.Restore]: 0,
+  // sec
+  [Tag.Acl]: 0,
 };
 
 const TWO_POW_32 = 0x1_0000_0000;
@@ -200,6 +208,18 @@ export function encodeCommand(cmd: Command): Uint8Array {
       e.bytes(cmd.state);
       return e.done();
     }
+    // sec
+    case 'acl': {
+      const problem = aclOpProblem(cmd.op);
+      if (problem) throw new InvalidCommandError(`acl ${String((cmd.op as { op?: unknown } | undefined)?.op)}: ${problem}`);
+      const json = JSON.stringify(cmd.op);
+      const jsonLen = textBytes(json, 'the ACL operation');
+      const e = new Encoder(2 + 4 + jsonLen);
+      e.u8(Tag.Acl);
+      e.u8(0);
+      e.str(json, jsonLen);
+      return e.done();
+    }
     default:
       throw new InvalidCommandError(`unknown command type ${JSON.stringify((cmd as { type: unknown }).type)}`);
   }
@@ -309,6 +329,20 @@ export function decodeCommand(bytes: Uint8Array): Command {
       // The stream is checked as it is applied: a bad one changes nothing, on every replica alike.
       cmd = { type: 'restore', state: d.bytes('state') };
       break;
+    // sec
+    case Tag.Acl: {
+      let op: unknown;
+      try {
+        op = JSON.parse(d.str('ACL operation'));
+      } catch (error) {
+        if (error instanceof CommandDecodeError) throw error;
+        throw new CommandDecodeError('the ACL operation is not JSON');
+      }
+      const problem = aclOpProblem(op);
+      if (problem) throw new CommandDecodeError(`ACL operation: ${problem}`);
+      cmd = { type: 'acl', op: op as AclOp };
+      break;
+    }
   }
   d.end();
   return cmd;

@@ -10,13 +10,14 @@ import {
   Catalog, CatalogBatch, CATALOG_CHECKS_TABLE, CATALOG_INDEX_TABLE, CATALOG_NODES_TABLE, CATALOG_SERVICES_TABLE, CATALOG_TABLES,
 } from './catalog.js';
 import { decodeCommand, type Command } from './command.js';
+import { ACL_TABLE, AclState } from './acl.js';
 import { TopicWatchers } from './watchers.js';
 
 export const KV_TABLE = 'kv';
 export const MEMBERS_TABLE = 'members';
 /** The state machine's own bookkeeping, written in the same transactions as the data. */
 export const META_TABLE = 'meta';
-export const STATE_TABLES: readonly string[] = [KV_TABLE, MEMBERS_TABLE, META_TABLE, ...CATALOG_TABLES];
+export const STATE_TABLES: readonly string[] = [KV_TABLE, MEMBERS_TABLE, META_TABLE, ...CATALOG_TABLES, ACL_TABLE];
 
 const KV_INDEX_KEY = 'kvIndex';
 
@@ -152,6 +153,9 @@ export class StateMachine {
   /** The service catalog: its tables are written in the same transactions; reads come from memory. */
   readonly catalog = new Catalog();
   private readonly catalogBatch = new CatalogBatch();
+  /** ACL tokens and policies (sec): written in the same transactions; reads come from memory. */
+  readonly acl = new AclState();
+  private aclChangedInBatch = false;
   /** A restore command was applied in the batch being applied: reload everything after it commits. */
   private restoredInBatch = false;
   private readonly restoreListeners: Array<(index: number) => void> = [];
@@ -173,6 +177,7 @@ export class StateMachine {
     // Deletes before now are unknown: any prefix may have lost keys up to the current KV index.
     this.floorIndex = this.kvIndexValue;
     this.catalog.load((fn) => this.store.read(fn));
+    this.acl.load((fn) => this.store.read(fn));
   }
 
   /** The applied index as stored (restart resumes after it). */
@@ -201,6 +206,7 @@ export class StateMachine {
       touched.length = 0;
       this.catalogBatch.clear();
       this.restoredInBatch = false;
+      this.aclChangedInBatch = false;
       let kvIndex = this.kvIndexValue;
       for (let i = first; i < items.length; i++) {
         const item = items[i]!;
@@ -231,6 +237,10 @@ export class StateMachine {
       return results;
     }
     if (this.catalogBatch.changes.length > 0) this.catalog.commit(this.catalogBatch);
+    if (this.aclChangedInBatch) {
+      this.aclChangedInBatch = false;
+      this.acl.load((fn) => this.store.read(fn));
+    }
     this.catalogBatch.clear();
     for (const t of touched) if (t.deleted) this.rememberDelete(t.recurse, t.key, t.index);
     if (touched.length > 0 && this.kvWatchers.size > 0) this.wake(touched);
@@ -283,6 +293,12 @@ export class StateMachine {
         touched.push({ key: '', recurse: true, deleted: true, index });
         this.restoredInBatch = true;
         return true;
+      // sec
+      case 'acl': {
+        const ok = this.acl.apply(txn, index, cmd.op);
+        if (ok) this.aclChangedInBatch = true;
+        return ok;
+      }
     }
   }
 

@@ -16,6 +16,7 @@ import { restoreProblem } from '../../src/state/machine.js';
 import { STATE_TABLES, StateMachine, encodeCommand, type Command } from '../../src/state/index.js';
 import { LocalServices } from '../../src/agent/services.js';
 import { LmdbStateStore } from '../../src/storage/index.js';
+import type { AclOp } from '../../src/state/acl.js';
 
 export interface WaitCall {
   prefix: string;
@@ -96,6 +97,10 @@ export class FakeAgent extends EventEmitter implements AgentApi {
     this.barrierCalls.push(consistency);
     if (this.barrierError) throw this.barrierError;
     return { knownLeader: true, lastContactMs: 0 };
+  }
+
+  async aclApply(op: AclOp): Promise<boolean> {
+    return this.apply({ type: 'acl', op });
   }
 
   async kvPut(key: string, value: Uint8Array, options: KvPutOptions = {}): Promise<boolean> {

@@ -82,6 +82,11 @@ export class AgentRunCommand extends KonsulCommand {
   nodeHealthTimeout = Option.String('--node-health-timeout', { description: settingHelp('nodeHealthTimeout') });
   antiEntropyInterval = Option.String('--anti-entropy-interval', { description: settingHelp('antiEntropyInterval') });
   enableScriptChecks = Option.Boolean('--enable-script-checks', { description: settingHelp('enableScriptChecks') });
+  // sec
+  aclEnabled = Option.Boolean('--acl-enabled', { description: settingHelp('aclEnabled') });
+  aclDefaultPolicy = Option.String('--acl-default-policy', { description: settingHelp('aclDefaultPolicy') });
+  httpsAddr = Option.String('--https-addr', { description: settingHelp('httpsAddr') });
+  httpsVerifyIncoming = Option.Boolean('--https-verify-incoming', { description: settingHelp('httpsVerifyIncoming') });
 
   printConfig = Option.Boolean('--print-config', false, { description: 'Print the effective settings and where each came from, then exit without starting' });
   json = Option.Boolean('--json', false, { description: 'With --print-config: print JSON, for scripts' });
