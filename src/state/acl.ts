@@ -161,7 +161,9 @@ export class AclState {
         const exists = existing !== undefined || op.token.accessorId === ANONYMOUS_TOKEN_ID;
         if (op.create === exists) return false;
         if (existing && existing.secretId !== op.token.secretId) return false;
-        if (!existing && !this.secretFree(txn, op.token.secretId, op.token.accessorId)) return false;
+        if (op.token.accessorId === ANONYMOUS_TOKEN_ID) {
+          if (op.token.secretId !== ANONYMOUS_TOKEN_SECRET) return false;
+        } else if (!existing && !this.secretFree(txn, op.token.secretId, op.token.accessorId)) return false;
         put(txn, TOKEN + op.token.accessorId, { ...op.token, createIndex: existing?.createIndex ?? index, modifyIndex: index });
         return true;
       }
