@@ -174,6 +174,16 @@ export class AgentClient {
     };
   }
 
+  /** For requests made outside call() (streams): the connection pool, with the TLS settings. */
+  get dispatcher(): Pool {
+    return this.pool;
+  }
+
+  /** The headers every request carries (the ACL token). */
+  get headers(): Record<string, string> | undefined {
+    return this.token === undefined ? undefined : { 'x-consul-token': this.token };
+  }
+
   async close(): Promise<void> {
     await this.pool.close();
   }

@@ -6,6 +6,7 @@ import { definitionsTarget, httpRawTarget, httpTarget } from './http-targets.js'
 import { configTarget } from './config-targets.js';
 import { snapshotTarget } from './snapshot-targets.js';
 import { commandTarget } from './state-targets.js';
+import { aclRulesTarget, encryptedSnapshotTarget } from './sec-targets.js';
 import { framePayloadTarget, frameStreamTarget, listenerTarget } from './transport-targets.js';
 
 export const TARGETS: readonly FuzzTarget[] = [
@@ -21,4 +22,7 @@ export const TARGETS: readonly FuzzTarget[] = [
   httpTarget,
   httpRawTarget,
   configTarget,
+  // sec
+  aclRulesTarget,
+  encryptedSnapshotTarget,
 ];
