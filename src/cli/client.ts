@@ -154,6 +154,10 @@ export class AgentClient {
         const maybe = method === 'GET' ? '' : '; the change may still take effect';
         throw new CliError(`the agent at ${this.origin} did not answer ${method} ${path} within ${this.timeoutMs / 1000}s${maybe}`);
       }
+      // sec: a TLS failure is not an absent agent: say what to fix.
+      if (/CERT|SSL|TLS|UNABLE_TO_VERIFY|ERR_SSL|alert/i.test(code)) {
+        throw new CliError(`TLS with the agent at ${this.origin} failed (${code}): pass the CA that signed its certificate (--ca-file or KONSUL_CACERT), and --client-cert/--client-key if it verifies clients`, EXIT.unreachable);
+      }
       throw new AgentUnreachableError(this.origin, unreachableReason(code));
     }
     if ((status < 200 || status > 299) && !(options.allow ?? []).includes(status)) {
