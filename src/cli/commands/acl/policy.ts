@@ -36,7 +36,12 @@ export class AclPolicyCreateCommand extends HttpCommand {
 
 export class AclPolicyUpdateCommand extends HttpCommand {
   static override paths = [['acl', 'policy', 'update']];
-  static override usage = Command.Usage({ category: 'Security', description: 'Change a policy\'s rules, name or description' });
+  static override usage = Command.Usage({
+    category: 'Security',
+    description: 'Change a policy\'s rules, name or description',
+    details: 'Every token linked to the policy gets the new rules at once, on every agent.',
+    examples: [['Widen a policy', '$0 acl policy update --id 3c5f2e1a-0b6d-4a57-9d2e-6f1c0a9b8e77 --rules @app.hcl']],
+  });
 
   id = Option.String('--id', { required: true, description: 'The policy\'s ID' });
   name = Option.String('--name', { description: 'A new name' });
@@ -57,7 +62,12 @@ export class AclPolicyUpdateCommand extends HttpCommand {
 
 export class AclPolicyReadCommand extends HttpCommand {
   static override paths = [['acl', 'policy', 'read']];
-  static override usage = Command.Usage({ category: 'Security', description: 'Show a policy and its rules (by --id or --name)' });
+  static override usage = Command.Usage({
+    category: 'Security',
+    description: 'Show a policy and its rules (by --id or --name)',
+    details: 'Prints the policy\'s id, name, description and rules.',
+    examples: [['By name', '$0 acl policy read --name app']],
+  });
 
   id = Option.String('--id', { description: 'The policy\'s ID' });
   name = Option.String('--name', { description: 'The policy\'s name' });
@@ -72,7 +82,12 @@ export class AclPolicyReadCommand extends HttpCommand {
 
 export class AclPolicyListCommand extends HttpCommand {
   static override paths = [['acl', 'policy', 'list']];
-  static override usage = Command.Usage({ category: 'Security', description: 'List the policies' });
+  static override usage = Command.Usage({
+    category: 'Security',
+    description: 'List the policies',
+    details: 'Every policy, the built-in global-management included, one per line: id, name, description.',
+    examples: [['All policies', '$0 acl policy list']],
+  });
 
   protected async run(client: AgentClient): Promise<number> {
     const policies = (await client.call('GET', '/v1/acl/policies')).json<PolicyJson[]>();
@@ -84,7 +99,12 @@ export class AclPolicyListCommand extends HttpCommand {
 
 export class AclPolicyDeleteCommand extends HttpCommand {
   static override paths = [['acl', 'policy', 'delete']];
-  static override usage = Command.Usage({ category: 'Security', description: 'Delete a policy' });
+  static override usage = Command.Usage({
+    category: 'Security',
+    description: 'Delete a policy',
+    details: 'Tokens linked to it lose its rules. The global-management policy cannot be deleted.',
+    examples: [['Delete one', '$0 acl policy delete --id 3c5f2e1a-0b6d-4a57-9d2e-6f1c0a9b8e77']],
+  });
 
   id = Option.String('--id', { required: true, description: 'The policy\'s ID' });
 

@@ -15,6 +15,7 @@ export class AclTokenCreateCommand extends HttpCommand {
   static override usage = Command.Usage({
     category: 'Security',
     description: 'Create an ACL token linked to policies',
+    details: 'Links the token to policies by name or id; prints its AccessorID (its public name) and SecretID (what clients send as --token, X-Consul-Token or KONSUL_HTTP_TOKEN).',
     examples: [['A token for the web app', '$0 acl token create --description web --policy-name web']],
   });
 
@@ -35,6 +36,7 @@ export class AclTokenUpdateCommand extends HttpCommand {
   static override usage = Command.Usage({
     category: 'Security',
     description: 'Change a token\'s description or policies (the anonymous token is 00000000-0000-0000-0000-000000000002)',
+    details: 'Policies given replace the token\'s links. The anonymous token answers requests that carry no token, and DNS.',
     examples: [['Let anonymous requests read the catalog', '$0 acl token update --id 00000000-0000-0000-0000-000000000002 --policy-name dns']],
   });
 
@@ -56,7 +58,12 @@ export class AclTokenUpdateCommand extends HttpCommand {
 
 export class AclTokenReadCommand extends HttpCommand {
   static override paths = [['acl', 'token', 'read']];
-  static override usage = Command.Usage({ category: 'Security', description: 'Show a token (by AccessorID, or --self for the one in use)' });
+  static override usage = Command.Usage({
+    category: 'Security',
+    description: 'Show a token (by AccessorID, or --self for the one in use)',
+    details: 'The SecretID is shown only to tokens with acl write (and to the token itself with --self).',
+    examples: [['Which token am I using?', '$0 acl token read --self'], ['By AccessorID', '$0 acl token read --id 6a1253d2-1785-24fd-91c2-f8e78c745511']],
+  });
 
   id = Option.String('--id', { description: 'The token\'s AccessorID' });
   self = Option.Boolean('--self', false, { description: 'The token this command runs with' });
@@ -71,7 +78,12 @@ export class AclTokenReadCommand extends HttpCommand {
 
 export class AclTokenListCommand extends HttpCommand {
   static override paths = [['acl', 'token', 'list']];
-  static override usage = Command.Usage({ category: 'Security', description: 'List the tokens' });
+  static override usage = Command.Usage({
+    category: 'Security',
+    description: 'List the tokens',
+    details: 'Every token, the anonymous one included; SecretIDs are hidden unless the caller has acl write.',
+    examples: [['All tokens', '$0 acl token list'], ['For a script', '$0 acl token list --json']],
+  });
 
   protected async run(client: AgentClient): Promise<number> {
     const tokens = (await client.call('GET', '/v1/acl/tokens')).json<TokenJson[]>();
@@ -86,7 +98,12 @@ export class AclTokenListCommand extends HttpCommand {
 
 export class AclTokenDeleteCommand extends HttpCommand {
   static override paths = [['acl', 'token', 'delete']];
-  static override usage = Command.Usage({ category: 'Security', description: 'Delete a token' });
+  static override usage = Command.Usage({
+    category: 'Security',
+    description: 'Delete a token',
+    details: 'Requests with the token are refused ("ACL not found") once the deletion is applied. The anonymous token cannot be deleted.',
+    examples: [['Delete one', '$0 acl token delete --id 6a1253d2-1785-24fd-91c2-f8e78c745511']],
+  });
 
   id = Option.String('--id', { required: true, description: 'The token\'s AccessorID' });
 
