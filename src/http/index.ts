@@ -84,6 +84,11 @@ function resolveLimits(options: HttpServerOptions): HttpLimits {
   return limits;
 }
 
+/** The request target with any ?token= value replaced (for logs). */
+export function redactToken(target: string): string {
+  return target.replace(/([?&]token=)[^&#]*/gi, '$1<hidden>');
+}
+
 /** Split an origin-form (or absolute-form) request target into path and query. */
 function splitTarget(target: string): { path: string; rawQuery: string } {
   let rest = target;
@@ -141,7 +146,8 @@ export function createHttpServer(options: HttpServerOptions, routes: readonly Ro
       };
       await match.handler(ctx);
     } catch (error) {
-      sendError(res, error, logger, method, url);
+      // sec: a ?token= secret never reaches a log line.
+      sendError(res, error, logger, method, redactToken(url));
     }
   };
 
