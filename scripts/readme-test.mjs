@@ -80,7 +80,9 @@ async function main() {
     `npx() { if [[ \${1-} == konsul ]]; then shift; node ${shq(bin)} "$@"; else command npx "$@"; fi; }`,
     'konsul() { node ' + shq(bin) + ' "$@"; }',
     // Until the agent at $1 knows a leader (60 s at most).
-    `__readme_wait() { local i; for ((i = 0; i < 300; i++)); do node ${shq(bin)} cluster leader --http-addr "$1" >/dev/null 2>&1 && return 0; sleep 0.2; done; echo "README: no agent with a leader at $1 after 60 s" >&2; return 1; }`,
+    // /v1/status/leader needs no token, so agents started with ACLs on (default deny) are waited for too.
+    `__readme_leader() { node -e 'fetch("http://" + process.argv[1].replace(/^https?:\\/\\//, "") + "/v1/status/leader").then((r) => r.json()).then((l) => process.exit(l ? 0 : 1), () => process.exit(1))' "$1"; }`,
+    `__readme_wait() { local i; for ((i = 0; i < 300; i++)); do __readme_leader "$1" >/dev/null 2>&1 && return 0; sleep 0.2; done; echo "README: no agent with a leader at $1 after 60 s" >&2; return 1; }`,
     '__readme_expect() { local want=$1 out; shift; out=$(eval "$1"); printf \'%s\\n\' "$out"; [[ $out == *"$want"* ]] || { echo "README: expected output containing: $want" >&2; return 1; }; }',
   ];
   let background = 0;

@@ -58,7 +58,7 @@ export class TlsCertCreateCommand extends KonsulCommand {
     });
     const name = nodeDnsName(this.nodeId, role, this.datacenter, this.domain);
     if (this.json) this.printJson({ ...files, name });
-    else this.out(`==> Using ${this.ca ?? `${this.domain}-agent-ca.pem`} and its key\n==> Saved ${files.cert} (${name})\n==> Saved ${files.key}`);
+    else this.out(`==> Using ${this.ca ?? `${this.dir}/${this.domain}-agent-ca.pem`} and its key\n==> Saved ${files.cert} (${name})\n==> Saved ${files.key}`);
     return EXIT.ok;
   }
 }
