@@ -63,7 +63,7 @@ _konsul() {
     return 0
   fi
   case $cmd in
-    'agent') opts='--server --bootstrap --dev --join --node-id --data-dir --raft-addr --advertise --http-addr --dns-addr --config --token --tls-cert --tls-key --tls-ca --cluster-id --log-level --log-format --election-timeout --heartbeat-interval --snapshot-threshold --snapshot-interval --dead-server-timeout --stabilization-time --max-value-size --datacenter --domain --recursor --dns-only-passing --dns-node-ttl --dns-service-ttl --node-health-timeout --anti-entropy-interval --enable-script-checks --acl-enabled --acl-default-policy --https-addr --https-verify-incoming --print-config --json' ;;
+    'agent') opts='--server --bootstrap --dev --join --node-id --data-dir --raft-addr --advertise --http-addr --dns-addr --config --token --tls-cert --tls-key --tls-ca --cluster-id --log-level --log-format --election-timeout --heartbeat-interval --snapshot-threshold --snapshot-interval --dead-server-timeout --stabilization-time --max-value-size --datacenter --domain --recursor --dns-only-passing --dns-node-ttl --dns-service-ttl --node-health-timeout --anti-entropy-interval --enable-script-checks --acl-enabled --acl-default-policy --https-addr --https-verify-incoming --insecure-peers --print-config --json' ;;
     'demo') opts='--data-dir --keep --json' ;;
     'kv/get') opts='--http-addr --json --token --ca-file --client-cert --client-key --recurse --keys --separator --stale --consistent --base64' ;;
     'kv/put') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q --flags --cas --base64' ;;

@@ -139,6 +139,7 @@ complete -c konsul -n '__konsul_at konsul/agent' -l acl-enabled -d 'Check every 
 complete -c konsul -n '__konsul_at konsul/agent' -l acl-default-policy -x -d 'allow or deny: the answer when no ACL rule matches a request (default: allow) [KONSUL_ACL_DEFAULT_POLICY]'
 complete -c konsul -n '__konsul_at konsul/agent' -l https-addr -x -d 'HTTPS API listen address, served with --tls-cert and --tls-key [KONSUL_HTTPS_ADDR]'
 complete -c konsul -n '__konsul_at konsul/agent' -l https-verify-incoming -d 'HTTPS clients must present a certificate signed by --tls-ca [KONSUL_HTTPS_VERIFY_INCOMING]'
+complete -c konsul -n '__konsul_at konsul/agent' -l insecure-peers -d 'Allow peers beyond loopback without a join secret or mutual TLS (logs a warning at every start) [KONSUL_INSECURE_PEERS]'
 complete -c konsul -n '__konsul_at konsul/agent' -l print-config -d 'Print the effective settings and where each came from, then exit without starting'
 complete -c konsul -n '__konsul_at konsul/agent' -l json -d 'With --print-config: print JSON, for scripts'
 complete -c konsul -n '__konsul_at konsul/demo' -l data-dir -x -d 'Put the agents\' data here (kept afterwards); default: a new temporary directory'

@@ -327,7 +327,7 @@ export class Agent implements AgentApi {
     });
   }
 
-  private async handleRequest(method: string, body: Buffer, from: { nodeId: string; address: string }): Promise<Uint8Array> {
+  private async handleRequest(method: string, body: Buffer, from: { nodeId: string; address: string; role?: 'server' | 'client' }): Promise<Uint8Array> {
     switch (method) {
       case 'info':
         return json(this.info());
@@ -337,6 +337,11 @@ export class Agent implements AgentApi {
       // Membership requests may reach any member: pass them on to the leader.
       case 'join': {
         const info = parseJson<NodeInfo>(body, 'join');
+        // sec: with mutual TLS, a client certificate joins only itself, and only as a client; servers
+        // (which forward joins to the leader) may add any node.
+        if (from.role === 'client' && (info.server || info.id !== from.nodeId)) {
+          throw new KonsulError('KONSUL_ERR_PERMISSION_DENIED', `node '${from.nodeId}' holds a client certificate: it may join only itself, as a client`, 403);
+        }
         return json(await this.onLeader('join', body, () => this.joinOnLeader(info), (b) => parseJson<ClusterStatus>(b, 'join')));
       }
       case 'remove': {

@@ -54,6 +54,7 @@ export interface AgentFlagValues {
   aclDefaultPolicy?: string;
   httpsAddr?: string;
   httpsVerifyIncoming?: boolean;
+  insecurePeers?: boolean;
 }
 
 export interface HostPort { host: string; port: number }
@@ -110,6 +111,8 @@ export interface AgentConfig {
   acl: { enabled: boolean; defaultPolicy: 'allow' | 'deny' };
   /** HTTPS listener (with the --tls-cert/--tls-key pair); verifyIncoming: clients need a certificate from --tls-ca. */
   https: { addr: HostPort; verifyIncoming: boolean } | undefined;
+  /** Peers beyond loopback without a join secret or mutual TLS, on purpose (warned at every start). */
+  insecurePeers: boolean;
 }
 
 export class ConfigError extends KonsulError {
@@ -180,6 +183,7 @@ export const SETTINGS = {
   aclEnabled: S('aclEnabled', ['KONSUL_ACL_ENABLED'], 'acl.enabled', 'boolean', 'false', 'Check every HTTP request\'s ACL token (Consul\'s acl.enabled)'),
   aclDefaultPolicy: S('aclDefaultPolicy', ['KONSUL_ACL_DEFAULT_POLICY'], 'acl.default_policy', 'string', 'allow', 'allow or deny: the answer when no ACL rule matches a request'),
   httpsAddr: S('httpsAddr', ['KONSUL_HTTPS_ADDR'], 'https_addr', 'address', 'none', 'HTTPS API listen address, served with --tls-cert and --tls-key'),
+  insecurePeers: S('insecurePeers', ['KONSUL_INSECURE_PEERS'], 'insecure_peers', 'boolean', 'false', 'Allow peers beyond loopback without a join secret or mutual TLS (logs a warning at every start)'),
   httpsVerifyIncoming: S('httpsVerifyIncoming', ['KONSUL_HTTPS_VERIFY_INCOMING'], 'verify_incoming', 'boolean', 'false', 'HTTPS clients must present a certificate signed by --tls-ca'),
 } satisfies Record<string, SettingSpec>;
 
@@ -210,7 +214,7 @@ export const AGENT_FLAG_NAMES: Readonly<Record<keyof AgentFlagValues, string>> =
   antiEntropyInterval: '--anti-entropy-interval', enableScriptChecks: '--enable-script-checks',
   // sec
   aclEnabled: '--acl-enabled', aclDefaultPolicy: '--acl-default-policy', httpsAddr: '--https-addr',
-  httpsVerifyIncoming: '--https-verify-incoming',
+  httpsVerifyIncoming: '--https-verify-incoming', insecurePeers: '--insecure-peers',
 };
 
 /** Where a setting's value came from. */
@@ -742,7 +746,7 @@ function resolveSettings(src: Sources): AgentConfig {
   }
 
   return {
-    acl: { enabled: aclEnabled, defaultPolicy: aclDefaultPolicy }, https,
+    acl: { enabled: aclEnabled, defaultPolicy: aclDefaultPolicy }, https, insecurePeers: asBool(src.get('insecurePeers'), false),
     nodeId, dataDir, dev, server, bootstrap, join, raftAddr, advertise, httpAddr, dnsAddr, clusterId, token, tls,
     logLevel, logFormat, electionTimeoutMs, heartbeatIntervalMs,
     // A lease well inside the election timeout: followers will not elect anyone else before it ends,
@@ -814,6 +818,7 @@ export function settingValue(name: SettingName, c: AgentConfig, origin?: Setting
     case 'aclDefaultPolicy': return c.acl.defaultPolicy;
     case 'httpsAddr': return c.https ? formatHostPort(c.https.addr) : null;
     case 'httpsVerifyIncoming': return c.https?.verifyIncoming ?? false;
+    case 'insecurePeers': return c.insecurePeers;
   }
 }
 

@@ -11,6 +11,7 @@ import { startDnsServer, type DnsServer } from '../dns/index.js';
 import { createHttpServer } from '../http/index.js';
 import { AclResolver } from '../acl/resolver.js';
 import { FilteredCatalog } from '../acl/catalog-filter.js';
+import { closeCluster, SECRET_FILE } from './cluster-secret.js';
 import { STATE_TABLES, StateMachine } from '../state/index.js';
 import { openStorage, type NodeStorage } from '../storage/index.js';
 import { Agent } from './agent.js';
@@ -112,12 +113,19 @@ export async function startAgent(
   const dataDir = config.dataDir ?? (devDir = mkdtempSync(join(tmpdir(), 'konsul-dev-')));
   config.dataDir = dataDir;
   config.nodeId = claimDataDir(config, dataDir, explicitId);
+  // sec: closed from the first second (may set config.token from the data dir, or create it).
+  const closing = closeCluster(config, dataDir, config.insecurePeers);
   let output: LogOutput | undefined;
   let log: Logger;
   if (logger) log = logger;
   else ({ logger: log, output } = createAgentLogger(config, config.nodeId, process.stdout, env));
   try {
-    return await startWith({ flags, env, loaded, initialValues, config, dataDir, devDir, log, options, output });
+    if (closing.insecure) log.warn(closing.insecure);
+    const printSummary = options.printSummary;
+    const withJoinLine: StartOptions = closing.joinLine && printSummary
+      ? { ...options, printSummary: (text) => printSummary(`${text}A join secret was created (${join(dataDir, SECRET_FILE)}, mode 0600); other servers join with:\n  ${closing.joinLine}\n\n`) }
+      : options;
+    return await startWith({ flags, env, loaded, initialValues, config, dataDir, devDir, log, options: withJoinLine, output });
   } finally {
     // Held log lines come out after the summary, or at once when start-up failed.
     output?.release();

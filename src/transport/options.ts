@@ -60,7 +60,8 @@ export interface TransportOptions {
    * `from.address` is the caller's socket address, not its listen address.
    * When absent, every request is answered with KONSUL_ERR_NO_HANDLER (501).
    */
-  onRequest?: (method: string, body: Buffer, from: { nodeId: NodeId; address: string }) => Promise<Uint8Array>;
+  /** sec: `role` is what the peer's certificate names it (mutual TLS only). */
+  onRequest?: (method: string, body: Buffer, from: { nodeId: NodeId; address: string; role?: 'server' | 'client' }) => Promise<Uint8Array>;
   logger?: TransportLogger;
   /** Largest frame accepted or sent (length of type + payload + checksum). Default 16 MiB. */
   maxFrameSize?: number;
@@ -94,7 +95,7 @@ export interface ResolvedTransportOptions {
   onMessage: (message: Message) => void;
   onSnapshot: ((message: Message, chunks: AsyncIterable<Buffer>) => void | Promise<void>) | undefined;
   onUnreachable: ((nodeId: NodeId) => void) | undefined;
-  onRequest: ((method: string, body: Buffer, from: { nodeId: NodeId; address: string }) => Promise<Uint8Array>) | undefined;
+  onRequest: ((method: string, body: Buffer, from: { nodeId: NodeId; address: string; role?: 'server' | 'client' }) => Promise<Uint8Array>) | undefined;
   logger: TransportLogger;
   maxFrameSize: number;
   maxQueuedBytes: number;

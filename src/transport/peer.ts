@@ -2,7 +2,8 @@
 // written in batches, back-pressure on 'drain', backoff after failures, snapshots.
 
 import { connect as netConnect, isIP, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import { connect as tlsConnect, TLSSocket } from 'node:tls';
+import { verifyPeerIdentity } from './peer-identity.js';
 import type { Message, NodeId } from '../raft/types.js';
 import { MessageType } from '../raft/types.js';
 import { BufferWriter } from './buffer-writer.js';
@@ -296,6 +297,11 @@ export class Peer {
     }
     if (frame.type === FrameType.HelloOk) {
       if (frame.nodeId !== this.nodeId) throw new ProtocolError(`dialed ${this.nodeId} but '${frame.nodeId}' answered`);
+      // sec: with mutual TLS, the listener's certificate must name the node we dialed.
+      if (socket instanceof TLSSocket) {
+        const identity = verifyPeerIdentity(socket, this.nodeId);
+        if (!identity.ok) throw new ProtocolError(`dialed ${this.nodeId}: ${identity.detail}`);
+      }
       this.onConnected(socket);
     } else if (frame.type === FrameType.HelloReject) {
       this.host.counters.handshakesRejected++;

@@ -17,6 +17,7 @@ import { MessageType } from '../raft/types.js';
 import { FrameEncodeError, PeerUnreachableError, TransportClosedError } from './errors.js';
 import { tokenDigest } from './handshake.js';
 import { InboundConnection, type InboundHost } from './inbound.js';
+import { RefusalLog, refusalSource } from './refusal-log.js';
 import { RequestClient } from './requests.js';
 import { resolveOptions, type ResolvedTransportOptions, type TransportOptions } from './options.js';
 import { Peer, type PeerHost } from './peer.js';
@@ -54,6 +55,7 @@ export class Transport {
       options: this.options,
       counters: this.counters,
       tokenDigest: this.options.token === undefined ? undefined : tokenDigest(this.options.token),
+      refusals: new RefusalLog(),
       scheduleFlush: (peer) => this.scheduleFlush(peer),
       reportUnreachable: (nodeId) => this.reportUnreachable(nodeId),
       accepted: (connection) => this.accepted(connection),
@@ -133,7 +135,11 @@ export class Transport {
       });
       server.on('tlsClientError', (err: Error, socket: Socket) => {
         this.counters.handshakesRefused++;
-        logger.warn({ remote: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, err: { message: err.message } }, 'refused peer: TLS handshake failed');
+        const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+        const { log, suppressed } = this.host.refusals.admit(`${refusalSource(remote)} tls`);
+        if (log) logger.warn({ remote, err: { message: err.message }, suppressed }, 'refused peer: TLS handshake failed');
+        // sec: node reports a TLS handshake timeout but leaves the socket open: a stalled handshake must not hold it.
+        socket.destroy();
       });
     }
     this.server = server;

@@ -110,7 +110,9 @@ export class JCluster {
     const argv = [
       process.execPath, BIN, 'agent', ...(n.server ? ['--server'] : []), '--node-id', id, '--data-dir', n.dataDir,
       '--raft-addr', n.raftAddress, '--http-addr', `${n.ip}:${n.httpPort}`, '--dns-addr', `${n.ip}:${n.dnsPort}`,
-      '--stabilization-time', '300ms', '--dead-server-timeout', '10m', '--log-level', 'info', ...this.opts.flags,
+      '--stabilization-time', '300ms', '--dead-server-timeout', '10m', '--log-level', 'info',
+      // Namespaces give the agents non-loopback addresses; the fault suite runs them open on purpose.
+      '--insecure-peers', ...this.opts.flags,
     ];
     if (how.bootstrap) argv.push('--bootstrap');
     if (how.join && how.join.length > 0) argv.push('--join', how.join.join(','));

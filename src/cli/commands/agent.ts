@@ -87,6 +87,7 @@ export class AgentRunCommand extends KonsulCommand {
   aclDefaultPolicy = Option.String('--acl-default-policy', { description: settingHelp('aclDefaultPolicy') });
   httpsAddr = Option.String('--https-addr', { description: settingHelp('httpsAddr') });
   httpsVerifyIncoming = Option.Boolean('--https-verify-incoming', { description: settingHelp('httpsVerifyIncoming') });
+  insecurePeers = Option.Boolean('--insecure-peers', { description: settingHelp('insecurePeers') });
 
   printConfig = Option.Boolean('--print-config', false, { description: 'Print the effective settings and where each came from, then exit without starting' });
   json = Option.Boolean('--json', false, { description: 'With --print-config: print JSON, for scripts' });
