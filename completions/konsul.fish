@@ -113,7 +113,7 @@ complete -c konsul -n '__konsul_at konsul/agent' -l http-addr -x -d 'HTTP API li
 complete -c konsul -n '__konsul_at konsul/agent' -l dns-addr -x -d 'DNS listen address (default: 127.0.0.1:8600) [KONSUL_DNS_ADDR]'
 complete -c konsul -n '__konsul_at konsul/agent' -l config -r -F -d 'A JSON config file, or a directory of *.json files read in lexical order; repeatable, later files win [KONSUL_CONFIG_FILE]'
 complete -c konsul -n '__konsul_at konsul/agent' -l token -x -d 'Join token every peer must present [KONSUL_RAFT_TOKEN]'
-complete -c konsul -n '__konsul_at konsul/agent' -l tls-cert -r -F -d 'PEM certificate for mutual TLS between peers [KONSUL_TLS_CERT]'
+complete -c konsul -n '__konsul_at konsul/agent' -l tls-cert -r -F -d 'PEM certificate for mutual TLS between peers (and HTTPS) [KONSUL_TLS_CERT]'
 complete -c konsul -n '__konsul_at konsul/agent' -l tls-key -r -F -d 'PEM key for the TLS certificate [KONSUL_TLS_KEY]'
 complete -c konsul -n '__konsul_at konsul/agent' -l tls-ca -r -F -d 'PEM CA that signs every peer\'s certificate [KONSUL_TLS_CA]'
 complete -c konsul -n '__konsul_at konsul/agent' -l cluster-id -x -d 'Peers with another cluster id are refused (default: konsul) [KONSUL_CLUSTER_ID]'

@@ -267,6 +267,12 @@ async function startWith(s: {
 
   const reloader = new ConfigReloader({
     flags: s.flags, env: s.env, config, initial: s.loaded, initialValues: s.initialValues, local: agent.local, logger: log, dataDir,
+    // sec: rotated certificates take effect on SIGHUP, for peers and for HTTPS.
+    onTls: (tls) => {
+      agent.driver.transport.reloadTls(tls);
+      (httpsServer as unknown as import('node:https').Server | undefined)?.setSecureContext({ cert: tls.cert, key: tls.key, ca: tls.ca });
+      log.info('TLS certificate, key and CA reloaded');
+    },
   });
   const definitions = reloader.start();
   const entry: Entry = hadState ? 'restarted' : config.bootstrap ? 'bootstrapped' : config.join.length > 0 ? 'joining' : 'waiting';

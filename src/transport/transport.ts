@@ -11,7 +11,7 @@
 // Response frames come back. See codec.ts for the bytes.
 
 import { createServer as netCreateServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { createServer as tlsCreateServer } from 'node:tls';
+import { createServer as tlsCreateServer, type Server as TlsServer } from 'node:tls';
 import type { Message, NodeId } from '../raft/types.js';
 import { MessageType } from '../raft/types.js';
 import { FrameEncodeError, PeerUnreachableError, TransportClosedError } from './errors.js';
@@ -47,6 +47,17 @@ export class Transport {
   private flushHandle: NodeJS.Immediate | undefined;
   private closing: Promise<void> | undefined;
   private readonly requests: RequestClient;
+
+  /**
+   * sec: new certificates and keys (SIGHUP): the listener presents and checks with them from the next
+   * handshake, and new dials use them; open links stay as they are.
+   */
+  reloadTls(tls: { cert: string | Buffer; key: string | Buffer; ca: string | Buffer }): void {
+    const current = this.options.tls;
+    if (current === undefined) throw new Error('reloadTls: this transport was started without TLS');
+    this.options.tls = { ...current, cert: tls.cert, key: tls.key, ca: tls.ca };
+    (this.server as TlsServer | undefined)?.setSecureContext({ cert: tls.cert, key: tls.key, ca: tls.ca });
+  }
 
   /** Checks every option; throws InvalidTransportOptionError naming the first bad one. */
   constructor(options: TransportOptions) {

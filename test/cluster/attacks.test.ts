@@ -7,7 +7,8 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
 import { connect as netConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -209,6 +210,35 @@ describe('attack matrix: a closed cluster refuses strangers', { skip: hasOpenssl
     const grew = extDuring - extBefore;
     process.stdout.write(`# 20 authenticated peers each announcing a 16 MiB frame: Buffer memory ${(grew / 1048576).toFixed(2)} MiB more\n`);
     assert.ok(grew < 20 * 1024 * 1024, `the parser reserved ${grew} bytes for frames that never came`);
+  });
+
+  step('a rotated certificate is served after SIGHUP, without a restart', async () => {
+    const served = async (): Promise<string> => new Promise((resolve, reject) => {
+      const socket = tls(s2);
+      socket.once('secureConnect', () => {
+        resolve((socket as import('node:tls').TLSSocket).getPeerCertificate().serialNumber.toUpperCase());
+        socket.destroy();
+      });
+      socket.once('error', reject);
+    });
+    const before = await served();
+    assert.equal(before, new X509Certificate(readFileSync(s1.cert)).serialNumber.toUpperCase());
+    const fresh = mkdtempSync(join(tmpdir(), 'konsul-attack-rotate-'));
+    try {
+      const next = cert(fresh, ca, 'server', 's1');
+      copyFileSync(next.cert, s1.cert);
+      copyFileSync(next.key, s1.key);
+      const want = new X509Certificate(readFileSync(next.cert)).serialNumber.toUpperCase();
+      assert.notEqual(want, before);
+      const pid = c.node('s1').proc!.pid;
+      c.signal('s1', 'SIGHUP');
+      await waitFor('the new certificate served', async () => ((await served()) === want ? true : undefined), 15_000);
+      assert.equal(c.node('s1').proc!.pid, pid, 'the agent restarted');
+      const writesBefore = writes;
+      await waitFor('writes going on', () => (writes > writesBefore + 3 ? true : undefined), 20_000);
+    } finally {
+      rmSync(fresh, { recursive: true, force: true });
+    }
   });
 
   step('nothing was written by any attacker; the agents logged the refusals without flooding', async () => {
