@@ -23,8 +23,8 @@ _konsul_values() {
 _konsul() {
   local cmd="" w i skip=0 words="" opts="" kind=none
   local _konsul_bin=${COMP_WORDS[0]} _konsul_addr=""
-  local known=' agent demo kv kv/get kv/put kv/delete kv/export kv/import services services/register services/deregister services/list catalog catalog/services catalog/service catalog/nodes members cluster cluster/status cluster/leader cluster/peers cluster/stats cluster/health cluster/join cluster/leave cluster/transfer-leader cluster/snapshot snapshot snapshot/save snapshot/restore snapshot/inspect acl acl/bootstrap acl/policy acl/policy/create acl/policy/list acl/policy/read acl/policy/update acl/policy/delete acl/token acl/token/create acl/token/list acl/token/read acl/token/update acl/token/delete tls tls/ca tls/ca/create tls/cert tls/cert/create bench bench/write bench/read bench/dns bench/failover bench/self-test version completion '
-  local valued=' --acl-default-policy --additional-dnsname --additional-ipaddress --address --advertise --anti-entropy-interval --api --ca --ca-file --cas --check-http --check-interval --check-script --check-tcp --check-timeout --check-ttl --client-cert --client-key --cluster-id --concurrency --config --consistency --data-dir --datacenter --days --dc --dead-server-timeout --decrypt --description --dir --dns-addr --dns-node-ttl --dns-service-ttl --domain --duration --election-timeout --encrypt --fault-cmd --flags --heal-cmd --heartbeat-interval --http-addr --https-addr --id --join --key --key-count --log-format --log-level --max-value-size --meta --name --node --node-health-timeout --node-id --policy-id --policy-name --port --prefix --raft-addr --recursor --requests --round-timeout --rounds --rules --secret --separator --settle --snapshot-interval --snapshot-threshold --stabilization-time --tag --timeout --tls-ca --tls-cert --tls-key --token --type --value-size -c -d -n '
+  local known=' agent demo kv kv/get kv/put kv/delete kv/export kv/import txn session session/list session/info session/create session/destroy lock services services/register services/deregister services/list catalog catalog/services catalog/service catalog/nodes members cluster cluster/status cluster/leader cluster/peers cluster/stats cluster/health cluster/join cluster/leave cluster/transfer-leader cluster/snapshot snapshot snapshot/save snapshot/restore snapshot/inspect acl acl/bootstrap acl/policy acl/policy/create acl/policy/list acl/policy/read acl/policy/update acl/policy/delete acl/token acl/token/create acl/token/list acl/token/read acl/token/update acl/token/delete tls tls/ca tls/ca/create tls/cert tls/cert/create bench bench/write bench/read bench/dns bench/failover bench/self-test version completion '
+  local valued=' --acl-default-policy --acquire --additional-dnsname --additional-ipaddress --address --advertise --anti-entropy-interval --api --behavior --ca --ca-file --cas --check --check-http --check-interval --check-script --check-tcp --check-timeout --check-ttl --client-cert --client-key --cluster-id --concurrency --config --consistency --data-dir --datacenter --days --dc --dead-server-timeout --decrypt --description --dir --dns-addr --dns-node-ttl --dns-service-ttl --domain --duration --election-timeout --encrypt --fault-cmd --fence --fence-key --flags --heal-cmd --heartbeat-interval --http-addr --https-addr --id --join --key --key-count --lock-delay --log-format --log-level --max-value-size --meta --name --node --node-health-timeout --node-id --policy-id --policy-name --port --prefix --raft-addr --recursor --release --requests --round-timeout --rounds --rules --secret --separator --settle --snapshot-interval --snapshot-threshold --stabilization-time --tag --timeout --tls-ca --tls-cert --tls-key --token --ttl --type --value-size -c -d -n '
   # Join back what bash split at ':' (127.0.0.1 : 8500), so an address is one word.
   local -a line=()
   local current=0
@@ -66,10 +66,16 @@ _konsul() {
     'agent') opts='--server --bootstrap --dev --join --node-id --data-dir --raft-addr --advertise --http-addr --dns-addr --config --token --tls-cert --tls-key --tls-ca --cluster-id --log-level --log-format --election-timeout --heartbeat-interval --snapshot-threshold --snapshot-interval --dead-server-timeout --stabilization-time --max-value-size --datacenter --domain --recursor --dns-only-passing --dns-node-ttl --dns-service-ttl --node-health-timeout --anti-entropy-interval --enable-script-checks --acl-enabled --acl-default-policy --https-addr --https-verify-incoming --insecure-peers --print-config --json' ;;
     'demo') opts='--data-dir --keep --json' ;;
     'kv/get') opts='--http-addr --json --token --ca-file --client-cert --client-key --recurse --keys --separator --stale --consistent --base64' ;;
-    'kv/put') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q --flags --cas --base64' ;;
+    'kv/put') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q --flags --cas --base64 --acquire --release --fence --fence-key' ;;
     'kv/delete') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q --recurse --cas' ;;
     'kv/export') opts='--http-addr --json --token --ca-file --client-cert --client-key --stale --consistent' ;;
     'kv/import') opts='--http-addr --json --token --ca-file --client-cert --client-key --prefix' ;;
+    'txn') opts='--http-addr --json --token --ca-file --client-cert --client-key --stale --consistent' ;;
+    'session/list') opts='--http-addr --json --token --ca-file --client-cert --client-key --node --stale' ;;
+    'session/info') opts='--http-addr --json --token --ca-file --client-cert --client-key --stale' ;;
+    'session/create') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q --name --node --ttl --lock-delay --behavior --check --no-checks' ;;
+    'session/destroy') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q' ;;
+    'lock') opts='--http-addr --json --token --ca-file --client-cert --client-key --ttl --lock-delay --timeout --name' ;;
     'services/register') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q --name --id --address --port --tag --meta --check-http --check-tcp --check-ttl --check-script --check-interval --check-timeout' ;;
     'services/deregister') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q' ;;
     'services/list') opts='--http-addr --json --token --ca-file --client-cert --client-key' ;;
@@ -115,8 +121,9 @@ _konsul() {
     return 0
   fi
   case $cmd in
-    '') words='agent demo kv services catalog members cluster snapshot acl tls bench version completion' ;;
+    '') words='agent demo kv txn session lock services catalog members cluster snapshot acl tls bench version completion' ;;
     'kv') words='get put delete export import' ;;
+    'session') words='list info create destroy' ;;
     'services') words='register deregister list' ;;
     'catalog') words='services service nodes' ;;
     'cluster') words='status leader peers stats health join leave transfer-leader snapshot' ;;
@@ -139,6 +146,8 @@ _konsul() {
     'kv/delete') kind=keys ;;
     'kv/export') kind=keys ;;
     'kv/import') kind=files ;;
+    'txn') kind=files ;;
+    'lock') kind=keys ;;
     'services/register') kind=files ;;
     'services/deregister') kind=service-ids ;;
     'catalog/service') kind=services ;;

@@ -27,11 +27,16 @@ if (files.length === 0) {
   process.exit(1);
 }
 
+// A test that waits for a wake-up that never comes fails at this limit instead of
+// hanging the run (tests that wait on one event set a much shorter one themselves).
+const perTestTimeoutMs = Number(process.env.KONSUL_TEST_TIMEOUT_MS ?? 240_000);
+
 const result = spawnSync(
   process.execPath,
   [
     '--test',
     '--test-concurrency=1',
+    `--test-timeout=${perTestTimeoutMs}`,
     '--test-reporter=spec', '--test-reporter-destination=stdout',
     `--test-reporter=${join(root, 'scripts', 'summary-reporter.mjs')}`, '--test-reporter-destination=stdout',
     ...files,

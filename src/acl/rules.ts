@@ -25,7 +25,7 @@ export interface ParsedRules {
 
 export class AclRuleError extends KonsulError {
   constructor(message: string) {
-    super('KONSUL_ERR_BAD_ACL_RULES', `invalid ACL rules: ${message}`.replace(/[\r\n]+/g, ' '), 400);
+    super('KONSUL_ERR_BAD_ACL_RULES', `invalid ACL rules: ${message}`.replace(/[\r\n]+/g, ' '), 'invalid');
     this.name = 'AclRuleError';
   }
 }

@@ -6,6 +6,7 @@ import type { AclOp } from '../state/acl.js';
 import type { ArchiveHeader } from '../state/archive.js';
 import type { HealthStatus, StateMachine } from '../state/index.js';
 import type { CheckDefinition, ServiceDefinition } from './local/definitions.js';
+import type { CoordinationService } from './sessions.js';
 
 /** `default`: the leader answers under its lease; `consistent`: ReadIndex; `stale`: this agent's replica as it is. */
 export type Consistency = 'default' | 'consistent' | 'stale';
@@ -57,6 +58,8 @@ export interface ClusterStats {
   snapshotIndex: number;
   leaderChanges: number;
   proposals: { committed: number; failed: number; forwarded: number };
+  /** Same-turn batching of single KV writes on the leader: log entries proposed and the writes they carried. */
+  batching?: { enabled: boolean; entries: number; writes: number };
   transport: unknown;
   storage: unknown;
   uptimeSeconds: number;
@@ -142,6 +145,8 @@ export interface AgentApi {
   readonly metricsContentType: string;
   readonly local: LocalServicesApi;
   self(): AgentSelf;
+  /** Sessions, locks and transactions (coord). */
+  readonly coord: CoordinationService;
   /** sec: an ACL token or policy change through Raft; resolves once applied here. false: the state machine refused it. */
   aclApply(op: AclOp): Promise<boolean>;
 }

@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
-import { parseDuration as parseGoDuration } from '../duration.js';
+import { parseSettingDuration } from '../duration.js';
 import { KonsulError } from '../errors.js';
 import {
   DefinitionError, parseCheckRegistration, parseServiceFile, type CheckDefinition, type ServiceRegistration,
@@ -117,7 +117,7 @@ export interface AgentConfig {
 
 export class ConfigError extends KonsulError {
   constructor(message: string) {
-    super('KONSUL_ERR_CONFIG', message, 400);
+    super('KONSUL_ERR_CONFIG', message, 'invalid');
     this.name = 'ConfigError';
   }
 }
@@ -183,8 +183,8 @@ export const SETTINGS = {
   aclEnabled: S('aclEnabled', ['KONSUL_ACL_ENABLED'], 'acl.enabled', 'boolean', 'false', 'Check every HTTP request\'s ACL token (Consul\'s acl.enabled)'),
   aclDefaultPolicy: S('aclDefaultPolicy', ['KONSUL_ACL_DEFAULT_POLICY'], 'acl.default_policy', 'string', 'allow', 'allow or deny: the answer when no ACL rule matches a request'),
   httpsAddr: S('httpsAddr', ['KONSUL_HTTPS_ADDR'], 'https_addr', 'address', 'none', 'HTTPS API listen address, served with --tls-cert and --tls-key'),
-  insecurePeers: S('insecurePeers', ['KONSUL_INSECURE_PEERS'], 'insecure_peers', 'boolean', 'false', 'Allow peers beyond loopback without a join secret or mutual TLS (logs a warning at every start)'),
   httpsVerifyIncoming: S('httpsVerifyIncoming', ['KONSUL_HTTPS_VERIFY_INCOMING'], 'verify_incoming', 'boolean', 'false', 'HTTPS clients must present a certificate signed by --tls-ca'),
+  insecurePeers: S('insecurePeers', ['KONSUL_INSECURE_PEERS'], 'insecure_peers', 'boolean', 'false', 'Allow peers beyond loopback without a join secret or mutual TLS (logs a warning at every start)'),
 } satisfies Record<string, SettingSpec>;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -290,18 +290,11 @@ function asBool(raw: Raw | undefined, fallback: boolean): boolean {
   return fail(raw.source, `expected true or false, got ${JSON.stringify(raw.value)}`);
 }
 
-/** "300ms", "1.5s", "5m", "1h", "1m30s" (Go's format), or a bare number of milliseconds; whole ms, never negative. */
-export function parseDuration(text: string): number | undefined {
-  if (/^\d+$/.test(text)) return Number(text);
-  if (/^[-+]/.test(text)) return undefined;
-  const ms = parseGoDuration(text);
-  return ms === undefined ? undefined : Math.round(ms);
-}
 
 function asDuration(raw: Raw | undefined, fallbackMs: number, minMs: number, maxMs: number): number {
   if (raw === undefined) return fallbackMs;
   const text = asString(raw);
-  const ms = parseDuration(text);
+  const ms = parseSettingDuration(text);
   if (ms === undefined) fail(raw.source, `"${text}" is not a duration (examples: 300ms, 2s, 5m)`);
   if (ms < minMs || ms > maxMs) fail(raw.source, `${text} is out of range (${minMs}ms to ${maxMs}ms)`);
   return ms;
@@ -594,7 +587,7 @@ function asTtlMap(raw: Raw | undefined): Record<string, number> {
   }
   const out: Record<string, number> = {};
   for (const [name, value] of pairs) {
-    const ms = parseDuration(String(value));
+    const ms = parseSettingDuration(String(value));
     if (ms === undefined) fail(raw.source, `${name}: "${String(value)}" is not a duration (examples: 0s, 10s, 1m)`);
     out[name.toLowerCase()] = Math.floor(ms / 1000);
   }
@@ -603,164 +596,211 @@ function asTtlMap(raw: Raw | undefined): Record<string, number> {
 
 const NODE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
-function resolveSettings(src: Sources): AgentConfig {
-
-  const dev = asBool(src.get('dev'), false);
-  const server = asBool(src.get('server'), dev);
-  const bootstrap = asBool(src.get('bootstrap'), dev);
-  // Without --bootstrap anywhere, bootstrapping came from --dev.
-  const bootstrapSource = src.get('bootstrap')?.source ?? AGENT_FLAG_NAMES.dev;
-  if (bootstrap && !server) fail(bootstrapSource, 'only a server can bootstrap a cluster (add --server)');
-
-  const joinRaw = src.get('join');
-  let join: string[] = [];
-  if (joinRaw !== undefined) {
-    const list = Array.isArray(joinRaw.value) ? joinRaw.value.map(String) : asString(joinRaw).split(',');
-    join = list.map((s) => s.trim()).filter((s) => s !== '');
-    for (const j of join) {
-      const hp = parseHostPort(j, 7000);
-      if (hp === undefined) fail(joinRaw.source, `"${j}" is not host:port`);
-    }
-    join = join.map((j) => formatHostPort(parseHostPort(j, 7000)!));
-  }
-  if (bootstrap && join.length > 0) {
-    fail(bootstrapSource, 'bootstrap starts a new cluster; do not combine it with --join');
-  }
-  if (!bootstrap && join.length === 0 && !dev) {
-    // Allowed: a restart of a node that is already a member needs neither. Checked against the data dir at start-up.
-  }
-
-  const nodeIdRaw = src.get('nodeId');
-  const nodeId = nodeIdRaw === undefined ? hostname().replace(/[^A-Za-z0-9._-]/g, '-') : asString(nodeIdRaw);
-  if (!NODE_ID_RE.test(nodeId)) {
-    fail(nodeIdRaw?.source ?? 'node id (from the host name)', `"${nodeId}" must be 1-128 letters, digits, '.', '_' or '-'`);
-  }
-
-  const dataDirRaw = src.get('dataDir');
-  const dataDir = dataDirRaw === undefined ? undefined : asString(dataDirRaw);
-  if (dataDir === '') fail(dataDirRaw!.source, 'must not be empty');
-  if (dataDir === undefined && !dev) {
-    fail('--data-dir', 'is required (or KONSUL_DATA_DIR); use --dev for a throwaway single-node agent');
-  }
-
-  const raftAddr = asHostPort(src.get('raftAddr'), dev ? '127.0.0.1:0' : '0.0.0.0:7000', 7000);
-  const advRaw = src.get('advertise');
-  let advertise: string;
-  if (advRaw !== undefined) {
-    const hp = asHostPort(advRaw, '', raftAddr.port);
-    if (hp.host === '0.0.0.0' || hp.host === '::') fail(advRaw.source, 'must be an address peers can dial, not 0.0.0.0');
-    advertise = formatHostPort(hp);
-  } else {
-    const host = raftAddr.host === '0.0.0.0' || raftAddr.host === '::' ? firstLanAddress() : raftAddr.host;
-    advertise = formatHostPort({ host, port: raftAddr.port });
-  }
-
-  const httpAddr = asHostPort(src.get('httpAddr'), '127.0.0.1:8500', 8500);
-  const dnsAddr = asHostPort(src.get('dnsAddr'), '127.0.0.1:8600', 8600);
-
-  const clusterIdRaw = src.get('clusterId');
-  const clusterId = clusterIdRaw === undefined ? 'konsul' : asString(clusterIdRaw);
-  if (!NODE_ID_RE.test(clusterId)) fail(clusterIdRaw!.source, `"${clusterId}" must be letters, digits, '.', '_' or '-'`);
-
-  const tokenRaw = src.get('token');
-  const token = tokenRaw === undefined ? undefined : asString(tokenRaw);
-  if (token === '') fail(tokenRaw!.source, 'must not be empty');
-
-  const certRaw = src.get('tlsCert');
-  const keyRaw = src.get('tlsKey');
-  const caRaw = src.get('tlsCa');
-  let tls: AgentConfig['tls'];
-  const anyTls = certRaw ?? keyRaw ?? caRaw;
-  if (anyTls !== undefined) {
-    if (!certRaw || !keyRaw || !caRaw) fail(anyTls.source, 'mutual TLS needs all three of --tls-cert, --tls-key and --tls-ca');
-    tls = { cert: readPem(certRaw), key: readPem(keyRaw), ca: readPem(caRaw) };
-  }
-
-  const logLevelRaw = src.get('logLevel');
-  const logLevel = logLevelRaw === undefined ? 'info' : asString(logLevelRaw);
-  if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(logLevel)) {
-    fail(logLevelRaw!.source, `"${logLevel}" is not one of trace, debug, info, warn, error, fatal, silent`);
-  }
-  const logFormatRaw = src.get('logFormat');
-  const logFormat = logFormatRaw === undefined ? 'auto' : asString(logFormatRaw).toLowerCase();
-  if (logFormat !== 'json' && logFormat !== 'text' && logFormat !== 'auto') {
-    fail(logFormatRaw!.source, `"${logFormat}" is not one of json, text, auto`);
-  }
-
-  const electionTimeoutMs = asDuration(src.get('electionTimeout'), 300, 50, 60_000);
-  const hbRaw = src.get('heartbeatInterval');
-  const heartbeatIntervalMs = asDuration(hbRaw, Math.max(10, Math.round(electionTimeoutMs / 6)), 5, 10_000);
-  if (heartbeatIntervalMs * 2 > electionTimeoutMs) {
-    fail(hbRaw?.source ?? '--heartbeat-interval', `must be at most half the election timeout (${electionTimeoutMs}ms)`);
-  }
-  const snapshotThreshold = asInt(src.get('snapshotThreshold'), 8192, 16, 1 << 30);
-  const snapshotIntervalMs = asDuration(src.get('snapshotInterval'), 120_000, 1000, 24 * 3_600_000);
-  const deadRaw = src.get('deadServerTimeout');
-  const deadServerTimeoutMs = asDuration(deadRaw, 5 * 60_000, 1000, 30 * 24 * 3_600_000);
-  if (deadServerTimeoutMs < 4 * electionTimeoutMs) {
-    fail(deadRaw!.source, `must be at least four election timeouts (${4 * electionTimeoutMs}ms)`);
-  }
-  const stabilizationMs = asDuration(src.get('stabilizationTime'), 5000, 0, 3_600_000);
-  const maxValueBytes = asSize(src.get('maxValueSize'), 512 * 1024, 1, 8 * 1024 * 1024);
-
-  const dcRaw = src.get('datacenter');
-  const datacenter = dcRaw === undefined ? 'dc1' : asString(dcRaw).toLowerCase();
-  if (!DNS_LABEL_RE.test(datacenter)) fail(dcRaw!.source, `"${datacenter}" must be a DNS label: letters, digits and '-'`);
-  const domainRaw = src.get('domain');
-  let domain = domainRaw === undefined ? 'consul.' : asString(domainRaw).toLowerCase();
-  if (!domain.endsWith('.')) domain += '.';
-  if (!domain.slice(0, -1).split('.').every((l) => DNS_LABEL_RE.test(l))) {
-    fail(domainRaw!.source, `"${domain}" is not a domain name (example: consul)`);
-  }
-  const recursorRaw = src.get('recursor');
-  let recursors: string[] = [];
-  if (recursorRaw !== undefined) {
-    const list = Array.isArray(recursorRaw.value) ? recursorRaw.value.map(String) : asString(recursorRaw).split(',');
-    recursors = list.map((r) => r.trim()).filter((r) => r !== '');
-    for (const r of recursors) if (parseHostPort(r, 53) === undefined) fail(recursorRaw.source, `"${r}" is not host[:port]`);
-    recursors = recursors.map((r) => formatHostPort(parseHostPort(r, 53)!));
-  }
-  const onlyPassing = asBool(src.get('dnsOnlyPassing'), false);
-  const nodeTtlSeconds = Math.floor(asDuration(src.get('dnsNodeTtl'), 0, 0, 24 * 3_600_000) / 1000);
-  const serviceTtlSeconds = asTtlMap(src.get('dnsServiceTtl'));
-  const nhRaw = src.get('nodeHealthTimeout');
-  const nodeHealthTimeoutMs = asDuration(nhRaw, Math.max(2000, 4 * electionTimeoutMs), 100, 3_600_000);
-  if (nodeHealthTimeoutMs < 2 * electionTimeoutMs) {
-    fail(nhRaw!.source, `must be at least two election timeouts (${2 * electionTimeoutMs}ms)`);
-  }
-  const antiEntropyIntervalMs = asDuration(src.get('antiEntropyInterval'), 60_000, 100, 24 * 3_600_000);
-
+/** Each setting's resolved value, before it is laid out as an AgentConfig. */
+interface SettingValues {
+  server: boolean; bootstrap: boolean; dev: boolean; join: string[]; nodeId: string; dataDir: string | undefined;
+  raftAddr: HostPort; advertise: string; httpAddr: HostPort; dnsAddr: HostPort; token: string | undefined;
+  tlsCert: Raw | undefined; tlsKey: Raw | undefined; tlsCa: Raw | undefined; clusterId: string;
+  logLevel: string; logFormat: AgentConfig['logFormat'];
+  electionTimeout: number; heartbeatInterval: number; snapshotThreshold: number; snapshotInterval: number;
+  deadServerTimeout: number; stabilizationTime: number; maxValueSize: number;
+  datacenter: string; domain: string; recursor: string[]; dnsOnlyPassing: boolean; dnsNodeTtl: number;
+  dnsServiceTtl: Record<string, number>; nodeHealthTimeout: number; antiEntropyInterval: number; enableScriptChecks: boolean;
   // sec
-  const aclEnabled = asBool(src.get('aclEnabled'), false);
-  const policyRaw = src.get('aclDefaultPolicy');
-  const aclDefaultPolicy = policyRaw === undefined ? 'allow' : asString(policyRaw).toLowerCase();
-  if (aclDefaultPolicy !== 'allow' && aclDefaultPolicy !== 'deny') fail(policyRaw!.source, `"${aclDefaultPolicy}" is not allow or deny`);
-  const httpsRaw = src.get('httpsAddr');
-  let https: AgentConfig['https'];
-  if (httpsRaw !== undefined) {
-    if (!tls) fail(httpsRaw.source, 'HTTPS needs --tls-cert, --tls-key and --tls-ca');
-    https = { addr: asHostPort(httpsRaw, '127.0.0.1:8501', 8501), verifyIncoming: asBool(src.get('httpsVerifyIncoming'), false) };
-  } else {
-    const verifyRaw = src.get('httpsVerifyIncoming');
-    if (verifyRaw !== undefined && asBool(verifyRaw, false)) fail(verifyRaw.source, 'needs --https-addr');
-  }
+  aclEnabled: boolean; aclDefaultPolicy: 'allow' | 'deny'; httpsAddr: HostPort | undefined; httpsVerifyIncoming: boolean; insecurePeers: boolean;
+}
 
+/** A setting's value from its raw input (undefined: not given anywhere), given the settings it depends on. */
+type Resolver<T> = (raw: Raw | undefined, get: <K extends SettingName>(name: K) => SettingValues[K]) => T;
+type Get = Parameters<Resolver<unknown>>[1];
+type Dflt<T> = T | ((get: Get) => T);
+const dflt = <T>(d: Dflt<T>, get: Get): T => (typeof d === 'function' ? (d as (get: Get) => T)(get) : d);
+
+const bool = (d: Dflt<boolean>): Resolver<boolean> => (raw, get) => asBool(raw, raw === undefined ? dflt(d, get) : false);
+const duration = (d: Dflt<number>, min: number, max: number): Resolver<number> => (raw, get) => asDuration(raw, raw === undefined ? dflt(d, get) : 0, min, max);
+const integer = (d: number, min: number, max: number): Resolver<number> => (raw) => asInt(raw, d, min, max);
+const size = (d: number, min: number, max: number): Resolver<number> => (raw) => asSize(raw, d, min, max);
+const address = (d: Dflt<string>, defaultPort: number): Resolver<HostPort> => (raw, get) => asHostPort(raw, raw === undefined ? dflt(d, get) : '', defaultPort);
+/** A string matched against `pattern` (after `normalize`); `problem` says what it must be. */
+const text = (d: string, pattern: RegExp, problem: (v: string) => string, normalize = (v: string) => v): Resolver<string> => (raw) => {
+  const v = raw === undefined ? d : normalize(asString(raw));
+  if (raw !== undefined && !pattern.test(v)) fail(raw.source, problem(v));
+  return v;
+};
+/** A string that, when given, must not be empty. */
+const optionalText: Resolver<string | undefined> = (raw) => {
+  const v = raw === undefined ? undefined : asString(raw);
+  if (v === '') fail(raw!.source, 'must not be empty');
+  return v;
+};
+/** A comma-separated list (or a JSON array) of host[:port], each normalized. */
+const addressList = (defaultPort: number, problem: (v: string) => string): Resolver<string[]> => (raw) => {
+  if (raw === undefined) return [];
+  const list = Array.isArray(raw.value) ? raw.value.map(String) : asString(raw).split(',');
+  const items = list.map((s) => s.trim()).filter((s) => s !== '');
+  for (const item of items) if (parseHostPort(item, defaultPort) === undefined) fail(raw.source, problem(item));
+  return items.map((item) => formatHostPort(parseHostPort(item, defaultPort)!));
+};
+
+/**
+ * How each setting of SETTINGS is read: its parser, default and range. A
+ * default may depend on other settings (read through `get`); rules between
+ * settings are in SETTING_RULES.
+ */
+const RESOLVE: { [K in SettingName]: Resolver<SettingValues[K]> } = {
+  server: bool((get) => get('dev')),
+  bootstrap: bool((get) => get('dev')),
+  dev: bool(false),
+  join: addressList(7000, (j) => `"${j}" is not host:port`),
+  nodeId: (raw) => {
+    const nodeId = raw === undefined ? hostname().replace(/[^A-Za-z0-9._-]/g, '-') : asString(raw);
+    if (!NODE_ID_RE.test(nodeId)) fail(raw?.source ?? 'node id (from the host name)', `"${nodeId}" must be 1-128 letters, digits, '.', '_' or '-'`);
+    return nodeId;
+  },
+  dataDir: (raw, get) => {
+    const dataDir = optionalText(raw, get);
+    if (dataDir === undefined && !get('dev')) fail('--data-dir', 'is required (or KONSUL_DATA_DIR); use --dev for a throwaway single-node agent');
+    return dataDir;
+  },
+  raftAddr: address((get) => (get('dev') ? '127.0.0.1:0' : '0.0.0.0:7000'), 7000),
+  advertise: (raw, get) => {
+    const raftAddr = get('raftAddr');
+    if (raw === undefined) {
+      const host = raftAddr.host === '0.0.0.0' || raftAddr.host === '::' ? firstLanAddress() : raftAddr.host;
+      return formatHostPort({ host, port: raftAddr.port });
+    }
+    const hp = asHostPort(raw, '', raftAddr.port);
+    if (hp.host === '0.0.0.0' || hp.host === '::') fail(raw.source, 'must be an address peers can dial, not 0.0.0.0');
+    return formatHostPort(hp);
+  },
+  httpAddr: address('127.0.0.1:8500', 8500),
+  dnsAddr: address('127.0.0.1:8600', 8600),
+  token: optionalText,
+  tlsCert: (raw) => raw,
+  tlsKey: (raw) => raw,
+  tlsCa: (raw) => raw,
+  clusterId: text('konsul', NODE_ID_RE, (v) => `"${v}" must be letters, digits, '.', '_' or '-'`),
+  logLevel: text('info', /^(trace|debug|info|warn|error|fatal|silent)$/, (v) => `"${v}" is not one of trace, debug, info, warn, error, fatal, silent`),
+  logFormat: text('auto', /^(json|text|auto)$/, (v) => `"${v}" is not one of json, text, auto`, (v) => v.toLowerCase()) as Resolver<AgentConfig['logFormat']>,
+  electionTimeout: duration(300, 50, 60_000),
+  heartbeatInterval: duration((get) => Math.max(10, Math.round(get('electionTimeout') / 6)), 5, 10_000),
+  snapshotThreshold: integer(8192, 16, 1 << 30),
+  snapshotInterval: duration(120_000, 1000, 24 * 3_600_000),
+  deadServerTimeout: duration(5 * 60_000, 1000, 30 * 24 * 3_600_000),
+  stabilizationTime: duration(5000, 0, 3_600_000),
+  maxValueSize: size(512 * 1024, 1, 8 * 1024 * 1024),
+  datacenter: text('dc1', DNS_LABEL_RE, (v) => `"${v}" must be a DNS label: letters, digits and '-'`, (v) => v.toLowerCase()),
+  domain: (raw) => {
+    let domain = raw === undefined ? 'consul.' : asString(raw).toLowerCase();
+    if (!domain.endsWith('.')) domain += '.';
+    if (!domain.slice(0, -1).split('.').every((l) => DNS_LABEL_RE.test(l))) fail(raw!.source, `"${domain}" is not a domain name (example: consul)`);
+    return domain;
+  },
+  recursor: addressList(53, (r) => `"${r}" is not host[:port]`),
+  dnsOnlyPassing: bool(false),
+  dnsNodeTtl: (raw, get) => Math.floor(duration(0, 0, 24 * 3_600_000)(raw, get) / 1000),
+  dnsServiceTtl: (raw) => asTtlMap(raw),
+  nodeHealthTimeout: duration((get) => Math.max(2000, 4 * get('electionTimeout')), 100, 3_600_000),
+  antiEntropyInterval: duration(60_000, 100, 24 * 3_600_000),
+  enableScriptChecks: bool(false),
+  // sec
+  aclEnabled: bool(false),
+  aclDefaultPolicy: text('allow', /^(allow|deny)$/, (v) => `"${v}" is not allow or deny`, (v) => v.toLowerCase()) as Resolver<'allow' | 'deny'>,
+  httpsAddr: (raw) => (raw === undefined ? undefined : asHostPort(raw, '', 8501)),
+  httpsVerifyIncoming: bool(false),
+  insecurePeers: bool(false),
+};
+
+/**
+ * Rules between settings. Each is checked once the settings it reads are
+ * resolved (`after`, in the table's order) and blames one setting: its source
+ * when given, else `source`.
+ */
+const SETTING_RULES: ReadonlyArray<{ after: SettingName; blame: SettingName; source?: string; problem: (v: SettingValues) => string | undefined }> = [
+  {
+    after: 'bootstrap', blame: 'bootstrap', source: AGENT_FLAG_NAMES.dev,
+    problem: (v) => (v.bootstrap && !v.server ? 'only a server can bootstrap a cluster (add --server)' : undefined),
+  },
+  {
+    after: 'join', blame: 'bootstrap', source: AGENT_FLAG_NAMES.dev,
+    problem: (v) => (v.bootstrap && v.join.length > 0 ? 'bootstrap starts a new cluster; do not combine it with --join' : undefined),
+  },
+  {
+    after: 'heartbeatInterval', blame: 'heartbeatInterval', source: '--heartbeat-interval',
+    problem: (v) => (v.heartbeatInterval * 2 > v.electionTimeout ? `must be at most half the election timeout (${v.electionTimeout}ms)` : undefined),
+  },
+  {
+    after: 'deadServerTimeout', blame: 'deadServerTimeout',
+    problem: (v) => (v.deadServerTimeout < 4 * v.electionTimeout ? `must be at least four election timeouts (${4 * v.electionTimeout}ms)` : undefined),
+  },
+  {
+    after: 'nodeHealthTimeout', blame: 'nodeHealthTimeout',
+    problem: (v) => (v.nodeHealthTimeout < 2 * v.electionTimeout ? `must be at least two election timeouts (${2 * v.electionTimeout}ms)` : undefined),
+  },
+];
+
+function resolveSettings(src: Sources): AgentConfig {
+  const values: Partial<SettingValues> = {};
+  const raws = new Map<SettingName, Raw | undefined>();
+  const resolving = new Set<SettingName>();
+  const get = <K extends SettingName>(name: K): SettingValues[K] => {
+    if (!(name in values)) {
+      if (resolving.has(name)) throw new Error(`settings ${[...resolving].join(', ')} depend on each other`);
+      resolving.add(name);
+      if (!raws.has(name)) raws.set(name, src.get(name));
+      values[name] = (RESOLVE[name] as Resolver<SettingValues[K]>)(raws.get(name), get);
+      resolving.delete(name);
+    }
+    return values[name] as SettingValues[K];
+  };
+  // The order a person reads the table in is the order errors are found in.
+  for (const name of Object.keys(SETTINGS) as SettingName[]) {
+    get(name);
+    for (const rule of SETTING_RULES) {
+      if (rule.after !== name) continue;
+      const problem = rule.problem(values as SettingValues);
+      if (problem) fail(raws.get(rule.blame)?.source ?? rule.source ?? AGENT_FLAG_NAMES[SETTINGS[rule.blame].flag], problem);
+    }
+  }
+  const v = values as SettingValues;
+  // Mutual TLS needs all three files.
+  const anyTls = v.tlsCert ?? v.tlsKey ?? v.tlsCa;
+  let tls: AgentConfig['tls'];
+  if (anyTls !== undefined) {
+    if (!v.tlsCert || !v.tlsKey || !v.tlsCa) fail(anyTls.source, 'mutual TLS needs all three of --tls-cert, --tls-key and --tls-ca');
+    tls = { cert: readPem(v.tlsCert), key: readPem(v.tlsKey), ca: readPem(v.tlsCa) };
+  }
   return {
-    acl: { enabled: aclEnabled, defaultPolicy: aclDefaultPolicy }, https, insecurePeers: asBool(src.get('insecurePeers'), false),
-    nodeId, dataDir, dev, server, bootstrap, join, raftAddr, advertise, httpAddr, dnsAddr, clusterId, token, tls,
-    logLevel, logFormat, electionTimeoutMs, heartbeatIntervalMs,
+    nodeId: v.nodeId, dataDir: v.dataDir, dev: v.dev, server: v.server, bootstrap: v.bootstrap, join: v.join,
+    raftAddr: v.raftAddr, advertise: v.advertise, httpAddr: v.httpAddr, dnsAddr: v.dnsAddr, clusterId: v.clusterId,
+    token: v.token, tls, logLevel: v.logLevel, logFormat: v.logFormat,
+    electionTimeoutMs: v.electionTimeout, heartbeatIntervalMs: v.heartbeatInterval,
     // A lease well inside the election timeout: followers will not elect anyone else before it ends,
     // with room for clock-rate differences and a late tick.
-    leaderLeaseMs: Math.floor(electionTimeoutMs * 0.6),
-    snapshotThreshold, snapshotIntervalMs,
-    snapshotTrailing: Math.min(1024, Math.floor(snapshotThreshold / 2)),
-    deadServerTimeoutMs, stabilizationMs, maxValueBytes,
+    leaderLeaseMs: Math.floor(v.electionTimeout * 0.6),
+    snapshotThreshold: v.snapshotThreshold, snapshotIntervalMs: v.snapshotInterval,
+    snapshotTrailing: Math.min(1024, Math.floor(v.snapshotThreshold / 2)),
+    deadServerTimeoutMs: v.deadServerTimeout, stabilizationMs: v.stabilizationTime, maxValueBytes: v.maxValueSize,
     proposalTimeoutMs: 10_000,
-    datacenter,
-    dns: { domain, recursors, onlyPassing, nodeTtlSeconds, serviceTtlSeconds },
-    nodeHealthTimeoutMs, antiEntropyIntervalMs,
-    enableScriptChecks: asBool(src.get('enableScriptChecks'), false),
+    datacenter: v.datacenter,
+    dns: { domain: v.domain, recursors: v.recursor, onlyPassing: v.dnsOnlyPassing, nodeTtlSeconds: v.dnsNodeTtl, serviceTtlSeconds: v.dnsServiceTtl },
+    nodeHealthTimeoutMs: v.nodeHealthTimeout, antiEntropyIntervalMs: v.antiEntropyInterval,
+    enableScriptChecks: v.enableScriptChecks,
+    // sec
+    acl: { enabled: v.aclEnabled, defaultPolicy: v.aclDefaultPolicy },
+    https: httpsOf(v, raws, tls),
+    insecurePeers: v.insecurePeers,
   };
+}
+
+/** sec: HTTPS needs the TLS pair; verify_incoming needs HTTPS. */
+function httpsOf(v: SettingValues, raws: Map<SettingName, Raw | undefined>, tls: AgentConfig['tls']): AgentConfig['https'] {
+  if (v.httpsAddr === undefined) {
+    if (v.httpsVerifyIncoming) fail(raws.get('httpsVerifyIncoming')!.source, 'needs --https-addr');
+    return undefined;
+  }
+  if (!tls) fail(raws.get('httpsAddr')!.source, 'HTTPS needs --tls-cert, --tls-key and --tls-ca');
+  return { addr: v.httpsAddr, verifyIncoming: v.httpsVerifyIncoming };
 }
 
 export { formatHostPort };

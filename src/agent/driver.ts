@@ -6,10 +6,10 @@
 
 import { randomBytes } from 'node:crypto';
 import { unsafeForTests } from './unsafe.js';
-import { KonsulError, NotLeaderError, ProposalDroppedError } from '../errors.js';
+import { BusyError, KonsulError, SnapshotFailedError } from '../errors.js';
 import {
-  EntryType, MessageType, RaftNode, Role, bootstrapSnapshot, findMember,
-  type ConfChange, type ConfState, type Entry, type HardState, type Message, type NodeId, type Ready,
+  EntryType, MessageType, NotLeaderError, ProposalDroppedError, RaftNode, Role, bootstrapSnapshot, findMember,
+  type ConfChange, type ConfState, type Entry, type Message, type NodeId, type Ready,
 } from '../raft/index.js';
 import type { NodeStorage } from '../storage/index.js';
 import type { StateMachine } from '../state/index.js';
@@ -20,7 +20,7 @@ import type { AgentMetrics } from './metrics.js';
 /** A write whose outcome is unknown: it may or may not have been applied. */
 export class ProposalTimeoutError extends KonsulError {
   constructor(message: string) {
-    super('KONSUL_ERR_TIMEOUT', message, 504);
+    super('KONSUL_ERR_TIMEOUT', message, 'timeout');
     this.name = 'ProposalTimeoutError';
   }
 }
@@ -28,7 +28,7 @@ export class ProposalTimeoutError extends KonsulError {
 /** The node stopped or failed; nothing more will be served. */
 export class AgentStoppedError extends KonsulError {
   constructor(reason: string) {
-    super('KONSUL_ERR_STOPPED', `agent stopped: ${reason}`, 503);
+    super('KONSUL_ERR_STOPPED', `agent stopped: ${reason}`, 'unavailable');
     this.name = 'AgentStoppedError';
   }
 }
@@ -122,7 +122,6 @@ export class RaftDriver {
   private processing = false;
   private restoring = false;
   private idleWaiters: Array<() => void> = [];
-  private persistedHs: HardState = { term: 0, vote: '', commit: 0 };
   private stopped: string | undefined;
 
   private readonly proposals = new Map<number, PendingProposal>();
@@ -170,7 +169,7 @@ export class RaftDriver {
       onRequest: (method: string, body: Buffer, from: { nodeId: string; address: string }) => {
         if (this.stopped) return Promise.reject(new AgentStoppedError(this.stopped));
         if (!this.raft) return Promise.reject(new AgentStoppedError('still starting'));
-        if (!this.events.request) return Promise.reject(new KonsulError('KONSUL_ERR_NO_HANDLER', 'no handler', 501));
+        if (!this.events.request) return Promise.reject(new KonsulError('KONSUL_ERR_NO_HANDLER', 'no handler', 'not-implemented'));
         return this.events.request(method, body, from);
       },
       logger: this.logger,
@@ -194,7 +193,7 @@ export class RaftDriver {
     if (stateApplied < snapIndex) {
       throw new KonsulError('KONSUL_ERR_STORAGE_CORRUPT',
         `state machine is at index ${stateApplied} but the log was compacted to ${snapIndex}: the data dir is damaged; ` +
-        'remove it and join the cluster again', 500);
+        'remove it and join the cluster again', 'internal');
     }
     const lastIndex = loaded.entries.length > 0 ? loaded.entries[loaded.entries.length - 1].index : snapIndex;
     // After a snapshot install that crashed before the log recorded it, the state can be ahead of the log;
@@ -215,7 +214,7 @@ export class RaftDriver {
       entries: loaded.entries,
       applied,
     });
-    this.persistedHs = hs;
+
     this.wasMember = findMember(this.raft.conf(), this.id) !== undefined;
     this.logger.info({
       term: hs.term, commit: hs.commit, applied, lastIndex, snapshotIndex: snapIndex,
@@ -310,7 +309,7 @@ export class RaftDriver {
       await this.whenIdle();
       const restored = await this.storage.state.restoreSnapshot(chunks);
       if (restored.appliedIndex !== meta.index) {
-        throw new KonsulError('KONSUL_ERR_SNAPSHOT', `snapshot holds index ${restored.appliedIndex}, its meta says ${meta.index}`, 500);
+        throw new SnapshotFailedError(`snapshot holds index ${restored.appliedIndex}, its meta says ${meta.index}`);
       }
       this.state.reset();
       this.counters.snapshotsInstalled++;
@@ -358,11 +357,8 @@ export class RaftDriver {
     try {
       const rd = this.raft.ready();
       if (rd.softState) this.onSoftState(rd);
-      // A leader may send appends while its own disk catches up (it counts itself only once durable);
-      // anything else waits for the hard state its messages depend on.
-      const early = this.raft.role === Role.Leader && (!rd.hardState
-        || (rd.hardState.term === this.persistedHs.term && rd.hardState.vote === this.persistedHs.vote));
-      if (early) this.sendAll(rd.messages);
+      // The core decided what may leave before the persist and whether it needs an fsync (Ready's contract).
+      this.sendAll(rd.messagesBeforePersist);
       // Committed entries are durable on a majority already: apply them while this node's own write goes on.
       if (rd.committedEntries.length > 0) this.applyEntries(rd.committedEntries);
       for (const rs of rd.readStates) this.onReadState(rs.context, rs.index);
@@ -372,20 +368,14 @@ export class RaftDriver {
           entries: rd.entries,
           hardState: rd.hardState,
         };
-        const hs = rd.hardState;
-        // Only the commit index moved: nothing waits on it (a restart may find it older and relearns it),
-        // so it asks for no fsync of its own; the next append's fsync covers it. One that did would
-        // hold the next append's fsync behind it: two fsyncs per write at low concurrency.
-        const commitOnly = !rd.snapshot && rd.entries.length === 0 && hs !== undefined
-          && hs.term === this.persistedHs.term && hs.vote === this.persistedHs.vote;
-        if (commitOnly) {
-          this.persistedHs = hs;
+        // No fsync asked (only the commit index moved): written without waiting, and the next synced
+        // write covers it. Waiting would hold the next append's fsync behind it: two fsyncs per write.
+        if (!rd.mustSync) {
           this.storage.log.persist(batch, { sync: false }).catch((error: Error) => this.fatal(error));
         } else {
           const t0 = performance.now();
           await this.storage.log.persist(batch);
           waitedForDisk = true;
-          if (hs) this.persistedHs = hs;
           this.metrics.persistTime.observe((performance.now() - t0) / 1000);
         }
         if (rd.entries.length > 0) {
@@ -396,7 +386,7 @@ export class RaftDriver {
         }
       }
       if (this.stopped) return;
-      if (!early) this.sendAll(rd.messages);
+      this.sendAll(rd.messages);
       this.raft.advance(rd);
       this.serveApplied();
       this.flushReads();
@@ -470,7 +460,7 @@ export class RaftDriver {
       const term = this.raft.log.term(index);
       if (term === undefined) {
         image.close();
-        throw new KonsulError('KONSUL_ERR_SNAPSHOT', `no term known for applied index ${index}`, 500);
+        throw new SnapshotFailedError(`no term known for applied index ${index}`);
       }
       const meta = { index, term, conf: this.raft.log.confAt(index) };
       this.logger.info({ to: m.to, index }, 'sending a snapshot to a follower');
@@ -711,7 +701,7 @@ export class RaftDriver {
    * briefly lagging follower still catches up from the log.
    */
   async takeSnapshot(options: { trailing?: number } = {}): Promise<{ index: number; term: number }> {
-    if (this.snapshotting) throw new KonsulError('KONSUL_ERR_BUSY', 'a snapshot is already being taken', 409);
+    if (this.snapshotting) throw new BusyError('a snapshot is already being taken');
     if (this.stopped) throw new AgentStoppedError(this.stopped);
     this.snapshotting = true;
     const started = performance.now();

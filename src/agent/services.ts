@@ -8,7 +8,7 @@
 
 import { closeSync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { KonsulError } from '../errors.js';
+import { BadRequestError, KonsulError, NotFoundError } from '../errors.js';
 import {
   catalogSyncDiffers,
   type CatalogOp, type CatalogReader, type CheckInput, type HealthStatus, type NodeInput, type ServiceInput,
@@ -145,7 +145,7 @@ export class LocalServices {
 
   async registerCheck(check: CheckDefinition): Promise<void> {
     if (check.serviceId !== '' && !this.services.has(check.serviceId)) {
-      throw new KonsulError('KONSUL_ERR_NOT_FOUND', `ServiceID "${check.serviceId}" does not exist`, 400);
+      throw new KonsulError('KONSUL_ERR_NOT_FOUND', `ServiceID "${check.serviceId}" does not exist`, 'invalid');
     }
     this.putCheck(check);
     this.record({ checks: [this.checkState(check.id)] });
@@ -163,8 +163,8 @@ export class LocalServices {
   /** A TTL check's update (PUT /v1/agent/check/pass|warn|fail|update). */
   async updateTtl(id: string, status: HealthStatus, output?: string): Promise<void> {
     const e = this.checks.get(id);
-    if (!e) throw new KonsulError('KONSUL_ERR_NOT_FOUND', `Unknown check ID "${id}". Ensure that the check ID is passed, not the check name.`, 404);
-    if (e.definition.kind !== 'ttl' || !e.runner) throw new KonsulError('KONSUL_ERR_BAD_REQUEST', `check "${id}" is not a TTL check`, 400);
+    if (!e) throw new NotFoundError(`Unknown check ID "${id}". Ensure that the check ID is passed, not the check name.`);
+    if (e.definition.kind !== 'ttl' || !e.runner) throw new BadRequestError(`check "${id}" is not a TTL check`);
     const before = e.status;
     e.runner.ttlUpdate(status, output);
     // The runner calls back on a status change; a same-status update still refreshes the output (as the runner capped it).

@@ -23,6 +23,8 @@ export interface AgentAnswer {
   text(): string;
   /** The body parsed as JSON; an answer that is not JSON fails with a CliError (exit 1). */
   json<T>(): T;
+  /** A response header (lower-case name), or undefined. */
+  header(name: string): string | undefined;
 }
 
 export interface CallOptions {
@@ -137,6 +139,7 @@ export class AgentClient {
   async call(method: HttpMethod, path: string, options: CallOptions = {}): Promise<AgentAnswer> {
     let status: number;
     let body: Buffer;
+    let headers: Record<string, string | string[] | undefined> = {};
     try {
       const res = await lazyUndici().request(`${this.origin}${path}`, {
         method,
@@ -147,6 +150,7 @@ export class AgentClient {
         bodyTimeout: this.timeoutMs,
       });
       status = res.statusCode;
+      headers = res.headers;
       body = Buffer.from(await res.body.arrayBuffer());
     } catch (error) {
       const code = errorCode(error);
@@ -168,6 +172,10 @@ export class AgentClient {
       status,
       body,
       text: () => body.toString('utf8'),
+      header: (name) => {
+        const v = headers[name.toLowerCase()];
+        return Array.isArray(v) ? v.join(', ') : v;
+      },
       json: <T>(): T => {
         try {
           return JSON.parse(body.toString('utf8')) as T;

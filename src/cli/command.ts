@@ -6,7 +6,7 @@ import type { RunAgent } from './agent-flags.js';
 import { AgentClient, agentOrigin, clientSecurity } from './client.js';
 
 export interface CliContext extends BaseContext {
-  /** Replaces the real agent in tests; otherwise src/agent/main.js is imported only when `konsul agent` runs. */
+  /** Replaces the real agent in tests; otherwise src/main/agent.js is imported only when `konsul agent` runs. */
   runAgent?: RunAgent;
   /** How long one request to the agent may take; default 30 s. */
   httpTimeoutMs?: number;

@@ -51,7 +51,7 @@ export function requestToken(req: IncomingMessage, query: URLSearchParams): stri
 }
 
 export function aclNotFound(): HttpError {
-  return new HttpError('KONSUL_ERR_ACL_NOT_FOUND', 'ACL not found', 403);
+  return new HttpError('KONSUL_ERR_ACL_NOT_FOUND', 'ACL not found', 'forbidden');
 }
 
 /** Consul's words, so clients that look for "Permission denied" recognise it. */
@@ -62,7 +62,7 @@ export function permissionDenied(token: ResolvedToken, requirement: AclRequireme
     ? 'anonymous token'
     : `token with AccessorID '${token.accessorId}'`;
   const hint = token.anonymous ? '. The anonymous token is used implicitly when a request does not specify a token.' : '';
-  return new HttpError('KONSUL_ERR_PERMISSION_DENIED', `Permission denied: ${who} lacks permission ${what}${on}${hint}`, 403);
+  return new HttpError('KONSUL_ERR_PERMISSION_DENIED', `Permission denied: ${who} lacks permission ${what}${on}${hint}`, 'forbidden');
 }
 
 function isNamed(resource: AclResource): resource is NamedResource {

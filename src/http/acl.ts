@@ -23,7 +23,7 @@ const ANONYMOUS_TOKEN: AclTokenRecord = {
 };
 
 function enabled(ctx: RequestContext): void {
-  if (!ctx.acl.enabled) throw new HttpError('KONSUL_ERR_ACL_DISABLED', 'ACL support disabled', 401);
+  if (!ctx.acl.enabled) throw new HttpError('KONSUL_ERR_ACL_DISABLED', 'ACL support disabled', 'forbidden');
 }
 
 function policy(ctx: RequestContext, id: string): AclPolicyRecord | undefined {
@@ -97,7 +97,7 @@ async function bootstrap(ctx: RequestContext): Promise<void> {
   enabled(ctx);
   const acl = ctx.agent.state.acl;
   const refused = (): HttpError => new HttpError(
-    'KONSUL_ERR_PERMISSION_DENIED', `Permission denied: ACL bootstrap no longer allowed (reset index: ${acl.bootstrapIndex})`, 403,
+    'KONSUL_ERR_PERMISSION_DENIED', `Permission denied: ACL bootstrap no longer allowed (reset index: ${acl.bootstrapIndex})`, 'forbidden',
   );
   if (acl.bootstrapIndex > 0) throw refused();
   // Consul takes an empty body, or {"BootstrapSecret": ...} to choose the secret.

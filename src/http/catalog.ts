@@ -60,7 +60,7 @@ const STATES: ReadonlySet<string> = new Set(['any', 'passing', 'warning', 'criti
 function checkDatacenter(ctx: RequestContext): void {
   const dc = ctx.query.get('dc');
   if (dc !== null && dc !== '' && dc.toLowerCase() !== ctx.agent.self().datacenter) {
-    throw new HttpError('KONSUL_ERR_NO_PATH', 'No path to datacenter', 500);
+    throw new HttpError('KONSUL_ERR_NO_PATH', 'No path to datacenter', 'internal');
   }
 }
 

@@ -14,7 +14,7 @@ function status(ctx: RequestContext): void {
 
 function leader(ctx: RequestContext): void {
   const known = ctx.agent.status().leader;
-  if (!known) throw new HttpError('KONSUL_ERR_NO_LEADER', 'no known leader', 503);
+  if (!known) throw new HttpError('KONSUL_ERR_NO_LEADER', 'no known leader', 'unavailable');
   sendJson(ctx.res, 200, { id: known.id, raftAddress: known.raftAddress, httpAddress: known.httpAddress });
 }
 

@@ -18,6 +18,9 @@ import { operatorRoutes } from './operator.js';
 import { Router } from './router.js';
 import { snapshotRoutes } from './snapshot.js';
 import { statusRoutes } from './status.js';
+// ---- coord
+import { sessionRoutes } from './session.js';
+import { txnRoutes } from './txn.js';
 import type { HttpLimits, HttpLogger, RequestContext, RouteSpec } from './types.js';
 
 export { HttpError } from './errors.js';
@@ -55,6 +58,8 @@ export interface HttpsOptions {
 export const ROUTES: readonly RouteSpec[] = [
   ...aclRoutes, ...kvRoutes, ...catalogRoutes, ...agentRoutes, ...statusRoutes, ...operatorRoutes, ...clusterRoutes,
   ...metricsRoutes, ...snapshotRoutes,
+  // ---- coord (no ACL declarations yet: management only while ACLs are on)
+  ...sessionRoutes, ...txnRoutes,
 ];
 
 const KiB = 1024;

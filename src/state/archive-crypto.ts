@@ -19,7 +19,7 @@ export const MAX_CHUNK_BYTES = 64 * 1024;
 
 export class SnapshotCryptoError extends KonsulError {
   constructor(message: string) {
-    super('KONSUL_ERR_SNAPSHOT_CRYPTO', message, 400);
+    super('KONSUL_ERR_SNAPSHOT_CRYPTO', message, 'invalid');
     this.name = 'SnapshotCryptoError';
   }
 }

@@ -12,10 +12,15 @@
 //   restore        u32 length + a state snapshot stream (the body of a snapshot archive)
 //   acl (sec, 50)  str JSON of an AclOp (checked field by field on decode)
 
-import { isUtf8 } from 'node:buffer';
+import { BufferReader } from '../byte-reader.js';
+import { BufferWriter } from '../byte-writer.js';
 import { KonsulError } from '../errors.js';
-import { MAX_KEY_BYTES } from '../storage/index.js';
+import { MAX_KEY_BYTES } from '../storage/limits.js';
+
+export { MAX_KEY_BYTES };
 import { catalogOpProblem, type CatalogOp } from './catalog.js';
+import { isSessionId, sessionInputProblem, type SessionInput } from './sessions.js';
+import { MAX_TXN_OPS, TXN_VERBS, txnOpProblem, type TxnOp } from './txn-ops.js';
 import { aclOpProblem, type AclOp } from './acl.js';
 
 export type Command =
@@ -26,13 +31,21 @@ export type Command =
   | { type: 'catalog'; op: CatalogOp }
   /** Replace the KV store and the catalog with a snapshot's (PUT /v1/snapshot); members stay. */
   | { type: 'restore'; state: Uint8Array }
+  // ---- coord (sessions, transactions, batched writes): tags 10-19
+  /** KV operations applied all or nothing (PUT /v1/txn, and KV writes with ?acquire, ?release or a fence). */
+  | { type: 'txn'; ops: TxnOp[] }
+  | { type: 'session-create'; session: SessionInput }
+  /** Destroy or invalidate a session: its locks are released (or its keys deleted) and their lock-delay starts. */
+  | { type: 'session-destroy'; id: string }
+  /** Single KV writes that reached the leader in one turn, applied one after another, each with its own result. */
+  | { type: 'batch'; commands: Uint8Array[] }
   // sec: ACL tokens and policies (str JSON of an AclOp, checked field by field on decode)
   | { type: 'acl'; op: AclOp };
 
 /** Bytes that are not a command (truncated, garbage, or fields a proposer could never have encoded). */
 export class CommandDecodeError extends KonsulError {
   constructor(message: string) {
-    super('KONSUL_ERR_BAD_COMMAND', `malformed command: ${message}`, 400);
+    super('KONSUL_ERR_BAD_COMMAND', `malformed command: ${message}`, 'invalid');
     this.name = 'CommandDecodeError';
   }
 }
@@ -40,14 +53,14 @@ export class CommandDecodeError extends KonsulError {
 /** A command that cannot be encoded: a bad field (empty key, flags out of range, ...). */
 export class InvalidCommandError extends KonsulError {
   constructor(message: string) {
-    super('KONSUL_ERR_BAD_COMMAND', message, 400);
+    super('KONSUL_ERR_BAD_COMMAND', message, 'invalid');
     this.name = 'InvalidCommandError';
   }
 }
 
 export class KeyTooLargeError extends KonsulError {
   constructor(what: string, bytes: number) {
-    super('KONSUL_ERR_KEY_TOO_LARGE', `${what} is ${bytes} bytes; the limit is ${MAX_KEY_BYTES}`, 400);
+    super('KONSUL_ERR_KEY_TOO_LARGE', `${what} is ${bytes} bytes; the limit is ${MAX_KEY_BYTES}`, 'invalid');
     this.name = 'KeyTooLargeError';
   }
 }
@@ -59,6 +72,11 @@ const enum Tag {
   MemberDelete = 4,
   Catalog = 5,
   Restore = 6,
+  // coord: 10-19
+  Txn = 10,
+  SessionCreate = 11,
+  SessionDestroy = 12,
+  Batch = 13,
   // sec: 50-59
   Acl = 50,
 }
@@ -74,13 +92,15 @@ const ALLOWED_BITS: Record<Tag, number> = {
   [Tag.MemberDelete]: 0,
   [Tag.Catalog]: 0,
   [Tag.Restore]: 0,
+  // coord
+  [Tag.Txn]: 0,
+  [Tag.SessionCreate]: 0,
+  [Tag.SessionDestroy]: 0,
+  [Tag.Batch]: 0,
   // sec
   [Tag.Acl]: 0,
 };
 
-const TWO_POW_32 = 0x1_0000_0000;
-/** The largest high word of a u64 that is still a safe integer (2^53 - 1). */
-const MAX_SAFE_HIGH_WORD = 0x1f_ffff;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 // ------------------------------------------------------------ encoding
@@ -105,37 +125,15 @@ function checkCas(cas: number | undefined): void {
   }
 }
 
-/** Writes into one buffer sized exactly up front. */
-class Encoder {
-  readonly buf: Buffer;
-  private at = 0;
-  constructor(size: number) {
-    this.buf = Buffer.allocUnsafe(size);
-  }
-  u8(v: number): void {
-    this.buf[this.at++] = v;
-  }
-  u32(v: number): void {
-    this.buf.writeUInt32BE(v, this.at);
-    this.at += 4;
-  }
-  u64(v: number): void {
-    this.u32(Math.floor(v / TWO_POW_32));
-    this.u32(v >>> 0);
-  }
-  /** A string whose UTF-8 length the caller measured. */
-  str(v: string, byteLength: number): void {
-    this.u32(byteLength);
-    this.at += this.buf.write(v, this.at, byteLength, 'utf8');
-  }
-  bytes(v: Uint8Array): void {
-    this.u32(v.length);
-    this.buf.set(v, this.at);
-    this.at += v.length;
+/** The shared byte writer, sized exactly up front: its one take() is the command. */
+class CommandWriter extends BufferWriter {
+  constructor(private readonly size: number) {
+    super(size, (message) => new InvalidCommandError(message));
   }
   done(): Buffer {
-    if (this.at !== this.buf.length) throw new Error(`command encoder wrote ${this.at} of ${this.buf.length} bytes`);
-    return this.buf;
+    const bytes = this.take();
+    if (bytes.length !== this.size) throw new Error(`command encoder wrote ${bytes.length} of ${this.size} bytes`);
+    return bytes;
   }
 }
 
@@ -149,13 +147,13 @@ export function encodeCommand(cmd: Command): Uint8Array {
         throw new InvalidCommandError(`flags must be an integer from 0 to 4294967295, got ${String(cmd.flags)}`);
       }
       const hasCas = cmd.cas !== undefined;
-      const e = new Encoder(2 + 4 + keyLen + 4 + (hasCas ? 8 : 0) + 4 + cmd.value.length);
+      const e = new CommandWriter(2 + 4 + keyLen + 4 + (hasCas ? 8 : 0) + 4 + cmd.value.length);
       e.u8(Tag.KvSet);
       e.u8(hasCas ? HAS_CAS : 0);
-      e.str(cmd.key, keyLen);
+      e.string32(cmd.key, keyLen);
       e.u32(cmd.flags);
-      if (hasCas) e.u64(cmd.cas!);
-      e.bytes(cmd.value);
+      if (hasCas) e.u64(cmd.cas!, 'cas');
+      e.bytes32(cmd.value);
       return e.done();
     }
     case 'kv-delete': {
@@ -163,31 +161,31 @@ export function encodeCommand(cmd: Command): Uint8Array {
       const keyLen = keyBytes(cmd.key, 'the key', cmd.recurse === true);
       checkCas(cmd.cas);
       const hasCas = cmd.cas !== undefined;
-      const e = new Encoder(2 + 4 + keyLen + (hasCas ? 8 : 0));
+      const e = new CommandWriter(2 + 4 + keyLen + (hasCas ? 8 : 0));
       e.u8(Tag.KvDelete);
       e.u8((hasCas ? HAS_CAS : 0) | (cmd.recurse ? RECURSE : 0));
-      e.str(cmd.key, keyLen);
-      if (hasCas) e.u64(cmd.cas!);
+      e.string32(cmd.key, keyLen);
+      if (hasCas) e.u64(cmd.cas!, 'cas');
       return e.done();
     }
     case 'member-set': {
       const idLen = keyBytes(cmd.id, 'the member id', false);
       const raftLen = textBytes(cmd.raftAddress, 'the raft address');
       const httpLen = textBytes(cmd.httpAddress, 'the http address');
-      const e = new Encoder(2 + 12 + idLen + raftLen + httpLen);
+      const e = new CommandWriter(2 + 12 + idLen + raftLen + httpLen);
       e.u8(Tag.MemberSet);
       e.u8(cmd.server ? SERVER : 0);
-      e.str(cmd.id, idLen);
-      e.str(cmd.raftAddress, raftLen);
-      e.str(cmd.httpAddress, httpLen);
+      e.string32(cmd.id, idLen);
+      e.string32(cmd.raftAddress, raftLen);
+      e.string32(cmd.httpAddress, httpLen);
       return e.done();
     }
     case 'member-delete': {
       const idLen = keyBytes(cmd.id, 'the member id', false);
-      const e = new Encoder(2 + 4 + idLen);
+      const e = new CommandWriter(2 + 4 + idLen);
       e.u8(Tag.MemberDelete);
       e.u8(0);
-      e.str(cmd.id, idLen);
+      e.string32(cmd.id, idLen);
       return e.done();
     }
     case 'catalog': {
@@ -195,17 +193,66 @@ export function encodeCommand(cmd: Command): Uint8Array {
       if (problem) throw new InvalidCommandError(`catalog ${String((cmd.op as { op?: unknown } | undefined)?.op)}: ${problem}`);
       const json = JSON.stringify(cmd.op);
       const jsonLen = textBytes(json, 'the catalog operation');
-      const e = new Encoder(2 + 4 + jsonLen);
+      const e = new CommandWriter(2 + 4 + jsonLen);
       e.u8(Tag.Catalog);
       e.u8(0);
-      e.str(json, jsonLen);
+      e.string32(json, jsonLen);
       return e.done();
     }
     case 'restore': {
-      const e = new Encoder(2 + 4 + cmd.state.length);
+      const e = new CommandWriter(2 + 4 + cmd.state.length);
       e.u8(Tag.Restore);
       e.u8(0);
-      e.bytes(cmd.state);
+      e.bytes32(cmd.state);
+      return e.done();
+    }
+    // ---- coord
+    case 'txn': {
+      if (!Array.isArray(cmd.ops) || cmd.ops.length === 0 || cmd.ops.length > MAX_TXN_OPS) {
+        throw new InvalidCommandError(`a transaction holds 1 to ${MAX_TXN_OPS} operations`);
+      }
+      // Binary, so replicas neither parse JSON nor decode base64: u32 count, then per op
+      // u8 verb, str key, u32 flags, u64 index, str session, u32 length + value bytes.
+      const lens: Array<[number, number]> = [];
+      let size = 2 + 4;
+      for (const op of cmd.ops) {
+        const problem = txnOpProblem(op);
+        if (problem) throw new InvalidCommandError(`txn: ${problem}`);
+        const keyLen = keyBytes(op.key, 'the key', op.verb === 'get-tree' || op.verb === 'delete-tree');
+        const sessionLen = textBytes(op.session, 'the session');
+        lens.push([keyLen, sessionLen]);
+        size += 1 + 4 + keyLen + 4 + 8 + 4 + sessionLen + 4 + op.value.length;
+      }
+      const e = new CommandWriter(size);
+      e.u8(Tag.Txn);
+      e.u8(0);
+      e.u32(cmd.ops.length);
+      cmd.ops.forEach((op, i) => {
+        e.u8(TXN_VERBS.indexOf(op.verb));
+        e.string32(op.key, lens[i]![0]);
+        e.u32(op.flags);
+        e.u64(op.index, 'index');
+        e.string32(op.session, lens[i]![1]);
+        e.bytes32(op.value);
+      });
+      return e.done();
+    }
+    case 'session-create': {
+      const problem = sessionInputProblem(cmd.session);
+      if (problem) throw new InvalidCommandError(`session: ${problem}`);
+      return jsonCommand(Tag.SessionCreate, cmd.session);
+    }
+    case 'session-destroy':
+      if (!isSessionId(cmd.id)) throw new InvalidCommandError('a session id is a UUID');
+      return jsonCommand(Tag.SessionDestroy, cmd.id);
+    case 'batch': {
+      let size = 2 + 4;
+      for (const c of cmd.commands) size += 4 + c.length;
+      const e = new CommandWriter(size);
+      e.u8(Tag.Batch);
+      e.u8(0);
+      e.u32(cmd.commands.length);
+      for (const c of cmd.commands) e.bytes32(c);
       return e.done();
     }
     // sec
@@ -214,10 +261,10 @@ export function encodeCommand(cmd: Command): Uint8Array {
       if (problem) throw new InvalidCommandError(`acl ${String((cmd.op as { op?: unknown } | undefined)?.op)}: ${problem}`);
       const json = JSON.stringify(cmd.op);
       const jsonLen = textBytes(json, 'the ACL operation');
-      const e = new Encoder(2 + 4 + jsonLen);
+      const e = new CommandWriter(2 + 4 + jsonLen);
       e.u8(Tag.Acl);
       e.u8(0);
-      e.str(json, jsonLen);
+      e.string32(json, jsonLen);
       return e.done();
     }
     default:
@@ -225,59 +272,60 @@ export function encodeCommand(cmd: Command): Uint8Array {
   }
 }
 
+/** A command whose body is one JSON text (coord's commands; the same bytes on every replica). */
+function jsonCommand(tag: Tag, body: unknown): Buffer {
+  const json = JSON.stringify(body);
+  const len = textBytes(json, 'the command');
+  const e = new CommandWriter(2 + 4 + len);
+  e.u8(tag);
+  e.u8(0);
+  e.string32(json, len);
+  return e.done();
+}
+
+function parseJsonField(d: BufferReader, field: string): unknown {
+  try {
+    return JSON.parse(d.string32(field));
+  } catch (error) {
+    if (error instanceof CommandDecodeError) throw error;
+    throw new CommandDecodeError(`the ${field} is not JSON`);
+  }
+}
+
+function decodeTxnOps(d: BufferReader): TxnOp[] {
+  const n = d.u32('txn operation count');
+  if (n === 0 || n > MAX_TXN_OPS) throw new CommandDecodeError(`txn: ${n} operations (1 to ${MAX_TXN_OPS})`);
+  const ops: TxnOp[] = [];
+  for (let i = 0; i < n; i++) {
+    const verb = TXN_VERBS[d.u8('txn verb')];
+    if (verb === undefined) throw new CommandDecodeError('txn: unknown verb');
+    const key = readKey(d, 'txn key', verb === 'get-tree' || verb === 'delete-tree');
+    const op: TxnOp = { verb, key, flags: d.u32('txn flags'), index: d.u64('txn index'), session: d.string32('txn session'), value: d.bytes32('txn value') };
+    const problem = txnOpProblem(op);
+    if (problem) throw new CommandDecodeError(`txn: ${problem}`);
+    ops.push(op);
+  }
+  return ops;
+}
+
 // ------------------------------------------------------------ decoding
 
-/** Reads fields with a bound check on each, so a lying length ends in a CommandDecodeError, never a RangeError. */
-class Decoder {
-  private at = 0;
-  constructor(private readonly buf: Buffer) {}
+const commandDecodeError = (message: string): Error => new CommandDecodeError(message);
 
-  private take(n: number, field: string): number {
-    const at = this.at;
-    if (n > this.buf.length - at) throw new CommandDecodeError(`${field} needs ${n} bytes at byte ${at}, ${this.buf.length - at} left`);
-    this.at = at + n;
-    return at;
-  }
-  u8(field: string): number {
-    return this.buf[this.take(1, field)]!;
-  }
-  u32(field: string): number {
-    return this.buf.readUInt32BE(this.take(4, field));
-  }
-  u64(field: string): number {
-    const at = this.take(8, field);
-    const high = this.buf.readUInt32BE(at);
-    if (high > MAX_SAFE_HIGH_WORD) throw new CommandDecodeError(`${field} is beyond 2^53`);
-    return high * TWO_POW_32 + this.buf.readUInt32BE(at + 4);
-  }
-  /** A view into the command's bytes, not a copy: the value is copied once, into LMDB. */
-  bytes(field: string): Buffer {
-    const n = this.u32(`${field} length`);
-    const at = this.take(n, field);
-    return this.buf.subarray(at, at + n);
-  }
-  str(field: string): string {
-    const b = this.bytes(field);
-    // toString would map bad bytes to U+FFFD; a replica must not invent a key the proposer never sent.
-    if (!isUtf8(b)) throw new CommandDecodeError(`${field} is not valid UTF-8`);
-    return b.toString('utf8');
-  }
-  /** A key or member id: 1..MAX_KEY_BYTES bytes (0 where allowed), as encodeCommand guarantees. */
-  key(field: string, allowEmpty: boolean): string {
-    const key = this.str(field);
-    const n = Buffer.byteLength(key, 'utf8');
-    if (n > MAX_KEY_BYTES) throw new CommandDecodeError(`${field} is ${n} bytes, over ${MAX_KEY_BYTES}`);
-    if (n === 0 && !allowEmpty) throw new CommandDecodeError(`${field} is empty`);
-    return key;
-  }
-  end(): void {
-    if (this.at !== this.buf.length) throw new CommandDecodeError(`${this.buf.length - this.at} trailing bytes`);
-  }
+/** A key or member id: 1..MAX_KEY_BYTES bytes (0 where allowed), as encodeCommand guarantees. */
+function readKey(d: BufferReader, field: string, allowEmpty: boolean): string {
+  const key = d.string32(field);
+  const n = Buffer.byteLength(key, 'utf8');
+  if (n > MAX_KEY_BYTES) throw new CommandDecodeError(`${field} is ${n} bytes, over ${MAX_KEY_BYTES}`);
+  if (n === 0 && !allowEmpty) throw new CommandDecodeError(`${field} is empty`);
+  return key;
 }
 
 /** Decodes bytes from encodeCommand; anything else throws CommandDecodeError (400). */
 export function decodeCommand(bytes: Uint8Array): Command {
-  const d = new Decoder(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // The shared byte reader: a bound check on every field, so a lying length ends in a CommandDecodeError.
+  const d = new BufferReader(buf, 0, buf.length, commandDecodeError);
   const tag = d.u8('type') as Tag;
   const allowed = ALLOWED_BITS[tag] as number | undefined;
   if (allowed === undefined) throw new CommandDecodeError(`unknown type ${tag}`);
@@ -286,16 +334,16 @@ export function decodeCommand(bytes: Uint8Array): Command {
   let cmd: Command;
   switch (tag) {
     case Tag.KvSet: {
-      const key = d.key('key', false);
+      const key = readKey(d, 'key', false);
       const flags = d.u32('flags');
       const cas = bits & HAS_CAS ? d.u64('cas') : undefined;
-      const value = d.bytes('value');
+      const value = d.bytes32('value');
       cmd = cas === undefined ? { type: 'kv-set', key, value, flags } : { type: 'kv-set', key, value, flags, cas };
       break;
     }
     case Tag.KvDelete: {
       const recurse = (bits & RECURSE) !== 0;
-      const key = d.key('key', recurse);
+      const key = readKey(d, 'key', recurse);
       const cas = bits & HAS_CAS ? d.u64('cas') : undefined;
       cmd = cas === undefined ? { type: 'kv-delete', key, recurse } : { type: 'kv-delete', key, recurse, cas };
       break;
@@ -303,19 +351,19 @@ export function decodeCommand(bytes: Uint8Array): Command {
     case Tag.MemberSet:
       cmd = {
         type: 'member-set',
-        id: d.key('member id', false),
-        raftAddress: d.str('raft address'),
-        httpAddress: d.str('http address'),
+        id: readKey(d, 'member id', false),
+        raftAddress: d.string32('raft address'),
+        httpAddress: d.string32('http address'),
         server: (bits & SERVER) !== 0,
       };
       break;
     case Tag.MemberDelete:
-      cmd = { type: 'member-delete', id: d.key('member id', false) };
+      cmd = { type: 'member-delete', id: readKey(d, 'member id', false) };
       break;
     case Tag.Catalog: {
       let op: unknown;
       try {
-        op = JSON.parse(d.str('catalog operation'));
+        op = JSON.parse(d.string32('catalog operation'));
       } catch (error) {
         if (error instanceof CommandDecodeError) throw error;
         throw new CommandDecodeError('the catalog operation is not JSON');
@@ -327,13 +375,37 @@ export function decodeCommand(bytes: Uint8Array): Command {
     }
     case Tag.Restore:
       // The stream is checked as it is applied: a bad one changes nothing, on every replica alike.
-      cmd = { type: 'restore', state: d.bytes('state') };
+      cmd = { type: 'restore', state: d.bytes32('state') };
       break;
+    // ---- coord
+    case Tag.Txn:
+      cmd = { type: 'txn', ops: decodeTxnOps(d) };
+      break;
+    case Tag.SessionCreate: {
+      const session = parseJsonField(d, 'session');
+      const problem = sessionInputProblem(session);
+      if (problem) throw new CommandDecodeError(`session: ${problem}`);
+      cmd = { type: 'session-create', session: session as SessionInput };
+      break;
+    }
+    case Tag.SessionDestroy: {
+      const id = parseJsonField(d, 'session id');
+      if (!isSessionId(id)) throw new CommandDecodeError('session-destroy: not a session id');
+      cmd = { type: 'session-destroy', id };
+      break;
+    }
+    case Tag.Batch: {
+      const n = d.u32('batch count');
+      const commands: Uint8Array[] = [];
+      for (let i = 0; i < n; i++) commands.push(d.bytes32('batched command'));
+      cmd = { type: 'batch', commands };
+      break;
+    }
     // sec
     case Tag.Acl: {
       let op: unknown;
       try {
-        op = JSON.parse(d.str('ACL operation'));
+        op = JSON.parse(d.string32('ACL operation'));
       } catch (error) {
         if (error instanceof CommandDecodeError) throw error;
         throw new CommandDecodeError('the ACL operation is not JSON');
@@ -344,6 +416,6 @@ export function decodeCommand(bytes: Uint8Array): Command {
       break;
     }
   }
-  d.end();
+  d.expectEnd('the command');
   return cmd;
 }

@@ -13,3 +13,10 @@ export {
   type CatalogOp, type NodeInput, type ServiceInput, type CheckInput,
 } from './catalog.js';
 export * from './catalog-types.js';
+// ---- coord: sessions, locks, transactions
+export {
+  type SessionRecord, type SessionInput, type SessionBehavior, type KvLock, sessionJson, isSessionId, sessionCreateProblem,
+  MIN_SESSION_TTL_MS, MAX_SESSION_TTL_MS, MAX_LOCK_DELAY_MS, DEFAULT_LOCK_DELAY_MS, SESSION_TTL_MULTIPLIER, listSessions, readSession,
+} from './sessions.js';
+export { type TxnOp, type TxnVerb, type TxnOutcome, type TxnResultEntry, TXN_VERBS, WRITE_VERBS, MAX_TXN_OPS, txnOpProblem } from './txn.js';
+export { type SessionEvent } from './coordination.js';

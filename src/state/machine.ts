@@ -10,25 +10,20 @@ import {
   Catalog, CatalogBatch, CATALOG_CHECKS_TABLE, CATALOG_INDEX_TABLE, CATALOG_NODES_TABLE, CATALOG_SERVICES_TABLE, CATALOG_TABLES,
 } from './catalog.js';
 import { decodeCommand, type Command } from './command.js';
+import { KV_HEADER, KV_MODIFY_AT, KV_TABLE, checkKvRecord, decodeKv, encodeKv, withLock, type KvEntry } from './kv-record.js';
+import { COORD_TABLES, Coordination } from './coordination.js';
+import { applyTxn, type TxnOp, type TxnOutcome } from './txn.js';
+import { KV_LOCKS_TABLE, SESSIONS_TABLE, SESSION_INDEX_KEY, decodeLock, encodeSession, listSessions, readSession, sessionInputProblem, type KvLock, type SessionRecord } from './sessions.js';
 import { ACL_TABLE, AclState } from './acl.js';
 import { TopicWatchers } from './watchers.js';
 
-export const KV_TABLE = 'kv';
+export { KV_TABLE, type KvEntry } from './kv-record.js';
 export const MEMBERS_TABLE = 'members';
 /** The state machine's own bookkeeping, written in the same transactions as the data. */
 export const META_TABLE = 'meta';
-export const STATE_TABLES: readonly string[] = [KV_TABLE, MEMBERS_TABLE, META_TABLE, ...CATALOG_TABLES, ACL_TABLE];
+export const STATE_TABLES: readonly string[] = [KV_TABLE, MEMBERS_TABLE, META_TABLE, ...CATALOG_TABLES, ...COORD_TABLES, ACL_TABLE];
 
 const KV_INDEX_KEY = 'kvIndex';
-
-export interface KvEntry {
-  key: string;
-  value: Buffer;
-  flags: number;
-  createIndex: number;
-  modifyIndex: number;
-  lockIndex: number;
-}
 
 export interface MemberRecord {
   id: string;
@@ -48,36 +43,6 @@ export interface ApplyItem {
 }
 
 // ------------------------------------------------------------ record codecs
-
-// A KV record: flags u32, createIndex f64, modifyIndex f64, lockIndex f64, then the value bytes.
-const KV_HEADER = 4 + 8 * 3;
-const KV_MODIFY_AT = 12;
-
-function encodeKv(flags: number, createIndex: number, modifyIndex: number, lockIndex: number, value: Uint8Array): Buffer {
-  const b = Buffer.allocUnsafe(KV_HEADER + value.length);
-  b.writeUInt32BE(flags, 0);
-  b.writeDoubleBE(createIndex, 4);
-  b.writeDoubleBE(modifyIndex, KV_MODIFY_AT);
-  b.writeDoubleBE(lockIndex, 20);
-  b.set(value, KV_HEADER);
-  return b;
-}
-
-function checkKvRecord(key: string, b: Buffer): void {
-  if (b.length < KV_HEADER) throw new StorageCorruptionError('kv', `record ${JSON.stringify(key)} is ${b.length} bytes`);
-}
-
-function decodeKv(key: string, b: Buffer): KvEntry {
-  checkKvRecord(key, b);
-  return {
-    key,
-    flags: b.readUInt32BE(0),
-    createIndex: b.readDoubleBE(4),
-    modifyIndex: b.readDoubleBE(KV_MODIFY_AT),
-    lockIndex: b.readDoubleBE(20),
-    value: b.subarray(KV_HEADER),
-  };
-}
 
 // A member record (keyed by id): u8 server, f64 modifyIndex, u32 length + raft address, u32 length + http address.
 function encodeMember(m: Omit<MemberRecord, 'id'>): Buffer {
@@ -159,6 +124,8 @@ export class StateMachine {
   /** A restore command was applied in the batch being applied: reload everything after it commits. */
   private restoredInBatch = false;
   private readonly restoreListeners: Array<(index: number) => void> = [];
+  /** Sessions, locks, transactions and batched writes (coord). */
+  readonly coord = new Coordination(META_TABLE);
 
   constructor(store: StateStore) {
     const missing = STATE_TABLES.filter((t) => !store.tables.includes(t));
@@ -177,6 +144,7 @@ export class StateMachine {
     // Deletes before now are unknown: any prefix may have lost keys up to the current KV index.
     this.floorIndex = this.kvIndexValue;
     this.catalog.load((fn) => this.store.read(fn));
+    this.store.read((txn) => this.coord.load(txn));
     this.acl.load((fn) => this.store.read(fn));
   }
 
@@ -205,6 +173,7 @@ export class StateMachine {
       // applyBatch runs this again after growing the map: start clean each time.
       touched.length = 0;
       this.catalogBatch.clear();
+      this.coord.beginBatch();
       this.restoredInBatch = false;
       this.aclChangedInBatch = false;
       let kvIndex = this.kvIndexValue;
@@ -236,6 +205,7 @@ export class StateMachine {
       for (const listener of this.restoreListeners) listener(last);
       return results;
     }
+    this.coord.commit();
     if (this.catalogBatch.changes.length > 0) this.catalog.commit(this.catalogBatch);
     if (this.aclChangedInBatch) {
       this.aclChangedInBatch = false;
@@ -266,6 +236,9 @@ export class StateMachine {
           const keys: Buffer[] = [];
           for (const rec of txn.scan(KV_TABLE, cmd.key === '' ? {} : { prefix: cmd.key })) keys.push(rec.key);
           for (const k of keys) txn.delete(KV_TABLE, k);
+          const locks: Buffer[] = [];
+          for (const rec of txn.scan(KV_LOCKS_TABLE, cmd.key === '' ? {} : { prefix: cmd.key })) locks.push(rec.key);
+          for (const k of locks) txn.delete(KV_LOCKS_TABLE, k);
           if (keys.length > 0) touched.push({ key: cmd.key, recurse: true, deleted: true, index });
           return true;
         }
@@ -274,6 +247,7 @@ export class StateMachine {
         if (!existing) return true;
         if (cmd.cas !== undefined && decodeKv(cmd.key, existing).modifyIndex !== cmd.cas) return false;
         txn.delete(KV_TABLE, cmd.key);
+        txn.delete(KV_LOCKS_TABLE, cmd.key);
         touched.push({ key: cmd.key, recurse: false, deleted: true, index });
         return true;
       }
@@ -285,14 +259,43 @@ export class StateMachine {
       case 'member-delete':
         txn.delete(MEMBERS_TABLE, cmd.id);
         return true;
-      case 'catalog':
-        return this.catalog.apply(txn, index, cmd.op, this.catalogBatch);
+      case 'catalog': {
+        const before = this.catalogBatch.changes.length;
+        const ok = this.catalog.apply(txn, index, cmd.op, this.catalogBatch);
+        this.coord.afterCatalog(txn, index, this.catalogBatch.changes.slice(before), this.toucher(touched, index), {
+          nodes: CATALOG_NODES_TABLE, checks: CATALOG_CHECKS_TABLE,
+        });
+        return ok;
+      }
       case 'restore':
         if (!restoreTables(txn, index, cmd.state)) return false;
         // Every key may have changed or gone: the KV index moves to this entry, as for a delete of everything.
         touched.push({ key: '', recurse: true, deleted: true, index });
         this.restoredInBatch = true;
         return true;
+      // ---- coord
+      case 'txn':
+        return this.coord.txn(txn, index, cmd.ops, this.toucher(touched, index));
+      case 'session-create':
+        return this.coord.sessionCreate(txn, index, cmd.session, this.catalog);
+      case 'session-destroy':
+        return this.coord.sessionDestroy(txn, index, cmd.id, this.toucher(touched, index));
+      case 'batch': {
+        const results: boolean[] = [];
+        for (const bytes of cmd.commands) {
+          let sub: Command;
+          try {
+            sub = decodeCommand(bytes);
+          } catch {
+            results.push(false);
+            continue;
+          }
+          // Only single KV writes are batched; anything else in a batch is refused the same way everywhere.
+          results.push(sub.type === 'kv-set' || sub.type === 'kv-delete' ? this.applyOne(txn, index, sub, touched) : false);
+        }
+        this.coord.batchResults(index, results);
+        return true;
+      }
       // sec
       case 'acl': {
         const ok = this.acl.apply(txn, index, cmd.op);
@@ -300,6 +303,10 @@ export class StateMachine {
         return ok;
       }
     }
+  }
+
+  private toucher(touched: Touch[], index: number): (key: string, recurse: boolean, deleted: boolean) => void {
+    return (key, recurse, deleted) => touched.push({ key, recurse, deleted, index });
   }
 
   /** Called (after the caches were reloaded) each time a restore command was applied; index: the batch's last. */
@@ -324,8 +331,10 @@ export class StateMachine {
 
   kvGet(key: string): KvEntry | undefined {
     if (key === '') return undefined;
-    const b = this.store.read((txn) => txn.get(KV_TABLE, key));
-    return b ? decodeKv(key, b) : undefined;
+    return this.store.read((txn) => {
+      const b = txn.get(KV_TABLE, key);
+      return b ? withLock(txn, decodeKv(key, b)) : undefined;
+    });
   }
 
   /** Every entry under prefix, in key order (bytewise UTF-8). */
@@ -333,6 +342,21 @@ export class StateMachine {
     return this.store.read((txn) => {
       const out: KvEntry[] = [];
       for (const rec of scanKv(txn, prefix)) out.push(decodeKv(rec.key.toString('utf8'), rec.value));
+      // Locks are few: look them up by prefix rather than one by one.
+      let locked: Map<string, KvLock> | undefined;
+      for (const rec of txn.scan(KV_LOCKS_TABLE, prefix === '' ? {} : { prefix })) {
+        const lock = decodeLock(rec.value);
+        if (lock) (locked ??= new Map()).set(rec.key.toString('utf8'), lock);
+      }
+      if (locked) {
+        for (const e of out) {
+          const lock = locked.get(e.key);
+          if (lock) {
+            e.session = lock.session;
+            e.lockToken = lock.token;
+          }
+        }
+      }
       return out;
     });
   }
@@ -392,6 +416,25 @@ export class StateMachine {
     return Math.max(1, max);
   }
 
+  // ---- coord reads
+  /** A read-only transaction against this replica as it is now. */
+  readTxn(ops: TxnOp[]): TxnOutcome {
+    // Read-only ops write nothing, so a read transaction is all they need.
+    return this.store.read((txn) => applyTxn(txn as unknown as StateWriter, 0, ops, { keys: [], trees: [] }));
+  }
+
+  session(id: string): SessionRecord | undefined {
+    return this.store.read((txn) => readSession(txn, id));
+  }
+
+  /** Every session, or the sessions of one node (case-insensitive, as node names are). */
+  sessions(node?: string): SessionRecord[] {
+    const all = this.store.read((txn) => listSessions(txn));
+    if (node === undefined) return all;
+    const lower = node.toLowerCase();
+    return all.filter((s) => s.node.toLowerCase() === lower);
+  }
+
   members(): MemberRecord[] {
     return this.store.read((txn) => {
       const out: MemberRecord[] = [];
@@ -449,6 +492,7 @@ export class StateMachine {
   reset(): void {
     this.loadCaches();
     this.catalog.wakeAll();
+    this.store.read((txn) => this.coord.reset(txn));
     this.kvWatchers.finishAll((prefix) => this.kvPrefixIndex(prefix));
   }
 }
@@ -456,7 +500,7 @@ export class StateMachine {
 // ------------------------------------------------------------ restore
 
 /** The tables a restore replaces; members (this cluster's) and meta (this replica's bookkeeping) stay. */
-export const RESTORED_TABLES: readonly string[] = [KV_TABLE, CATALOG_NODES_TABLE, CATALOG_SERVICES_TABLE, CATALOG_CHECKS_TABLE, CATALOG_INDEX_TABLE];
+export const RESTORED_TABLES: readonly string[] = [KV_TABLE, KV_LOCKS_TABLE, SESSIONS_TABLE, CATALOG_NODES_TABLE, CATALOG_SERVICES_TABLE, CATALOG_CHECKS_TABLE, CATALOG_INDEX_TABLE];
 
 /** Record fields a catalog record must have as strings, per table (what Catalog.load relies on). */
 const CATALOG_RECORD_FIELDS: Readonly<Record<string, readonly string[]>> = {
@@ -502,6 +546,25 @@ function decodeRestore(state: Uint8Array, index: number): Rows | string {
     value.writeDoubleBE(index, 4);
     value.writeDoubleBE(index, KV_MODIFY_AT);
   }
+  const sessions = rows.get(SESSIONS_TABLE)!;
+  for (let i = 0; i < sessions.length; i++) {
+    const [key, value] = sessions[i]!;
+    let session: SessionRecord;
+    try {
+      session = JSON.parse(value.toString('utf8')) as SessionRecord;
+    } catch {
+      return 'a session record is not JSON';
+    }
+    const problem = sessionInputProblem(session) ?? (session.id === key.toString('utf8') ? undefined : 'its key is not its id');
+    if (problem) return `a session record is bad: ${problem}`;
+    // Like every restored record: the restore's index, so indexes only move forward.
+    session.createIndex = index;
+    session.modifyIndex = index;
+    sessions[i] = [key, encodeSession(session)];
+  }
+  for (const [key, value] of rows.get(KV_LOCKS_TABLE)!) {
+    if (!decodeLock(value) || !isUtf8(key)) return 'a KV lock record is bad';
+  }
   for (const [table, fields] of Object.entries(CATALOG_RECORD_FIELDS)) {
     const list = rows.get(table)!;
     for (let i = 0; i < list.length; i++) {
@@ -541,6 +604,8 @@ function restoreTables(txn: StateWriter, index: number, state: Uint8Array): bool
   }
   const at = encodeIndex(index);
   for (const topic of topics) txn.put(CATALOG_INDEX_TABLE, topic, at);
+  // Sessions were replaced too: their blocking queries must see the index move.
+  txn.put(META_TABLE, SESSION_INDEX_KEY, at);
   return true;
 }
 

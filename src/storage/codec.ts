@@ -4,7 +4,7 @@
 import { crc32 } from 'node:zlib';
 import { EntryType, type ConfState, type Entry, type HardState, type Member, type SnapshotMeta } from '../raft/types.js';
 import { StorageCorruptionError } from './errors.js';
-import { readUint64, writeUint64 } from './lmdb.js';
+import { readUint64, writeUint64 } from './limits.js';
 
 const FORMAT_VERSION = 1;
 const CRC_BYTES = 4;

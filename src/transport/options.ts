@@ -56,7 +56,7 @@ export interface TransportOptions {
   /**
    * A request from Transport.request on another node (join, a forwarded
    * write). What it resolves to is the answer; what it throws reaches the
-   * caller as a RemoteError with the same code, message and HTTP status.
+   * caller as a RemoteError with the same code, message, kind and retryable.
    * `from.address` is the caller's socket address, not its listen address.
    * When absent, every request is answered with KONSUL_ERR_NO_HANDLER (501).
    */

@@ -6,9 +6,9 @@ import { connect as tlsConnect, TLSSocket } from 'node:tls';
 import { verifyPeerIdentity } from './peer-identity.js';
 import type { Message, NodeId } from '../raft/types.js';
 import { MessageType } from '../raft/types.js';
-import { BufferWriter } from './buffer-writer.js';
+import { BufferWriter } from '../byte-writer.js';
 import {
-  encodeFrame, FrameType, HANDSHAKE_MAX_FRAME_SIZE, PROTOCOL_VERSION, snapshotChunkFrame, writeMessageFrame,
+  encodeFrame, frameEncodeError, FrameType, HANDSHAKE_MAX_FRAME_SIZE, PROTOCOL_VERSION, snapshotChunkFrame, writeMessageFrame,
   type Frame,
 } from './codec.js';
 import {
@@ -52,7 +52,7 @@ export class Peer {
   private socket: Socket | undefined;
   private socketClosed: Promise<void> = Promise.resolve();
   /** Frames encoded by send() and not yet handed to the socket. */
-  private readonly writer = new BufferWriter();
+  private readonly writer = new BufferWriter(16 * 1024, frameEncodeError);
   /**
    * Full stretches taken out of the writer so it never copies a large backlog
    * when it grows; they go out with the rest in one corked write.

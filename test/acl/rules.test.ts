@@ -63,7 +63,7 @@ describe('ACL rules: parsing', () => {
         assert.ok(error instanceof AclRuleError, `${text.slice(0, 40)}: ${String(error)}`);
         assert.match(error.message, message);
         assert.ok(!error.message.includes('\n'));
-        assert.equal(error.httpStatus, 400);
+        assert.equal(error.kind, 'invalid');
         return true;
       });
     }

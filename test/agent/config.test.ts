@@ -6,7 +6,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError, parseDuration, parseHostPort, resolveConfig } from '../../src/agent/config.js';
+import { ConfigError, parseHostPort, resolveConfig } from '../../src/agent/config.js';
+import { parseSettingDuration as parseDuration } from '../../src/duration.js';
 
 const base = { dataDir: '/tmp/x', nodeId: 'n1' };
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
-import { startAgent, type RunningAgent } from '../../src/agent/main.js';
+import { startAgent, type RunningAgent } from '../../src/main/agent.js';
 import { commandModel } from '../../src/cli/docs/model.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { buildCli } from '../../src/cli/main.js';

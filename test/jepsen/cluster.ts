@@ -13,6 +13,7 @@ import type { Network } from './net.js';
 export interface Answer {
   status: number;
   body: string;
+  headers: Record<string, string | string[] | undefined>;
 }
 
 const dispatcher = new UndiciAgent({ keepAliveTimeout: 4_000, connections: 128, connect: { timeout: 2_000 } });
@@ -23,7 +24,7 @@ export async function call(method: string, url: string, body?: string, timeoutMs
     method: method as 'GET', body, dispatcher, signal: AbortSignal.timeout(timeoutMs),
     headersTimeout: timeoutMs, bodyTimeout: timeoutMs,
   });
-  return { status: res.statusCode, body: await res.body.text() };
+  return { status: res.statusCode, body: await res.body.text(), headers: res.headers };
 }
 
 export class JNode {

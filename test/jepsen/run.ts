@@ -12,6 +12,8 @@ import { HistoryWriter } from './history.js';
 import { NEMESES, Scheduler, type Nemesis } from './nemesis.js';
 import { createNetwork, type Network } from './net.js';
 import { Rng } from './rng.js';
+import { LockWorkload, checkMutualExclusion, type MutexVerdict } from './lock.js';
+import { TxnWorkload, checkTxnAtomicity } from './txn.js';
 
 export interface RunOptions {
   timeS: number;
@@ -38,6 +40,14 @@ export interface RunOptions {
   /** Keep going past timeS until every chosen fault ran at least once. */
   cover?: boolean;
   log?: (line: string) => void;
+  /** Processes of the lock workload (lock.ts); 0 for none. */
+  lockClients?: number;
+  /** false: the BROKEN lock workload that writes without its fencing token (the checker must catch it). */
+  lockFence?: boolean;
+  /** Clients doing multi-key transactions (txn.ts); 0 for none. */
+  txnClients?: number;
+  /** false: the BROKEN txn workload that writes a group key by key (the atomicity check must catch it). */
+  txnAtomic?: boolean;
 }
 
 export interface RunResult {
@@ -55,6 +65,10 @@ export interface RunResult {
   /** From the agents' logs: what the faults made the cluster do. */
   events: Record<string, number>;
   verdict: string;
+  /** The lock workload's mutual-exclusion check (when it ran). */
+  lock?: MutexVerdict;
+  /** Multi-key transaction reads checked for atomicity. */
+  txnReads: number;
 }
 
 const LOG_EVENTS: Record<string, string> = {
@@ -146,6 +160,8 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
   let recoveryMs: number | undefined;
   let clients: Clients | undefined;
   let scheduler: Scheduler | undefined;
+  let locks: LockWorkload | undefined;
+  let txns: TxnWorkload | undefined;
   try {
     await cluster.start(ids[0], { bootstrap: true });
     await cluster.leader();
@@ -156,6 +172,15 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
 
     clients = new Clients(cluster, history, rng, { keys: o.keys, timeoutMs: 2_000, thinkMs: 10 });
     clients.start(o.clients);
+    if ((o.lockClients ?? 0) > 0) {
+      // Their own random streams: the nemesis plan of a seed stays what it was without them.
+      locks = new LockWorkload(cluster, new Rng(o.seed + 1), { fence: o.lockFence ?? true, lockDelay: '500ms', timeoutMs: 2_000 });
+      locks.start(o.lockClients!);
+    }
+    if ((o.txnClients ?? 0) > 0) {
+      txns = new TxnWorkload(cluster, history, new Rng(o.seed + 2), { atomic: o.txnAtomic ?? true, timeoutMs: 2_000 });
+      txns.start(o.txnClients!);
+    }
     scheduler = new Scheduler({ cluster, net, rng, log }, history, nemeses, {
       quietMs: o.quietMs ?? [1_000, 2_000], holdMs: o.holdMs ?? [2_000, 4_000], combineEvery: o.combineEvery ?? 4,
       healBoundMs: o.recoveryS * 1000,
@@ -163,6 +188,8 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
     // Runs at least --time; with cover, until every chosen fault ran once too.
     await scheduler.start(Date.now() + o.timeS * 1000, o.cover ?? false);
     await clients.stop();
+    await locks?.stop();
+    await txns?.stop();
     for (const e of scheduler.errors) log(`jepsen: nemesis error: ${e}`);
 
     // Heal everything; every member back up.
@@ -188,11 +215,22 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
 
     if (recoveryMs !== undefined) {
       await finalReads(cluster, history, clients, o.keys, problems);
+      if (txns) {
+        let done = false;
+        for (let attempt = 0; attempt < 10 && !done; attempt++) {
+          const l = (await cluster.leaderNow()) ?? cluster.members()[0].id;
+          done = await txns.recordRead(history.freshProcess(), l, cluster.node(l).url, 'consistent');
+          if (!done) await sleep(200);
+        }
+        if (!done) problems.push('final read of the transaction group failed 10 times');
+      }
       await compareReplicas(cluster, problems, log);
     }
   } catch (error) {
     problems.push(`harness: ${(error as Error).message}`);
     await clients?.stop().catch(() => undefined);
+    await locks?.stop().catch(() => undefined);
+    await txns?.stop().catch(() => undefined);
     await scheduler?.stop().catch(() => undefined);
   } finally {
     await cluster.stopAll();
@@ -206,6 +244,11 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
   if (lin.valid === 'unknown') problems.push(`linearizability undecided: ${lin.detail[0]}`);
   const stale = checkStaleReads(history.events);
   if (stale.bad.length > 0) problems.push(`${stale.bad.length} stale read(s) of values never written: ${stale.bad[0]}`);
+  const atomicity = checkTxnAtomicity(history.events);
+  if (atomicity.torn.length > 0) problems.push(`${atomicity.torn.length} torn transaction read(s): ${atomicity.torn[0]}`);
+  const lock = locks ? checkMutualExclusion(locks.records) : undefined;
+  if (locks) writeFileSync(join(dir, 'lock-history.jsonl'), locks.records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  if (lock && !lock.valid) problems.push(`lock: mutual exclusion violated by ${lock.violations.length} accepted write(s): ${lock.violations[0]}`);
   const ops = history.events.filter((e) => typeof e.process === 'number' && e.type !== 'invoke').length;
   for (const u of scheduler?.unrecovered ?? []) problems.push(`no recovery after ${u}`);
   if (o.cover && scheduler && scheduler.missing().length > 0) problems.push(`faults that never ran: ${scheduler.missing().join(', ')}`);
@@ -215,7 +258,7 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
   const valid = problems.length === 0;
   const result: RunResult = {
     valid, dir, ops, linOps: lin.ops, staleReads: stale.reads, faults, skipped, problems, recoveryMs, heal, events,
-    verdict: verdictLine({ valid, ops, faults, problems }),
+    verdict: verdictLine({ valid, ops, faults, problems }), lock, txnReads: atomicity.reads,
   };
   writeFileSync(join(dir, 'verdict.json'), `${JSON.stringify({ ...result, linDetail: lin.detail, staleBad: stale.bad }, null, 2)}\n`);
   if (!valid) writeFileSync(join(dir, 'anomaly.txt'), `${[...problems, '', ...lin.detail, ...stale.bad].join('\n')}\n`);

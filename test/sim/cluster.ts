@@ -80,8 +80,6 @@ export interface SimOptions {
   maxSizePerMsg?: number;
   /** Deliberately broken core behaviours (tests prove the simulator catches them). */
   unsafe?: UnsafeKnobs;
-  /** Broken driver: send a Ready's messages before its hard state is durable. */
-  sendBeforeHardStateDurable?: boolean;
   trace?: boolean;
   /** Stop at the first violation (the default): later ones are usually its echoes. */
   stopOnViolation?: boolean;
@@ -109,7 +107,10 @@ class SimNode {
   disk: Disk;
   sm: KvStateMachine;
   inflight: { rd: Ready; doneAt: number } | undefined;
-  stagedHardState: HardState | undefined;
+  /** Written without an fsync (Ready.mustSync false): in the page cache until the next synced write; a crash loses it. */
+  cache: Array<{ hardState?: HardState; entries: Entry[] }> = [];
+  /** Promises this node made that a crash must not break: appends it acknowledged, votes it granted. */
+  promises: { acked: Array<{ index: number; term: number }>; votes: Array<{ term: number; to: NodeId }> } = { acked: [], votes: [] };
   writes = new Map<number, PendingWrite>();
   reads = new Map<string, SimOp>();
   readsWaiting: PendingRead[] = [];
@@ -155,10 +156,9 @@ export interface SimResult {
 
 export class Simulation {
   readonly prng: Prng;
-  readonly opts: Required<Omit<SimOptions, 'faults' | 'unsafe' | 'sendBeforeHardStateDurable' | 'maxSizePerMsg'>> & {
+  readonly opts: Required<Omit<SimOptions, 'faults' | 'unsafe' | 'maxSizePerMsg'>> & {
     faults: FaultRates;
     unsafe: UnsafeKnobs;
-    sendBeforeHardStateDurable: boolean;
   };
   readonly nodes = new Map<NodeId, SimNode>();
   now = 0;
@@ -212,7 +212,6 @@ export class Simulation {
       keys: options.keys ?? p.int(1, 4),
       faults,
       unsafe: options.unsafe ?? {},
-      sendBeforeHardStateDurable: options.sendBeforeHardStateDurable ?? false,
       trace: options.trace ?? false,
       stopOnViolation: options.stopOnViolation ?? true,
     };
@@ -315,11 +314,13 @@ export class Simulation {
 
   private crash(node: SimNode): void {
     if (!node.raft) return;
+    this.checkPromisesDurable(node);
     // As the transport does when a process dies: its connections close, and its followers hear of it.
     for (const other of this.nodes.values()) if (other !== node && other.raft?.leader === node.id) other.raft.leaderUnreachable();
     node.raft = undefined;
     node.inflight = undefined;
-    node.stagedHardState = undefined;
+    // A power loss: what was not fsynced (an in-flight persist, page-cache writes) is gone.
+    node.cache = [];
     for (const w of node.writes.values()) this.finishUnknown(w.op);
     node.writes.clear();
     for (const r of node.reads.values()) this.finishUnknown(r);
@@ -336,7 +337,11 @@ export class Simulation {
     this.log(`restart ${node.id} (term ${node.disk.hardState.term}, vote ${node.disk.hardState.vote || '-'}, ${node.disk.entries.length} entries, applied ${node.sm.applied})`);
   }
 
-  /** Hand the node's Ready to the (simulated) disk and network, in the order the contract says. */
+  /**
+   * Hand the node's Ready to the (simulated) disk and network, as Ready's
+   * contract says and as the agent's driver does: the core decides what may
+   * leave before the persist and whether it needs an fsync; this only obeys.
+   */
   private drive(node: SimNode): void {
     for (let rounds = 0; rounds < 8 && node.raft; rounds++) {
       if (node.inflight) {
@@ -349,7 +354,7 @@ export class Simulation {
       if (!raft || !raft.hasReady()) return;
       const rd = raft.ready();
       this.onReady(node, rd);
-      if (this.opts.sendBeforeHardStateDurable) this.sendAll(node, rd.messages);
+      this.sendAll(node, rd.messagesBeforePersist);
       node.inflight = { rd, doneAt: this.now + this.prng.pick([0, 0, 1, 2]) };
     }
   }
@@ -357,9 +362,10 @@ export class Simulation {
   private complete(node: SimNode, rd: Ready): void {
     const raft = node.raft!;
     const disk = node.disk;
-    if (node.stagedHardState) {
-      disk.hardState = node.stagedHardState;
-      node.stagedHardState = undefined;
+    if (rd.mustSync) {
+      // An fsync makes every earlier write durable too.
+      for (const w of node.cache) this.writeToDisk(disk, w);
+      node.cache = [];
     }
     if (rd.snapshot) {
       disk.snapshot = rd.snapshot;
@@ -374,16 +380,14 @@ export class Simulation {
       }
       this.log(`${node.id} installs snapshot at ${rd.snapshot.meta.index}`);
     }
-    if (rd.entries.length > 0) {
-      const from = rd.entries[0].index;
-      disk.entries = disk.entries.filter((e) => e.index < from && e.index > disk.snapshot.meta.index);
-      disk.entries.push(...rd.entries);
+    const write = { hardState: rd.hardState, entries: rd.entries };
+    if (rd.mustSync) {
+      this.writeToDisk(disk, write);
+      // Everything promised so far rested on writes that are durable now.
+      node.promises = { acked: [], votes: [] };
     }
-    if (rd.hardState) {
-      if (this.opts.sendBeforeHardStateDurable) node.stagedHardState = rd.hardState;
-      else disk.hardState = rd.hardState;
-    }
-    if (!this.opts.sendBeforeHardStateDurable) this.sendAll(node, rd.messages);
+    else if (write.hardState || write.entries.length > 0) node.cache.push(write);
+    this.sendAll(node, rd.messages);
     for (const e of rd.committedEntries) this.apply(node, e);
     for (const rs of rd.readStates) {
       const op = node.reads.get(rs.context);
@@ -399,6 +403,15 @@ export class Simulation {
       disk.snapshot = { meta: raft.log.snapshot, data: image };
       disk.entries = disk.entries.filter((e) => e.index > node.sm.applied);
     }
+  }
+
+  private writeToDisk(disk: Disk, w: { hardState?: HardState; entries: Entry[] }): void {
+    if (w.entries.length > 0) {
+      const from = w.entries[0].index;
+      disk.entries = disk.entries.filter((e) => e.index < from && e.index > disk.snapshot.meta.index);
+      disk.entries.push(...w.entries);
+    }
+    if (w.hardState) disk.hardState = w.hardState;
   }
 
   private apply(node: SimNode, e: Entry): void {
@@ -444,7 +457,46 @@ export class Simulation {
   // ---------------------------------------------------------------- network
 
   private sendAll(node: SimNode, messages: Message[]): void {
-    for (const m of messages) this.send(m);
+    for (const m of messages) {
+      this.recordPromise(node, m);
+      this.send(m);
+    }
+  }
+
+  /** What a message promises about this node's disk: an acknowledged entry, a granted vote. */
+  private recordPromise(node: SimNode, m: Message): void {
+    if (m.type === MessageType.AppResp && !m.reject && m.index > 0) {
+      const term = node.raft?.log.term(m.index);
+      if (term !== undefined) node.promises.acked.push({ index: m.index, term });
+    } else if (m.type === MessageType.VoteResp && !m.reject) {
+      node.promises.votes.push({ term: m.term, to: m.to });
+    }
+  }
+
+  /**
+   * At a crash: every append this node acknowledged (and still holds) and
+   * every vote it granted must be on its disk; anything else was a promise
+   * resting on an fsync that had not happened.
+   */
+  private checkPromisesDurable(node: SimNode): void {
+    const disk = node.disk;
+    const diskTerm = (index: number): number | undefined =>
+      index === disk.snapshot.meta.index ? disk.snapshot.meta.term : disk.entries.find((e) => e.index === index)?.term;
+    for (const a of node.promises.acked) {
+      if (a.index < disk.snapshot.meta.index || node.raft?.log.term(a.index) !== a.term) continue;
+      if (diskTerm(a.index) !== a.term) {
+        this.violation(`durability: ${node.id} acknowledged index ${a.index} (term ${a.term}) but a crash loses it: it was not on disk`);
+        return;
+      }
+    }
+    for (const v of node.promises.votes) {
+      const hs = disk.hardState;
+      if (hs.term < v.term || (hs.term === v.term && hs.vote !== v.to)) {
+        this.violation(`durability: ${node.id} granted its vote in term ${v.term} to ${v.to} but a crash loses it (disk: term ${hs.term}, vote ${hs.vote || '-'})`);
+        return;
+      }
+    }
+    node.promises = { acked: [], votes: [] };
   }
 
   private send(m: Message): void {

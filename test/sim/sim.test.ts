@@ -70,8 +70,15 @@ describe('the simulator catches deliberately broken variants', () => {
     assert.match(caught.violation, /linearizab/);
   });
 
-  test('a driver that sends messages before the term and vote are durable', () => {
-    const caught = firstCaught({ sendBeforeHardStateDurable: true }, LIMIT);
+  test('every message, vote grants included, sent before anything is persisted', () => {
+    const caught = firstCaught({ unsafe: { sendAllBeforePersist: true } }, LIMIT);
     assert.ok(caught, `not caught in ${LIMIT} seeds`);
+    assert.match(caught.violation, /durability/);
+  });
+
+  test('a follower that acknowledges appends before its fsync (the early-send rule widened to every role)', () => {
+    const caught = firstCaught({ unsafe: { earlySendAllRoles: true } }, LIMIT);
+    assert.ok(caught, `not caught in ${LIMIT} seeds`);
+    assert.match(caught.violation, /durability/);
   });
 });

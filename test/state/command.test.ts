@@ -41,7 +41,7 @@ function plain(cmd: Command): Record<string, unknown> {
 }
 
 function isBadCommand(e: unknown): boolean {
-  return e instanceof CommandDecodeError && e.code === 'KONSUL_ERR_BAD_COMMAND' && e.httpStatus === 400;
+  return e instanceof CommandDecodeError && e.code === 'KONSUL_ERR_BAD_COMMAND' && e.kind === 'invalid';
 }
 
 /** Hand-built command bytes, for inputs encodeCommand refuses to make. */
@@ -121,7 +121,7 @@ describe('command encoding', () => {
 
   it('refuses to encode bad fields with a 400', () => {
     const bad = (cmd: Command, code = 'KONSUL_ERR_BAD_COMMAND'): void => {
-      assert.throws(() => encodeCommand(cmd), (e: unknown) => e instanceof KonsulError && e.code === code && e.httpStatus === 400,
+      assert.throws(() => encodeCommand(cmd), (e: unknown) => e instanceof KonsulError && e.code === code && e.kind === 'invalid',
         JSON.stringify(cmd));
     };
     const set = (key: string, extra: Partial<{ flags: number; cas: number }> = {}): Command =>

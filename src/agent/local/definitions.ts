@@ -63,7 +63,7 @@ export interface ServiceRegistration {
 /** A registration body or definition file that does not hold; the message names the field. */
 export class DefinitionError extends KonsulError {
   constructor(message: string) {
-    super('KONSUL_ERR_BAD_DEFINITION', message, 400);
+    super('KONSUL_ERR_BAD_DEFINITION', message, 'invalid');
     this.name = 'DefinitionError';
   }
 }

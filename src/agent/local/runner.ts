@@ -177,7 +177,7 @@ export class CheckRunner {
    */
   ttlUpdate(status: HealthStatus, output = ''): void {
     const def = this.definition;
-    if (def.kind !== 'ttl') throw new KonsulError('KONSUL_ERR_NOT_TTL_CHECK', `check "${def.id}" is not a TTL check`, 400);
+    if (def.kind !== 'ttl') throw new KonsulError('KONSUL_ERR_NOT_TTL_CHECK', `check "${def.id}" is not a TTL check`, 'invalid');
     const total = Buffer.byteLength(output, 'utf8');
     if (total > this.maxOutputBytes) {
       output = `${utf8Head(Buffer.from(output, 'utf8'), this.maxOutputBytes)} ... (captured ${this.maxOutputBytes} of ${total} bytes)`;

@@ -103,7 +103,7 @@ export class AgentRunCommand extends KonsulCommand {
   }
 
   async execute(): Promise<number> {
-    const runAgent: RunAgent = this.context.runAgent ?? (await import('../../agent/main.js')).runAgent;
+    const runAgent: RunAgent = this.context.runAgent ?? (await import('../../main/agent.js')).runAgent;
     if (this.json && !this.printConfig) {
       this.context.stderr.write('Error: --json only applies to --print-config (the agent\'s logs are JSON unless --log-format text)\n');
       return EXIT.usage;

@@ -35,6 +35,13 @@ import { TlsCertCreateCommand } from './tls/cert-create.js';
 import { AclBootstrapCommand } from './acl/bootstrap.js';
 import { AclPolicyCreateCommand, AclPolicyDeleteCommand, AclPolicyListCommand, AclPolicyReadCommand, AclPolicyUpdateCommand } from './acl/policy.js';
 import { AclTokenCreateCommand, AclTokenDeleteCommand, AclTokenListCommand, AclTokenReadCommand, AclTokenUpdateCommand } from './acl/token.js';
+// ---- coord
+import { LockCommand } from './lock.js';
+import { SessionCreateCommand } from './session/create.js';
+import { SessionDestroyCommand } from './session/destroy.js';
+import { SessionInfoCommand } from './session/info.js';
+import { SessionListCommand } from './session/list.js';
+import { TxnCommand } from './txn.js';
 
 export const COMMANDS = [
   AgentRunCommand,
@@ -44,6 +51,12 @@ export const COMMANDS = [
   KvDeleteCommand,
   KvExportCommand,
   KvImportCommand,
+  TxnCommand,
+  SessionListCommand,
+  SessionInfoCommand,
+  SessionCreateCommand,
+  SessionDestroyCommand,
+  LockCommand,
   ServicesRegisterCommand,
   ServicesDeregisterCommand,
   ServicesListCommand,

@@ -18,7 +18,7 @@ function errorOf(fn: () => unknown): string {
     fn();
   } catch (error) {
     assert.ok(error instanceof DefinitionError, `a DefinitionError, got ${String(error)}`);
-    assert.equal(error.httpStatus, 400);
+    assert.equal(error.kind, 'invalid');
     assert.equal(error.code, 'KONSUL_ERR_BAD_DEFINITION');
     assert.ok(!error.message.includes('\n'), `one line: ${JSON.stringify(error.message)}`);
     return error.message;

@@ -95,7 +95,7 @@ describe('TTL checks', () => {
     assert.throws(() => runner.ttlUpdate('passing'), (error: unknown) => {
       assert.ok(error instanceof KonsulError);
       assert.equal(error.code, 'KONSUL_ERR_NOT_TTL_CHECK');
-      assert.equal(error.httpStatus, 400);
+      assert.equal(error.kind, 'invalid');
       assert.equal(error.message, 'check "web" is not a TTL check');
       return true;
     });

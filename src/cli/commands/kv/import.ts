@@ -8,7 +8,7 @@ import type { AgentClient } from '../../client.js';
 import { HttpCommand } from '../../command.js';
 import { CliError } from '../../errors.js';
 import { EXIT } from '../../exit-codes.js';
-import { MAX_KEY_BYTES } from '../../../storage/index.js';
+import { MAX_KEY_BYTES } from '../../../state/command.js';
 import { kvUrl, readAll } from './common.js';
 import type { KvExportEntry } from './export.js';
 

@@ -11,15 +11,16 @@ import { startDnsServer, type DnsServer } from '../dns/index.js';
 import { createHttpServer } from '../http/index.js';
 import { AclResolver } from '../acl/resolver.js';
 import { FilteredCatalog } from '../acl/catalog-filter.js';
-import { closeCluster, SECRET_FILE } from './cluster-secret.js';
+import { closeCluster, SECRET_FILE } from '../agent/cluster-secret.js';
 import { STATE_TABLES, StateMachine } from '../state/index.js';
 import { openStorage, type NodeStorage } from '../storage/index.js';
-import { Agent } from './agent.js';
+import { Agent } from '../agent/agent.js';
+import { Components } from './components.js';
 import {
   ConfigError, formatHostPort, loadConfig, printableConfig, type AgentConfig, type AgentFlagValues, type LoadedConfig,
-} from './config.js';
-import { createAgentLogger, type LogOutput } from './logging.js';
-import { ConfigReloader, settingValues, type ReloadReport } from './reload.js';
+} from '../agent/config.js';
+import { createAgentLogger, type LogOutput } from '../agent/logging.js';
+import { ConfigReloader, settingValues, type ReloadReport } from '../agent/reload.js';
 
 export type { AgentFlagValues };
 
@@ -139,131 +140,147 @@ async function startWith(s: {
 }): Promise<RunningAgent> {
   const { config, dataDir, devDir, log } = s;
 
-  let storage: NodeStorage;
-  try {
-    storage = openStorage(dataDir, { state: { tables: STATE_TABLES } });
-  } catch (error) {
-    throw new ConfigError(`--data-dir: cannot open ${dataDir}: ${(error as Error).message}`);
-  }
-  const state = new StateMachine(storage.state);
-  const hadState = storage.state.appliedIndex() > 0;
-
   let finish!: (code: number) => void;
   const done = new Promise<number>((resolve) => { finish = resolve; });
   let stopping: Promise<number> | undefined;
-  // eslint-disable-next-line prefer-const
-  let agent: Agent;
-  let server: ReturnType<typeof createHttpServer> | undefined;
+  let storage!: NodeStorage;
+  let state!: StateMachine;
+  let hadState = false;
+  let agent!: Agent;
+  let server!: ReturnType<typeof createHttpServer>;
   let httpsServer: ReturnType<typeof createHttpServer> | undefined;
-  let dns: DnsServer | undefined;
+  let dns!: DnsServer;
+  const components = new Components(log);
 
   const stop = (reason = 'shutting down', code = 0): Promise<number> => {
     if (stopping) return stopping;
     stopping = (async () => {
       log.info({ reason }, 'agent stopping');
-      if (server) {
-        server.close();
-        server.closeAllConnections();
-      }
-      if (httpsServer) {
-        httpsServer.close();
-        httpsServer.closeAllConnections();
-      }
-      if (dns) await dns.close().catch((error: Error) => log.warn({ err: error }, 'dns close failed'));
-      try {
-        await agent.stop();
-      } catch (error) {
-        log.warn({ err: error }, 'raft stop failed');
-      }
-      await storage.close();
-      if (devDir) rmSync(devDir, { recursive: true, force: true });
+      await components.stopAll();
       finish(code);
       return code;
     })();
     return stopping;
   };
 
-  agent = new Agent({ config, storage, state, logger: log, onExit: (reason, code) => void stop(reason, code) });
-  try {
-    await agent.start();
-  } catch (error) {
-    await storage.close();
-    if (devDir) rmSync(devDir, { recursive: true, force: true });
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
-      throw new ConfigError(`--raft-addr: cannot listen on ${formatHostPort(config.raftAddr)} (${code})`);
-    }
-    throw error;
-  }
-
-  const httpOptions = {
-    agent,
-    maxValueBytes: config.maxValueBytes,
-    logger: log,
-    onResponse: (method: string, code: number) => agent.metricsRegistry.httpRequests.inc({ method, code: String(code) }),
-    acl: config.acl,
-  };
-  server = createHttpServer(httpOptions);
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server!.once('error', reject);
-      server!.listen(config.httpAddr.port, config.httpAddr.host, () => {
-        server!.off('error', reject);
-        resolve();
-      });
-    });
-  } catch (error) {
-    server = undefined;
-    await stop('http failed');
-    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-    throw new ConfigError(`--http-addr: cannot listen on ${formatHostPort(config.httpAddr)} (${code})`);
-  }
-  const bound = server.address() as AddressInfo;
-  const httpAddress = formatHostPort({ host: bound.address, port: bound.port });
-  agent.setHttpAddress(httpAddress);
-  // sec: HTTPS beside HTTP, with the agent's certificate.
-  let httpsAddress: string | undefined;
-  if (config.https && config.tls) {
-    const secure = createHttpServer({ ...httpOptions, tls: { cert: config.tls.cert, key: config.tls.key, ca: config.tls.ca, verifyIncoming: config.https.verifyIncoming } });
-    try {
-      await new Promise<void>((resolve, reject) => {
-        secure.once('error', reject);
-        secure.listen(config.https!.addr.port, config.https!.addr.host, () => {
-          secure.off('error', reject);
-          resolve();
-        });
-      });
-    } catch (error) {
-      await stop('https failed');
-      const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-      throw new ConfigError(`--https-addr: cannot listen on ${formatHostPort(config.https.addr)} (${code})`);
-    }
-    httpsServer = secure;
-    const b = secure.address() as AddressInfo;
-    httpsAddress = formatHostPort({ host: b.address, port: b.port });
-  }
-
-  try {
-    dns = await startDnsServer({
-      // sec: with ACLs on, DNS answers what the anonymous token may read.
-      catalog: config.acl.enabled ? anonymousCatalog(state, config.acl) : state.catalog,
-      host: config.dnsAddr.host,
-      port: config.dnsAddr.port,
-      domain: config.dns.domain,
-      datacenter: config.datacenter,
-      nodeTtlSeconds: config.dns.nodeTtlSeconds,
-      serviceTtlSeconds: config.dns.serviceTtlSeconds,
-      onlyPassing: config.dns.onlyPassing,
-      recursors: config.dns.recursors,
-      logger: log,
-    });
-  } catch (error) {
-    await stop('dns failed');
-    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-    throw new ConfigError(`--dns-addr: cannot listen on ${formatHostPort(config.dnsAddr)} (${code})`);
-  }
+  // In start order; each is stopped in reverse, on shutdown or when a later one fails to start.
+  await components.startAll([
+    {
+      name: 'dev data dir',
+      start: () => {},
+      stop: () => {
+        if (devDir) rmSync(devDir, { recursive: true, force: true });
+      },
+    },
+    {
+      name: 'storage',
+      start: () => {
+        try {
+          storage = openStorage(dataDir, { state: { tables: STATE_TABLES } });
+        } catch (error) {
+          throw new ConfigError(`--data-dir: cannot open ${dataDir}: ${(error as Error).message}`);
+        }
+        state = new StateMachine(storage.state);
+        hadState = storage.state.appliedIndex() > 0;
+      },
+      stop: () => storage.close(),
+    },
+    {
+      name: 'raft',
+      start: async () => {
+        agent = new Agent({ config, storage, state, logger: log, onExit: (reason, code) => void stop(reason, code) });
+        try {
+          await agent.start();
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code;
+          if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+            throw new ConfigError(`--raft-addr: cannot listen on ${formatHostPort(config.raftAddr)} (${code})`);
+          }
+          throw error;
+        }
+      },
+      stop: () => agent.stop(),
+    },
+    {
+      name: 'http',
+      start: async () => {
+        const httpOptions = {
+          agent,
+          maxValueBytes: config.maxValueBytes,
+          logger: log,
+          onResponse: (method: string, code: number) => agent.metricsRegistry.httpRequests.inc({ method, code: String(code) }),
+          acl: config.acl,
+        };
+        server = createHttpServer(httpOptions);
+        // sec: HTTPS beside HTTP, with the agent's certificate.
+        if (config.https && config.tls) {
+          const secure = createHttpServer({ ...httpOptions, tls: { cert: config.tls.cert, key: config.tls.key, ca: config.tls.ca, verifyIncoming: config.https.verifyIncoming } });
+          try {
+            await new Promise<void>((resolve, reject) => {
+              secure.once('error', reject);
+              secure.listen(config.https!.addr.port, config.https!.addr.host, () => {
+                secure.off('error', reject);
+                resolve();
+              });
+            });
+          } catch (error) {
+            const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+            throw new ConfigError(`--https-addr: cannot listen on ${formatHostPort(config.https.addr)} (${code})`);
+          }
+          httpsServer = secure;
+          const b = secure.address() as AddressInfo;
+          log.info({ https: formatHostPort({ host: b.address, port: b.port }) }, 'HTTPS API listening');
+        }
+        try {
+          await new Promise<void>((resolve, reject) => {
+            server.once('error', reject);
+            server.listen(config.httpAddr.port, config.httpAddr.host, () => {
+              server.off('error', reject);
+              resolve();
+            });
+          });
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+          throw new ConfigError(`--http-addr: cannot listen on ${formatHostPort(config.httpAddr)} (${code})`);
+        }
+        const bound = server.address() as AddressInfo;
+        agent.setHttpAddress(formatHostPort({ host: bound.address, port: bound.port }));
+      },
+      stop: () => {
+        server.close();
+        server.closeAllConnections();
+        httpsServer?.close();
+        httpsServer?.closeAllConnections();
+      },
+    },
+    {
+      name: 'dns',
+      start: async () => {
+        try {
+          dns = await startDnsServer({
+            // sec: with ACLs on, DNS answers what the anonymous token may read.
+            catalog: config.acl.enabled ? anonymousCatalog(state, config.acl) : state.catalog,
+            host: config.dnsAddr.host,
+            port: config.dnsAddr.port,
+            domain: config.dns.domain,
+            datacenter: config.datacenter,
+            nodeTtlSeconds: config.dns.nodeTtlSeconds,
+            serviceTtlSeconds: config.dns.serviceTtlSeconds,
+            onlyPassing: config.dns.onlyPassing,
+            recursors: config.dns.recursors,
+            logger: log,
+          });
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+          throw new ConfigError(`--dns-addr: cannot listen on ${formatHostPort(config.dnsAddr)} (${code})`);
+        }
+        agent.setDnsAddress(formatHostPort(dns.address));
+      },
+      stop: () => dns.close(),
+    },
+  ]);
+  const httpAddress = agent.info().httpAddress;
   const dnsAddress = formatHostPort(dns.address);
-  agent.setDnsAddress(dnsAddress);
 
   const reloader = new ConfigReloader({
     flags: s.flags, env: s.env, config, initial: s.loaded, initialValues: s.initialValues, local: agent.local, logger: log, dataDir,
@@ -285,8 +302,7 @@ async function startWith(s: {
   const changed = [definitions.services, definitions.checks].flatMap((d) => [...d.added, ...d.updated, ...d.removed]);
   if (changed.length > 0) log.info({ services: definitions.services, checks: definitions.checks }, 'services from the config files applied');
   log.info({
-    server: config.server, raft: agent.raftAddress, http: httpAddress, https: httpsAddress, dns: dnsAddress, dataDir, dev: config.dev,
-    acl: config.acl.enabled ? config.acl.defaultPolicy : 'off',
+    server: config.server, raft: agent.raftAddress, http: httpAddress, dns: dnsAddress, dataDir, dev: config.dev,
     configFiles: s.loaded.files,
   }, 'konsul agent running');
 
