@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { NotLeaderError, Role, findMember } from '../raft/index.js';
-import { encodeCommand, type Command, type NodeInput, type StateMachine } from '../state/index.js';
+import { CommandTooNewError, encodeCommand, type CatalogOp, type Command, type NodeInput, type StateMachine, type UserEvent } from '../state/index.js';
 import { raftDir, type NodeStorage } from '../storage/index.js';
 import { PROTOCOL_VERSION, type TransportLogger } from '../transport/index.js';
 import { packageVersion } from '../version.js';
@@ -34,6 +34,7 @@ import { clusterStats, clusterStatus } from './status.js';
 import { WriteBatcher } from './batcher.js';
 import { CoordinationService } from './sessions.js';
 import type { ProposalResult } from './driver.js';
+import { refuseOlderJoiner } from './versions.js';
 
 export type { NodeInfo } from './peer-requests.js';
 export { LeaderChangedError } from './forwarder.js';
@@ -118,7 +119,7 @@ export class Agent implements AgentApi {
           this.forwarder.leaderChanged();
           this.coord.leadershipChanged(leader === this.nodeId);
         },
-        fatal: (error) => this.exit(`storage failed: ${error.message}`, 1),
+        fatal: (error) => this.exit(error instanceof CommandTooNewError ? error.message : `storage failed: ${error.message}`, 1),
         request: (method, body, from) => servePeerRequest(this.peerHandlers, method, body, from),
       },
     });
@@ -170,6 +171,11 @@ export class Agent implements AgentApi {
         && this.knownLeader() !== '',
       antiEntropyIntervalMs: options.config.antiEntropyIntervalMs,
       logger: options.logger,
+      // As Consul lists its servers: the `consul` service on each server (DNS: consul.service.consul), at the raft port.
+      builtinServices: () => (options.config.server ? [{
+        id: 'consul', service: 'consul', tags: [], address: '', port: Number(this.raftAddress.split(':').pop()) || 0, meta: {},
+        weights: { passing: 1, warning: 1 }, enableTagOverride: false,
+      }] : []),
     });
     // A restore replaced the catalog: put this node's entry back now rather than at the next anti-entropy round.
     this.state.onRestore((index) => {
@@ -188,12 +194,14 @@ export class Agent implements AgentApi {
     // ---- coord: a renewal resets the leader's TTL timer
     'session-renew': ({ id }) => this.forwarder.onLeader('session-renew', { id }, async () => ({ session: (await this.coord.renewOnLeader(id)) ?? null })),
     // Membership requests may reach any member: pass them on to the leader.
-    join: (info, from: { nodeId: string; address: string; role?: 'server' | 'client' }) => {
+    join: (info, from: { nodeId: string; address: string; version?: number; role?: 'server' | 'client' }) => {
       // sec: with mutual TLS, a client certificate joins only itself, and only as a client; servers
       // (which forward joins to the leader) may add any node.
       if (from.role === 'client' && (info.server || info.id !== from.nodeId)) {
         return Promise.reject(new KonsulError('KONSUL_ERR_PERMISSION_DENIED', `node '${from.nodeId}' holds a client certificate: it may join only itself, as a client`, 'forbidden'));
       }
+      // ---- ops: a node that cannot speak the cluster's protocol version could never exchange a Raft message with it.
+      refuseOlderJoiner(info.id, from.version, this.state.clusterVersion());
       return this.forwarder.onLeader('join', info, () => this.membership.joinOnLeader(info));
     },
     remove: ({ id }) => this.forwarder.onLeader('remove', { id }, async () => {
@@ -222,7 +230,7 @@ export class Agent implements AgentApi {
     const host = parseHostPort(this.raftAddress, 0)?.host ?? '127.0.0.1';
     return {
       id: nodeUuid(this.nodeId), node: this.nodeId, address: host, datacenter: this.cfg.datacenter,
-      taggedAddresses: { lan: host, wan: host }, meta: {},
+      taggedAddresses: { lan: host, wan: host }, meta: { ...this.cfg.nodeMeta },
     };
   }
 
@@ -286,6 +294,14 @@ export class Agent implements AgentApi {
 
   kvDelete(key: string, options: KvDeleteOptions = {}): Promise<boolean> {
     return this.write({ type: 'kv-delete', key, recurse: options.recurse, cas: options.cas });
+  }
+
+  async fireEvent(event: UserEvent): Promise<void> {
+    await this.write({ type: 'event-fire', event });
+  }
+
+  catalogWrite(op: CatalogOp): Promise<boolean> {
+    return this.write({ type: 'catalog', op });
   }
 
   // sec

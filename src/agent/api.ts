@@ -4,7 +4,7 @@
 
 import type { AclOp } from '../state/acl.js';
 import type { ArchiveHeader } from '../state/archive.js';
-import type { HealthStatus, StateMachine } from '../state/index.js';
+import type { CatalogOp, HealthStatus, StateMachine, UserEvent } from '../state/index.js';
 import type { CheckDefinition, ServiceDefinition } from './local/definitions.js';
 import type { CoordinationService } from './sessions.js';
 
@@ -32,6 +32,8 @@ export interface MemberStatus {
   healthy?: boolean;
   matchIndex?: number;
   lastContactMs?: number;
+  /** The protocol version this node and that member speak to each other (the last handshake's); absent when unknown. */
+  protocolVersion?: number;
 }
 
 export interface ClusterStatus {
@@ -46,6 +48,8 @@ export interface ClusterStatus {
   members: MemberStatus[];
   /** The leader knows a quorum of voters is answering (false when this node cannot tell). */
   quorum: boolean;
+  /** Protocol versions: the one the cluster runs at (replicated), and the range this node speaks. */
+  protocol?: { cluster: number; min: number; max: number };
 }
 
 export interface ClusterStats {
@@ -103,6 +107,8 @@ export interface LocalServicesApi {
   listServices(): ServiceDefinition[];
   service(id: string): ServiceDefinition | undefined;
   listChecks(): Array<{ definition: CheckDefinition; status: HealthStatus; output: string }>;
+  /** Maintenance mode for the node (serviceId '') or one service; false for an unknown service. */
+  setMaintenance(serviceId: string, enable: boolean, reason: string): Promise<boolean>;
 }
 
 export interface AgentApi {
@@ -119,6 +125,10 @@ export interface AgentApi {
   /** Propose through Raft (forwarded to the leader from any node); resolves once applied here. false = cas failed. */
   kvPut(key: string, value: Uint8Array, options?: KvPutOptions): Promise<boolean>;
   kvDelete(key: string, options?: KvDeleteOptions): Promise<boolean>;
+  /** A user event through Raft to every agent (PUT /v1/event/fire). */
+  fireEvent(event: UserEvent): Promise<void>;
+  /** A catalog operation through Raft (PUT /v1/catalog/register|deregister); false when it changed nothing. */
+  catalogWrite(op: CatalogOp): Promise<boolean>;
   status(): ClusterStatus;
   stats(): ClusterStats;
   /** Add a member (as a non-voter; servers are promoted once caught up). Any node forwards to the leader. */

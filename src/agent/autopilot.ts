@@ -8,6 +8,7 @@ import { ConfChangeType, ProgressState, Role, hasQuorum, type NodeId } from '../
 import type { AgentContext } from './context.js';
 import type { Membership } from './membership.js';
 import { nodeHealthRound } from './node-health.js';
+import { raiseClusterVersion } from './versions.js';
 
 /** How often a round runs. */
 const ROUND_MS = 250;
@@ -62,6 +63,7 @@ export class Autopilot {
         : Math.max(ctx.driver.lastHeard.get(id) ?? 0, this.leaderSince, this.addedAt.get(id) ?? 0));
       for (const id of this.addedAt.keys()) if (!raft.conf().members.some((m) => m.id === id)) this.addedAt.delete(id);
       await nodeHealthRound(ctx, now, heard);
+      await raiseClusterVersion(ctx);
       if (await this.promoteOne(now, heard)) return;
       await this.reapOne(now, heard);
     } catch (error) {

@@ -40,7 +40,9 @@ export class WriteBatcher {
   ) {}
 
   propose(bytes: Uint8Array): Promise<ProposalResult> {
-    if (!this.enabled || bytes.length === 0 || !BATCHABLE_TAGS.has(bytes[0]!) || bytes.length > MAX_BATCH_BYTES / 4) {
+    // ops: a cluster still at protocol 1 (a rolling upgrade from the first release) has members that do not know `batch`.
+    if (!this.enabled || bytes.length === 0 || !BATCHABLE_TAGS.has(bytes[0]!) || bytes.length > MAX_BATCH_BYTES / 4
+      || this.state.clusterVersion() < 2) {
       this.counters.entries++;
       this.counters.writes++;
       return this.proposeRaw(bytes);

@@ -55,6 +55,11 @@ export interface AgentFlagValues {
   httpsAddr?: string;
   httpsVerifyIncoming?: boolean;
   insecurePeers?: boolean;
+  // api branch (issue 18)
+  /** `key:value`, repeatable (`--node-meta rack:r1 --node-meta env:prod`). */
+  nodeMeta?: string | string[];
+  dnsUdpAnswerLimit?: string;
+  dnsARecordLimit?: string;
 }
 
 export interface HostPort { host: string; port: number }
@@ -99,6 +104,10 @@ export interface AgentConfig {
     nodeTtlSeconds: number;
     /** Per service name ('*' for any other), in seconds. */
     serviceTtlSeconds: Record<string, number>;
+    /** Most A/AAAA/SRV records in one UDP answer (Consul's udp_answer_limit, default 3). */
+    udpAnswerLimit: number;
+    /** Most A/AAAA records in any answer, 0 for no limit (Consul's a_record_limit). */
+    aRecordLimit: number;
   };
   /** The leader marks an agent's node check critical after it has not heard from it this long. */
   nodeHealthTimeoutMs: number;
@@ -113,6 +122,8 @@ export interface AgentConfig {
   https: { addr: HostPort; verifyIncoming: boolean } | undefined;
   /** Peers beyond loopback without a join secret or mutual TLS, on purpose (warned at every start). */
   insecurePeers: boolean;
+  /** This node's metadata in the catalog (NodeMeta, ?node-meta, DNS TXT). */
+  nodeMeta: Record<string, string>;
 }
 
 export class ConfigError extends KonsulError {
@@ -123,7 +134,7 @@ export class ConfigError extends KonsulError {
 }
 
 /** A setting's value type, as the config file and the man page describe it. */
-export type SettingType = 'boolean' | 'string' | 'duration' | 'size' | 'integer' | 'address' | 'list' | 'ttl-map' | 'path';
+export type SettingType = 'boolean' | 'string' | 'duration' | 'size' | 'integer' | 'address' | 'list' | 'ttl-map' | 'path' | 'meta-map';
 
 /** One setting: its flag, environment variables, config-file key, and what the docs say about it. */
 export interface SettingSpec {
@@ -154,7 +165,7 @@ export const SETTINGS = {
   dataDir: S('dataDir', ['KONSUL_DATA_DIR', 'KONSUL_RAFT_DATA_DIR'], 'data_dir', 'path', 'none; required unless dev', 'Where the Raft log and the state live'),
   raftAddr: S('raftAddr', ['KONSUL_RAFT_BIND_ADDR'], 'raft_addr', 'address', '0.0.0.0:7000', 'Peer transport listen address'),
   advertise: S('advertise', ['KONSUL_RAFT_ADVERTISE_ADDR'], 'advertise', 'address', 'the bind address, or the first LAN IP', 'The address peers dial'),
-  httpAddr: S('httpAddr', ['KONSUL_HTTP_ADDR'], 'http_addr', 'address', '127.0.0.1:8500', 'HTTP API listen address'),
+  httpAddr: S('httpAddr', ['KONSUL_HTTP_BIND_ADDR'], 'http_addr', 'address', '127.0.0.1:8500', 'HTTP API listen address (KONSUL_HTTP_ADDR only tells the CLI where to talk, as CONSUL_HTTP_ADDR does)'),
   dnsAddr: S('dnsAddr', ['KONSUL_DNS_ADDR'], 'dns_addr', 'address', '127.0.0.1:8600', 'DNS listen address'),
   token: S('token', ['KONSUL_RAFT_TOKEN'], 'token', 'string', 'none', 'Join token every peer must present'),
   tlsCert: S('tlsCert', ['KONSUL_TLS_CERT'], 'tls_cert', 'path', 'none', 'PEM certificate for mutual TLS between peers (and HTTPS)', true),
@@ -185,6 +196,10 @@ export const SETTINGS = {
   httpsAddr: S('httpsAddr', ['KONSUL_HTTPS_ADDR'], 'https_addr', 'address', 'none', 'HTTPS API listen address, served with --tls-cert and --tls-key'),
   httpsVerifyIncoming: S('httpsVerifyIncoming', ['KONSUL_HTTPS_VERIFY_INCOMING'], 'verify_incoming', 'boolean', 'false', 'HTTPS clients must present a certificate signed by --tls-ca'),
   insecurePeers: S('insecurePeers', ['KONSUL_INSECURE_PEERS'], 'insecure_peers', 'boolean', 'false', 'Allow peers beyond loopback without a join secret or mutual TLS (logs a warning at every start)'),
+  // api branch (issue 18)
+  nodeMeta: S('nodeMeta', ['KONSUL_NODE_META'], 'node_meta', 'meta-map', 'none', 'Metadata for this node in the catalog, key:value; the flag repeats (NodeMeta, ?node-meta, DNS TXT)'),
+  dnsUdpAnswerLimit: S('dnsUdpAnswerLimit', ['KONSUL_DNS_UDP_ANSWER_LIMIT'], 'udp_answer_limit', 'integer', '3', 'Most A, AAAA or SRV records in one UDP answer (more: TCP)'),
+  dnsARecordLimit: S('dnsARecordLimit', ['KONSUL_DNS_A_RECORD_LIMIT'], 'a_record_limit', 'integer', '0 (no limit)', 'Most A or AAAA records in any DNS answer'),
 } satisfies Record<string, SettingSpec>;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -215,6 +230,7 @@ export const AGENT_FLAG_NAMES: Readonly<Record<keyof AgentFlagValues, string>> =
   // sec
   aclEnabled: '--acl-enabled', aclDefaultPolicy: '--acl-default-policy', httpsAddr: '--https-addr',
   httpsVerifyIncoming: '--https-verify-incoming', insecurePeers: '--insecure-peers',
+  nodeMeta: '--node-meta', dnsUdpAnswerLimit: '--dns-udp-answer-limit', dnsARecordLimit: '--dns-a-record-limit',
 };
 
 /** Where a setting's value came from. */
@@ -547,12 +563,16 @@ export function resolveConfig(flags: AgentFlagValues, env: NodeJS.ProcessEnv = p
 }
 
 /** Read every source (flags, KONSUL_* variables, config files), check it all, and say where each value came from. */
-export function loadConfig(flags: AgentFlagValues, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+export function loadConfig(
+  flags: AgentFlagValues, env: NodeJS.ProcessEnv = process.env,
+  /** --print-config shows the settings of an agent that is not started: a data dir is not needed for that. */
+  options: { requireDataDir?: boolean } = {},
+): LoadedConfig {
   const { paths, source } = configPaths(flags, env);
   const files = expandPaths(paths, source);
   const layers = files.map((path) => ({ path, values: readConfigFile(path, source) }));
   const src = new Sources(flags, env, layers);
-  const config = resolveSettings(src);
+  const config = resolveSettings(src, options.requireDataDir ?? true);
   const services = new Map<string, FileService>();
   const checks = new Map<string, FileCheck>();
   for (const layer of layers) readDefinitions(layer, services, checks);
@@ -594,6 +614,36 @@ function asTtlMap(raw: Raw | undefined): Record<string, number> {
   return out;
 }
 
+// Consul's node metadata limits (structs.ValidateNodeMetadata).
+const NODE_META_MAX_PAIRS = 64;
+const NODE_META_KEY_RE = /^[A-Za-z0-9_-]{1,128}$/;
+const NODE_META_VALUE_MAX_BYTES = 512;
+
+/** node_meta: an object in a file, `key:value` strings from the flag (repeated) or `key:value,key:value` in the variable. */
+function asMetaMap(raw: Raw | undefined): Record<string, string> {
+  if (raw === undefined) return {};
+  let pairs: Array<[string, unknown]>;
+  if (raw.value !== null && typeof raw.value === 'object' && !Array.isArray(raw.value)) pairs = Object.entries(raw.value);
+  else {
+    const items = Array.isArray(raw.value) ? raw.value.map((v) => String(v)) : asString(raw).split(',');
+    pairs = items.filter((p) => p.trim() !== '').map((p) => {
+      const at = p.indexOf(':');
+      if (at <= 0) fail(raw.source, `"${p}" is not key:value (example: rack:r1)`);
+      return [p.slice(0, at).trim(), p.slice(at + 1).trim()];
+    });
+  }
+  if (pairs.length > NODE_META_MAX_PAIRS) fail(raw.source, `${pairs.length} pairs, at most ${NODE_META_MAX_PAIRS}`);
+  const out: Record<string, string> = {};
+  for (const [key, value] of pairs) {
+    if (!NODE_META_KEY_RE.test(key)) fail(raw.source, `key "${key}" must be 1-128 letters, digits, '_' or '-'`);
+    if (key.startsWith('consul-')) fail(raw.source, `key "${key}": the prefix 'consul-' is reserved`);
+    if (typeof value !== 'string') fail(raw.source, `${key}: expected a string, got ${shownValue(value)}`);
+    if (Buffer.byteLength(value, 'utf8') > NODE_META_VALUE_MAX_BYTES) fail(raw.source, `${key}: the value is longer than ${NODE_META_VALUE_MAX_BYTES} bytes`);
+    out[key] = value;
+  }
+  return out;
+}
+
 const NODE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 /** Each setting's resolved value, before it is laid out as an AgentConfig. */
@@ -608,6 +658,8 @@ interface SettingValues {
   dnsServiceTtl: Record<string, number>; nodeHealthTimeout: number; antiEntropyInterval: number; enableScriptChecks: boolean;
   // sec
   aclEnabled: boolean; aclDefaultPolicy: 'allow' | 'deny'; httpsAddr: HostPort | undefined; httpsVerifyIncoming: boolean; insecurePeers: boolean;
+  // api branch (issue 18)
+  nodeMeta: Record<string, string>; dnsUdpAnswerLimit: number; dnsARecordLimit: number;
 }
 
 /** A setting's value from its raw input (undefined: not given anywhere), given the settings it depends on. */
@@ -658,9 +710,8 @@ const RESOLVE: { [K in SettingName]: Resolver<SettingValues[K]> } = {
     return nodeId;
   },
   dataDir: (raw, get) => {
-    const dataDir = optionalText(raw, get);
-    if (dataDir === undefined && !get('dev')) fail('--data-dir', 'is required (or KONSUL_DATA_DIR); use --dev for a throwaway single-node agent');
-    return dataDir;
+    // Required unless dev: checked in resolveSettings, which --print-config asks not to (it starts nothing).
+    return optionalText(raw, get);
   },
   raftAddr: address((get) => (get('dev') ? '127.0.0.1:0' : '0.0.0.0:7000'), 7000),
   advertise: (raw, get) => {
@@ -709,6 +760,10 @@ const RESOLVE: { [K in SettingName]: Resolver<SettingValues[K]> } = {
   httpsAddr: (raw) => (raw === undefined ? undefined : asHostPort(raw, '', 8501)),
   httpsVerifyIncoming: bool(false),
   insecurePeers: bool(false),
+  // api branch (issue 18)
+  nodeMeta: (raw) => asMetaMap(raw),
+  dnsUdpAnswerLimit: integer(3, 1, 1000),
+  dnsARecordLimit: integer(0, 0, 1000),
 };
 
 /**
@@ -739,7 +794,7 @@ const SETTING_RULES: ReadonlyArray<{ after: SettingName; blame: SettingName; sou
   },
 ];
 
-function resolveSettings(src: Sources): AgentConfig {
+function resolveSettings(src: Sources, requireDataDir: boolean): AgentConfig {
   const values: Partial<SettingValues> = {};
   const raws = new Map<SettingName, Raw | undefined>();
   const resolving = new Set<SettingName>();
@@ -756,6 +811,9 @@ function resolveSettings(src: Sources): AgentConfig {
   // The order a person reads the table in is the order errors are found in.
   for (const name of Object.keys(SETTINGS) as SettingName[]) {
     get(name);
+    if (name === 'dataDir' && requireDataDir && values.dataDir === undefined && !get('dev')) {
+      fail('--data-dir', 'is required (or KONSUL_DATA_DIR); use --dev for a throwaway single-node agent');
+    }
     for (const rule of SETTING_RULES) {
       if (rule.after !== name) continue;
       const problem = rule.problem(values as SettingValues);
@@ -777,19 +835,23 @@ function resolveSettings(src: Sources): AgentConfig {
     electionTimeoutMs: v.electionTimeout, heartbeatIntervalMs: v.heartbeatInterval,
     // A lease well inside the election timeout: followers will not elect anyone else before it ends,
     // with room for clock-rate differences and a late tick.
-    leaderLeaseMs: Math.floor(v.electionTimeout * 0.6),
+    leaderLeaseMs: Math.floor(v.electionTimeout * 0.5),
     snapshotThreshold: v.snapshotThreshold, snapshotIntervalMs: v.snapshotInterval,
     snapshotTrailing: Math.min(1024, Math.floor(v.snapshotThreshold / 2)),
     deadServerTimeoutMs: v.deadServerTimeout, stabilizationMs: v.stabilizationTime, maxValueBytes: v.maxValueSize,
     proposalTimeoutMs: 10_000,
     datacenter: v.datacenter,
-    dns: { domain: v.domain, recursors: v.recursor, onlyPassing: v.dnsOnlyPassing, nodeTtlSeconds: v.dnsNodeTtl, serviceTtlSeconds: v.dnsServiceTtl },
+    dns: {
+      domain: v.domain, recursors: v.recursor, onlyPassing: v.dnsOnlyPassing, nodeTtlSeconds: v.dnsNodeTtl, serviceTtlSeconds: v.dnsServiceTtl,
+      udpAnswerLimit: v.dnsUdpAnswerLimit, aRecordLimit: v.dnsARecordLimit,
+    },
     nodeHealthTimeoutMs: v.nodeHealthTimeout, antiEntropyIntervalMs: v.antiEntropyInterval,
     enableScriptChecks: v.enableScriptChecks,
     // sec
     acl: { enabled: v.aclEnabled, defaultPolicy: v.aclDefaultPolicy },
     https: httpsOf(v, raws, tls),
     insecurePeers: v.insecurePeers,
+    nodeMeta: v.nodeMeta,
   };
 }
 
@@ -859,6 +921,9 @@ export function settingValue(name: SettingName, c: AgentConfig, origin?: Setting
     case 'httpsAddr': return c.https ? formatHostPort(c.https.addr) : null;
     case 'httpsVerifyIncoming': return c.https?.verifyIncoming ?? false;
     case 'insecurePeers': return c.insecurePeers;
+    case 'nodeMeta': return c.nodeMeta;
+    case 'dnsUdpAnswerLimit': return c.dns.udpAnswerLimit;
+    case 'dnsARecordLimit': return c.dns.aRecordLimit;
   }
 }
 

@@ -6,6 +6,8 @@
 
 import { randomBytes } from 'node:crypto';
 import { unsafeForTests } from './unsafe.js';
+import { prepareProposal } from './versions.js';
+import { DiskFullError, DiskGuard } from './disk-guard.js';
 import { BusyError, KonsulError, SnapshotFailedError } from '../errors.js';
 import {
   EntryType, MessageType, NotLeaderError, ProposalDroppedError, RaftNode, Role, bootstrapSnapshot, findMember,
@@ -76,7 +78,7 @@ export interface DriverEvents {
   /** Storage failed: the node cannot go on safely. */
   fatal?(error: Error): void;
   /** A peer request (join, forwarded writes...) arrived. */
-  request?(method: string, body: Buffer, from: { nodeId: string; address: string }): Promise<Uint8Array>;
+  request?(method: string, body: Buffer, from: { nodeId: string; address: string; version?: number }): Promise<Uint8Array>;
 }
 
 export interface DriverOptions {
@@ -115,6 +117,8 @@ export class RaftDriver {
   private readonly events: DriverEvents;
   private readonly tickMs: number;
 
+  /** ops: a full data-dir disk stops this node taking entries (see disk-guard.ts). */
+  readonly diskGuard: DiskGuard;
   private tickTimer: NodeJS.Timeout | undefined;
   private maintenanceTimer: NodeJS.Timeout | undefined;
   private lastTickAt = 0;
@@ -145,6 +149,21 @@ export class RaftDriver {
     this.logger = options.logger;
     this.events = options.events;
     this.tickMs = Math.max(1, Math.min(10, Math.floor(this.cfg.heartbeatIntervalMs / 2)));
+    this.diskGuard = new DiskGuard(this.cfg.dataDir ?? '', this.logger, (full) => {
+      if (full) this.handOffForDisk();
+    });
+  }
+
+  /** The leader's disk filled up: hand leadership to the voter that has the most of the log. */
+  private handOffForDisk(): void {
+    if (this.stopped || !this.raft || this.raft.role !== Role.Leader) return;
+    const target = this.raft.status().progress
+      .filter((p) => p.voter && p.id !== this.id)
+      .sort((a, b) => b.match - a.match)[0];
+    if (target === undefined) return;
+    this.logger.warn({ to: target.id }, 'handing leadership over: this node\'s disk is full');
+    this.raft.transferLeader(target.id);
+    this.schedule();
   }
 
   // ------------------------------------------------------------ lifecycle
@@ -166,12 +185,14 @@ export class RaftDriver {
         // Our link to the leader broke (kill -9 closes its sockets at once): campaign when its lease lapses.
         if (this.raft && id === this.raft.leader) this.raft.leaderUnreachable();
       },
-      onRequest: (method: string, body: Buffer, from: { nodeId: string; address: string }) => {
+      onRequest: (method: string, body: Buffer, from: { nodeId: string; address: string; version?: number }) => {
         if (this.stopped) return Promise.reject(new AgentStoppedError(this.stopped));
         if (!this.raft) return Promise.reject(new AgentStoppedError('still starting'));
         if (!this.events.request) return Promise.reject(new KonsulError('KONSUL_ERR_NO_HANDLER', 'no handler', 'not-implemented'));
         return this.events.request(method, body, from);
       },
+      // A Raft link from a node older than the cluster's protocol version is refused at the hello.
+      clusterVersion: () => this.state.clusterVersion(),
       logger: this.logger,
     });
     await this.transport.start();
@@ -201,11 +222,15 @@ export class RaftDriver {
     const applied = Math.max(snapIndex, Math.min(stateApplied, hs.commit, lastIndex));
     const electionTicks = Math.max(2, Math.round(this.cfg.electionTimeoutMs / this.tickMs));
     const heartbeatTicks = Math.max(1, Math.round(this.cfg.heartbeatIntervalMs / this.tickMs));
+    const leaseTicks = Math.min(electionTicks - 1, Math.max(1, Math.round(this.cfg.leaderLeaseMs / this.tickMs)));
     this.raft = new RaftNode({
       id: this.id,
       electionTicks,
       heartbeatTicks: Math.min(heartbeatTicks, electionTicks - 1),
-      leaseTicks: Math.min(electionTicks - 1, Math.max(1, Math.round(this.cfg.leaderLeaseMs / this.tickMs))),
+      leaseTicks,
+      // Voters refuse other candidates for the lease plus 20% (clock drift between machines) and a tick,
+      // not a whole election timeout: a follower that saw its leader's connection close campaigns that much sooner.
+      voteRefusalTicks: Math.min(electionTicks, Math.max(leaseTicks + 1, Math.ceil(leaseTicks * 1.2) + 1)),
       preVote: true,
       checkQuorum: true,
       random: Math.random,
@@ -225,6 +250,7 @@ export class RaftDriver {
     this.lastTickAt = performance.now();
     this.tickTimer = setInterval(() => setImmediate(() => this.onTick()), this.tickMs);
     this.maintenanceTimer = setInterval(() => this.maintenance(), 1000);
+    this.diskGuard.start();
     this.schedule();
   }
 
@@ -239,6 +265,7 @@ export class RaftDriver {
     this.stopped = reason;
     clearInterval(this.tickTimer);
     clearInterval(this.maintenanceTimer);
+    this.diskGuard.stop();
     const error = new AgentStoppedError(reason);
     for (const [, p] of this.proposals) {
       clearTimeout(p.timer);
@@ -281,6 +308,11 @@ export class RaftDriver {
     if ((m.type === MessageType.App || m.type === MessageType.Heartbeat || m.type === MessageType.Snap) && m.term >= this.raft.term) {
       this.lastLeaderContact = now;
     }
+    // Disk full: entries would not fit. Not stepped, so never acknowledged; the leader sends them again later.
+    if (this.diskGuard.full && ((m.type === MessageType.App && m.entries.length > 0) || m.type === MessageType.Snap)) {
+      this.diskGuard.dropped++;
+      return;
+    }
     this.raft.step(m);
     this.schedule();
   }
@@ -289,7 +321,8 @@ export class RaftDriver {
     const drain = async (): Promise<void> => {
       for await (const chunk of chunks) void chunk;
     };
-    if (this.stopped || !this.raft || !m.snapshot || this.restoring || m.term < this.raft.term) {
+    if (this.stopped || !this.raft || !m.snapshot || this.restoring || m.term < this.raft.term || this.diskGuard.full) {
+      if (this.diskGuard.full) this.diskGuard.dropped++;
       await drain();
       return;
     }
@@ -522,6 +555,17 @@ export class RaftDriver {
 
   /** Propose a command on this node, which must be the leader. Resolves once applied here. */
   propose(data: Uint8Array): Promise<ProposalResult> {
+    let bytes: Uint8Array;
+    try {
+      bytes = prepareProposal(data, this.state.clusterVersion());
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    return this.proposeBytes(bytes);
+  }
+
+  /** Propose bytes exactly as given (the cluster-version command itself). */
+  proposeBytes(data: Uint8Array): Promise<ProposalResult> {
     const p = this.submit(() => this.raft.propose(data));
     if (this.unsafeAckBeforeCommit && this.raft.role === Role.Leader) {
       // TEST ONLY (unsafe.ts): answer "done" once appended here, before a majority has it.
@@ -538,6 +582,10 @@ export class RaftDriver {
 
   private submit(append: () => { index: number; term: number }): Promise<ProposalResult> {
     if (this.stopped) return Promise.reject(new AgentStoppedError(this.stopped));
+    if (this.diskGuard.full) {
+      this.handOffForDisk();
+      return Promise.reject(new DiskFullError(this.diskGuard.detail()));
+    }
     if (this.raft.role !== Role.Leader) return Promise.reject(new NotLeaderError(this.raft.leader));
     let at: { index: number; term: number };
     try {

@@ -75,6 +75,24 @@ function json<T>(check: (v: Record<string, unknown>) => boolean): Codec<T> {
   };
 }
 
+/**
+ * A proposal's result as every release has sent it since the first (ops: a
+ * rolling upgrade forwards writes between old and new nodes both ways):
+ * u8 result (0 false, 1 true, 2 none), f64 index. 9 bytes.
+ */
+const proposalResult: Codec<ProposalResult> = {
+  encode: (r) => {
+    const out = Buffer.alloc(9);
+    out[0] = r.result === undefined ? 2 : r.result ? 1 : 0;
+    out.writeDoubleBE(r.index, 1);
+    return out;
+  },
+  decode: (b) => {
+    if (b.length !== 9 || b[0]! > 2) throw new MalformedError();
+    return { result: b[0] === 2 ? undefined : b[0] === 1, index: b.readDoubleBE(1) };
+  },
+};
+
 const str = (v: unknown): boolean => typeof v === 'string';
 
 const isNodeInfo = (v: Record<string, unknown>): boolean =>
@@ -83,10 +101,7 @@ const isNodeInfo = (v: Record<string, unknown>): boolean =>
 /** The table: one codec pair per method. */
 const TABLE: { [M in PeerMethod]: { request: Codec<PeerRequest<M>>; response: Codec<PeerResponse<M>> } } = {
   info: { request: none, response: json(isNodeInfo) },
-  propose: {
-    request: bytes,
-    response: json((v) => typeof v.index === 'number' && (v.result === undefined || typeof v.result === 'boolean')),
-  },
+  propose: { request: bytes, response: proposalResult },
   // A join's body is checked by the leader (joinOnLeader), which answers a clear error for a bad one.
   join: { request: json(() => true), response: json((v) => Array.isArray(v.members)) },
   remove: { request: json((v) => str(v.id)), response: json((v) => v.ok === true) },
@@ -118,19 +133,19 @@ export function decodeResponse<M extends PeerMethod>(method: M, body: Buffer): P
 
 /** What answers each peer request on this node. */
 export type PeerHandlers = {
-  [M in PeerMethod]: (request: PeerRequest<M>, from: { nodeId: string; address: string }) => Promise<PeerResponse<M>>;
+  [M in PeerMethod]: (request: PeerRequest<M>, from: { nodeId: string; address: string; version?: number }) => Promise<PeerResponse<M>>;
 };
 
 /** Decode a request, run its handler, encode the answer; an unknown method or a malformed body is the caller's error. */
 export async function servePeerRequest(
-  handlers: PeerHandlers, method: string, body: Buffer, from: { nodeId: string; address: string },
+  handlers: PeerHandlers, method: string, body: Buffer, from: { nodeId: string; address: string; version?: number },
 ): Promise<Uint8Array> {
   if (!isMethod(method)) throw new BadRequestError(`unknown request "${method}"`);
   return serve(handlers, method, body, from);
 }
 
 async function serve<M extends PeerMethod>(
-  handlers: PeerHandlers, method: M, body: Buffer, from: { nodeId: string; address: string },
+  handlers: PeerHandlers, method: M, body: Buffer, from: { nodeId: string; address: string; version?: number },
 ): Promise<Uint8Array> {
   let request: PeerRequest<M>;
   try {
@@ -139,6 +154,6 @@ async function serve<M extends PeerMethod>(
     if (!(error instanceof MalformedError)) throw error;
     throw new BadRequestError(`malformed ${method} request`);
   }
-  const handler = handlers[method] as (request: PeerRequest<M>, from: { nodeId: string; address: string }) => Promise<PeerResponse<M>>;
+  const handler = handlers[method] as (request: PeerRequest<M>, from: { nodeId: string; address: string; version?: number }) => Promise<PeerResponse<M>>;
   return TABLE[method].response.encode(await handler(request, from));
 }

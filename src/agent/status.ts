@@ -4,6 +4,7 @@
 import { Role, findMember, hasQuorum } from '../raft/index.js';
 import type { ClusterStats, ClusterStatus, MemberRole, MemberStatus } from './api.js';
 import type { AgentContext } from './context.js';
+import { MIN_PROTOCOL_VERSION, PROTOCOL_VERSION } from '../transport/index.js';
 
 export function clusterStatus(ctx: AgentContext, httpAddress: string): ClusterStatus {
   const { driver, nodeId, state, cfg } = ctx;
@@ -19,6 +20,9 @@ export function clusterStatus(ctx: AgentContext, httpAddress: string): ClusterSt
       voter: m.voter,
       leader: m.id === leaderId,
     };
+    // ---- ops: the protocol version this node and that member speak (the last handshake's)
+    const version = m.id === nodeId ? PROTOCOL_VERSION : driver.transport.peerVersion(m.id);
+    if (version !== undefined) out.protocolVersion = version;
     if (st.role === Role.Leader) {
       const pr = st.progress.find((p) => p.id === m.id);
       const last = m.id === nodeId ? now : driver.lastHeard.get(m.id);
@@ -54,6 +58,7 @@ export function clusterStatus(ctx: AgentContext, httpAddress: string): ClusterSt
     snapshotIndex: st.snapshotIndex,
     members,
     quorum,
+    protocol: { cluster: state.clusterVersion(), min: MIN_PROTOCOL_VERSION, max: PROTOCOL_VERSION },
   };
 }
 

@@ -4,6 +4,7 @@
 import { Command, Option, type BaseContext } from 'clipanion';
 import type { RunAgent } from './agent-flags.js';
 import { AgentClient, agentOrigin, clientSecurity } from './client.js';
+import { consulStyle } from './output.js';
 
 export interface CliContext extends BaseContext {
   /** Replaces the real agent in tests; otherwise src/main/agent.js is imported only when `konsul agent` runs. */
@@ -18,8 +19,13 @@ export abstract class KonsulCommand extends Command<CliContext> {
     this.context.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
   }
 
-  protected printJson(value: unknown): void {
-    this.out(JSON.stringify(value, null, 2));
+  /**
+   * --json output, in one naming style: Consul's (`Key`, `ModifyIndex`, `NodeID`); see consulStyle.
+   * 'as-is' prints an agent's answer that is already in that style and has maps keyed by data
+   * (service names, IDs, Meta), whose keys must not change.
+   */
+  protected printJson(value: unknown, mode: 'consul' | 'as-is' = 'consul'): void {
+    this.out(JSON.stringify(mode === 'as-is' ? value : consulStyle(value), null, 2));
   }
 }
 

@@ -105,13 +105,13 @@ const operatorRead = aclNeed('operator', 'read');
 const operatorWrite = aclNeed('operator', 'write');
 
 export const clusterRoutes: readonly RouteSpec[] = [
-  { method: 'GET', path: '/cluster/status', handler: status, acl: operatorRead },
-  { method: 'GET', path: '/cluster/leader', handler: leader, acl: operatorRead },
-  { method: 'POST', path: '/cluster/join', handler: join, acl: operatorWrite },
-  { method: 'DELETE', path: '/cluster/leave/:id', handler: leave, acl: operatorWrite },
-  { method: 'GET', path: '/cluster/peers', handler: peers, acl: operatorRead },
-  { method: 'GET', path: '/cluster/config', handler: config, acl: operatorRead },
-  { method: 'POST', path: '/cluster/snapshot', handler: snapshot, acl: operatorWrite },
-  { method: 'GET', path: '/cluster/stats', handler: stats, acl: operatorRead },
-  { method: 'POST', path: '/cluster/transfer-leader', handler: transferLeader, acl: operatorWrite },
+  { method: 'GET', path: '/cluster/status', handler: status, acl: operatorRead, params: [] },
+  { method: 'GET', path: '/cluster/leader', handler: leader, acl: operatorRead, params: [] },
+  { method: 'POST', path: '/cluster/join', handler: join, acl: operatorWrite, params: [] },
+  { method: 'DELETE', path: '/cluster/leave/:id', handler: leave, acl: operatorWrite, params: [] },
+  { method: 'GET', path: '/cluster/peers', handler: peers, acl: operatorRead, params: [] },
+  { method: 'GET', path: '/cluster/config', handler: config, acl: operatorRead, params: [] },
+  { method: 'POST', path: '/cluster/snapshot', handler: snapshot, acl: operatorWrite, params: [] },
+  { method: 'GET', path: '/cluster/stats', handler: stats, acl: operatorRead, params: [] },
+  { method: 'POST', path: '/cluster/transfer-leader', handler: transferLeader, acl: operatorWrite, params: ['id'] },
 ];

@@ -11,10 +11,17 @@ import type { AgentApi } from '../agent/api.js';
 import { agentRoutes } from './agent.js';
 import { catalogRoutes } from './catalog.js';
 import { clusterRoutes } from './cluster.js';
+import { controlRoutes, type AgentControl } from './control.js';
 import { methodNotAllowed, notFound, sendError } from './errors.js';
 import { kvRoutes } from './kv.js';
 import { metricsRoutes } from './metrics.js';
 import { operatorRoutes } from './operator.js';
+// ---- ops
+import { autopilotRoutes } from './autopilot.js';
+import { apiRoutes } from './api-routes.js';
+import { eventRoutes } from './events.js';
+import { checkQuery } from './params.js';
+import { markPretty } from './respond.js';
 import { Router } from './router.js';
 import { snapshotRoutes } from './snapshot.js';
 import { statusRoutes } from './status.js';
@@ -39,12 +46,16 @@ export interface HttpServerOptions {
   defaultWaitMs?: number;
   /** Longest blocking query wait, before up to 1/16 jitter. Default 10 minutes. */
   maxWaitMs?: number;
+  /** The route table (default allRoutes()); the conformance tests swap a route for a deliberately broken one. */
+  routes?: readonly RouteSpec[];
   /** Called once per finished or aborted response (the agent counts requests by method and status). */
   onResponse?: (method: string, statusCode: number) => void;
   /** ACLs (sec): off unless enabled; tokens and policies come from the agent's replica. */
   acl?: AclSettings;
   /** Serve HTTPS with this certificate and key; with `ca` and `verifyIncoming`, clients must present a certificate it signed. */
   tls?: HttpsOptions;
+  /** PUT /v1/agent/reload and GET /v1/agent/monitor; without it they answer 501. */
+  control?: AgentControl;
 }
 
 export interface HttpsOptions {
@@ -54,13 +65,27 @@ export interface HttpsOptions {
   verifyIncoming?: boolean;
 }
 
-/** Every route the API serves, in match order (the ACL matrix test walks this table). */
-export const ROUTES: readonly RouteSpec[] = [
-  ...aclRoutes, ...kvRoutes, ...catalogRoutes, ...agentRoutes, ...statusRoutes, ...operatorRoutes, ...clusterRoutes,
-  ...metricsRoutes, ...snapshotRoutes,
-  // ---- coord (no ACL declarations yet: management only while ACLs are on)
-  ...sessionRoutes, ...txnRoutes,
-];
+/** Every route konsul serves, in matching order (the compatibility table and the ACL matrix test walk it). */
+export function allRoutes(): RouteSpec[] {
+  return [
+    // ---- sec
+    ...aclRoutes,
+    ...kvRoutes, ...catalogRoutes, ...agentRoutes, ...statusRoutes, ...operatorRoutes, ...clusterRoutes, ...metricsRoutes,
+    ...snapshotRoutes,
+    // ---- cli: reload and monitor
+    ...controlRoutes,
+    // ---- coord
+    ...sessionRoutes, ...txnRoutes,
+    // api branch (issue 18): Consul endpoints added for API fidelity.
+    ...apiRoutes,
+    ...eventRoutes,
+    // ---- ops
+    ...autopilotRoutes,
+  ];
+}
+
+/** Every route the API serves, in match order. */
+export const ROUTES: readonly RouteSpec[] = allRoutes();
 
 const KiB = 1024;
 // Longer than the idle timeout of common clients' pools (undici 4 s, curl none),
@@ -120,11 +145,11 @@ function clientGoneSignal(res: ServerResponse): AbortSignal {
 }
 
 /** The HTTP (or, given `tls`, HTTPS) server, not yet listening: the caller calls `listen`. */
-export function createHttpServer(options: HttpServerOptions, routes: readonly RouteSpec[] = ROUTES): Server {
+export function createHttpServer(options: HttpServerOptions, routes?: readonly RouteSpec[]): Server {
   const { agent, logger, onResponse } = options;
   if (agent === undefined || agent === null) throw new TypeError('createHttpServer: agent is required');
   const limits = resolveLimits(options);
-  const router = new Router(routes);
+  const router = new Router(routes ?? options.routes ?? ROUTES);
   const acl = new AclResolver(agent.state.acl, options.acl ?? ACL_DISABLED);
 
   const serve = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -138,10 +163,12 @@ export function createHttpServer(options: HttpServerOptions, routes: readonly Ro
       if (match.kind === 'method-not-allowed') throw methodNotAllowed(method, match.allowed);
       let signal: AbortSignal | undefined;
       const query = new URLSearchParams(rawQuery);
-      const body = match.acl?.kind === 'check' && match.acl.body ? await readJsonObject(req, res, limits.maxBodyBytes) : undefined;
-      const token = authorize(acl, match.acl, req, { params: match.params, query, agent, body });
+      // Unknown query parameters are a 400 naming them before the ACL check reads a body.
+      checkQuery({ query, agent } as Pick<RequestContext, 'query' | 'agent'> as RequestContext, match.spec);
+      const body = match.spec.acl?.kind === 'check' && match.spec.acl.body ? await readJsonObject(req, res, limits.maxBodyBytes) : undefined;
+      const token = authorize(acl, match.spec.acl, req, { params: match.params, query, agent, body });
       const ctx: RequestContext = {
-        req, res, agent, limits, acl, token, body,
+        req, res, agent, limits, acl, token, body, control: options.control,
         authz: token.authorizer,
         params: match.params,
         query,
@@ -149,6 +176,7 @@ export function createHttpServer(options: HttpServerOptions, routes: readonly Ro
           return (signal ??= clientGoneSignal(res));
         },
       };
+      if (ctx.query.has('pretty')) markPretty(res);
       await match.handler(ctx);
     } catch (error) {
       // sec: a ?token= secret never reaches a log line.

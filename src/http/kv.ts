@@ -9,6 +9,7 @@ import { parseBlocking, waitForKv } from './blocking.js';
 import { readBody } from './body.js';
 import { parseConsistency, readHeaders } from './consistency.js';
 import { badRequest } from './errors.js';
+import { ENTERPRISE_PARAMS, READ_PARAMS } from './params.js';
 import { flag, uintParam } from './query.js';
 import { sendBytes, sendEmpty, sendJson } from './respond.js';
 import { aclParam } from './acl-check.js';
@@ -174,7 +175,20 @@ const kvDelete: RouteAcl = {
 };
 
 export const kvRoutes: readonly RouteSpec[] = [
-  { method: 'GET', path: '/v1/kv/*key', handler: getKv, acl: kvRead },
-  { method: 'PUT', path: '/v1/kv/*key', handler: putKv, acl: aclParam('key', 'write', 'key') },
-  { method: 'DELETE', path: '/v1/kv/*key', handler: deleteKv, acl: kvDelete },
+  {
+    method: 'GET', path: '/v1/kv/*key', handler: getKv, acl: kvRead,
+    // `seperator`: Consul still honours its historic misspelling.
+    params: ['dc', ...READ_PARAMS, 'recurse', 'raw', 'keys', 'separator', 'seperator'],
+    consulParams: ['dc', ...READ_PARAMS, 'recurse', 'raw', 'keys', 'separator', ...ENTERPRISE_PARAMS],
+  },
+  {
+    method: 'PUT', path: '/v1/kv/*key', handler: putKv, acl: aclParam('key', 'write', 'key'),
+    // ?fence and ?fence-key: konsul's fencing tokens (coord branch).
+    params: ['dc', 'flags', 'cas', 'acquire', 'release', 'fence', 'fence-key'],
+    consulParams: ['dc', 'flags', 'cas', 'acquire', 'release', ...ENTERPRISE_PARAMS],
+  },
+  {
+    method: 'DELETE', path: '/v1/kv/*key', handler: deleteKv, acl: kvDelete,
+    params: ['dc', 'recurse', 'cas', 'fence', 'fence-key'], consulParams: ['dc', 'recurse', 'cas', ...ENTERPRISE_PARAMS],
+  },
 ];

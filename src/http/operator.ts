@@ -52,7 +52,11 @@ const operatorRead = aclNeed('operator', 'read');
 const operatorWrite = aclNeed('operator', 'write');
 
 export const operatorRoutes: readonly RouteSpec[] = [
-  { method: 'GET', path: '/v1/operator/raft/configuration', handler: configuration, acl: operatorRead },
-  { method: 'DELETE', path: '/v1/operator/raft/peer', handler: removePeer, acl: operatorWrite },
-  { method: 'POST', path: '/v1/operator/raft/transfer-leader', handler: transferLeader, acl: operatorWrite },
+  {
+    method: 'GET', path: '/v1/operator/raft/configuration', handler: configuration, acl: operatorRead,
+    params: ['dc', 'stale'], consulParams: ['dc', 'stale'],
+    note: '?stale accepted: the configuration is always this agent\'s view',
+  },
+  { method: 'DELETE', path: '/v1/operator/raft/peer', handler: removePeer, acl: operatorWrite, params: ['dc', 'id', 'address'], consulParams: ['dc', 'id', 'address'] },
+  { method: 'POST', path: '/v1/operator/raft/transfer-leader', handler: transferLeader, acl: operatorWrite, params: ['id'], consulParams: ['id'] },
 ];

@@ -2,7 +2,7 @@
 // rows; a path that matches with another method yields 405 with Allow.
 
 import { badRequest } from './errors.js';
-import type { RouteAcl, RouteHandler, RouteSpec } from './types.js';
+import type { RouteHandler, RouteSpec } from './types.js';
 
 interface Segment {
   kind: 'literal' | 'param' | 'rest';
@@ -14,11 +14,11 @@ interface CompiledRoute {
   method: string;
   segments: Segment[];
   handler: RouteHandler;
-  acl: RouteAcl | undefined;
+  spec: RouteSpec;
 }
 
 export type RouteMatch =
-  | { kind: 'found'; handler: RouteHandler; params: Record<string, string>; acl: RouteAcl | undefined }
+  | { kind: 'found'; handler: RouteHandler; spec: RouteSpec; params: Record<string, string> }
   | { kind: 'method-not-allowed'; allowed: string[] }
   | { kind: 'not-found' };
 
@@ -33,7 +33,7 @@ function compile(spec: RouteSpec): CompiledRoute {
     if (part.startsWith(':')) return { kind: 'param', text: part.slice(1) };
     return { kind: 'literal', text: part };
   });
-  return { method: spec.method, segments, handler: spec.handler, acl: spec.acl };
+  return { method: spec.method, segments, handler: spec.handler, spec };
 }
 
 function decode(raw: string, name: string): string {
@@ -74,6 +74,11 @@ export class Router {
     for (const spec of specs) this.add(spec);
   }
 
+  /** Every route, in matching order. */
+  get specs(): RouteSpec[] {
+    return this.routes.map((r) => r.spec);
+  }
+
   add(spec: RouteSpec): this {
     this.routes.push(compile(spec));
     return this;
@@ -93,7 +98,7 @@ export class Router {
       }
       const params: Record<string, string> = {};
       for (const [name, value] of Object.entries(raw)) params[name] = decode(value, name);
-      return { kind: 'found', handler: route.handler, params, acl: route.acl };
+      return { kind: 'found', handler: route.handler, spec: route.spec, params };
     }
     if (allowed.length > 0) {
       if (allowed.includes('GET')) allowed.push('HEAD');

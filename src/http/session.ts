@@ -153,10 +153,10 @@ function nodeSessions(ctx: RequestContext): Promise<void> {
 }
 
 export const sessionRoutes: readonly RouteSpec[] = [
-  { method: 'PUT', path: '/v1/session/create', handler: createSession },
-  { method: 'PUT', path: '/v1/session/destroy/:id', handler: destroySession },
-  { method: 'PUT', path: '/v1/session/renew/:id', handler: renewSession },
-  { method: 'GET', path: '/v1/session/info/:id', handler: sessionInfo },
-  { method: 'GET', path: '/v1/session/list', handler: sessionList },
-  { method: 'GET', path: '/v1/session/node/:node', handler: nodeSessions },
+  { method: 'PUT', path: '/v1/session/create', handler: createSession, params: ['dc'], consulParams: ['dc', 'ns', 'partition'] },
+  { method: 'PUT', path: '/v1/session/destroy/:id', handler: destroySession, params: ['dc'], consulParams: ['dc', 'ns', 'partition'] },
+  { method: 'PUT', path: '/v1/session/renew/:id', handler: renewSession, params: ['dc'], consulParams: ['dc', 'ns', 'partition'] },
+  { method: 'GET', path: '/v1/session/info/:id', handler: sessionInfo, params: ['dc', 'stale', 'consistent', 'index', 'wait'], consulParams: [...['dc', 'stale', 'consistent', 'index', 'wait'], 'cached', 'ns', 'partition'] },
+  { method: 'GET', path: '/v1/session/list', handler: sessionList, params: ['dc', 'stale', 'consistent', 'index', 'wait'], consulParams: [...['dc', 'stale', 'consistent', 'index', 'wait'], 'cached', 'ns', 'partition'] },
+  { method: 'GET', path: '/v1/session/node/:node', handler: nodeSessions, params: ['dc', 'stale', 'consistent', 'index', 'wait'], consulParams: [...['dc', 'stale', 'consistent', 'index', 'wait'], 'cached', 'ns', 'partition'] },
 ];

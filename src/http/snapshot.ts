@@ -94,6 +94,6 @@ async function putSnapshot(ctx: RequestContext): Promise<void> {
 const management = aclNeed('acl', 'write');
 
 export const snapshotRoutes: readonly RouteSpec[] = [
-  { method: 'GET', path: '/v1/snapshot', handler: getSnapshot, acl: management },
-  { method: 'PUT', path: '/v1/snapshot', handler: putSnapshot, acl: management },
+  { method: 'GET', path: '/v1/snapshot', handler: getSnapshot, acl: management, params: ['dc', 'stale'], consulParams: ['dc', 'stale'], note: 'konsul\'s own archive format, not Consul\'s' },
+  { method: 'PUT', path: '/v1/snapshot', handler: putSnapshot, acl: management, params: ['dc'], consulParams: ['dc'], note: 'restores konsul archives only' },
 ];

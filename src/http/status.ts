@@ -15,6 +15,6 @@ function peers(ctx: RequestContext): void {
 }
 
 export const statusRoutes: readonly RouteSpec[] = [
-  { method: 'GET', path: '/v1/status/leader', handler: leader, acl: ACL_PUBLIC },
-  { method: 'GET', path: '/v1/status/peers', handler: peers, acl: ACL_PUBLIC },
+  { method: 'GET', path: '/v1/status/leader', handler: leader, acl: ACL_PUBLIC, params: ['dc'], consulParams: ['dc'] },
+  { method: 'GET', path: '/v1/status/peers', handler: peers, acl: ACL_PUBLIC, params: ['dc'], consulParams: ['dc'] },
 ];

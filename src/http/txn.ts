@@ -99,5 +99,5 @@ async function putTxn(ctx: RequestContext): Promise<void> {
 }
 
 export const txnRoutes: readonly RouteSpec[] = [
-  { method: 'PUT', path: '/v1/txn', handler: putTxn },
+  { method: 'PUT', path: '/v1/txn', handler: putTxn, params: ['dc', 'stale', 'consistent'], consulParams: ['dc', 'stale', 'consistent', 'ns', 'partition'] },
 ];

@@ -30,6 +30,8 @@ export interface RequestContext {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly agent: AgentApi;
+  /** The agent process's controls (reload, logs), when it gives them (src/http/control.ts). */
+  readonly control?: import('./control.js').AgentControl;
   readonly limits: HttpLimits;
   /** Path parameters from the route pattern, percent-decoded. */
   readonly params: Readonly<Record<string, string>>;
@@ -56,6 +58,17 @@ export interface RouteSpec {
    * handler runs. A route that leaves it out needs operator:write (closed unless declared).
    */
   acl?: RouteAcl;
+  /**
+   * The query parameters this route honours (`token` and `pretty` come with
+   * every /v1 route). Any other is a 400 naming it: never silently ignored.
+   * `dc` listed here is checked before the handler runs (another datacenter
+   * is Consul's 500 "No path to datacenter").
+   */
+  params?: readonly string[];
+  /** The parameters Consul's API documentation lists for this endpoint (for the compatibility table). */
+  consulParams?: readonly string[];
+  /** One line for the compatibility table: what differs from Consul, if anything. */
+  note?: string;
 }
 
 /** One right a request needs: `need` on `resource` named `name`; `subtree`: on everything under it too. */

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { startDnsServer, type DnsServer } from '../dns/index.js';
-import { createHttpServer } from '../http/index.js';
+import { createHttpServer, type HttpServerOptions } from '../http/index.js';
 import { AclResolver } from '../acl/resolver.js';
 import { FilteredCatalog } from '../acl/catalog-filter.js';
 import { closeCluster, SECRET_FILE } from '../agent/cluster-secret.js';
@@ -95,7 +95,7 @@ function summaryText(r: {
     `  raft      ${r.raft}`,
     `  http      ${r.http}`,
     `  dns       ${r.dns} (udp, tcp)`,
-    `  data dir  ${r.dataDir}${c.dev ? ' (temporary, removed at exit)' : ''}`,
+    `  data dir  ${r.dataDir}${c.dev && c.dataDir === undefined ? ' (temporary, removed at exit)' : c.dev ? ' (yours: kept at exit)' : ''}`,
     `  config    ${files}`,
     `  logs      ${c.logLevel} and up, on stdout`,
     '',
@@ -163,6 +163,9 @@ async function startWith(s: {
     return stopping;
   };
 
+  // Bound once the reloader exists (below); reload before that says so.
+  let reloaderRef: ConfigReloader | undefined;
+  const output = s.output;
   // In start order; each is stopped in reverse, on shutdown or when a later one fails to start.
   await components.startAll([
     {
@@ -179,6 +182,10 @@ async function startWith(s: {
           storage = openStorage(dataDir, { state: { tables: STATE_TABLES } });
         } catch (error) {
           throw new ConfigError(`--data-dir: cannot open ${dataDir}: ${(error as Error).message}`);
+        }
+        if (storage.migrated) {
+          const { from, to, backup } = storage.migrated;
+          log.info({ dataDir, from, to, backup }, `data dir migrated from format ${from} to ${to}; the format-${from} copy is in ${backup}`);
         }
         state = new StateMachine(storage.state);
         hadState = storage.state.appliedIndex() > 0;
@@ -204,8 +211,13 @@ async function startWith(s: {
     {
       name: 'http',
       start: async () => {
-        const httpOptions = {
+        const httpOptions: HttpServerOptions = {
           agent,
+          control: {
+            reload: () => reloaderRef?.reload() ?? { ok: false, error: 'the agent is still starting', applied: [], restartNeeded: [] },
+            subscribeLogs: (listener) => output?.subscribe(listener) ?? (() => undefined),
+            logLevel: () => log.level,
+          },
           maxValueBytes: config.maxValueBytes,
           logger: log,
           onResponse: (method: string, code: number) => agent.metricsRegistry.httpRequests.inc({ method, code: String(code) }),
@@ -267,6 +279,8 @@ async function startWith(s: {
             nodeTtlSeconds: config.dns.nodeTtlSeconds,
             serviceTtlSeconds: config.dns.serviceTtlSeconds,
             onlyPassing: config.dns.onlyPassing,
+            udpAnswerLimit: config.dns.udpAnswerLimit,
+            aRecordLimit: config.dns.aRecordLimit,
             recursors: config.dns.recursors,
             logger: log,
           });
@@ -275,6 +289,8 @@ async function startWith(s: {
           throw new ConfigError(`--dns-addr: cannot listen on ${formatHostPort(config.dnsAddr)} (${code})`);
         }
         agent.setDnsAddress(formatHostPort(dns.address));
+        const dnsServer = dns;
+        agent.metricsRegistry.countDnsQueries(() => dnsServer.stats().queries);
       },
       stop: () => dns.close(),
     },
@@ -291,6 +307,7 @@ async function startWith(s: {
       log.info('TLS certificate, key and CA reloaded');
     },
   });
+  reloaderRef = reloader;
   const definitions = reloader.start();
   const entry: Entry = hadState ? 'restarted' : config.bootstrap ? 'bootstrapped' : config.join.length > 0 ? 'joining' : 'waiting';
   const summary = summaryText({
@@ -367,8 +384,9 @@ export async function runAgent(
       process.stderr.write('second signal: exiting now\n');
       process.exit(1);
     }
-    if (signal === 'SIGTERM' && !config.server && !config.dev) {
-      // A client leaves gracefully: out of the configuration before the process ends.
+    if ((signal === 'SIGTERM' || signal === 'SIGINT') && !config.server && !config.dev) {
+      // A client leaves gracefully, on Ctrl-C as on SIGTERM (Consul's clients do too): out of the
+      // configuration before the process ends, so `members` shows it `left`, not `failed`.
       const timeout = setTimeout(() => void running.stop('leave timed out', 1), config.proposalTimeoutMs + 1000);
       agent.removeMember(agent.nodeId).then(
         () => {
@@ -410,7 +428,7 @@ export function printConfig(
 ): number {
   let loaded: LoadedConfig;
   try {
-    loaded = loadConfig(flags, env);
+    loaded = loadConfig(flags, env, { requireDataDir: false });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     err.write(`Error: ${error.message}\n`);

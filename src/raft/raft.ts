@@ -64,6 +64,14 @@ export interface RaftOptions {
   maxCommittedSizePerReady?: number;
   /** Ticks a lease lasts after the heartbeat round that confirmed it; below electionTicks. */
   leaseTicks?: number;
+  /**
+   * Ticks after hearing from its leader during which a voter refuses (pre-)votes
+   * (check-quorum's promise, on which the leader's lease rests): above
+   * leaseTicks, at most electionTicks (the default). Shorter lets a follower
+   * whose link to the leader broke campaign sooner (see leaderUnreachable); it
+   * must exceed the lease by the clock drift the deployment allows.
+   */
+  voteRefusalTicks?: number;
   random: RandomSource;
   /** Persisted state to start from. */
   hardState?: HardState;
@@ -129,6 +137,9 @@ export class RaftNode {
   private readonly maxUncommittedSize: number;
   private readonly maxCommittedSizePerReady: number;
   private readonly leaseTicks: number;
+  private readonly voteRefusalTicks: number;
+  /** Set by leaderUnreachable until the term changes: an unanswered pre-vote is asked again soon, not after a full timeout. */
+  private fastRetryTicks = 0;
   private readonly random: RandomSource;
   private readonly unsafe: UnsafeKnobs;
 
@@ -173,6 +184,10 @@ export class RaftNode {
     this.maxCommittedSizePerReady = opts.maxCommittedSizePerReady ?? 4 * 1024 * 1024;
     this.leaseTicks = opts.leaseTicks ?? this.electionTicks - 1;
     if (this.leaseTicks >= this.electionTicks) throw new RaftUsageError('leaseTicks must be below electionTicks');
+    this.voteRefusalTicks = opts.voteRefusalTicks ?? this.electionTicks;
+    if (this.voteRefusalTicks <= this.leaseTicks || this.voteRefusalTicks > this.electionTicks) {
+      throw new RaftUsageError('voteRefusalTicks must be above leaseTicks and at most electionTicks');
+    }
     this.random = opts.random;
     this.unsafe = opts.unsafe ?? {};
 
@@ -359,8 +374,18 @@ export class RaftNode {
    */
   leaderUnreachable(): void {
     if (this.role !== Role.Follower || this.leader === NO_NODE) return;
-    const soon = this.electionTicks + Math.floor(this.random() * Math.max(1, Math.ceil(this.electionTicks / 4)));
+    // Campaign once every voter's refusal window has surely passed (two ticks of margin, for the others
+    // heard the leader's last heartbeat a little after us), staggered by rank among the surviving voters so
+    // two of them rarely split the vote (with three servers, the two survivors need each other's vote), and a
+    // little random spread for ties in rank (rank is only known from a configuration we may not share yet).
+    const survivors = voterIds(this.conf()).filter((id) => id !== this.leader).sort();
+    const rank = Math.max(0, survivors.indexOf(this.id));
+    // Wider than a heartbeat interval: the survivors' clocks started from messages up to one heartbeat apart.
+    const stagger = Math.max(this.heartbeatTicks + 2, Math.ceil(this.electionTicks / 10));
+    const soon = this.voteRefusalTicks + 2 + rank * stagger + Math.floor(this.random() * 2);
     if (soon < this.randomizedElectionTimeout) this.randomizedElectionTimeout = soon;
+    // A voter that heard the leader a little later than us ignores our pre-vote for a few ticks more.
+    this.fastRetryTicks = Math.max(2, Math.ceil(this.electionTicks / 10));
   }
 
   /** Forget log entries up to `index`: the caller has a snapshot of the state machine there. */
@@ -512,6 +537,7 @@ export class RaftNode {
     this.electionElapsed = 0;
     this.heartbeatElapsed = 0;
     this.randomizedElectionTimeout = this.electionTicks + Math.floor(this.random() * this.electionTicks);
+    this.fastRetryTicks = 0;
     this.leadTransferee = NO_NODE;
     this.votes.clear();
     this.uncommittedSize = 0;
@@ -584,7 +610,8 @@ export class RaftNode {
 
   private tickElection(): void {
     this.electionElapsed++;
-    if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
+    const timeout = this.role === Role.PreCandidate && this.fastRetryTicks > 0 ? this.fastRetryTicks : this.randomizedElectionTimeout;
+    if (this.promotable() && this.electionElapsed >= timeout) {
       this.electionElapsed = 0;
       this.hup(false);
     }
@@ -626,8 +653,8 @@ export class RaftNode {
    */
   private inLease(): boolean {
     if (!this.checkQuorum) return false;
-    if (this.leader !== NO_NODE) return this.electionElapsed < this.electionTicks;
-    return this.ticks < this.electionTicks;
+    if (this.leader !== NO_NODE) return this.electionElapsed < this.voteRefusalTicks;
+    return this.ticks < this.voteRefusalTicks;
   }
 
   // ---------------------------------------------------------------- elections

@@ -196,7 +196,8 @@ export class ArchiveParser {
       case 'preamble':
         if (!item.subarray(0, ARCHIVE_MAGIC.length).equals(ARCHIVE_MAGIC)) throw new ArchiveError('not a konsul snapshot (bad magic number)');
         if (item[ARCHIVE_MAGIC.length] !== ARCHIVE_VERSION) {
-          throw new ArchiveError(`format version ${item[ARCHIVE_MAGIC.length]} is not one this konsul reads (${ARCHIVE_VERSION})`);
+          const v = item[ARCHIVE_MAGIC.length]!;
+          throw new ArchiveError(`format version ${v} is not one this konsul reads (${ARCHIVE_VERSION})${v > ARCHIVE_VERSION ? ': the archive was written by a newer konsul' : ''}`);
         }
         return this.next('headerLength', 4);
       case 'headerLength':

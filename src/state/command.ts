@@ -10,7 +10,20 @@
 //   member-delete  str id
 //   catalog        str JSON of a CatalogOp (checked field by field on decode)
 //   restore        u32 length + a state snapshot stream (the body of a snapshot archive)
-//   acl (sec, 50)  str JSON of an AclOp (checked field by field on decode)
+//   cluster-version u16 version                                   (tag 40, protocol 2)
+//
+// Versions. A command's version is the oldest protocol version whose state
+// machine understands it (see PROTOCOL_VERSION in src/transport/codec.ts).
+// Entries written before versions existed (the first release) are bare
+// commands of types 1-6: version 1. From protocol 2 on, once every member
+// speaks it (the replicated cluster version), commands travel in an envelope:
+//   u8 41, u8 version, then the command's bytes as above
+// A replica that meets a command it does not understand (an envelope of a
+// newer version, or an unknown type) stops: it must never skip a write the
+// others apply (UnsupportedCommandError). A bare command that is malformed is
+// still the deterministic no-op it always was.
+//   event-fire     str id, str name, str node filter, str service filter, str tag filter, u32 length + payload (tag 20)
+//   acl            str JSON of an AclOp, checked field by field on decode (tag 50, sec)
 
 import { BufferReader } from '../byte-reader.js';
 import { BufferWriter } from '../byte-writer.js';
@@ -21,6 +34,7 @@ export { MAX_KEY_BYTES };
 import { catalogOpProblem, type CatalogOp } from './catalog.js';
 import { isSessionId, sessionInputProblem, type SessionInput } from './sessions.js';
 import { MAX_TXN_OPS, TXN_VERBS, txnOpProblem, type TxnOp } from './txn-ops.js';
+import { MAX_EVENT_NAME_BYTES, MAX_EVENT_PAYLOAD_BYTES, type UserEvent } from './events.js';
 import { aclOpProblem, type AclOp } from './acl.js';
 
 export type Command =
@@ -39,8 +53,19 @@ export type Command =
   | { type: 'session-destroy'; id: string }
   /** Single KV writes that reached the leader in one turn, applied one after another, each with its own result. */
   | { type: 'batch'; commands: Uint8Array[] }
+  // ---- ops (versioning): tags 40-49
+  /** The cluster now runs at this protocol version (the leader proposes it once every member speaks it). */
+  | { type: 'cluster-version'; version: number }
+  // api branch (issue 18)
+  /** A user event (PUT /v1/event/fire): kept in every agent's memory, not in the state tables. */
+  | { type: 'event-fire'; event: UserEvent }
   // sec: ACL tokens and policies (str JSON of an AclOp, checked field by field on decode)
   | { type: 'acl'; op: AclOp };
+
+/** The newest command version this konsul's state machine applies. Kept equal to the peer PROTOCOL_VERSION. */
+export const COMMAND_VERSION = 2;
+/** The version of every bare (unenveloped) command of the first release. */
+export const LEGACY_COMMAND_VERSION = 1;
 
 /** Bytes that are not a command (truncated, garbage, or fields a proposer could never have encoded). */
 export class CommandDecodeError extends KonsulError {
@@ -55,6 +80,20 @@ export class InvalidCommandError extends KonsulError {
   constructor(message: string) {
     super('KONSUL_ERR_BAD_COMMAND', message, 'invalid');
     this.name = 'InvalidCommandError';
+  }
+}
+
+/**
+ * A command this konsul does not understand: written by a newer one (an
+ * envelope of a newer version, a type it does not know). Applying around it
+ * would make this replica differ from the others, so the state machine throws
+ * it out of apply and the node stops. A proposal of such bytes is a 400.
+ */
+export class UnsupportedCommandError extends CommandDecodeError {
+  constructor(message: string) {
+    super(message);
+    this.message = `unsupported command: ${message}`;
+    this.name = 'UnsupportedCommandError';
   }
 }
 
@@ -77,6 +116,12 @@ const enum Tag {
   SessionCreate = 11,
   SessionDestroy = 12,
   Batch = 13,
+  // ---- ops (versioning)
+  ClusterVersion = 40,
+  /** Not a command: the versioned envelope around one. */
+  Envelope = 41,
+  // api branch (issue 18): 20-29
+  EventFire = 20,
   // sec: 50-59
   Acl = 50,
 }
@@ -97,9 +142,16 @@ const ALLOWED_BITS: Record<Tag, number> = {
   [Tag.SessionCreate]: 0,
   [Tag.SessionDestroy]: 0,
   [Tag.Batch]: 0,
+  // ---- ops (versioning)
+  [Tag.ClusterVersion]: 0,
+  [Tag.Envelope]: 0,
+  [Tag.EventFire]: 0,
   // sec
   [Tag.Acl]: 0,
 };
+
+/** The first release's command types: understood by every version. Any other type needs protocol 2 or newer. */
+const LEGACY_TAGS: ReadonlySet<number> = new Set([Tag.KvSet, Tag.KvDelete, Tag.MemberSet, Tag.MemberDelete, Tag.Catalog, Tag.Restore]);
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
@@ -255,6 +307,32 @@ export function encodeCommand(cmd: Command): Uint8Array {
       for (const c of cmd.commands) e.bytes32(c);
       return e.done();
     }
+    // ---- ops (versioning)
+    case 'cluster-version': {
+      if (!Number.isInteger(cmd.version) || cmd.version < 1 || cmd.version > 0xffff) {
+        throw new InvalidCommandError(`cluster version must be an integer from 1 to 65535, got ${String(cmd.version)}`);
+      }
+      const e = new CommandWriter(2 + 2);
+      e.u8(Tag.ClusterVersion);
+      e.u8(0);
+      e.u8(cmd.version >>> 8);
+      e.u8(cmd.version & 0xff);
+      return e.done();
+    }
+    // api branch (issue 18)
+    case 'event-fire': {
+      const ev = cmd.event;
+      const problem = eventProblem(ev);
+      if (problem) throw new InvalidCommandError(`event: ${problem}`);
+      const texts = [ev.id, ev.name, ev.nodeFilter, ev.serviceFilter, ev.tagFilter];
+      const lengths = texts.map((t, i) => textBytes(t, ['the event id', 'the event name', 'the node filter', 'the service filter', 'the tag filter'][i]!));
+      const e = new CommandWriter(2 + lengths.reduce((n, l) => n + 4 + l, 0) + 4 + ev.payload.length);
+      e.u8(Tag.EventFire);
+      e.u8(0);
+      texts.forEach((t, i) => e.string32(t, lengths[i]!));
+      e.bytes32(ev.payload);
+      return e.done();
+    }
     // sec
     case 'acl': {
       const problem = aclOpProblem(cmd.op);
@@ -321,14 +399,64 @@ function readKey(d: BufferReader, field: string, allowEmpty: boolean): string {
   return key;
 }
 
-/** Decodes bytes from encodeCommand; anything else throws CommandDecodeError (400). */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/**
+ * Wraps encoded command bytes in the envelope of `version` (protocol 2 and
+ * newer); at version 1 the bytes stay bare, as the first release reads them.
+ */
+export function versionCommand(bytes: Uint8Array, version: number): Uint8Array {
+  if (version <= LEGACY_COMMAND_VERSION) return bytes;
+  if (!Number.isInteger(version) || version > 0xff) throw new InvalidCommandError(`command version must be an integer up to 255, got ${version}`);
+  if (bytes[0] === Tag.Envelope) throw new InvalidCommandError('the command is in an envelope already');
+  const out = Buffer.allocUnsafe(2 + bytes.length);
+  out[0] = Tag.Envelope;
+  out[1] = version;
+  out.set(bytes, 2);
+  return out;
+}
+
+/**
+ * The oldest protocol version whose state machine understands these bytes:
+ * an envelope's own version, 1 for the first release's command types, 2 for
+ * any other type. Undefined for an empty buffer.
+ */
+export function commandVersion(bytes: Uint8Array): number | undefined {
+  if (bytes.length === 0) return undefined;
+  if (bytes[0] === Tag.Envelope) return bytes.length >= 2 ? bytes[1] : undefined;
+  return LEGACY_TAGS.has(bytes[0]!) ? LEGACY_COMMAND_VERSION : 2;
+}
+
+/**
+ * Decodes bytes from encodeCommand (bare or in a versioned envelope). Bytes
+ * that are not a command throw CommandDecodeError (400); a command of a newer
+ * version or an unknown type throws UnsupportedCommandError.
+ */
 export function decodeCommand(bytes: Uint8Array): Command {
-  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const buf = asBuffer(bytes);
+  if (buf.length >= 1 && buf[0] === Tag.Envelope) {
+    if (buf.length < 3) throw new CommandDecodeError('an envelope without a command');
+    const version = buf[1]!;
+    if (version > COMMAND_VERSION) {
+      throw new UnsupportedCommandError(`a command of version ${version}; this konsul applies versions up to ${COMMAND_VERSION}`);
+    }
+    if (version <= LEGACY_COMMAND_VERSION) throw new CommandDecodeError(`an envelope of version ${version}`);
+    if (buf[2] === Tag.Envelope) throw new CommandDecodeError('an envelope inside an envelope');
+    return decodeBare(buf.subarray(2));
+  }
+  return decodeBare(buf);
+}
+
+function decodeBare(buf: Buffer): Command {
   // The shared byte reader: a bound check on every field, so a lying length ends in a CommandDecodeError.
   const d = new BufferReader(buf, 0, buf.length, commandDecodeError);
   const tag = d.u8('type') as Tag;
   const allowed = ALLOWED_BITS[tag] as number | undefined;
-  if (allowed === undefined) throw new CommandDecodeError(`unknown type ${tag}`);
+  if (allowed === undefined || tag === Tag.Envelope) {
+    throw new UnsupportedCommandError(`a command of unknown type ${tag}; this konsul applies versions up to ${COMMAND_VERSION}`);
+  }
   const bits = d.u8('bits');
   if ((bits & ~allowed) !== 0) throw new CommandDecodeError(`unknown bits 0x${bits.toString(16)} for type ${tag}`);
   let cmd: Command;
@@ -401,6 +529,24 @@ export function decodeCommand(bytes: Uint8Array): Command {
       cmd = { type: 'batch', commands };
       break;
     }
+    // ---- ops (versioning)
+    case Tag.ClusterVersion: {
+      const version = (d.u8('version') << 8) | d.u8('version');
+      if (version < 1) throw new CommandDecodeError('cluster version 0');
+      cmd = { type: 'cluster-version', version };
+      break;
+    }
+    // api branch (issue 18)
+    case Tag.EventFire: {
+      const event: UserEvent = {
+        id: d.string32('event id'), name: d.string32('event name'), nodeFilter: d.string32('node filter'), serviceFilter: d.string32('service filter'),
+        tagFilter: d.string32('tag filter'), payload: Buffer.from(d.bytes32('payload')),
+      };
+      const problem = eventProblem(event);
+      if (problem) throw new CommandDecodeError(`event: ${problem}`);
+      cmd = { type: 'event-fire', event };
+      break;
+    }
     // sec
     case Tag.Acl: {
       let op: unknown;
@@ -418,4 +564,14 @@ export function decodeCommand(bytes: Uint8Array): Command {
   }
   d.expectEnd('the command');
   return cmd;
+}
+
+/** Why an event cannot be fired, or undefined (checked on encode and on every replica's decode). */
+export function eventProblem(ev: UserEvent): string | undefined {
+  if (typeof ev.id !== 'string' || ev.id === '' || Buffer.byteLength(ev.id) > 64) return 'the id must be 1-64 bytes';
+  if (typeof ev.name !== 'string' || ev.name === '' || Buffer.byteLength(ev.name) > MAX_EVENT_NAME_BYTES) return `the name must be 1-${MAX_EVENT_NAME_BYTES} bytes`;
+  if (!Buffer.isBuffer(ev.payload) && !(ev.payload as unknown instanceof Uint8Array)) return 'the payload must be bytes';
+  if (ev.payload.length > MAX_EVENT_PAYLOAD_BYTES) return `the payload is ${ev.payload.length} bytes, at most ${MAX_EVENT_PAYLOAD_BYTES}`;
+  for (const f of [ev.nodeFilter, ev.serviceFilter, ev.tagFilter]) if (typeof f !== 'string' || Buffer.byteLength(f) > 256) return 'a filter is over 256 bytes';
+  return undefined;
 }

@@ -4,16 +4,18 @@
 // write touched.
 
 import { isUtf8 } from 'node:buffer';
+import { KonsulError } from '../errors.js';
 import { MAX_KEY_BYTES, StorageCorruptionError, type StateReader, type StateStore, type StateWriter } from '../storage/index.js';
 import { SnapshotDecoder } from '../storage/snapshot-format.js';
 import {
   Catalog, CatalogBatch, CATALOG_CHECKS_TABLE, CATALOG_INDEX_TABLE, CATALOG_NODES_TABLE, CATALOG_SERVICES_TABLE, CATALOG_TABLES,
 } from './catalog.js';
-import { decodeCommand, type Command } from './command.js';
+import { COMMAND_VERSION, decodeCommand, UnsupportedCommandError, type Command } from './command.js';
 import { KV_HEADER, KV_MODIFY_AT, KV_TABLE, checkKvRecord, decodeKv, encodeKv, withLock, type KvEntry } from './kv-record.js';
 import { COORD_TABLES, Coordination } from './coordination.js';
 import { applyTxn, type TxnOp, type TxnOutcome } from './txn.js';
 import { KV_LOCKS_TABLE, SESSIONS_TABLE, SESSION_INDEX_KEY, decodeLock, encodeSession, listSessions, readSession, sessionInputProblem, type KvLock, type SessionRecord } from './sessions.js';
+import { EventBuffer, type AppliedEvent } from './events.js';
 import { ACL_TABLE, AclState } from './acl.js';
 import { TopicWatchers } from './watchers.js';
 
@@ -24,6 +26,8 @@ export const META_TABLE = 'meta';
 export const STATE_TABLES: readonly string[] = [KV_TABLE, MEMBERS_TABLE, META_TABLE, ...CATALOG_TABLES, ...COORD_TABLES, ACL_TABLE];
 
 const KV_INDEX_KEY = 'kvIndex';
+/** The protocol version the cluster runs at (u16); absent means 1, the first release's. */
+const CLUSTER_VERSION_KEY = 'clusterVersion';
 
 export interface MemberRecord {
   id: string;
@@ -84,6 +88,22 @@ function encodeIndex(index: number): Buffer {
 
 // ------------------------------------------------------------ the machine
 
+/**
+ * A committed entry holds a command this konsul does not understand (a newer
+ * konsul wrote it). Thrown out of apply, nothing of the batch applied: the
+ * node must stop rather than skip it, and be upgraded.
+ */
+export class CommandTooNewError extends KonsulError {
+  readonly index: number;
+  constructor(index: number, detail: string) {
+    super('KONSUL_ERR_COMMAND_TOO_NEW',
+      `log entry ${index} holds a command this konsul cannot apply (${detail}); it was written by a newer konsul: upgrade this node (it understands command versions up to ${COMMAND_VERSION})`,
+      'internal');
+    this.name = 'CommandTooNewError';
+    this.index = index;
+  }
+}
+
 /** A KV change one apply made: a key written or deleted, or a prefix deleted (recurse). */
 interface Touch {
   key: string;
@@ -121,9 +141,17 @@ export class StateMachine {
   /** ACL tokens and policies (sec): written in the same transactions; reads come from memory. */
   readonly acl = new AclState();
   private aclChangedInBatch = false;
+  /** User events, in memory only (api branch, issue 18). */
+  readonly events = new EventBuffer();
+  /** Events applied in the batch being applied: they join the buffer once it commits. */
+  private readonly pendingEvents: AppliedEvent[] = [];
   /** A restore command was applied in the batch being applied: reload everything after it commits. */
   private restoredInBatch = false;
   private readonly restoreListeners: Array<(index: number) => void> = [];
+  /** The replicated cluster protocol version (1 until a cluster-version command raised it). */
+  private clusterVersionValue = 1;
+  /** What the batch being applied raised it to (committed with the batch). */
+  private batchClusterVersion = 0;
   /** Sessions, locks, transactions and batched writes (coord). */
   readonly coord = new Coordination(META_TABLE);
 
@@ -140,6 +168,8 @@ export class StateMachine {
   private loadCaches(): void {
     const stored = this.store.read((txn) => txn.get(META_TABLE, KV_INDEX_KEY));
     this.kvIndexValue = stored && stored.length === 8 ? stored.readDoubleBE(0) : 0;
+    const version = this.store.read((txn) => txn.get(META_TABLE, CLUSTER_VERSION_KEY));
+    this.clusterVersionValue = version && version.length === 2 ? version.readUInt16BE(0) : 1;
     this.recentDeletes.clear();
     // Deletes before now are unknown: any prefix may have lost keys up to the current KV index.
     this.floorIndex = this.kvIndexValue;
@@ -172,10 +202,12 @@ export class StateMachine {
     const kvIndex = this.store.applyBatch(last, (txn) => {
       // applyBatch runs this again after growing the map: start clean each time.
       touched.length = 0;
+      this.pendingEvents.length = 0;
       this.catalogBatch.clear();
       this.coord.beginBatch();
       this.restoredInBatch = false;
       this.aclChangedInBatch = false;
+      this.batchClusterVersion = 0;
       let kvIndex = this.kvIndexValue;
       for (let i = first; i < items.length; i++) {
         const item = items[i]!;
@@ -184,7 +216,9 @@ export class StateMachine {
         let cmd: Command;
         try {
           cmd = decodeCommand(item.command);
-        } catch {
+        } catch (error) {
+          // Written by a newer konsul: skipping it would make this replica differ from the others. Stop.
+          if (error instanceof UnsupportedCommandError) throw new CommandTooNewError(item.index, error.message);
           results[i] = false;
           continue;
         }
@@ -197,6 +231,7 @@ export class StateMachine {
     });
 
     this.kvIndexValue = kvIndex;
+    if (this.batchClusterVersion > this.clusterVersionValue) this.clusterVersionValue = this.batchClusterVersion;
     if (this.restoredInBatch) {
       // The tables were replaced: the caches and every waiter start over from what is stored.
       this.restoredInBatch = false;
@@ -205,6 +240,7 @@ export class StateMachine {
       for (const listener of this.restoreListeners) listener(last);
       return results;
     }
+    for (const event of this.pendingEvents.splice(0)) this.events.push(event);
     this.coord.commit();
     if (this.catalogBatch.changes.length > 0) this.catalog.commit(this.catalogBatch);
     if (this.aclChangedInBatch) {
@@ -267,6 +303,9 @@ export class StateMachine {
         });
         return ok;
       }
+      case 'event-fire':
+        this.pendingEvents.push({ ...cmd.event, ltime: index });
+        return true;
       case 'restore':
         if (!restoreTables(txn, index, cmd.state)) return false;
         // Every key may have changed or gone: the KV index moves to this entry, as for a delete of everything.
@@ -296,6 +335,17 @@ export class StateMachine {
         this.coord.batchResults(index, results);
         return true;
       }
+      // ---- ops (versioning)
+      case 'cluster-version': {
+        // Only ever raised: once every member spoke a version, the cluster stays there.
+        const current = Math.max(this.clusterVersionValue, this.batchClusterVersion);
+        if (cmd.version <= current) return false;
+        const b = Buffer.allocUnsafe(2);
+        b.writeUInt16BE(cmd.version, 0);
+        txn.put(META_TABLE, CLUSTER_VERSION_KEY, b);
+        this.batchClusterVersion = cmd.version;
+        return true;
+      }
       // sec
       case 'acl': {
         const ok = this.acl.apply(txn, index, cmd.op);
@@ -303,6 +353,11 @@ export class StateMachine {
         return ok;
       }
     }
+  }
+
+  /** The protocol version the cluster runs at, as this replica has applied it. */
+  clusterVersion(): number {
+    return this.clusterVersionValue;
   }
 
   private toucher(touched: Touch[], index: number): (key: string, recurse: boolean, deleted: boolean) => void {

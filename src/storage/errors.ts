@@ -70,3 +70,15 @@ export class StorageClosedError extends KonsulError {
     this.name = 'StorageClosedError';
   }
 }
+
+/** A data dir written by a newer konsul (a newer format): this one must not run on it. */
+export class DataDirTooNewError extends KonsulError {
+  readonly format: number;
+  constructor(path: string, format: number, newest: number) {
+    super('KONSUL_ERR_DATA_DIR_TOO_NEW',
+      `the data in ${path} is format ${format}, written by a newer konsul; this one reads formats up to ${newest}: run the newer konsul (a data dir cannot go back to an older one)`,
+      'internal');
+    this.name = 'DataDirTooNewError';
+    this.format = format;
+  }
+}

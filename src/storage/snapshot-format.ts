@@ -171,7 +171,11 @@ export class SnapshotDecoder {
   private consume(buf: Buffer, at: number, size: number): void {
     if (!this.headerSeen) {
       if (!buf.subarray(at, at + 4).equals(MAGIC)) throw new SnapshotCorruptionError('not a konsul state snapshot (bad magic)');
-      if (buf[at + 4] !== VERSION) throw new SnapshotCorruptionError(`unknown format version ${buf[at + 4]}`);
+      if (buf[at + 4] !== VERSION) {
+        throw new SnapshotCorruptionError(buf[at + 4]! > VERSION
+          ? `state snapshot format ${buf[at + 4]} is newer than this konsul reads (${VERSION}): it was written by a newer konsul`
+          : `unknown format version ${buf[at + 4]}`);
+      }
       this.headerSeen = true;
       this.appliedIndex = readUint64(buf, at + 5);
       this.tableCount = buf.readUInt32BE(at + 13);

@@ -9,7 +9,7 @@ import type { Socket } from 'node:net';
 import type { Message, NodeId } from '../raft/types.js';
 import { MessageType } from '../raft/types.js';
 import {
-  encodeErrorBody, encodeFrame, FrameType, HANDSHAKE_MAX_FRAME_SIZE, HandshakeRejectReason, PROTOCOL_VERSION, responseFrame, type Frame, type Hello,
+  encodeErrorBody, encodeFrame, FrameType, HANDSHAKE_MAX_FRAME_SIZE, HandshakeRejectReason, responseFrame, type Frame, type Hello,
 } from './codec.js';
 import {
   ConnectionClosedError, FrameError, NoRequestHandlerError, ProtocolError, RequestRefusedError, SnapshotAbortedError,
@@ -51,6 +51,8 @@ interface SnapshotReceipt {
 export class InboundConnection {
   /** The peer's node id, once its hello is accepted. */
   peerId: NodeId = '';
+  /** The newest protocol version the peer said it speaks (its hello's version). */
+  peerVersion = 0;
   readonly remoteAddress: string;
   readonly closedPromise: Promise<void>;
   private readonly host: InboundHost;
@@ -178,7 +180,10 @@ export class InboundConnection {
     const { options, counters, tokenDigest } = this.host;
     clearTimeout(this.timer);
     this.timer = undefined;
-    let verdict = judgeHello(hello, { nodeId: options.nodeId, clusterId: options.clusterId, tokenDigest });
+    let verdict = judgeHello(hello, {
+      nodeId: options.nodeId, clusterId: options.clusterId, tokenDigest,
+      clusterVersion: options.clusterVersion?.(), newest: options.protocolVersion,
+    });
     // sec: with mutual TLS, the certificate must name the node the hello claims to be.
     if (verdict.accepted && this.socket instanceof TLSSocket) {
       const identity = verifyPeerIdentity(this.socket, hello.from);
@@ -202,16 +207,18 @@ export class InboundConnection {
       return;
     }
     this.peerId = hello.from;
+    this.peerVersion = hello.version;
     this.state = 'open';
     this.parser.maxFrameSize = options.maxFrameSize;
-    this.socket.write(encodeFrame({ type: FrameType.HelloOk, version: PROTOCOL_VERSION, nodeId: options.nodeId }));
+    // Our newest: a version-1 dialer ignores it, a newer one takes the lower of the two.
+    this.socket.write(encodeFrame({ type: FrameType.HelloOk, version: options.protocolVersion, nodeId: options.nodeId }));
     if (hello.to === '') {
       // Not the peer's Raft link: it must not replace that one.
       this.rpc = true;
       options.logger.debug({ remote: this.remoteAddress, peer: this.peerId }, 'request connection opened');
       return;
     }
-    options.logger.info({ remote: this.remoteAddress, peer: this.peerId }, 'peer connected');
+    options.logger.info({ remote: this.remoteAddress, peer: this.peerId, protocol: verdict.version }, 'peer connected');
     this.host.accepted(this);
   }
 
@@ -230,7 +237,7 @@ export class InboundConnection {
     }
     let answer: Promise<Uint8Array>;
     try {
-      answer = onRequest(method, body, { nodeId: this.peerId, address: this.remoteAddress, role: this.peerRole });
+      answer = onRequest(method, body, { nodeId: this.peerId, address: this.remoteAddress, version: this.peerVersion, role: this.peerRole });
     } catch (err) {
       answer = Promise.reject(err);
     }

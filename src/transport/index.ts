@@ -5,7 +5,7 @@ export { Transport, formatAddress } from './transport.js';
 export type { TransportOptions, TransportTlsOptions, TransportLogger } from './options.js';
 export type { TransportCounters, TransportStats, PeerStats, PeerState } from './stats.js';
 export {
-  PROTOCOL_VERSION, DEFAULT_MAX_FRAME_SIZE, HANDSHAKE_MAX_FRAME_SIZE, FrameType, HandshakeRejectReason,
+  PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, LEGACY_PROTOCOL_VERSION, DEFAULT_MAX_FRAME_SIZE, HANDSHAKE_MAX_FRAME_SIZE, FrameType, HandshakeRejectReason,
   encodeFrame, decodeFrame, encodeMessage, decodeMessage, writeMessageFrame, writeFrame, snapshotChunkFrame,
   requestFrame, responseFrame, encodeErrorBody, decodeErrorBody, frameDecodeError, frameEncodeError,
   type Frame, type Hello,

@@ -15,7 +15,7 @@ import { createServer as tlsCreateServer, type Server as TlsServer } from 'node:
 import type { Message, NodeId } from '../raft/types.js';
 import { MessageType } from '../raft/types.js';
 import { FrameEncodeError, PeerUnreachableError, TransportClosedError } from './errors.js';
-import { tokenDigest } from './handshake.js';
+import { agreedVersion, tokenDigest } from './handshake.js';
 import { InboundConnection, type InboundHost } from './inbound.js';
 import { RefusalLog, refusalSource } from './refusal-log.js';
 import { RequestClient } from './requests.js';
@@ -215,6 +215,19 @@ export class Transport {
     this.peers.delete(nodeId);
     this.dirty.delete(peer);
     await peer.close();
+  }
+
+  /**
+   * The protocol version this node and `nodeId` speak to each other, as the
+   * last handshake between them said (the link we dialed first, else theirs to
+   * us); undefined before any handshake.
+   */
+  peerVersion(nodeId: NodeId): number | undefined {
+    const peer = this.peers.get(nodeId);
+    if (peer !== undefined && peer.protocolVersion > 0) return peer.protocolVersion;
+    const inbound = this.inboundByPeer.get(nodeId);
+    if (inbound !== undefined && inbound.peerVersion > 0) return agreedVersion(inbound.peerVersion, this.options.protocolVersion);
+    return undefined;
   }
 
   stats(): TransportStats {

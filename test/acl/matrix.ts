@@ -134,6 +134,18 @@ export function samples(node: string): Sample[] {
 
     s('GET', '/metrics', '/metrics', right('agent', 'read', node)),
     s('GET', '/v1/agent/metrics', '/v1/agent/metrics?format=prometheus', right('agent', 'read', node)),
+    // routes from api, cli and ops: Consul's ACL requirements for them
+    s('GET', '/v1/catalog/datacenters', '/v1/catalog/datacenters', PUBLIC),
+    s('GET', '/v1/agent/version', '/v1/agent/version', PUBLIC),
+    s('GET', '/v1/catalog/node-services/:node', `/v1/catalog/node-services/${node}`, right('node', 'read', node)),
+    s('PUT', '/v1/agent/maintenance', '/v1/agent/maintenance?enable=false', right('node', 'write', node)),
+    s('PUT', '/v1/agent/service/maintenance/:id', '/v1/agent/service/maintenance/web-m?enable=false', right('service', 'write', 'web')),
+    s('PUT', '/v1/agent/service/maintenance/:id', '/v1/agent/service/maintenance/db-m?enable=false', right('service', 'write', 'db')),
+    s('PUT', '/v1/agent/reload', '/v1/agent/reload', right('agent', 'write', node)),
+    // a bad ?loglevel answers 400 once the check passed, so the matrix never holds a log stream open
+    s('GET', '/v1/agent/monitor', '/v1/agent/monitor?loglevel=matrix', right('agent', 'read', node)),
+    s('GET', '/v1/operator/autopilot/health', '/v1/operator/autopilot/health', right('operator', 'read', '')),
+    s('GET', '/v1/operator/autopilot/state', '/v1/operator/autopilot/state', right('operator', 'read', '')),
     s('GET', '/v1/snapshot', '/v1/snapshot', right('acl', 'write', '')),
     s('PUT', '/v1/snapshot', '/v1/snapshot', right('acl', 'write', ''), ''),
   ];

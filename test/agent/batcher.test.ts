@@ -10,9 +10,10 @@ import type { ProposalResult } from '../../src/agent/driver.js';
 import { encodeCommand, type StateMachine } from '../../src/state/index.js';
 import { stateFixture } from '../state/helpers.js';
 
-/** A one-node "Raft": each proposal is the next index, applied at once. */
+/** A one-node "Raft": each proposal is the next index, applied at once. The cluster runs protocol 2 (batches need it). */
 function proposer(sm: StateMachine): { propose(bytes: Uint8Array): Promise<ProposalResult>; entries: Uint8Array[] } {
   let index = sm.appliedIndex();
+  if (sm.clusterVersion() < 2) sm.apply([{ index: ++index, command: encodeCommand({ type: 'cluster-version', version: 2 }) }]);
   const entries: Uint8Array[] = [];
   return {
     entries,
@@ -69,5 +70,23 @@ describe('same-turn write batching', () => {
     assert.equal(batchingEnabled({}), true);
     for (const v of ['off', '0', 'false', 'NO']) assert.equal(batchingEnabled({ KONSUL_WRITE_BATCHING: v }), false, v);
     assert.equal(batchingEnabled({ KONSUL_WRITE_BATCHING: 'on' }), true);
+  });
+});
+
+describe('same-turn write batching during a rolling upgrade (ops)', () => {
+  test('a cluster still at protocol 1 (the first release does not know batch) gets one entry per write', async (t) => {
+    const { sm } = stateFixture(t).open();
+    assert.equal(sm.clusterVersion(), 1);
+    const entries: Uint8Array[] = [];
+    let index = sm.appliedIndex();
+    const b = new WriteBatcher(async (bytes) => {
+      entries.push(bytes);
+      const at = ++index;
+      const [result] = sm.apply([{ index: at, command: bytes }]);
+      return { result, index: at };
+    }, sm, true);
+    await Promise.all([b.propose(set('a', '1')), b.propose(set('b', '2'))]);
+    assert.equal(entries.length, 2);
+    assert.ok(entries.every((e) => e[0] === 1), 'bare kv-set commands, as the first release reads them');
   });
 });

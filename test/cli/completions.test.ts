@@ -14,7 +14,7 @@ import { pino } from 'pino';
 import { startAgent, type RunningAgent } from '../../src/main/agent.js';
 import { commandModel } from '../../src/cli/docs/model.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
-import { buildCli } from '../../src/cli/main.js';
+import { buildCli } from '../../src/cli/full-cli.js';
 import { deadAddress, run } from './harness.js';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;

@@ -60,13 +60,13 @@ describe('konsul kv put --acquire/--release/--fence', () => {
     const b = (await run(['session', 'create', ...at])).out.trim();
     const got = await run(['kv', 'put', '--json', '--acquire', a, 'svc/leader', 'a', ...at]);
     assert.equal(got.code, EXIT.ok, got.err);
-    const token = (JSON.parse(got.out) as { fencingToken: number }).fencingToken;
+    const token = (JSON.parse(got.out) as { FencingToken: number }).FencingToken;
     assert.ok(token > 0);
     const refused = await run(['kv', 'put', '--acquire', b, 'svc/leader', 'b', ...at]);
     assert.equal(refused.code, EXIT.failed);
     assert.match(refused.err, /held by another session/);
-    const held = JSON.parse((await run(['kv', 'get', '--json', 'svc/leader', ...at])).out) as { session: string; lockIndex: number };
-    assert.deepEqual([held.session, held.lockIndex], [a, 1]);
+    const held = JSON.parse((await run(['kv', 'get', '--json', 'svc/leader', ...at])).out) as { Session: string; LockIndex: number };
+    assert.deepEqual([held.Session, held.LockIndex], [a, 1]);
     assert.equal((await run(['kv', 'put', '--fence', String(token), '--fence-key', 'svc/leader', 'db', 'one', ...at])).code, EXIT.ok);
     assert.equal((await run(['session', 'destroy', a, ...at])).code, EXIT.ok);
     const stale = await run(['kv', 'put', '--fence', String(token), '--fence-key', 'svc/leader', 'db', 'two', ...at]);

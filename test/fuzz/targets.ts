@@ -4,6 +4,7 @@ import type { FuzzTarget } from './runner.js';
 import { dnsForwardTarget, dnsHandlerTarget, dnsServerTarget } from './dns-targets.js';
 import { definitionsTarget, httpRawTarget, httpTarget } from './http-targets.js';
 import { configTarget } from './config-targets.js';
+import { filterTarget } from './filter-targets.js';
 import { snapshotTarget } from './snapshot-targets.js';
 import { commandTarget } from './state-targets.js';
 import { aclRulesTarget, encryptedSnapshotTarget } from './sec-targets.js';
@@ -25,4 +26,6 @@ export const TARGETS: readonly FuzzTarget[] = [
   // sec
   aclRulesTarget,
   encryptedSnapshotTarget,
+  // api branch (issue 18)
+  filterTarget,
 ];

@@ -14,7 +14,7 @@ import { KonsulError } from '../../src/errors.js';
 import { ConfChangeError } from '../../src/raft/index.js';
 import { writeArchive } from '../../src/state/archive.js';
 import { restoreProblem } from '../../src/state/machine.js';
-import { STATE_TABLES, StateMachine, encodeCommand, type Command } from '../../src/state/index.js';
+import { STATE_TABLES, StateMachine, encodeCommand, type CatalogOp, type Command, type UserEvent } from '../../src/state/index.js';
 import { CoordinationService } from '../../src/agent/sessions.js';
 import { LocalServices } from '../../src/agent/services.js';
 import { LmdbStateStore } from '../../src/storage/index.js';
@@ -124,6 +124,14 @@ export class FakeAgent extends EventEmitter implements AgentApi {
   async kvPut(key: string, value: Uint8Array, options: KvPutOptions = {}): Promise<boolean> {
     this.putCalls.push({ key, value: Buffer.from(value), options });
     return this.apply({ type: 'kv-set', key, value, flags: options.flags ?? 0, cas: options.cas });
+  }
+
+  async fireEvent(event: UserEvent): Promise<void> {
+    this.apply({ type: 'event-fire', event });
+  }
+
+  async catalogWrite(op: CatalogOp): Promise<boolean> {
+    return this.apply({ type: 'catalog', op });
   }
 
   async kvDelete(key: string, options: KvDeleteOptions = {}): Promise<boolean> {

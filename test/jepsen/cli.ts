@@ -35,7 +35,8 @@ and checks the history (DIR/history.jsonl) for linearizability.
   --cover         keep going past --time until every chosen fault ran at least once (CI)
   --unsafe MODE   start the agents with KONSUL_UNSAFE_FOR_TESTS=MODE, to prove the checks fail:
                   stale-default-reads (default reads with no ReadIndex or lease), or
-                  ack-before-commit (writes acknowledged before a majority has them)
+                  ack-before-commit (writes acknowledged before a majority has them), or
+                  ignore-disk-full (no disk guard: a full data-dir disk is written into)
   --lock-clients N  processes taking one lock and writing a register through it with fencing tokens;
                   every accepted write is checked for mutual exclusion (default 2; 0 for none)
   --txn-clients N clients doing multi-key transactions (/v1/txn) on a group of keys, checked for
@@ -50,6 +51,7 @@ Examples:
   npm run jepsen -- --time 600 --nemesis all --servers 5
   npm run jepsen -- --time 20 --nemesis partition-one --unsafe stale-default-reads   # must say INVALID
   npm run jepsen -- --time 20 --nemesis partition-leader --unsafe ack-before-commit   # must say INVALID
+  npm run jepsen -- --time 10 --nemesis disk-full --unsafe ignore-disk-full          # must say INVALID
 
 Exit: 0 valid, 1 invalid, 2 usage error.`;
 
@@ -107,8 +109,8 @@ async function main(argv: string[]): Promise<number> {
   try {
     const servers = int('servers', values.servers, 3, 3, 5);
     if (servers !== 3 && servers !== 5) throw new Error('--servers must be 3 or 5');
-    if (values.unsafe !== undefined && values.unsafe !== 'stale-default-reads' && values.unsafe !== 'ack-before-commit') {
-      throw new Error('--unsafe must be stale-default-reads or ack-before-commit');
+    if (values.unsafe !== undefined && !['stale-default-reads', 'ack-before-commit', 'ignore-disk-full'].includes(values.unsafe)) {
+      throw new Error('--unsafe must be stale-default-reads, ack-before-commit or ignore-disk-full');
     }
     opts = {
       timeS: int('time', values.time, 60, 1, 86_400),

@@ -307,4 +307,31 @@ describe('runs on real agents', () => {
     assert.match(r.verdict, /^jepsen: INVALID, not linearizable: key jepsen\/k\d/);
     rmSync(r.dir, { recursive: true, force: true });
   });
+
+  test('with KONSUL_UNSAFE_FOR_TESTS=ignore-disk-full, the node whose disk fills dies on it and the run is INVALID', { skip: isRoot() ? false : 'needs root to mount a small filesystem' }, async () => {
+    const r = await runJepsen({
+      timeS: 3, nemeses: parseNemeses('disk-full'), servers: 3, clients: 4, keys: 3, seed: 21, recoveryS: 30, cover: true,
+      quietMs: [500, 800], holdMs: [2500, 3000], agentEnv: { KONSUL_UNSAFE_FOR_TESTS: 'ignore-disk-full' }, log: quiet,
+    });
+    try {
+      assert.equal(r.valid, false, `a node without the disk guard went unnoticed: ${r.verdict}`);
+      assert.match(r.verdict, /disk-full: n3 (is full .* but it never said so|exited while its disk was full)/);
+    } finally {
+      rmSync(r.dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a disk-full and a slow-disk fault on one server: it stops taking entries, stays up, takes them again once freed; the run is valid', { skip: isRoot() ? false : 'needs root to mount a small filesystem' }, async () => {
+    const r = await runJepsen({
+      timeS: 3, nemeses: parseNemeses('disk-full,slow-disk'), servers: 3, clients: 4, keys: 3, seed: 22, recoveryS: 30, cover: true,
+      quietMs: [500, 800], holdMs: [2000, 2500], log: quiet,
+    });
+    try {
+      assert.equal(r.valid, true, `${r.verdict}\nrun dir: ${r.dir}`);
+      assert.equal(r.events['disk-full episodes'], 1);
+      assert.equal(r.events['disk space freed'], 1);
+    } finally {
+      if (r.valid) rmSync(r.dir, { recursive: true, force: true });
+    }
+  });
 });

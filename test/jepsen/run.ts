@@ -7,10 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkLinearizable, checkStaleReads, replicaDifferences, type ReplicaDump } from './checks.js';
 import { Clients, KEY_PREFIX } from './client.js';
-import { call, JCluster, sleep } from './cluster.js';
+import { spawnSync } from 'node:child_process';
+import { call, FAKETIME_LIB, JCluster, sleep } from './cluster.js';
 import { HistoryWriter } from './history.js';
 import { NEMESES, Scheduler, type Nemesis } from './nemesis.js';
-import { createNetwork, type Network } from './net.js';
+import { createNetwork, isRoot, type Network } from './net.js';
 import { Rng } from './rng.js';
 import { LockWorkload, checkMutualExclusion, type MutexVerdict } from './lock.js';
 import { TxnWorkload, checkTxnAtomicity } from './txn.js';
@@ -76,6 +77,8 @@ const LOG_EVENTS: Record<string, string> = {
   'log compactions': 'log compacted behind a snapshot',
   'promotions to voter': 'server promoted to voter',
   'leader elections won': '"role":"leader"',
+  'disk-full episodes': 'disk full:',
+  'disk space freed': 'disk space is back',
 };
 
 function countLogEvents(cluster: JCluster): Record<string, number> {
@@ -120,6 +123,7 @@ export async function abortActive(): Promise<void> {
   const { cluster, net } = active;
   active = {};
   await cluster?.stopAll().catch(() => undefined);
+  for (const n of cluster?.nodes.values() ?? []) if (n.mounted) spawnSync('umount', ['-l', n.dataDir]);
   net?.destroy();
 }
 
@@ -137,14 +141,21 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
   const net = createNetwork(ids, o.namespaces ?? true);
   active.net = net;
   let nemeses = o.nemeses;
+  const noClock = FAKETIME_LIB ? undefined : 'libfaketime is not installed (apt-get install faketime)';
+  const noDisk = isRoot() ? undefined : 'a small filesystem of its own for one data dir needs root (mount -t tmpfs)';
+  // Where tc netem is missing, the delay fault runs through delaying proxies (delay-proxy.ts) instead.
+  const proxies = nemeses.some((n) => n.needsDelay) && net.noDelay !== undefined;
+  if (proxies) log('jepsen: tc netem is missing: the delay fault goes through a delaying proxy in front of each node');
   for (const n of nemeses) {
-    const why = n.needsDelay && net.noDelay ? net.noDelay : n.needsNet && net.noFaults ? net.noFaults : undefined;
+    const why = n.needsDelay && net.noDelay && !proxies ? net.noDelay : n.needsNet && net.noFaults && !(n.needsDelay && proxies) ? net.noFaults
+      : n.needsClock && noClock ? noClock : n.needsDisk && noDisk ? noDisk : undefined;
     if (why) {
       skipped.push(`${n.name} (${why})`);
       log(`jepsen: skipping ${n.name}: ${why}`);
     }
   }
-  nemeses = nemeses.filter((n) => !(n.needsNet && net.noFaults) && !(n.needsDelay && net.noDelay));
+  nemeses = nemeses.filter((n) => (n.needsDelay && proxies) || (!(n.needsNet && net.noFaults) && !(n.needsDelay && net.noDelay))
+    && !(n.needsClock && noClock) && !(n.needsDisk && noDisk));
   writeFileSync(join(dir, 'run.json'), `${JSON.stringify({
     timeS: o.timeS, nemeses: nemeses.map((n) => n.name), servers: o.servers, clients: o.clients, keys: o.keys,
     clientAgents: clientIds.length, seed: o.seed, network: net.kind, agentEnv: o.agentEnv ?? {}, started: new Date().toISOString(),
@@ -152,11 +163,26 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
 
   const history = new HistoryWriter(join(dir, 'history.jsonl'));
   const cluster = await JCluster.create({
-    dir, net, ids, clientIds, env: o.agentEnv ?? {},
+    dir, net, ids, clientIds, env: o.agentEnv ?? {}, proxies,
     // Low snapshot threshold: logs compact often, so restarted followers catch up by snapshot install.
     flags: ['--snapshot-threshold', '200', ...(o.agentFlags ?? [])],
   });
   active.cluster = cluster;
+  // The disk-full fault's victim: the last server's data dir is a 64 MiB tmpfs of its own.
+  let diskVictim: string | undefined;
+  if (nemeses.some((n) => n.needsDisk)) {
+    diskVictim = serverIds[serverIds.length - 1];
+    const node = cluster.node(diskVictim);
+    mkdirSync(node.dataDir, { recursive: true });
+    const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', node.dataDir], { encoding: 'utf8' });
+    if (m.status !== 0) {
+      skipped.push(`disk-full (mount failed: ${m.stderr.trim()})`);
+      nemeses = nemeses.filter((n) => !n.needsDisk);
+      diskVictim = undefined;
+    } else {
+      node.mounted = true;
+    }
+  }
   let recoveryMs: number | undefined;
   let clients: Clients | undefined;
   let scheduler: Scheduler | undefined;
@@ -181,7 +207,7 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
       txns = new TxnWorkload(cluster, history, new Rng(o.seed + 2), { atomic: o.txnAtomic ?? true, timeoutMs: 2_000 });
       txns.start(o.txnClients!);
     }
-    scheduler = new Scheduler({ cluster, net, rng, log }, history, nemeses, {
+    scheduler = new Scheduler({ cluster, net, rng, log, problems, diskVictim, proxies }, history, nemeses, {
       quietMs: o.quietMs ?? [1_000, 2_000], holdMs: o.holdMs ?? [2_000, 4_000], combineEvery: o.combineEvery ?? 4,
       healBoundMs: o.recoveryS * 1000,
     });
@@ -234,6 +260,7 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
     await scheduler?.stop().catch(() => undefined);
   } finally {
     await cluster.stopAll();
+    if (diskVictim) spawnSync('umount', ['-l', cluster.node(diskVictim).dataDir]);
     net.destroy();
     active = {};
     history.close();
@@ -267,7 +294,7 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
   return result;
 }
 
-async function waitVoters(cluster: JCluster, n: number, timeoutMs: number): Promise<void> {
+export async function waitVoters(cluster: JCluster, n: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const l = await cluster.leaderNow();
@@ -296,7 +323,7 @@ async function recover(cluster: JCluster, n: number, timeoutMs: number): Promise
 }
 
 /** Reads every key (?consistent, through the leader) into the history, so a lost write shows as a non-linearizable read. */
-async function finalReads(cluster: JCluster, history: HistoryWriter, clients: Clients, keys: number, problems: string[]): Promise<void> {
+export async function finalReads(cluster: JCluster, history: HistoryWriter, clients: Clients, keys: number, problems: string[]): Promise<void> {
   for (let k = 0; k < keys; k++) {
     const key = clients.key(k);
     let done = false;
@@ -318,7 +345,7 @@ async function finalReads(cluster: JCluster, history: HistoryWriter, clients: Cl
 }
 
 /** After a write through the leader, every member applies up to it; their ?stale dumps must be identical. */
-async function compareReplicas(cluster: JCluster, problems: string[], log: (l: string) => void): Promise<void> {
+export async function compareReplicas(cluster: JCluster, problems: string[], log: (l: string) => void): Promise<ReplicaDump | undefined> {
   // A write acknowledged by a node is applied there; every entry before it is committed.
   let target = 0;
   const deadline = Date.now() + 10_000;
@@ -337,7 +364,7 @@ async function compareReplicas(cluster: JCluster, problems: string[], log: (l: s
       if (st && st.appliedIndex >= target) break;
       if (Date.now() > deadline) {
         problems.push(`${n.id} did not apply up to ${target} within 20 s (applied ${st?.appliedIndex})`);
-        return;
+        return undefined;
       }
       await sleep(100);
     }
@@ -348,6 +375,7 @@ async function compareReplicas(cluster: JCluster, problems: string[], log: (l: s
   const diff = replicaDifferences(dumps);
   if (diff.length > 0) problems.push(`replicas differ: ${diff.slice(0, 5).join('; ')}`);
   else log(`jepsen: ${dumps.size} replicas identical (${[...dumps.values()][0]?.size ?? 0} keys under ${KEY_PREFIX})`);
+  return dumps;
 }
 
 export { NEMESES };

@@ -83,6 +83,22 @@ export interface SimOptions {
   trace?: boolean;
   /** Stop at the first violation (the default): later ones are usually its echoes. */
   stopOnViolation?: boolean;
+  /**
+   * Clocks that disagree (ops). drift: each node's clock runs at a rate drawn
+   * from 1 ± drift (and redrawn now and then), so its ticks come faster or
+   * slower than real time; the leader lease is shortened by that bound, as a
+   * deployment with such clocks must. jumps: a node's clock also jumps forward
+   * (several ticks at once) or back (no ticks for a while); no lease survives
+   * that, so lease reads are off and everything else must stay safe.
+   * Drawn from its own stream, so runs without it replay exactly as before.
+   */
+  clock?: { drift: number; jumps?: boolean };
+  /**
+   * A lease and a vote-refusal window shorter than the election timeout (ops:
+   * the agent's setting, which lets a follower that lost its leader's
+   * connection campaign sooner). Default: lease electionTicks-1, refusal electionTicks.
+   */
+  lease?: { leaseTicks: number; voteRefusalTicks: number };
 }
 
 interface PendingWrite {
@@ -117,6 +133,10 @@ class SimNode {
   knownCommitted = 0;
   leaderCheckedTerm = -1;
   compactEvery: number;
+  /** Clock faults (SimOptions.clock): tick rate, the sub-tick time accumulated, ticks a backward jump swallows. */
+  rate = 1;
+  clockAcc = 0;
+  skipTicks = 0;
 
   constructor(
     readonly id: NodeId,
@@ -156,7 +176,7 @@ export interface SimResult {
 
 export class Simulation {
   readonly prng: Prng;
-  readonly opts: Required<Omit<SimOptions, 'faults' | 'unsafe' | 'maxSizePerMsg'>> & {
+  readonly opts: Required<Omit<SimOptions, 'faults' | 'unsafe' | 'maxSizePerMsg' | 'clock' | 'lease'>> & {
     faults: FaultRates;
     unsafe: UnsafeKnobs;
   };
@@ -182,6 +202,9 @@ export class Simulation {
   /** Small caps split appends into many messages, which opens the windows that figure 8 needs. */
   private readonly maxSizePerMsg: number;
   private calm = false;
+  /** SimOptions.clock: its own random stream, so the other draws stay what they were. */
+  private readonly clock: { drift: number; jumps: boolean; rng: Prng } | undefined;
+  private readonly leaseOpts: SimOptions['lease'];
   readonly stats: SimResult['stats'] = {
     time: 0, messages: 0, dropped: 0, elections: 0, crashes: 0, confChanges: 0,
     transfers: 0, snapshotsSent: 0, commits: 0, okOps: 0,
@@ -189,6 +212,11 @@ export class Simulation {
 
   constructor(options: SimOptions) {
     this.prng = new Prng(options.seed);
+    this.leaseOpts = options.lease;
+    if (options.clock && (options.clock.drift > 0 || options.clock.jumps)) {
+      if (!(options.clock.drift >= 0 && options.clock.drift < 0.5)) throw new RangeError('clock.drift must be in [0, 0.5)');
+      this.clock = { drift: options.clock.drift, jumps: options.clock.jumps ?? false, rng: new Prng(options.seed ^ 0x0c10c) };
+    }
     const p = this.prng;
     const faults: FaultRates = {
       drop: p.pick([0, 0.01, 0.05, 0.15]),
@@ -257,8 +285,11 @@ export class Simulation {
       this.inFlight.delete(this.now);
       for (const m of this.prng.shuffle(due)) this.deliver(m);
     }
-    for (const node of this.nodes.values()) {
-      if (node.raft && (this.now + node.phase) % TICK === 0) node.raft.tick();
+    if (this.clock) this.clockTicks();
+    else {
+      for (const node of this.nodes.values()) {
+        if (node.raft && (this.now + node.phase) % TICK === 0) node.raft.tick();
+      }
     }
     if (!this.calm && this.scheduledCrashes.length > 0) {
       for (const c of this.scheduledCrashes.filter((c) => c.at <= this.now)) this.crash(this.nodes.get(c.id)!);
@@ -286,8 +317,50 @@ export class Simulation {
     return `n${++this.nextNodeNumber}`;
   }
 
+  /** Each node's clock at its own rate: a tick per TICK units of its time; a backward jump swallows some. */
+  private clockTicks(): void {
+    for (const node of this.nodes.values()) {
+      node.clockAcc += node.rate;
+      while (node.clockAcc >= TICK) {
+        node.clockAcc -= TICK;
+        if (node.skipTicks > 0) node.skipTicks--;
+        else node.raft?.tick();
+      }
+    }
+  }
+
+  private drawRate(): number {
+    const c = this.clock!;
+    return 1 + (c.rng.next() * 2 - 1) * c.drift;
+  }
+
+  /** A clock fault now and then: a node's rate redrawn, or (jumps) its clock jumping forward or back. */
+  private clockFault(alive: SimNode[]): void {
+    const c = this.clock;
+    if (!c || alive.length === 0) return;
+    const node = alive[Math.floor(c.rng.next() * alive.length)]!;
+    if (c.drift > 0 && c.rng.next() < 0.3) {
+      node.rate = this.drawRate();
+      this.log(`clock: ${node.id} now runs at ${node.rate.toFixed(3)}`);
+    }
+    if (c.jumps && c.rng.next() < 0.3) {
+      const n = 1 + Math.floor(c.rng.next() * 2 * ELECTION_TICKS);
+      if (c.rng.next() < 0.5) {
+        this.log(`clock: ${node.id} jumps ${n} ticks forward`);
+        for (let i = 0; i < n; i++) node.raft?.tick();
+      } else {
+        this.log(`clock: ${node.id} jumps back: no ticks for ${n}`);
+        node.skipTicks += n;
+      }
+    }
+  }
+
   private addNode(id: NodeId, disk: Disk): SimNode {
     const node = new SimNode(id, this.prng.int(0, TICK - 1), this.prng.fork(), disk, this.prng.pick([8, 20, 50, 1000]));
+    if (this.clock) {
+      node.rate = this.drawRate();
+      node.clockAcc = node.phase;
+    }
     this.nodes.set(id, node);
     this.start(node);
     return node;
@@ -306,6 +379,9 @@ export class Simulation {
       applied: node.sm.applied,
       maxSizePerMsg: this.maxSizePerMsg,
       maxInflightMsgs: 4,
+      // A lease must end before any other clock can have counted an election timeout: shorten it by the drift bound.
+      ...(this.leaseOpts ?? {}),
+      ...(this.clock ? { leaseTicks: Math.max(1, Math.floor((ELECTION_TICKS - 1) * (1 - this.clock.drift) / (1 + this.clock.drift))) } : {}),
       unsafe: this.opts.unsafe,
     });
     node.knownCommitted = Math.max(node.knownCommitted, 0);
@@ -560,6 +636,7 @@ export class Simulation {
     const dead = nodes.filter((n) => !n.alive);
     const leader = this.leader();
 
+    this.clockFault(alive);
     if (dead.length > 0 && p.chance(0.5)) this.restart(p.pick(dead));
     if (p.chance(f.crash) && alive.length > 0) {
       this.crash(leader && p.chance(0.4) ? leader : p.pick(alive));
@@ -693,7 +770,7 @@ export class Simulation {
       const id = ++this.nextOpId;
       if (roll < 0.4) {
         const op = this.invoke(c, 'read', key, null);
-        const lease = raft.role === Role.Leader && p.chance(0.5);
+        const lease = raft.role === Role.Leader && p.chance(0.5) && !this.clock?.jumps;
         if (!raft.readIndex(`r${id}`, { lease })) {
           this.finish(op, 'fail');
           continue;

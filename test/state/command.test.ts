@@ -29,6 +29,15 @@ const commandArb: fc.Arbitrary<Command> = fc.oneof(
     id: text(1), raftAddress: text(0), httpAddress: text(0), server: fc.boolean(),
   }),
   fc.record({ type: fc.constant('member-delete' as const), id: text(1) }),
+  // api branch (issue 18): user events.
+  fc.record({
+    type: fc.constant('event-fire' as const),
+    event: fc.record({
+      id: fc.uuid(), name: fc.string({ minLength: 1, maxLength: 20 }), nodeFilter: fc.string({ maxLength: 8 }),
+      serviceFilter: fc.string({ maxLength: 8 }), tagFilter: fc.string({ maxLength: 8 }),
+      payload: fc.uint8Array({ maxLength: 64 }).map((a) => Buffer.from(a)),
+    }),
+  }),
 );
 
 /** A comparable plain form: bytes as hex, absent optional fields dropped, recurse as a boolean. */
@@ -37,6 +46,7 @@ function plain(cmd: Command): Record<string, unknown> {
   for (const [k, v] of Object.entries(cmd)) if (v !== undefined) out[k] = v;
   if (cmd.type === 'kv-set') out.value = Buffer.from(cmd.value).toString('hex');
   if (cmd.type === 'kv-delete') out.recurse = cmd.recurse === true;
+  if (cmd.type === 'event-fire') out.event = { ...cmd.event, payload: cmd.event.payload.toString('hex') };
   return out;
 }
 

@@ -10,7 +10,7 @@ export class AgentRunCommand extends KonsulCommand {
   static override paths = [['agent']];
   static override usage = Command.Usage({
     category: 'Agent',
-    description: 'Run a konsul agent (a server, or by default a client with a full local replica)',
+    description: 'Run an agent: a server, or (the default) a client with a full replica',
     details: `
       Every setting can also come from a KONSUL_* environment variable (shown in brackets) or a JSON config
       file; flags win over the environment, which wins over the files, which win over the defaults.
@@ -88,6 +88,9 @@ export class AgentRunCommand extends KonsulCommand {
   httpsAddr = Option.String('--https-addr', { description: settingHelp('httpsAddr') });
   httpsVerifyIncoming = Option.Boolean('--https-verify-incoming', { description: settingHelp('httpsVerifyIncoming') });
   insecurePeers = Option.Boolean('--insecure-peers', { description: settingHelp('insecurePeers') });
+  nodeMeta = Option.Array('--node-meta', { description: settingHelp('nodeMeta') });
+  dnsUdpAnswerLimit = Option.String('--dns-udp-answer-limit', { description: settingHelp('dnsUdpAnswerLimit') });
+  dnsARecordLimit = Option.String('--dns-a-record-limit', { description: settingHelp('dnsARecordLimit') });
 
   printConfig = Option.Boolean('--print-config', false, { description: 'Print the effective settings and where each came from, then exit without starting' });
   json = Option.Boolean('--json', false, { description: 'With --print-config: print JSON, for scripts' });

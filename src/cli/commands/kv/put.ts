@@ -1,7 +1,9 @@
-// `konsul kv put`: write a value (from the argument or stdin), optionally with
-// flags and check-and-set on the key's ModifyIndex.
+// `konsul kv put`: write a value (the argument, `@file`, or stdin for `-`;
+// none is an empty value, as in Consul), optionally with flags and
+// check-and-set on the key's ModifyIndex.
 
 import { Command, Option, UsageError } from 'clipanion';
+import { readFile } from 'node:fs/promises';
 import type { AgentClient } from '../../client.js';
 import { QuietHttpCommand } from '../../command.js';
 import { CliError } from '../../errors.js';
@@ -14,8 +16,9 @@ export class KvPutCommand extends QuietHttpCommand {
     category: 'KV',
     description: 'Write a key',
     details: `
-      The value is the second argument, or stdin when it is "-" or left out (stored byte for byte).
-      With --base64 the value (argument or stdin) is base64 and the decoded bytes are stored.
+      The value is the second argument; "@FILE" reads it from a file and "-" from stdin (both stored byte
+      for byte); left out, the value is empty (as in Consul). With --base64 the value (argument, file or
+      stdin) is base64 and the decoded bytes are stored.
 
       With --cas N the write happens only if the key's ModifyIndex is still N (0: only if the key does
       not exist yet); otherwise nothing is written and the command exits with status 1.
@@ -27,7 +30,9 @@ export class KvPutCommand extends QuietHttpCommand {
     `,
     examples: [
       ['Write a value', '$0 kv put config/web/port 8080'],
-      ['From a file', '$0 kv put config/web/tls.pem - < tls.pem'],
+      ['From a file', '$0 kv put config/web/tls.pem @tls.pem'],
+      ['From stdin', 'echo on | $0 kv put config/web/feature -'],
+      ['An empty value (a marker key)', '$0 kv put config/web/ready'],
       ['Only if nobody changed it since index 42', '$0 kv put --cas 42 config/web/port 8081'],
       ['Only if it does not exist yet', '$0 kv put --cas 0 locks/deploy me'],
       ['With flags (an opaque number for the application)', '$0 kv put --flags 7 config/web/mode blue'],
@@ -49,7 +54,7 @@ export class KvPutCommand extends QuietHttpCommand {
   protected async run(client: AgentClient): Promise<number> {
     const flags = u64Flag('--flags', this.flags);
     const cas = u64Flag('--cas', this.cas);
-    let body = this.value === undefined || this.value === '-' ? await readAll(this.context.stdin) : Buffer.from(this.value, 'utf8');
+    let body = await this.valueBytes();
     if (this.base64) body = Buffer.from(body.toString('utf8').trim(), 'base64');
 
     if (this.acquire !== undefined && this.release !== undefined) throw new UsageError('--acquire and --release cannot be used together');
@@ -70,5 +75,20 @@ export class KvPutCommand extends QuietHttpCommand {
     }
     if (!this.json) this.say(`Success! Data written to: ${this.key}${token === undefined ? '' : ` (lock acquired, fencing token ${token})`}`);
     return EXIT.ok;
+  }
+
+  private async valueBytes(): Promise<Buffer> {
+    if (this.value === undefined) return Buffer.alloc(0);
+    if (this.value === '-') return await readAll(this.context.stdin);
+    if (this.value.startsWith('@') && this.value.length > 1) {
+      const file = this.value.slice(1);
+      try {
+        return await readFile(file);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        throw new CliError(`${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code ?? (error as Error).message} (a value starting with @ names a file to read)`, EXIT.failed);
+      }
+    }
+    return Buffer.from(this.value, 'utf8');
   }
 }
