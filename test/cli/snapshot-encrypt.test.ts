@@ -56,14 +56,14 @@ describe('encrypted snapshots', () => {
 
     const saved = await run(['snapshot', 'save', '--json', '--http-addr', addr, '--token', SECRET, '--encrypt', keyFile, file]);
     assert.equal(saved.code, EXIT.ok, saved.err);
-    assert.equal((JSON.parse(saved.out) as { encrypted?: boolean }).encrypted, true);
+    assert.equal((JSON.parse(saved.out) as { Encrypted?: boolean }).Encrypted, true);
     const bytes = readFileSync(file);
     assert.equal(bytes.subarray(0, 8).toString('latin1'), 'KSNAPENC');
     assert.ok(!bytes.includes(Buffer.from('the plaintext value')), 'the value is readable in the file');
 
     const inspected = await run(['snapshot', 'inspect', '--json', '--decrypt', keyFile, file]);
     assert.equal(inspected.code, EXIT.ok, inspected.err);
-    assert.equal((JSON.parse(inspected.out) as { tables: Record<string, number> }).tables.kv, 1);
+    assert.equal((JSON.parse(inspected.out) as { Tables: Record<string, number> }).Tables.kv, 1);
 
     agent.apply({ type: 'kv-delete', key: 'app/secret' });
     const restored = await run(['snapshot', 'restore', '--http-addr', addr, '--decrypt', keyFile, file], { env: { KONSUL_HTTP_TOKEN: SECRET } });
