@@ -28,9 +28,9 @@ describe('konsul maint', () => {
     const on = await run(['maint', '--enable', '--service', 'web1', '--reason', 'deploy', '--http-addr', addr]);
     assert.deepEqual([on.code, on.out], [EXIT.ok, 'Service "web1" entered maintenance mode\n']);
     assert.equal((await run(['maint', '--enable', '--http-addr', addr])).code, EXIT.ok);
-    const listed = JSON.parse((await run(['maint', '--json', '--http-addr', addr])).out) as Array<{ target: string; reason: string }>;
-    assert.deepEqual(listed.map((l) => l.target).sort(), ['node', 'service web1']);
-    assert.equal(listed.find((l) => l.target === 'service web1')?.reason, 'deploy');
+    const listed = JSON.parse((await run(['maint', '--json', '--http-addr', addr])).out) as Array<{ Target: string; Reason: string }>;
+    assert.deepEqual(listed.map((l) => l.Target).sort(), ['node', 'service web1']);
+    assert.equal(listed.find((l) => l.Target === 'service web1')?.Reason, 'deploy');
     assert.equal((await run(['maint', '--disable', '--service', 'web1', '--http-addr', addr])).code, EXIT.ok);
     assert.equal((await run(['maint', '--disable', '--http-addr', addr])).code, EXIT.ok);
     assert.equal((await run(['maint', '--http-addr', addr])).out, 'Nothing is in maintenance mode on this agent\n');

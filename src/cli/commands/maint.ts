@@ -60,9 +60,9 @@ export class MaintCommand extends QuietHttpCommand {
   private async list(client: AgentClient): Promise<number> {
     const checks = Object.values((await client.call('GET', '/v1/agent/checks')).json<Record<string, AgentCheck>>())
       .filter((c) => c.CheckID === NODE_CHECK || c.CheckID.startsWith(SERVICE_PREFIX))
-      .map((c) => ({ target: c.CheckID === NODE_CHECK ? 'node' : `service ${c.ServiceID}`, reason: c.Notes }));
+      .map((c) => ({ Target: c.CheckID === NODE_CHECK ? 'node' : `service ${c.ServiceID}`, Reason: c.Notes }));
     if (this.json) this.printJson(checks);
-    else if (checks.length > 0) this.out(table(['IN MAINTENANCE', 'REASON'], checks.map((c) => [c.target, c.reason])));
+    else if (checks.length > 0) this.out(table(['IN MAINTENANCE', 'REASON'], checks.map((c) => [c.Target, c.Reason])));
     else this.say('Nothing is in maintenance mode on this agent');
     return EXIT.ok;
   }
