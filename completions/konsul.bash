@@ -43,8 +43,8 @@ _konsul_values() {
 _konsul() {
   local cmd="" w i skip=0 words="" opts="" kind=none
   local _konsul_bin=${COMP_WORDS[0]} _konsul_addr=""
-  local known=' agent demo info monitor reload leave kv kv/get kv/put kv/delete kv/export kv/import watch txn session session/list session/info session/create session/destroy lock services services/register services/deregister services/list maint event check check/pass catalog catalog/services catalog/service catalog/nodes members operator operator/autopilot operator/autopilot/state top cluster cluster/status cluster/leader cluster/peers cluster/stats cluster/health cluster/join cluster/leave cluster/transfer-leader cluster/snapshot snapshot snapshot/save snapshot/restore snapshot/inspect bench bench/write bench/read bench/dns bench/failover bench/self-test version completion '
-  local valued=' --acquire --address --advertise --anti-entropy-interval --api --behavior --cas --check --check-http --check-interval --check-script --check-tcp --check-timeout --check-ttl --cluster-id --concurrency --config --consistency --data-dir --datacenter --dead-server-timeout --dns-a-record-limit --dns-addr --dns-node-ttl --dns-service-ttl --dns-udp-answer-limit --domain --duration --election-timeout --fault-cmd --fence --fence-key --flags --heal-cmd --heartbeat-interval --http-addr --id --interval --join --key --key-count --lock-delay --log-format --log-level --max-value-size --meta --name --node --node-health-timeout --node-id --node-meta --note --port --prefix --raft-addr --reason --recursor --release --requests --round-timeout --rounds --separator --service --settle --snapshot-interval --snapshot-threshold --sort --stabilization-time --state --tag --timeout --tls-ca --tls-cert --tls-key --token --ttl --type --value-size --wait -c -d -n '
+  local known=' agent demo info monitor reload leave kv kv/get kv/put kv/delete kv/export kv/import watch txn session session/list session/info session/create session/destroy lock services services/register services/deregister services/list maint event check check/pass catalog catalog/services catalog/service catalog/nodes members operator operator/autopilot operator/autopilot/state top cluster cluster/status cluster/leader cluster/peers cluster/stats cluster/health cluster/join cluster/leave cluster/transfer-leader cluster/snapshot snapshot snapshot/save snapshot/restore snapshot/inspect acl acl/bootstrap acl/policy acl/policy/create acl/policy/list acl/policy/read acl/policy/update acl/policy/delete acl/token acl/token/create acl/token/list acl/token/read acl/token/update acl/token/delete tls tls/ca tls/ca/create tls/cert tls/cert/create bench bench/write bench/read bench/dns bench/failover bench/self-test version completion '
+  local valued=' --acl-default-policy --acquire --additional-dnsname --additional-ipaddress --address --advertise --anti-entropy-interval --api --behavior --ca --ca-file --cas --check --check-http --check-interval --check-script --check-tcp --check-timeout --check-ttl --client-cert --client-key --cluster-id --concurrency --config --consistency --data-dir --datacenter --days --dc --dead-server-timeout --decrypt --description --dir --dns-a-record-limit --dns-addr --dns-node-ttl --dns-service-ttl --dns-udp-answer-limit --domain --duration --election-timeout --encrypt --fault-cmd --fence --fence-key --flags --heal-cmd --heartbeat-interval --http-addr --https-addr --id --interval --join --key --key-count --lock-delay --log-format --log-level --max-value-size --meta --name --node --node-health-timeout --node-id --node-meta --note --policy-id --policy-name --port --prefix --raft-addr --reason --recursor --release --requests --round-timeout --rounds --rules --secret --separator --service --settle --snapshot-interval --snapshot-threshold --sort --stabilization-time --state --tag --timeout --tls-ca --tls-cert --tls-key --token --ttl --type --value-size --wait -c -d -n '
   # Join back what bash split at ':' (127.0.0.1 : 8500), so an address is one word.
   local -a line=()
   local current=0
@@ -83,48 +83,61 @@ _konsul() {
     return 0
   fi
   case $cmd in
-    'agent') opts='--server --bootstrap --dev --join --node-id --data-dir --raft-addr --advertise --http-addr --dns-addr --config --token --tls-cert --tls-key --tls-ca --cluster-id --log-level --log-format --election-timeout --heartbeat-interval --snapshot-threshold --snapshot-interval --dead-server-timeout --stabilization-time --max-value-size --datacenter --domain --recursor --dns-only-passing --dns-node-ttl --dns-service-ttl --node-health-timeout --anti-entropy-interval --enable-script-checks --node-meta --dns-udp-answer-limit --dns-a-record-limit --print-config --json' ;;
+    'agent') opts='--server --bootstrap --dev --join --node-id --data-dir --raft-addr --advertise --http-addr --dns-addr --config --token --tls-cert --tls-key --tls-ca --cluster-id --log-level --log-format --election-timeout --heartbeat-interval --snapshot-threshold --snapshot-interval --dead-server-timeout --stabilization-time --max-value-size --datacenter --domain --recursor --dns-only-passing --dns-node-ttl --dns-service-ttl --node-health-timeout --anti-entropy-interval --enable-script-checks --acl-enabled --acl-default-policy --https-addr --https-verify-incoming --insecure-peers --node-meta --dns-udp-answer-limit --dns-a-record-limit --print-config --json' ;;
     'demo') opts='--data-dir --keep --json' ;;
-    'info') opts='--http-addr --json' ;;
-    'monitor') opts='--http-addr --json --log-level' ;;
-    'reload') opts='--http-addr --json --quiet -q' ;;
-    'leave') opts='--http-addr --json --quiet -q' ;;
-    'kv/get') opts='--http-addr --json --recurse --keys --separator --stale --consistent --base64' ;;
-    'kv/put') opts='--http-addr --json --quiet -q --flags --cas --base64 --acquire --release --fence --fence-key' ;;
-    'kv/delete') opts='--http-addr --json --quiet -q --recurse --cas' ;;
-    'kv/export') opts='--http-addr --json --stale --consistent' ;;
-    'kv/import') opts='--http-addr --json --prefix' ;;
-    'watch') opts='--http-addr --json --type --key --prefix --service --tag --passingonly --state' ;;
-    'txn') opts='--http-addr --json --stale --consistent' ;;
-    'session/list') opts='--http-addr --json --node --stale' ;;
-    'session/info') opts='--http-addr --json --stale' ;;
-    'session/create') opts='--http-addr --json --quiet -q --name --node --ttl --lock-delay --behavior --check --no-checks' ;;
-    'session/destroy') opts='--http-addr --json --quiet -q' ;;
-    'lock') opts='--http-addr --json --ttl --lock-delay --timeout --name' ;;
-    'services/register') opts='--http-addr --json --quiet -q --name --id --address --port --tag --meta --check-http --check-tcp --check-ttl --check-script --check-interval --check-timeout' ;;
-    'services/deregister') opts='--http-addr --json --quiet -q' ;;
-    'services/list') opts='--http-addr --json' ;;
-    'maint') opts='--http-addr --json --quiet -q --enable --disable --reason --service' ;;
-    'event') opts='--http-addr --json --quiet -q --name --node --service --tag --list' ;;
-    'check/pass') opts='--http-addr --json --quiet -q --note' ;;
-    'catalog/services') opts='--http-addr --json' ;;
-    'catalog/service') opts='--http-addr --json --tag --passing' ;;
-    'catalog/nodes') opts='--http-addr --json' ;;
-    'members') opts='--http-addr --json' ;;
-    'operator/autopilot/state') opts='--http-addr --json' ;;
-    'top') opts='--http-addr --json --sort --interval' ;;
-    'cluster/status') opts='--http-addr --json' ;;
-    'cluster/leader') opts='--http-addr --json --wait' ;;
-    'cluster/peers') opts='--http-addr --json' ;;
-    'cluster/stats') opts='--http-addr --json' ;;
-    'cluster/health') opts='--http-addr --json --quiet -q' ;;
-    'cluster/join') opts='--http-addr --json --quiet -q --address --id --non-voter' ;;
-    'cluster/leave') opts='--http-addr --json --quiet -q --node --id' ;;
-    'cluster/transfer-leader') opts='--http-addr --json --quiet -q --node --id' ;;
-    'cluster/snapshot') opts='--http-addr --json --quiet -q' ;;
-    'snapshot/save') opts='--http-addr --json --stale' ;;
-    'snapshot/restore') opts='--http-addr --json' ;;
-    'snapshot/inspect') opts='--json' ;;
+    'info') opts='--http-addr --json --token --ca-file --client-cert --client-key' ;;
+    'monitor') opts='--http-addr --json --token --ca-file --client-cert --client-key --log-level' ;;
+    'reload') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q' ;;
+    'leave') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q' ;;
+    'kv/get') opts='--http-addr --json --token --ca-file --client-cert --client-key --recurse --keys --separator --stale --consistent --base64' ;;
+    'kv/put') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q --flags --cas --base64 --acquire --release --fence --fence-key' ;;
+    'kv/delete') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q --recurse --cas' ;;
+    'kv/export') opts='--http-addr --json --token --ca-file --client-cert --client-key --stale --consistent' ;;
+    'kv/import') opts='--http-addr --json --token --ca-file --client-cert --client-key --prefix' ;;
+    'watch') opts='--http-addr --json --token --ca-file --client-cert --client-key --type --key --prefix --service --tag --passingonly --state' ;;
+    'txn') opts='--http-addr --json --token --ca-file --client-cert --client-key --stale --consistent' ;;
+    'session/list') opts='--http-addr --json --token --ca-file --client-cert --client-key --node --stale' ;;
+    'session/info') opts='--http-addr --json --token --ca-file --client-cert --client-key --stale' ;;
+    'session/create') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q --name --node --ttl --lock-delay --behavior --check --no-checks' ;;
+    'session/destroy') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q' ;;
+    'lock') opts='--http-addr --json --token --ca-file --client-cert --client-key --ttl --lock-delay --timeout --name' ;;
+    'services/register') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q --name --id --address --port --tag --meta --check-http --check-tcp --check-ttl --check-script --check-interval --check-timeout' ;;
+    'services/deregister') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q' ;;
+    'services/list') opts='--http-addr --json --token --ca-file --client-cert --client-key' ;;
+    'maint') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q --enable --disable --reason --service' ;;
+    'event') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q --name --node --service --tag --list' ;;
+    'check/pass') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q --note' ;;
+    'catalog/services') opts='--http-addr --json --token --ca-file --client-cert --client-key' ;;
+    'catalog/service') opts='--http-addr --json --token --ca-file --client-cert --client-key --tag --passing' ;;
+    'catalog/nodes') opts='--http-addr --json --token --ca-file --client-cert --client-key' ;;
+    'members') opts='--http-addr --json --token --ca-file --client-cert --client-key' ;;
+    'operator/autopilot/state') opts='--http-addr --json --token --ca-file --client-cert --client-key' ;;
+    'top') opts='--http-addr --json --token --ca-file --client-cert --client-key --sort --interval' ;;
+    'cluster/status') opts='--http-addr --json --token --ca-file --client-cert --client-key' ;;
+    'cluster/leader') opts='--http-addr --json --token --ca-file --client-cert --client-key --wait' ;;
+    'cluster/peers') opts='--http-addr --json --token --ca-file --client-cert --client-key' ;;
+    'cluster/stats') opts='--http-addr --json --token --ca-file --client-cert --client-key' ;;
+    'cluster/health') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q' ;;
+    'cluster/join') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q --address --id --non-voter' ;;
+    'cluster/leave') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q --node --id' ;;
+    'cluster/transfer-leader') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q --node --id' ;;
+    'cluster/snapshot') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q' ;;
+    'snapshot/save') opts='--http-addr --json --token --ca-file --client-cert --client-key --stale --encrypt' ;;
+    'snapshot/restore') opts='--http-addr --json --token --ca-file --client-cert --client-key --decrypt' ;;
+    'snapshot/inspect') opts='--json --decrypt' ;;
+    'acl/bootstrap') opts='--http-addr --json --token --ca-file --client-cert --client-key' ;;
+    'acl/policy/create') opts='--http-addr --json --token --ca-file --client-cert --client-key --name --description --rules' ;;
+    'acl/policy/list') opts='--http-addr --json --token --ca-file --client-cert --client-key' ;;
+    'acl/policy/read') opts='--http-addr --json --token --ca-file --client-cert --client-key --id --name' ;;
+    'acl/policy/update') opts='--http-addr --json --token --ca-file --client-cert --client-key --id --name --description --rules' ;;
+    'acl/policy/delete') opts='--http-addr --json --token --ca-file --client-cert --client-key --id' ;;
+    'acl/token/create') opts='--http-addr --json --token --ca-file --client-cert --client-key --description --policy-name --policy-id --secret' ;;
+    'acl/token/list') opts='--http-addr --json --token --ca-file --client-cert --client-key' ;;
+    'acl/token/read') opts='--http-addr --json --token --ca-file --client-cert --client-key --id --self' ;;
+    'acl/token/update') opts='--http-addr --json --token --ca-file --client-cert --client-key --id --description --policy-name --policy-id' ;;
+    'acl/token/delete') opts='--http-addr --json --token --ca-file --client-cert --client-key --id' ;;
+    'tls/ca/create') opts='--days --domain --dir --json' ;;
+    'tls/cert/create') opts='--server --client --node-id --ca --key --dc --domain --days --additional-dnsname --additional-ipaddress --dir --json' ;;
     'bench/write') opts='--concurrency -c --duration -d --requests -n --timeout --json --http-addr --api --key-count --prefix --value-size' ;;
     'bench/read') opts='--concurrency -c --duration -d --requests -n --timeout --json --http-addr --api --key-count --prefix --value-size --consistency --no-prefill' ;;
     'bench/dns') opts='--concurrency -c --duration -d --requests -n --timeout --json --dns-addr --name --type' ;;
@@ -138,7 +151,7 @@ _konsul() {
     return 0
   fi
   case $cmd in
-    '') words='agent demo info monitor reload leave kv watch txn session lock services maint event check catalog members operator top cluster snapshot bench version completion' ;;
+    '') words='agent demo info monitor reload leave kv watch txn session lock services maint event check catalog members operator top cluster snapshot acl tls bench version completion' ;;
     'kv') words='get put delete export import' ;;
     'session') words='list info create destroy' ;;
     'services') words='register deregister list' ;;
@@ -148,6 +161,12 @@ _konsul() {
     'operator/autopilot') words='state' ;;
     'cluster') words='status leader peers stats health join leave transfer-leader snapshot' ;;
     'snapshot') words='save restore inspect' ;;
+    'acl') words='bootstrap policy token' ;;
+    'acl/policy') words='create list read update delete' ;;
+    'acl/token') words='create list read update delete' ;;
+    'tls') words='ca cert' ;;
+    'tls/ca') words='create' ;;
+    'tls/cert') words='create' ;;
     'bench') words='write read dns failover self-test' ;;
   esac
   if [[ -n $words ]]; then

@@ -6,6 +6,8 @@
 // the AgentApi that HTTP calls.
 
 import { unsafeForTests } from './unsafe.js';
+import type { AclOp } from '../state/acl.js';
+import { KonsulError } from '../errors.js';
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -192,7 +194,12 @@ export class Agent implements AgentApi {
     // ---- coord: a renewal resets the leader's TTL timer
     'session-renew': ({ id }) => this.forwarder.onLeader('session-renew', { id }, async () => ({ session: (await this.coord.renewOnLeader(id)) ?? null })),
     // Membership requests may reach any member: pass them on to the leader.
-    join: (info, from) => {
+    join: (info, from: { nodeId: string; address: string; version?: number; role?: 'server' | 'client' }) => {
+      // sec: with mutual TLS, a client certificate joins only itself, and only as a client; servers
+      // (which forward joins to the leader) may add any node.
+      if (from.role === 'client' && (info.server || info.id !== from.nodeId)) {
+        return Promise.reject(new KonsulError('KONSUL_ERR_PERMISSION_DENIED', `node '${from.nodeId}' holds a client certificate: it may join only itself, as a client`, 'forbidden'));
+      }
       // ---- ops: a node that cannot speak the cluster's protocol version could never exchange a Raft message with it.
       refuseOlderJoiner(info.id, from.version, this.state.clusterVersion());
       return this.forwarder.onLeader('join', info, () => this.membership.joinOnLeader(info));
@@ -295,6 +302,11 @@ export class Agent implements AgentApi {
 
   catalogWrite(op: CatalogOp): Promise<boolean> {
     return this.write({ type: 'catalog', op });
+  }
+
+  // sec
+  aclApply(op: AclOp): Promise<boolean> {
+    return this.write({ type: 'acl', op });
   }
 
   // ------------------------------------------------------------ reads

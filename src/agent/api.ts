@@ -2,6 +2,7 @@
 // consistency, writes (forwarded to the leader when this node is not it), and
 // the cluster's state. Nothing here exposes Raft internals.
 
+import type { AclOp } from '../state/acl.js';
 import type { ArchiveHeader } from '../state/archive.js';
 import type { CatalogOp, HealthStatus, StateMachine, UserEvent } from '../state/index.js';
 import type { CheckDefinition, ServiceDefinition } from './local/definitions.js';
@@ -156,4 +157,6 @@ export interface AgentApi {
   self(): AgentSelf;
   /** Sessions, locks and transactions (coord). */
   readonly coord: CoordinationService;
+  /** sec: an ACL token or policy change through Raft; resolves once applied here. false: the state machine refused it. */
+  aclApply(op: AclOp): Promise<boolean>;
 }

@@ -49,6 +49,12 @@ export interface AgentFlagValues {
   nodeHealthTimeout?: string;
   antiEntropyInterval?: string;
   enableScriptChecks?: boolean;
+  // sec
+  aclEnabled?: boolean;
+  aclDefaultPolicy?: string;
+  httpsAddr?: string;
+  httpsVerifyIncoming?: boolean;
+  insecurePeers?: boolean;
   // api branch (issue 18)
   /** `key:value`, repeatable (`--node-meta rack:r1 --node-meta env:prod`). */
   nodeMeta?: string | string[];
@@ -109,6 +115,13 @@ export interface AgentConfig {
   antiEntropyIntervalMs: number;
   /** May services registered over HTTP carry script checks (which run any command)? Off by default, as in Consul. */
   enableScriptChecks: boolean;
+  // sec
+  /** HTTP ACLs: off unless enabled; with no rule for a request, default_policy answers. */
+  acl: { enabled: boolean; defaultPolicy: 'allow' | 'deny' };
+  /** HTTPS listener (with the --tls-cert/--tls-key pair); verifyIncoming: clients need a certificate from --tls-ca. */
+  https: { addr: HostPort; verifyIncoming: boolean } | undefined;
+  /** Peers beyond loopback without a join secret or mutual TLS, on purpose (warned at every start). */
+  insecurePeers: boolean;
   /** This node's metadata in the catalog (NodeMeta, ?node-meta, DNS TXT). */
   nodeMeta: Record<string, string>;
 }
@@ -155,9 +168,9 @@ export const SETTINGS = {
   httpAddr: S('httpAddr', ['KONSUL_HTTP_BIND_ADDR'], 'http_addr', 'address', '127.0.0.1:8500', 'HTTP API listen address (KONSUL_HTTP_ADDR only tells the CLI where to talk, as CONSUL_HTTP_ADDR does)'),
   dnsAddr: S('dnsAddr', ['KONSUL_DNS_ADDR'], 'dns_addr', 'address', '127.0.0.1:8600', 'DNS listen address'),
   token: S('token', ['KONSUL_RAFT_TOKEN'], 'token', 'string', 'none', 'Join token every peer must present'),
-  tlsCert: S('tlsCert', ['KONSUL_TLS_CERT'], 'tls_cert', 'path', 'none', 'PEM certificate for mutual TLS between peers'),
-  tlsKey: S('tlsKey', ['KONSUL_TLS_KEY'], 'tls_key', 'path', 'none', 'PEM key for the TLS certificate'),
-  tlsCa: S('tlsCa', ['KONSUL_TLS_CA'], 'tls_ca', 'path', 'none', 'PEM CA that signs every peer\'s certificate'),
+  tlsCert: S('tlsCert', ['KONSUL_TLS_CERT'], 'tls_cert', 'path', 'none', 'PEM certificate for mutual TLS between peers (and HTTPS)', true),
+  tlsKey: S('tlsKey', ['KONSUL_TLS_KEY'], 'tls_key', 'path', 'none', 'PEM key for the TLS certificate', true),
+  tlsCa: S('tlsCa', ['KONSUL_TLS_CA'], 'tls_ca', 'path', 'none', 'PEM CA that signs every peer\'s certificate', true),
   clusterId: S('clusterId', ['KONSUL_CLUSTER_ID'], 'cluster_id', 'string', 'konsul', 'Peers with another cluster id are refused'),
   logLevel: S('logLevel', ['KONSUL_LOG_LEVEL'], 'log_level', 'string', 'info', 'trace, debug, info, warn, error, fatal or silent', true),
   logFormat: S('logFormat', ['KONSUL_LOG_FORMAT'], 'log_format', 'string', 'auto', 'json, text, or auto: text lines when stdout is a terminal, else JSON'),
@@ -177,6 +190,12 @@ export const SETTINGS = {
   nodeHealthTimeout: S('nodeHealthTimeout', ['KONSUL_NODE_HEALTH_TIMEOUT'], 'node_health_timeout', 'duration', '2s, or 4 election timeouts if longer', 'An agent unheard this long has its node check turned critical'),
   antiEntropyInterval: S('antiEntropyInterval', ['KONSUL_ANTI_ENTROPY_INTERVAL'], 'anti_entropy_interval', 'duration', '60s', 'How often local services and checks are compared with the catalog'),
   enableScriptChecks: S('enableScriptChecks', ['KONSUL_ENABLE_SCRIPT_CHECKS'], 'enable_script_checks', 'boolean', 'false', 'Accept script checks (over HTTP and in config files); they run any command as the agent\'s user', true),
+  // sec
+  aclEnabled: S('aclEnabled', ['KONSUL_ACL_ENABLED'], 'acl.enabled', 'boolean', 'false', 'Check every HTTP request\'s ACL token (Consul\'s acl.enabled)'),
+  aclDefaultPolicy: S('aclDefaultPolicy', ['KONSUL_ACL_DEFAULT_POLICY'], 'acl.default_policy', 'string', 'allow', 'allow or deny: the answer when no ACL rule matches a request'),
+  httpsAddr: S('httpsAddr', ['KONSUL_HTTPS_ADDR'], 'https_addr', 'address', 'none', 'HTTPS API listen address, served with --tls-cert and --tls-key'),
+  httpsVerifyIncoming: S('httpsVerifyIncoming', ['KONSUL_HTTPS_VERIFY_INCOMING'], 'verify_incoming', 'boolean', 'false', 'HTTPS clients must present a certificate signed by --tls-ca'),
+  insecurePeers: S('insecurePeers', ['KONSUL_INSECURE_PEERS'], 'insecure_peers', 'boolean', 'false', 'Allow peers beyond loopback without a join secret or mutual TLS (logs a warning at every start)'),
   // api branch (issue 18)
   nodeMeta: S('nodeMeta', ['KONSUL_NODE_META'], 'node_meta', 'meta-map', 'none', 'Metadata for this node in the catalog, key:value; the flag repeats (NodeMeta, ?node-meta, DNS TXT)'),
   dnsUdpAnswerLimit: S('dnsUdpAnswerLimit', ['KONSUL_DNS_UDP_ANSWER_LIMIT'], 'udp_answer_limit', 'integer', '3', 'Most A, AAAA or SRV records in one UDP answer (more: TCP)'),
@@ -208,6 +227,9 @@ export const AGENT_FLAG_NAMES: Readonly<Record<keyof AgentFlagValues, string>> =
   datacenter: '--datacenter', domain: '--domain', recursor: '--recursor', dnsOnlyPassing: '--dns-only-passing',
   dnsNodeTtl: '--dns-node-ttl', dnsServiceTtl: '--dns-service-ttl', nodeHealthTimeout: '--node-health-timeout',
   antiEntropyInterval: '--anti-entropy-interval', enableScriptChecks: '--enable-script-checks',
+  // sec
+  aclEnabled: '--acl-enabled', aclDefaultPolicy: '--acl-default-policy', httpsAddr: '--https-addr',
+  httpsVerifyIncoming: '--https-verify-incoming', insecurePeers: '--insecure-peers',
   nodeMeta: '--node-meta', dnsUdpAnswerLimit: '--dns-udp-answer-limit', dnsARecordLimit: '--dns-a-record-limit',
 };
 
@@ -460,12 +482,22 @@ function readConfigFile(path: string, source: string): Record<string, unknown> {
     return fail(path, `not valid JSON: ${(error as Error).message}`);
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) fail(path, 'must hold a JSON object ({"key": value, ...})');
+  flattenAcl(parsed as Record<string, unknown>, path);
   for (const key of Object.keys(parsed)) {
     if (FILE_KEYS.includes(key)) continue;
     const near = closestKey(key, FILE_KEYS);
     fail(path, `unknown setting "${key}"${near ? ` (did you mean "${near}"?)` : ''}; see konsul.conf(5) for the keys`);
   }
   return parsed as Record<string, unknown>;
+}
+
+/** sec: Consul's nested {"acl": {"enabled": true, "default_policy": "deny"}} as the flat keys acl.enabled, acl.default_policy. */
+function flattenAcl(doc: Record<string, unknown>, path: string): void {
+  if (!Object.hasOwn(doc, 'acl')) return;
+  const acl = doc.acl;
+  if (acl === null || typeof acl !== 'object' || Array.isArray(acl)) fail(`${path}: acl`, 'must be an object: {"enabled": true, "default_policy": "deny"}');
+  delete doc.acl;
+  for (const [k, v] of Object.entries(acl as Record<string, unknown>)) doc[`acl.${k}`] = v;
 }
 
 /** A service registered from a config file, and the file it came from. */
@@ -624,6 +656,8 @@ interface SettingValues {
   deadServerTimeout: number; stabilizationTime: number; maxValueSize: number;
   datacenter: string; domain: string; recursor: string[]; dnsOnlyPassing: boolean; dnsNodeTtl: number;
   dnsServiceTtl: Record<string, number>; nodeHealthTimeout: number; antiEntropyInterval: number; enableScriptChecks: boolean;
+  // sec
+  aclEnabled: boolean; aclDefaultPolicy: 'allow' | 'deny'; httpsAddr: HostPort | undefined; httpsVerifyIncoming: boolean; insecurePeers: boolean;
   // api branch (issue 18)
   nodeMeta: Record<string, string>; dnsUdpAnswerLimit: number; dnsARecordLimit: number;
 }
@@ -720,6 +754,12 @@ const RESOLVE: { [K in SettingName]: Resolver<SettingValues[K]> } = {
   nodeHealthTimeout: duration((get) => Math.max(2000, 4 * get('electionTimeout')), 100, 3_600_000),
   antiEntropyInterval: duration(60_000, 100, 24 * 3_600_000),
   enableScriptChecks: bool(false),
+  // sec
+  aclEnabled: bool(false),
+  aclDefaultPolicy: text('allow', /^(allow|deny)$/, (v) => `"${v}" is not allow or deny`, (v) => v.toLowerCase()) as Resolver<'allow' | 'deny'>,
+  httpsAddr: (raw) => (raw === undefined ? undefined : asHostPort(raw, '', 8501)),
+  httpsVerifyIncoming: bool(false),
+  insecurePeers: bool(false),
   // api branch (issue 18)
   nodeMeta: (raw) => asMetaMap(raw),
   dnsUdpAnswerLimit: integer(3, 1, 1000),
@@ -807,8 +847,22 @@ function resolveSettings(src: Sources, requireDataDir: boolean): AgentConfig {
     },
     nodeHealthTimeoutMs: v.nodeHealthTimeout, antiEntropyIntervalMs: v.antiEntropyInterval,
     enableScriptChecks: v.enableScriptChecks,
+    // sec
+    acl: { enabled: v.aclEnabled, defaultPolicy: v.aclDefaultPolicy },
+    https: httpsOf(v, raws, tls),
+    insecurePeers: v.insecurePeers,
     nodeMeta: v.nodeMeta,
   };
+}
+
+/** sec: HTTPS needs the TLS pair; verify_incoming needs HTTPS. */
+function httpsOf(v: SettingValues, raws: Map<SettingName, Raw | undefined>, tls: AgentConfig['tls']): AgentConfig['https'] {
+  if (v.httpsAddr === undefined) {
+    if (v.httpsVerifyIncoming) fail(raws.get('httpsVerifyIncoming')!.source, 'needs --https-addr');
+    return undefined;
+  }
+  if (!tls) fail(raws.get('httpsAddr')!.source, 'HTTPS needs --tls-cert, --tls-key and --tls-ca');
+  return { addr: v.httpsAddr, verifyIncoming: v.httpsVerifyIncoming };
 }
 
 export { formatHostPort };
@@ -861,6 +915,12 @@ export function settingValue(name: SettingName, c: AgentConfig, origin?: Setting
     case 'nodeHealthTimeout': return formatDuration(c.nodeHealthTimeoutMs);
     case 'antiEntropyInterval': return formatDuration(c.antiEntropyIntervalMs);
     case 'enableScriptChecks': return c.enableScriptChecks;
+    // sec
+    case 'aclEnabled': return c.acl.enabled;
+    case 'aclDefaultPolicy': return c.acl.defaultPolicy;
+    case 'httpsAddr': return c.https ? formatHostPort(c.https.addr) : null;
+    case 'httpsVerifyIncoming': return c.https?.verifyIncoming ?? false;
+    case 'insecurePeers': return c.insecurePeers;
     case 'nodeMeta': return c.nodeMeta;
     case 'dnsUdpAnswerLimit': return c.dns.udpAnswerLimit;
     case 'dnsARecordLimit': return c.dns.aRecordLimit;

@@ -5,7 +5,10 @@
 // script calling it in a loop pays.
 
 import { UsageError } from 'clipanion';
+import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
+import { createRequire } from 'node:module';
+import type { Pool } from 'undici';
 import { AgentHttpError, AgentUnreachableError, CliError } from './errors.js';
 import { EXIT } from './exit-codes.js';
 
@@ -85,16 +88,56 @@ function unreachableReason(code: string): string {
   }
 }
 
+/** sec: TLS settings for an https:// agent: its CA, and a client certificate when it verifies clients. */
+export interface ClientTls { ca?: Buffer; cert?: Buffer; key?: Buffer }
+
+/**
+ * sec: the token (--token, else KONSUL_HTTP_TOKEN) and TLS files (--ca-file/KONSUL_CACERT,
+ * --client-cert/KONSUL_CLIENT_CERT, --client-key/KONSUL_CLIENT_KEY); an unreadable file is a usage error naming it.
+ */
+export function clientSecurity(
+  flags: { token?: string; caFile?: string; clientCert?: string; clientKey?: string }, env: NodeJS.ProcessEnv,
+): { token?: string; tls?: ClientTls } {
+  const pick = (flag: string | undefined, name: string): { value: string; source: string } | undefined => {
+    if (flag !== undefined && flag !== '') return { value: flag, source: name };
+    return undefined;
+  };
+  const fromEnv = (variable: string): { value: string; source: string } | undefined =>
+    env[variable] !== undefined && env[variable] !== '' ? { value: env[variable]!, source: variable } : undefined;
+  const token = pick(flags.token, '--token') ?? fromEnv('KONSUL_HTTP_TOKEN');
+  const read = (file: { value: string; source: string } | undefined): Buffer | undefined => {
+    if (!file) return undefined;
+    try {
+      return readFileSync(file.value);
+    } catch (error) {
+      throw new UsageError(`${file.source}: cannot read ${file.value} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  };
+  const ca = read(pick(flags.caFile, '--ca-file') ?? fromEnv('KONSUL_CACERT'));
+  const cert = read(pick(flags.clientCert, '--client-cert') ?? fromEnv('KONSUL_CLIENT_CERT'));
+  const key = read(pick(flags.clientKey, '--client-key') ?? fromEnv('KONSUL_CLIENT_KEY'));
+  const tls = ca || cert || key ? { ca, cert, key } : undefined;
+  return { token: token?.value, tls };
+}
+
 /** One agent's HTTP API. close() it when done so no socket keeps the process alive. */
 export class AgentClient {
   readonly origin: string;
   readonly timeoutMs: number;
   private readonly agent: http.Agent;
   private https: typeof import('node:https') | undefined;
+  /** sec: the ACL token sent as X-Consul-Token with every request. */
+  private readonly token: string | undefined;
+  /** sec: the CA and client certificate for an https:// agent. */
+  private readonly tls: ClientTls | undefined;
+  /** An undici pool with the same TLS settings, made on first use (snapshot save streams through it). */
+  private pool: Pool | undefined;
 
-  constructor(origin: string, options: { timeoutMs?: number } = {}) {
+  constructor(origin: string, options: { timeoutMs?: number; token?: string; tls?: ClientTls } = {}) {
     this.origin = origin;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.token = options.token;
+    this.tls = options.tls;
     this.agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
   }
 
@@ -106,7 +149,10 @@ export class AgentClient {
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
     return await new Promise<http.IncomingMessage>((resolve, reject) => {
       const send = secure ? this.https!.request : http.request;
-      const req = send(url, { method, agent: secure ? undefined : this.agent, timeout: timeoutMs }, resolve);
+      const req = send(url, {
+        method, agent: secure ? undefined : this.agent, timeout: timeoutMs, headers: this.headers,
+        ...(secure && this.tls ? { ca: this.tls.ca, cert: this.tls.cert, key: this.tls.key } : {}),
+      }, resolve);
       // A connection that takes over 5 s is as good as unreachable.
       const connectTimer = setTimeout(() => req.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })), Math.min(timeoutMs || 5000, 5000));
       req.once('socket', (socket) => {
@@ -143,6 +189,10 @@ export class AgentClient {
         const maybe = method === 'GET' ? '' : '; the change may still take effect';
         throw new CliError(`the agent at ${this.origin} did not answer ${method} ${path} within ${timeoutMs / 1000}s${maybe}`);
       }
+      // sec: a TLS failure is not an absent agent: say what to fix.
+      if (/CERT|SSL|TLS|UNABLE_TO_VERIFY|ERR_SSL|alert/i.test(code)) {
+        throw new CliError(`TLS with the agent at ${this.origin} failed (${code}): pass the CA that signed its certificate (--ca-file or KONSUL_CACERT), and --client-cert/--client-key if it verifies clients`, EXIT.unreachable);
+      }
       throw new AgentUnreachableError(this.origin, unreachableReason(code));
     }
     if ((status < 200 || status > 299) && !(options.allow ?? []).includes(status)) {
@@ -168,7 +218,24 @@ export class AgentClient {
     };
   }
 
+  /** For requests made outside call() with undici (snapshot save): a pool with the TLS settings. */
+  get dispatcher(): Pool {
+    // undici is loaded on first use: it is ~20 MB of resident memory, which most commands never need.
+    const undici = createRequire(import.meta.url)('undici') as typeof import('undici');
+    return (this.pool ??= new undici.Pool(this.origin, {
+      connections: 1,
+      connect: { timeout: Math.min(this.timeoutMs, 5000), ...this.tls },
+      keepAliveTimeout: 1000,
+    }));
+  }
+
+  /** The headers every request carries (the ACL token). */
+  get headers(): Record<string, string> | undefined {
+    return this.token === undefined ? undefined : { 'x-consul-token': this.token };
+  }
+
   async close(): Promise<void> {
     this.agent.destroy();
+    await this.pool?.close();
   }
 }

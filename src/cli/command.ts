@@ -3,7 +3,7 @@
 
 import { Command, Option, type BaseContext } from 'clipanion';
 import type { RunAgent } from './agent-flags.js';
-import { AgentClient, agentOrigin } from './client.js';
+import { AgentClient, agentOrigin, clientSecurity } from './client.js';
 import { consulStyle } from './output.js';
 
 export interface CliContext extends BaseContext {
@@ -37,10 +37,22 @@ export abstract class HttpCommand extends KonsulCommand {
 
   json = Option.Boolean('--json', false, { description: 'Print JSON, for scripts' });
 
+  // sec: ACL token and HTTPS.
+  token = Option.String('--token', { description: 'ACL token sent with every request (default: KONSUL_HTTP_TOKEN)' });
+  caFile = Option.String('--ca-file', { description: 'PEM CA that signed the agent\'s HTTPS certificate (default: KONSUL_CACERT)' });
+  clientCert = Option.String('--client-cert', { description: 'PEM client certificate for an agent that verifies clients (default: KONSUL_CLIENT_CERT)' });
+  clientKey = Option.String('--client-key', { description: 'PEM key of --client-cert (default: KONSUL_CLIENT_KEY)' });
+
   protected abstract run(client: AgentClient): Promise<number>;
 
+  /** The client for --http-addr with the token and TLS settings. */
+  protected agentClient(timeoutMs = this.context.httpTimeoutMs): AgentClient {
+    const security = clientSecurity({ token: this.token, caFile: this.caFile, clientCert: this.clientCert, clientKey: this.clientKey }, this.context.env);
+    return new AgentClient(agentOrigin(this.httpAddr, this.context.env), { timeoutMs, ...security });
+  }
+
   async execute(): Promise<number> {
-    const client = new AgentClient(agentOrigin(this.httpAddr, this.context.env), { timeoutMs: this.context.httpTimeoutMs });
+    const client = this.agentClient();
     try {
       return await this.run(client);
     } finally {

@@ -16,7 +16,8 @@ import { ENTERPRISE_PARAMS } from './params.js';
 import { durationParam } from './query.js';
 import { badRequest, notFound } from './errors.js';
 import { sendEmpty, sendJson, sendText } from './respond.js';
-import type { RequestContext, RouteSpec } from './types.js';
+import { aclBody, aclList, aclNeed, aclParam } from './acl-check.js';
+import type { AclRequirement, AclRouteInput, RequestContext, RouteSpec } from './types.js';
 
 export function agentServiceJson(s: ServiceDefinition, datacenter: string): Record<string, unknown> {
   return {
@@ -47,7 +48,7 @@ function allowChecks(ctx: RequestContext, checks: readonly CheckDefinition[]): v
 // ------------------------------------------------------------ services
 
 async function registerService(ctx: RequestContext): Promise<void> {
-  const body = await readJsonObject(ctx.req, ctx.res, ctx.limits.maxBodyBytes);
+  const body = ctx.body ?? await readJsonObject(ctx.req, ctx.res, ctx.limits.maxBodyBytes);
   const { service, checks } = parseServiceRegistration(body);
   allowChecks(ctx, checks);
   await ctx.agent.local.registerService(service, checks);
@@ -63,7 +64,7 @@ async function deregisterService(ctx: RequestContext): Promise<void> {
 function listServices(ctx: RequestContext): void {
   const dc = ctx.agent.self().datacenter;
   const filter = filterParam(ctx, SERVICE_SCHEMA);
-  const services = applyFilter(ctx.agent.local.listServices().map((s) => agentServiceJson(s, dc)), filter);
+  const services = applyFilter(ctx.agent.local.listServices().filter((s) => ctx.authz.allowed('service', s.name, 'read')).map((s) => agentServiceJson(s, dc)), filter);
   sendJson(ctx.res, 200, Object.fromEntries(services.map((s) => [s.ID, s])));
 }
 
@@ -111,12 +112,15 @@ function listChecks(ctx: RequestContext): void {
   const { local } = ctx.agent;
   const node = ctx.agent.nodeId;
   const filter = filterParam(ctx, CHECK_SCHEMA);
-  const checks = applyFilter(local.listChecks().map((c) => agentCheckJson(c, node, local.service(c.definition.serviceId))), filter);
+  const checks = applyFilter(local.listChecks().filter((c) => {
+    const service = c.definition.serviceId === '' ? undefined : local.service(c.definition.serviceId);
+    return service ? ctx.authz.allowed('service', service.name, 'read') : ctx.authz.allowed('node', node, 'read');
+  }).map((c) => agentCheckJson(c, node, local.service(c.definition.serviceId))), filter);
   sendJson(ctx.res, 200, Object.fromEntries(checks.map((c) => [c.CheckID, c])));
 }
 
 async function registerCheck(ctx: RequestContext): Promise<void> {
-  const body = await readJsonObject(ctx.req, ctx.res, ctx.limits.maxBodyBytes);
+  const body = ctx.body ?? await readJsonObject(ctx.req, ctx.res, ctx.limits.maxBodyBytes);
   const check = parseCheckRegistration(body);
   allowChecks(ctx, [check]);
   await ctx.agent.local.registerCheck(check);
@@ -224,7 +228,7 @@ function members(ctx: RequestContext): void {
     const peers = (agent.stats().transport as { peers?: Array<{ nodeId: string; state: string; failures: number }> }).peers ?? [];
     for (const p of peers) if (p.state !== 'connected' && p.failures > 0) unreachable.add(p.nodeId);
   }
-  sendJson(ctx.res, 200, applyFilter(status.members.map((m) => {
+  sendJson(ctx.res, 200, applyFilter(status.members.filter((m) => ctx.authz.allowed('node', m.id, 'read')).map((m) => {
     const record = agent.state.member(m.id);
     const server = record?.server ?? m.voter;
     const hp = parseHostPort(m.raftAddress, 0);
@@ -241,24 +245,47 @@ function members(ctx: RequestContext): void {
   }), filter));
 }
 
+// ------------------------------------------------------------ ACL declarations
+
+/** A local service's name by id (its id when unknown: the handler answers 404 after the check). */
+function serviceName(agent: AclRouteInput['agent'], id: string): string {
+  return agent.local.service(id)?.name ?? id;
+}
+
+/** Consul: a service's check needs service:write on the service, a node check node:write on the node. */
+function checkRequirement(agent: AclRouteInput['agent'], serviceId: string): AclRequirement {
+  return serviceId === ''
+    ? { resource: 'node', need: 'write', name: agent.nodeId }
+    : { resource: 'service', need: 'write', name: serviceName(agent, serviceId) };
+}
+
+function existingCheckRequirement(input: AclRouteInput): AclRequirement {
+  const check = input.agent.local.listChecks().find((c) => c.definition.id === input.params.id);
+  return checkRequirement(input.agent, check?.definition.serviceId ?? '');
+}
+
+const serviceById = (need: 'read' | 'write'): RouteSpec['acl'] => aclNeed('service', need, (i) => serviceName(i.agent, i.params.id ?? ''));
 const SCOPES = ENTERPRISE_PARAMS;
 
 export const agentRoutes: readonly RouteSpec[] = [
   {
     method: 'PUT', path: '/v1/agent/service/register', handler: registerService,
+    acl: aclBody((i) => ({ resource: 'service', need: 'write', name: parseServiceRegistration(i.body).service.name })),
     params: [], consulParams: ['replace-existing-checks', ...SCOPES],
     note: 'Kind, Proxy, Connect, TaggedAddresses, SocketPath, Locality kept and returned as given (no service mesh)',
   },
-  { method: 'PUT', path: '/v1/agent/service/deregister/:id', handler: deregisterService, params: [], consulParams: [...SCOPES] },
-  { method: 'GET', path: '/v1/agent/services', handler: listServices, params: ['filter'], consulParams: ['filter', ...SCOPES] },
-  { method: 'GET', path: '/v1/agent/service/:id', handler: getService, params: ['hash', 'wait'], consulParams: ['hash', 'wait', ...SCOPES] },
-  { method: 'GET', path: '/v1/agent/checks', handler: listChecks, params: ['filter'], consulParams: ['filter', ...SCOPES] },
-  { method: 'PUT', path: '/v1/agent/check/register', handler: registerCheck, params: [], consulParams: [...SCOPES] },
-  { method: 'PUT', path: '/v1/agent/check/deregister/:id', handler: deregisterCheck, params: [], consulParams: [...SCOPES] },
-  { method: 'PUT', path: '/v1/agent/check/update/:id', handler: ttlUpdate, params: [], consulParams: [...SCOPES] },
-  { method: 'PUT', path: '/v1/agent/check/:verb/:id', handler: ttlShortcut, params: ['note'], consulParams: ['note', ...SCOPES] },
-  { method: 'GET', path: '/v1/agent/health/service/name/:name', handler: healthByName, params: ['format'], consulParams: ['format', ...SCOPES] },
-  { method: 'GET', path: '/v1/agent/health/service/id/:id', handler: healthById, params: ['format'], consulParams: ['format', ...SCOPES] },
-  { method: 'GET', path: '/v1/agent/self', handler: self, params: [], consulParams: [] },
-  { method: 'GET', path: '/v1/agent/members', handler: members, params: ['filter'], consulParams: ['wan', 'segment', 'partition', 'filter'] },
+  { method: 'PUT', path: '/v1/agent/service/deregister/:id', handler: deregisterService, acl: serviceById('write'), params: [], consulParams: [...SCOPES] },
+  { method: 'GET', path: '/v1/agent/services', handler: listServices, acl: aclList('service'), params: ['filter'], consulParams: ['filter', ...SCOPES] },
+  { method: 'GET', path: '/v1/agent/service/:id', handler: getService, acl: serviceById('read'), params: ['hash', 'wait'], consulParams: ['hash', 'wait', ...SCOPES] },
+  { method: 'GET', path: '/v1/agent/checks', handler: listChecks, acl: aclList('service'), params: ['filter'], consulParams: ['filter', ...SCOPES] },
+  { method: 'PUT', path: '/v1/agent/check/register', handler: registerCheck,
+    acl: aclBody((i) => checkRequirement(i.agent, parseCheckRegistration(i.body).serviceId)),
+    params: [], consulParams: [...SCOPES] },
+  { method: 'PUT', path: '/v1/agent/check/deregister/:id', handler: deregisterCheck, acl: { kind: 'check', require: existingCheckRequirement }, params: [], consulParams: [...SCOPES] },
+  { method: 'PUT', path: '/v1/agent/check/update/:id', handler: ttlUpdate, acl: { kind: 'check', require: existingCheckRequirement }, params: [], consulParams: [...SCOPES] },
+  { method: 'PUT', path: '/v1/agent/check/:verb/:id', handler: ttlShortcut, acl: { kind: 'check', require: existingCheckRequirement }, params: ['note'], consulParams: ['note', ...SCOPES] },
+  { method: 'GET', path: '/v1/agent/health/service/name/:name', handler: healthByName, acl: aclParam('service', 'read', 'name'), params: ['format'], consulParams: ['format', ...SCOPES] },
+  { method: 'GET', path: '/v1/agent/health/service/id/:id', handler: healthById, acl: serviceById('read'), params: ['format'], consulParams: ['format', ...SCOPES] },
+  { method: 'GET', path: '/v1/agent/self', handler: self, acl: aclNeed('agent', 'read', (i) => i.agent.nodeId), params: [], consulParams: [] },
+  { method: 'GET', path: '/v1/agent/members', handler: members, acl: aclList('node'), params: ['filter'], consulParams: ['wan', 'segment', 'partition', 'filter'] },
 ];

@@ -12,6 +12,8 @@ import { applyFilter, filterParam } from './filtering.js';
 import { metricsJson } from './metrics-json.js';
 import { boolParam, ENTERPRISE_PARAMS, READ_PARAMS } from './params.js';
 import { sendEmpty, sendJson } from './respond.js';
+// sec: Consul's ACL requirements for these routes
+import { ACL_PUBLIC, aclNeed, aclParam } from './acl-check.js';
 import type { RequestContext, RouteSpec } from './types.js';
 
 /** GET /v1/agent/version (Consul 1.14+): konsul's version where Consul puts its own. */
@@ -38,7 +40,7 @@ async function nodeServices(ctx: RequestContext): Promise<void> {
       ID: node.id, Node: node.node, Address: node.address, Datacenter: node.datacenter, TaggedAddresses: node.taggedAddresses,
       Meta: node.meta, CreateIndex: node.createIndex, ModifyIndex: node.modifyIndex,
     },
-    Services: applyFilter(catalog.nodeServices(name).map(serviceJson), filter),
+    Services: applyFilter(catalog.nodeServices(name).filter((s) => ctx.authz.allowed('service', s.service, 'read')).map(serviceJson), filter),
   };
   send(ctx, meta, catalog.nodeIndex(name), body);
 }
@@ -197,19 +199,20 @@ export const apiRoutes: readonly RouteSpec[] = [
     note: 'checks are stored with the status given (nothing runs them, as in Consul); an agent\'s own node is its own (anti-entropy)',
   },
   { method: 'PUT', path: '/v1/catalog/deregister', handler: catalogDeregister, params: [], consulParams: [] },
-  { method: 'GET', path: '/v1/catalog/datacenters', handler: datacenters, params: [], consulParams: [] },
-  { method: 'GET', path: '/v1/agent/version', handler: version, params: [], consulParams: [], note: 'HumanVersion is konsul\'s version' },
+  { method: 'GET', path: '/v1/catalog/datacenters', handler: datacenters, acl: ACL_PUBLIC, params: [], consulParams: [] },
+  { method: 'GET', path: '/v1/agent/version', handler: version, acl: ACL_PUBLIC, params: [], consulParams: [], note: 'HumanVersion is konsul\'s version' },
   {
-    method: 'GET', path: '/v1/catalog/node-services/:node', handler: nodeServices,
+    method: 'GET', path: '/v1/catalog/node-services/:node', handler: nodeServices, acl: aclParam('node', 'read', 'node'),
     params: ['dc', ...READ_PARAMS, 'filter'], consulParams: ['dc', ...READ_PARAMS, 'cached', 'filter', ...ENTERPRISE_PARAMS, 'peer', 'merge-central-config'],
   },
-  { method: 'PUT', path: '/v1/agent/maintenance', handler: nodeMaintenance, params: ['enable', 'reason'], consulParams: ['enable', 'reason'] },
+  { method: 'PUT', path: '/v1/agent/maintenance', handler: nodeMaintenance, acl: aclNeed('node', 'write', (i) => i.agent.nodeId), params: ['enable', 'reason'], consulParams: ['enable', 'reason'] },
   {
     method: 'PUT', path: '/v1/agent/service/maintenance/:id', handler: serviceMaintenance,
+    acl: aclNeed('service', 'write', (i) => i.agent.local.service(i.params.id ?? '')?.name ?? i.params.id ?? ''),
     params: ['enable', 'reason'], consulParams: ['enable', 'reason', ...ENTERPRISE_PARAMS],
   },
   {
-    method: 'GET', path: '/v1/agent/metrics', handler: agentMetrics, params: ['format'], consulParams: ['format'],
+    method: 'GET', path: '/v1/agent/metrics', handler: agentMetrics, acl: aclNeed('agent', 'read', (i) => i.agent.nodeId), params: ['format'], consulParams: ['format'],
     note: 'JSON values are the Prometheus registry\'s running totals, not 10 s interval aggregates',
   },
 ];

@@ -6,6 +6,7 @@
 import { KonsulError } from '../errors.js';
 import type { ClusterStatus, MemberStatus } from '../agent/api.js';
 import { sendJson } from './respond.js';
+import { aclNeed } from './acl-check.js';
 import type { RequestContext, RouteSpec } from './types.js';
 
 interface ServerHealth {
@@ -94,6 +95,6 @@ async function state(ctx: RequestContext): Promise<void> {
 }
 
 export const autopilotRoutes: readonly RouteSpec[] = [
-  { method: 'GET', path: '/v1/operator/autopilot/health', handler: health, params: ['dc'], consulParams: ['dc', 'stale'] },
-  { method: 'GET', path: '/v1/operator/autopilot/state', handler: state, params: ['dc'], consulParams: ['dc', 'stale'] },
+  { method: 'GET', path: '/v1/operator/autopilot/health', handler: health, acl: aclNeed('operator', 'read'), params: ['dc'], consulParams: ['dc', 'stale'] },
+  { method: 'GET', path: '/v1/operator/autopilot/state', handler: state, acl: aclNeed('operator', 'read'), params: ['dc'], consulParams: ['dc', 'stale'] },
 ];

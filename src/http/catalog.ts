@@ -14,6 +14,7 @@ import { CATALOG_SERVICE_SCHEMA, CHECK_SCHEMA, HEALTH_SERVICE_SCHEMA, NODE_SCHEM
 import { applyFilter, filterParam, nodeMetaMatches, nodeMetaParam } from './filtering.js';
 import { boolParam, ENTERPRISE_PARAMS, READ_PARAMS } from './params.js';
 import { sendJson } from './respond.js';
+import { aclList, aclParam } from './acl-check.js';
 import type { RequestContext, RouteSpec } from './types.js';
 
 // ------------------------------------------------------------ Consul's JSON shapes
@@ -100,10 +101,16 @@ export function send(ctx: RequestContext, meta: ReadMeta, index: number, body: u
 function instancesFor(ctx: RequestContext): ServiceInstance[] {
   const tags = ctx.query.getAll('tag').map((t) => t.toLowerCase());
   const nodeMeta = nodeMetaParam(ctx);
-  let all = ctx.agent.state.catalog.instances(ctx.params.service, tags[0]);
+  // Consul leaves out instances on nodes the token may not read.
+  let all = ctx.agent.state.catalog.instances(ctx.params.service, tags[0]).filter((i) => ctx.authz.allowed('node', i.node.node, 'read'));
   if (tags.length > 1) all = all.filter((i) => tags.every((t) => i.service.tags.some((x) => x.toLowerCase() === t)));
   if (nodeMeta.length > 0) all = all.filter((i) => nodeMetaMatches(i.node, nodeMeta));
   return all;
+}
+
+/** A check is listed when the token may read its node and, for a service's check, the service. */
+function checkVisible(ctx: RequestContext, c: CatalogCheck): boolean {
+  return ctx.authz.allowed('node', c.node, 'read') && (c.serviceName === '' || ctx.authz.allowed('service', c.serviceName, 'read'));
 }
 
 async function catalogServices(ctx: RequestContext): Promise<void> {
@@ -113,9 +120,13 @@ async function catalogServices(ctx: RequestContext): Promise<void> {
   const nodeMeta = nodeMetaParam(ctx);
   const meta = await readAt(ctx, (after, ms, signal) => catalog.waitCatalog(after, ms, signal));
   if (!meta) return;
-  if (!filter && nodeMeta.length === 0) return send(ctx, meta, catalog.catalogIndex(), Object.fromEntries(catalog.serviceNames()));
+  if (!filter && nodeMeta.length === 0) {
+    const names = [...catalog.serviceNames()].filter(([name]) => ctx.authz.allowed('service', name, 'read'));
+    return send(ctx, meta, catalog.catalogIndex(), Object.fromEntries(names));
+  }
   const out = new Map<string, Set<string>>();
   for (const name of catalog.serviceNames().keys()) {
+    if (!ctx.authz.allowed('service', name, 'read')) continue;
     for (const i of catalog.instances(name)) {
       if (!nodeMetaMatches(i.node, nodeMeta) || (filter && !filter.matches(catalogServiceJson(i)))) continue;
       let tags = out.get(name);
@@ -141,7 +152,7 @@ async function catalogNodes(ctx: RequestContext): Promise<void> {
   const nodeMeta = nodeMetaParam(ctx);
   const meta = await readAt(ctx, (after, ms, signal) => catalog.waitCatalog(after, ms, signal));
   if (!meta) return;
-  const nodes = catalog.nodes().filter((n) => nodeMetaMatches(n, nodeMeta));
+  const nodes = catalog.nodes().filter((n) => ctx.authz.allowed('node', n.node, 'read') && nodeMetaMatches(n, nodeMeta));
   send(ctx, meta, catalog.catalogIndex(), applyFilter(nodes.map(nodeJson), filter));
 }
 
@@ -155,7 +166,7 @@ async function catalogNode(ctx: RequestContext): Promise<void> {
   // Consul answers an unknown node with 200 and null; ?filter narrows the node's services.
   const body = node === undefined ? null : {
     Node: nodeJson(node),
-    Services: Object.fromEntries(applyFilter(catalog.nodeServices(name).map(serviceJson), filter).map((s) => [s.ID, s])),
+    Services: Object.fromEntries(applyFilter(catalog.nodeServices(name).filter((s) => ctx.authz.allowed('service', s.service, 'read')).map(serviceJson), filter).map((s) => [s.ID, s])),
   };
   send(ctx, meta, catalog.nodeIndex(name), body);
 }
@@ -180,7 +191,7 @@ async function healthNode(ctx: RequestContext): Promise<void> {
   const filter = filterParam(ctx, CHECK_SCHEMA);
   const meta = await readAt(ctx, (after, ms, signal) => catalog.waitNode(name, after, ms, signal));
   if (!meta) return;
-  send(ctx, meta, catalog.nodeIndex(name), applyFilter(catalog.nodeChecks(name).map(checkJson), filter));
+  send(ctx, meta, catalog.nodeIndex(name), applyFilter(catalog.nodeChecks(name).filter((c) => checkVisible(ctx, c)).map(checkJson), filter));
 }
 
 async function healthChecks(ctx: RequestContext): Promise<void> {
@@ -201,7 +212,7 @@ async function healthState(ctx: RequestContext): Promise<void> {
   const nodeMeta = nodeMetaParam(ctx);
   const meta = await readAt(ctx, (after, ms, signal) => catalog.waitCatalog(after, ms, signal));
   if (!meta) return;
-  let checks = catalog.checksInState(state as HealthStatus | 'any');
+  let checks = catalog.checksInState(state as HealthStatus | 'any').filter((c) => checkVisible(ctx, c));
   if (nodeMeta.length > 0) checks = checks.filter((c) => { const n = catalog.node(c.node); return n !== undefined && nodeMetaMatches(n, nodeMeta); });
   send(ctx, meta, catalog.catalogIndex(), applyFilter(checks.map(checkJson), filter));
 }
@@ -213,36 +224,36 @@ const CONSUL_READ = ['dc', ...READ_PARAMS, 'cached', ...ENTERPRISE_PARAMS, 'peer
 
 export const catalogRoutes: readonly RouteSpec[] = [
   {
-    method: 'GET', path: '/v1/catalog/services', handler: catalogServices,
+    method: 'GET', path: '/v1/catalog/services', handler: catalogServices, acl: aclList('service'),
     params: [...READ, 'node-meta', 'filter'], consulParams: [...CONSUL_READ, 'node-meta', 'filter'],
   },
   {
-    method: 'GET', path: '/v1/catalog/service/:service', handler: catalogService,
+    method: 'GET', path: '/v1/catalog/service/:service', handler: catalogService, acl: aclParam('service', 'read', 'service'),
     params: [...READ, 'tag', 'node-meta', 'filter'], consulParams: [...CONSUL_READ, 'tag', 'near', 'node-meta', 'filter', 'merge-central-config'],
   },
   {
-    method: 'GET', path: '/v1/catalog/nodes', handler: catalogNodes,
+    method: 'GET', path: '/v1/catalog/nodes', handler: catalogNodes, acl: aclList('node'),
     params: [...READ, 'node-meta', 'filter'], consulParams: [...CONSUL_READ, 'near', 'node-meta', 'filter'],
   },
   {
-    method: 'GET', path: '/v1/catalog/node/:node', handler: catalogNode,
+    method: 'GET', path: '/v1/catalog/node/:node', handler: catalogNode, acl: aclParam('node', 'read', 'node'),
     params: [...READ, 'filter'], consulParams: [...CONSUL_READ, 'filter'],
   },
   {
-    method: 'GET', path: '/v1/health/service/:service', handler: healthService,
+    method: 'GET', path: '/v1/health/service/:service', handler: healthService, acl: aclParam('service', 'read', 'service'),
     params: [...READ, 'tag', 'node-meta', 'passing', 'filter'],
     consulParams: [...CONSUL_READ, 'near', 'tag', 'node-meta', 'passing', 'filter', 'sg', 'merge-central-config'],
   },
   {
-    method: 'GET', path: '/v1/health/node/:node', handler: healthNode,
+    method: 'GET', path: '/v1/health/node/:node', handler: healthNode, acl: aclParam('node', 'read', 'node'),
     params: [...READ, 'filter'], consulParams: [...CONSUL_READ, 'filter'],
   },
   {
-    method: 'GET', path: '/v1/health/checks/:service', handler: healthChecks,
+    method: 'GET', path: '/v1/health/checks/:service', handler: healthChecks, acl: aclParam('service', 'read', 'service'),
     params: [...READ, 'node-meta', 'filter'], consulParams: [...CONSUL_READ, 'near', 'node-meta', 'filter'],
   },
   {
-    method: 'GET', path: '/v1/health/state/:state', handler: healthState,
+    method: 'GET', path: '/v1/health/state/:state', handler: healthState, acl: aclList('node'),
     params: [...READ, 'node-meta', 'filter'], consulParams: [...CONSUL_READ, 'near', 'node-meta', 'filter'],
   },
 ];

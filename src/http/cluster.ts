@@ -5,6 +5,7 @@ import { parseHostPort } from '../agent/config.js';
 import { readJsonObject } from './body.js';
 import { HttpError, badRequest } from './errors.js';
 import { sendJson } from './respond.js';
+import { aclNeed } from './acl-check.js';
 import type { RequestContext, RouteSpec } from './types.js';
 
 function status(ctx: RequestContext): void {
@@ -100,14 +101,17 @@ async function transferLeader(ctx: RequestContext): Promise<void> {
   sendJson(ctx.res, 200, { leader: leaderId });
 }
 
+const operatorRead = aclNeed('operator', 'read');
+const operatorWrite = aclNeed('operator', 'write');
+
 export const clusterRoutes: readonly RouteSpec[] = [
-  { method: 'GET', path: '/cluster/status', handler: status, params: [] },
-  { method: 'GET', path: '/cluster/leader', handler: leader, params: [] },
-  { method: 'POST', path: '/cluster/join', handler: join, params: [] },
-  { method: 'DELETE', path: '/cluster/leave/:id', handler: leave, params: [] },
-  { method: 'GET', path: '/cluster/peers', handler: peers, params: [] },
-  { method: 'GET', path: '/cluster/config', handler: config, params: [] },
-  { method: 'POST', path: '/cluster/snapshot', handler: snapshot, params: [] },
-  { method: 'GET', path: '/cluster/stats', handler: stats, params: [] },
-  { method: 'POST', path: '/cluster/transfer-leader', handler: transferLeader, params: ['id'] },
+  { method: 'GET', path: '/cluster/status', handler: status, acl: operatorRead, params: [] },
+  { method: 'GET', path: '/cluster/leader', handler: leader, acl: operatorRead, params: [] },
+  { method: 'POST', path: '/cluster/join', handler: join, acl: operatorWrite, params: [] },
+  { method: 'DELETE', path: '/cluster/leave/:id', handler: leave, acl: operatorWrite, params: [] },
+  { method: 'GET', path: '/cluster/peers', handler: peers, acl: operatorRead, params: [] },
+  { method: 'GET', path: '/cluster/config', handler: config, acl: operatorRead, params: [] },
+  { method: 'POST', path: '/cluster/snapshot', handler: snapshot, acl: operatorWrite, params: [] },
+  { method: 'GET', path: '/cluster/stats', handler: stats, acl: operatorRead, params: [] },
+  { method: 'POST', path: '/cluster/transfer-leader', handler: transferLeader, acl: operatorWrite, params: ['id'] },
 ];

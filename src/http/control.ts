@@ -5,6 +5,7 @@
 
 import { formatLogLine } from '../agent/logging.js';
 import { HttpError, badRequest } from './errors.js';
+import { aclNeed } from './acl-check.js';
 import type { RequestContext, RouteSpec } from './types.js';
 
 export interface AgentControl {
@@ -64,6 +65,6 @@ async function monitor(ctx: RequestContext): Promise<void> {
 
 // ---- issue 15 (cli branch): reload and monitor
 export const controlRoutes: readonly RouteSpec[] = [
-  { method: 'PUT', path: '/v1/agent/reload', handler: reload, params: [], consulParams: [] },
-  { method: 'GET', path: '/v1/agent/monitor', handler: monitor, params: ['loglevel', 'logjson'], consulParams: ['loglevel', 'logjson'] },
+  { method: 'PUT', path: '/v1/agent/reload', handler: reload, acl: aclNeed('agent', 'write', (i) => i.agent.nodeId), params: [], consulParams: [] },
+  { method: 'GET', path: '/v1/agent/monitor', handler: monitor, acl: aclNeed('agent', 'read', (i) => i.agent.nodeId), params: ['loglevel', 'logjson'], consulParams: ['loglevel', 'logjson'] },
 ];

@@ -12,7 +12,8 @@ import { badRequest } from './errors.js';
 import { ENTERPRISE_PARAMS, READ_PARAMS } from './params.js';
 import { flag, uintParam } from './query.js';
 import { sendBytes, sendEmpty, sendJson } from './respond.js';
-import type { RequestContext, RouteSpec } from './types.js';
+import { aclParam } from './acl-check.js';
+import type { RequestContext, RouteAcl, RouteSpec } from './types.js';
 
 /** Consul's flags are a uint64; konsul stores a uint32, and says so with a 400 rather than a failed write. */
 const MAX_FLAGS = 0xffff_ffff;
@@ -87,13 +88,13 @@ async function getKv(ctx: RequestContext): Promise<void> {
   const state = agent.state;
   const headers = readHeaders(state.kvPrefixIndex(key), meta, consistency);
   if (keysMode) {
-    const keys = state.kvKeys(key, separator === '' ? undefined : separator);
+    const keys = state.kvKeys(key, separator === '' ? undefined : separator).filter((k) => ctx.authz.allowed('key', k, 'list'));
     // Consul answers the root with [] but any other empty prefix with 404.
     if (keys.length === 0 && key !== '') return sendEmpty(res, 404, headers);
     return sendJson(res, 200, keys, headers);
   }
   if (recurse) {
-    const entries = state.kvList(key);
+    const entries = state.kvList(key).filter((e) => ctx.authz.allowed('key', e.key, 'read'));
     if (entries.length === 0) return sendEmpty(res, 404, headers);
     return sendJson(res, 200, entries.map(entryJson), headers);
   }
@@ -163,21 +164,31 @@ async function deleteKv(ctx: RequestContext): Promise<void> {
   sendJson(res, 200, ok);
 }
 
+// A list (?recurse, ?keys) is filtered by key read, as Consul does; a recursive delete needs write on the whole subtree.
+const kvRead: RouteAcl = {
+  kind: 'check',
+  require: (i) => (flag(i.query, 'recurse') || flag(i.query, 'keys') ? null : { resource: 'key', need: 'read', name: i.params.key ?? '' }),
+};
+const kvDelete: RouteAcl = {
+  kind: 'check',
+  require: (i) => ({ resource: 'key', need: 'write', name: i.params.key ?? '', subtree: flag(i.query, 'recurse') }),
+};
+
 export const kvRoutes: readonly RouteSpec[] = [
   {
-    method: 'GET', path: '/v1/kv/*key', handler: getKv,
+    method: 'GET', path: '/v1/kv/*key', handler: getKv, acl: kvRead,
     // `seperator`: Consul still honours its historic misspelling.
     params: ['dc', ...READ_PARAMS, 'recurse', 'raw', 'keys', 'separator', 'seperator'],
     consulParams: ['dc', ...READ_PARAMS, 'recurse', 'raw', 'keys', 'separator', ...ENTERPRISE_PARAMS],
   },
   {
-    method: 'PUT', path: '/v1/kv/*key', handler: putKv,
+    method: 'PUT', path: '/v1/kv/*key', handler: putKv, acl: aclParam('key', 'write', 'key'),
     // ?fence and ?fence-key: konsul's fencing tokens (coord branch).
     params: ['dc', 'flags', 'cas', 'acquire', 'release', 'fence', 'fence-key'],
     consulParams: ['dc', 'flags', 'cas', 'acquire', 'release', ...ENTERPRISE_PARAMS],
   },
   {
-    method: 'DELETE', path: '/v1/kv/*key', handler: deleteKv,
+    method: 'DELETE', path: '/v1/kv/*key', handler: deleteKv, acl: kvDelete,
     params: ['dc', 'recurse', 'cas', 'fence', 'fence-key'], consulParams: ['dc', 'recurse', 'cas', ...ENTERPRISE_PARAMS],
   },
 ];

@@ -8,7 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { startDnsServer, type DnsServer } from '../dns/index.js';
-import { createHttpServer } from '../http/index.js';
+import { createHttpServer, type HttpServerOptions } from '../http/index.js';
+import { AclResolver } from '../acl/resolver.js';
+import { FilteredCatalog } from '../acl/catalog-filter.js';
+import { closeCluster, SECRET_FILE } from '../agent/cluster-secret.js';
 import { STATE_TABLES, StateMachine } from '../state/index.js';
 import { openStorage, type NodeStorage } from '../storage/index.js';
 import { Agent } from '../agent/agent.js';
@@ -111,12 +114,19 @@ export async function startAgent(
   const dataDir = config.dataDir ?? (devDir = mkdtempSync(join(tmpdir(), 'konsul-dev-')));
   config.dataDir = dataDir;
   config.nodeId = claimDataDir(config, dataDir, explicitId);
+  // sec: closed from the first second (may set config.token from the data dir, or create it).
+  const closing = closeCluster(config, dataDir, config.insecurePeers);
   let output: LogOutput | undefined;
   let log: Logger;
   if (logger) log = logger;
   else ({ logger: log, output } = createAgentLogger(config, config.nodeId, process.stdout, env));
   try {
-    return await startWith({ flags, env, loaded, initialValues, config, dataDir, devDir, log, options, output });
+    if (closing.insecure) log.warn(closing.insecure);
+    const printSummary = options.printSummary;
+    const withJoinLine: StartOptions = closing.joinLine && printSummary
+      ? { ...options, printSummary: (text) => printSummary(`${text}A join secret was created (${join(dataDir, SECRET_FILE)}, mode 0600); other servers join with:\n  ${closing.joinLine}\n\n`) }
+      : options;
+    return await startWith({ flags, env, loaded, initialValues, config, dataDir, devDir, log, options: withJoinLine, output });
   } finally {
     // Held log lines come out after the summary, or at once when start-up failed.
     output?.release();
@@ -138,6 +148,7 @@ async function startWith(s: {
   let hadState = false;
   let agent!: Agent;
   let server!: ReturnType<typeof createHttpServer>;
+  let httpsServer: ReturnType<typeof createHttpServer> | undefined;
   let dns!: DnsServer;
   const components = new Components(log);
 
@@ -200,7 +211,7 @@ async function startWith(s: {
     {
       name: 'http',
       start: async () => {
-        server = createHttpServer({
+        const httpOptions: HttpServerOptions = {
           agent,
           control: {
             reload: () => reloaderRef?.reload() ?? { ok: false, error: 'the agent is still starting', applied: [], restartNeeded: [] },
@@ -209,8 +220,29 @@ async function startWith(s: {
           },
           maxValueBytes: config.maxValueBytes,
           logger: log,
-          onResponse: (method, code) => agent.metricsRegistry.httpRequests.inc({ method, code: String(code) }),
-        });
+          onResponse: (method: string, code: number) => agent.metricsRegistry.httpRequests.inc({ method, code: String(code) }),
+          acl: config.acl,
+        };
+        server = createHttpServer(httpOptions);
+        // sec: HTTPS beside HTTP, with the agent's certificate.
+        if (config.https && config.tls) {
+          const secure = createHttpServer({ ...httpOptions, tls: { cert: config.tls.cert, key: config.tls.key, ca: config.tls.ca, verifyIncoming: config.https.verifyIncoming } });
+          try {
+            await new Promise<void>((resolve, reject) => {
+              secure.once('error', reject);
+              secure.listen(config.https!.addr.port, config.https!.addr.host, () => {
+                secure.off('error', reject);
+                resolve();
+              });
+            });
+          } catch (error) {
+            const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+            throw new ConfigError(`--https-addr: cannot listen on ${formatHostPort(config.https.addr)} (${code})`);
+          }
+          httpsServer = secure;
+          const b = secure.address() as AddressInfo;
+          log.info({ https: formatHostPort({ host: b.address, port: b.port }) }, 'HTTPS API listening');
+        }
         try {
           await new Promise<void>((resolve, reject) => {
             server.once('error', reject);
@@ -229,6 +261,8 @@ async function startWith(s: {
       stop: () => {
         server.close();
         server.closeAllConnections();
+        httpsServer?.close();
+        httpsServer?.closeAllConnections();
       },
     },
     {
@@ -236,7 +270,8 @@ async function startWith(s: {
       start: async () => {
         try {
           dns = await startDnsServer({
-            catalog: state.catalog,
+            // sec: with ACLs on, DNS answers what the anonymous token may read.
+            catalog: config.acl.enabled ? anonymousCatalog(state, config.acl) : state.catalog,
             host: config.dnsAddr.host,
             port: config.dnsAddr.port,
             domain: config.dns.domain,
@@ -265,6 +300,12 @@ async function startWith(s: {
 
   const reloader = new ConfigReloader({
     flags: s.flags, env: s.env, config, initial: s.loaded, initialValues: s.initialValues, local: agent.local, logger: log, dataDir,
+    // sec: rotated certificates take effect on SIGHUP, for peers and for HTTPS.
+    onTls: (tls) => {
+      agent.driver.transport.reloadTls(tls);
+      (httpsServer as unknown as import('node:https').Server | undefined)?.setSecureContext({ cert: tls.cert, key: tls.key, ca: tls.ca });
+      log.info('TLS certificate, key and CA reloaded');
+    },
   });
   reloaderRef = reloader;
   const definitions = reloader.start();
@@ -409,4 +450,10 @@ export function printConfig(
   for (const c of printed.checks) lines.push(`check ${c.id} (${c.name}) from ${c.file}`);
   out.write(`${lines.join('\n')}\n`);
   return AGENT_EXIT.ok;
+}
+
+/** sec: the catalog as the anonymous token sees it (for DNS). */
+function anonymousCatalog(state: StateMachine, acl: AgentConfig['acl']): FilteredCatalog {
+  const resolver = new AclResolver(state.acl, acl);
+  return new FilteredCatalog(state.catalog, () => resolver.resolve(undefined)!.authorizer, () => state.acl.version);
 }

@@ -23,6 +23,7 @@
 // others apply (UnsupportedCommandError). A bare command that is malformed is
 // still the deterministic no-op it always was.
 //   event-fire     str id, str name, str node filter, str service filter, str tag filter, u32 length + payload (tag 20)
+//   acl            str JSON of an AclOp, checked field by field on decode (tag 50, sec)
 
 import { BufferReader } from '../byte-reader.js';
 import { BufferWriter } from '../byte-writer.js';
@@ -34,6 +35,7 @@ import { catalogOpProblem, type CatalogOp } from './catalog.js';
 import { isSessionId, sessionInputProblem, type SessionInput } from './sessions.js';
 import { MAX_TXN_OPS, TXN_VERBS, txnOpProblem, type TxnOp } from './txn-ops.js';
 import { MAX_EVENT_NAME_BYTES, MAX_EVENT_PAYLOAD_BYTES, type UserEvent } from './events.js';
+import { aclOpProblem, type AclOp } from './acl.js';
 
 export type Command =
   | { type: 'kv-set'; key: string; value: Uint8Array; flags: number; cas?: number }
@@ -56,7 +58,9 @@ export type Command =
   | { type: 'cluster-version'; version: number }
   // api branch (issue 18)
   /** A user event (PUT /v1/event/fire): kept in every agent's memory, not in the state tables. */
-  | { type: 'event-fire'; event: UserEvent };
+  | { type: 'event-fire'; event: UserEvent }
+  // sec: ACL tokens and policies (str JSON of an AclOp, checked field by field on decode)
+  | { type: 'acl'; op: AclOp };
 
 /** The newest command version this konsul's state machine applies. Kept equal to the peer PROTOCOL_VERSION. */
 export const COMMAND_VERSION = 2;
@@ -118,6 +122,8 @@ const enum Tag {
   Envelope = 41,
   // api branch (issue 18): 20-29
   EventFire = 20,
+  // sec: 50-59
+  Acl = 50,
 }
 
 const HAS_CAS = 1;
@@ -140,6 +146,8 @@ const ALLOWED_BITS: Record<Tag, number> = {
   [Tag.ClusterVersion]: 0,
   [Tag.Envelope]: 0,
   [Tag.EventFire]: 0,
+  // sec
+  [Tag.Acl]: 0,
 };
 
 /** The first release's command types: understood by every version. Any other type needs protocol 2 or newer. */
@@ -323,6 +331,18 @@ export function encodeCommand(cmd: Command): Uint8Array {
       e.u8(0);
       texts.forEach((t, i) => e.string32(t, lengths[i]!));
       e.bytes32(ev.payload);
+      return e.done();
+    }
+    // sec
+    case 'acl': {
+      const problem = aclOpProblem(cmd.op);
+      if (problem) throw new InvalidCommandError(`acl ${String((cmd.op as { op?: unknown } | undefined)?.op)}: ${problem}`);
+      const json = JSON.stringify(cmd.op);
+      const jsonLen = textBytes(json, 'the ACL operation');
+      const e = new CommandWriter(2 + 4 + jsonLen);
+      e.u8(Tag.Acl);
+      e.u8(0);
+      e.string32(json, jsonLen);
       return e.done();
     }
     default:
@@ -525,6 +545,20 @@ function decodeBare(buf: Buffer): Command {
       const problem = eventProblem(event);
       if (problem) throw new CommandDecodeError(`event: ${problem}`);
       cmd = { type: 'event-fire', event };
+      break;
+    }
+    // sec
+    case Tag.Acl: {
+      let op: unknown;
+      try {
+        op = JSON.parse(d.string32('ACL operation'));
+      } catch (error) {
+        if (error instanceof CommandDecodeError) throw error;
+        throw new CommandDecodeError('the ACL operation is not JSON');
+      }
+      const problem = aclOpProblem(op);
+      if (problem) throw new CommandDecodeError(`ACL operation: ${problem}`);
+      cmd = { type: 'acl', op: op as AclOp };
       break;
     }
   }

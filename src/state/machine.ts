@@ -16,13 +16,14 @@ import { COORD_TABLES, Coordination } from './coordination.js';
 import { applyTxn, type TxnOp, type TxnOutcome } from './txn.js';
 import { KV_LOCKS_TABLE, SESSIONS_TABLE, SESSION_INDEX_KEY, decodeLock, encodeSession, listSessions, readSession, sessionInputProblem, type KvLock, type SessionRecord } from './sessions.js';
 import { EventBuffer, type AppliedEvent } from './events.js';
+import { ACL_TABLE, AclState } from './acl.js';
 import { TopicWatchers } from './watchers.js';
 
 export { KV_TABLE, type KvEntry } from './kv-record.js';
 export const MEMBERS_TABLE = 'members';
 /** The state machine's own bookkeeping, written in the same transactions as the data. */
 export const META_TABLE = 'meta';
-export const STATE_TABLES: readonly string[] = [KV_TABLE, MEMBERS_TABLE, META_TABLE, ...CATALOG_TABLES, ...COORD_TABLES];
+export const STATE_TABLES: readonly string[] = [KV_TABLE, MEMBERS_TABLE, META_TABLE, ...CATALOG_TABLES, ...COORD_TABLES, ACL_TABLE];
 
 const KV_INDEX_KEY = 'kvIndex';
 /** The protocol version the cluster runs at (u16); absent means 1, the first release's. */
@@ -137,6 +138,9 @@ export class StateMachine {
   /** The service catalog: its tables are written in the same transactions; reads come from memory. */
   readonly catalog = new Catalog();
   private readonly catalogBatch = new CatalogBatch();
+  /** ACL tokens and policies (sec): written in the same transactions; reads come from memory. */
+  readonly acl = new AclState();
+  private aclChangedInBatch = false;
   /** User events, in memory only (api branch, issue 18). */
   readonly events = new EventBuffer();
   /** Events applied in the batch being applied: they join the buffer once it commits. */
@@ -171,6 +175,7 @@ export class StateMachine {
     this.floorIndex = this.kvIndexValue;
     this.catalog.load((fn) => this.store.read(fn));
     this.store.read((txn) => this.coord.load(txn));
+    this.acl.load((fn) => this.store.read(fn));
   }
 
   /** The applied index as stored (restart resumes after it). */
@@ -201,6 +206,7 @@ export class StateMachine {
       this.catalogBatch.clear();
       this.coord.beginBatch();
       this.restoredInBatch = false;
+      this.aclChangedInBatch = false;
       this.batchClusterVersion = 0;
       let kvIndex = this.kvIndexValue;
       for (let i = first; i < items.length; i++) {
@@ -237,6 +243,10 @@ export class StateMachine {
     for (const event of this.pendingEvents.splice(0)) this.events.push(event);
     this.coord.commit();
     if (this.catalogBatch.changes.length > 0) this.catalog.commit(this.catalogBatch);
+    if (this.aclChangedInBatch) {
+      this.aclChangedInBatch = false;
+      this.acl.load((fn) => this.store.read(fn));
+    }
     this.catalogBatch.clear();
     for (const t of touched) if (t.deleted) this.rememberDelete(t.recurse, t.key, t.index);
     if (touched.length > 0 && this.kvWatchers.size > 0) this.wake(touched);
@@ -335,6 +345,12 @@ export class StateMachine {
         txn.put(META_TABLE, CLUSTER_VERSION_KEY, b);
         this.batchClusterVersion = cmd.version;
         return true;
+      }
+      // sec
+      case 'acl': {
+        const ok = this.acl.apply(txn, index, cmd.op);
+        if (ok) this.aclChangedInBatch = true;
+        return ok;
       }
     }
   }

@@ -2,11 +2,14 @@
 // (a Raft link: messages to onMessage, streamed snapshots to onSnapshot) or, on
 // a request connection, run Requests through onRequest and write back Responses.
 
+import { TLSSocket } from 'node:tls';
+import { verifyPeerIdentity, type PeerRole } from './peer-identity.js';
+import { refusalSource, type RefusalLog } from './refusal-log.js';
 import type { Socket } from 'node:net';
 import type { Message, NodeId } from '../raft/types.js';
 import { MessageType } from '../raft/types.js';
 import {
-  encodeErrorBody, encodeFrame, FrameType, HANDSHAKE_MAX_FRAME_SIZE, responseFrame, type Frame, type Hello,
+  encodeErrorBody, encodeFrame, FrameType, HANDSHAKE_MAX_FRAME_SIZE, HandshakeRejectReason, responseFrame, type Frame, type Hello,
 } from './codec.js';
 import {
   ConnectionClosedError, FrameError, NoRequestHandlerError, ProtocolError, RequestRefusedError, SnapshotAbortedError,
@@ -30,6 +33,8 @@ export interface InboundHost {
   readonly options: ResolvedTransportOptions;
   readonly counters: TransportCounters;
   readonly tokenDigest: Buffer | undefined;
+  /** sec: refusals logged once per source per interval. */
+  readonly refusals: RefusalLog;
   /** The hello was accepted: this is now the connection from `peerId`. */
   accepted(connection: InboundConnection): void;
   closed(connection: InboundConnection): void;
@@ -58,6 +63,8 @@ export class InboundConnection {
   private snapshot: SnapshotReceipt | undefined;
   /** A request connection (hello.to empty): carries Request frames, answered on the same socket. */
   private rpc = false;
+  /** sec: what the peer's certificate says it is (mutual TLS only). */
+  private peerRole: PeerRole | undefined;
   private requestsInFlight = 0;
   /** Responses fill the socket: reading (new requests) waits for 'drain'. */
   private blocked = false;
@@ -71,7 +78,8 @@ export class InboundConnection {
     socket.setNoDelay(true);
     const { handshakeTimeoutMs, logger } = host.options;
     this.timer = setTimeout(() => {
-      logger.warn({ remote: this.remoteAddress }, `no hello within ${handshakeTimeoutMs} ms; closing`);
+      const { log, suppressed } = host.refusals.admit(`${refusalSource(this.remoteAddress)} no-hello`);
+      if (log) logger.warn({ remote: this.remoteAddress, suppressed }, `no hello within ${handshakeTimeoutMs} ms; closing`);
       this.destroy();
     }, handshakeTimeoutMs);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -100,10 +108,13 @@ export class InboundConnection {
     } catch (err) {
       if (err instanceof FrameError) {
         counters.badFrames++;
-        options.logger.warn(
-          { remote: this.remoteAddress, peer: this.peerId, err: { code: err.code, message: err.message } },
-          'bad frame from peer; closing the connection',
-        );
+        const { log, suppressed } = this.host.refusals.admit(`${refusalSource(this.remoteAddress)} ${err.code}`);
+        if (log || this.state === 'open') {
+          options.logger.warn(
+            { remote: this.remoteAddress, peer: this.peerId, err: { code: err.code, message: err.message }, suppressed },
+            'bad frame from peer; closing the connection',
+          );
+        }
       } else {
         options.logger.error({ remote: this.remoteAddress, peer: this.peerId, err }, 'inbound connection failed');
       }
@@ -169,16 +180,25 @@ export class InboundConnection {
     const { options, counters, tokenDigest } = this.host;
     clearTimeout(this.timer);
     this.timer = undefined;
-    const verdict = judgeHello(hello, {
+    let verdict = judgeHello(hello, {
       nodeId: options.nodeId, clusterId: options.clusterId, tokenDigest,
       clusterVersion: options.clusterVersion?.(), newest: options.protocolVersion,
     });
+    // sec: with mutual TLS, the certificate must name the node the hello claims to be.
+    if (verdict.accepted && this.socket instanceof TLSSocket) {
+      const identity = verifyPeerIdentity(this.socket, hello.from);
+      if (identity.ok) this.peerRole = identity.role;
+      else verdict = { accepted: false, reason: HandshakeRejectReason.NodeId, detail: identity.detail };
+    }
     if (!verdict.accepted) {
       counters.handshakesRefused++;
-      options.logger.warn(
-        { remote: this.remoteAddress, peer: hello.from, clusterId: hello.clusterId, version: hello.version, reason: verdict.detail },
-        'refused peer handshake',
-      );
+      const { log, suppressed } = this.host.refusals.admit(`${refusalSource(this.remoteAddress)} ${verdict.detail}`);
+      if (log) {
+        options.logger.warn(
+          { remote: this.remoteAddress, peer: hello.from, clusterId: hello.clusterId, version: hello.version, reason: verdict.detail, suppressed },
+          'refused peer handshake',
+        );
+      }
       this.state = 'refused';
       this.parser.stop();
       this.socket.end(encodeFrame({ type: FrameType.HelloReject, reason: verdict.reason, detail: verdict.detail }));
@@ -217,7 +237,7 @@ export class InboundConnection {
     }
     let answer: Promise<Uint8Array>;
     try {
-      answer = onRequest(method, body, { nodeId: this.peerId, address: this.remoteAddress, version: this.peerVersion });
+      answer = onRequest(method, body, { nodeId: this.peerId, address: this.remoteAddress, version: this.peerVersion, role: this.peerRole });
     } catch (err) {
       answer = Promise.reject(err);
     }

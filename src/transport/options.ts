@@ -60,7 +60,8 @@ export interface TransportOptions {
    * `from.address` is the caller's socket address, not its listen address.
    * When absent, every request is answered with KONSUL_ERR_NO_HANDLER (501).
    */
-  onRequest?: (method: string, body: Buffer, from: { nodeId: NodeId; address: string; version?: number }) => Promise<Uint8Array>;
+  /** sec: `role` is what the peer's certificate names it (mutual TLS only). */
+  onRequest?: (method: string, body: Buffer, from: { nodeId: NodeId; address: string; version?: number; role?: 'server' | 'client' }) => Promise<Uint8Array>;
   /**
    * The protocol version the cluster runs at, asked at each inbound hello: a
    * Raft link from a node that does not speak it is refused. Default: no floor
@@ -105,7 +106,7 @@ export interface ResolvedTransportOptions {
   onMessage: (message: Message) => void;
   onSnapshot: ((message: Message, chunks: AsyncIterable<Buffer>) => void | Promise<void>) | undefined;
   onUnreachable: ((nodeId: NodeId) => void) | undefined;
-  onRequest: ((method: string, body: Buffer, from: { nodeId: NodeId; address: string; version?: number }) => Promise<Uint8Array>) | undefined;
+  onRequest: ((method: string, body: Buffer, from: { nodeId: NodeId; address: string; version?: number; role?: 'server' | 'client' }) => Promise<Uint8Array>) | undefined;
   clusterVersion: (() => number) | undefined;
   protocolVersion: number;
   logger: TransportLogger;

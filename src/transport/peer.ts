@@ -2,7 +2,8 @@
 // written in batches, back-pressure on 'drain', backoff after failures, snapshots.
 
 import { connect as netConnect, isIP, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import { connect as tlsConnect, TLSSocket } from 'node:tls';
+import { verifyPeerIdentity } from './peer-identity.js';
 import type { Message, NodeId } from '../raft/types.js';
 import { MessageType } from '../raft/types.js';
 import { BufferWriter } from '../byte-writer.js';
@@ -305,6 +306,11 @@ export class Peer {
     }
     if (frame.type === FrameType.HelloOk) {
       if (frame.nodeId !== this.nodeId) throw new ProtocolError(`dialed ${this.nodeId} but '${frame.nodeId}' answered`);
+      // sec: with mutual TLS, the listener's certificate must name the node we dialed.
+      if (socket instanceof TLSSocket) {
+        const identity = verifyPeerIdentity(socket, this.nodeId);
+        if (!identity.ok) throw new ProtocolError(`dialed ${this.nodeId}: ${identity.detail}`);
+      }
       // A first-release listener answers 1 whatever we offered; a newer one its newest.
       const agreed = Math.min(this.helloVersion, frame.version);
       if (agreed < MIN_PROTOCOL_VERSION) {

@@ -8,7 +8,8 @@
 // names itself in HelloOk, which is how a call by node id catches a stale address.
 
 import { connect as netConnect, isIP, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import { connect as tlsConnect, TLSSocket } from 'node:tls';
+import { verifyPeerIdentity } from './peer-identity.js';
 import type { NodeId } from '../raft/types.js';
 import {
   decodeErrorBody, encodeFrame, FrameType, HANDSHAKE_MAX_FRAME_SIZE, HandshakeRejectReason, LEGACY_PROTOCOL_VERSION, requestFrame, type Frame,
@@ -213,8 +214,14 @@ class RequestConnection {
 
   private onFrame(frame: Frame): void {
     if (this.state === 'connecting') {
-      if (frame.type === FrameType.HelloOk) this.onOpen(frame.nodeId);
-      else if (frame.type === FrameType.HelloReject) {
+      if (frame.type === FrameType.HelloOk) {
+        // sec: with mutual TLS, the listener's certificate must name the node it says it is.
+        if (this.socket instanceof TLSSocket) {
+          const identity = verifyPeerIdentity(this.socket, frame.nodeId);
+          if (!identity.ok) throw new ProtocolError(`${this.address} answered as ${frame.nodeId}: ${identity.detail}`);
+        }
+        this.onOpen(frame.nodeId);
+      } else if (frame.type === FrameType.HelloReject) {
         this.counters.handshakesRejected++;
         this.options.logger.error({ address: this.address, reason: frame.detail }, 'peer refused our request connection');
         this.fail(new HandshakeRejectedError(frame.reason, frame.detail));

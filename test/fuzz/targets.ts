@@ -7,6 +7,7 @@ import { configTarget } from './config-targets.js';
 import { filterTarget } from './filter-targets.js';
 import { snapshotTarget } from './snapshot-targets.js';
 import { commandTarget } from './state-targets.js';
+import { aclRulesTarget, encryptedSnapshotTarget } from './sec-targets.js';
 import { framePayloadTarget, frameStreamTarget, listenerTarget } from './transport-targets.js';
 
 export const TARGETS: readonly FuzzTarget[] = [
@@ -22,6 +23,9 @@ export const TARGETS: readonly FuzzTarget[] = [
   httpTarget,
   httpRawTarget,
   configTarget,
+  // sec
+  aclRulesTarget,
+  encryptedSnapshotTarget,
   // api branch (issue 18)
   filterTarget,
 ];

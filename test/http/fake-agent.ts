@@ -18,6 +18,7 @@ import { STATE_TABLES, StateMachine, encodeCommand, type CatalogOp, type Command
 import { CoordinationService } from '../../src/agent/sessions.js';
 import { LocalServices } from '../../src/agent/services.js';
 import { LmdbStateStore } from '../../src/storage/index.js';
+import type { AclOp } from '../../src/state/acl.js';
 
 export interface WaitCall {
   prefix: string;
@@ -114,6 +115,10 @@ export class FakeAgent extends EventEmitter implements AgentApi {
     this.barrierCalls.push(consistency);
     if (this.barrierError) throw this.barrierError;
     return { knownLeader: true, lastContactMs: 0 };
+  }
+
+  async aclApply(op: AclOp): Promise<boolean> {
+    return this.apply({ type: 'acl', op });
   }
 
   async kvPut(key: string, value: Uint8Array, options: KvPutOptions = {}): Promise<boolean> {

@@ -129,7 +129,9 @@ export class JCluster {
     const argv = [
       process.execPath, n.bin, 'agent', ...(n.server ? ['--server'] : []), '--node-id', id, '--data-dir', n.dataDir,
       '--raft-addr', n.raftAddress, '--http-addr', `${n.ip}:${n.httpPort}`, '--dns-addr', `${n.ip}:${n.dnsPort}`,
-      '--stabilization-time', '300ms', '--dead-server-timeout', '10m', '--log-level', 'info', ...this.opts.flags,
+      '--stabilization-time', '300ms', '--dead-server-timeout', '10m', '--log-level', 'info',
+      // Namespaces give the agents non-loopback addresses; the fault suite runs them open on purpose.
+      '--insecure-peers', ...this.opts.flags,
     ];
     if (n.proxyPort !== undefined) {
       argv.push('--advertise', `${n.ip}:${n.proxyPort}`);

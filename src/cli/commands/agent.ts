@@ -82,6 +82,12 @@ export class AgentRunCommand extends KonsulCommand {
   nodeHealthTimeout = Option.String('--node-health-timeout', { description: settingHelp('nodeHealthTimeout') });
   antiEntropyInterval = Option.String('--anti-entropy-interval', { description: settingHelp('antiEntropyInterval') });
   enableScriptChecks = Option.Boolean('--enable-script-checks', { description: settingHelp('enableScriptChecks') });
+  // sec
+  aclEnabled = Option.Boolean('--acl-enabled', { description: settingHelp('aclEnabled') });
+  aclDefaultPolicy = Option.String('--acl-default-policy', { description: settingHelp('aclDefaultPolicy') });
+  httpsAddr = Option.String('--https-addr', { description: settingHelp('httpsAddr') });
+  httpsVerifyIncoming = Option.Boolean('--https-verify-incoming', { description: settingHelp('httpsVerifyIncoming') });
+  insecurePeers = Option.Boolean('--insecure-peers', { description: settingHelp('insecurePeers') });
   nodeMeta = Option.Array('--node-meta', { description: settingHelp('nodeMeta') });
   dnsUdpAnswerLimit = Option.String('--dns-udp-answer-limit', { description: settingHelp('dnsUdpAnswerLimit') });
   dnsARecordLimit = Option.String('--dns-a-record-limit', { description: settingHelp('dnsARecordLimit') });

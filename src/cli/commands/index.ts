@@ -40,6 +40,11 @@ import { ServicesListCommand } from './services/list.js';
 import { ServicesRegisterCommand } from './services/register.js';
 import { TopCommand } from './top.js';
 import { VersionCommand } from './version.js';
+import { TlsCaCreateCommand } from './tls/ca-create.js';
+import { TlsCertCreateCommand } from './tls/cert-create.js';
+import { AclBootstrapCommand } from './acl/bootstrap.js';
+import { AclPolicyCreateCommand, AclPolicyDeleteCommand, AclPolicyListCommand, AclPolicyReadCommand, AclPolicyUpdateCommand } from './acl/policy.js';
+import { AclTokenCreateCommand, AclTokenDeleteCommand, AclTokenListCommand, AclTokenReadCommand, AclTokenUpdateCommand } from './acl/token.js';
 import { WatchCommand } from './watch.js';
 // ---- coord
 import { LockCommand } from './lock.js';
@@ -92,6 +97,11 @@ export const COMMANDS = [
   SnapshotSaveCommand,
   SnapshotRestoreCommand,
   SnapshotInspectCommand,
+  // sec
+  AclBootstrapCommand,
+  AclPolicyCreateCommand, AclPolicyListCommand, AclPolicyReadCommand, AclPolicyUpdateCommand, AclPolicyDeleteCommand,
+  AclTokenCreateCommand, AclTokenListCommand, AclTokenReadCommand, AclTokenUpdateCommand, AclTokenDeleteCommand,
+  TlsCaCreateCommand, TlsCertCreateCommand,
   BenchWriteCommand, BenchReadCommand, BenchDnsCommand, BenchFailoverCommand, BenchSelfTestCommand,
   VersionCommand,
   CompletionCommand,
