@@ -2,7 +2,7 @@
 // namespace when the network allows it, each with a log file in the run dir,
 // killed, paused, wiped and restarted by the nemeses.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -130,8 +130,9 @@ export class JCluster {
       process.execPath, n.bin, 'agent', ...(n.server ? ['--server'] : []), '--node-id', id, '--data-dir', n.dataDir,
       '--raft-addr', n.raftAddress, '--http-addr', `${n.ip}:${n.httpPort}`, '--dns-addr', `${n.ip}:${n.dnsPort}`,
       '--stabilization-time', '300ms', '--dead-server-timeout', '10m', '--log-level', 'info',
-      // Namespaces give the agents non-loopback addresses; the fault suite runs them open on purpose.
-      '--insecure-peers', ...this.opts.flags,
+      // Namespaces give the agents non-loopback addresses; the fault suite runs them open on purpose
+      // (a release from before closed clusters has no such flag, and is open anyway).
+      ...(knowsFlag(n.bin, '--insecure-peers') ? ['--insecure-peers'] : []), ...this.opts.flags,
     ];
     if (n.proxyPort !== undefined) {
       argv.push('--advertise', `${n.ip}:${n.proxyPort}`);
@@ -308,3 +309,15 @@ export function tail(path: string, lines = 20): string {
 }
 
 export { sleep };
+
+const flagsOfBin = new Map<string, string>();
+/** Whether `konsul agent` of this build takes the flag (read once from its --help). */
+function knowsFlag(bin: string, flag: string): boolean {
+  let help = flagsOfBin.get(bin);
+  if (help === undefined) {
+    const r = spawnSync(process.execPath, [bin, 'agent', '--help'], { encoding: 'utf8', timeout: 30_000 });
+    help = `${r.stdout ?? ''}${r.stderr ?? ''}`;
+    flagsOfBin.set(bin, help);
+  }
+  return help.includes(flag);
+}
