@@ -2,8 +2,8 @@
 // peer protocol it speaks (agents of another protocol refuse each other) and Node's.
 
 import { Command, Option } from 'clipanion';
-import { PROTOCOL_VERSION } from '../../transport/codec.js';
-import { KonsulCommand } from '../command.js';
+import { PROTOCOL_VERSION } from '../../transport/protocol-version.js';
+import { KonsulCommand } from '../base-command.js';
 import { EXIT } from '../exit-codes.js';
 import { packageVersion } from '../version.js';
 
