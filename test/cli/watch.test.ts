@@ -53,11 +53,47 @@ describe('issue 15: konsul watch', () => {
   });
 
   it('bad combinations are usage errors naming the flag', async () => {
-    assert.match((await k('watch')).err, /^Error: --type is needed: one of key, keyprefix, services, nodes, service, checks\n$/);
+    assert.match((await k('watch')).err, /^Error: --type is needed: one of key, keyprefix, services, nodes, service, checks, event\n$/);
     assert.match((await k('watch', '--type', 'key')).err, /--type key needs --key/);
     assert.match((await k('watch', '--type', 'nodes', '--key', 'x')).err, /--key does not go with --type nodes/);
     assert.match((await k('watch', '--type', 'bogus')).err, /--type: "bogus" is not one of/);
     assert.equal((await k('watch', '--type', 'checks', '--state', 'red')).code, EXIT.usage);
+    assert.match((await k('watch', '--type', 'key', '--key', 'x', '--name', 'deploy')).err, /--name does not go with --type key/);
+  });
+
+  it('--type event: prints the events held; a handler gets at start all of them, then only those fired since, of its --name', async () => {
+    assert.equal((await k('event', '--name', 'deploy', 'v1')).code, EXIT.ok);
+    const held = JSON.parse((await k('watch', '--type', 'event', '--name', 'deploy')).out) as Array<{ Name: string; Payload: string; LTime: number }>;
+    assert.deepEqual(held.map((e) => [e.Name, Buffer.from(e.Payload, 'base64').toString()]), [['deploy', 'v1']]);
+    assert.ok(held[0]!.LTime > 0);
+    assert.deepEqual(JSON.parse((await k('watch', '--type', 'event', '--name', 'other')).out), []);
+
+    const out = join(dir, 'events.txt');
+    const proc = spawn(process.execPath, [BIN, 'watch', '--http-addr', addr, '--type', 'event', '--name', 'deploy',
+      `(cat; echo ---) >> ${out}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    proc.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+    const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+    const payloads = (run: string): string[] => (JSON.parse(run) as Array<{ Payload: string }>).map((e) => Buffer.from(e.Payload, 'base64').toString());
+    try {
+      const runs = (): string[] => (existsSync(out) ? readFileSync(out, 'utf8').split('---\n').slice(0, -1) : []);
+      await waitFor('the first run', () => (runs().length >= 1 ? true : undefined), 20_000);
+      assert.deepEqual(payloads(runs()[0]!), ['v1']);
+      // Another name first (runs nothing), then two of ours: each run holds only what is new.
+      assert.equal((await k('event', '--name', 'other', 'x')).code, EXIT.ok);
+      assert.equal((await k('event', '--name', 'deploy', 'v2')).code, EXIT.ok);
+      const second = await waitFor('a run after the event', () => runs()[1], 20_000);
+      assert.deepEqual(payloads(second), ['v2']);
+      assert.equal((await k('event', '--name', 'deploy', 'v3')).code, EXIT.ok);
+      const third = await waitFor('a run after the next event', () => runs()[2], 20_000);
+      assert.deepEqual(payloads(third), ['v3']);
+      assert.equal((await k('event', '--name', 'other', 'y')).code, EXIT.ok);
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(runs().length, 3, runs().join('\n'));
+    } finally {
+      proc.kill('SIGINT');
+      assert.equal(await exited, 0, stderr);
+    }
   });
 
   it('with a handler: it runs at start and after each change, the view on stdin and CONSUL_INDEX set; Ctrl-C stops it', async () => {
