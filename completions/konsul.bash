@@ -43,7 +43,7 @@ _konsul_values() {
 _konsul() {
   local cmd="" w i skip=0 words="" opts="" kind=none
   local _konsul_bin=${COMP_WORDS[0]} _konsul_addr=""
-  local known=' agent demo info monitor reload leave kv kv/get kv/put kv/delete kv/export kv/import watch txn session session/list session/info session/create session/destroy lock services services/register services/deregister services/list maint event check check/pass catalog catalog/services catalog/service catalog/nodes members operator operator/autopilot operator/autopilot/state top cluster cluster/status cluster/leader cluster/peers cluster/stats cluster/health cluster/join cluster/leave cluster/transfer-leader cluster/snapshot snapshot snapshot/save snapshot/restore snapshot/inspect acl acl/bootstrap acl/policy acl/policy/create acl/policy/list acl/policy/read acl/policy/update acl/policy/delete acl/token acl/token/create acl/token/list acl/token/read acl/token/update acl/token/delete tls tls/ca tls/ca/create tls/cert tls/cert/create bench bench/write bench/read bench/dns bench/failover bench/self-test version completion '
+  local known=' agent demo info monitor reload leave kv kv/get kv/put kv/delete kv/export kv/import watch txn session session/list session/info session/create session/destroy lock services services/register services/deregister services/list maint event check check/pass check/warn check/fail catalog catalog/services catalog/service catalog/nodes members operator operator/autopilot operator/autopilot/state top cluster cluster/status cluster/leader cluster/peers operator/raft operator/raft/list-peers cluster/stats cluster/health cluster/join cluster/leave operator/raft/remove-peer cluster/transfer-leader operator/raft/transfer-leader cluster/snapshot snapshot snapshot/save snapshot/restore snapshot/inspect acl acl/bootstrap acl/policy acl/policy/create acl/policy/list acl/policy/read acl/policy/update acl/policy/delete acl/token acl/token/create acl/token/list acl/token/read acl/token/update acl/token/delete tls tls/ca tls/ca/create tls/cert tls/cert/create bench bench/write bench/read bench/dns bench/failover bench/self-test version completion '
   local valued=' --acl-default-policy --acquire --additional-dnsname --additional-ipaddress --address --advertise --anti-entropy-interval --api --behavior --ca --ca-file --cas --check --check-http --check-interval --check-script --check-tcp --check-timeout --check-ttl --client-cert --client-key --cluster-id --concurrency --config --consistency --data-dir --datacenter --days --dc --dead-server-timeout --decrypt --description --dir --dns-a-record-limit --dns-addr --dns-node-ttl --dns-service-ttl --dns-udp-answer-limit --domain --duration --election-timeout --encrypt --fault-cmd --fence --fence-key --flags --heal-cmd --heartbeat-interval --http-addr --https-addr --id --interval --join --key --key-count --lock-delay --log-format --log-level --max-value-size --meta --name --node --node-health-timeout --node-id --node-meta --note --policy-id --policy-name --port --prefix --raft-addr --reason --recursor --release --requests --round-timeout --rounds --rules --secret --separator --service --settle --snapshot-interval --snapshot-threshold --sort --stabilization-time --state --tag --timeout --tls-ca --tls-cert --tls-key --token --ttl --type --value-size --wait -c -d -n '
   # Join back what bash split at ':' (127.0.0.1 : 8500), so an address is one word.
   local -a line=()
@@ -94,7 +94,7 @@ _konsul() {
     'kv/delete') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q --recurse --cas' ;;
     'kv/export') opts='--http-addr --json --token --ca-file --client-cert --client-key --stale --consistent' ;;
     'kv/import') opts='--http-addr --json --token --ca-file --client-cert --client-key --prefix' ;;
-    'watch') opts='--http-addr --json --token --ca-file --client-cert --client-key --type --key --prefix --service --tag --passingonly --state' ;;
+    'watch') opts='--http-addr --json --token --ca-file --client-cert --client-key --type --key --prefix --service --tag --passingonly --state --name' ;;
     'txn') opts='--http-addr --json --token --ca-file --client-cert --client-key --stale --consistent' ;;
     'session/list') opts='--http-addr --json --token --ca-file --client-cert --client-key --node --stale' ;;
     'session/info') opts='--http-addr --json --token --ca-file --client-cert --client-key --stale' ;;
@@ -107,6 +107,8 @@ _konsul() {
     'maint') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q --enable --disable --reason --service' ;;
     'event') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q --name --node --service --tag --list' ;;
     'check/pass') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q --note' ;;
+    'check/warn') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q --note' ;;
+    'check/fail') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q --note' ;;
     'catalog/services') opts='--http-addr --json --token --ca-file --client-cert --client-key' ;;
     'catalog/service') opts='--http-addr --json --token --ca-file --client-cert --client-key --tag --passing' ;;
     'catalog/nodes') opts='--http-addr --json --token --ca-file --client-cert --client-key' ;;
@@ -116,11 +118,14 @@ _konsul() {
     'cluster/status') opts='--http-addr --json --token --ca-file --client-cert --client-key' ;;
     'cluster/leader') opts='--http-addr --json --token --ca-file --client-cert --client-key --wait' ;;
     'cluster/peers') opts='--http-addr --json --token --ca-file --client-cert --client-key' ;;
+    'operator/raft/list-peers') opts='--http-addr --json --token --ca-file --client-cert --client-key' ;;
     'cluster/stats') opts='--http-addr --json --token --ca-file --client-cert --client-key' ;;
     'cluster/health') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q' ;;
     'cluster/join') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q --address --id --non-voter' ;;
     'cluster/leave') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q --node --id' ;;
+    'operator/raft/remove-peer') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q --node --id' ;;
     'cluster/transfer-leader') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q --node --id' ;;
+    'operator/raft/transfer-leader') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q --node --id' ;;
     'cluster/snapshot') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q' ;;
     'snapshot/save') opts='--http-addr --json --token --ca-file --client-cert --client-key --stale --encrypt' ;;
     'snapshot/restore') opts='--http-addr --json --token --ca-file --client-cert --client-key --decrypt' ;;
@@ -155,11 +160,12 @@ _konsul() {
     'kv') words='get put delete export import' ;;
     'session') words='list info create destroy' ;;
     'services') words='register deregister list' ;;
-    'check') words='pass' ;;
+    'check') words='pass warn fail' ;;
     'catalog') words='services service nodes' ;;
-    'operator') words='autopilot' ;;
+    'operator') words='autopilot raft' ;;
     'operator/autopilot') words='state' ;;
     'cluster') words='status leader peers stats health join leave transfer-leader snapshot' ;;
+    'operator/raft') words='list-peers remove-peer transfer-leader' ;;
     'snapshot') words='save restore inspect' ;;
     'acl') words='bootstrap policy token' ;;
     'acl/policy') words='create list read update delete' ;;

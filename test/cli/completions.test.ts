@@ -111,6 +111,19 @@ describe('completions in the real shells', () => {
     assert.deepEqual(await bash(['konsulctl', 'members', '--js']), ['--json']);
   });
 
+  it('every path of a command completes, aliases too (operator raft list-peers, check warn|fail)', { skip: (!has('bash') || !has('zsh') || !has('fish')) && 'bash, zsh or fish is not installed' }, async () => {
+    // The model knows them from the commands' static paths.
+    const peers = model.find((c) => c.words.join(' ') === 'cluster peers');
+    assert.deepEqual(peers?.aliases, [['operator', 'raft', 'list-peers']]);
+    for (const complete of [(w: string[]) => bash(w), (w: string[]) => zsh(w), (w: string[]) => fish(w.join(' '))]) {
+      assert.deepEqual((await complete(['konsul', 'operator', ''])).sort(), ['autopilot', 'raft']);
+      assert.deepEqual((await complete(['konsul', 'operator', 'raft', ''])).sort(), ['list-peers', 'remove-peer', 'transfer-leader']);
+      assert.deepEqual((await complete(['konsul', 'check', ''])).sort(), ['fail', 'pass', 'warn']);
+      assert.deepEqual(await complete(['konsul', 'operator', 'raft', 'remove-peer', '--no']), ['--node']);
+      assert.deepEqual(await complete(['konsul', 'check', 'warn', '--no']), ['--note']);
+    }
+  });
+
   it('zsh: the same, through _describe', { skip: !has('zsh') && 'zsh is not installed' }, async () => {
     assert.deepEqual(await zsh(['konsul', 'clu']), ['cluster']);
     assert.deepEqual((await zsh(['konsul', 'cluster', ''])).sort(), clusterVerbs);

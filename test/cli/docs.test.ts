@@ -44,6 +44,16 @@ describe('generated docs', () => {
     for (const group of new Set(model.map((c) => c.words[0]))) assert.ok(text.includes(`.BR konsul\\-${group.replace(/-/g, '\\-')} (1)`), group);
   });
 
+  it('an alias is in its group\'s page and its command\'s section names it (operator raft list-peers, check warn)', () => {
+    const operator = readFileSync(join(ROOT, 'man', 'konsul-operator.1'), 'utf8');
+    assert.match(operator, /^\.SS "konsul operator raft list\\-peers"\n[^\n]*\n\.PP\nThe same command as \\fBkonsul cluster peers\\fR/m);
+    assert.match(readFileSync(join(ROOT, 'man', 'konsul-cluster.1'), 'utf8'), /Also answers to \\fBkonsul operator raft list\\-peers\\fR\./);
+    const check = readFileSync(join(ROOT, 'man', 'konsul-check.1'), 'utf8');
+    assert.match(check, /^\.B konsul check warn$/m, 'in the synopsis');
+    assert.match(check, /Also answers to \\fBkonsul check warn\\fR, \\fBkonsul check fail\\fR\./);
+    assert.match(readFileSync(join(ROOT, 'man', 'konsul.1'), 'utf8'), /^\.B konsul operator raft transfer\\-leader$/m);
+  });
+
   it('every page renders with groff -man -ww without a warning', { skip: !groff && 'groff is not installed' }, () => {
     for (const name of readdirSync(join(ROOT, 'man'))) {
       const r = spawnSync('groff', ['-man', '-ww', '-Tutf8', join(ROOT, 'man', name)], { encoding: 'utf8' });

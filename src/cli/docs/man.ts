@@ -2,7 +2,7 @@
 // page per command group (konsul-kv(1), konsul-cluster(1), ...), so a group
 // another part adds gets its page without anyone writing roff.
 
-import { commandTree, type CommandModel } from './model.js';
+import { commandTree, withAliases, type CommandModel } from './model.js';
 
 /** What a group is for, in the NAME line of its page; a group not listed here gets "<group> commands". */
 const GROUP_SUMMARIES: Record<string, string> = {
@@ -51,13 +51,26 @@ function exampleList(command: CommandModel): string[] {
   return command.examples.flatMap(([what, cmd]) => ['.PP', para(what), '.RS', '.nf', roff(cmd), '.fi', '.RE']);
 }
 
+const bold = (words: readonly string[]): string => `\\fBkonsul ${roff(words.join(' '))}\\fR`;
+
+/** An alias's section: what it stands for, and where that command is documented. */
+function aliasSection(alias: CommandModel & { aliasOf: string[] }): string[] {
+  const group = alias.aliasOf[0] ?? '';
+  const where = group === alias.words[0] ? 'above' : `in \\fBkonsul\\-${roff(group)}\\fR(1)`;
+  return [`.SS "konsul ${roff(alias.usage)}"`, para(alias.description),
+    '.PP', `The same command as ${bold(alias.aliasOf)} under another name; its options and examples are ${where}.`];
+}
+
 /** The sections for one command, under .SS headings when a page holds several. */
 function commandSections(command: CommandModel, nested: boolean): string[] {
+  if (command.aliasOf) return aliasSection({ ...command, aliasOf: command.aliasOf });
   const heading = (title: string): string => (nested ? `.SS "${title}"` : `.SH ${title.toUpperCase()}`);
   const out: string[] = [];
   if (nested) out.push(`.SS "konsul ${roff(command.usage)}"`);
   else out.push('.SH DESCRIPTION');
-  out.push(para(command.description), ...paragraphs(command.details));
+  out.push(para(command.description));
+  if (command.aliases.length > 0) out.push('.PP', `Also answers to ${command.aliases.map(bold).join(', ')}.`);
+  out.push(...paragraphs(command.details));
   if (!nested) out.push('.SH OPTIONS');
   else out.push('.PP', 'Options:');
   out.push(...optionList(command));
@@ -156,7 +169,8 @@ function groupPage(model: readonly CommandModel[], group: string, version: strin
 }
 
 /** Every page, by file name relative to man/. */
-export function manPages(model: readonly CommandModel[], version: string): Record<string, string> {
+export function manPages(commands: readonly CommandModel[], version: string): Record<string, string> {
+  const model = withAliases(commands); // an alias is listed in its own group's page too (operator raft list-peers)
   const pages: Record<string, string> = { 'konsul.1': overviewPage(model, version) };
   for (const group of commandTree(model).top) pages[`konsul-${group}.1`] = groupPage(model, group, version);
   return pages;

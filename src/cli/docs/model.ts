@@ -33,6 +33,10 @@ export interface CommandModel {
   positionals: string[];
   /** What the first positional argument completes to. */
   argumentKind: ValueKind;
+  /** The other paths the command answers to (Consul's `operator raft list-peers`, `check warn` beside `check pass`); flag-like ones (`--version`) left out. */
+  aliases: string[][];
+  /** In withAliases' list: the primary path of the command this alias entry stands for. */
+  aliasOf?: string[];
 }
 
 /** Option values that name a Raft member; every other option value completes to nothing (or files). */
@@ -54,10 +58,26 @@ function clean(text: string | undefined): string {
   return (text ?? '').split('\n').map((l) => l.trimEnd()).join('\n').trim();
 }
 
+/**
+ * Every documented command's static paths, in the order of cli.definitions()
+ * (which walks the same registrations and skips the classes without usage);
+ * undefined for a stand-in that has only definitions().
+ */
+function documentedPaths(cli: object): string[][][] | undefined {
+  const registrations = (cli as { registrations?: unknown }).registrations;
+  if (!(registrations instanceof Map)) return undefined;
+  return [...(registrations as Map<{ paths?: string[][]; usage?: unknown }, unknown>).keys()]
+    .filter((c) => c.usage !== undefined)
+    .map((c) => c.paths ?? []);
+}
+
 export function commandModel(cli: Cli<never> | { definitions(): ReturnType<Cli['definitions']>; binaryName: string }): CommandModel[] {
   const bin = cli.binaryName;
-  return cli.definitions().map((d) => {
+  const paths = documentedPaths(cli);
+  return cli.definitions().map((d, i) => {
     const words = d.path.split(' ').slice(1);
+    const aliases = (paths?.[i] ?? [])
+      .filter((p) => p.join(' ') !== words.join(' ') && p.length > 0 && !(p[0] ?? '').startsWith('-'));
     const usage = d.usage.replace(/\s+/g, ' ').trim().slice(bin.length + 1);
     const positionals = [...usage.slice(words.join(' ').length).matchAll(/[[<]([^\]>.]+)(?:\.\.\.)?[\]>]/g)]
       .map((m) => m[1] ?? '')
@@ -79,8 +99,25 @@ export function commandModel(cli: Cli<never> | { definitions(): ReturnType<Cli['
       }),
       positionals,
       argumentKind: argumentKind(words, positionals[0]),
+      aliases,
     };
   });
+}
+
+/**
+ * The model with one more entry per alias, right after its command: what the
+ * completions complete and the man pages list. An alias entry has the
+ * command's options and description under its own words, and aliasOf set.
+ */
+export function withAliases(model: readonly CommandModel[]): CommandModel[] {
+  return model.flatMap((c) => [c, ...c.aliases.map((words): CommandModel => ({
+    ...c,
+    words,
+    usage: `${words.join(' ')}${c.usage.slice(c.words.join(' ').length)}`,
+    argumentKind: argumentKind(words, c.positionals[0]),
+    aliases: [],
+    aliasOf: c.words,
+  }))]);
 }
 
 /** The first words in order (`kv`, `cluster`, `members`), and each group's second words. */
