@@ -6,7 +6,8 @@
 // is not run here).
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -32,8 +33,17 @@ export function styleViolations(value: unknown, topIsData = false, path = '$'): 
   });
 }
 
-type Target = 'agent' | 'fake' | 'none';
-interface Case { args?: string[]; target: Target; topIsData?: boolean; reason?: string }
+/** agent: a dev agent; acl: a dev agent with ACLs on (deny), with the bootstrap token; fake: answers canned; local: no agent (files only); none: not run. */
+type Target = 'agent' | 'acl' | 'fake' | 'local' | 'none';
+interface Case {
+  /** '@name' stands for a file or for a value an earlier case saved. */
+  args?: string[];
+  target: Target;
+  topIsData?: boolean;
+  reason?: string;
+  /** Keep a field of this case's JSON for the cases after it: [ref, field]. */
+  saves?: [ref: string, field: string];
+}
 
 // The arguments after the command's words (--json and --http-addr are added); every command with --json is here.
 const CASES: Record<string, Case> = {
@@ -41,12 +51,12 @@ const CASES: Record<string, Case> = {
   'watch': { target: 'none', reason: 'prints Consul\'s API JSON for the view as it is (GET /v1/kv/..., /v1/health/...), already in this style; test/cli/watch.test.ts reads it' },
   'top': { args: ['--interval', '500ms'], target: 'agent' },
   // ---- coord's commands
-  'session create': { args: [], target: 'agent' },
+  'session create': { args: [], target: 'agent', saves: ['@session', 'ID'] },
   'session list': { args: [], target: 'agent' },
-  'session info': { target: 'none', reason: 'added by coord (needs a session id); its JSON is not yet checked here' },
-  'session destroy': { target: 'none', reason: 'added by coord (needs a session id); its JSON is not yet checked here' },
-  'txn': { target: 'none', reason: 'added by coord (needs a transaction file); its JSON is not yet checked here' },
-  'lock': { target: 'none', reason: 'added by coord (runs a child command under a lock); its JSON is not yet checked here' },
+  'session info': { args: ['@session'], target: 'agent' },
+  'session destroy': { args: ['@session'], target: 'agent' },
+  'txn': { args: ['@txn'], target: 'agent' },
+  'lock': { args: ['jobs/json', 'true'], target: 'agent' },
   'info': { args: [], target: 'agent' },
   // ---- api's and ops' commands
   'maint': { args: [], target: 'agent' },
@@ -82,20 +92,20 @@ const CASES: Record<string, Case> = {
   'snapshot inspect': { args: ['@snap'], target: 'agent' },
   'snapshot restore': { args: ['@snap'], target: 'agent' },
   'version': { args: [], target: 'agent' },
-  // ---- sec's commands: they print Consul's ACL API objects (AccessorID, SecretID, Policies) as the agent answers them
-  'acl bootstrap': { target: 'none', reason: 'needs an agent with ACLs on (this one has them off); test/cli/tls-acl.test.ts reads its --json SecretID' },
-  'acl policy create': { target: 'none', reason: 'as acl bootstrap: needs ACLs on and a management token' },
-  'acl policy update': { target: 'none', reason: 'as acl policy create' },
-  'acl policy read': { target: 'none', reason: 'as acl policy create' },
-  'acl policy list': { target: 'none', reason: 'as acl policy create' },
-  'acl policy delete': { target: 'none', reason: 'as acl policy create' },
-  'acl token create': { target: 'none', reason: 'as acl policy create; test/cli/tls-acl.test.ts reads its --json SecretID' },
-  'acl token update': { target: 'none', reason: 'as acl policy create' },
-  'acl token read': { target: 'none', reason: 'as acl policy create' },
-  'acl token list': { target: 'none', reason: 'as acl policy create' },
-  'acl token delete': { target: 'none', reason: 'as acl policy create' },
-  'tls ca create': { target: 'none', reason: 'writes files, talks to no agent; test/cli/tls-acl.test.ts runs it' },
-  'tls cert create': { target: 'none', reason: 'as tls ca create' },
+  // ---- sec's commands: Consul's ACL API objects (AccessorID, SecretID, Policies), on an agent with ACLs on
+  'acl bootstrap': { args: [], target: 'acl', saves: ['@management', 'SecretID'] },
+  'acl policy create': { args: ['--name', 'app', '--rules', 'key_prefix "app/" { policy = "read" }'], target: 'acl', saves: ['@policy', 'ID'] },
+  'acl policy update': { args: ['--id', '@policy', '--description', 'reads app/'], target: 'acl' },
+  'acl policy read': { args: ['--name', 'app'], target: 'acl' },
+  'acl policy list': { args: [], target: 'acl' },
+  'acl token create': { args: ['--description', 'app', '--policy-name', 'app'], target: 'acl', saves: ['@accessor', 'AccessorID'] },
+  'acl token update': { args: ['--id', '@accessor', '--description', 'the app'], target: 'acl' },
+  'acl token read': { args: ['--id', '@accessor'], target: 'acl' },
+  'acl token list': { args: [], target: 'acl' },
+  'acl token delete': { args: ['--id', '@accessor'], target: 'acl' },
+  'acl policy delete': { args: ['--id', '@policy'], target: 'acl' },
+  'tls ca create': { args: ['--dir', '@tls'], target: 'local' },
+  'tls cert create': { args: ['--dir', '@tls', '--server', '--node-id', 'n1'], target: 'local' },
   'bench write': { target: 'none', reason: 'a measuring tool with no Consul counterpart: its JSON is the bench reports\' input (test/bench), kept as it is' },
   'bench read': { target: 'none', reason: 'as bench write' },
   'bench dns': { target: 'none', reason: 'as bench write' },
@@ -105,21 +115,29 @@ const CASES: Record<string, Case> = {
 
 describe('issue 15: every --json speaks Consul\'s naming style', () => {
   let agent: RunningAgent;
+  let aclAgent: RunningAgent;
   let fake: FakeAgent;
   const dir = mkdtempSync(join(tmpdir(), 'konsul-json-'));
-  const files: Record<string, string> = { '@snap': join(dir, 'state.snap'), '@import': join(dir, 'import.json') };
+  const refs: Record<string, string> = {
+    '@snap': join(dir, 'state.snap'), '@import': join(dir, 'import.json'), '@txn': join(dir, 'txn.json'), '@tls': join(dir, 'tls'),
+  };
 
   before(async () => {
-    agent = await startAgent({ dev: true, httpAddr: '127.0.0.1:0', dnsAddr: '127.0.0.1:0', raftAddr: '127.0.0.1:0' }, {}, pino({ level: 'silent' }));
-    for (let i = 0; i < 250 && agent.agent.status().leader === null; i++) await new Promise((r) => setTimeout(r, 20));
+    const dev = { dev: true, httpAddr: '127.0.0.1:0', dnsAddr: '127.0.0.1:0', raftAddr: '127.0.0.1:0' };
+    agent = await startAgent(dev, {}, pino({ level: 'silent' }));
+    aclAgent = await startAgent({ ...dev, aclEnabled: true, aclDefaultPolicy: 'deny' }, {}, pino({ level: 'silent' }));
+    for (const a of [agent, aclAgent]) for (let i = 0; i < 250 && a.agent.status().leader === null; i++) await new Promise((r) => setTimeout(r, 20));
     fake = await FakeAgent.start();
     for (const [k, v] of [['app/a', '1'], ['app/b', '2']]) assert.equal((await run(['kv', 'put', '--http-addr', agent.httpAddress, k, v])).code, EXIT.ok);
     assert.equal((await run(['services', 'register', '--http-addr', agent.httpAddress, '--name', 'gone'])).code, EXIT.ok);
     assert.equal((await run(['services', 'register', '--http-addr', agent.httpAddress, '--name', 'ttl', '--check-ttl', '30s'])).code, EXIT.ok);
-    writeFileSync(files['@import'] ?? '', JSON.stringify([{ Key: 'imported', Flags: 0, Value: 'eA==' }]));
+    writeFileSync(refs['@import'] ?? '', JSON.stringify([{ Key: 'imported', Flags: 0, Value: 'eA==' }]));
+    writeFileSync(refs['@txn'] ?? '', JSON.stringify([{ KV: { Verb: 'set', Key: 'app/t', Value: 'MQ==' } }, { KV: { Verb: 'get', Key: 'app/a' } }]));
+    mkdirSync(refs['@tls'] ?? '');
   });
   after(async () => {
     await agent.stop();
+    await aclAgent.stop();
     await fake.close();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -145,15 +163,26 @@ describe('issue 15: every --json speaks Consul\'s naming style', () => {
       });
       continue;
     }
-    it(`konsul ${path} --json: every key in Consul's style`, async () => {
-      const addr = c.target === 'agent' ? agent.httpAddress : fake.address;
-      const args = (c.args ?? []).map((a) => files[a] ?? a);
-      const http = path === 'snapshot inspect' || path === 'version' ? [] : ['--http-addr', addr];
-      const r = await run([...path.split(' '), '--json', ...http, ...args]);
+    const skip = c.target === 'local' && spawnSync('openssl', ['version']).status !== 0 ? 'openssl is not installed' : false;
+    it(`konsul ${path} --json: every key in Consul's style`, { skip }, async () => {
+      const addr = c.target === 'agent' ? agent.httpAddress : c.target === 'acl' ? aclAgent.httpAddress : fake.address;
+      const args = (c.args ?? []).map((a) => {
+        const value = refs[a];
+        assert.ok(value !== undefined || !a.startsWith('@'), `${path}: ${a} was not saved by an earlier case`);
+        return value ?? a;
+      });
+      const http = c.target === 'local' || path === 'snapshot inspect' || path === 'version' ? [] : ['--http-addr', addr];
+      const token = c.target === 'acl' && refs['@management'] ? ['--token', refs['@management']] : [];
+      const r = await run([...path.split(' '), '--json', ...http, ...token, ...args]);
       assert.equal(r.code, EXIT.ok, `${path}: ${r.err}`);
       const value = JSON.parse(r.out) as unknown;
       assert.ok(value !== null && typeof value === 'object', `${path} printed a JSON object or array`);
       assert.deepEqual(styleViolations(value, c.topIsData ?? false), [], `${path}: keys not in Consul's style`);
+      if (c.saves) {
+        const saved = (value as Record<string, unknown>)[c.saves[1]];
+        assert.equal(typeof saved, 'string', `${path}: ${c.saves[1]}`);
+        refs[c.saves[0]] = saved as string;
+      }
     });
   }
 });

@@ -35,6 +35,9 @@ export class LockCommand extends HttpCommand {
       the fencing token is the Raft index of the write that acquired the lock, larger for every later
       acquisition. Pass it with writes (PUT /v1/kv/<key>?fence=<token>&fence-key=<lock key>, or a
       check-fence operation in /v1/txn) and a holder that lost the lock cannot write any more.
+
+      With --json, once the lock is held konsul lock prints one JSON line ({"Key", "Session",
+      "FencingToken"}) before the command's output.
     `,
     examples: [
       ['Run a job on one machine at a time', '$0 lock jobs/backup -- ./backup.sh'],
@@ -90,6 +93,8 @@ export class LockCommand extends HttpCommand {
     try {
       const token = await this.acquire(client, key, session, timeoutMs);
       if (token === undefined) throw new CliError(`timed out after ${this.timeout} waiting for the lock on ${key}`);
+      // --json: one line saying what is held, before the command's own output (as etcdctl lock prints the key it holds).
+      if (this.json) this.context.stdout.write(`${JSON.stringify({ Key: key, Session: session, FencingToken: Number(token) })}\n`);
       const [cmd, ...args] = this.command.length === 1 ? ['/bin/sh', '-c', this.command[0]!] : this.command;
       child = spawn(cmd!, args, {
         stdio: ['inherit', 'pipe', 'pipe'],
