@@ -9,6 +9,7 @@ import type { AgentContext } from './context.js';
 import type { Membership } from './membership.js';
 import { nodeHealthRound } from './node-health.js';
 import { raiseClusterVersion } from './versions.js';
+import { reapLeftMembers } from './left-members.js';
 
 /** How often a round runs. */
 const ROUND_MS = 250;
@@ -64,6 +65,7 @@ export class Autopilot {
       for (const id of this.addedAt.keys()) if (!raft.conf().members.some((m) => m.id === id)) this.addedAt.delete(id);
       await nodeHealthRound(ctx, now, heard);
       await raiseClusterVersion(ctx);
+      await reapLeftMembers(ctx); // cli: left members past the reconnect timeout
       if (await this.promoteOne(now, heard)) return;
       await this.reapOne(now, heard);
     } catch (error) {

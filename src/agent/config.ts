@@ -58,6 +58,8 @@ export interface AgentFlagValues {
   // api branch (issue 18)
   /** `key:value`, repeatable (`--node-meta rack:r1 --node-meta env:prod`). */
   nodeMeta?: string | string[];
+  // cli (issue 15)
+  reconnectTimeout?: string;
   dnsUdpAnswerLimit?: string;
   dnsARecordLimit?: string;
 }
@@ -124,6 +126,9 @@ export interface AgentConfig {
   insecurePeers: boolean;
   /** This node's metadata in the catalog (NodeMeta, ?node-meta, DNS TXT). */
   nodeMeta: Record<string, string>;
+  // cli (issue 15)
+  /** A member that left stays listed as left this long; then the leader forgets it (Consul's reconnect_timeout). */
+  reconnectTimeoutMs: number;
 }
 
 export class ConfigError extends KonsulError {
@@ -200,6 +205,8 @@ export const SETTINGS = {
   nodeMeta: S('nodeMeta', ['KONSUL_NODE_META'], 'node_meta', 'meta-map', 'none', 'Metadata for this node in the catalog, key:value; the flag repeats (NodeMeta, ?node-meta, DNS TXT)'),
   dnsUdpAnswerLimit: S('dnsUdpAnswerLimit', ['KONSUL_DNS_UDP_ANSWER_LIMIT'], 'udp_answer_limit', 'integer', '3', 'Most A, AAAA or SRV records in one UDP answer (more: TCP)'),
   dnsARecordLimit: S('dnsARecordLimit', ['KONSUL_DNS_A_RECORD_LIMIT'], 'a_record_limit', 'integer', '0 (no limit)', 'Most A or AAAA records in any DNS answer'),
+  // cli (issue 15)
+  reconnectTimeout: S('reconnectTimeout', ['KONSUL_RECONNECT_TIMEOUT'], 'reconnect_timeout', 'duration', '72h', 'How long `konsul members` lists a member that left or was removed; then the leader forgets it'),
 } satisfies Record<string, SettingSpec>;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -231,6 +238,7 @@ export const AGENT_FLAG_NAMES: Readonly<Record<keyof AgentFlagValues, string>> =
   aclEnabled: '--acl-enabled', aclDefaultPolicy: '--acl-default-policy', httpsAddr: '--https-addr',
   httpsVerifyIncoming: '--https-verify-incoming', insecurePeers: '--insecure-peers',
   nodeMeta: '--node-meta', dnsUdpAnswerLimit: '--dns-udp-answer-limit', dnsARecordLimit: '--dns-a-record-limit',
+  reconnectTimeout: '--reconnect-timeout',
 };
 
 /** Where a setting's value came from. */
@@ -660,6 +668,8 @@ interface SettingValues {
   aclEnabled: boolean; aclDefaultPolicy: 'allow' | 'deny'; httpsAddr: HostPort | undefined; httpsVerifyIncoming: boolean; insecurePeers: boolean;
   // api branch (issue 18)
   nodeMeta: Record<string, string>; dnsUdpAnswerLimit: number; dnsARecordLimit: number;
+  // cli (issue 15)
+  reconnectTimeout: number;
 }
 
 /** A setting's value from its raw input (undefined: not given anywhere), given the settings it depends on. */
@@ -764,6 +774,8 @@ const RESOLVE: { [K in SettingName]: Resolver<SettingValues[K]> } = {
   nodeMeta: (raw) => asMetaMap(raw),
   dnsUdpAnswerLimit: integer(3, 1, 1000),
   dnsARecordLimit: integer(0, 0, 1000),
+  // cli (issue 15): Consul's minimum is 8h; shorter is allowed here (tests, short-lived clusters)
+  reconnectTimeout: duration(72 * 3_600_000, 1000, 365 * 24 * 3_600_000),
 };
 
 /**
@@ -852,6 +864,7 @@ function resolveSettings(src: Sources, requireDataDir: boolean): AgentConfig {
     https: httpsOf(v, raws, tls),
     insecurePeers: v.insecurePeers,
     nodeMeta: v.nodeMeta,
+    reconnectTimeoutMs: v.reconnectTimeout,
   };
 }
 
@@ -924,6 +937,7 @@ export function settingValue(name: SettingName, c: AgentConfig, origin?: Setting
     case 'nodeMeta': return c.nodeMeta;
     case 'dnsUdpAnswerLimit': return c.dns.udpAnswerLimit;
     case 'dnsARecordLimit': return c.dns.aRecordLimit;
+    case 'reconnectTimeout': return formatDuration(c.reconnectTimeoutMs);
   }
 }
 

@@ -8,6 +8,7 @@ import { ConfChangeError, ConfChangeType, NotLeaderError, Role, findMember, isVo
 import { encodeCommand } from '../state/index.js';
 import type { ClusterStatus } from './api.js';
 import type { AgentContext } from './context.js';
+import { proposeMemberGone } from './left-members.js';
 import type { NodeInfo } from './peer-requests.js';
 
 function sleep(ms: number): Promise<void> {
@@ -147,14 +148,14 @@ export class Membership {
     const conf = ctx.driver.conf();
     const member = findMember(conf, id);
     if (!member) {
-      if (ctx.state.member(id)) await ctx.driver.propose(encodeCommand({ type: 'member-delete', id }));
+      if (ctx.state.member(id)) await proposeMemberGone(ctx, id);
       else throw new NotFoundError(`no member "${id}"`);
       return;
     }
     if (member.voter && conf.members.filter((m) => m.voter).length === 1) {
       throw new ConflictError(`"${id}" is the last voter; removing it would leave no one to elect a leader`);
     }
-    if (ctx.state.member(id)) await ctx.driver.propose(encodeCommand({ type: 'member-delete', id }));
+    await proposeMemberGone(ctx, id);
     await this.confChange({ type: ConfChangeType.Remove, nodeId: id, address: '' });
     ctx.logger.info({ member: id }, 'member removed');
   }

@@ -214,6 +214,8 @@ function self(ctx: RequestContext): void {
 /** Consul's member statuses. */
 const ALIVE = 1;
 const FAILED = 4;
+/** cli: a member that left or was removed, listed until the reconnect timeout. */
+const LEFT = 3;
 
 function members(ctx: RequestContext): void {
   const { agent } = ctx;
@@ -228,7 +230,7 @@ function members(ctx: RequestContext): void {
     const peers = (agent.stats().transport as { peers?: Array<{ nodeId: string; state: string; failures: number }> }).peers ?? [];
     for (const p of peers) if (p.state !== 'connected' && p.failures > 0) unreachable.add(p.nodeId);
   }
-  sendJson(ctx.res, 200, applyFilter(status.members.filter((m) => ctx.authz.allowed('node', m.id, 'read')).map((m) => {
+  const current = status.members.filter((m) => ctx.authz.allowed('node', m.id, 'read')).map((m) => {
     const record = agent.state.member(m.id);
     const server = record?.server ?? m.voter;
     const hp = parseHostPort(m.raftAddress, 0);
@@ -242,7 +244,19 @@ function members(ctx: RequestContext): void {
       Status: nodeCheck?.status === 'critical' || m.healthy === false || unreachable.has(m.id) ? FAILED : ALIVE,
       ProtocolMin: me.protocolVersion, ProtocolMax: me.protocolVersion, ProtocolCur: me.protocolVersion,
     };
-  }), filter));
+  });
+  // cli: members that left (konsul leave) or were removed, until the reconnect timeout, as Consul lists them.
+  const here = new Set(status.members.map((m) => m.id));
+  const left = agent.state.leftMembers().filter((m) => !here.has(m.id) && ctx.authz.allowed('node', m.id, 'read')).map((m) => {
+    const hp = parseHostPort(m.raftAddress, 0);
+    return {
+      Name: m.id, Addr: hp?.host ?? '', Port: hp?.port ?? 0,
+      Tags: { role: m.server ? 'consul' : 'node', dc: me.datacenter, voter: 'false', raft_addr: m.raftAddress, http_addr: m.httpAddress, vsn: String(me.protocolVersion) },
+      Status: LEFT,
+      ProtocolMin: me.protocolVersion, ProtocolMax: me.protocolVersion, ProtocolCur: me.protocolVersion,
+    };
+  });
+  sendJson(ctx.res, 200, applyFilter([...current, ...left], filter));
 }
 
 // ------------------------------------------------------------ ACL declarations

@@ -24,6 +24,8 @@
 // still the deterministic no-op it always was.
 //   event-fire     str id, str name, str node filter, str service filter, str tag filter, u32 length + payload (tag 20)
 //   acl            str JSON of an AclOp, checked field by field on decode (tag 50, sec)
+//   member-left    str id, u64 at (ms since the epoch, the leader's clock)  (tag 60, cli, protocol 2)
+//   member-forget  str id                                                   (tag 61, cli, protocol 2)
 
 import { BufferReader } from '../byte-reader.js';
 import { BufferWriter } from '../byte-writer.js';
@@ -60,7 +62,12 @@ export type Command =
   /** A user event (PUT /v1/event/fire): kept in every agent's memory, not in the state tables. */
   | { type: 'event-fire'; event: UserEvent }
   // sec: ACL tokens and policies (str JSON of an AclOp, checked field by field on decode)
-  | { type: 'acl'; op: AclOp };
+  | { type: 'acl'; op: AclOp }
+  // cli (issue 15): members that left, shown as `left` until the reconnect timeout reaps them
+  /** The member left or was removed: its record moves to the left members, stamped `at` (the leader's clock, ms). */
+  | { type: 'member-left'; id: string; at: number }
+  /** Forget a left member (the leader's reaper, after the reconnect timeout). */
+  | { type: 'member-forget'; id: string };
 
 /** The newest command version this konsul's state machine applies. Kept equal to the peer PROTOCOL_VERSION. */
 export const COMMAND_VERSION = 2;
@@ -124,6 +131,9 @@ const enum Tag {
   EventFire = 20,
   // sec: 50-59
   Acl = 50,
+  // cli: 60-69
+  MemberLeft = 60,
+  MemberForget = 61,
 }
 
 const HAS_CAS = 1;
@@ -148,6 +158,9 @@ const ALLOWED_BITS: Record<Tag, number> = {
   [Tag.EventFire]: 0,
   // sec
   [Tag.Acl]: 0,
+  // cli
+  [Tag.MemberLeft]: 0,
+  [Tag.MemberForget]: 0,
 };
 
 /** The first release's command types: understood by every version. Any other type needs protocol 2 or newer. */
@@ -343,6 +356,25 @@ export function encodeCommand(cmd: Command): Uint8Array {
       e.u8(Tag.Acl);
       e.u8(0);
       e.string32(json, jsonLen);
+      return e.done();
+    }
+    // cli
+    case 'member-left': {
+      if (!Number.isSafeInteger(cmd.at) || cmd.at < 0) throw new InvalidCommandError(`member-left: at must be a non-negative integer, got ${String(cmd.at)}`);
+      const idLen = keyBytes(cmd.id, 'the member id', false);
+      const e = new CommandWriter(2 + 4 + idLen + 8);
+      e.u8(Tag.MemberLeft);
+      e.u8(0);
+      e.string32(cmd.id, idLen);
+      e.u64(cmd.at, 'at');
+      return e.done();
+    }
+    case 'member-forget': {
+      const idLen = keyBytes(cmd.id, 'the member id', false);
+      const e = new CommandWriter(2 + 4 + idLen);
+      e.u8(Tag.MemberForget);
+      e.u8(0);
+      e.string32(cmd.id, idLen);
       return e.done();
     }
     default:
@@ -561,6 +593,13 @@ function decodeBare(buf: Buffer): Command {
       cmd = { type: 'acl', op: op as AclOp };
       break;
     }
+    // cli
+    case Tag.MemberLeft:
+      cmd = { type: 'member-left', id: readKey(d, 'member id', false), at: d.u64('at') };
+      break;
+    case Tag.MemberForget:
+      cmd = { type: 'member-forget', id: readKey(d, 'member id', false) };
+      break;
   }
   d.expectEnd('the command');
   return cmd;

@@ -18,12 +18,13 @@ import { KV_LOCKS_TABLE, SESSIONS_TABLE, SESSION_INDEX_KEY, decodeLock, encodeSe
 import { EventBuffer, type AppliedEvent } from './events.js';
 import { ACL_TABLE, AclState } from './acl.js';
 import { TopicWatchers } from './watchers.js';
+import { LEFT_MEMBERS_TABLE, applyMemberLeft, forgetLeftMember, listLeftMembers, type LeftMemberRecord } from './left-members.js';
 
 export { KV_TABLE, type KvEntry } from './kv-record.js';
 export const MEMBERS_TABLE = 'members';
 /** The state machine's own bookkeeping, written in the same transactions as the data. */
 export const META_TABLE = 'meta';
-export const STATE_TABLES: readonly string[] = [KV_TABLE, MEMBERS_TABLE, META_TABLE, ...CATALOG_TABLES, ...COORD_TABLES, ACL_TABLE];
+export const STATE_TABLES: readonly string[] = [KV_TABLE, MEMBERS_TABLE, META_TABLE, ...CATALOG_TABLES, ...COORD_TABLES, ACL_TABLE, LEFT_MEMBERS_TABLE];
 
 const KV_INDEX_KEY = 'kvIndex';
 /** The protocol version the cluster runs at (u16); absent means 1, the first release's. */
@@ -291,6 +292,7 @@ export class StateMachine {
         txn.put(MEMBERS_TABLE, cmd.id, encodeMember({
           raftAddress: cmd.raftAddress, httpAddress: cmd.httpAddress, server: cmd.server, modifyIndex: index,
         }));
+        forgetLeftMember(txn, cmd.id); // cli: one that joins again has not left
         return true;
       case 'member-delete':
         txn.delete(MEMBERS_TABLE, cmd.id);
@@ -352,7 +354,19 @@ export class StateMachine {
         if (ok) this.aclChangedInBatch = true;
         return ok;
       }
+      // cli (issue 15): left members
+      case 'member-left': {
+        const b = txn.get(MEMBERS_TABLE, cmd.id);
+        return applyMemberLeft(txn, index, cmd.id, cmd.at, b ? decodeMember(cmd.id, b) : undefined, MEMBERS_TABLE);
+      }
+      case 'member-forget':
+        return forgetLeftMember(txn, cmd.id);
     }
+  }
+
+  /** cli: members that left or were removed, until the leader forgets them (the reconnect timeout). */
+  leftMembers(): LeftMemberRecord[] {
+    return this.store.read((txn) => listLeftMembers(txn));
   }
 
   /** The protocol version the cluster runs at, as this replica has applied it. */

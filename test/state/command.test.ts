@@ -29,6 +29,9 @@ const commandArb: fc.Arbitrary<Command> = fc.oneof(
     id: text(1), raftAddress: text(0), httpAddress: text(0), server: fc.boolean(),
   }),
   fc.record({ type: fc.constant('member-delete' as const), id: text(1) }),
+  // cli (issue 15): left members.
+  fc.record({ type: fc.constant('member-left' as const), id: text(1), at: fc.nat() }),
+  fc.record({ type: fc.constant('member-forget' as const), id: text(1) }),
   // api branch (issue 18): user events.
   fc.record({
     type: fc.constant('event-fire' as const),

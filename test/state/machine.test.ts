@@ -188,12 +188,30 @@ describe('state machine: apply', () => {
     assert.equal(sm.member(''), undefined);
   });
 
+  it('member-left moves a member to the left members (stamped with the leader\'s time); forget and rejoining drop it', (t) => {
+    const { sm } = stateFixture(t).open();
+    const a = new Applier(sm);
+    a.run({ type: 'member-set', id: 'n1', raftAddress: '10.0.0.1:7000', httpAddress: '10.0.0.1:8500', server: true });
+    a.run({ type: 'member-set', id: 'n2', raftAddress: '10.0.0.2:7000', httpAddress: '', server: false });
+    assert.equal(a.run({ type: 'member-left', id: 'n1', at: 1_700_000_000_000 }), true);
+    assert.deepEqual(sm.members().map((m) => m.id), ['n2']);
+    assert.deepEqual(sm.leftMembers(), [{ id: 'n1', raftAddress: '10.0.0.1:7000', httpAddress: '10.0.0.1:8500', server: true, leftAt: 1_700_000_000_000, modifyIndex: a.index }]);
+    // A member with no record (never registered) is still remembered, without addresses.
+    a.run({ type: 'member-left', id: 'ghost', at: 5 });
+    assert.deepEqual(sm.leftMembers().map((m) => [m.id, m.raftAddress, m.server]), [['ghost', '', false], ['n1', '10.0.0.1:7000', true]]);
+    assert.equal(a.run({ type: 'member-forget', id: 'ghost' }), true);
+    assert.equal(a.run({ type: 'member-forget', id: 'ghost' }), false, 'forgetting one that is not there changes nothing');
+    a.run({ type: 'member-set', id: 'n1', raftAddress: '10.0.0.1:7001', httpAddress: '', server: true });
+    assert.deepEqual(sm.leftMembers(), [], 'joining again: no longer left');
+    assert.deepEqual(sm.members().map((m) => m.id), ['n1', 'n2']);
+  });
+
   it('refuses a store opened without the state machine tables', (t) => {
     const fx = stateFixture(t);
     const store = LmdbStateStore.open(fx.dir(), { tables: ['kv'], mapSize: 1024 * 1024 });
     t.after(() => store.close());
     assert.throws(() => new StateMachine(store), /STATE_TABLES/);
-    assert.deepEqual([...STATE_TABLES].sort(), ['acl', 'catalog-checks', 'catalog-indexes', 'catalog-nodes', 'catalog-services', 'kv', 'kv-locks', 'members', 'meta', 'sessions']);
+    assert.deepEqual([...STATE_TABLES].sort(), ['acl', 'catalog-checks', 'catalog-indexes', 'catalog-nodes', 'catalog-services', 'kv', 'kv-locks', 'members', 'members-left', 'meta', 'sessions']);
   });
 });
 
@@ -296,6 +314,8 @@ describe('state machine: indexes', () => {
     const treeDeleted = a.index;
     a.put('z', 'after the delete');
     a.run({ type: 'member-set', id: 'n1', raftAddress: '10.0.0.1:7000', httpAddress: '10.0.0.1:8500', server: true });
+    a.run({ type: 'member-set', id: 'gone', raftAddress: '10.0.0.3:7000', httpAddress: '', server: false });
+    a.run({ type: 'member-left', id: 'gone', at: 42 });
 
     const dst = fx.open();
     const b = new Applier(dst.sm);
@@ -307,6 +327,7 @@ describe('state machine: indexes', () => {
     assert.deepEqual(dst.sm.kvList(''), src.sm.kvList(''));
     assert.deepEqual(dst.sm.kvKeys('k/', '/'), src.sm.kvKeys('k/', '/'));
     assert.deepEqual(dst.sm.members(), src.sm.members());
+    assert.deepEqual(dst.sm.leftMembers().map((m) => [m.id, m.leftAt]), [['gone', 42]], 'left members travel in snapshots');
     assert.equal(dst.sm.kvGet('only-in-dst'), undefined);
     assert.equal(dst.sm.appliedIndex(), src.sm.appliedIndex());
     assert.equal(dst.sm.kvIndex(), src.sm.kvIndex());
