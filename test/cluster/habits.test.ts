@@ -1,6 +1,6 @@
 // Issue 15, on real agent processes: a normal join logs no warning; members
 // during a quorum loss shows the stopped servers as failed; a client stopped
-// with Ctrl-C leaves the cluster (it is not left behind as failed).
+// with Ctrl-C leaves the cluster (listed as left, not failed).
 
 import assert from 'node:assert/strict';
 import { Resolver } from 'node:dns/promises';
@@ -10,6 +10,7 @@ import { formCluster, http, scenario, TestCluster, waitFor } from './harness.js'
 interface Member { Name: string; Status: number }
 const ALIVE = 1;
 const FAILED = 4;
+const LEFT = 3;
 
 async function members(c: TestCluster, via: string): Promise<Member[]> {
   return JSON.parse((await http('GET', `${c.node(via).url}/v1/agent/members`)).body) as Member[];
@@ -41,13 +42,18 @@ describe('issue 15: joins, Ctrl-C and quorum loss as a Consul user expects', () 
     assert.deepEqual(srv.map((r) => r.port).sort(), nodes.map((n) => n.ServicePort).sort());
   });
 
-  step('Ctrl-C (SIGINT) on a client: it leaves, exits 0, and is no longer listed (not failed)', async () => {
+  step('Ctrl-C (SIGINT) on a client: it leaves, exits 0, and is listed as left (not failed), as in Consul', async () => {
+    // Left records need the cluster at protocol 2 (every member speaks it; the leader raises it soon after they join).
+    await waitFor('the cluster at protocol 2', async () => {
+      const st = JSON.parse((await http('GET', `${c.node('s1').url}/cluster/status`)).body) as { protocol?: { cluster: number } };
+      return st.protocol?.cluster === 2 ? true : undefined;
+    });
     await c.kill('c1', 'SIGINT');
     assert.equal(c.node('c1').proc?.exitCode, 0);
     assert.match(c.node('c1').log(), /left the cluster/);
     const after = await members(c, 's1');
-    assert.deepEqual(after.filter((m) => m.Name === 'c1'), []);
-    assert.ok(after.every((m) => m.Status === ALIVE), JSON.stringify(after));
+    assert.deepEqual(after.filter((m) => m.Name === 'c1').map((m) => m.Status), [LEFT]);
+    assert.ok(after.every((m) => m.Name === 'c1' || m.Status === ALIVE), JSON.stringify(after));
   });
 
   step('quorum lost: members on the survivor shows the two stopped servers as failed, itself alive', async () => {
