@@ -7,6 +7,8 @@
 // 150 ms, a completion under 200 ms. Needs a build (npm run build).
 //
 //   node scripts/cli-speed.mjs [--runs 20]
+//   node scripts/cli-speed.mjs --against DIR   also time another built konsul checkout
+//       (before/after in one run: the two alternate run by run, against the same agent)
 
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -15,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '20' } } });
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '20' }, against: { type: 'string' } } });
 const runs = Math.max(3, Math.min(200, Number(values.runs) || 20));
 const root = new URL('..', import.meta.url).pathname;
 const bin = join(root, 'bin', 'konsul.js');
@@ -42,14 +44,18 @@ try {
   }
   if (!up) throw new Error('the dev agent did not come up in 30 s');
 
-  const commands = [
-    ['bare node (the floor)', [process.execPath, '-e', '0']],
-    ['konsul version', [process.execPath, bin, 'version']],
-    ['konsul kv get', [process.execPath, bin, 'kv', 'get', 'speed/key']],
-    ['konsul __complete keys (one TAB)', [process.execPath, bin, '__complete', 'keys', 'speed/']],
+  const konsulCommands = (b) => [
+    ['konsul version', [process.execPath, b, 'version']],
+    ['konsul kv get', [process.execPath, b, 'kv', 'get', 'speed/key']],
+    ['konsul __complete keys (one TAB)', [process.execPath, b, '__complete', 'keys', 'speed/']],
   ];
-  const hyperfine = spawnSync('hyperfine', ['--version']).status === 0;
-  console.log(`${runs} runs each, ${hyperfine ? 'timed by hyperfine' : 'timed by this script'}; agent at ${addr}`);
+  const commands = [['bare node (the floor)', [process.execPath, '-e', '0']], ...konsulCommands(bin)];
+  if (values.against) {
+    await compare(konsulCommands(join(values.against, 'bin', 'konsul.js')), konsulCommands(bin));
+  }
+  const hyperfine = !values.against && spawnSync('hyperfine', ['--version']).status === 0;
+  if (values.against) commands.length = 0;
+  else console.log(`${runs} runs each, ${hyperfine ? 'timed by hyperfine' : 'timed by this script'}; agent at ${addr}`);
   for (const [name, argv] of commands) {
     let times;
     if (hyperfine) {
@@ -69,6 +75,24 @@ try {
     times.sort((a, b) => a - b);
     const median = times[Math.floor(times.length / 2)];
     console.log(`${name.padEnd(34)} median ${median.toFixed(1)} ms  (min ${times[0].toFixed(1)}, max ${times[times.length - 1].toFixed(1)})`);
+  }
+
+  /** Each command of `before` and `after`, alternating run by run (so load that comes and goes hits both alike). */
+  async function compare(before, after) {
+    console.log(`${runs} runs each, before (${values.against}) and after (${root}) alternating; agent at ${addr}`);
+    for (let c = 0; c < before.length; c++) {
+      const times = [[], []];
+      for (let i = 0; i < runs + 2; i++) {
+        for (const [side, argv] of [[0, before[c][1]], [1, after[c][1]]]) {
+          const t0 = process.hrtime.bigint();
+          const r = spawnSync(argv[0], argv.slice(1), { env, stdio: 'ignore' });
+          if (r.status !== 0) throw new Error(`${argv.join(' ')} exited with ${r.status}`);
+          if (i >= 2) times[side].push(Number(process.hrtime.bigint() - t0) / 1e6);
+        }
+      }
+      const median = (t) => [...t].sort((a, b) => a - b)[Math.floor(t.length / 2)];
+      console.log(`${before[c][0].padEnd(34)} before ${median(times[0]).toFixed(1)} ms  after ${median(times[1]).toFixed(1)} ms  (medians)`);
+    }
   }
 } finally {
   agent.kill('SIGTERM');
