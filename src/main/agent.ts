@@ -78,6 +78,8 @@ const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' 
 
 function summaryText(r: {
   config: AgentConfig; loaded: LoadedConfig; entry: Entry; raft: string; http: string; dns: string; dataDir: string;
+  /** --dev without --data-dir: a temporary dir, removed at exit (config.dataDir holds it by now, so it cannot tell). */
+  temporary: boolean;
   definitions: { services: number; checks: number };
 }): string {
   const c = r.config;
@@ -95,7 +97,7 @@ function summaryText(r: {
     `  raft      ${r.raft}`,
     `  http      ${r.http}`,
     `  dns       ${r.dns} (udp, tcp)`,
-    `  data dir  ${r.dataDir}${c.dev && c.dataDir === undefined ? ' (temporary, removed at exit)' : c.dev ? ' (yours: kept at exit)' : ''}`,
+    `  data dir  ${r.dataDir}${r.temporary ? ' (temporary, removed at exit)' : c.dev ? ' (yours: kept at exit)' : ''}`,
     `  config    ${files}`,
     `  logs      ${c.logLevel} and up, on stdout`,
     '',
@@ -311,7 +313,7 @@ async function startWith(s: {
   const definitions = reloader.start();
   const entry: Entry = hadState ? 'restarted' : config.bootstrap ? 'bootstrapped' : config.join.length > 0 ? 'joining' : 'waiting';
   const summary = summaryText({
-    config, loaded: s.loaded, entry, raft: agent.raftAddress, http: httpAddress, dns: dnsAddress, dataDir,
+    config, loaded: s.loaded, entry, raft: agent.raftAddress, http: httpAddress, dns: dnsAddress, dataDir, temporary: devDir !== undefined,
     definitions: { services: s.loaded.services.length, checks: s.loaded.checks.length },
   });
   s.options.printSummary?.(summary);

@@ -111,4 +111,21 @@ describe('issue 15: --dev --data-dir', () => {
     assert.doesNotMatch(err, /removed at exit/);
     assert.ok(existsSync(data), 'the data dir is still there');
   });
+
+  it('--dev without --data-dir: the summary says the temporary dir is removed at exit, and it is', async () => {
+    const { spawn } = await import('node:child_process');
+    const { existsSync } = await import('node:fs');
+    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('KONSUL_')));
+    const agent = spawn(process.execPath, [BIN, 'agent', '--dev', '--http-addr', '127.0.0.1:0', '--dns-addr', '127.0.0.1:0', '--raft-addr', '127.0.0.1:0'],
+      { env: clean, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    agent.stderr.on('data', (c: Buffer) => { err += c.toString(); });
+    const exited = new Promise((r) => agent.once('exit', r));
+    for (let i = 0; i < 300 && !err.includes('data dir'); i++) await new Promise((r) => setTimeout(r, 50));
+    agent.kill('SIGTERM');
+    await exited;
+    const m = /data dir {2}(\S+) \(temporary, removed at exit\)/.exec(err);
+    assert.ok(m, err);
+    assert.ok(!existsSync(m[1]!), 'the temporary dir is gone');
+  });
 });
