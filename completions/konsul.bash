@@ -43,7 +43,7 @@ _konsul_values() {
 _konsul() {
   local cmd="" w i skip=0 words="" opts="" kind=none
   local _konsul_bin=${COMP_WORDS[0]} _konsul_addr=""
-  local known=' agent demo info monitor reload leave kv kv/get kv/put kv/delete kv/export kv/import watch txn session session/list session/info session/create session/destroy lock services services/register services/deregister services/list maint event check check/pass check/warn check/fail catalog catalog/services catalog/service catalog/nodes members operator operator/autopilot operator/autopilot/state top cluster cluster/status cluster/leader cluster/peers operator/raft operator/raft/list-peers cluster/stats cluster/health cluster/join cluster/leave operator/raft/remove-peer cluster/transfer-leader operator/raft/transfer-leader cluster/snapshot snapshot snapshot/save snapshot/restore snapshot/inspect acl acl/bootstrap acl/policy acl/policy/create acl/policy/list acl/policy/read acl/policy/update acl/policy/delete acl/token acl/token/create acl/token/list acl/token/read acl/token/update acl/token/delete tls tls/ca tls/ca/create tls/cert tls/cert/create bench bench/write bench/read bench/dns bench/failover bench/self-test version completion '
+  local known=' agent demo info monitor reload leave kv kv/get kv/put kv/delete kv/export kv/import watch txn session session/list session/info session/create session/destroy lock services services/register services/deregister services/list maint event check check/pass check/warn check/fail catalog catalog/services catalog/service catalog/nodes catalog/datacenters members operator operator/autopilot operator/autopilot/state top cluster cluster/status cluster/leader cluster/peers operator/raft operator/raft/list-peers cluster/stats cluster/health cluster/join cluster/leave operator/raft/remove-peer cluster/transfer-leader operator/raft/transfer-leader cluster/snapshot snapshot snapshot/save snapshot/restore snapshot/inspect acl acl/bootstrap acl/policy acl/policy/create acl/policy/list acl/policy/read acl/policy/update acl/policy/delete acl/token acl/token/create acl/token/list acl/token/read acl/token/update acl/token/delete tls tls/ca tls/ca/create tls/cert tls/cert/create bench bench/write bench/read bench/dns bench/failover bench/self-test version completion '
   local valued=' --acl-default-policy --acquire --additional-dnsname --additional-ipaddress --address --advertise --anti-entropy-interval --api --behavior --ca --ca-file --cas --check --check-http --check-interval --check-script --check-tcp --check-timeout --check-ttl --client-cert --client-key --cluster-id --concurrency --config --consistency --data-dir --datacenter --days --dc --dead-server-timeout --decrypt --description --dir --dns-a-record-limit --dns-addr --dns-node-ttl --dns-service-ttl --dns-udp-answer-limit --domain --duration --election-timeout --encrypt --fault-cmd --fence --fence-key --flags --heal-cmd --heartbeat-interval --http-addr --https-addr --id --interval --join --key --key-count --lock-delay --log-format --log-level --max-value-size --meta --name --node --node-health-timeout --node-id --node-meta --note --policy-id --policy-name --port --prefix --raft-addr --reason --reconnect-timeout --recursor --release --requests --round-timeout --rounds --rules --secret --separator --service --settle --snapshot-interval --snapshot-threshold --sort --stabilization-time --state --tag --timeout --tls-ca --tls-cert --tls-key --token --ttl --type --value-size --wait -c -d -n '
   # Join back what bash split at ':' (127.0.0.1 : 8500), so an address is one word.
   local -a line=()
@@ -89,7 +89,7 @@ _konsul() {
     'monitor') opts='--http-addr --json --token --ca-file --client-cert --client-key --log-level' ;;
     'reload') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q' ;;
     'leave') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q' ;;
-    'kv/get') opts='--http-addr --json --token --ca-file --client-cert --client-key --recurse --keys --separator --stale --consistent --base64' ;;
+    'kv/get') opts='--http-addr --json --token --ca-file --client-cert --client-key --recurse --keys --separator --stale --consistent --base64 --detailed' ;;
     'kv/put') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q --flags --cas --base64 --acquire --release --fence --fence-key' ;;
     'kv/delete') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q --recurse --cas' ;;
     'kv/export') opts='--http-addr --json --token --ca-file --client-cert --client-key --stale --consistent' ;;
@@ -102,7 +102,7 @@ _konsul() {
     'session/destroy') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q' ;;
     'lock') opts='--http-addr --json --token --ca-file --client-cert --client-key --ttl --lock-delay --timeout --name' ;;
     'services/register') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q --name --id --address --port --tag --meta --check-http --check-tcp --check-ttl --check-script --check-interval --check-timeout' ;;
-    'services/deregister') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q' ;;
+    'services/deregister') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q --id' ;;
     'services/list') opts='--http-addr --json --token --ca-file --client-cert --client-key' ;;
     'maint') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q --enable --disable --reason --service' ;;
     'event') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q --name --node --service --tag --list' ;;
@@ -111,8 +111,9 @@ _konsul() {
     'check/fail') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q --note' ;;
     'catalog/services') opts='--http-addr --json --token --ca-file --client-cert --client-key' ;;
     'catalog/service') opts='--http-addr --json --token --ca-file --client-cert --client-key --tag --passing' ;;
-    'catalog/nodes') opts='--http-addr --json --token --ca-file --client-cert --client-key' ;;
-    'members') opts='--http-addr --json --token --ca-file --client-cert --client-key' ;;
+    'catalog/nodes') opts='--http-addr --json --token --ca-file --client-cert --client-key --service' ;;
+    'catalog/datacenters') opts='--http-addr --json --token --ca-file --client-cert --client-key' ;;
+    'members') opts='--http-addr --json --token --ca-file --client-cert --client-key --detailed' ;;
     'operator/autopilot/state') opts='--http-addr --json --token --ca-file --client-cert --client-key' ;;
     'top') opts='--http-addr --json --token --ca-file --client-cert --client-key --sort --interval' ;;
     'cluster/status') opts='--http-addr --json --token --ca-file --client-cert --client-key' ;;
@@ -161,7 +162,7 @@ _konsul() {
     'session') words='list info create destroy' ;;
     'services') words='register deregister list' ;;
     'check') words='pass warn fail' ;;
-    'catalog') words='services service nodes' ;;
+    'catalog') words='services service nodes datacenters' ;;
     'operator') words='autopilot raft' ;;
     'operator/autopilot') words='state' ;;
     'cluster') words='status leader peers stats health join leave transfer-leader snapshot' ;;

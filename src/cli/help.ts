@@ -15,7 +15,14 @@ export function overview(model: readonly CommandModel[], bin: string, version: s
     const members = shown.filter((x) => (x.category || 'Other') === category);
     const width = Math.max(...members.map((c) => c.words.join(' ').length)) + bin.length + 1;
     lines.push(`${category}:`);
-    for (const c of members) lines.push(...wrap(`  ${`${bin} ${c.words.join(' ')}`.padEnd(width)}  `, c.description));
+    for (const c of members) {
+      const folded = foldedGroup(members, c);
+      if (folded === null) lines.push(...wrap(`  ${`${bin} ${c.words.join(' ')}`.padEnd(width)}  `, c.description));
+      else if (folded !== '') {
+        const prefix = c.words.slice(0, -1).join(' ');
+        lines.push(...wrap(`  ${`${bin} ${prefix} ...`.padEnd(width)}  `, `${folded}: see \`${bin} ${prefix} --help\``));
+      }
+    }
     lines.push('');
   }
   lines.push(
@@ -25,6 +32,18 @@ export function overview(model: readonly CommandModel[], bin: string, version: s
     '',
   );
   return lines.join('\n');
+}
+
+/**
+ * A group two words deep with several commands (acl policy create|list|...) takes one line of the
+ * overview: the group's last words (create, list, ...) for its first command, '' for the others; null for any other command.
+ */
+function foldedGroup(members: readonly CommandModel[], c: CommandModel): string | null {
+  if (c.words.length < 3) return null;
+  const prefix = c.words.slice(0, -1).join(' ');
+  const group = members.filter((m) => m.words.length === c.words.length && m.words.slice(0, -1).join(' ') === prefix);
+  if (group.length < 3) return null;
+  return group[0] === c ? group.map((m) => m.words[m.words.length - 1]).join(', ') : '';
 }
 
 /** `lead` then `text`, wrapped at 100 columns, continuation lines indented under the text. */

@@ -81,6 +81,22 @@ export function consulFlags(argv: readonly string[], longOptions: ReadonlySet<st
   return out;
 }
 
+/**
+ * Consul's check-and-set spelling, `-cas -modify-index=N` (or `-modify-index N`), as konsul's
+ * `--cas N`, for a command that has --cas; anything after `--` is left alone.
+ */
+export function consulCas(argv: readonly string[], longOptions: ReadonlySet<string>): string[] {
+  const end = argv.indexOf('--') === -1 ? argv.length : argv.indexOf('--');
+  const cas = argv.slice(0, end).indexOf('-cas');
+  const at = argv.slice(0, end).findIndex((a) => a === '-modify-index' || a.startsWith('-modify-index='));
+  if (!longOptions.has('--cas') || cas === -1 || at === -1) return [...argv];
+  const joined = argv[at]!.includes('=');
+  const value = joined ? argv[at]!.slice('-modify-index='.length) : argv[at + 1];
+  if (value === undefined) return [...argv];
+  const drop = new Set(joined ? [at] : [at, at + 1]);
+  return argv.flatMap((a, i) => (i === cas ? ['--cas', value] : drop.has(i) ? [] : [a]));
+}
+
 function longOptionsOf(cli: Cli<CliContext>): Set<string> {
   const names = new Set<string>();
   for (const d of cli.definitions()) {
@@ -144,7 +160,8 @@ async function runCommandLine(binaryName: string, argv: string[], ctx: CliContex
   let command: Command<CliContext>;
   for (;;) {
     try {
-      command = cli.process(consulFlags(argv, longOptionsOf(cli)), ctx);
+      const longOptions = longOptionsOf(cli);
+      command = cli.process(consulFlags(consulCas(argv, longOptions), longOptions), ctx);
       break;
     } catch (error) {
       if (isSyntaxError(error)) {

@@ -10,7 +10,7 @@ import { pino } from 'pino';
 import { startAgent, type RunningAgent } from '../../src/main/agent.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { konsulInvocation, talkLines } from '../../src/cli/commands/demo.js';
-import { consulFlags } from '../../src/cli/main.js';
+import { consulCas, consulFlags } from '../../src/cli/main.js';
 import { closest, editDistance } from '../../src/cli/suggest.js';
 import { run } from './harness.js';
 
@@ -105,8 +105,14 @@ describe('issue 15: Consul habits in the CLI', () => {
   it('konsul --help is short and readable: one line a command, no #0, no line over 100 characters', async () => {
     const r = await run(['--help']);
     const lines = r.out.split('\n');
-    // 90 until sec's 13 acl and tls commands (one line each); folding them to one line a group is left to do.
-    assert.ok(lines.length <= 105, `${lines.length} lines (one a command)`);
+    // A group two words deep (acl policy create|list|...) takes one line, pointing at its group help.
+    assert.ok(lines.length <= 100, `${lines.length} lines (one a command)`);
+    assert.match(r.out, /^ {2}konsul acl policy \.\.\. +create, list, read, update, delete: see `konsul acl policy --help`$/m);
+    const group = await run(['acl', 'policy', '--help']);
+    assert.equal(group.code, EXIT.ok, group.err);
+    assert.match(group.out, /^konsul acl policy: acl policy commands\n\n {2}konsul acl policy create\n {4}Create a policy/);
+    const raft = await run(['operator', 'raft', '--help']);
+    assert.match(raft.out, /^ {2}konsul operator raft list-peers\n {4}.*\(the same as `konsul cluster peers`\)$/m);
     assert.doesNotMatch(r.out, /#0/);
     for (const line of lines) assert.ok(line.length <= 100, line);
     const agentHelp = await run(['agent', '--help']);
@@ -156,5 +162,37 @@ describe('issue 15: Consul habits in the CLI', () => {
     const unknown = await run(['check', 'pass', 'nope', '--http-addr', addr]);
     assert.equal(unknown.code, EXIT.failed);
     assert.match(unknown.err, /^Error: check "nope" not updated: /);
+  });
+
+  it('more of Consul\'s spellings: kv get -detailed, kv put -cas -modify-index=N, services deregister -id, catalog nodes -service, catalog datacenters, members -detailed', async () => {
+    const index = (JSON.parse((await run(['kv', 'get', '--json', '--http-addr', addr, 'app/a'])).out) as { ModifyIndex: number }).ModifyIndex;
+    const detailed = await run(['kv', 'get', '-detailed', '--http-addr', addr, 'app/a']);
+    assert.equal(detailed.code, EXIT.ok, detailed.err);
+    assert.match(detailed.out, new RegExp(`^CreateIndex {6}\\d+\nFlags {12}0\nKey {14}app/a\nLockIndex {8}0\nModifyIndex {6}${index}\nSession {10}-\nValue {12}1\n$`));
+    assert.equal((await run(['kv', 'get', '-recurse', '-detailed', '--http-addr', addr, 'app'])).out.split('\n\n').length, 2, 'one block per entry');
+
+    // A stale index fails the check-and-set (exit 1); the current one writes.
+    const stale = await run(['kv', 'put', '-cas', `-modify-index=${index - 1}`, '--http-addr', addr, 'app/a', 'x']);
+    assert.equal(stale.code, EXIT.failed, stale.err);
+    const cas = await run(['kv', 'put', '-cas', '-modify-index', String(index), '--http-addr', addr, 'app/a', 'y']);
+    assert.equal(cas.code, EXIT.ok, cas.err);
+    assert.equal((await run(['kv', 'get', '--http-addr', addr, 'app/a'])).out, 'y');
+    assert.deepEqual(consulCas(['-cas', '-modify-index=5', 'k', '--', '-cas'], new Set(['--cas'])), ['--cas', '5', 'k', '--', '-cas']);
+    assert.deepEqual(consulCas(['-cas', '-modify-index=5'], new Set(['--recurse'])), ['-cas', '-modify-index=5'], 'only where the command has --cas');
+
+    assert.equal((await run(['services', 'register', '--http-addr', addr, '--name', 'api', '--port', '9000'])).code, EXIT.ok);
+    const nodes = await run(['catalog', 'nodes', '-service', 'api', '--http-addr', addr]);
+    assert.equal(nodes.code, EXIT.ok, nodes.err);
+    assert.match(nodes.out, new RegExp(`^NODE +ID +ADDRESS +DATACENTER\n${agent.agent.nodeId} `));
+    assert.equal((await run(['catalog', 'nodes', '--service', 'nothing-here', '--http-addr', addr])).out, '');
+    const dereg = await run(['services', 'deregister', '-id', 'api', '--http-addr', addr]);
+    assert.equal(dereg.code, EXIT.ok, dereg.err);
+    assert.equal(dereg.out, 'Deregistered service: api\n');
+    assert.equal((await run(['services', 'deregister', '--http-addr', addr])).code, EXIT.usage);
+
+    assert.equal((await run(['catalog', 'datacenters', '--http-addr', addr])).out, 'dc1\n');
+    const members = await run(['members', '-detailed', '--http-addr', addr]);
+    assert.equal(members.code, EXIT.ok, members.err);
+    assert.match(members.out, /^NODE +ADDRESS +ROLE +STATUS +VOTER +TAGS\n\S+ .* dc=dc1,http_addr=[^,]+,raft_addr=[^,]+,role=consul,voter=true,vsn=\d+\n$/);
   });
 });

@@ -78,6 +78,7 @@ const CASES: Record<string, Case> = {
   'catalog services': { args: [], target: 'agent', topIsData: true },
   'catalog service': { args: ['web'], target: 'agent' },
   'catalog nodes': { args: [], target: 'agent' },
+  'catalog datacenters': { args: [], target: 'agent' },
   'members': { args: [], target: 'agent' },
   'cluster status': { args: [], target: 'agent' },
   'cluster leader': { args: [], target: 'agent' },

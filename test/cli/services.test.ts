@@ -248,7 +248,7 @@ describe('konsul services', () => {
     it('without an ID it is a usage error', async () => {
       const r = await run(services('deregister'));
       assert.equal(r.code, EXIT.usage);
-      assert.match(r.err, /^Error: missing argument <id>; see `konsul services deregister --help`\n$/);
+      assert.match(r.err, /^Error: a service ID is needed \(`konsul services list` shows them\)\n$/);
     });
   });
 

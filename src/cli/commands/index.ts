@@ -6,6 +6,7 @@ import { LeaveCommand } from './agent-ops/leave.js';
 import { MonitorCommand } from './agent-ops/monitor.js';
 import { ReloadCommand } from './agent-ops/reload.js';
 import { BenchDnsCommand, BenchFailoverCommand, BenchReadCommand, BenchSelfTestCommand, BenchWriteCommand } from './bench/commands.js';
+import { CatalogDatacentersCommand } from './catalog/datacenters.js';
 import { CatalogNodesCommand } from './catalog/nodes.js';
 import { CheckTtlCommand } from './check/ttl.js';
 import { CatalogServiceCommand } from './catalog/service.js';
@@ -82,6 +83,7 @@ export const COMMANDS = [
   CatalogServicesCommand,
   CatalogServiceCommand,
   CatalogNodesCommand,
+  CatalogDatacentersCommand,
   MembersCommand,
   AutopilotStateCommand,
   TopCommand,

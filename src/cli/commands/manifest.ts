@@ -42,6 +42,7 @@ export const MANIFEST: CommandEntry[] = [
   { paths: [['catalog', 'services']], load: async () => (await import('./catalog/services.js')).CatalogServicesCommand },
   { paths: [['catalog', 'service']], load: async () => (await import('./catalog/service.js')).CatalogServiceCommand },
   { paths: [['catalog', 'nodes']], load: async () => (await import('./catalog/nodes.js')).CatalogNodesCommand },
+  { paths: [['catalog', 'datacenters']], load: async () => (await import('./catalog/datacenters.js')).CatalogDatacentersCommand },
   { paths: [['members']], load: async () => (await import('./members.js')).MembersCommand },
   { paths: [['operator', 'autopilot', 'state']], load: async () => (await import('./autopilot.js')).AutopilotStateCommand },
   { paths: [['top']], load: async () => (await import('./top.js')).TopCommand },

@@ -17,6 +17,10 @@ export class KvGetCommand extends HttpCommand {
       Prints the raw value, byte for byte (a newline is added only on a terminal); --base64 prints it
       base64-encoded instead. A missing key prints an error and exits with status 1.
 
+      With --detailed it prints every field of the entry (CreateIndex, Flags, Key, LockIndex,
+      ModifyIndex, Session, Value) as aligned lines, as Consul's -detailed does; with --recurse, one
+      block per entry, blocks separated by an empty line.
+
       With --recurse it prints every entry under the prefix as key:value lines. With --keys it prints
       the keys under the prefix, one per line, rolled up at --separator (default "/", as in Consul's
       kv get; an empty --separator lists every key). A prefix with nothing under it exits 0 and
@@ -30,6 +34,7 @@ export class KvGetCommand extends HttpCommand {
       ['Everything under a prefix, as key:value lines', '$0 kv get --recurse config/'],
       ['The keys one level under a prefix', '$0 kv get --keys config/'],
       ['Metadata (indexes, flags) as JSON', '$0 kv get --json config/web/port'],
+      ['Every field, as Consul\'s -detailed', '$0 kv get --detailed config/web/port'],
       ['From the local replica, even without a leader', '$0 kv get --stale config/web/port'],
     ],
   });
@@ -40,6 +45,7 @@ export class KvGetCommand extends HttpCommand {
   stale = Option.Boolean('--stale', false, { description: 'Let this agent answer from its replica, even without a leader' });
   consistent = Option.Boolean('--consistent', false, { description: 'Linearizable read: the leader confirms it still leads' });
   base64 = Option.Boolean('--base64', false, { description: 'Print values base64-encoded' });
+  detailed = Option.Boolean('--detailed', false, { description: 'Every field of each entry (indexes, flags, session) as aligned lines' });
   key = Option.String({ required: false, name: 'key' });
 
   protected async run(client: AgentClient): Promise<number> {
@@ -64,6 +70,8 @@ export class KvGetCommand extends HttpCommand {
     if (this.json) {
       const rows = entries.map((e) => this.toJson(e));
       this.printJson(this.recurse ? rows : rows[0]);
+    } else if (this.detailed) {
+      if (entries.length > 0) this.out(entries.map((e) => this.detailText(e)).join('\n\n'));
     } else if (this.recurse) {
       if (entries.length > 0) this.out(entries.map((e) => `${e.Key}:${this.valueText(e)}`).join('\n'));
     } else {
@@ -76,6 +84,15 @@ export class KvGetCommand extends HttpCommand {
 
   private valueBytes(entry: KvEntry): Buffer {
     return Buffer.from(entry.Value ?? '', 'base64');
+  }
+
+  /** Consul's `kv get -detailed` block: one field per line, names padded to one column. */
+  private detailText(e: KvEntry): string {
+    const fields: Array<[string, string | number]> = [
+      ['CreateIndex', e.CreateIndex], ['Flags', e.Flags], ['Key', e.Key], ['LockIndex', e.LockIndex],
+      ['ModifyIndex', e.ModifyIndex], ['Session', e.Session ?? '-'], ['Value', this.valueText(e)],
+    ];
+    return fields.map(([name, value]) => `${name.padEnd(16)} ${value}`).join('\n');
   }
 
   private valueText(entry: KvEntry): string {

@@ -1,7 +1,7 @@
 // `konsul services deregister`: remove a service (and its checks) from this
 // agent, and so from the catalog.
 
-import { Command, Option } from 'clipanion';
+import { Command, Option, UsageError } from 'clipanion';
 import type { AgentClient } from '../../client.js';
 import { QuietHttpCommand } from '../../command.js';
 import { CliError } from '../../errors.js';
@@ -15,7 +15,7 @@ export class ServicesDeregisterCommand extends QuietHttpCommand {
     details: `
       Removes the service and its checks from this agent and the catalog. It takes the service's ID
       (the name when it was registered without --id); \`konsul services list\` shows them. An ID this
-      agent does not have exits with status 1.
+      agent does not have exits with status 1. Consul's \`-id ID\` works too.
     `,
     examples: [
       ['Deregister a service', '$0 services deregister web'],
@@ -23,7 +23,17 @@ export class ServicesDeregisterCommand extends QuietHttpCommand {
     ],
   });
 
-  id = Option.String({ name: 'id' });
+  idFlag = Option.String('--id', { description: 'The service ID (Consul\'s -id), instead of the argument' });
+  serviceId = Option.String({ name: 'id', required: false });
+
+  private get id(): string {
+    if (this.idFlag !== undefined && this.serviceId !== undefined && this.idFlag !== this.serviceId) {
+      throw new UsageError('give the service ID once: as the argument or with --id');
+    }
+    const id = this.idFlag ?? this.serviceId;
+    if (id === undefined || id === '') throw new UsageError('a service ID is needed (`konsul services list` shows them)');
+    return id;
+  }
 
   protected async run(client: AgentClient): Promise<number> {
     const answer = await client.call('PUT', `/v1/agent/service/deregister/${encodeURIComponent(this.id)}`, { allow: [404] });
