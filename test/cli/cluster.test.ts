@@ -71,6 +71,19 @@ describe('konsul cluster', () => {
     assert.match(none.err, /^Error: no leader[^\n]*\n$/);
   });
 
+  it('leader --wait also waits for the leader\'s HTTP address (its member record lands just after the election)', async () => {
+    const full = agent.status.leader!;
+    agent.status.leader = { ...full, httpAddress: '' };
+    setTimeout(() => { agent.status.leader = full; }, 300);
+    const r = await run(cluster('leader', '--wait', '10s'));
+    assert.equal(r.code, EXIT.ok, r.err);
+    assert.equal(r.out, 'n1  raft 127.0.0.1:7001  http 127.0.0.1:8501\n');
+    // Without --wait it answers at once with what is known.
+    agent.status.leader = { ...full, httpAddress: '' };
+    assert.equal((await run(cluster('leader'))).out, 'n1  raft 127.0.0.1:7001  http -\n');
+    agent.status.leader = full;
+  });
+
   it('peers lists every member', async () => {
     const r = await run(cluster('peers'));
     assert.equal(r.code, EXIT.ok);

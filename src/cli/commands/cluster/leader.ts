@@ -16,8 +16,8 @@ export class ClusterLeaderCommand extends HttpCommand {
     description: 'The current leader; exits 1 when there is none',
     details: `
       Prints the leader's id, then its raft and HTTP addresses. With --wait it waits (up to that long)
-      until an agent answers and knows a leader: the line to put after starting an agent in the
-      background, before commands that need it.
+      until an agent answers and knows a leader and the leader's HTTP address: the line to put after
+      starting an agent in the background, before commands that need it.
     `,
     examples: [
       ['Who leads', '$0 cluster leader'],
@@ -36,7 +36,9 @@ export class ClusterLeaderCommand extends HttpCommand {
     for (;;) {
       try {
         answer = await client.call('GET', '/cluster/leader', { allow: [503] });
-        if (answer.status !== 503 || Date.now() >= deadline) break;
+        // With --wait, also until the leader's HTTP address is known (its member record lands just after the election).
+        const settled = answer.status !== 503 && (waitMs === 0 || answer.json<LeaderInfo>().httpAddress !== '');
+        if (settled || Date.now() >= deadline) break;
       } catch (error) {
         if (!(error instanceof AgentUnreachableError) || Date.now() >= deadline) throw error;
       }
