@@ -66,7 +66,12 @@ async function main() {
   const work = mkdtempSync(join(tmpdir(), 'konsul-readme-'));
   const ports = new Map();
   const portFor = async (n) => {
-    if (!ports.has(n)) ports.set(n, await freePort());
+    // The OS may hand out a port it gave before (each probe closes its listener): never map two README ports to one.
+    for (let tries = 0; !ports.has(n) && tries < 100; tries++) {
+      const port = await freePort();
+      if (![...ports.values()].includes(port)) ports.set(n, port);
+    }
+    if (!ports.has(n)) throw new Error(`no free port for ${n} after 100 tries`);
     return ports.get(n);
   };
   // A dev agent's defaults: HTTP 8500, DNS 8600, raft 7000.
