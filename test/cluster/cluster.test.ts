@@ -114,8 +114,11 @@ describe('a real cluster of agent processes', { timeout: 300_000 }, () => {
     await c.add({ id: 's4', server: true, join: [c.node('c2').raftAddress] });
     await c.start('s4');
     await waitFor('s4 has the data', async () => ((await c.value('s4', 'snap/29', 'stale')) === 's29' ? true : undefined));
-    const stats = JSON.parse((await http('GET', `${c.node('s4').url}/cluster/stats`)).body) as { storage: { snapshotsInstalled: number } };
-    assert.ok(stats.storage.snapshotsInstalled >= 1, 's4 installed a snapshot');
+    // The restored data is readable a moment before the install is counted (the LMDB commit comes first).
+    await waitFor('s4 counted the snapshot it installed', async () => {
+      const stats = JSON.parse((await http('GET', `${c.node('s4').url}/cluster/stats`)).body) as { storage: { snapshotsInstalled: number } };
+      return stats.storage.snapshotsInstalled >= 1 ? true : undefined;
+    }, 10_000);
     await waitVoters(c, ['s1', 's2', 's3', 's4'], leader);
   });
 
