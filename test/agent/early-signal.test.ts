@@ -12,7 +12,7 @@ const MAIN = new URL('../../src/main/agent.js', import.meta.url).href;
 it('SIGINT during start-up: a clean stop once started', () => {
   const script = `
     const { runAgent } = await import(${JSON.stringify(MAIN)});
-    const done = runAgent({ dev: true, httpAddr: '127.0.0.1:0', dnsAddr: '127.0.0.1:0', logFormat: 'json' }, {});
+    const done = runAgent({ dev: true, httpAddr: '127.0.0.1:0', dnsAddr: '127.0.0.1:0', raftAddr: '127.0.0.1:0', logFormat: 'json' }, {});
     process.kill(process.pid, 'SIGINT'); // runAgent has not finished starting: it is still opening the data dir
     console.log(JSON.stringify({ code: await done }));
   `;
