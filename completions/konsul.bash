@@ -43,7 +43,7 @@ _konsul_values() {
 _konsul() {
   local cmd="" w i skip=0 words="" opts="" kind=none
   local _konsul_bin=${COMP_WORDS[0]} _konsul_addr=""
-  local known=' agent demo info monitor reload leave kv kv/get kv/put kv/delete kv/export kv/import watch txn session session/list session/info session/create session/destroy lock services services/register services/deregister services/list maint event check check/pass check/warn check/fail catalog catalog/services catalog/service catalog/nodes catalog/datacenters members operator operator/autopilot operator/autopilot/state top cluster cluster/status cluster/leader cluster/peers operator/raft operator/raft/list-peers cluster/stats cluster/health cluster/join cluster/leave operator/raft/remove-peer cluster/transfer-leader operator/raft/transfer-leader cluster/snapshot snapshot snapshot/save snapshot/restore snapshot/inspect acl acl/bootstrap acl/policy acl/policy/create acl/policy/list acl/policy/read acl/policy/update acl/policy/delete acl/token acl/token/create acl/token/list acl/token/read acl/token/update acl/token/delete tls tls/ca tls/ca/create tls/cert tls/cert/create bench bench/write bench/read bench/dns bench/failover bench/self-test version completion '
+  local known=' agent demo info monitor reload leave kv kv/get kv/put kv/delete kv/export kv/import watch txn session session/list session/info session/create session/destroy lock services services/register services/deregister services/list maint event check check/pass check/warn check/fail catalog catalog/services catalog/service catalog/nodes catalog/datacenters members operator operator/autopilot operator/autopilot/state top cluster cluster/status cluster/leader cluster/peers operator/raft operator/raft/list-peers cluster/stats cluster/health cluster/join cluster/leave operator/raft/remove-peer force-leave cluster/transfer-leader operator/raft/transfer-leader cluster/snapshot snapshot snapshot/save snapshot/restore snapshot/inspect acl acl/bootstrap acl/policy acl/policy/create acl/policy/list acl/policy/read acl/policy/update acl/policy/delete acl/token acl/token/create acl/token/list acl/token/read acl/token/update acl/token/delete tls tls/ca tls/ca/create tls/cert tls/cert/create bench bench/write bench/read bench/dns bench/failover bench/self-test version completion '
   local valued=' --acl-default-policy --acquire --additional-dnsname --additional-ipaddress --address --advertise --anti-entropy-interval --api --behavior --ca --ca-file --cas --check --check-http --check-interval --check-script --check-tcp --check-timeout --check-ttl --client-cert --client-key --cluster-id --concurrency --config --consistency --data-dir --datacenter --days --dc --dead-server-timeout --decrypt --description --dir --dns-a-record-limit --dns-addr --dns-node-ttl --dns-service-ttl --dns-udp-answer-limit --domain --duration --election-timeout --encrypt --fault-cmd --fence --fence-key --flags --heal-cmd --heartbeat-interval --http-addr --https-addr --id --interval --join --key --key-count --lock-delay --log-format --log-level --max-value-size --meta --name --node --node-health-timeout --node-id --node-meta --note --policy-id --policy-name --port --prefix --raft-addr --reason --reconnect-timeout --recursor --release --requests --round-timeout --rounds --rules --secret --separator --service --settle --snapshot-interval --snapshot-threshold --sort --stabilization-time --state --tag --timeout --tls-ca --tls-cert --tls-key --token --ttl --type --value-size --wait -c -d -n '
   # Join back what bash split at ':' (127.0.0.1 : 8500), so an address is one word.
   local -a line=()
@@ -125,6 +125,7 @@ _konsul() {
     'cluster/join') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q --address --id --non-voter' ;;
     'cluster/leave') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q --node --id' ;;
     'operator/raft/remove-peer') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q --node --id' ;;
+    'force-leave') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q --node --id' ;;
     'cluster/transfer-leader') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q --node --id' ;;
     'operator/raft/transfer-leader') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q --node --id' ;;
     'cluster/snapshot') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q' ;;
@@ -157,7 +158,7 @@ _konsul() {
     return 0
   fi
   case $cmd in
-    '') words='agent demo info monitor reload leave kv watch txn session lock services maint event check catalog members operator top cluster snapshot acl tls bench version completion' ;;
+    '') words='agent demo info monitor reload leave kv watch txn session lock services maint event check catalog members operator top cluster force-leave snapshot acl tls bench version completion' ;;
     'kv') words='get put delete export import' ;;
     'session') words='list info create destroy' ;;
     'services') words='register deregister list' ;;

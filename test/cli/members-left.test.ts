@@ -1,5 +1,5 @@
 // Issue 15: `konsul members` lists members that left (`konsul leave`) or were
-// removed (`konsul cluster leave --node`) as `left`, as Consul does, on every
+// removed (`konsul force-leave`, `konsul cluster leave --node`) as `left`, as Consul does, on every
 // agent (the record is replicated), until the leader forgets them after the
 // reconnect timeout. Real agent processes.
 
@@ -45,10 +45,10 @@ describe('issue 15: konsul members shows members that left', { timeout: 180_000 
     assert.equal(json.find((m) => m.Name === 'mc1')?.Status, 3, 'Serf\'s status 3, left');
   });
 
-  step('a dead member removed by another (cluster leave --node) is listed as left too', async () => {
+  step('a dead member removed by another (force-leave, Consul\'s name for cluster leave --node) is listed as left too', async () => {
     // A live one would join again (and be alive), as a Consul agent does after force-leave.
     await c.kill('mc2', 'SIGKILL');
-    const r = await run(['cluster', 'leave', '--node', 'mc2', '--http-addr', `127.0.0.1:${c.node('ms').httpPort}`]);
+    const r = await run(['force-leave', 'mc2', '--http-addr', `127.0.0.1:${c.node('ms').httpPort}`]);
     assert.equal(r.code, EXIT.ok, r.err);
     await waitFor('mc2 left', async () => ((await statusOf('ms', 'mc2')) === 'left' ? true : undefined), 10_000);
     assert.equal(await statusOf('ms', 'mc3'), 'alive');
