@@ -4,7 +4,6 @@
 // caught-up servers and removes members that stayed dead too long.
 
 import { unsafeForTests } from './unsafe.js';
-import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { KonsulError, NotLeaderError } from '../errors.js';
@@ -25,6 +24,7 @@ import { AgentMetrics } from './metrics.js';
 import { LocalServices } from './services.js';
 import { writeArchive, type ArchiveHeader } from '../state/archive.js';
 import { restoreProblem } from '../state/machine.js';
+import { CLIENT_PROPOSE, ServerRelay } from '../relay/server-relay.js';
 
 /** What a node says about itself when asked, and what it sends when it joins. */
 export interface NodeInfo {
@@ -74,11 +74,8 @@ export interface AgentOptions {
   onExit?: (reason: string, code: number) => void;
 }
 
-/** A stable UUID for a node name (Consul's node IDs are UUIDs). */
-export function nodeUuid(name: string): string {
-  const h = createHash('sha256').update(`konsul-node:${name}`).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
-}
+export { nodeUuid } from './node-uuid.js';
+import { nodeUuid } from './node-uuid.js';
 
 export class Agent implements AgentApi {
   readonly nodeId: string;
@@ -87,6 +84,8 @@ export class Agent implements AgentApi {
   readonly metricsRegistry: AgentMetrics;
   /** This agent's own services and checks, kept in the catalog by anti-entropy. */
   readonly local: LocalServices;
+  /** scale: feeds client agents the committed log and tracks their liveness (src/relay). */
+  readonly clients: ServerRelay;
   private dnsAddress = '';
   private readonly cfg: AgentConfig;
   private readonly logger: TransportLogger;
@@ -141,7 +140,10 @@ export class Agent implements AgentApi {
           this.exit('removed from the cluster', 0);
         },
         leaderChanged: (leader) => {
-          if (leader === this.nodeId) this.leaderSince = performance.now();
+          if (leader === this.nodeId) {
+            this.leaderSince = performance.now();
+            this.clients.tracker.clear();
+          }
           const waiters = this.leaderWaiters;
           this.leaderWaiters = [];
           for (const w of waiters) w();
@@ -163,6 +165,29 @@ export class Agent implements AgentApi {
       antiEntropyIntervalMs: options.config.antiEntropyIntervalMs,
       logger: options.logger,
     });
+    this.clients = new ServerRelay({
+      selfId: this.nodeId,
+      raft: () => this.driver.raft,
+      state: this.state,
+      snapshot: () => this.storage.state.snapshot(),
+      fanout: options.config.relayFanout,
+      silenceMs: options.config.relaySilenceMs,
+      graceMs: options.config.relaySilenceMs,
+      logger: options.logger,
+      addressOf: (id) => (id === this.nodeId ? this.raftAddress : undefined) ?? findMember(this.driver.raft.conf(), id)?.address
+        ?? this.state.member(id)?.raftAddress ?? this.driver.addressBook.get(id),
+      recentlyHeard: (id) => performance.now() - (this.driver.lastHeard.get(id) ?? 0) < 2 * this.cfg.electionTimeoutMs,
+      onLeader: (method, body) => this.onLeader(method, body, () => this.clients.handle(method, body)!, (b) => b),
+      request: (nodeId, method, body, timeoutMs) => this.driver.transport.request({ nodeId }, method, body, timeoutMs),
+      leaderHandlers: {
+        join: (info) => this.clientJoinOnLeader(info),
+        propose: async (body) => encodeResult(await this.driver.propose(body)),
+        readIndex: async (consistent) => {
+          await this.driver.readBarrier(!consistent);
+          return this.state.appliedIndex();
+        },
+      },
+    });
     // A restore replaced the catalog: put this node's entry back now rather than at the next anti-entropy round.
     this.state.onRestore((index) => {
       this.logger.info({ index }, 'state restored from a snapshot archive');
@@ -173,6 +198,7 @@ export class Agent implements AgentApi {
   async start(): Promise<void> {
     await this.driver.start();
     this.local.start();
+    this.clients.start();
     this.autopilotTimer = setInterval(() => void this.autopilot(), 250);
   }
 
@@ -221,6 +247,7 @@ export class Agent implements AgentApi {
 
   async stop(): Promise<void> {
     clearInterval(this.autopilotTimer);
+    this.clients.stop();
     this.local.stop();
     await this.driver.stop();
   }
@@ -275,7 +302,7 @@ export class Agent implements AgentApi {
       } catch (error) {
         const code = (error as KonsulError).code;
         // A write may have reached the old leader: its outcome is unknown, so only idempotent requests go again.
-        const retry = RETRYABLE.has(code) || (code === 'KONSUL_ERR_LEADER_CHANGED' && method !== 'propose');
+        const retry = RETRYABLE.has(code) || (code === 'KONSUL_ERR_LEADER_CHANGED' && method !== 'propose' && method !== CLIENT_PROPOSE);
         if (!retry) throw error;
         lastError = error as Error;
         await this.pauseBeforeRetry(Math.min(200, 10 * 2 ** Math.min(attempt, 4)));
@@ -347,10 +374,27 @@ export class Agent implements AgentApi {
         const { id } = parseJson<{ id?: string }>(body, 'transfer');
         return json({ leader: await this.onLeader('transfer', body, () => this.transferOnLeader(id), (b) => parseJson<{ leader: string }>(b, 'transfer').leader) });
       }
-      default:
+      default: {
+        const forClients = this.clients.handle(method, body);
+        if (forClients) return forClients;
         this.logger.warn({ method, from: from.nodeId || from.address }, 'unknown peer request');
         throw new KonsulError('KONSUL_ERR_BAD_REQUEST', `unknown request "${method}"`, 400);
+      }
     }
+  }
+
+  /** scale: a client agent registers as a member record (server=false), never as a Raft member. */
+  private async clientJoinOnLeader(info: { id: string; raftAddress: string; httpAddress: string }): Promise<void> {
+    if (typeof info?.id !== 'string' || info.id === '' || typeof info.raftAddress !== 'string' || typeof info.httpAddress !== 'string') {
+      throw new KonsulError('KONSUL_ERR_BAD_REQUEST', 'a client join needs the node id and its addresses', 400);
+    }
+    if (findMember(this.driver.conf(), info.id)) {
+      throw new KonsulError('KONSUL_ERR_CONFLICT', `"${info.id}" is a server of this cluster; a client needs another node id`, 409);
+    }
+    const record = this.state.member(info.id);
+    if (record?.server) throw new KonsulError('KONSUL_ERR_CONFLICT', `"${info.id}" is a server of this cluster`, 409);
+    if (record && record.raftAddress === info.raftAddress && record.httpAddress === info.httpAddress) return;
+    await this.driver.propose(encodeCommand({ type: 'member-set', id: info.id, raftAddress: info.raftAddress, httpAddress: info.httpAddress, server: false }));
   }
 
   // ------------------------------------------------------------ writes
@@ -612,9 +656,19 @@ export class Agent implements AgentApi {
   private async nodeHealth(now: number, heard: (id: NodeId) => number): Promise<void> {
     const conf = this.driver.raft.conf();
     const catalog = this.state.catalog;
+    // scale: client agents are member records (server=false) outside the configuration; relays vouch for them.
+    const clientIds = new Set(this.state.members().filter((m) => !m.server && !findMember(conf, m.id)).map((m) => m.id));
+    this.clients.checkRelays();
     for (const node of catalog.nodes()) {
       let op: CatalogOp | undefined;
-      if (!findMember(conf, node.node)) {
+      if (clientIds.has(node.node)) {
+        const alive = this.clients.clientAlive(node.node) ?? now - this.leaderSince < this.cfg.nodeHealthTimeoutMs;
+        const status = alive ? 'passing' : 'critical';
+        const current = catalog.nodeChecks(node.node).find((c) => c.checkId === NODE_HEALTH_CHECK_ID);
+        if (current?.status === status) continue;
+        op = { op: 'node-health', node: node.node, status, output: alive ? NODE_ALIVE_OUTPUT : NODE_DEAD_OUTPUT };
+        if (current) this.logger.info({ member: node.node, status }, 'client node health changed');
+      } else if (!findMember(conf, node.node)) {
         op = { op: 'deregister-node', node: node.node };
         this.logger.info({ member: node.node }, 'removing a node that is no longer a member from the catalog');
       } else {

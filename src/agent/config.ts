@@ -100,6 +100,10 @@ export interface AgentConfig {
   antiEntropyIntervalMs: number;
   /** May services registered over HTTP carry script checks (which run any command)? Off by default, as in Consul. */
   enableScriptChecks: boolean;
+  /** scale: the most client agents one relay feeds at once. */
+  relayFanout: number;
+  /** scale: a client that has not pulled from its relay this long is reported gone (it pulls at least every second). */
+  relaySilenceMs: number;
 }
 
 export class ConfigError extends KonsulError {
@@ -712,6 +716,8 @@ function resolveSettings(src: Sources): AgentConfig {
     dns: { domain, recursors, onlyPassing, nodeTtlSeconds, serviceTtlSeconds },
     nodeHealthTimeoutMs, antiEntropyIntervalMs,
     enableScriptChecks: asBool(src.get('enableScriptChecks'), false),
+    relayFanout: 64,
+    relaySilenceMs: 2000,
   };
 }
 

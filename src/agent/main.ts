@@ -17,6 +17,8 @@ import {
 } from './config.js';
 import { createAgentLogger, type LogOutput } from './logging.js';
 import { ConfigReloader, settingValues, type ReloadReport } from './reload.js';
+import { ClientAgent } from '../client/agent.js';
+import { startClientAgent } from '../client/main.js';
 
 export type { AgentFlagValues };
 
@@ -47,7 +49,8 @@ function claimDataDir(config: AgentConfig, dataDir: string, explicitId: boolean)
 }
 
 export interface RunningAgent {
-  agent: Agent;
+  /** A server (a Raft voter once promoted), or a client agent (a replica fed by a relay; src/client). */
+  agent: Agent | ClientAgent;
   config: AgentConfig;
   httpAddress: string;
   dnsAddress: string;
@@ -128,6 +131,11 @@ async function startWith(s: {
   output: LogOutput | undefined;
 }): Promise<RunningAgent> {
   const { config, dataDir, devDir, log } = s;
+  if (!config.server) {
+    const c = await startClientAgent({ ...s, printSummary: s.options.printSummary });
+    s.output?.release();
+    return { ...c, config, loaded: s.loaded };
+  }
 
   let storage: NodeStorage;
   try {

@@ -155,6 +155,8 @@ export class StateMachine {
   /** A restore command was applied in the batch being applied: reload everything after it commits. */
   private restoredInBatch = false;
   private readonly restoreListeners: Array<(index: number) => void> = [];
+  /** scale: called after every batch applied (relays wake their waiting subscribers). */
+  private readonly appliedListeners: Array<(index: number) => void> = [];
 
   constructor(store: StateStore) {
     const missing = STATE_TABLES.filter((t) => !store.tables.includes(t));
@@ -228,12 +230,14 @@ export class StateMachine {
       this.catalogBatch.clear();
       this.reset();
       for (const listener of this.restoreListeners) listener(last);
+      for (const listener of this.appliedListeners) listener(last);
       return results;
     }
     if (this.catalogBatch.changes.length > 0) this.catalog.commit(this.catalogBatch);
     this.catalogBatch.clear();
     for (const t of touched) if (t.deleted) this.rememberDelete(t.recurse, t.key, t.index);
     if (touched.length > 0 && this.kvWatchers.size > 0) this.wake(touched);
+    for (const listener of this.appliedListeners) listener(last);
     return results;
   }
 
@@ -284,6 +288,11 @@ export class StateMachine {
         this.restoredInBatch = true;
         return true;
     }
+  }
+
+  /** scale: called with the applied index after each applied batch (the caches may lag a restore until its listeners ran). */
+  onApplied(listener: (index: number) => void): void {
+    this.appliedListeners.push(listener);
   }
 
   /** Called (after the caches were reloaded) each time a restore command was applied; index: the batch's last. */
