@@ -21,6 +21,8 @@ function score(self: string, relay: string): string {
 export class RelayChooser {
   private readonly candidates = new Map<string, RelayCandidate>();
   private readonly avoid = new Map<string, number>();
+  /** The candidates in preference order (computed when they change, not per pull). */
+  private ranked: RelayCandidate[] = [];
 
   constructor(
     private readonly self: string,
@@ -34,30 +36,40 @@ export class RelayChooser {
 
   /** Replaces the known relays (this node itself never counts). */
   setCandidates(list: readonly RelayCandidate[]): void {
+    const before = [...this.candidates.keys()].join('\u0000');
     this.candidates.clear();
     for (const c of list) if (c.id !== this.self && c.level <= this.maxLevel) this.candidates.set(c.id, c);
+    if ([...this.candidates.keys()].join('\u0000') !== before || this.ranked.length !== this.candidates.size) this.rank();
+    else this.ranked = this.ranked.map((c) => this.candidates.get(c.id)!);
   }
 
   add(c: RelayCandidate): void {
-    if (c.id !== this.self && c.level <= this.maxLevel && !this.candidates.has(c.id)) this.candidates.set(c.id, c);
+    if (c.id !== this.self && c.level <= this.maxLevel && !this.candidates.has(c.id)) {
+      this.candidates.set(c.id, c);
+      this.rank();
+    }
   }
 
   get known(): number {
     return this.candidates.size;
   }
 
-  /** The relay to try now: the best-ranked one not failed within avoidMs (all failed: the one that failed longest ago). */
-  choose(now: number): RelayCandidate | undefined {
-    const all = [...this.candidates.values()];
-    if (all.length === 0) return undefined;
+  private rank(): void {
     const byLevel = (a: RelayCandidate, b: RelayCandidate): number => (this.preferDeep ? b.level - a.level : a.level - b.level);
-    const ranked = all
+    this.ranked = [...this.candidates.values()]
       .map((c) => ({ c, s: score(this.self, c.id) }))
       .sort((a, b) => byLevel(a.c, b.c) || (a.s < b.s ? -1 : a.s > b.s ? 1 : 0))
       .map((x) => x.c);
-    const fresh = ranked.find((c) => now - (this.avoid.get(c.id) ?? -Infinity) >= this.avoidMs);
-    if (fresh) return fresh;
-    return ranked.reduce((best, c) => ((this.avoid.get(c.id) ?? 0) < (this.avoid.get(best.id) ?? 0) ? c : best));
+  }
+
+  /** The relay to try now: the best-ranked one not failed within avoidMs (all failed: the one that failed longest ago). */
+  choose(now: number): RelayCandidate | undefined {
+    if (this.ranked.length === 0) return undefined;
+    for (const c of this.ranked) {
+      const at = this.avoid.get(c.id);
+      if (at === undefined || now - at >= this.avoidMs) return c;
+    }
+    return this.ranked.reduce((best, c) => ((this.avoid.get(c.id) ?? 0) < (this.avoid.get(best.id) ?? 0) ? c : best));
   }
 
   failed(id: string, now: number): void {

@@ -92,6 +92,7 @@ export class RelayServer {
   /** The commit index moved: answer the pulls waiting for it. */
   notify(): void {
     if (this.waiting.length === 0) return;
+    this.checkAccepting();
     const commit = this.opts.view.commitIndex();
     const keep: Waiting[] = [];
     for (const w of this.waiting) {
@@ -105,18 +106,22 @@ export class RelayServer {
     this.waiting = keep;
   }
 
+  /** Whether this relay takes subscribers now; when it stops (a server became the leader), its subscribers are sent elsewhere. */
+  private checkAccepting(): void {
+    this.feed.accepting = this.opts.accepting?.() ?? true;
+    if (this.feed.accepting || (this.feed.size === 0 && this.waiting.length === 0)) return;
+    this.feed.subscribers.clear();
+    for (const w of this.waiting.splice(0)) {
+      clearTimeout(w.timer);
+      w.resolve(this.answer(w.req));
+    }
+  }
+
   private pull(body: Buffer): Promise<Uint8Array> {
     if (this.stopped) return Promise.reject(new KonsulError('KONSUL_ERR_STOPPED', 'relay stopped', 503));
     const req = decodePullRequest(body);
     this.counters.pulls++;
-    this.feed.accepting = this.opts.accepting?.() ?? true;
-    if (!this.feed.accepting && this.feed.size > 0) {
-      this.feed.subscribers.clear();
-      for (const w of this.waiting.splice(0)) {
-        clearTimeout(w.timer);
-        w.resolve(this.answer(w.req));
-      }
-    }
+    this.checkAccepting();
     const commit = this.opts.view.commitIndex();
     if (req.from <= commit || req.waitMs === 0 || !this.feed.subscribers.has(req.id)) return Promise.resolve(this.answer(req));
     // Nothing new: hold the pull until the commit index moves or the wait ends (the subscriber's heartbeat).
