@@ -10,11 +10,12 @@
 //   member-delete  str id
 //   catalog        str JSON of a CatalogOp (checked field by field on decode)
 //   restore        u32 length + a state snapshot stream (the body of a snapshot archive)
+//   catalog-delta  (tag 30) str JSON of an incremental CatalogOp (service-put, service-delete, check-put, check-delete)
 
 import { isUtf8 } from 'node:buffer';
 import { KonsulError } from '../errors.js';
 import { MAX_KEY_BYTES } from '../storage/index.js';
-import { catalogOpProblem, type CatalogOp } from './catalog.js';
+import { CATALOG_DELTA_OPS, catalogOpProblem, type CatalogOp } from './catalog.js';
 
 export type Command =
   | { type: 'kv-set'; key: string; value: Uint8Array; flags: number; cas?: number }
@@ -55,6 +56,8 @@ const enum Tag {
   MemberDelete = 4,
   Catalog = 5,
   Restore = 6,
+  // scale (30-39)
+  CatalogDelta = 30,
 }
 
 const HAS_CAS = 1;
@@ -68,6 +71,8 @@ const ALLOWED_BITS: Record<Tag, number> = {
   [Tag.MemberDelete]: 0,
   [Tag.Catalog]: 0,
   [Tag.Restore]: 0,
+  // scale
+  [Tag.CatalogDelta]: 0,
 };
 
 const TWO_POW_32 = 0x1_0000_0000;
@@ -188,7 +193,8 @@ export function encodeCommand(cmd: Command): Uint8Array {
       const json = JSON.stringify(cmd.op);
       const jsonLen = textBytes(json, 'the catalog operation');
       const e = new Encoder(2 + 4 + jsonLen);
-      e.u8(Tag.Catalog);
+      // scale: incremental operations go under their own tag, so a replica that predates them refuses them (no-op) rather than misreading.
+      e.u8(CATALOG_DELTA_OPS.has(cmd.op.op) ? Tag.CatalogDelta : Tag.Catalog);
       e.u8(0);
       e.str(json, jsonLen);
       return e.done();
@@ -292,7 +298,8 @@ export function decodeCommand(bytes: Uint8Array): Command {
     case Tag.MemberDelete:
       cmd = { type: 'member-delete', id: d.key('member id', false) };
       break;
-    case Tag.Catalog: {
+    case Tag.Catalog:
+    case Tag.CatalogDelta: {
       let op: unknown;
       try {
         op = JSON.parse(d.str('catalog operation'));
@@ -302,6 +309,7 @@ export function decodeCommand(bytes: Uint8Array): Command {
       }
       const problem = catalogOpProblem(op);
       if (problem) throw new CommandDecodeError(`catalog operation: ${problem}`);
+      if (CATALOG_DELTA_OPS.has((op as CatalogOp).op) !== (tag === Tag.CatalogDelta)) throw new CommandDecodeError('catalog operation under the wrong tag');
       cmd = { type: 'catalog', op: op as CatalogOp };
       break;
     }
