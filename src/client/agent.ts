@@ -153,7 +153,7 @@ export class ClientAgent implements AgentApi {
     this.syncTimer.unref();
     for (const address of this.cfg.join) this.chooser.add({ id: `join:${address}`, address, level: 0 });
     // A restart without --join finds the servers in its own replica.
-    for (const m of this.state.members()) if (m.server) this.chooser.add({ id: m.id, address: m.raftAddress, level: 0 });
+    this.addKnownRelays();
     this.loops.push(this.pullLoop(), this.registerLoop());
   }
 
@@ -205,7 +205,19 @@ export class ClientAgent implements AgentApi {
     if (method === 'info') return encodeJson({ id: this.nodeId, raftAddress: this.advertise, httpAddress: this.httpAddress, server: false });
     const relayed = this.relayServer?.handle(method, body);
     if (relayed) return relayed;
+    // Membership requests that reach a client (a server joining via any agent's address) go on to a server.
+    if (method === 'join' || method === 'remove' || method === 'transfer') return this.toServer(method, body);
     throw new KonsulError('KONSUL_ERR_BAD_REQUEST', `a client agent does not serve "${method}"`, 400);
+  }
+
+  /** The relays this replica knows of: the servers in its member records, and the relay clients in its catalog. */
+  private addKnownRelays(): void {
+    for (const m of this.state.members()) if (m.server) this.chooser.add({ id: m.id, address: m.raftAddress, level: 0 });
+    if (this.isRelay) return;
+    for (const node of this.state.catalog.nodes()) {
+      const at = node.meta[RELAY_META_KEY];
+      if (at !== undefined && at !== '' && node.node !== this.nodeId) this.chooser.add({ id: node.node, address: at, level: 1 });
+    }
   }
 
   private async reportUp(report: { relay: string; alive: string[]; gone: string[]; full: boolean }): Promise<void> {
@@ -238,6 +250,8 @@ export class ClientAgent implements AgentApi {
         if (this.stopped) return;
         this.chooser.failed(relay.id, performance.now());
         if (this.current?.id === relay.id) this.current = undefined;
+        // Whatever the last relay list missed (a server that joined after it), the replica knows.
+        this.addKnownRelays();
         this.logger.debug({ relay: relay.id, err: (error as Error).message }, 'relay pull failed; trying another');
         await sleep(backoff);
         backoff = Math.min(1000, backoff * 2);
@@ -256,8 +270,8 @@ export class ClientAgent implements AgentApi {
     if (header.relays) {
       this.lastRelayList = performance.now();
       this.chooser.setCandidates(header.relays);
-      // The join addresses' placeholder ids give way to the real ids.
-      if (!header.relays.some((r) => r.id === relay.id)) this.chooser.add(relay);
+      // The join addresses' placeholder ids give way to the real ids (the relay that answered stays).
+      if (!header.relays.some((r) => r.id === relay.id || r.address === relay.address)) this.chooser.add(relay);
     }
     if (header.kind === 'full') {
       this.chooser.failed(relay.id, performance.now());

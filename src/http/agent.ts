@@ -173,7 +173,7 @@ function members(ctx: RequestContext): void {
   const { agent } = ctx;
   const me = agent.self();
   const catalog = agent.state.catalog;
-  sendJson(ctx.res, 200, agent.status().members.map((m) => {
+  const out = agent.status().members.map((m) => {
     const record = agent.state.member(m.id);
     const server = record?.server ?? m.voter;
     const hp = parseHostPort(m.raftAddress, 0);
@@ -187,7 +187,24 @@ function members(ctx: RequestContext): void {
       Status: nodeCheck?.status === 'critical' || m.healthy === false ? FAILED : ALIVE,
       ProtocolMin: me.protocolVersion, ProtocolMax: me.protocolVersion, ProtocolCur: me.protocolVersion,
     };
-  }));
+  });
+  // scale: client agents are member records outside the Raft configuration.
+  const listed = new Set(out.map((m) => m.Name));
+  for (const record of agent.state.members()) {
+    if (listed.has(record.id) || record.server) continue;
+    const hp = parseHostPort(record.raftAddress, 0);
+    const nodeCheck = catalog.nodeChecks(record.id).find((c) => c.checkId === NODE_HEALTH_CHECK_ID);
+    out.push({
+      Name: record.id, Addr: hp?.host ?? '', Port: hp?.port ?? 0,
+      Tags: {
+        role: 'node', dc: me.datacenter, voter: 'false', raft_addr: record.raftAddress, http_addr: record.httpAddress,
+        vsn: String(me.protocolVersion),
+      },
+      Status: nodeCheck?.status === 'critical' ? FAILED : ALIVE,
+      ProtocolMin: me.protocolVersion, ProtocolMax: me.protocolVersion, ProtocolCur: me.protocolVersion,
+    });
+  }
+  sendJson(ctx.res, 200, out);
 }
 
 export const agentRoutes: readonly RouteSpec[] = [
