@@ -11,13 +11,14 @@ import { startDnsServer, type DnsServer } from '../dns/index.js';
 import { createHttpServer } from '../http/index.js';
 import { STATE_TABLES, StateMachine } from '../state/index.js';
 import { openStorage, type NodeStorage } from '../storage/index.js';
-import { Agent } from './agent.js';
+// The server's Agent (Raft driver, metrics registry...) is loaded only when a server starts: a client agent never needs it.
+import type { Agent } from './agent.js';
 import {
   ConfigError, formatHostPort, loadConfig, printableConfig, type AgentConfig, type AgentFlagValues, type LoadedConfig,
 } from './config.js';
 import { createAgentLogger, type LogOutput } from './logging.js';
 import { ConfigReloader, settingValues, type ReloadReport } from './reload.js';
-import { ClientAgent } from '../client/agent.js';
+import type { ClientAgent } from '../client/agent.js';
 import { startClientAgent } from '../client/main.js';
 
 export type { AgentFlagValues };
@@ -176,6 +177,7 @@ async function startWith(s: {
     return stopping;
   };
 
+  const { Agent } = await import('./agent.js');
   agent = new Agent({ config, storage, state, logger: log, onExit: (reason, code) => void stop(reason, code) });
   try {
     await agent.start();

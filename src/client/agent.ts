@@ -31,6 +31,12 @@ export const PULL_WAIT_MS = 1000;
 const PULL_GRACE_MS = 2000;
 /** A relay that failed is skipped this long. */
 const RELAY_AVOID_MS = 5000;
+/**
+ * Under sustained writes (an answer carried several entries) the next pull
+ * waits this long, so each pull carries a batch: a client's cost follows the
+ * pull rate, not the write rate. A lone write is pulled at once.
+ */
+const PULL_LINGER_MS = 25;
 /** How long reads wait after a start for the replica to catch up with a relay before serving what it has. */
 const CATCH_UP_WAIT_MS = 5000;
 
@@ -108,8 +114,9 @@ export class ClientAgent implements AgentApi {
       dataDir: options.config.dataDir ?? '',
       node: () => this.catalogNode(),
       catalog: this.state.catalog,
+      // Committed is enough for the catalog sync: its answer need not wait for the entry to come back through the relay.
       write: async (op) => {
-        await this.write({ type: 'catalog', op });
+        await this.write({ type: 'catalog', op }, false);
       },
       ready: () => !this.leaving && this.registered && this.httpAddress !== '' && this.cursor.serving,
       antiEntropyIntervalMs: options.config.antiEntropyIntervalMs,
@@ -243,8 +250,9 @@ export class ClientAgent implements AgentApi {
         continue;
       }
       try {
-        await this.pullOnce(relay);
+        const taken = await this.pullOnce(relay);
         backoff = 50;
+        if (taken > 1) await sleep(PULL_LINGER_MS);
         lastServeCheck = performance.now();
       } catch (error) {
         if (this.stopped) return;
@@ -259,7 +267,8 @@ export class ClientAgent implements AgentApi {
     }
   }
 
-  private async pullOnce(relay: RelayCandidate): Promise<void> {
+  /** One pull from `relay`; resolves with how many entries it applied. */
+  private async pullOnce(relay: RelayCandidate): Promise<number> {
     const now = performance.now();
     const wantRelays = this.current?.id !== relay.id || now - this.lastRelayList > 30_000;
     const body = encodeJson({ id: this.nodeId, address: this.advertise, from: this.cursor.applied + 1, waitMs: PULL_WAIT_MS, wantRelays });
@@ -275,7 +284,7 @@ export class ClientAgent implements AgentApi {
     }
     if (header.kind === 'full') {
       this.chooser.failed(relay.id, performance.now());
-      return;
+      return 0;
     }
     if (this.current?.id !== relay.id) {
       if (this.current) this.counters.relaySwitches++;
@@ -287,11 +296,12 @@ export class ClientAgent implements AgentApi {
     this.commitSeen = Math.max(this.commitSeen, header.commit);
     if (header.kind === 'snapshot') {
       await this.installSnapshot(relay);
-      return;
+      return 0;
     }
     const take = this.cursor.accept(header.commit, answer.entries);
     if (take.length > 0) this.applyEntries(take);
     if (this.cursor.serving) this.wakeServing();
+    return take.length;
   }
 
   private applyEntries(entries: RelayEntry[]): void {
@@ -380,14 +390,14 @@ export class ClientAgent implements AgentApi {
     throw lastError;
   }
 
-  private async write(cmd: Command): Promise<boolean> {
+  private async write(cmd: Command, readYourWrite = true): Promise<boolean> {
     const bytes = encodeCommand(cmd);
     const answer = await this.toServer(CLIENT_PROPOSE, bytes);
     if (answer.length !== 9) throw new KonsulError('KONSUL_ERR_BAD_RESPONSE', 'malformed answer from the server', 502);
     this.counters.writes++;
     const index = answer.readDoubleBE(1);
     // Read-your-writes: answer once this replica has it too.
-    await this.waitApplied(index);
+    if (readYourWrite) await this.waitApplied(index);
     return answer[0] !== 0;
   }
 
