@@ -172,11 +172,12 @@ export class Agent implements AgentApi {
       snapshot: () => this.storage.state.snapshot(),
       fanout: options.config.relayFanout,
       silenceMs: options.config.relaySilenceMs,
-      graceMs: options.config.relaySilenceMs,
+      // A relay's clients move within a few pulls; a loaded machine must not flap them all critical meanwhile.
+      graceMs: Math.max(5000, options.config.nodeHealthTimeoutMs),
       logger: options.logger,
       addressOf: (id) => (id === this.nodeId ? this.raftAddress : undefined) ?? findMember(this.driver.raft.conf(), id)?.address
         ?? this.state.member(id)?.raftAddress ?? this.driver.addressBook.get(id),
-      recentlyHeard: (id) => performance.now() - (this.driver.lastHeard.get(id) ?? 0) < 2 * this.cfg.electionTimeoutMs,
+      recentlyHeard: (id) => performance.now() - (this.driver.lastHeard.get(id) ?? 0) < this.cfg.nodeHealthTimeoutMs,
       onLeader: (method, body) => this.onLeader(method, body, () => this.clients.handle(method, body)!, (b) => b),
       request: (nodeId, method, body, timeoutMs) => this.driver.transport.request({ nodeId }, method, body, timeoutMs),
       leaderHandlers: {
@@ -659,6 +660,7 @@ export class Agent implements AgentApi {
     // scale: client agents are member records (server=false) outside the configuration; relays vouch for them.
     const clientIds = new Set(this.state.members().filter((m) => !m.server && !findMember(conf, m.id)).map((m) => m.id));
     this.clients.checkRelays();
+    const writes: Array<Promise<unknown>> = [];
     for (const node of catalog.nodes()) {
       let op: CatalogOp | undefined;
       if (clientIds.has(node.node)) {
@@ -679,8 +681,10 @@ export class Agent implements AgentApi {
         op = { op: 'node-health', node: node.node, status, output: alive ? NODE_ALIVE_OUTPUT : NODE_DEAD_OUTPUT };
         if (current) this.logger.info({ member: node.node, status }, 'node health changed');
       }
-      await this.driver.propose(encodeCommand({ type: 'catalog', op }));
+      // scale: every change of a round at once (one group commit), not one commit after another.
+      writes.push(this.driver.propose(encodeCommand({ type: 'catalog', op })));
     }
+    await Promise.all(writes);
   }
 
   /** Once in the configuration, make the replicated member record match this node (addresses, role). */

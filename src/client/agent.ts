@@ -36,7 +36,7 @@ const RELAY_AVOID_MS = 5000;
  * waits this long, so each pull carries a batch: a client's cost follows the
  * pull rate, not the write rate. A lone write is pulled at once.
  */
-const PULL_LINGER_MS = 25;
+const PULL_LINGER_MS = 100;
 /** How long reads wait after a start for the replica to catch up with a relay before serving what it has. */
 const CATCH_UP_WAIT_MS = 5000;
 
