@@ -94,6 +94,8 @@ export class Agent implements AgentApi {
   private httpAddress = '';
   private autopilotTimer: NodeJS.Timeout | undefined;
   private readonly healthySince = new Map<NodeId, number>();
+  /** scale: since when (leader's clock) each client has counted as dead. */
+  private readonly clientDeadSince = new Map<string, number>();
   private leaderSince = 0;
   private autopilotBusy = false;
   private registering = false;
@@ -665,6 +667,16 @@ export class Agent implements AgentApi {
       let op: CatalogOp | undefined;
       if (clientIds.has(node.node)) {
         const alive = this.clients.clientAlive(node.node) ?? now - this.leaderSince < this.cfg.nodeHealthTimeoutMs;
+        // A client dead past the dead-server timeout is reaped: its node and its member record go.
+        if (alive) this.clientDeadSince.delete(node.node);
+        else if (now - (this.clientDeadSince.get(node.node) ?? (this.clientDeadSince.set(node.node, now), now)) > this.cfg.deadServerTimeoutMs) {
+          this.logger.warn({ member: node.node }, 'removing a client that stayed unreachable past the dead-server timeout');
+          this.clientDeadSince.delete(node.node);
+          this.clients.tracker.forget(node.node);
+          writes.push(this.driver.propose(encodeCommand({ type: 'catalog', op: { op: 'deregister-node', node: node.node } })));
+          writes.push(this.driver.propose(encodeCommand({ type: 'member-delete', id: node.node })));
+          continue;
+        }
         const status = alive ? 'passing' : 'critical';
         const current = catalog.nodeChecks(node.node).find((c) => c.checkId === NODE_HEALTH_CHECK_ID);
         if (current?.status === status) continue;

@@ -275,7 +275,8 @@ export class ClientAgent implements AgentApi {
     this.counters.pulls++;
     const answer = decodePullAnswer(await this.transport.request({ address: relay.address }, RELAY_PULL, body, PULL_WAIT_MS + PULL_GRACE_MS));
     const { header } = answer;
-    if (header.leader) this.leader = header.leader;
+    // The relay's view of the leader, none included (a cluster without quorum has none).
+    this.leader = header.leader;
     if (header.relays) {
       this.lastRelayList = performance.now();
       this.chooser.setCandidates(header.relays);

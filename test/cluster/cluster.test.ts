@@ -140,7 +140,9 @@ describe('a real cluster of agent processes', { timeout: 300_000 }, () => {
     await c.kill('c2', 'SIGTERM');
     assert.equal(c.node('c2').exitCode, 0);
     const after = await c.status('s1');
-    assert.deepEqual(after.members.map((m) => m.id).sort(), ['c1', 's1', 's2', 's3']);
+    assert.deepEqual(after.members.map((m) => m.id).sort(), ['s1', 's2', 's3']);
+    const members = JSON.parse((await http('GET', `${c.node('s1').url}/v1/agent/members`)).body) as Array<{ Name: string }>;
+    assert.deepEqual(members.map((m) => m.Name).sort(), ['c1', 's1', 's2', 's3'], 'the client that left is no member');
   });
 
   step('a client keeps answering stale reads while the servers have lost quorum', async () => {
@@ -193,9 +195,11 @@ describe('dead members are removed after the dead-server timeout', { timeout: 12
   it('a killed client and then a killed voter of three are removed; of two voters, a dead one stays', async () => {
     await formCluster(c, ['d1', 'd2', 'd3'], ['dc']);
     await c.kill('dc', 'SIGKILL');
+    // A client is no Raft member: it is reaped from the members and the catalog.
     await waitFor('the dead client removed', async () => {
-      const st = await c.status('d1');
-      return st.members.some((m) => m.id === 'dc') ? undefined : true;
+      const members = JSON.parse((await http('GET', `${c.node('d1').url}/v1/agent/members`)).body) as Array<{ Name: string }>;
+      const nodes = JSON.parse((await http('GET', `${c.node('d1').url}/v1/catalog/nodes`)).body) as Array<{ Node: string }>;
+      return members.some((m) => m.Name === 'dc') || nodes.some((n) => n.Node === 'dc') ? undefined : true;
     }, 30_000);
     // A dead voter of three: the other two are a healthy majority of the remaining two, so it goes.
     const leader = await c.leader(['d1', 'd2', 'd3']);
