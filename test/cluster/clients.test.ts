@@ -110,6 +110,26 @@ describe('client agents fed through relays', { timeout: 240_000 }, () => {
     assert.equal(checks.find((x) => x.CheckID === 'serfHealth')?.Status, 'critical');
   });
 
+  step('a relay client (KONSUL_RELAY=1) feeds a leaf client; when it is killed the leaf moves to a server', async () => {
+    const join = SERVERS.map((id) => c.node(id).raftAddress);
+    await c.add({ id: 'r1', server: false, join, env: { KONSUL_RELAY: '1' } });
+    await c.start('r1');
+    const leader = await c.leader(SERVERS);
+    await waitFor('r1 announced as a relay in the catalog', async () => {
+      const nodes = JSON.parse((await http('GET', `${c.node(leader).url}/v1/catalog/nodes`)).body) as Array<{ Node: string; Meta: Record<string, string> }>;
+      return nodes.find((n) => n.Node === 'r1')?.Meta['konsul-relay'] ? true : undefined;
+    });
+    await c.add({ id: 'l1', server: false, join });
+    await c.start('l1');
+    await waitFor('l1 fed by r1', async () => ((await stats(c, 'l1')).client?.relay === 'r1' ? true : undefined));
+    assert.equal((await c.put(leader, 'deep', 'one')).status, 200);
+    await visibleEverywhere(c, ['r1', 'l1'], 'deep', 'one');
+    await c.kill('r1');
+    assert.equal((await c.put(leader, 'deep', 'two')).status, 200);
+    await visibleEverywhere(c, ['l1'], 'deep', 'two');
+    assert.notEqual((await stats(c, 'l1')).client?.relay, 'r1');
+  });
+
   step('a client that leaves (SIGTERM) is out of the catalog and the member records', async () => {
     await c.kill('c4', 'SIGTERM');
     assert.equal(c.node('c4').exitCode, 0, c.node('c4').log().slice(-2000));
