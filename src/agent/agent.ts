@@ -696,6 +696,18 @@ export class Agent implements AgentApi {
       // scale: every change of a round at once (one group commit), not one commit after another.
       writes.push(this.driver.propose(encodeCommand({ type: 'catalog', op })));
     }
+    // A client that died before its node reached the catalog is reaped from the member records alike.
+    for (const id of clientIds) {
+      if (catalog.node(id)) continue;
+      const alive = this.clients.clientAlive(id) ?? now - this.leaderSince < this.cfg.nodeHealthTimeoutMs;
+      if (alive) this.clientDeadSince.delete(id);
+      else if (now - (this.clientDeadSince.get(id) ?? (this.clientDeadSince.set(id, now), now)) > this.cfg.deadServerTimeoutMs) {
+        this.logger.warn({ member: id }, 'removing a client that stayed unreachable past the dead-server timeout');
+        this.clientDeadSince.delete(id);
+        this.clients.tracker.forget(id);
+        writes.push(this.driver.propose(encodeCommand({ type: 'member-delete', id })));
+      }
+    }
     await Promise.all(writes);
   }
 
