@@ -11,7 +11,7 @@ import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 const load = (rel) => import(new URL(`../dist/src/${rel}`, import.meta.url).href);
-const { buildCli } = await load('cli/main.js');
+const { buildCli } = await load('cli/full-cli.js');
 const { commandModel } = await load('cli/docs/model.js');
 const { bashCompletion, zshCompletion, fishCompletion } = await load('cli/docs/completions.js');
 const { manPages } = await load('cli/docs/man.js');
@@ -87,4 +87,30 @@ function syncManField(all) {
   return 0;
 }
 
-process.exit(writeOrCheck(files) + syncManField(files) > 0 ? 1 : 0);
+/**
+ * The README's Consul compatibility table, generated from the HTTP route table
+ * (src/http/compat.ts) between its two marker comments.
+ */
+async function syncReadmeCompat() {
+  const { allRoutes } = await load('http/index.js');
+  const { compatibilityMarkdown, README_COMPAT_BEGIN, README_COMPAT_END } = await load('http/compat.js');
+  const path = join(root, 'README.md');
+  const text = readFileSync(path, 'utf8');
+  const begin = text.indexOf(README_COMPAT_BEGIN);
+  const end = text.indexOf(README_COMPAT_END);
+  if (begin < 0 || end < begin) {
+    console.error(`README.md has no ${README_COMPAT_BEGIN} ... ${README_COMPAT_END} section`);
+    return 1;
+  }
+  const next = `${text.slice(0, begin + README_COMPAT_BEGIN.length)}\n${compatibilityMarkdown(allRoutes())}\n${text.slice(end)}`;
+  if (next === text) return 0;
+  if (process.argv.includes('--check')) {
+    console.error('README.md\'s Consul compatibility table is stale: run `npm run docs`');
+    return 1;
+  }
+  writeFileSync(path, next);
+  console.log('wrote README.md (Consul compatibility table)');
+  return 0;
+}
+
+process.exit(writeOrCheck(files) + syncManField(files) + (await syncReadmeCompat()) > 0 ? 1 : 0);

@@ -2,9 +2,11 @@
 // consistency, writes (forwarded to the leader when this node is not it), and
 // the cluster's state. Nothing here exposes Raft internals.
 
+import type { AclOp } from '../state/acl.js';
 import type { ArchiveHeader } from '../state/archive.js';
-import type { HealthStatus, StateMachine } from '../state/index.js';
+import type { CatalogOp, HealthStatus, StateMachine, UserEvent } from '../state/index.js';
 import type { CheckDefinition, ServiceDefinition } from './local/definitions.js';
+import type { CoordinationService } from './sessions.js';
 
 /** `default`: the leader answers under its lease; `consistent`: ReadIndex; `stale`: this agent's replica as it is. */
 export type Consistency = 'default' | 'consistent' | 'stale';
@@ -30,6 +32,8 @@ export interface MemberStatus {
   healthy?: boolean;
   matchIndex?: number;
   lastContactMs?: number;
+  /** The protocol version this node and that member speak to each other (the last handshake's); absent when unknown. */
+  protocolVersion?: number;
 }
 
 export interface ClusterStatus {
@@ -44,6 +48,8 @@ export interface ClusterStatus {
   members: MemberStatus[];
   /** The leader knows a quorum of voters is answering (false when this node cannot tell). */
   quorum: boolean;
+  /** Protocol versions: the one the cluster runs at (replicated), and the range this node speaks. */
+  protocol?: { cluster: number; min: number; max: number };
 }
 
 export interface ClusterStats {
@@ -56,6 +62,8 @@ export interface ClusterStats {
   snapshotIndex: number;
   leaderChanges: number;
   proposals: { committed: number; failed: number; forwarded: number };
+  /** Same-turn batching of single KV writes on the leader: log entries proposed and the writes they carried. */
+  batching?: { enabled: boolean; entries: number; writes: number };
   transport: unknown;
   storage: unknown;
   uptimeSeconds: number;
@@ -101,6 +109,8 @@ export interface LocalServicesApi {
   listServices(): ServiceDefinition[];
   service(id: string): ServiceDefinition | undefined;
   listChecks(): Array<{ definition: CheckDefinition; status: HealthStatus; output: string }>;
+  /** Maintenance mode for the node (serviceId '') or one service; false for an unknown service. */
+  setMaintenance(serviceId: string, enable: boolean, reason: string): Promise<boolean>;
 }
 
 export interface AgentApi {
@@ -117,6 +127,10 @@ export interface AgentApi {
   /** Propose through Raft (forwarded to the leader from any node); resolves once applied here. false = cas failed. */
   kvPut(key: string, value: Uint8Array, options?: KvPutOptions): Promise<boolean>;
   kvDelete(key: string, options?: KvDeleteOptions): Promise<boolean>;
+  /** A user event through Raft to every agent (PUT /v1/event/fire). */
+  fireEvent(event: UserEvent): Promise<void>;
+  /** A catalog operation through Raft (PUT /v1/catalog/register|deregister); false when it changed nothing. */
+  catalogWrite(op: CatalogOp): Promise<boolean>;
   status(): ClusterStatus;
   stats(): ClusterStats;
   /** Add a member (as a non-voter; servers are promoted once caught up). Any node forwards to the leader. */
@@ -143,4 +157,8 @@ export interface AgentApi {
   readonly metricsContentType: string;
   readonly local: LocalServicesApi;
   self(): AgentSelf;
+  /** Sessions, locks and transactions (coord). */
+  readonly coord: CoordinationService;
+  /** sec: an ACL token or policy change through Raft; resolves once applied here. false: the state machine refused it. */
+  aclApply(op: AclOp): Promise<boolean>;
 }

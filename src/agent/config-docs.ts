@@ -18,6 +18,7 @@ const TYPE_TEXT: Readonly<Record<SettingType, string>> = {
   address: 'string (host:port)',
   list: 'array of strings, or one comma\\-separated string',
   'ttl-map': 'object of service name to duration, or a string service=duration,...',
+  'meta-map': 'object of key to value, or a string key:value,... (the flag repeats: --node-meta rack:r1 --node-meta env:prod)',
 };
 
 function example(): string[] {

@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
-import { parseDuration as parseGoDuration } from '../duration.js';
+import { parseSettingDuration } from '../duration.js';
 import { KonsulError } from '../errors.js';
 import {
   DefinitionError, parseCheckRegistration, parseServiceFile, type CheckDefinition, type ServiceRegistration,
@@ -49,6 +49,21 @@ export interface AgentFlagValues {
   nodeHealthTimeout?: string;
   antiEntropyInterval?: string;
   enableScriptChecks?: boolean;
+  // sec
+  aclEnabled?: boolean;
+  aclDefaultPolicy?: string;
+  httpsAddr?: string;
+  httpsVerifyIncoming?: boolean;
+  insecurePeers?: boolean;
+  // api branch (issue 18)
+  /** `key:value`, repeatable (`--node-meta rack:r1 --node-meta env:prod`). */
+  nodeMeta?: string | string[];
+  dnsUdpAnswerLimit?: string;
+  dnsARecordLimit?: string;
+  // scale (issue 13)
+  relay?: boolean;
+  relayFanout?: string;
+  relaySilence?: string;
 }
 
 export interface HostPort { host: string; port: number }
@@ -93,6 +108,10 @@ export interface AgentConfig {
     nodeTtlSeconds: number;
     /** Per service name ('*' for any other), in seconds. */
     serviceTtlSeconds: Record<string, number>;
+    /** Most A/AAAA/SRV records in one UDP answer (Consul's udp_answer_limit, default 3). */
+    udpAnswerLimit: number;
+    /** Most A/AAAA records in any answer, 0 for no limit (Consul's a_record_limit). */
+    aRecordLimit: number;
   };
   /** The leader marks an agent's node check critical after it has not heard from it this long. */
   nodeHealthTimeoutMs: number;
@@ -100,21 +119,33 @@ export interface AgentConfig {
   antiEntropyIntervalMs: number;
   /** May services registered over HTTP carry script checks (which run any command)? Off by default, as in Consul. */
   enableScriptChecks: boolean;
-  /** scale: the most client agents one relay feeds at once. */
+  // sec
+  /** HTTP ACLs: off unless enabled; with no rule for a request, default_policy answers. */
+  acl: { enabled: boolean; defaultPolicy: 'allow' | 'deny' };
+  /** HTTPS listener (with the --tls-cert/--tls-key pair); verifyIncoming: clients need a certificate from --tls-ca. */
+  https: { addr: HostPort; verifyIncoming: boolean } | undefined;
+  /** Peers beyond loopback without a join secret or mutual TLS, on purpose (warned at every start). */
+  insecurePeers: boolean;
+  /** This node's metadata in the catalog (NodeMeta, ?node-meta, DNS TXT). */
+  nodeMeta: Record<string, string>;
+  // scale (issue 13)
+  /** A client agent that relays the committed log to other clients (servers always relay). */
+  relay: boolean;
+  /** The most client agents one relay feeds at once. */
   relayFanout: number;
-  /** scale: a client that has not pulled from its relay this long is reported gone (it pulls at least every second). */
+  /** A client that has not pulled from its relay this long is reported gone (it pulls at least every second). */
   relaySilenceMs: number;
 }
 
 export class ConfigError extends KonsulError {
   constructor(message: string) {
-    super('KONSUL_ERR_CONFIG', message, 400);
+    super('KONSUL_ERR_CONFIG', message, 'invalid');
     this.name = 'ConfigError';
   }
 }
 
 /** A setting's value type, as the config file and the man page describe it. */
-export type SettingType = 'boolean' | 'string' | 'duration' | 'size' | 'integer' | 'address' | 'list' | 'ttl-map' | 'path';
+export type SettingType = 'boolean' | 'string' | 'duration' | 'size' | 'integer' | 'address' | 'list' | 'ttl-map' | 'path' | 'meta-map';
 
 /** One setting: its flag, environment variables, config-file key, and what the docs say about it. */
 export interface SettingSpec {
@@ -145,12 +176,12 @@ export const SETTINGS = {
   dataDir: S('dataDir', ['KONSUL_DATA_DIR', 'KONSUL_RAFT_DATA_DIR'], 'data_dir', 'path', 'none; required unless dev', 'Where the Raft log and the state live'),
   raftAddr: S('raftAddr', ['KONSUL_RAFT_BIND_ADDR'], 'raft_addr', 'address', '0.0.0.0:7000', 'Peer transport listen address'),
   advertise: S('advertise', ['KONSUL_RAFT_ADVERTISE_ADDR'], 'advertise', 'address', 'the bind address, or the first LAN IP', 'The address peers dial'),
-  httpAddr: S('httpAddr', ['KONSUL_HTTP_ADDR'], 'http_addr', 'address', '127.0.0.1:8500', 'HTTP API listen address'),
+  httpAddr: S('httpAddr', ['KONSUL_HTTP_BIND_ADDR'], 'http_addr', 'address', '127.0.0.1:8500', 'HTTP API listen address (KONSUL_HTTP_ADDR only tells the CLI where to talk, as CONSUL_HTTP_ADDR does)'),
   dnsAddr: S('dnsAddr', ['KONSUL_DNS_ADDR'], 'dns_addr', 'address', '127.0.0.1:8600', 'DNS listen address'),
   token: S('token', ['KONSUL_RAFT_TOKEN'], 'token', 'string', 'none', 'Join token every peer must present'),
-  tlsCert: S('tlsCert', ['KONSUL_TLS_CERT'], 'tls_cert', 'path', 'none', 'PEM certificate for mutual TLS between peers'),
-  tlsKey: S('tlsKey', ['KONSUL_TLS_KEY'], 'tls_key', 'path', 'none', 'PEM key for the TLS certificate'),
-  tlsCa: S('tlsCa', ['KONSUL_TLS_CA'], 'tls_ca', 'path', 'none', 'PEM CA that signs every peer\'s certificate'),
+  tlsCert: S('tlsCert', ['KONSUL_TLS_CERT'], 'tls_cert', 'path', 'none', 'PEM certificate for mutual TLS between peers (and HTTPS)', true),
+  tlsKey: S('tlsKey', ['KONSUL_TLS_KEY'], 'tls_key', 'path', 'none', 'PEM key for the TLS certificate', true),
+  tlsCa: S('tlsCa', ['KONSUL_TLS_CA'], 'tls_ca', 'path', 'none', 'PEM CA that signs every peer\'s certificate', true),
   clusterId: S('clusterId', ['KONSUL_CLUSTER_ID'], 'cluster_id', 'string', 'konsul', 'Peers with another cluster id are refused'),
   logLevel: S('logLevel', ['KONSUL_LOG_LEVEL'], 'log_level', 'string', 'info', 'trace, debug, info, warn, error, fatal or silent', true),
   logFormat: S('logFormat', ['KONSUL_LOG_FORMAT'], 'log_format', 'string', 'auto', 'json, text, or auto: text lines when stdout is a terminal, else JSON'),
@@ -170,6 +201,20 @@ export const SETTINGS = {
   nodeHealthTimeout: S('nodeHealthTimeout', ['KONSUL_NODE_HEALTH_TIMEOUT'], 'node_health_timeout', 'duration', '2s, or 4 election timeouts if longer', 'An agent unheard this long has its node check turned critical'),
   antiEntropyInterval: S('antiEntropyInterval', ['KONSUL_ANTI_ENTROPY_INTERVAL'], 'anti_entropy_interval', 'duration', '60s', 'How often local services and checks are compared with the catalog'),
   enableScriptChecks: S('enableScriptChecks', ['KONSUL_ENABLE_SCRIPT_CHECKS'], 'enable_script_checks', 'boolean', 'false', 'Accept script checks (over HTTP and in config files); they run any command as the agent\'s user', true),
+  // sec
+  aclEnabled: S('aclEnabled', ['KONSUL_ACL_ENABLED'], 'acl.enabled', 'boolean', 'false', 'Check every HTTP request\'s ACL token (Consul\'s acl.enabled)'),
+  aclDefaultPolicy: S('aclDefaultPolicy', ['KONSUL_ACL_DEFAULT_POLICY'], 'acl.default_policy', 'string', 'allow', 'allow or deny: the answer when no ACL rule matches a request'),
+  httpsAddr: S('httpsAddr', ['KONSUL_HTTPS_ADDR'], 'https_addr', 'address', 'none', 'HTTPS API listen address, served with --tls-cert and --tls-key'),
+  httpsVerifyIncoming: S('httpsVerifyIncoming', ['KONSUL_HTTPS_VERIFY_INCOMING'], 'verify_incoming', 'boolean', 'false', 'HTTPS clients must present a certificate signed by --tls-ca'),
+  insecurePeers: S('insecurePeers', ['KONSUL_INSECURE_PEERS'], 'insecure_peers', 'boolean', 'false', 'Allow peers beyond loopback without a join secret or mutual TLS (logs a warning at every start)'),
+  // api branch (issue 18)
+  nodeMeta: S('nodeMeta', ['KONSUL_NODE_META'], 'node_meta', 'meta-map', 'none', 'Metadata for this node in the catalog, key:value; the flag repeats (NodeMeta, ?node-meta, DNS TXT)'),
+  dnsUdpAnswerLimit: S('dnsUdpAnswerLimit', ['KONSUL_DNS_UDP_ANSWER_LIMIT'], 'udp_answer_limit', 'integer', '3', 'Most A, AAAA or SRV records in one UDP answer (more: TCP)'),
+  dnsARecordLimit: S('dnsARecordLimit', ['KONSUL_DNS_A_RECORD_LIMIT'], 'a_record_limit', 'integer', '0 (no limit)', 'Most A or AAAA records in any DNS answer'),
+  // scale (issue 13)
+  relay: S('relay', ['KONSUL_RELAY'], 'relay', 'boolean', 'false', 'A client agent that also relays the committed log to other client agents (servers always do)'),
+  relayFanout: S('relayFanout', ['KONSUL_RELAY_FANOUT'], 'relay_fanout', 'integer', '64', 'The most client agents this agent feeds as a relay'),
+  relaySilence: S('relaySilence', ['KONSUL_RELAY_SILENCE'], 'relay_silence', 'duration', '2s', 'A client agent that has not pulled from its relay this long is reported gone'),
 } satisfies Record<string, SettingSpec>;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -197,6 +242,12 @@ export const AGENT_FLAG_NAMES: Readonly<Record<keyof AgentFlagValues, string>> =
   datacenter: '--datacenter', domain: '--domain', recursor: '--recursor', dnsOnlyPassing: '--dns-only-passing',
   dnsNodeTtl: '--dns-node-ttl', dnsServiceTtl: '--dns-service-ttl', nodeHealthTimeout: '--node-health-timeout',
   antiEntropyInterval: '--anti-entropy-interval', enableScriptChecks: '--enable-script-checks',
+  // sec
+  aclEnabled: '--acl-enabled', aclDefaultPolicy: '--acl-default-policy', httpsAddr: '--https-addr',
+  httpsVerifyIncoming: '--https-verify-incoming', insecurePeers: '--insecure-peers',
+  nodeMeta: '--node-meta', dnsUdpAnswerLimit: '--dns-udp-answer-limit', dnsARecordLimit: '--dns-a-record-limit',
+  // scale
+  relay: '--relay', relayFanout: '--relay-fanout', relaySilence: '--relay-silence',
 };
 
 /** Where a setting's value came from. */
@@ -272,18 +323,11 @@ function asBool(raw: Raw | undefined, fallback: boolean): boolean {
   return fail(raw.source, `expected true or false, got ${JSON.stringify(raw.value)}`);
 }
 
-/** "300ms", "1.5s", "5m", "1h", "1m30s" (Go's format), or a bare number of milliseconds; whole ms, never negative. */
-export function parseDuration(text: string): number | undefined {
-  if (/^\d+$/.test(text)) return Number(text);
-  if (/^[-+]/.test(text)) return undefined;
-  const ms = parseGoDuration(text);
-  return ms === undefined ? undefined : Math.round(ms);
-}
 
 function asDuration(raw: Raw | undefined, fallbackMs: number, minMs: number, maxMs: number): number {
   if (raw === undefined) return fallbackMs;
   const text = asString(raw);
-  const ms = parseDuration(text);
+  const ms = parseSettingDuration(text);
   if (ms === undefined) fail(raw.source, `"${text}" is not a duration (examples: 300ms, 2s, 5m)`);
   if (ms < minMs || ms > maxMs) fail(raw.source, `${text} is out of range (${minMs}ms to ${maxMs}ms)`);
   return ms;
@@ -455,12 +499,22 @@ function readConfigFile(path: string, source: string): Record<string, unknown> {
     return fail(path, `not valid JSON: ${(error as Error).message}`);
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) fail(path, 'must hold a JSON object ({"key": value, ...})');
+  flattenAcl(parsed as Record<string, unknown>, path);
   for (const key of Object.keys(parsed)) {
     if (FILE_KEYS.includes(key)) continue;
     const near = closestKey(key, FILE_KEYS);
     fail(path, `unknown setting "${key}"${near ? ` (did you mean "${near}"?)` : ''}; see konsul.conf(5) for the keys`);
   }
   return parsed as Record<string, unknown>;
+}
+
+/** sec: Consul's nested {"acl": {"enabled": true, "default_policy": "deny"}} as the flat keys acl.enabled, acl.default_policy. */
+function flattenAcl(doc: Record<string, unknown>, path: string): void {
+  if (!Object.hasOwn(doc, 'acl')) return;
+  const acl = doc.acl;
+  if (acl === null || typeof acl !== 'object' || Array.isArray(acl)) fail(`${path}: acl`, 'must be an object: {"enabled": true, "default_policy": "deny"}');
+  delete doc.acl;
+  for (const [k, v] of Object.entries(acl as Record<string, unknown>)) doc[`acl.${k}`] = v;
 }
 
 /** A service registered from a config file, and the file it came from. */
@@ -526,12 +580,16 @@ export function resolveConfig(flags: AgentFlagValues, env: NodeJS.ProcessEnv = p
 }
 
 /** Read every source (flags, KONSUL_* variables, config files), check it all, and say where each value came from. */
-export function loadConfig(flags: AgentFlagValues, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+export function loadConfig(
+  flags: AgentFlagValues, env: NodeJS.ProcessEnv = process.env,
+  /** --print-config shows the settings of an agent that is not started: a data dir is not needed for that. */
+  options: { requireDataDir?: boolean } = {},
+): LoadedConfig {
   const { paths, source } = configPaths(flags, env);
   const files = expandPaths(paths, source);
   const layers = files.map((path) => ({ path, values: readConfigFile(path, source) }));
   const src = new Sources(flags, env, layers);
-  const config = resolveSettings(src);
+  const config = resolveSettings(src, options.requireDataDir ?? true);
   const services = new Map<string, FileService>();
   const checks = new Map<string, FileCheck>();
   for (const layer of layers) readDefinitions(layer, services, checks);
@@ -566,159 +624,270 @@ function asTtlMap(raw: Raw | undefined): Record<string, number> {
   }
   const out: Record<string, number> = {};
   for (const [name, value] of pairs) {
-    const ms = parseDuration(String(value));
+    const ms = parseSettingDuration(String(value));
     if (ms === undefined) fail(raw.source, `${name}: "${String(value)}" is not a duration (examples: 0s, 10s, 1m)`);
     out[name.toLowerCase()] = Math.floor(ms / 1000);
   }
   return out;
 }
 
+// Consul's node metadata limits (structs.ValidateNodeMetadata).
+const NODE_META_MAX_PAIRS = 64;
+const NODE_META_KEY_RE = /^[A-Za-z0-9_-]{1,128}$/;
+const NODE_META_VALUE_MAX_BYTES = 512;
+
+/** node_meta: an object in a file, `key:value` strings from the flag (repeated) or `key:value,key:value` in the variable. */
+function asMetaMap(raw: Raw | undefined): Record<string, string> {
+  if (raw === undefined) return {};
+  let pairs: Array<[string, unknown]>;
+  if (raw.value !== null && typeof raw.value === 'object' && !Array.isArray(raw.value)) pairs = Object.entries(raw.value);
+  else {
+    const items = Array.isArray(raw.value) ? raw.value.map((v) => String(v)) : asString(raw).split(',');
+    pairs = items.filter((p) => p.trim() !== '').map((p) => {
+      const at = p.indexOf(':');
+      if (at <= 0) fail(raw.source, `"${p}" is not key:value (example: rack:r1)`);
+      return [p.slice(0, at).trim(), p.slice(at + 1).trim()];
+    });
+  }
+  if (pairs.length > NODE_META_MAX_PAIRS) fail(raw.source, `${pairs.length} pairs, at most ${NODE_META_MAX_PAIRS}`);
+  const out: Record<string, string> = {};
+  for (const [key, value] of pairs) {
+    if (!NODE_META_KEY_RE.test(key)) fail(raw.source, `key "${key}" must be 1-128 letters, digits, '_' or '-'`);
+    if (key.startsWith('consul-')) fail(raw.source, `key "${key}": the prefix 'consul-' is reserved`);
+    if (typeof value !== 'string') fail(raw.source, `${key}: expected a string, got ${shownValue(value)}`);
+    if (Buffer.byteLength(value, 'utf8') > NODE_META_VALUE_MAX_BYTES) fail(raw.source, `${key}: the value is longer than ${NODE_META_VALUE_MAX_BYTES} bytes`);
+    out[key] = value;
+  }
+  return out;
+}
+
 const NODE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
-function resolveSettings(src: Sources): AgentConfig {
+/** Each setting's resolved value, before it is laid out as an AgentConfig. */
+interface SettingValues {
+  server: boolean; bootstrap: boolean; dev: boolean; join: string[]; nodeId: string; dataDir: string | undefined;
+  raftAddr: HostPort; advertise: string; httpAddr: HostPort; dnsAddr: HostPort; token: string | undefined;
+  tlsCert: Raw | undefined; tlsKey: Raw | undefined; tlsCa: Raw | undefined; clusterId: string;
+  logLevel: string; logFormat: AgentConfig['logFormat'];
+  electionTimeout: number; heartbeatInterval: number; snapshotThreshold: number; snapshotInterval: number;
+  deadServerTimeout: number; stabilizationTime: number; maxValueSize: number;
+  datacenter: string; domain: string; recursor: string[]; dnsOnlyPassing: boolean; dnsNodeTtl: number;
+  dnsServiceTtl: Record<string, number>; nodeHealthTimeout: number; antiEntropyInterval: number; enableScriptChecks: boolean;
+  // sec
+  aclEnabled: boolean; aclDefaultPolicy: 'allow' | 'deny'; httpsAddr: HostPort | undefined; httpsVerifyIncoming: boolean; insecurePeers: boolean;
+  // api branch (issue 18)
+  nodeMeta: Record<string, string>; dnsUdpAnswerLimit: number; dnsARecordLimit: number;
+  // scale (issue 13)
+  relay: boolean; relayFanout: number; relaySilence: number;
+}
 
-  const dev = asBool(src.get('dev'), false);
-  const server = asBool(src.get('server'), dev);
-  const bootstrap = asBool(src.get('bootstrap'), dev);
-  // Without --bootstrap anywhere, bootstrapping came from --dev.
-  const bootstrapSource = src.get('bootstrap')?.source ?? AGENT_FLAG_NAMES.dev;
-  if (bootstrap && !server) fail(bootstrapSource, 'only a server can bootstrap a cluster (add --server)');
+/** A setting's value from its raw input (undefined: not given anywhere), given the settings it depends on. */
+type Resolver<T> = (raw: Raw | undefined, get: <K extends SettingName>(name: K) => SettingValues[K]) => T;
+type Get = Parameters<Resolver<unknown>>[1];
+type Dflt<T> = T | ((get: Get) => T);
+const dflt = <T>(d: Dflt<T>, get: Get): T => (typeof d === 'function' ? (d as (get: Get) => T)(get) : d);
 
-  const joinRaw = src.get('join');
-  let join: string[] = [];
-  if (joinRaw !== undefined) {
-    const list = Array.isArray(joinRaw.value) ? joinRaw.value.map(String) : asString(joinRaw).split(',');
-    join = list.map((s) => s.trim()).filter((s) => s !== '');
-    for (const j of join) {
-      const hp = parseHostPort(j, 7000);
-      if (hp === undefined) fail(joinRaw.source, `"${j}" is not host:port`);
+const bool = (d: Dflt<boolean>): Resolver<boolean> => (raw, get) => asBool(raw, raw === undefined ? dflt(d, get) : false);
+const duration = (d: Dflt<number>, min: number, max: number): Resolver<number> => (raw, get) => asDuration(raw, raw === undefined ? dflt(d, get) : 0, min, max);
+const integer = (d: number, min: number, max: number): Resolver<number> => (raw) => asInt(raw, d, min, max);
+const size = (d: number, min: number, max: number): Resolver<number> => (raw) => asSize(raw, d, min, max);
+const address = (d: Dflt<string>, defaultPort: number): Resolver<HostPort> => (raw, get) => asHostPort(raw, raw === undefined ? dflt(d, get) : '', defaultPort);
+/** A string matched against `pattern` (after `normalize`); `problem` says what it must be. */
+const text = (d: string, pattern: RegExp, problem: (v: string) => string, normalize = (v: string) => v): Resolver<string> => (raw) => {
+  const v = raw === undefined ? d : normalize(asString(raw));
+  if (raw !== undefined && !pattern.test(v)) fail(raw.source, problem(v));
+  return v;
+};
+/** A string that, when given, must not be empty. */
+const optionalText: Resolver<string | undefined> = (raw) => {
+  const v = raw === undefined ? undefined : asString(raw);
+  if (v === '') fail(raw!.source, 'must not be empty');
+  return v;
+};
+/** A comma-separated list (or a JSON array) of host[:port], each normalized. */
+const addressList = (defaultPort: number, problem: (v: string) => string): Resolver<string[]> => (raw) => {
+  if (raw === undefined) return [];
+  const list = Array.isArray(raw.value) ? raw.value.map(String) : asString(raw).split(',');
+  const items = list.map((s) => s.trim()).filter((s) => s !== '');
+  for (const item of items) if (parseHostPort(item, defaultPort) === undefined) fail(raw.source, problem(item));
+  return items.map((item) => formatHostPort(parseHostPort(item, defaultPort)!));
+};
+
+/**
+ * How each setting of SETTINGS is read: its parser, default and range. A
+ * default may depend on other settings (read through `get`); rules between
+ * settings are in SETTING_RULES.
+ */
+const RESOLVE: { [K in SettingName]: Resolver<SettingValues[K]> } = {
+  server: bool((get) => get('dev')),
+  bootstrap: bool((get) => get('dev')),
+  dev: bool(false),
+  join: addressList(7000, (j) => `"${j}" is not host:port`),
+  nodeId: (raw) => {
+    const nodeId = raw === undefined ? hostname().replace(/[^A-Za-z0-9._-]/g, '-') : asString(raw);
+    if (!NODE_ID_RE.test(nodeId)) fail(raw?.source ?? 'node id (from the host name)', `"${nodeId}" must be 1-128 letters, digits, '.', '_' or '-'`);
+    return nodeId;
+  },
+  dataDir: (raw, get) => {
+    // Required unless dev: checked in resolveSettings, which --print-config asks not to (it starts nothing).
+    return optionalText(raw, get);
+  },
+  raftAddr: address((get) => (get('dev') ? '127.0.0.1:0' : '0.0.0.0:7000'), 7000),
+  advertise: (raw, get) => {
+    const raftAddr = get('raftAddr');
+    if (raw === undefined) {
+      const host = raftAddr.host === '0.0.0.0' || raftAddr.host === '::' ? firstLanAddress() : raftAddr.host;
+      return formatHostPort({ host, port: raftAddr.port });
     }
-    join = join.map((j) => formatHostPort(parseHostPort(j, 7000)!));
+    const hp = asHostPort(raw, '', raftAddr.port);
+    if (hp.host === '0.0.0.0' || hp.host === '::') fail(raw.source, 'must be an address peers can dial, not 0.0.0.0');
+    return formatHostPort(hp);
+  },
+  httpAddr: address('127.0.0.1:8500', 8500),
+  dnsAddr: address('127.0.0.1:8600', 8600),
+  token: optionalText,
+  tlsCert: (raw) => raw,
+  tlsKey: (raw) => raw,
+  tlsCa: (raw) => raw,
+  clusterId: text('konsul', NODE_ID_RE, (v) => `"${v}" must be letters, digits, '.', '_' or '-'`),
+  logLevel: text('info', /^(trace|debug|info|warn|error|fatal|silent)$/, (v) => `"${v}" is not one of trace, debug, info, warn, error, fatal, silent`),
+  logFormat: text('auto', /^(json|text|auto)$/, (v) => `"${v}" is not one of json, text, auto`, (v) => v.toLowerCase()) as Resolver<AgentConfig['logFormat']>,
+  electionTimeout: duration(300, 50, 60_000),
+  heartbeatInterval: duration((get) => Math.max(10, Math.round(get('electionTimeout') / 6)), 5, 10_000),
+  snapshotThreshold: integer(8192, 16, 1 << 30),
+  snapshotInterval: duration(120_000, 1000, 24 * 3_600_000),
+  deadServerTimeout: duration(5 * 60_000, 1000, 30 * 24 * 3_600_000),
+  stabilizationTime: duration(5000, 0, 3_600_000),
+  maxValueSize: size(512 * 1024, 1, 8 * 1024 * 1024),
+  datacenter: text('dc1', DNS_LABEL_RE, (v) => `"${v}" must be a DNS label: letters, digits and '-'`, (v) => v.toLowerCase()),
+  domain: (raw) => {
+    let domain = raw === undefined ? 'consul.' : asString(raw).toLowerCase();
+    if (!domain.endsWith('.')) domain += '.';
+    if (!domain.slice(0, -1).split('.').every((l) => DNS_LABEL_RE.test(l))) fail(raw!.source, `"${domain}" is not a domain name (example: consul)`);
+    return domain;
+  },
+  recursor: addressList(53, (r) => `"${r}" is not host[:port]`),
+  dnsOnlyPassing: bool(false),
+  dnsNodeTtl: (raw, get) => Math.floor(duration(0, 0, 24 * 3_600_000)(raw, get) / 1000),
+  dnsServiceTtl: (raw) => asTtlMap(raw),
+  nodeHealthTimeout: duration((get) => Math.max(2000, 4 * get('electionTimeout')), 100, 3_600_000),
+  antiEntropyInterval: duration(60_000, 100, 24 * 3_600_000),
+  enableScriptChecks: bool(false),
+  // sec
+  aclEnabled: bool(false),
+  aclDefaultPolicy: text('allow', /^(allow|deny)$/, (v) => `"${v}" is not allow or deny`, (v) => v.toLowerCase()) as Resolver<'allow' | 'deny'>,
+  httpsAddr: (raw) => (raw === undefined ? undefined : asHostPort(raw, '', 8501)),
+  httpsVerifyIncoming: bool(false),
+  insecurePeers: bool(false),
+  // api branch (issue 18)
+  nodeMeta: (raw) => asMetaMap(raw),
+  dnsUdpAnswerLimit: integer(3, 1, 1000),
+  dnsARecordLimit: integer(0, 0, 1000),
+  // scale (issue 13)
+  relay: bool(false),
+  relayFanout: integer(64, 1, 10_000),
+  relaySilence: duration(2000, 500, 60_000),
+};
+
+/**
+ * Rules between settings. Each is checked once the settings it reads are
+ * resolved (`after`, in the table's order) and blames one setting: its source
+ * when given, else `source`.
+ */
+const SETTING_RULES: ReadonlyArray<{ after: SettingName; blame: SettingName; source?: string; problem: (v: SettingValues) => string | undefined }> = [
+  {
+    after: 'bootstrap', blame: 'bootstrap', source: AGENT_FLAG_NAMES.dev,
+    problem: (v) => (v.bootstrap && !v.server ? 'only a server can bootstrap a cluster (add --server)' : undefined),
+  },
+  {
+    after: 'join', blame: 'bootstrap', source: AGENT_FLAG_NAMES.dev,
+    problem: (v) => (v.bootstrap && v.join.length > 0 ? 'bootstrap starts a new cluster; do not combine it with --join' : undefined),
+  },
+  {
+    after: 'heartbeatInterval', blame: 'heartbeatInterval', source: '--heartbeat-interval',
+    problem: (v) => (v.heartbeatInterval * 2 > v.electionTimeout ? `must be at most half the election timeout (${v.electionTimeout}ms)` : undefined),
+  },
+  {
+    after: 'deadServerTimeout', blame: 'deadServerTimeout',
+    problem: (v) => (v.deadServerTimeout < 4 * v.electionTimeout ? `must be at least four election timeouts (${4 * v.electionTimeout}ms)` : undefined),
+  },
+  {
+    after: 'nodeHealthTimeout', blame: 'nodeHealthTimeout',
+    problem: (v) => (v.nodeHealthTimeout < 2 * v.electionTimeout ? `must be at least two election timeouts (${2 * v.electionTimeout}ms)` : undefined),
+  },
+];
+
+function resolveSettings(src: Sources, requireDataDir: boolean): AgentConfig {
+  const values: Partial<SettingValues> = {};
+  const raws = new Map<SettingName, Raw | undefined>();
+  const resolving = new Set<SettingName>();
+  const get = <K extends SettingName>(name: K): SettingValues[K] => {
+    if (!(name in values)) {
+      if (resolving.has(name)) throw new Error(`settings ${[...resolving].join(', ')} depend on each other`);
+      resolving.add(name);
+      if (!raws.has(name)) raws.set(name, src.get(name));
+      values[name] = (RESOLVE[name] as Resolver<SettingValues[K]>)(raws.get(name), get);
+      resolving.delete(name);
+    }
+    return values[name] as SettingValues[K];
+  };
+  // The order a person reads the table in is the order errors are found in.
+  for (const name of Object.keys(SETTINGS) as SettingName[]) {
+    get(name);
+    if (name === 'dataDir' && requireDataDir && values.dataDir === undefined && !get('dev')) {
+      fail('--data-dir', 'is required (or KONSUL_DATA_DIR); use --dev for a throwaway single-node agent');
+    }
+    for (const rule of SETTING_RULES) {
+      if (rule.after !== name) continue;
+      const problem = rule.problem(values as SettingValues);
+      if (problem) fail(raws.get(rule.blame)?.source ?? rule.source ?? AGENT_FLAG_NAMES[SETTINGS[rule.blame].flag], problem);
+    }
   }
-  if (bootstrap && join.length > 0) {
-    fail(bootstrapSource, 'bootstrap starts a new cluster; do not combine it with --join');
-  }
-  if (!bootstrap && join.length === 0 && !dev) {
-    // Allowed: a restart of a node that is already a member needs neither. Checked against the data dir at start-up.
-  }
-
-  const nodeIdRaw = src.get('nodeId');
-  const nodeId = nodeIdRaw === undefined ? hostname().replace(/[^A-Za-z0-9._-]/g, '-') : asString(nodeIdRaw);
-  if (!NODE_ID_RE.test(nodeId)) {
-    fail(nodeIdRaw?.source ?? 'node id (from the host name)', `"${nodeId}" must be 1-128 letters, digits, '.', '_' or '-'`);
-  }
-
-  const dataDirRaw = src.get('dataDir');
-  const dataDir = dataDirRaw === undefined ? undefined : asString(dataDirRaw);
-  if (dataDir === '') fail(dataDirRaw!.source, 'must not be empty');
-  if (dataDir === undefined && !dev) {
-    fail('--data-dir', 'is required (or KONSUL_DATA_DIR); use --dev for a throwaway single-node agent');
-  }
-
-  const raftAddr = asHostPort(src.get('raftAddr'), dev ? '127.0.0.1:0' : '0.0.0.0:7000', 7000);
-  const advRaw = src.get('advertise');
-  let advertise: string;
-  if (advRaw !== undefined) {
-    const hp = asHostPort(advRaw, '', raftAddr.port);
-    if (hp.host === '0.0.0.0' || hp.host === '::') fail(advRaw.source, 'must be an address peers can dial, not 0.0.0.0');
-    advertise = formatHostPort(hp);
-  } else {
-    const host = raftAddr.host === '0.0.0.0' || raftAddr.host === '::' ? firstLanAddress() : raftAddr.host;
-    advertise = formatHostPort({ host, port: raftAddr.port });
-  }
-
-  const httpAddr = asHostPort(src.get('httpAddr'), '127.0.0.1:8500', 8500);
-  const dnsAddr = asHostPort(src.get('dnsAddr'), '127.0.0.1:8600', 8600);
-
-  const clusterIdRaw = src.get('clusterId');
-  const clusterId = clusterIdRaw === undefined ? 'konsul' : asString(clusterIdRaw);
-  if (!NODE_ID_RE.test(clusterId)) fail(clusterIdRaw!.source, `"${clusterId}" must be letters, digits, '.', '_' or '-'`);
-
-  const tokenRaw = src.get('token');
-  const token = tokenRaw === undefined ? undefined : asString(tokenRaw);
-  if (token === '') fail(tokenRaw!.source, 'must not be empty');
-
-  const certRaw = src.get('tlsCert');
-  const keyRaw = src.get('tlsKey');
-  const caRaw = src.get('tlsCa');
+  const v = values as SettingValues;
+  // Mutual TLS needs all three files.
+  const anyTls = v.tlsCert ?? v.tlsKey ?? v.tlsCa;
   let tls: AgentConfig['tls'];
-  const anyTls = certRaw ?? keyRaw ?? caRaw;
   if (anyTls !== undefined) {
-    if (!certRaw || !keyRaw || !caRaw) fail(anyTls.source, 'mutual TLS needs all three of --tls-cert, --tls-key and --tls-ca');
-    tls = { cert: readPem(certRaw), key: readPem(keyRaw), ca: readPem(caRaw) };
+    if (!v.tlsCert || !v.tlsKey || !v.tlsCa) fail(anyTls.source, 'mutual TLS needs all three of --tls-cert, --tls-key and --tls-ca');
+    tls = { cert: readPem(v.tlsCert), key: readPem(v.tlsKey), ca: readPem(v.tlsCa) };
   }
-
-  const logLevelRaw = src.get('logLevel');
-  const logLevel = logLevelRaw === undefined ? 'info' : asString(logLevelRaw);
-  if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(logLevel)) {
-    fail(logLevelRaw!.source, `"${logLevel}" is not one of trace, debug, info, warn, error, fatal, silent`);
-  }
-  const logFormatRaw = src.get('logFormat');
-  const logFormat = logFormatRaw === undefined ? 'auto' : asString(logFormatRaw).toLowerCase();
-  if (logFormat !== 'json' && logFormat !== 'text' && logFormat !== 'auto') {
-    fail(logFormatRaw!.source, `"${logFormat}" is not one of json, text, auto`);
-  }
-
-  const electionTimeoutMs = asDuration(src.get('electionTimeout'), 300, 50, 60_000);
-  const hbRaw = src.get('heartbeatInterval');
-  const heartbeatIntervalMs = asDuration(hbRaw, Math.max(10, Math.round(electionTimeoutMs / 6)), 5, 10_000);
-  if (heartbeatIntervalMs * 2 > electionTimeoutMs) {
-    fail(hbRaw?.source ?? '--heartbeat-interval', `must be at most half the election timeout (${electionTimeoutMs}ms)`);
-  }
-  const snapshotThreshold = asInt(src.get('snapshotThreshold'), 8192, 16, 1 << 30);
-  const snapshotIntervalMs = asDuration(src.get('snapshotInterval'), 120_000, 1000, 24 * 3_600_000);
-  const deadRaw = src.get('deadServerTimeout');
-  const deadServerTimeoutMs = asDuration(deadRaw, 5 * 60_000, 1000, 30 * 24 * 3_600_000);
-  if (deadServerTimeoutMs < 4 * electionTimeoutMs) {
-    fail(deadRaw!.source, `must be at least four election timeouts (${4 * electionTimeoutMs}ms)`);
-  }
-  const stabilizationMs = asDuration(src.get('stabilizationTime'), 5000, 0, 3_600_000);
-  const maxValueBytes = asSize(src.get('maxValueSize'), 512 * 1024, 1, 8 * 1024 * 1024);
-
-  const dcRaw = src.get('datacenter');
-  const datacenter = dcRaw === undefined ? 'dc1' : asString(dcRaw).toLowerCase();
-  if (!DNS_LABEL_RE.test(datacenter)) fail(dcRaw!.source, `"${datacenter}" must be a DNS label: letters, digits and '-'`);
-  const domainRaw = src.get('domain');
-  let domain = domainRaw === undefined ? 'consul.' : asString(domainRaw).toLowerCase();
-  if (!domain.endsWith('.')) domain += '.';
-  if (!domain.slice(0, -1).split('.').every((l) => DNS_LABEL_RE.test(l))) {
-    fail(domainRaw!.source, `"${domain}" is not a domain name (example: consul)`);
-  }
-  const recursorRaw = src.get('recursor');
-  let recursors: string[] = [];
-  if (recursorRaw !== undefined) {
-    const list = Array.isArray(recursorRaw.value) ? recursorRaw.value.map(String) : asString(recursorRaw).split(',');
-    recursors = list.map((r) => r.trim()).filter((r) => r !== '');
-    for (const r of recursors) if (parseHostPort(r, 53) === undefined) fail(recursorRaw.source, `"${r}" is not host[:port]`);
-    recursors = recursors.map((r) => formatHostPort(parseHostPort(r, 53)!));
-  }
-  const onlyPassing = asBool(src.get('dnsOnlyPassing'), false);
-  const nodeTtlSeconds = Math.floor(asDuration(src.get('dnsNodeTtl'), 0, 0, 24 * 3_600_000) / 1000);
-  const serviceTtlSeconds = asTtlMap(src.get('dnsServiceTtl'));
-  const nhRaw = src.get('nodeHealthTimeout');
-  const nodeHealthTimeoutMs = asDuration(nhRaw, Math.max(2000, 4 * electionTimeoutMs), 100, 3_600_000);
-  if (nodeHealthTimeoutMs < 2 * electionTimeoutMs) {
-    fail(nhRaw!.source, `must be at least two election timeouts (${2 * electionTimeoutMs}ms)`);
-  }
-  const antiEntropyIntervalMs = asDuration(src.get('antiEntropyInterval'), 60_000, 100, 24 * 3_600_000);
-
   return {
-    nodeId, dataDir, dev, server, bootstrap, join, raftAddr, advertise, httpAddr, dnsAddr, clusterId, token, tls,
-    logLevel, logFormat, electionTimeoutMs, heartbeatIntervalMs,
+    nodeId: v.nodeId, dataDir: v.dataDir, dev: v.dev, server: v.server, bootstrap: v.bootstrap, join: v.join,
+    raftAddr: v.raftAddr, advertise: v.advertise, httpAddr: v.httpAddr, dnsAddr: v.dnsAddr, clusterId: v.clusterId,
+    token: v.token, tls, logLevel: v.logLevel, logFormat: v.logFormat,
+    electionTimeoutMs: v.electionTimeout, heartbeatIntervalMs: v.heartbeatInterval,
     // A lease well inside the election timeout: followers will not elect anyone else before it ends,
     // with room for clock-rate differences and a late tick.
-    leaderLeaseMs: Math.floor(electionTimeoutMs * 0.6),
-    snapshotThreshold, snapshotIntervalMs,
-    snapshotTrailing: Math.min(1024, Math.floor(snapshotThreshold / 2)),
-    deadServerTimeoutMs, stabilizationMs, maxValueBytes,
+    leaderLeaseMs: Math.floor(v.electionTimeout * 0.5),
+    snapshotThreshold: v.snapshotThreshold, snapshotIntervalMs: v.snapshotInterval,
+    snapshotTrailing: Math.min(1024, Math.floor(v.snapshotThreshold / 2)),
+    deadServerTimeoutMs: v.deadServerTimeout, stabilizationMs: v.stabilizationTime, maxValueBytes: v.maxValueSize,
     proposalTimeoutMs: 10_000,
-    datacenter,
-    dns: { domain, recursors, onlyPassing, nodeTtlSeconds, serviceTtlSeconds },
-    nodeHealthTimeoutMs, antiEntropyIntervalMs,
-    enableScriptChecks: asBool(src.get('enableScriptChecks'), false),
-    relayFanout: 64,
-    relaySilenceMs: 2000,
+    datacenter: v.datacenter,
+    dns: {
+      domain: v.domain, recursors: v.recursor, onlyPassing: v.dnsOnlyPassing, nodeTtlSeconds: v.dnsNodeTtl, serviceTtlSeconds: v.dnsServiceTtl,
+      udpAnswerLimit: v.dnsUdpAnswerLimit, aRecordLimit: v.dnsARecordLimit,
+    },
+    nodeHealthTimeoutMs: v.nodeHealthTimeout, antiEntropyIntervalMs: v.antiEntropyInterval,
+    enableScriptChecks: v.enableScriptChecks,
+    // sec
+    acl: { enabled: v.aclEnabled, defaultPolicy: v.aclDefaultPolicy },
+    https: httpsOf(v, raws, tls),
+    insecurePeers: v.insecurePeers,
+    nodeMeta: v.nodeMeta,
+    // scale
+    relay: v.relay, relayFanout: v.relayFanout, relaySilenceMs: v.relaySilence,
   };
+}
+
+/** sec: HTTPS needs the TLS pair; verify_incoming needs HTTPS. */
+function httpsOf(v: SettingValues, raws: Map<SettingName, Raw | undefined>, tls: AgentConfig['tls']): AgentConfig['https'] {
+  if (v.httpsAddr === undefined) {
+    if (v.httpsVerifyIncoming) fail(raws.get('httpsVerifyIncoming')!.source, 'needs --https-addr');
+    return undefined;
+  }
+  if (!tls) fail(raws.get('httpsAddr')!.source, 'HTTPS needs --tls-cert, --tls-key and --tls-ca');
+  return { addr: v.httpsAddr, verifyIncoming: v.httpsVerifyIncoming };
 }
 
 export { formatHostPort };
@@ -771,6 +940,19 @@ export function settingValue(name: SettingName, c: AgentConfig, origin?: Setting
     case 'nodeHealthTimeout': return formatDuration(c.nodeHealthTimeoutMs);
     case 'antiEntropyInterval': return formatDuration(c.antiEntropyIntervalMs);
     case 'enableScriptChecks': return c.enableScriptChecks;
+    // sec
+    case 'aclEnabled': return c.acl.enabled;
+    case 'aclDefaultPolicy': return c.acl.defaultPolicy;
+    case 'httpsAddr': return c.https ? formatHostPort(c.https.addr) : null;
+    case 'httpsVerifyIncoming': return c.https?.verifyIncoming ?? false;
+    case 'insecurePeers': return c.insecurePeers;
+    case 'nodeMeta': return c.nodeMeta;
+    case 'dnsUdpAnswerLimit': return c.dns.udpAnswerLimit;
+    case 'dnsARecordLimit': return c.dns.aRecordLimit;
+    // scale
+    case 'relay': return c.relay;
+    case 'relayFanout': return c.relayFanout;
+    case 'relaySilence': return formatDuration(c.relaySilenceMs);
   }
 }
 

@@ -6,10 +6,12 @@
 
 import { randomBytes } from 'node:crypto';
 import { unsafeForTests } from './unsafe.js';
-import { KonsulError, NotLeaderError, ProposalDroppedError } from '../errors.js';
+import { prepareProposal } from './versions.js';
+import { DiskFullError, DiskGuard } from './disk-guard.js';
+import { BusyError, KonsulError, SnapshotFailedError } from '../errors.js';
 import {
-  EntryType, MessageType, RaftNode, Role, bootstrapSnapshot, findMember,
-  type ConfChange, type ConfState, type Entry, type HardState, type Message, type NodeId, type Ready,
+  EntryType, MessageType, NotLeaderError, ProposalDroppedError, RaftNode, Role, bootstrapSnapshot, findMember,
+  type ConfChange, type ConfState, type Entry, type Message, type NodeId, type Ready,
 } from '../raft/index.js';
 import type { NodeStorage } from '../storage/index.js';
 import type { StateMachine } from '../state/index.js';
@@ -20,7 +22,7 @@ import type { AgentMetrics } from './metrics.js';
 /** A write whose outcome is unknown: it may or may not have been applied. */
 export class ProposalTimeoutError extends KonsulError {
   constructor(message: string) {
-    super('KONSUL_ERR_TIMEOUT', message, 504);
+    super('KONSUL_ERR_TIMEOUT', message, 'timeout');
     this.name = 'ProposalTimeoutError';
   }
 }
@@ -28,7 +30,7 @@ export class ProposalTimeoutError extends KonsulError {
 /** The node stopped or failed; nothing more will be served. */
 export class AgentStoppedError extends KonsulError {
   constructor(reason: string) {
-    super('KONSUL_ERR_STOPPED', `agent stopped: ${reason}`, 503);
+    super('KONSUL_ERR_STOPPED', `agent stopped: ${reason}`, 'unavailable');
     this.name = 'AgentStoppedError';
   }
 }
@@ -76,7 +78,7 @@ export interface DriverEvents {
   /** Storage failed: the node cannot go on safely. */
   fatal?(error: Error): void;
   /** A peer request (join, forwarded writes...) arrived. */
-  request?(method: string, body: Buffer, from: { nodeId: string; address: string }): Promise<Uint8Array>;
+  request?(method: string, body: Buffer, from: { nodeId: string; address: string; version?: number }): Promise<Uint8Array>;
 }
 
 export interface DriverOptions {
@@ -115,6 +117,8 @@ export class RaftDriver {
   private readonly events: DriverEvents;
   private readonly tickMs: number;
 
+  /** ops: a full data-dir disk stops this node taking entries (see disk-guard.ts). */
+  readonly diskGuard: DiskGuard;
   private tickTimer: NodeJS.Timeout | undefined;
   private maintenanceTimer: NodeJS.Timeout | undefined;
   private lastTickAt = 0;
@@ -122,7 +126,6 @@ export class RaftDriver {
   private processing = false;
   private restoring = false;
   private idleWaiters: Array<() => void> = [];
-  private persistedHs: HardState = { term: 0, vote: '', commit: 0 };
   private stopped: string | undefined;
 
   private readonly proposals = new Map<number, PendingProposal>();
@@ -146,6 +149,21 @@ export class RaftDriver {
     this.logger = options.logger;
     this.events = options.events;
     this.tickMs = Math.max(1, Math.min(10, Math.floor(this.cfg.heartbeatIntervalMs / 2)));
+    this.diskGuard = new DiskGuard(this.cfg.dataDir ?? '', this.logger, (full) => {
+      if (full) this.handOffForDisk();
+    });
+  }
+
+  /** The leader's disk filled up: hand leadership to the voter that has the most of the log. */
+  private handOffForDisk(): void {
+    if (this.stopped || !this.raft || this.raft.role !== Role.Leader) return;
+    const target = this.raft.status().progress
+      .filter((p) => p.voter && p.id !== this.id)
+      .sort((a, b) => b.match - a.match)[0];
+    if (target === undefined) return;
+    this.logger.warn({ to: target.id }, 'handing leadership over: this node\'s disk is full');
+    this.raft.transferLeader(target.id);
+    this.schedule();
   }
 
   // ------------------------------------------------------------ lifecycle
@@ -167,12 +185,14 @@ export class RaftDriver {
         // Our link to the leader broke (kill -9 closes its sockets at once): campaign when its lease lapses.
         if (this.raft && id === this.raft.leader) this.raft.leaderUnreachable();
       },
-      onRequest: (method: string, body: Buffer, from: { nodeId: string; address: string }) => {
+      onRequest: (method: string, body: Buffer, from: { nodeId: string; address: string; version?: number }) => {
         if (this.stopped) return Promise.reject(new AgentStoppedError(this.stopped));
         if (!this.raft) return Promise.reject(new AgentStoppedError('still starting'));
-        if (!this.events.request) return Promise.reject(new KonsulError('KONSUL_ERR_NO_HANDLER', 'no handler', 501));
+        if (!this.events.request) return Promise.reject(new KonsulError('KONSUL_ERR_NO_HANDLER', 'no handler', 'not-implemented'));
         return this.events.request(method, body, from);
       },
+      // A Raft link from a node older than the cluster's protocol version is refused at the hello.
+      clusterVersion: () => this.state.clusterVersion(),
       logger: this.logger,
     });
     await this.transport.start();
@@ -194,7 +214,7 @@ export class RaftDriver {
     if (stateApplied < snapIndex) {
       throw new KonsulError('KONSUL_ERR_STORAGE_CORRUPT',
         `state machine is at index ${stateApplied} but the log was compacted to ${snapIndex}: the data dir is damaged; ` +
-        'remove it and join the cluster again', 500);
+        'remove it and join the cluster again', 'internal');
     }
     const lastIndex = loaded.entries.length > 0 ? loaded.entries[loaded.entries.length - 1].index : snapIndex;
     // After a snapshot install that crashed before the log recorded it, the state can be ahead of the log;
@@ -202,11 +222,15 @@ export class RaftDriver {
     const applied = Math.max(snapIndex, Math.min(stateApplied, hs.commit, lastIndex));
     const electionTicks = Math.max(2, Math.round(this.cfg.electionTimeoutMs / this.tickMs));
     const heartbeatTicks = Math.max(1, Math.round(this.cfg.heartbeatIntervalMs / this.tickMs));
+    const leaseTicks = Math.min(electionTicks - 1, Math.max(1, Math.round(this.cfg.leaderLeaseMs / this.tickMs)));
     this.raft = new RaftNode({
       id: this.id,
       electionTicks,
       heartbeatTicks: Math.min(heartbeatTicks, electionTicks - 1),
-      leaseTicks: Math.min(electionTicks - 1, Math.max(1, Math.round(this.cfg.leaderLeaseMs / this.tickMs))),
+      leaseTicks,
+      // Voters refuse other candidates for the lease plus 20% (clock drift between machines) and a tick,
+      // not a whole election timeout: a follower that saw its leader's connection close campaigns that much sooner.
+      voteRefusalTicks: Math.min(electionTicks, Math.max(leaseTicks + 1, Math.ceil(leaseTicks * 1.2) + 1)),
       preVote: true,
       checkQuorum: true,
       random: Math.random,
@@ -215,7 +239,7 @@ export class RaftDriver {
       entries: loaded.entries,
       applied,
     });
-    this.persistedHs = hs;
+
     this.wasMember = findMember(this.raft.conf(), this.id) !== undefined;
     this.logger.info({
       term: hs.term, commit: hs.commit, applied, lastIndex, snapshotIndex: snapIndex,
@@ -226,6 +250,7 @@ export class RaftDriver {
     this.lastTickAt = performance.now();
     this.tickTimer = setInterval(() => setImmediate(() => this.onTick()), this.tickMs);
     this.maintenanceTimer = setInterval(() => this.maintenance(), 1000);
+    this.diskGuard.start();
     this.schedule();
   }
 
@@ -240,6 +265,7 @@ export class RaftDriver {
     this.stopped = reason;
     clearInterval(this.tickTimer);
     clearInterval(this.maintenanceTimer);
+    this.diskGuard.stop();
     const error = new AgentStoppedError(reason);
     for (const [, p] of this.proposals) {
       clearTimeout(p.timer);
@@ -282,6 +308,11 @@ export class RaftDriver {
     if ((m.type === MessageType.App || m.type === MessageType.Heartbeat || m.type === MessageType.Snap) && m.term >= this.raft.term) {
       this.lastLeaderContact = now;
     }
+    // Disk full: entries would not fit. Not stepped, so never acknowledged; the leader sends them again later.
+    if (this.diskGuard.full && ((m.type === MessageType.App && m.entries.length > 0) || m.type === MessageType.Snap)) {
+      this.diskGuard.dropped++;
+      return;
+    }
     this.raft.step(m);
     this.schedule();
   }
@@ -290,7 +321,8 @@ export class RaftDriver {
     const drain = async (): Promise<void> => {
       for await (const chunk of chunks) void chunk;
     };
-    if (this.stopped || !this.raft || !m.snapshot || this.restoring || m.term < this.raft.term) {
+    if (this.stopped || !this.raft || !m.snapshot || this.restoring || m.term < this.raft.term || this.diskGuard.full) {
+      if (this.diskGuard.full) this.diskGuard.dropped++;
       await drain();
       return;
     }
@@ -310,7 +342,7 @@ export class RaftDriver {
       await this.whenIdle();
       const restored = await this.storage.state.restoreSnapshot(chunks);
       if (restored.appliedIndex !== meta.index) {
-        throw new KonsulError('KONSUL_ERR_SNAPSHOT', `snapshot holds index ${restored.appliedIndex}, its meta says ${meta.index}`, 500);
+        throw new SnapshotFailedError(`snapshot holds index ${restored.appliedIndex}, its meta says ${meta.index}`);
       }
       this.state.reset();
       this.counters.snapshotsInstalled++;
@@ -358,11 +390,8 @@ export class RaftDriver {
     try {
       const rd = this.raft.ready();
       if (rd.softState) this.onSoftState(rd);
-      // A leader may send appends while its own disk catches up (it counts itself only once durable);
-      // anything else waits for the hard state its messages depend on.
-      const early = this.raft.role === Role.Leader && (!rd.hardState
-        || (rd.hardState.term === this.persistedHs.term && rd.hardState.vote === this.persistedHs.vote));
-      if (early) this.sendAll(rd.messages);
+      // The core decided what may leave before the persist and whether it needs an fsync (Ready's contract).
+      this.sendAll(rd.messagesBeforePersist);
       // Committed entries are durable on a majority already: apply them while this node's own write goes on.
       if (rd.committedEntries.length > 0) this.applyEntries(rd.committedEntries);
       for (const rs of rd.readStates) this.onReadState(rs.context, rs.index);
@@ -372,20 +401,14 @@ export class RaftDriver {
           entries: rd.entries,
           hardState: rd.hardState,
         };
-        const hs = rd.hardState;
-        // Only the commit index moved: nothing waits on it (a restart may find it older and relearns it),
-        // so it asks for no fsync of its own; the next append's fsync covers it. One that did would
-        // hold the next append's fsync behind it: two fsyncs per write at low concurrency.
-        const commitOnly = !rd.snapshot && rd.entries.length === 0 && hs !== undefined
-          && hs.term === this.persistedHs.term && hs.vote === this.persistedHs.vote;
-        if (commitOnly) {
-          this.persistedHs = hs;
+        // No fsync asked (only the commit index moved): written without waiting, and the next synced
+        // write covers it. Waiting would hold the next append's fsync behind it: two fsyncs per write.
+        if (!rd.mustSync) {
           this.storage.log.persist(batch, { sync: false }).catch((error: Error) => this.fatal(error));
         } else {
           const t0 = performance.now();
           await this.storage.log.persist(batch);
           waitedForDisk = true;
-          if (hs) this.persistedHs = hs;
           this.metrics.persistTime.observe((performance.now() - t0) / 1000);
         }
         if (rd.entries.length > 0) {
@@ -396,7 +419,7 @@ export class RaftDriver {
         }
       }
       if (this.stopped) return;
-      if (!early) this.sendAll(rd.messages);
+      this.sendAll(rd.messages);
       this.raft.advance(rd);
       this.serveApplied();
       this.flushReads();
@@ -470,7 +493,7 @@ export class RaftDriver {
       const term = this.raft.log.term(index);
       if (term === undefined) {
         image.close();
-        throw new KonsulError('KONSUL_ERR_SNAPSHOT', `no term known for applied index ${index}`, 500);
+        throw new SnapshotFailedError(`no term known for applied index ${index}`);
       }
       const meta = { index, term, conf: this.raft.log.confAt(index) };
       this.logger.info({ to: m.to, index }, 'sending a snapshot to a follower');
@@ -532,6 +555,17 @@ export class RaftDriver {
 
   /** Propose a command on this node, which must be the leader. Resolves once applied here. */
   propose(data: Uint8Array): Promise<ProposalResult> {
+    let bytes: Uint8Array;
+    try {
+      bytes = prepareProposal(data, this.state.clusterVersion());
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    return this.proposeBytes(bytes);
+  }
+
+  /** Propose bytes exactly as given (the cluster-version command itself). */
+  proposeBytes(data: Uint8Array): Promise<ProposalResult> {
     const p = this.submit(() => this.raft.propose(data));
     if (this.unsafeAckBeforeCommit && this.raft.role === Role.Leader) {
       // TEST ONLY (unsafe.ts): answer "done" once appended here, before a majority has it.
@@ -548,6 +582,10 @@ export class RaftDriver {
 
   private submit(append: () => { index: number; term: number }): Promise<ProposalResult> {
     if (this.stopped) return Promise.reject(new AgentStoppedError(this.stopped));
+    if (this.diskGuard.full) {
+      this.handOffForDisk();
+      return Promise.reject(new DiskFullError(this.diskGuard.detail()));
+    }
     if (this.raft.role !== Role.Leader) return Promise.reject(new NotLeaderError(this.raft.leader));
     let at: { index: number; term: number };
     try {
@@ -711,7 +749,7 @@ export class RaftDriver {
    * briefly lagging follower still catches up from the log.
    */
   async takeSnapshot(options: { trailing?: number } = {}): Promise<{ index: number; term: number }> {
-    if (this.snapshotting) throw new KonsulError('KONSUL_ERR_BUSY', 'a snapshot is already being taken', 409);
+    if (this.snapshotting) throw new BusyError('a snapshot is already being taken');
     if (this.stopped) throw new AgentStoppedError(this.stopped);
     this.snapshotting = true;
     const started = performance.now();

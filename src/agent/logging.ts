@@ -49,7 +49,9 @@ export function formatLogLine(line: string, colour = false): string {
     .filter(([k, v]) => !OMITTED.has(k) && v !== undefined)
     .map(([k, v]) => `${k}=${fieldValue(v)}`);
   const msg = typeof entry.msg === 'string' ? entry.msg : '';
-  return `${hh}:${mm}:${ss}.${ms} ${name} ${msg}${fields.length > 0 ? `  ${fields.join(' ')}` : ''}\n`;
+  // The node, so the agents of a cluster started in one terminal can be told apart.
+  const node = typeof entry.node === 'string' ? `${entry.node}: ` : '';
+  return `${hh}:${mm}:${ss}.${ms} ${name} ${node}${msg}${fields.length > 0 ? `  ${fields.join(' ')}` : ''}\n`;
 }
 
 interface Writable { write(chunk: string): unknown; isTTY?: boolean }
@@ -62,6 +64,8 @@ interface Writable { write(chunk: string): unknown; isTTY?: boolean }
  */
 export class LogOutput implements DestinationStream {
   private held: string[] | undefined = [];
+  /** `konsul monitor`'s (GET /v1/agent/monitor) listeners: each gets every line as pino's JSON. */
+  private readonly listeners = new Set<(jsonLine: string) => void>();
 
   constructor(
     private readonly out: Writable,
@@ -70,7 +74,22 @@ export class LogOutput implements DestinationStream {
     private readonly maxHeld = 1000,
   ) {}
 
+  /** Every line from now on, as JSON, to `listener`, until the returned function is called. */
+  subscribe(listener: (jsonLine: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
   write(line: string): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(line);
+      } catch {
+        // a monitor that went away must not stop the agent's own logging
+      }
+    }
     const text = this.format === 'text' ? formatLogLine(line, this.colour) : line;
     if (this.held && this.held.length < this.maxHeld) this.held.push(text);
     else this.out.write(text);

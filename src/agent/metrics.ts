@@ -60,7 +60,23 @@ export class AgentMetrics {
       name: 'konsul_http_requests_total', help: 'HTTP requests served, by method and status code.', labelNames: ['method', 'code'], registers,
     });
     this.setRole('follower');
-    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'konsul_' });
+    if (options.defaultMetrics) {
+      collectDefaultMetrics({ register: this.registry, prefix: 'konsul_' });
+      dropTotalGauges(this.registry);
+    }
+  }
+
+  /** konsul_dns_queries_total, read from the DNS server's own count at each scrape (konsul top shows its rate). */
+  countDnsQueries(queries: () => number): void {
+    let seen = 0;
+    new Counter({
+      name: 'konsul_dns_queries_total', help: 'DNS queries received (UDP and TCP).', registers: [this.registry],
+      collect() {
+        const now = queries();
+        if (now > seen) this.inc(now - seen);
+        seen = now;
+      },
+    });
   }
 
   setRole(role: string): void {
@@ -73,5 +89,18 @@ export class AgentMetrics {
 
   get contentType(): string {
     return this.registry.contentType;
+  }
+}
+
+/**
+ * prom-client's default metrics include three gauges whose names end in `_total`
+ * (nodejs_active_handles_total, ..._requests_total, ..._resources_total), which
+ * `promtool check metrics` refuses: `_total` is for counters. They are dropped:
+ * the same counts are there, by type, as konsul_nodejs_active_handles{type},
+ * ..._requests{type} and ..._resources{type} (issue 15).
+ */
+function dropTotalGauges(registry: Registry): void {
+  for (const name of ['konsul_nodejs_active_handles_total', 'konsul_nodejs_active_requests_total', 'konsul_nodejs_active_resources_total']) {
+    registry.removeSingleMetric(name);
   }
 }

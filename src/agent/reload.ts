@@ -61,6 +61,8 @@ export interface ConfigReloaderOptions {
   local: LocalServices;
   logger: Logger;
   dataDir: string;
+  /** sec: new TLS files' contents (certificate rotation); called on every reload that reads different bytes. */
+  onTls?: (tls: NonNullable<AgentConfig['tls']>) => void;
 }
 
 export class ConfigReloader {
@@ -100,6 +102,19 @@ export class ConfigReloader {
       this.apply(name, loaded.config);
       this.values[name] = values[name];
       applied.push(spec.file);
+    }
+    // sec: certificates rotate in place (same paths, new bytes): compare contents, not paths.
+    const nextTls = loaded.config.tls;
+    const currentTls = this.o.config.tls;
+    if (nextTls && currentTls && this.o.onTls
+      && !(nextTls.cert.equals(currentTls.cert) && nextTls.key.equals(currentTls.key) && nextTls.ca.equals(currentTls.ca))) {
+      try {
+        this.o.onTls(nextTls);
+        this.o.config.tls = nextTls;
+        applied.push('tls_cert', 'tls_key', 'tls_ca');
+      } catch (error) {
+        log.error({ err: (error as Error).message }, 'the new TLS certificate or key was refused; the running ones are kept');
+      }
     }
     const changes = this.applyDefinitions(loaded);
     log.info({ applied, services: changes.services, checks: changes.checks, files: loaded.files }, 'configuration reloaded');

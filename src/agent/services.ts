@@ -10,10 +10,11 @@
 
 import { closeSync, fsync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { KonsulError } from '../errors.js';
+import { BadRequestError, KonsulError, NotFoundError } from '../errors.js';
 import {
-  catalogDelta,
-  type Catalog, type CatalogOp, type CheckInput, type HealthStatus, type LocalCatalogView, type NodeInput, type ServiceInput,
+  catalogDelta, catalogSyncDiffers, SERVICE_EXTRA_KEYS, worstStatus,
+  type Catalog, type CatalogOp, type ServiceExtras, type CheckInput, type HealthStatus, type LocalCatalogView,
+  type NodeInput, type ServiceInput,
 } from '../state/index.js';
 import type { TransportLogger } from '../transport/index.js';
 import type { CheckDefinition, ServiceDefinition } from './local/definitions.js';
@@ -36,6 +37,10 @@ export interface LocalServicesOptions {
   ready: () => boolean;
   antiEntropyIntervalMs: number;
   logger: TransportLogger;
+  /** Services this node has by its role, not by registration (a server's `consul`), synced with the rest. */
+  builtinServices?: () => ServiceInput[];
+  /** scale: may changes go as incremental operations (the cluster runs protocol 2)? Else one full sync. Default: yes. */
+  incremental?: () => boolean;
 }
 
 interface Entry {
@@ -64,6 +69,9 @@ interface JournalLine {
   deleteServices?: string[];
   deleteChecks?: string[];
 }
+/** Consul's ids for the checks maintenance mode adds. */
+export const NODE_MAINTENANCE_CHECK_ID = '_node_maintenance';
+export const SERVICE_MAINTENANCE_CHECK_PREFIX = '_service_maintenance:';
 /** How soon a failed sync is tried again. */
 const RETRY_MS = 1000;
 /** Catalog writes in flight at once from one agent (they share the leader's group commits). */
@@ -163,7 +171,7 @@ export class LocalServices {
 
   async registerCheck(check: CheckDefinition): Promise<void> {
     if (check.serviceId !== '' && !this.services.has(check.serviceId)) {
-      throw new KonsulError('KONSUL_ERR_NOT_FOUND', `ServiceID "${check.serviceId}" does not exist`, 400);
+      throw new KonsulError('KONSUL_ERR_NOT_FOUND', `ServiceID "${check.serviceId}" does not exist`, 'invalid');
     }
     this.putCheck(check);
     const durable = this.record({ checks: [this.checkState(check.id)] });
@@ -183,13 +191,38 @@ export class LocalServices {
   /** A TTL check's update (PUT /v1/agent/check/pass|warn|fail|update). */
   async updateTtl(id: string, status: HealthStatus, output?: string): Promise<void> {
     const e = this.checks.get(id);
-    if (!e) throw new KonsulError('KONSUL_ERR_NOT_FOUND', `Unknown check ID "${id}". Ensure that the check ID is passed, not the check name.`, 404);
-    if (e.definition.kind !== 'ttl' || !e.runner) throw new KonsulError('KONSUL_ERR_BAD_REQUEST', `check "${id}" is not a TTL check`, 400);
+    if (!e) throw new NotFoundError(`Unknown check ID "${id}". Ensure that the check ID is passed, not the check name.`);
+    if (e.definition.kind !== 'ttl' || !e.runner) throw new BadRequestError(`check "${id}" is not a TTL check`);
     const before = e.status;
     e.runner.ttlUpdate(status, output);
     // The runner calls back on a status change; a same-status update still refreshes the output (as the runner capped it).
     e.output = e.runner.status().output;
     if (e.status !== before) await this.changed();
+  }
+
+  /**
+   * Maintenance mode (Consul's PUT /v1/agent/maintenance and
+   * /v1/agent/service/maintenance/:id): a critical check `_node_maintenance`
+   * (serviceId '') or `_service_maintenance:<id>` while enabled, gone once
+   * disabled. false: no such service.
+   */
+  async setMaintenance(serviceId: string, enable: boolean, reason: string): Promise<boolean> {
+    if (serviceId !== '' && !this.services.has(serviceId)) return false;
+    const node = serviceId === '';
+    const id = node ? NODE_MAINTENANCE_CHECK_ID : `${SERVICE_MAINTENANCE_CHECK_PREFIX}${serviceId}`;
+    if (!enable) {
+      if (this.checks.has(id)) await this.deregisterCheck(id);
+      return true;
+    }
+    this.putCheck({
+      id, name: node ? 'Node Maintenance Mode' : 'Service Maintenance Mode', serviceId,
+      notes: reason || `Maintenance mode is enabled for this ${node ? 'node' : 'service'}, but no reason was provided. This is a default message.`,
+      kind: 'maintenance', intervalMs: 0, timeoutMs: 0, successBeforePassing: 0, failuresBeforeCritical: 0, initialStatus: 'critical',
+    });
+    this.checks.get(id)!.status = 'critical';
+    this.record({ checks: [this.checkState(id)] });
+    await this.changed();
+    return true;
   }
 
   listServices(): ServiceDefinition[] {
@@ -238,16 +271,49 @@ export class LocalServices {
   }
 
   private startRunner(e: Entry): void {
+    // A maintenance check is critical until it is removed: nothing to run.
+    if (e.definition.kind === 'maintenance') return;
     e.runner = new CheckRunner(e.definition, (status, output) => {
       if (this.checks.get(e.definition.id) !== e) return;
+      const moved = e.status !== status;
       e.status = status;
       e.output = output;
-      this.opts.logger.info({ check: e.definition.id, status }, 'check status changed');
+      this.opts.logger.info({ check: e.definition.id, status }, moved ? 'check status changed' : 'check output changed');
       this.persistSoon();
       this.pendingChecks.add(e.definition.id);
       this.kick();
-    }, { logger: this.opts.logger, initial: { status: e.status, output: e.output } });
+    }, {
+      logger: this.opts.logger, initial: { status: e.status, output: e.output },
+      aliasHealth: (alias) => this.aliasHealth(e.definition.id, alias),
+    });
     e.runner.start();
+  }
+
+  /**
+   * An alias check's status: the worst of the aliased service's checks and its
+   * node's (this agent's own state for a local alias, the catalog for another
+   * node), as Consul's alias checks report. A missing service or node is critical.
+   */
+  private aliasHealth(selfId: string, alias: NonNullable<CheckDefinition['alias']>): { status: HealthStatus; output: string } {
+    const local = this.opts.node().node;
+    const node = alias.node === '' ? local : alias.node;
+    const wanted = (serviceId: string): boolean => serviceId === '' || serviceId === alias.serviceId;
+    let statuses: Array<{ id: string; status: HealthStatus }>;
+    if (node.toLowerCase() === local.toLowerCase()) {
+      if (alias.serviceId !== '' && !this.services.has(alias.serviceId)) return { status: 'critical', output: `Service ${alias.serviceId} could not be found on node ${node}` };
+      statuses = [...this.checks.values()].filter((x) => x.definition.id !== selfId && wanted(x.definition.serviceId))
+        .map((x) => ({ id: x.definition.id, status: x.status }));
+    } else {
+      if (!this.opts.catalog.node(node)) return { status: 'critical', output: `Node ${node} could not be found` };
+      if (alias.serviceId !== '' && !this.opts.catalog.nodeServices(node).some((s) => s.id === alias.serviceId)) {
+        return { status: 'critical', output: `Service ${alias.serviceId} could not be found on node ${node}` };
+      }
+      statuses = this.opts.catalog.nodeChecks(node).filter((c) => wanted(c.serviceId)).map((c) => ({ id: c.checkId, status: c.status }));
+    }
+    const worst = worstStatus(statuses.map((s) => s.status));
+    if (statuses.length === 0) return { status: 'passing', output: 'No checks found.' };
+    if (worst === 'passing') return { status: 'passing', output: 'All checks passing.' };
+    return { status: worst, output: `Aliased check "${statuses.find((s) => s.status === worst)!.id}" is ${worst}` };
   }
 
   /** DeregisterCriticalServiceAfter: a service whose check stayed critical that long is deregistered. */
@@ -271,8 +337,9 @@ export class LocalServices {
   desired(): Extract<CatalogOp, { op: 'sync' }> {
     const services: ServiceInput[] = this.listServices().map((s) => ({
       id: s.id, service: s.name, tags: s.tags, address: s.address, port: s.port, meta: s.meta, weights: s.weights,
-      enableTagOverride: s.enableTagOverride,
+      enableTagOverride: s.enableTagOverride, ...serviceExtras(s),
     }));
+    for (const b of this.opts.builtinServices?.() ?? []) if (!services.some((s) => s.id === b.id)) services.push(b);
     const checks: CheckInput[] = this.listChecks().map((c) => ({
       checkId: c.definition.id, name: c.definition.name, status: c.status, notes: c.definition.notes, output: c.output,
       serviceId: c.definition.serviceId, type: c.definition.kind,
@@ -294,9 +361,10 @@ export class LocalServices {
       node: this.opts.node(),
       service: (id) => {
         const s = this.services.get(id);
-        return s && {
+        if (!s) return this.opts.builtinServices?.().find((b) => b.id === id);
+        return {
           id: s.id, service: s.name, tags: s.tags, address: s.address, port: s.port, meta: s.meta, weights: s.weights,
-          enableTagOverride: s.enableTagOverride,
+          enableTagOverride: s.enableTagOverride, ...serviceExtras(s),
         };
       },
       check: (id) => {
@@ -307,7 +375,7 @@ export class LocalServices {
         };
       },
       checksOf: (serviceId) => [...(this.checksByService.get(serviceId) ?? [])],
-      serviceIds: () => this.services.keys(),
+      serviceIds: () => [...this.services.keys(), ...(this.opts.builtinServices?.() ?? []).map((b) => b.id).filter((id) => !this.services.has(id))],
       checkIds: () => this.checks.keys(),
     };
   }
@@ -354,7 +422,10 @@ export class LocalServices {
       this.full = false;
       this.pendingServices = new Set();
       this.pendingChecks = new Set();
-      const ops = catalogDelta(this.opts.catalog, this.view(), full ? undefined : scope);
+      // A cluster still at protocol version 1 (a rolling upgrade) knows only the full sync: compare everything and write one.
+      const incremental = this.opts.incremental?.() ?? true;
+      const ops = incremental ? catalogDelta(this.opts.catalog, this.view(), full ? undefined : scope)
+        : catalogSyncDiffers(this.opts.catalog, this.desired()) ? [this.desired()] : [];
       if (ops.length === 0) {
         if (full) this.counters.unchanged++;
         release();
@@ -558,4 +629,11 @@ export class LocalServices {
       throw error;
     }
   }
+}
+
+/** The registration fields a definition carries as given (only those set). */
+function serviceExtras(s: ServiceDefinition): ServiceExtras {
+  const out: ServiceExtras = {};
+  for (const key of SERVICE_EXTRA_KEYS) if (s[key] !== undefined) (out as Record<string, unknown>)[key] = s[key];
+  return out;
 }

@@ -2,9 +2,12 @@
 // fault suite (test/jepsen) can show it notices: never set it in production.
 //   stale-default-reads  default reads served from the local replica, with no ReadIndex or lease
 //   ack-before-commit    the leader acknowledges a write once appended to its own log, before a majority has it
+//   ignore-disk-full     no disk guard (disk-guard.ts): the node writes into a full disk, as a konsul without one would
+// Also test-only, outside this setting: KONSUL_UNSAFE_FSYNC_DELAY_FILE (src/storage/group-commit.ts), a file
+// whose number of milliseconds is waited before every fsync (the fault suite's slow-disk fault).
 
-export type UnsafeSetting = 'stale-default-reads' | 'ack-before-commit';
-const KNOWN: readonly UnsafeSetting[] = ['stale-default-reads', 'ack-before-commit'];
+export type UnsafeSetting = 'stale-default-reads' | 'ack-before-commit' | 'ignore-disk-full';
+const KNOWN: readonly UnsafeSetting[] = ['stale-default-reads', 'ack-before-commit', 'ignore-disk-full'];
 
 /** The setting in force, or undefined; any other value throws (it is never ignored silently). */
 export function unsafeForTests(env: NodeJS.ProcessEnv = process.env): UnsafeSetting | undefined {

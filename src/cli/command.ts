@@ -3,10 +3,11 @@
 
 import { Command, Option, type BaseContext } from 'clipanion';
 import type { RunAgent } from './agent-flags.js';
-import { AgentClient, agentOrigin } from './client.js';
+import { AgentClient, agentOrigin, clientSecurity } from './client.js';
+import { consulStyle } from './output.js';
 
 export interface CliContext extends BaseContext {
-  /** Replaces the real agent in tests; otherwise src/agent/main.js is imported only when `konsul agent` runs. */
+  /** Replaces the real agent in tests; otherwise src/main/agent.js is imported only when `konsul agent` runs. */
   runAgent?: RunAgent;
   /** How long one request to the agent may take; default 30 s. */
   httpTimeoutMs?: number;
@@ -18,8 +19,13 @@ export abstract class KonsulCommand extends Command<CliContext> {
     this.context.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
   }
 
-  protected printJson(value: unknown): void {
-    this.out(JSON.stringify(value, null, 2));
+  /**
+   * --json output, in one naming style: Consul's (`Key`, `ModifyIndex`, `NodeID`); see consulStyle.
+   * 'as-is' prints an agent's answer that is already in that style and has maps keyed by data
+   * (service names, IDs, Meta), whose keys must not change.
+   */
+  protected printJson(value: unknown, mode: 'consul' | 'as-is' = 'consul'): void {
+    this.out(JSON.stringify(mode === 'as-is' ? value : consulStyle(value), null, 2));
   }
 }
 
@@ -31,10 +37,22 @@ export abstract class HttpCommand extends KonsulCommand {
 
   json = Option.Boolean('--json', false, { description: 'Print JSON, for scripts' });
 
+  // sec: ACL token and HTTPS.
+  token = Option.String('--token', { description: 'ACL token sent with every request (default: KONSUL_HTTP_TOKEN)' });
+  caFile = Option.String('--ca-file', { description: 'PEM CA that signed the agent\'s HTTPS certificate (default: KONSUL_CACERT)' });
+  clientCert = Option.String('--client-cert', { description: 'PEM client certificate for an agent that verifies clients (default: KONSUL_CLIENT_CERT)' });
+  clientKey = Option.String('--client-key', { description: 'PEM key of --client-cert (default: KONSUL_CLIENT_KEY)' });
+
   protected abstract run(client: AgentClient): Promise<number>;
 
+  /** The client for --http-addr with the token and TLS settings. */
+  protected agentClient(timeoutMs = this.context.httpTimeoutMs): AgentClient {
+    const security = clientSecurity({ token: this.token, caFile: this.caFile, clientCert: this.clientCert, clientKey: this.clientKey }, this.context.env);
+    return new AgentClient(agentOrigin(this.httpAddr, this.context.env), { timeoutMs, ...security });
+  }
+
   async execute(): Promise<number> {
-    const client = new AgentClient(agentOrigin(this.httpAddr, this.context.env), { timeoutMs: this.context.httpTimeoutMs });
+    const client = this.agentClient();
     try {
       return await this.run(client);
     } finally {

@@ -8,7 +8,7 @@ import { EXIT } from './exit-codes.js';
 export class CliError extends KonsulError {
   readonly exitCode: number;
   constructor(message: string, exitCode: number = EXIT.failed, code = 'KONSUL_ERR_CLI') {
-    super(code, message, 0);
+    super(code, message, 'internal');
     this.name = 'CliError';
     this.exitCode = exitCode;
   }

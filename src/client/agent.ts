@@ -5,8 +5,8 @@
 // services reach the catalog through a server like any write; its liveness
 // reaches the leader through its relay's reports.
 
-import { KonsulError } from '../errors.js';
-import { packageVersion } from '../cli/version.js';
+import { KonsulError, isRetryable } from '../errors.js';
+import { packageVersion } from '../version.js';
 import type {
   AgentApi, AgentSelf, ClusterStats, ClusterStatus, Consistency, KvDeleteOptions, KvPutOptions, MemberStatus, ReadMeta, SnapshotArchiveStream,
 } from '../agent/api.js';
@@ -19,11 +19,16 @@ import type { LmdbStateStore } from '../storage/index.js';
 import { PROTOCOL_VERSION, Transport, type TransportLogger } from '../transport/index.js';
 import { RelayChooser, ReplicaCursor, type RelayCandidate } from '../relay/cursor.js';
 import { EntryWindow, type RelayEntry } from '../relay/feed.js';
-import {
-  RELAY_PULL, RELAY_REPORT, RELAY_SNAPSHOT, decodePullAnswer, decodeSnapshotChunk, encodeJson,
-} from '../relay/protocol.js';
+import { decodePullAnswer, decodeSnapshotChunk } from '../relay/protocol.js';
 import { RelayServer } from '../relay/server.js';
-import { CLIENT_JOIN, CLIENT_PROPOSE, CLIENT_READ_INDEX, RELAY_META_KEY } from '../relay/server-relay.js';
+import { RELAY_META_KEY } from '../relay/server-relay.js';
+import {
+  decodeResponse, encodeRequest, servePeerRequest, type PartialPeerHandlers, type PeerMethod, type PeerRequest, type PeerResponse,
+} from '../agent/peer-requests.js';
+import type { ProposalResult } from '../agent/driver.js';
+import { CoordinationService } from '../agent/sessions.js';
+import type { AclOp } from '../state/acl.js';
+import type { CatalogOp, UserEvent } from '../state/index.js';
 
 /** How long a relay may hold a pull with nothing new: the client's heartbeat to its relay. */
 export const PULL_WAIT_MS = 1000;
@@ -67,6 +72,8 @@ export class ClientAgent implements AgentApi {
   readonly nodeId: string;
   readonly state: StateMachine;
   readonly local: LocalServices;
+  /** Sessions, locks and transactions; renewals go to the leader through a server (coord). */
+  readonly coord: CoordinationService;
   readonly metricsContentType = 'text/plain; version=0.0.4; charset=utf-8';
   readonly counters = { pulls: 0, entriesApplied: 0, snapshotsInstalled: 0, relaySwitches: 0, writes: 0 };
   private readonly cfg: AgentConfig;
@@ -121,8 +128,18 @@ export class ClientAgent implements AgentApi {
       ready: () => !this.leaving && this.registered && this.httpAddress !== '' && this.cursor.serving,
       antiEntropyIntervalMs: options.config.antiEntropyIntervalMs,
       logger: options.logger,
+      incremental: () => this.state.clusterVersion() >= 2,
     });
     this.state.onRestore(() => this.local.resync());
+    this.coord = new CoordinationService({
+      nodeId: this.nodeId,
+      state: this.state,
+      propose: (cmd) => this.proposeCommand(cmd),
+      barrier: (consistency) => this.barrier(consistency),
+      renewOnLeader: async (id) => (await this.toServer('session-renew', { id })).session ?? undefined,
+      isLeader: () => false,
+      logger: this.logger,
+    });
   }
 
   async start(): Promise<void> {
@@ -135,7 +152,7 @@ export class ClientAgent implements AgentApi {
       resolve: () => undefined,
       // A client takes no Raft messages.
       onMessage: () => undefined,
-      onRequest: (method, body) => this.onRequest(method, body),
+      onRequest: (method, body, from) => this.onRequest(method, body, from),
       logger: this.logger,
     });
     await this.transport.start();
@@ -168,9 +185,10 @@ export class ClientAgent implements AgentApi {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.syncTimer);
+    this.coord.stop();
     this.local.stop();
     this.relayServer?.stop();
-    const error = new KonsulError('KONSUL_ERR_STOPPED', 'agent stopped', 503);
+    const error = new KonsulError('KONSUL_ERR_STOPPED', 'agent stopped', 'unavailable');
     for (const w of this.waiters) {
       clearTimeout(w.timer);
       w.reject(error);
@@ -196,7 +214,7 @@ export class ClientAgent implements AgentApi {
     const host = parseHostPort(this.advertise, 0)?.host ?? '127.0.0.1';
     return {
       id: nodeUuid(this.nodeId), node: this.nodeId, address: host, datacenter: this.cfg.datacenter,
-      taggedAddresses: { lan: host, wan: host }, meta: this.isRelay ? { [RELAY_META_KEY]: this.advertise } : {},
+      taggedAddresses: { lan: host, wan: host }, meta: this.isRelay ? { ...this.cfg.nodeMeta, [RELAY_META_KEY]: this.advertise } : { ...this.cfg.nodeMeta },
     };
   }
 
@@ -208,13 +226,46 @@ export class ClientAgent implements AgentApi {
 
   // ------------------------------------------------------------ the feed
 
-  private async onRequest(method: string, body: Buffer): Promise<Uint8Array> {
-    if (method === 'info') return encodeJson({ id: this.nodeId, raftAddress: this.advertise, httpAddress: this.httpAddress, server: false });
-    const relayed = this.relayServer?.handle(method, body);
-    if (relayed) return relayed;
+  /**
+   * The peer requests a client answers (the table in peer-requests.ts; the
+   * transport checked the peer's secret or certificate first): who it is, the
+   * relay requests when it relays, and membership requests, passed on to a server.
+   */
+  private readonly peerHandlers: PartialPeerHandlers = {
+    info: async () => this.info(),
+    'relay-pull': async (req, from) => {
+      if (!this.relayServer) throw new KonsulError('KONSUL_ERR_BAD_REQUEST', `client agent ${this.nodeId} does not relay (start it with --relay)`, 'invalid');
+      if (req.id !== from.nodeId) {
+        throw new KonsulError('KONSUL_ERR_PERMISSION_DENIED', `a relay pull for '${req.id}' from node '${from.nodeId}': a node subscribes only as itself`, 'forbidden');
+      }
+      return this.relayServer.pull(req);
+    },
+    'relay-snapshot': async (session) => {
+      if (!this.relayServer) throw new KonsulError('KONSUL_ERR_BAD_REQUEST', `client agent ${this.nodeId} does not relay`, 'invalid');
+      return this.relayServer.snapshotChunk(session);
+    },
     // Membership requests that reach a client (a server joining via any agent's address) go on to a server.
-    if (method === 'join' || method === 'remove' || method === 'transfer') return this.toServer(method, body);
-    throw new KonsulError('KONSUL_ERR_BAD_REQUEST', `a client agent does not serve "${method}"`, 400);
+    join: (info) => this.toServer('join', info),
+    remove: (request) => this.toServer('remove', request),
+    transfer: (request) => this.toServer('transfer', request),
+  };
+
+  private onRequest(method: string, body: Buffer, from: { nodeId: string; address: string; version?: number; role?: 'server' | 'client' }): Promise<Uint8Array> {
+    return servePeerRequest(this.peerHandlers, method, body, from);
+  }
+
+  /** One typed peer request to the node at `address`. */
+  private async call<M extends PeerMethod>(address: string, method: M, request: PeerRequest<M>, timeoutMs: number): Promise<PeerResponse<M>> {
+    return decodeResponse(method, await this.transport.request({ address }, method, encodeRequest(method, request), timeoutMs));
+  }
+
+  info(): { id: string; raftAddress: string; httpAddress: string; server: boolean } {
+    return { id: this.nodeId, raftAddress: this.advertise, httpAddress: this.httpAddress, server: false };
+  }
+
+  /** sec: rotated certificates take effect on SIGHUP. */
+  reloadTls(tls: NonNullable<AgentConfig['tls']>): void {
+    this.transport.reloadTls(tls);
   }
 
   /** The relays this replica knows of: the servers in its member records, and the relay clients in its catalog. */
@@ -229,8 +280,8 @@ export class ClientAgent implements AgentApi {
 
   private async reportUp(report: { relay: string; alive: string[]; gone: string[]; full: boolean }): Promise<void> {
     const to = this.current;
-    if (!to) throw new KonsulError('KONSUL_ERR_NOT_LEADER', 'no relay to report to', 503);
-    await this.transport.request({ address: to.address }, RELAY_REPORT, encodeJson({ reports: [report] }), 2000);
+    if (!to) throw new KonsulError('KONSUL_ERR_NOT_LEADER', 'no relay to report to', 'unavailable');
+    await this.call(to.address, 'relay-report', { reports: [report] }, 2000);
   }
 
   /** Pull committed entries from the chosen relay for as long as the agent runs. */
@@ -271,9 +322,9 @@ export class ClientAgent implements AgentApi {
   private async pullOnce(relay: RelayCandidate): Promise<number> {
     const now = performance.now();
     const wantRelays = this.current?.id !== relay.id || now - this.lastRelayList > 30_000;
-    const body = encodeJson({ id: this.nodeId, address: this.advertise, from: this.cursor.applied + 1, waitMs: PULL_WAIT_MS, wantRelays });
+    const request = { id: this.nodeId, address: this.advertise, from: this.cursor.applied + 1, waitMs: PULL_WAIT_MS, wantRelays };
     this.counters.pulls++;
-    const answer = decodePullAnswer(await this.transport.request({ address: relay.address }, RELAY_PULL, body, PULL_WAIT_MS + PULL_GRACE_MS));
+    const answer = decodePullAnswer(Buffer.from(await this.call(relay.address, 'relay-pull', request, PULL_WAIT_MS + PULL_GRACE_MS)));
     const { header } = answer;
     // The relay's view of the leader, none included (a cluster without quorum has none).
     this.leader = header.leader;
@@ -318,13 +369,13 @@ export class ClientAgent implements AgentApi {
   /** Fetches the relay's snapshot image chunk by chunk and replaces the replica with it (only if it does not go back). */
   private async installSnapshot(relay: RelayCandidate): Promise<void> {
     let session = '';
-    const transport = this.transport;
+    const fetch = (s: string): Promise<Uint8Array> => this.call(relay.address, 'relay-snapshot', s, 30_000);
     const cursor = this.cursor;
     async function* chunks(): AsyncGenerator<Buffer> {
       for (;;) {
-        const a = decodeSnapshotChunk(await transport.request({ address: relay.address }, RELAY_SNAPSHOT, Buffer.from(session), 30_000));
+        const a = decodeSnapshotChunk(Buffer.from(await fetch(session)));
         if (session === '' && !cursor.snapshotAcceptable(a.index)) {
-          throw new KonsulError('KONSUL_ERR_SNAPSHOT', `the relay's snapshot at ${a.index} is behind this replica (${cursor.applied})`, 409);
+          throw new KonsulError('KONSUL_ERR_SNAPSHOT', `the relay's snapshot at ${a.index} is behind this replica (${cursor.applied})`, 'conflict');
         }
         session = a.session;
         if (a.chunk.length > 0) yield a.chunk;
@@ -347,7 +398,7 @@ export class ClientAgent implements AgentApi {
     while (!this.stopped && !this.registered) {
       if (this.httpAddress !== '') {
         try {
-          await this.toServer(CLIENT_JOIN, encodeJson({ id: this.nodeId, raftAddress: this.advertise, httpAddress: this.httpAddress }));
+          await this.toServer('client-join', { id: this.nodeId, raftAddress: this.advertise, httpAddress: this.httpAddress });
           this.registered = true;
           this.logger.info({ leader: this.leader?.id }, 'joined the cluster as a client');
           this.local.resync();
@@ -374,17 +425,21 @@ export class ClientAgent implements AgentApi {
   }
 
   /** Calls a method on a server, trying the next one while the call surely did not run, up to the proposal timeout. */
-  private async toServer(method: string, body: Uint8Array): Promise<Buffer> {
+  private async toServer<M extends PeerMethod>(method: M, request: PeerRequest<M>): Promise<PeerResponse<M>> {
     const deadline = performance.now() + this.cfg.proposalTimeoutMs;
-    let lastError: Error = new KonsulError('KONSUL_ERR_NOT_LEADER', 'no server known yet', 503);
+    let lastError: Error = new KonsulError('KONSUL_ERR_NOT_LEADER', 'no server known yet', 'unavailable');
+    const body = encodeRequest(method, request);
     for (let attempt = 0; performance.now() < deadline && !this.stopped; attempt++) {
       for (const server of this.servers()) {
+        let answer: Buffer;
         try {
-          return await this.transport.request({ address: server.address }, method, body, Math.max(1, deadline - performance.now()));
+          answer = await this.transport.request({ address: server.address }, method, body, Math.max(1, deadline - performance.now()));
         } catch (error) {
           lastError = error as Error;
-          if (!RETRYABLE.has((error as KonsulError).code)) throw error;
+          if (!RETRYABLE.has((error as KonsulError).code) && !isRetryable(error)) throw error;
+          continue;
         }
+        return decodeResponse(method, answer);
       }
       await sleep(Math.min(500, 20 * 2 ** attempt));
     }
@@ -392,14 +447,28 @@ export class ClientAgent implements AgentApi {
   }
 
   private async write(cmd: Command, readYourWrite = true): Promise<boolean> {
-    const bytes = encodeCommand(cmd);
-    const answer = await this.toServer(CLIENT_PROPOSE, bytes);
-    if (answer.length !== 9) throw new KonsulError('KONSUL_ERR_BAD_RESPONSE', 'malformed answer from the server', 502);
+    return (await this.proposeCommand(cmd, readYourWrite)).result !== false;
+  }
+
+  private async proposeCommand(cmd: Command, readYourWrite = true): Promise<ProposalResult> {
+    const r = await this.toServer('client-propose', encodeCommand(cmd));
     this.counters.writes++;
-    const index = answer.readDoubleBE(1);
     // Read-your-writes: answer once this replica has it too.
-    if (readYourWrite) await this.waitApplied(index);
-    return answer[0] !== 0;
+    if (readYourWrite) await this.waitApplied(r.index);
+    return r;
+  }
+
+  async fireEvent(event: UserEvent): Promise<void> {
+    await this.write({ type: 'event-fire', event });
+  }
+
+  catalogWrite(op: CatalogOp): Promise<boolean> {
+    return this.write({ type: 'catalog', op });
+  }
+
+  // sec
+  aclApply(op: AclOp): Promise<boolean> {
+    return this.write({ type: 'acl', op });
   }
 
   waitApplied(index: number, timeoutMs = this.cfg.proposalTimeoutMs): Promise<void> {
@@ -409,7 +478,7 @@ export class ClientAgent implements AgentApi {
         index, resolve, reject,
         timer: setTimeout(() => {
           this.waiters = this.waiters.filter((x) => x !== w);
-          reject(new KonsulError('KONSUL_ERR_TIMEOUT', `this client did not receive index ${index} within ${timeoutMs}ms`, 504));
+          reject(new KonsulError('KONSUL_ERR_TIMEOUT', `this client did not receive index ${index} within ${timeoutMs}ms`, 'timeout'));
         }, timeoutMs),
       };
       this.waiters.push(w);
@@ -438,8 +507,7 @@ export class ClientAgent implements AgentApi {
   async barrier(consistency: Consistency): Promise<ReadMeta> {
     if (!this.cursor.serving) await new Promise<void>((resolve) => this.servingWaiters.push(resolve));
     if (consistency !== 'stale') {
-      const answer = await this.toServer(CLIENT_READ_INDEX, encodeJson({ consistent: consistency === 'consistent' }));
-      const { index } = JSON.parse(answer.toString('utf8')) as { index: number };
+      const { index } = await this.toServer('client-read-index', { consistent: consistency === 'consistent' });
       await this.waitApplied(index);
     }
     return this.readMeta();
@@ -498,12 +566,12 @@ export class ClientAgent implements AgentApi {
 
   join(): Promise<ClusterStatus> {
     return Promise.reject(new KonsulError('KONSUL_ERR_BAD_REQUEST',
-      'this agent is a client: members join through a server (konsul cluster join --http-addr <a server>)', 400));
+      'this agent is a client: members join through a server (konsul cluster join --http-addr <a server>)', 'invalid'));
   }
 
   async removeMember(id: string): Promise<void> {
     if (id !== this.nodeId) {
-      throw new KonsulError('KONSUL_ERR_BAD_REQUEST', 'this agent is a client: remove other members through a server', 400);
+      throw new KonsulError('KONSUL_ERR_BAD_REQUEST', 'this agent is a client: remove other members through a server', 'invalid');
     }
     this.leaving = true;
     this.local.stop();
@@ -519,11 +587,11 @@ export class ClientAgent implements AgentApi {
   }
 
   transferLeader(): Promise<string> {
-    return Promise.reject(new KonsulError('KONSUL_ERR_BAD_REQUEST', 'this agent is a client: transfer leadership through a server', 400));
+    return Promise.reject(new KonsulError('KONSUL_ERR_BAD_REQUEST', 'this agent is a client: transfer leadership through a server', 'invalid'));
   }
 
   snapshot(): Promise<{ index: number; term: number }> {
-    return Promise.reject(new KonsulError('KONSUL_ERR_BAD_REQUEST', 'this agent is a client and keeps no Raft log to compact', 400));
+    return Promise.reject(new KonsulError('KONSUL_ERR_BAD_REQUEST', 'this agent is a client and keeps no Raft log to compact', 'invalid'));
   }
 
   async snapshotArchive(consistency: Consistency): Promise<SnapshotArchiveStream> {
@@ -536,11 +604,8 @@ export class ClientAgent implements AgentApi {
   }
 
   async restoreArchive(state: Buffer): Promise<{ index: number }> {
-    const bytes = encodeCommand({ type: 'restore', state });
-    const answer = await this.toServer(CLIENT_PROPOSE, bytes);
-    const index = answer.readDoubleBE(1);
-    await this.waitApplied(index);
-    if (answer[0] === 0) throw new KonsulError('KONSUL_ERR_SNAPSHOT', 'the state machine refused the snapshot; nothing was changed', 500);
+    const { result, index } = await this.proposeCommand({ type: 'restore', state });
+    if (result === false) throw new KonsulError('KONSUL_ERR_SNAPSHOT', 'the state machine refused the snapshot; nothing was changed', 'internal');
     return { index };
   }
 

@@ -52,6 +52,8 @@ export class QueryHandler {
   private readonly records: RecordSource;
   private readonly forwarder: Forwarder | undefined;
   private readonly logger: DnsLogger | undefined;
+  private readonly udpAnswerLimit: number;
+  private readonly aRecordLimit: number;
   private readonly counters: Record<Counter, number> = {
     queries: 0, noerror: 0, nxdomain: 0, formerr: 0, servfail: 0, notimp: 0, refused: 0,
     truncated: 0, forwarded: 0, dropped: 0, errors: 0,
@@ -62,6 +64,16 @@ export class QueryHandler {
     this.records = new RecordSource({ ...options, nameserverAddress });
     this.forwarder = options.recursors.length > 0 ? new Forwarder(options.recursors, options.recursorTimeoutMs) : undefined;
     this.logger = options.logger;
+    this.udpAnswerLimit = options.udpAnswerLimit;
+    this.aRecordLimit = options.aRecordLimit;
+  }
+
+  /** How many answers a response may carry: udp_answer_limit over UDP, a_record_limit for address questions. */
+  private maxAnswers(query: Query, transport: Transport): number {
+    let max = transport === 'udp' ? this.udpAnswerLimit : Number.POSITIVE_INFINITY;
+    const address = query.qtype === Qtype.A || query.qtype === Qtype.AAAA || query.qtype === Qtype.ANY;
+    if (address && this.aRecordLimit > 0) max = Math.min(max, this.aRecordLimit);
+    return max;
   }
 
   /** Never throws: an internal error becomes SERVFAIL (or silence when the message had no header). */
@@ -121,7 +133,7 @@ export class QueryHandler {
     }
     if (set) {
       const limit = transport === 'udp' ? udpLimit(query) : TCP_MAX_BYTES;
-      return this.sent(set.write(query, flags, limit), query, transport);
+      return this.sent(set.write(query, flags, limit, this.maxAnswers(query, transport)), query, transport);
     }
     if (this.forwarder) return this.forward(this.forwarder, query, transport);
     return this.sent(writeBareResponse(query, responseFlags(query.flags, false, false), Rcode.REFUSED), query, transport);

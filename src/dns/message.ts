@@ -27,6 +27,7 @@ export const Qtype = {
   A: 1,
   NS: 2,
   CNAME: 5,
+  PTR: 12,
   SOA: 6,
   TXT: 16,
   AAAA: 28,
@@ -246,9 +247,10 @@ export class RecordSet {
    * The response to `query` in at most `limit` bytes: answers in a fresh random
    * order (Fisher–Yates), then the authority, then the additional records of
    * the answers that made it in. Only whole records are written; when any had
-   * to be left out, TC is set so the client asks again over TCP.
+   * to be left out for lack of room, TC is set so the client asks again over
+   * TCP. `maxAnswers` caps the answers without TC (a random subset).
    */
-  write(query: Query, headerFlags: number, limit: number): Buffer {
+  write(query: Query, headerFlags: number, limit: number, maxAnswers = Number.POSITIVE_INFINITY): Buffer {
     const { answers, authority, additionals, glue, order, seen, picked } = this;
     for (let i = order.length - 1; i > 0; i--) {
       const j = Math.floor(Math.random() * (i + 1));
@@ -267,7 +269,8 @@ export class RecordSet {
     let truncated = false;
     // Answers first: they are what the client asked for.
     let answerCount = 0;
-    while (!truncated && answerCount < answers.length) {
+    // Consul's udp_answer_limit and a_record_limit: a random few of the answers, and no TC (the client asked for a few).
+    while (!truncated && answerCount < answers.length && answerCount < maxAnswers) {
       const next = size + answers[order[answerCount]].length;
       if (next > limit) truncated = true;
       else {

@@ -1,6 +1,7 @@
 // What a query name asks for, in Consul's naming scheme:
-//   [tag.]<service>.service[.<dc>].<domain>, _<service>._<tag|tcp|udp>.service[.<dc>].<domain> (RFC 2782),
-//   <node>.node[.<dc>].<domain>, <hex-ip>.addr[.<dc>].<domain>, and the domain itself.
+//   [tag.]<service>.service[.<dc>[.dc]].<domain>, _<service>._<tag|tcp|udp>[.service][.<dc>[.dc]].<domain> (RFC 2782),
+//   <node>.node[.<dc>[.dc]].<domain>, <hex-ip>.addr[.<dc>[.dc]].<domain>, the domain itself, and reverse
+//   lookups (<reversed ip>.in-addr.arpa, <nibbles>.ip6.arpa) of node and service addresses.
 
 import { isIP } from 'node:net';
 import { ipv6Bytes } from './message.js';
@@ -9,6 +10,8 @@ export type Lookup =
   | { kind: 'service'; service: string; tag: string | undefined }
   | { kind: 'node'; node: string }
   | { kind: 'addr'; ip: string; family: 4 | 6 }
+  /** A reverse lookup (PTR) of an address: answered when a node or service has it, else treated as outside. */
+  | { kind: 'ptr'; ip: string }
   /** The domain's apex: SOA and NS. */
   | { kind: 'apex' }
   /** ns.<domain>, the name our SOA and NS records give for this server. */
@@ -33,9 +36,19 @@ const KINDS = new Set(['service', 'node', 'addr']);
  */
 export function classifyName(name: string, domain: string, datacenter: string): Lookup {
   if (name === domain) return APEX;
-  if (name.length <= domain.length || !name.endsWith(domain) || name[name.length - domain.length - 1] !== '.') return OUTSIDE;
+  if (name.length <= domain.length || !name.endsWith(domain) || name[name.length - domain.length - 1] !== '.') {
+    return reverseLookup(name) ?? OUTSIDE;
+  }
   const labels = name.slice(0, name.length - domain.length - 1).split('.');
   if (labels.length === 1 && labels[0] === 'ns') return NAMESERVER;
+  // Consul 1.x's explicit form: <...>.<dc>.dc.<domain>.
+  if (labels.length >= 3 && labels[labels.length - 1] === 'dc') {
+    if (labels[labels.length - 2] !== datacenter) return NONE;
+    labels.splice(labels.length - 2, 2);
+  }
+  // _<service>._<proto>[.<dc>].<domain>: RFC 2782 without the .service label.
+  const rfc = labels.length === 3 && labels[2] === datacenter ? labels.slice(0, 2) : labels;
+  if (rfc.length === 2 && rfc.every((l) => l.length > 1 && l.startsWith('_'))) return serviceLookup(rfc);
 
   let kindAt = labels.length - 1;
   if (!KINDS.has(labels[kindAt])) {
@@ -68,6 +81,26 @@ function serviceLookup(parts: string[]): Lookup {
     return { kind: 'service', service: first.slice(1), tag: tag === 'tcp' || tag === 'udp' ? undefined : tag };
   }
   return { kind: 'service', service: second, tag: first };
+}
+
+const DECIMAL_OCTET = /^(0|[1-9][0-9]{0,2})$/;
+
+/** `4.3.2.1.in-addr.arpa` is 1.2.3.4; `b.a.9.8....ip6.arpa` (32 nibbles) an IPv6 address. */
+function reverseLookup(name: string): Lookup | undefined {
+  if (name.endsWith('.in-addr.arpa')) {
+    const octets = name.slice(0, -'.in-addr.arpa'.length).split('.');
+    if (octets.length !== 4 || !octets.every((o) => DECIMAL_OCTET.test(o) && Number(o) <= 255)) return undefined;
+    return { kind: 'ptr', ip: octets.reverse().join('.') };
+  }
+  if (name.endsWith('.ip6.arpa')) {
+    const nibbles = name.slice(0, -'.ip6.arpa'.length).split('.');
+    if (nibbles.length !== 32 || !nibbles.every((n) => /^[0-9a-f]$/.test(n))) return undefined;
+    const hex = nibbles.reverse().join('');
+    const groups: string[] = [];
+    for (let i = 0; i < 32; i += 4) groups.push(hex.slice(i, i + 4));
+    return { kind: 'ptr', ip: groups.join(':') };
+  }
+  return undefined;
 }
 
 const HEX_V4 = /^[0-9a-f]{8}$/;

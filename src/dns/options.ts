@@ -29,6 +29,10 @@ export interface DnsServerOptions {
   serviceTtlSeconds?: Record<string, number>;
   /** Answer only with passing instances (default false: warning ones too; critical never). */
   onlyPassing?: boolean;
+  /** Most answers in one UDP response (Consul's udp_answer_limit). Default 3. */
+  udpAnswerLimit?: number;
+  /** Most A/AAAA answers in any response, 0 for no limit (Consul's a_record_limit). Default 0. */
+  aRecordLimit?: number;
   /** Where names outside the domain go: 'host', 'host:port', '[v6]:port'. Default none: REFUSED. */
   recursors?: string[];
   /** How long each recursor gets to answer. Default 2000. */
@@ -50,6 +54,9 @@ export interface ResolvedDnsOptions {
   /** Keys lower case; '*' and 'prefix*' are wildcards. */
   serviceTtlSeconds: Record<string, number>;
   onlyPassing: boolean;
+  udpAnswerLimit: number;
+  /** 0: no limit. */
+  aRecordLimit: number;
   recursors: Recursor[];
   recursorTimeoutMs: number;
   tcpIdleTimeoutMs: number;
@@ -111,6 +118,8 @@ export function resolveDnsOptions(options: DnsServerOptions): ResolvedDnsOptions
     nodeTtlSeconds: wholeNumber('nodeTtlSeconds', options.nodeTtlSeconds, 0, 0, MAX_TTL),
     serviceTtlSeconds,
     onlyPassing: options.onlyPassing ?? false,
+    udpAnswerLimit: wholeNumber('udpAnswerLimit', options.udpAnswerLimit, 3, 1, 1000),
+    aRecordLimit: wholeNumber('aRecordLimit', options.aRecordLimit, 0, 0, 1000),
     recursors,
     recursorTimeoutMs: wholeNumber('recursorTimeoutMs', options.recursorTimeoutMs, 2000, 1, 60_000),
     tcpIdleTimeoutMs: wholeNumber('tcpIdleTimeoutMs', options.tcpIdleTimeoutMs, 10_000, 1, 3_600_000),

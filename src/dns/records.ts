@@ -5,7 +5,7 @@
 import { isIP } from 'node:net';
 import type dnsPacket from 'dns-packet';
 import type { CatalogReader, ServiceInstance } from '../state/catalog-types.js';
-import { encodeAnswer, encodeRecord, Qtype, Rcode, RecordSet } from './message.js';
+import { encodeAnswer, encodeRecord, ipv6Bytes, Qtype, Rcode, RecordSet } from './message.js';
 import { addrLabel, classifyName, type Lookup } from './names.js';
 import type { ResolvedDnsOptions } from './options.js';
 
@@ -66,7 +66,9 @@ export class RecordSource {
     const lookup = classifyName(name, this.domain, this.datacenter);
     if (lookup.kind === 'outside') return undefined;
     this.misses++;
-    const set = this.build(qtype, lookup);
+    const set = lookup.kind === 'ptr' ? this.ptr(qtype, lookup.ip) : this.build(qtype, lookup);
+    // A reverse name no node or service has is not ours: refused or forwarded, like any outside name.
+    if (set === undefined) return undefined;
     if (this.cached >= MAX_CACHED) {
       this.cache.clear();
       this.cached = 0;
@@ -91,7 +93,29 @@ export class RecordSource {
 
   /** True when the name is the domain or under it. */
   inDomain(name: string): boolean {
-    return classifyName(name, this.domain, this.datacenter).kind !== 'outside';
+    const kind = classifyName(name, this.domain, this.datacenter).kind;
+    return kind !== 'outside' && kind !== 'ptr';
+  }
+
+  /**
+   * PTR for an address: `<node>.node.<dc>.<domain>` for each node at it, then
+   * `<service>.service.<dc>.<domain>` for each service registered at it (as
+   * Consul answers). Undefined when nothing has the address.
+   */
+  private ptr(qtype: number, ip: string): RecordSet | undefined {
+    const wanted = canonicalIp(ip);
+    const suffix = `${this.datacenter}.${this.domain}`;
+    const names: string[] = [];
+    for (const node of this.catalog.nodes()) if (canonicalIp(node.address) === wanted) names.push(`${node.node}.node.${suffix}`);
+    for (const service of this.catalog.serviceNames().keys()) {
+      if (this.catalog.instances(service).some((i) => i.service.address !== '' && canonicalIp(i.service.address) === wanted)) {
+        names.push(`${service}.service.${suffix}`);
+      }
+    }
+    if (names.length === 0) return undefined;
+    if (qtype !== Qtype.PTR && qtype !== Qtype.ANY) return this.negative(Rcode.NOERROR);
+    const ttl = this.options.nodeTtlSeconds;
+    return new RecordSet(Rcode.NOERROR, { answers: names.map((data) => encodeAnswer({ type: 'PTR', ttl, data })) });
   }
 
   /** NXDOMAIN with the SOA: for names in the domain that cannot be read as anything. */
@@ -153,7 +177,7 @@ export class RecordSource {
       return new RecordSet(Rcode.NOERROR, { answers, glue, additionals });
     }
 
-    if (qtype === Qtype.A || qtype === Qtype.AAAA || qtype === Qtype.ANY) {
+    if (qtype === Qtype.A || qtype === Qtype.AAAA || qtype === Qtype.ANY || qtype === Qtype.CNAME) {
       // One record per address: two instances on one node share it.
       const seen = new Set<string>();
       const answers: Buffer[] = [];
@@ -161,8 +185,8 @@ export class RecordSource {
         const address = instance.service.address || instance.node.address;
         if (seen.has(address)) continue;
         seen.add(address);
-        // A hostname address has no A record; SRV carries it as the target.
-        const record = addressAnswer(address, qtype, ttl);
+        // A host name is an alias: a CNAME to it (its owner answers for its addresses), as Consul gives.
+        const record = isIP(address) ? addressAnswer(address, qtype, ttl) : address === '' ? undefined : encodeAnswer({ type: 'CNAME', ttl, data: address });
         if (record) answers.push(record);
       }
       if (answers.length > 0) return new RecordSet(Rcode.NOERROR, { answers });
@@ -285,4 +309,10 @@ function addressRecord(name: string, ip: string, ttl: number): Buffer {
 
 function clampU16(n: number): number {
   return Number.isFinite(n) ? Math.min(0xffff, Math.max(0, Math.trunc(n))) : 0;
+}
+
+/** An IP address in one spelling (IPv6 expanded), or the text itself when it is not an IP. */
+function canonicalIp(address: string): string {
+  if (isIP(address) !== 6) return address;
+  return ipv6Bytes(address).toString('hex');
 }

@@ -2,21 +2,28 @@
 // deregister, list, TTL updates, local health by service), /v1/agent/self and
 // /v1/agent/members.
 
+import { createHash } from 'node:crypto';
 import { parseHostPort } from '../agent/config.js';
 import {
   parseCheckRegistration, parseServiceRegistration, type CheckDefinition, type ServiceDefinition,
 } from '../agent/local/definitions.js';
 import { NODE_HEALTH_CHECK_ID, worstStatus, type HealthStatus } from '../state/index.js';
 import { readJsonObject } from './body.js';
+import { serviceExtrasJson } from './catalog.js';
+import { CHECK_SCHEMA, MEMBER_SCHEMA, SERVICE_SCHEMA } from './filter/schemas.js';
+import { applyFilter, filterParam } from './filtering.js';
+import { ENTERPRISE_PARAMS } from './params.js';
+import { durationParam } from './query.js';
 import { badRequest, notFound } from './errors.js';
 import { sendEmpty, sendJson, sendText } from './respond.js';
-import type { RequestContext, RouteSpec } from './types.js';
+import { aclBody, aclList, aclNeed, aclParam } from './acl-check.js';
+import type { AclRequirement, AclRouteInput, RequestContext, RouteSpec } from './types.js';
 
-function agentServiceJson(s: ServiceDefinition, datacenter: string): Record<string, unknown> {
+export function agentServiceJson(s: ServiceDefinition, datacenter: string): Record<string, unknown> {
   return {
     ID: s.id, Service: s.name, Tags: s.tags, Meta: s.meta, Port: s.port, Address: s.address,
     Weights: { Passing: s.weights.passing, Warning: s.weights.warning }, EnableTagOverride: s.enableTagOverride,
-    Datacenter: datacenter,
+    ...serviceExtrasJson(s), Datacenter: datacenter,
   };
 }
 
@@ -41,7 +48,7 @@ function allowChecks(ctx: RequestContext, checks: readonly CheckDefinition[]): v
 // ------------------------------------------------------------ services
 
 async function registerService(ctx: RequestContext): Promise<void> {
-  const body = await readJsonObject(ctx.req, ctx.res, ctx.limits.maxBodyBytes);
+  const body = ctx.body ?? await readJsonObject(ctx.req, ctx.res, ctx.limits.maxBodyBytes);
   const { service, checks } = parseServiceRegistration(body);
   allowChecks(ctx, checks);
   await ctx.agent.local.registerService(service, checks);
@@ -56,13 +63,47 @@ async function deregisterService(ctx: RequestContext): Promise<void> {
 
 function listServices(ctx: RequestContext): void {
   const dc = ctx.agent.self().datacenter;
-  sendJson(ctx.res, 200, Object.fromEntries(ctx.agent.local.listServices().map((s) => [s.id, agentServiceJson(s, dc)])));
+  const filter = filterParam(ctx, SERVICE_SCHEMA);
+  const services = applyFilter(ctx.agent.local.listServices().filter((s) => ctx.authz.allowed('service', s.name, 'read')).map((s) => agentServiceJson(s, dc)), filter);
+  sendJson(ctx.res, 200, Object.fromEntries(services.map((s) => [s.ID, s])));
 }
 
-function getService(ctx: RequestContext): void {
-  const s = ctx.agent.local.service(ctx.params.id);
-  if (!s) throw notFound(`unknown service ID: ${ctx.params.id}`);
-  sendJson(ctx.res, 200, agentServiceJson(s, ctx.agent.self().datacenter));
+/** The service's JSON with Consul's ContentHash: a hash of everything else, which changes when anything does. */
+function serviceWithHash(ctx: RequestContext, id: string): { body: Record<string, unknown>; hash: string } | undefined {
+  const s = ctx.agent.local.service(id);
+  if (!s) return undefined;
+  const body = agentServiceJson(s, ctx.agent.self().datacenter);
+  const hash = createHash('sha256').update(JSON.stringify(body)).digest('hex').slice(0, 16);
+  return { body: { ...body, ContentHash: hash }, hash };
+}
+
+/**
+ * GET /v1/agent/service/:id, with Consul's hash-based blocking: `?hash=H`
+ * holds the answer until the service's ContentHash is no longer H (or `?wait`
+ * ends). A local registration change always reaches the catalog's record of
+ * this node, so the wait is on that node's index.
+ */
+async function getService(ctx: RequestContext): Promise<void> {
+  const id = ctx.params.id;
+  const wanted = ctx.query.get('hash');
+  const wait = durationParam(ctx.query, 'wait');
+  if (wait !== undefined && wanted === null) throw badRequest('?wait on /v1/agent/service/:id blocks on ?hash; give the ContentHash of the last answer');
+  let current = serviceWithHash(ctx, id);
+  if (wanted !== null && wanted !== '' && current?.hash === wanted) {
+    const limit = wait === undefined || wait <= 0 ? ctx.limits.defaultWaitMs : Math.min(wait, ctx.limits.maxWaitMs);
+    const deadline = Date.now() + limit + Math.floor(Math.random() * (limit / 16));
+    const catalog = ctx.agent.state.catalog;
+    const node = ctx.agent.nodeId;
+    while (current?.hash === wanted && !ctx.signal.aborted) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) break;
+      await catalog.waitNode(node, catalog.nodeIndex(node), remaining, ctx.signal);
+      current = serviceWithHash(ctx, id);
+    }
+    if (ctx.signal.aborted) return;
+  }
+  if (!current) throw notFound(`unknown service ID: ${id}`);
+  sendJson(ctx.res, 200, current.body, { 'X-Consul-ContentHash': current.hash });
 }
 
 // ------------------------------------------------------------ checks
@@ -70,11 +111,16 @@ function getService(ctx: RequestContext): void {
 function listChecks(ctx: RequestContext): void {
   const { local } = ctx.agent;
   const node = ctx.agent.nodeId;
-  sendJson(ctx.res, 200, Object.fromEntries(local.listChecks().map((c) => [c.definition.id, agentCheckJson(c, node, local.service(c.definition.serviceId))])));
+  const filter = filterParam(ctx, CHECK_SCHEMA);
+  const checks = applyFilter(local.listChecks().filter((c) => {
+    const service = c.definition.serviceId === '' ? undefined : local.service(c.definition.serviceId);
+    return service ? ctx.authz.allowed('service', service.name, 'read') : ctx.authz.allowed('node', node, 'read');
+  }).map((c) => agentCheckJson(c, node, local.service(c.definition.serviceId))), filter);
+  sendJson(ctx.res, 200, Object.fromEntries(checks.map((c) => [c.CheckID, c])));
 }
 
 async function registerCheck(ctx: RequestContext): Promise<void> {
-  const body = await readJsonObject(ctx.req, ctx.res, ctx.limits.maxBodyBytes);
+  const body = ctx.body ?? await readJsonObject(ctx.req, ctx.res, ctx.limits.maxBodyBytes);
   const check = parseCheckRegistration(body);
   allowChecks(ctx, [check]);
   await ctx.agent.local.registerCheck(check);
@@ -173,7 +219,16 @@ function members(ctx: RequestContext): void {
   const { agent } = ctx;
   const me = agent.self();
   const catalog = agent.state.catalog;
-  const out = agent.status().members.map((m) => {
+  const filter = filterParam(ctx, MEMBER_SCHEMA);
+  const status = agent.status();
+  // Without a leader (a quorum loss) nobody keeps the members' health: this agent's own links to
+  // its peers (which it dials while it campaigns) say which of them it cannot reach.
+  const unreachable = new Set<string>();
+  if (status.leader === null) {
+    const peers = (agent.stats().transport as { peers?: Array<{ nodeId: string; state: string; failures: number }> }).peers ?? [];
+    for (const p of peers) if (p.state !== 'connected' && p.failures > 0) unreachable.add(p.nodeId);
+  }
+  const out = status.members.filter((m) => ctx.authz.allowed('node', m.id, 'read')).map((m) => {
     const record = agent.state.member(m.id);
     const server = record?.server ?? m.voter;
     const hp = parseHostPort(m.raftAddress, 0);
@@ -184,14 +239,14 @@ function members(ctx: RequestContext): void {
         role: server ? 'consul' : 'node', dc: me.datacenter, voter: String(m.voter), raft_addr: m.raftAddress,
         http_addr: m.httpAddress, vsn: String(me.protocolVersion),
       },
-      Status: nodeCheck?.status === 'critical' || m.healthy === false ? FAILED : ALIVE,
+      Status: nodeCheck?.status === 'critical' || m.healthy === false || unreachable.has(m.id) ? FAILED : ALIVE,
       ProtocolMin: me.protocolVersion, ProtocolMax: me.protocolVersion, ProtocolCur: me.protocolVersion,
     };
   });
   // scale: client agents are member records outside the Raft configuration.
-  const listed = new Set(out.map((m) => m.Name));
+  const listed = new Set(status.members.map((m) => m.id));
   for (const record of agent.state.members()) {
-    if (listed.has(record.id) || record.server) continue;
+    if (listed.has(record.id) || record.server || !ctx.authz.allowed('node', record.id, 'read')) continue;
     const hp = parseHostPort(record.raftAddress, 0);
     const nodeCheck = catalog.nodeChecks(record.id).find((c) => c.checkId === NODE_HEALTH_CHECK_ID);
     out.push({
@@ -204,21 +259,50 @@ function members(ctx: RequestContext): void {
       ProtocolMin: me.protocolVersion, ProtocolMax: me.protocolVersion, ProtocolCur: me.protocolVersion,
     });
   }
-  sendJson(ctx.res, 200, out);
+  sendJson(ctx.res, 200, applyFilter(out, filter));
 }
 
+// ------------------------------------------------------------ ACL declarations
+
+/** A local service's name by id (its id when unknown: the handler answers 404 after the check). */
+function serviceName(agent: AclRouteInput['agent'], id: string): string {
+  return agent.local.service(id)?.name ?? id;
+}
+
+/** Consul: a service's check needs service:write on the service, a node check node:write on the node. */
+function checkRequirement(agent: AclRouteInput['agent'], serviceId: string): AclRequirement {
+  return serviceId === ''
+    ? { resource: 'node', need: 'write', name: agent.nodeId }
+    : { resource: 'service', need: 'write', name: serviceName(agent, serviceId) };
+}
+
+function existingCheckRequirement(input: AclRouteInput): AclRequirement {
+  const check = input.agent.local.listChecks().find((c) => c.definition.id === input.params.id);
+  return checkRequirement(input.agent, check?.definition.serviceId ?? '');
+}
+
+const serviceById = (need: 'read' | 'write'): RouteSpec['acl'] => aclNeed('service', need, (i) => serviceName(i.agent, i.params.id ?? ''));
+const SCOPES = ENTERPRISE_PARAMS;
+
 export const agentRoutes: readonly RouteSpec[] = [
-  { method: 'PUT', path: '/v1/agent/service/register', handler: registerService },
-  { method: 'PUT', path: '/v1/agent/service/deregister/:id', handler: deregisterService },
-  { method: 'GET', path: '/v1/agent/services', handler: listServices },
-  { method: 'GET', path: '/v1/agent/service/:id', handler: getService },
-  { method: 'GET', path: '/v1/agent/checks', handler: listChecks },
-  { method: 'PUT', path: '/v1/agent/check/register', handler: registerCheck },
-  { method: 'PUT', path: '/v1/agent/check/deregister/:id', handler: deregisterCheck },
-  { method: 'PUT', path: '/v1/agent/check/update/:id', handler: ttlUpdate },
-  { method: 'PUT', path: '/v1/agent/check/:verb/:id', handler: ttlShortcut },
-  { method: 'GET', path: '/v1/agent/health/service/name/:name', handler: healthByName },
-  { method: 'GET', path: '/v1/agent/health/service/id/:id', handler: healthById },
-  { method: 'GET', path: '/v1/agent/self', handler: self },
-  { method: 'GET', path: '/v1/agent/members', handler: members },
+  {
+    method: 'PUT', path: '/v1/agent/service/register', handler: registerService,
+    acl: aclBody((i) => ({ resource: 'service', need: 'write', name: parseServiceRegistration(i.body).service.name })),
+    params: [], consulParams: ['replace-existing-checks', ...SCOPES],
+    note: 'Kind, Proxy, Connect, TaggedAddresses, SocketPath, Locality kept and returned as given (no service mesh)',
+  },
+  { method: 'PUT', path: '/v1/agent/service/deregister/:id', handler: deregisterService, acl: serviceById('write'), params: [], consulParams: [...SCOPES] },
+  { method: 'GET', path: '/v1/agent/services', handler: listServices, acl: aclList('service'), params: ['filter'], consulParams: ['filter', ...SCOPES] },
+  { method: 'GET', path: '/v1/agent/service/:id', handler: getService, acl: serviceById('read'), params: ['hash', 'wait'], consulParams: ['hash', 'wait', ...SCOPES] },
+  { method: 'GET', path: '/v1/agent/checks', handler: listChecks, acl: aclList('service'), params: ['filter'], consulParams: ['filter', ...SCOPES] },
+  { method: 'PUT', path: '/v1/agent/check/register', handler: registerCheck,
+    acl: aclBody((i) => checkRequirement(i.agent, parseCheckRegistration(i.body).serviceId)),
+    params: [], consulParams: [...SCOPES] },
+  { method: 'PUT', path: '/v1/agent/check/deregister/:id', handler: deregisterCheck, acl: { kind: 'check', require: existingCheckRequirement }, params: [], consulParams: [...SCOPES] },
+  { method: 'PUT', path: '/v1/agent/check/update/:id', handler: ttlUpdate, acl: { kind: 'check', require: existingCheckRequirement }, params: [], consulParams: [...SCOPES] },
+  { method: 'PUT', path: '/v1/agent/check/:verb/:id', handler: ttlShortcut, acl: { kind: 'check', require: existingCheckRequirement }, params: ['note'], consulParams: ['note', ...SCOPES] },
+  { method: 'GET', path: '/v1/agent/health/service/name/:name', handler: healthByName, acl: aclParam('service', 'read', 'name'), params: ['format'], consulParams: ['format', ...SCOPES] },
+  { method: 'GET', path: '/v1/agent/health/service/id/:id', handler: healthById, acl: serviceById('read'), params: ['format'], consulParams: ['format', ...SCOPES] },
+  { method: 'GET', path: '/v1/agent/self', handler: self, acl: aclNeed('agent', 'read', (i) => i.agent.nodeId), params: [], consulParams: [] },
+  { method: 'GET', path: '/v1/agent/members', handler: members, acl: aclList('node'), params: ['filter'], consulParams: ['wan', 'segment', 'partition', 'filter'] },
 ];

@@ -5,6 +5,7 @@ import { parseHostPort } from '../agent/config.js';
 import { readJsonObject } from './body.js';
 import { HttpError, badRequest } from './errors.js';
 import { sendJson } from './respond.js';
+import { aclNeed } from './acl-check.js';
 import type { RequestContext, RouteSpec } from './types.js';
 
 function status(ctx: RequestContext): void {
@@ -13,7 +14,7 @@ function status(ctx: RequestContext): void {
 
 function leader(ctx: RequestContext): void {
   const known = ctx.agent.status().leader;
-  if (!known) throw new HttpError('KONSUL_ERR_NO_LEADER', 'no known leader', 503);
+  if (!known) throw new HttpError('KONSUL_ERR_NO_LEADER', 'no known leader', 'unavailable');
   sendJson(ctx.res, 200, { id: known.id, raftAddress: known.raftAddress, httpAddress: known.httpAddress });
 }
 
@@ -100,14 +101,17 @@ async function transferLeader(ctx: RequestContext): Promise<void> {
   sendJson(ctx.res, 200, { leader: leaderId });
 }
 
+const operatorRead = aclNeed('operator', 'read');
+const operatorWrite = aclNeed('operator', 'write');
+
 export const clusterRoutes: readonly RouteSpec[] = [
-  { method: 'GET', path: '/cluster/status', handler: status },
-  { method: 'GET', path: '/cluster/leader', handler: leader },
-  { method: 'POST', path: '/cluster/join', handler: join },
-  { method: 'DELETE', path: '/cluster/leave/:id', handler: leave },
-  { method: 'GET', path: '/cluster/peers', handler: peers },
-  { method: 'GET', path: '/cluster/config', handler: config },
-  { method: 'POST', path: '/cluster/snapshot', handler: snapshot },
-  { method: 'GET', path: '/cluster/stats', handler: stats },
-  { method: 'POST', path: '/cluster/transfer-leader', handler: transferLeader },
+  { method: 'GET', path: '/cluster/status', handler: status, acl: operatorRead, params: [] },
+  { method: 'GET', path: '/cluster/leader', handler: leader, acl: operatorRead, params: [] },
+  { method: 'POST', path: '/cluster/join', handler: join, acl: operatorWrite, params: [] },
+  { method: 'DELETE', path: '/cluster/leave/:id', handler: leave, acl: operatorWrite, params: [] },
+  { method: 'GET', path: '/cluster/peers', handler: peers, acl: operatorRead, params: [] },
+  { method: 'GET', path: '/cluster/config', handler: config, acl: operatorRead, params: [] },
+  { method: 'POST', path: '/cluster/snapshot', handler: snapshot, acl: operatorWrite, params: [] },
+  { method: 'GET', path: '/cluster/stats', handler: stats, acl: operatorRead, params: [] },
+  { method: 'POST', path: '/cluster/transfer-leader', handler: transferLeader, acl: operatorWrite, params: ['id'] },
 ];

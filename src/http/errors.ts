@@ -2,8 +2,29 @@
 // route) and the one place that turns any thrown error into a response.
 
 import type { ServerResponse } from 'node:http';
-import { KonsulError } from '../errors.js';
+import { KonsulError, isTypedError, type ErrorKind } from '../errors.js';
 import type { HttpLogger } from './types.js';
+
+/** The one table from error kinds to HTTP statuses: the only place a status is chosen for an error. */
+export const HTTP_STATUS_OF_KIND: Readonly<Record<ErrorKind, number>> = {
+  invalid: 400,
+  forbidden: 403,
+  'not-found': 404,
+  'method-not-allowed': 405,
+  conflict: 409,
+  'too-large': 413,
+  internal: 500,
+  'not-implemented': 501,
+  'bad-gateway': 502,
+  unavailable: 503,
+  timeout: 504,
+  'storage-full': 507,
+};
+
+/** The HTTP status for any error: its kind's status for errors of the model, else 500. */
+export function httpStatusOf(error: unknown): number {
+  return isTypedError(error) ? HTTP_STATUS_OF_KIND[error.kind] : 500;
+}
 
 /** A request the HTTP layer refuses before it reaches the agent. */
 export class HttpError extends KonsulError {
@@ -11,8 +32,8 @@ export class HttpError extends KonsulError {
   readonly closeConnection: boolean;
   readonly headers: Readonly<Record<string, string>>;
 
-  constructor(code: string, message: string, httpStatus: number, extra: { closeConnection?: boolean; headers?: Record<string, string> } = {}) {
-    super(code, message, httpStatus);
+  constructor(code: string, message: string, kind: ErrorKind, extra: { closeConnection?: boolean; headers?: Record<string, string> } = {}) {
+    super(code, message, kind);
     this.name = 'HttpError';
     this.closeConnection = extra.closeConnection ?? false;
     this.headers = extra.headers ?? {};
@@ -20,19 +41,19 @@ export class HttpError extends KonsulError {
 }
 
 export function badRequest(message: string): HttpError {
-  return new HttpError('KONSUL_ERR_BAD_REQUEST', message, 400);
+  return new HttpError('KONSUL_ERR_BAD_REQUEST', message, 'invalid');
 }
 
 export function notFound(message = 'not found'): HttpError {
-  return new HttpError('KONSUL_ERR_NOT_FOUND', message, 404);
+  return new HttpError('KONSUL_ERR_NOT_FOUND', message, 'not-found');
 }
 
 export function methodNotAllowed(method: string, allowed: readonly string[]): HttpError {
-  return new HttpError('KONSUL_ERR_METHOD_NOT_ALLOWED', `method ${method} not allowed`, 405, { headers: { Allow: allowed.join(', ') } });
+  return new HttpError('KONSUL_ERR_METHOD_NOT_ALLOWED', `method ${method} not allowed`, 'method-not-allowed', { headers: { Allow: allowed.join(', ') } });
 }
 
 export function payloadTooLarge(message: string): HttpError {
-  return new HttpError('KONSUL_ERR_TOO_LARGE', message, 413, { closeConnection: true });
+  return new HttpError('KONSUL_ERR_TOO_LARGE', message, 'too-large', { closeConnection: true });
 }
 
 /** The client went away while its request was being read; there is nobody to answer. */
@@ -61,8 +82,8 @@ export function sendError(res: ServerResponse, error: unknown, logger: HttpLogge
   let status = 500;
   let message = 'internal server error';
   const headers: Record<string, string> = {};
-  if (error instanceof KonsulError) {
-    status = error.httpStatus;
+  if (isTypedError(error)) {
+    status = HTTP_STATUS_OF_KIND[error.kind];
     message = error.message;
     if (status >= 500) logger?.warn({ code: error.code, err: error.message, method, url }, 'request failed');
     if (error instanceof HttpError) {

@@ -2,23 +2,38 @@
 // catalog, health, agent services and checks, status, operator raft, metrics) and the /cluster endpoints, served from an AgentApi.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { ACL_DISABLED, AclResolver, type AclSettings } from '../acl/resolver.js';
+import { aclRoutes } from './acl.js';
+import { authorize } from './acl-check.js';
+import { readJsonObject } from './body.js';
 import type { AgentApi } from '../agent/api.js';
 import { agentRoutes } from './agent.js';
 import { catalogRoutes } from './catalog.js';
 import { clusterRoutes } from './cluster.js';
+import { controlRoutes, type AgentControl } from './control.js';
 import { methodNotAllowed, notFound, sendError } from './errors.js';
 import { kvRoutes } from './kv.js';
 import { metricsRoutes } from './metrics.js';
 import { operatorRoutes } from './operator.js';
+// ---- ops
+import { autopilotRoutes } from './autopilot.js';
+import { apiRoutes } from './api-routes.js';
+import { eventRoutes } from './events.js';
+import { checkQuery } from './params.js';
+import { markPretty } from './respond.js';
 import { Router } from './router.js';
 import { snapshotRoutes } from './snapshot.js';
 import { statusRoutes } from './status.js';
-import type { HttpLimits, HttpLogger, RequestContext } from './types.js';
+// ---- coord
+import { sessionRoutes } from './session.js';
+import { txnRoutes } from './txn.js';
+import type { HttpLimits, HttpLogger, RequestContext, RouteSpec } from './types.js';
 
 export { HttpError } from './errors.js';
 export { parseDuration } from './query.js';
 export { Router } from './router.js';
-export type { HttpLimits, HttpLogger, RequestContext, RouteHandler, RouteSpec } from './types.js';
+export type { HttpLimits, HttpLogger, RequestContext, RouteAcl, RouteHandler, RouteSpec } from './types.js';
 
 export interface HttpServerOptions {
   agent: AgentApi;
@@ -31,9 +46,46 @@ export interface HttpServerOptions {
   defaultWaitMs?: number;
   /** Longest blocking query wait, before up to 1/16 jitter. Default 10 minutes. */
   maxWaitMs?: number;
+  /** The route table (default allRoutes()); the conformance tests swap a route for a deliberately broken one. */
+  routes?: readonly RouteSpec[];
   /** Called once per finished or aborted response (the agent counts requests by method and status). */
   onResponse?: (method: string, statusCode: number) => void;
+  /** ACLs (sec): off unless enabled; tokens and policies come from the agent's replica. */
+  acl?: AclSettings;
+  /** Serve HTTPS with this certificate and key; with `ca` and `verifyIncoming`, clients must present a certificate it signed. */
+  tls?: HttpsOptions;
+  /** PUT /v1/agent/reload and GET /v1/agent/monitor; without it they answer 501. */
+  control?: AgentControl;
 }
+
+export interface HttpsOptions {
+  cert: Buffer;
+  key: Buffer;
+  ca?: Buffer;
+  verifyIncoming?: boolean;
+}
+
+/** Every route konsul serves, in matching order (the compatibility table and the ACL matrix test walk it). */
+export function allRoutes(): RouteSpec[] {
+  return [
+    // ---- sec
+    ...aclRoutes,
+    ...kvRoutes, ...catalogRoutes, ...agentRoutes, ...statusRoutes, ...operatorRoutes, ...clusterRoutes, ...metricsRoutes,
+    ...snapshotRoutes,
+    // ---- cli: reload and monitor
+    ...controlRoutes,
+    // ---- coord
+    ...sessionRoutes, ...txnRoutes,
+    // api branch (issue 18): Consul endpoints added for API fidelity.
+    ...apiRoutes,
+    ...eventRoutes,
+    // ---- ops
+    ...autopilotRoutes,
+  ];
+}
+
+/** Every route the API serves, in match order. */
+export const ROUTES: readonly RouteSpec[] = allRoutes();
 
 const KiB = 1024;
 // Longer than the idle timeout of common clients' pools (undici 4 s, curl none),
@@ -62,6 +114,11 @@ function resolveLimits(options: HttpServerOptions): HttpLimits {
   return limits;
 }
 
+/** The request target with any ?token= value replaced (for logs). */
+export function redactToken(target: string): string {
+  return target.replace(/([?&]token=)[^&#]*/gi, '$1<hidden>');
+}
+
 /** Split an origin-form (or absolute-form) request target into path and query. */
 function splitTarget(target: string): { path: string; rawQuery: string } {
   let rest = target;
@@ -87,12 +144,13 @@ function clientGoneSignal(res: ServerResponse): AbortSignal {
   return controller.signal;
 }
 
-/** The HTTP server, not yet listening: the caller calls `listen`. */
-export function createHttpServer(options: HttpServerOptions): Server {
+/** The HTTP (or, given `tls`, HTTPS) server, not yet listening: the caller calls `listen`. */
+export function createHttpServer(options: HttpServerOptions, routes?: readonly RouteSpec[]): Server {
   const { agent, logger, onResponse } = options;
   if (agent === undefined || agent === null) throw new TypeError('createHttpServer: agent is required');
   const limits = resolveLimits(options);
-  const router = new Router([...kvRoutes, ...catalogRoutes, ...agentRoutes, ...statusRoutes, ...operatorRoutes, ...clusterRoutes, ...metricsRoutes, ...snapshotRoutes]);
+  const router = new Router(routes ?? options.routes ?? ROUTES);
+  const acl = new AclResolver(agent.state.acl, options.acl ?? ACL_DISABLED);
 
   const serve = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const method = req.method ?? 'GET';
@@ -104,26 +162,42 @@ export function createHttpServer(options: HttpServerOptions): Server {
       if (match.kind === 'not-found') throw notFound(`no such endpoint: ${path}`);
       if (match.kind === 'method-not-allowed') throw methodNotAllowed(method, match.allowed);
       let signal: AbortSignal | undefined;
+      const query = new URLSearchParams(rawQuery);
+      // Unknown query parameters are a 400 naming them before the ACL check reads a body.
+      checkQuery({ query, agent } as Pick<RequestContext, 'query' | 'agent'> as RequestContext, match.spec);
+      const body = match.spec.acl?.kind === 'check' && match.spec.acl.body ? await readJsonObject(req, res, limits.maxBodyBytes) : undefined;
+      const token = authorize(acl, match.spec.acl, req, { params: match.params, query, agent, body });
       const ctx: RequestContext = {
-        req, res, agent, limits,
+        req, res, agent, limits, acl, token, body, control: options.control,
+        authz: token.authorizer,
         params: match.params,
-        query: new URLSearchParams(rawQuery),
+        query,
         get signal() {
           return (signal ??= clientGoneSignal(res));
         },
       };
+      if (ctx.query.has('pretty')) markPretty(res);
       await match.handler(ctx);
     } catch (error) {
-      sendError(res, error, logger, method, url);
+      // sec: a ?token= secret never reaches a log line.
+      sendError(res, error, logger, method, redactToken(url));
     }
   };
 
-  const server = createServer({
+  const serverOptions = {
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     headersTimeout: HEADERS_TIMEOUT_MS,
     // requestTimeout bounds receiving the request; keep it clear of the longest blocking query anyway.
     requestTimeout: limits.maxWaitMs + Math.ceil(limits.maxWaitMs / 16) + 60_000,
-  }, (req, res) => void serve(req, res));
+  };
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => void serve(req, res);
+  const tls = options.tls;
+  const server: Server = tls
+    ? createHttpsServer({
+      ...serverOptions, cert: tls.cert, key: tls.key, ca: tls.ca,
+      requestCert: tls.verifyIncoming === true, rejectUnauthorized: tls.verifyIncoming === true,
+    }, onRequest) as unknown as Server
+    : createServer(serverOptions, onRequest);
   // Answer `Expect: 100-continue` ourselves: a too-large value is refused before the client sends it.
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => void serve(req, res));
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {

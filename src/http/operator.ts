@@ -3,6 +3,7 @@
 
 import { badRequest, notFound } from './errors.js';
 import { sendEmpty, sendJson } from './respond.js';
+import { aclNeed } from './acl-check.js';
 import type { RequestContext, RouteSpec } from './types.js';
 
 function configuration(ctx: RequestContext): void {
@@ -47,8 +48,15 @@ async function transferLeader(ctx: RequestContext): Promise<void> {
   sendJson(ctx.res, 200, { Success: true });
 }
 
+const operatorRead = aclNeed('operator', 'read');
+const operatorWrite = aclNeed('operator', 'write');
+
 export const operatorRoutes: readonly RouteSpec[] = [
-  { method: 'GET', path: '/v1/operator/raft/configuration', handler: configuration },
-  { method: 'DELETE', path: '/v1/operator/raft/peer', handler: removePeer },
-  { method: 'POST', path: '/v1/operator/raft/transfer-leader', handler: transferLeader },
+  {
+    method: 'GET', path: '/v1/operator/raft/configuration', handler: configuration, acl: operatorRead,
+    params: ['dc', 'stale'], consulParams: ['dc', 'stale'],
+    note: '?stale accepted: the configuration is always this agent\'s view',
+  },
+  { method: 'DELETE', path: '/v1/operator/raft/peer', handler: removePeer, acl: operatorWrite, params: ['dc', 'id', 'address'], consulParams: ['dc', 'id', 'address'] },
+  { method: 'POST', path: '/v1/operator/raft/transfer-leader', handler: transferLeader, acl: operatorWrite, params: ['id'], consulParams: ['id'] },
 ];

@@ -3,8 +3,20 @@
 
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 
+const prettyResponses = new WeakSet<ServerResponse>();
+
+/** The request asked for ?pretty: indent this response's JSON, as Consul does. */
+export function markPretty(res: ServerResponse): void {
+  prettyResponses.add(res);
+}
+
 export function sendJson(res: ServerResponse, status: number, value: unknown, headers: OutgoingHttpHeaders = {}): void {
-  sendString(res, status, JSON.stringify(value), 'application/json', headers);
+  sendJsonText(res, status, prettyResponses.has(res) ? JSON.stringify(value, null, 4) : JSON.stringify(value), headers);
+}
+
+/** JSON the caller serialized itself (numbers beyond 2^53 written digit for digit). */
+export function sendJsonText(res: ServerResponse, status: number, json: string, headers: OutgoingHttpHeaders = {}): void {
+  sendString(res, status, json, 'application/json', headers);
 }
 
 export function sendText(res: ServerResponse, status: number, text: string, headers: OutgoingHttpHeaders = {}): void {

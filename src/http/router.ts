@@ -14,10 +14,11 @@ interface CompiledRoute {
   method: string;
   segments: Segment[];
   handler: RouteHandler;
+  spec: RouteSpec;
 }
 
 export type RouteMatch =
-  | { kind: 'found'; handler: RouteHandler; params: Record<string, string> }
+  | { kind: 'found'; handler: RouteHandler; spec: RouteSpec; params: Record<string, string> }
   | { kind: 'method-not-allowed'; allowed: string[] }
   | { kind: 'not-found' };
 
@@ -32,7 +33,7 @@ function compile(spec: RouteSpec): CompiledRoute {
     if (part.startsWith(':')) return { kind: 'param', text: part.slice(1) };
     return { kind: 'literal', text: part };
   });
-  return { method: spec.method, segments, handler: spec.handler };
+  return { method: spec.method, segments, handler: spec.handler, spec };
 }
 
 function decode(raw: string, name: string): string {
@@ -73,6 +74,11 @@ export class Router {
     for (const spec of specs) this.add(spec);
   }
 
+  /** Every route, in matching order. */
+  get specs(): RouteSpec[] {
+    return this.routes.map((r) => r.spec);
+  }
+
   add(spec: RouteSpec): this {
     this.routes.push(compile(spec));
     return this;
@@ -92,7 +98,7 @@ export class Router {
       }
       const params: Record<string, string> = {};
       for (const [name, value] of Object.entries(raw)) params[name] = decode(value, name);
-      return { kind: 'found', handler: route.handler, params };
+      return { kind: 'found', handler: route.handler, spec: route.spec, params };
     }
     if (allowed.length > 0) {
       if (allowed.includes('GET')) allowed.push('HEAD');

@@ -10,6 +10,7 @@ import { readHeaders } from './consistency.js';
 import { badRequest } from './errors.js';
 import { flag } from './query.js';
 import { sendJson } from './respond.js';
+import { aclNeed } from './acl-check.js';
 import type { RequestContext, RouteSpec } from './types.js';
 
 /**
@@ -89,7 +90,10 @@ async function putSnapshot(ctx: RequestContext): Promise<void> {
   }, { 'X-Consul-Index': String(index) });
 }
 
+// Consul: snapshots need a management token (they hold every key and token).
+const management = aclNeed('acl', 'write');
+
 export const snapshotRoutes: readonly RouteSpec[] = [
-  { method: 'GET', path: '/v1/snapshot', handler: getSnapshot },
-  { method: 'PUT', path: '/v1/snapshot', handler: putSnapshot },
+  { method: 'GET', path: '/v1/snapshot', handler: getSnapshot, acl: management, params: ['dc', 'stale'], consulParams: ['dc', 'stale'], note: 'konsul\'s own archive format, not Consul\'s' },
+  { method: 'PUT', path: '/v1/snapshot', handler: putSnapshot, acl: management, params: ['dc'], consulParams: ['dc'], note: 'restores konsul archives only' },
 ];

@@ -2,6 +2,7 @@
 // and of the voters, as this agent knows them (Consul answers these locally).
 
 import { sendJson } from './respond.js';
+import { ACL_PUBLIC } from './acl-check.js';
 import type { RequestContext, RouteSpec } from './types.js';
 
 function leader(ctx: RequestContext): void {
@@ -14,6 +15,6 @@ function peers(ctx: RequestContext): void {
 }
 
 export const statusRoutes: readonly RouteSpec[] = [
-  { method: 'GET', path: '/v1/status/leader', handler: leader },
-  { method: 'GET', path: '/v1/status/peers', handler: peers },
+  { method: 'GET', path: '/v1/status/leader', handler: leader, acl: ACL_PUBLIC, params: ['dc'], consulParams: ['dc'] },
+  { method: 'GET', path: '/v1/status/peers', handler: peers, acl: ACL_PUBLIC, params: ['dc'], consulParams: ['dc'] },
 ];

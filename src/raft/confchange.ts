@@ -1,7 +1,7 @@
 // Single-server membership changes: applying one ConfChange to a ConfState,
 // validating it, and its (rare, so JSON) encoding inside a log entry.
 
-import { ConfChangeError } from '../errors.js';
+import { ConfChangeError } from './errors.js';
 import { ConfChangeType, type ConfChange, type ConfState, type Member, type NodeId, type SnapshotMeta } from './types.js';
 
 export function voterIds(conf: ConfState): NodeId[] {

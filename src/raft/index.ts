@@ -13,3 +13,5 @@ export {
   isVoter,
   voterIds,
 } from './confchange.js';
+export { ConfChangeError, NotLeaderError, ProposalDroppedError, RaftError, RaftUsageError, type RaftErrorKind } from './errors.js';
+export { MajorityConfig, hasQuorum, quorumOf, type QuorumConfig, type VoteResult } from './quorum.js';

@@ -3,7 +3,7 @@
 // history of configurations the log contains (a server uses its latest one).
 
 import { applyConfChange, decodeConfChange } from './confchange.js';
-import { RaftUsageError } from '../errors.js';
+import { RaftUsageError } from './errors.js';
 import { EntryType, type ConfState, type Entry, type Snapshot, type SnapshotMeta } from './types.js';
 
 export class RaftLog {

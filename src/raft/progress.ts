@@ -135,10 +135,3 @@ export class Progress {
     }
   }
 }
-
-/** The highest value that a majority of `values` have reached (0 for none). */
-export function quorumValue(values: number[]): number {
-  if (values.length === 0) return 0;
-  const sorted = values.slice().sort((a, b) => b - a);
-  return sorted[Math.floor(sorted.length / 2)];
-}

@@ -2,10 +2,11 @@
 // clocks, no Math.random. The caller feeds it ticks, messages and proposals,
 // and acts on the Ready batches it returns (persist, send, apply, advance).
 
-import { ConfChangeError, NotLeaderError, ProposalDroppedError, RaftUsageError } from '../errors.js';
+import { ConfChangeError, NotLeaderError, ProposalDroppedError, RaftUsageError } from './errors.js';
 import { encodeConfChange, findMember, isVoter, validateConfChange, voterIds } from './confchange.js';
 import { RaftLog } from './log.js';
-import { Progress, ProgressState, quorumValue } from './progress.js';
+import { Progress, ProgressState } from './progress.js';
+import { quorumOf, type QuorumConfig } from './quorum.js';
 import {
   EntryType,
   MessageType,
@@ -39,6 +40,10 @@ export interface UnsafeKnobs {
   readIndexBeforeTermCommit?: boolean;
   /** Serve lease reads without checking the lease. */
   leaseWithoutCheck?: boolean;
+  /** Let every role, not only the leader, send before the persist: a follower acknowledges appends before its fsync. */
+  earlySendAllRoles?: boolean;
+  /** Send every message before anything is persisted, vote grants included. */
+  sendAllBeforePersist?: boolean;
 }
 
 export interface RaftOptions {
@@ -59,6 +64,14 @@ export interface RaftOptions {
   maxCommittedSizePerReady?: number;
   /** Ticks a lease lasts after the heartbeat round that confirmed it; below electionTicks. */
   leaseTicks?: number;
+  /**
+   * Ticks after hearing from its leader during which a voter refuses (pre-)votes
+   * (check-quorum's promise, on which the leader's lease rests): above
+   * leaseTicks, at most electionTicks (the default). Shorter lets a follower
+   * whose link to the leader broke campaign sooner (see leaderUnreachable); it
+   * must exceed the lease by the clock drift the deployment allows.
+   */
+  voteRefusalTicks?: number;
   random: RandomSource;
   /** Persisted state to start from. */
   hardState?: HardState;
@@ -124,6 +137,9 @@ export class RaftNode {
   private readonly maxUncommittedSize: number;
   private readonly maxCommittedSizePerReady: number;
   private readonly leaseTicks: number;
+  private readonly voteRefusalTicks: number;
+  /** Set by leaderUnreachable until the term changes: an unanswered pre-vote is asked again soon, not after a full timeout. */
+  private fastRetryTicks = 0;
   private readonly random: RandomSource;
   private readonly unsafe: UnsafeKnobs;
 
@@ -134,6 +150,8 @@ export class RaftNode {
 
   private prs = new Map<NodeId, Progress>();
   private votes = new Map<NodeId, boolean>();
+  private quorumFor: ConfState | undefined;
+  private quorumCache: QuorumConfig | undefined;
   private leadTransferee: NodeId = NO_NODE;
   private uncommittedSize = 0;
   /** Appended by proposals since the last broadcast; sent in one batch at ready(). */
@@ -166,6 +184,10 @@ export class RaftNode {
     this.maxCommittedSizePerReady = opts.maxCommittedSizePerReady ?? 4 * 1024 * 1024;
     this.leaseTicks = opts.leaseTicks ?? this.electionTicks - 1;
     if (this.leaseTicks >= this.electionTicks) throw new RaftUsageError('leaseTicks must be below electionTicks');
+    this.voteRefusalTicks = opts.voteRefusalTicks ?? this.electionTicks;
+    if (this.voteRefusalTicks <= this.leaseTicks || this.voteRefusalTicks > this.electionTicks) {
+      throw new RaftUsageError('voteRefusalTicks must be above leaseTicks and at most electionTicks');
+    }
     this.random = opts.random;
     this.unsafe = opts.unsafe ?? {};
 
@@ -184,6 +206,21 @@ export class RaftNode {
 
   conf(): ConfState {
     return this.log.latestConf();
+  }
+
+  /** The quorum rule of the latest configuration (rebuilt only when the configuration changes). */
+  private quorum(): QuorumConfig {
+    const conf = this.conf();
+    if (conf !== this.quorumFor) {
+      this.quorumFor = conf;
+      this.quorumCache = quorumOf(conf);
+    }
+    return this.quorumCache!;
+  }
+
+  /** Whether this node's own acknowledgement is a quorum (a lone voter): nothing to wait for. */
+  private selfIsQuorum(): boolean {
+    return this.quorum().isQuorum([this.id]);
   }
 
   /** Can this node become leader: a voter in its own latest configuration. */
@@ -237,7 +274,7 @@ export class RaftNode {
   leaseReadIndex(): number | undefined {
     if (this.role !== Role.Leader) return undefined;
     if (!this.committedInCurrentTerm() && !this.unsafe.readIndexBeforeTermCommit) return undefined;
-    if (voterIds(this.conf()).length === 1 && this.promotable()) return this.log.committed;
+    if (this.selfIsQuorum()) return this.log.committed;
     return this.leaseValid() ? this.log.committed : undefined;
   }
 
@@ -270,10 +307,10 @@ export class RaftNode {
   proposeConfChange(cc: ConfChange): { index: number; term: number } {
     this.checkCanPropose(0);
     if (!this.committedInCurrentTerm()) {
-      throw new ConfChangeError('the leader has not yet committed an entry of its term; retry shortly');
+      throw new ConfChangeError('the leader has not yet committed an entry of its term; retry shortly', true);
     }
     if (this.log.latestConfIndex() > this.log.committed) {
-      throw new ConfChangeError('another membership change is still pending');
+      throw new ConfChangeError('another membership change is still pending', true);
     }
     validateConfChange(this.conf(), cc);
     const index = this.appendEntry(EntryType.ConfChange, encodeConfChange(cc));
@@ -337,8 +374,18 @@ export class RaftNode {
    */
   leaderUnreachable(): void {
     if (this.role !== Role.Follower || this.leader === NO_NODE) return;
-    const soon = this.electionTicks + Math.floor(this.random() * Math.max(1, Math.ceil(this.electionTicks / 4)));
+    // Campaign once every voter's refusal window has surely passed (two ticks of margin, for the others
+    // heard the leader's last heartbeat a little after us), staggered by rank among the surviving voters so
+    // two of them rarely split the vote (with three servers, the two survivors need each other's vote), and a
+    // little random spread for ties in rank (rank is only known from a configuration we may not share yet).
+    const survivors = voterIds(this.conf()).filter((id) => id !== this.leader).sort();
+    const rank = Math.max(0, survivors.indexOf(this.id));
+    // Wider than a heartbeat interval: the survivors' clocks started from messages up to one heartbeat apart.
+    const stagger = Math.max(this.heartbeatTicks + 2, Math.ceil(this.electionTicks / 10));
+    const soon = this.voteRefusalTicks + 2 + rank * stagger + Math.floor(this.random() * 2);
     if (soon < this.randomizedElectionTimeout) this.randomizedElectionTimeout = soon;
+    // A voter that heard the leader a little later than us ignores our pre-vote for a few ticks more.
+    this.fastRetryTicks = Math.max(2, Math.ceil(this.electionTicks / 10));
   }
 
   /** Forget log entries up to `index`: the caller has a snapshot of the state machine there. */
@@ -413,12 +460,15 @@ export class RaftNode {
     const rd: Ready = {
       entries: this.log.unstableEntries(),
       committedEntries: this.log.nextCommittedEntries(this.maxCommittedSizePerReady),
+      messagesBeforePersist: [],
       messages: this.msgs,
       readStates: this.readStates,
+      mustSync: false,
     };
     if (this.log.pendingSnapshot) rd.snapshot = this.log.pendingSnapshot;
     const hs = this.hardState();
     if (!sameHardState(hs, this.prevHardState)) rd.hardState = hs;
+    this.durabilityPolicy(rd, hs);
     const ss = this.softState();
     if (ss.leader !== this.prevSoftState.leader || ss.role !== this.prevSoftState.role) rd.softState = ss;
 
@@ -431,6 +481,27 @@ export class RaftNode {
     this.prevSoftState = ss;
     this.readyOutstanding = rd;
     return rd;
+  }
+
+  /**
+   * What must be durable before what leaves (etcd's MustSync and the leader's
+   * early send, Raft thesis 10.2.1). A vote or a term is a promise: messages
+   * leave only once it is on disk. So is a follower's log: it acknowledges an
+   * append only once the entries are on disk. The leader may send its appends
+   * and heartbeats while its own entries are written (it counts itself only
+   * for what advance() reports durable), provided its term and vote already
+   * are. Only the commit index moved: no fsync (a restart that finds an older
+   * commit relearns it from the leader).
+   */
+  private durabilityPolicy(rd: Ready, hs: HardState): void {
+    const promiseChanged = hs.term !== this.prevHardState.term || hs.vote !== this.prevHardState.vote;
+    rd.mustSync = rd.snapshot !== undefined || rd.entries.length > 0 || promiseChanged;
+    const early = this.unsafe.sendAllBeforePersist
+      || (!promiseChanged && (this.role === Role.Leader || this.unsafe.earlySendAllRoles === true));
+    if (early) {
+      rd.messagesBeforePersist = rd.messages;
+      rd.messages = [];
+    }
   }
 
   /** The caller has persisted, sent and applied what `rd` asked for. */
@@ -466,6 +537,7 @@ export class RaftNode {
     this.electionElapsed = 0;
     this.heartbeatElapsed = 0;
     this.randomizedElectionTimeout = this.electionTicks + Math.floor(this.random() * this.electionTicks);
+    this.fastRetryTicks = 0;
     this.leadTransferee = NO_NODE;
     this.votes.clear();
     this.uncommittedSize = 0;
@@ -538,7 +610,8 @@ export class RaftNode {
 
   private tickElection(): void {
     this.electionElapsed++;
-    if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
+    const timeout = this.role === Role.PreCandidate && this.fastRetryTicks > 0 ? this.fastRetryTicks : this.randomizedElectionTimeout;
+    if (this.promotable() && this.electionElapsed >= timeout) {
       this.electionElapsed = 0;
       this.hup(false);
     }
@@ -564,14 +637,13 @@ export class RaftNode {
 
   /** Did a quorum of voters talk to us since the last check? Resets the marks. */
   private quorumActive(): boolean {
-    const voters = voterIds(this.conf());
-    let active = 0;
-    for (const id of voters) {
-      const pr = this.prs.get(id);
-      if (id === this.id || pr?.recentActive) active++;
+    const active = [this.id];
+    for (const [id, pr] of this.prs) {
+      if (id === this.id) continue;
+      if (pr.recentActive) active.push(id);
+      pr.recentActive = false;
     }
-    for (const [id, pr] of this.prs) if (id !== this.id) pr.recentActive = false;
-    return active >= Math.floor(voters.length / 2) + 1;
+    return this.quorum().isQuorum(active);
   }
 
   /**
@@ -581,8 +653,8 @@ export class RaftNode {
    */
   private inLease(): boolean {
     if (!this.checkQuorum) return false;
-    if (this.leader !== NO_NODE) return this.electionElapsed < this.electionTicks;
-    return this.ticks < this.electionTicks;
+    if (this.leader !== NO_NODE) return this.electionElapsed < this.voteRefusalTicks;
+    return this.ticks < this.voteRefusalTicks;
   }
 
   // ---------------------------------------------------------------- elections
@@ -619,18 +691,7 @@ export class RaftNode {
 
   private poll(from: NodeId, granted: boolean): 'won' | 'lost' | 'pending' {
     if (!this.votes.has(from)) this.votes.set(from, granted);
-    const voters = voterIds(this.conf());
-    const quorum = Math.floor(voters.length / 2) + 1;
-    let yes = 0;
-    let no = 0;
-    for (const id of voters) {
-      const v = this.votes.get(id);
-      if (v === true) yes++;
-      else if (v === false) no++;
-    }
-    if (yes >= quorum) return 'won';
-    if (no >= quorum) return 'lost';
-    return 'pending';
+    return this.quorum().voteResult((id) => this.votes.get(id));
   }
 
   private handleVoteRequest(m: Message): void {
@@ -890,9 +951,7 @@ export class RaftNode {
 
   /** Advance the commit index to what a quorum of voters holds. Returns whether it moved. */
   private maybeCommit(): boolean {
-    const voters = voterIds(this.conf());
-    const matches = voters.map((id) => this.prs.get(id)?.match ?? 0);
-    const index = quorumValue(matches);
+    const index = this.quorum().committedIndex((id) => this.prs.get(id)?.match);
     if (index <= this.log.committed) return false;
     // Figure 8: only an entry of the current term is committed by counting replicas.
     if (this.log.term(index) !== this.term && !this.unsafe.commitPreviousTermByCounting) return false;
@@ -929,7 +988,7 @@ export class RaftNode {
       return;
     }
     const index = this.log.committed;
-    if (voterIds(this.conf()).length === 1 && this.promotable()) {
+    if (this.selfIsQuorum()) {
       this.answerRead(from, context, index);
       return;
     }
@@ -969,13 +1028,12 @@ export class RaftNode {
       m.round = this.round;
       this.msgs.push(m);
     }
-    if (voterIds(this.conf()).length === 1) this.releaseConfirmedReads();
+    if (this.selfIsQuorum()) this.releaseConfirmedReads();
     return this.round;
   }
 
   private quorumAckedRound(): number {
-    const rounds = voterIds(this.conf()).map((id) => (id === this.id ? this.round : this.prs.get(id)?.ackedRound ?? 0));
-    return quorumValue(rounds);
+    return this.quorum().committedIndex((id) => (id === this.id ? this.round : this.prs.get(id)?.ackedRound));
   }
 
   private releaseConfirmedReads(): void {

@@ -134,11 +134,19 @@ export interface ReadState {
 }
 
 /**
- * What the caller must do, in this order: persist `snapshot` (if any), then
- * `entries` (replacing any stored entries at or after entries[0].index), then
- * `hardState` (if any), durably; then send `messages`; apply
- * `committedEntries` in order; serve `readStates` once applied reaches their
- * index; finally call advance(ready).
+ * What the caller must do, in this order:
+ * 1. send `messagesBeforePersist` (they may leave at once);
+ * 2. persist `snapshot` (if any), then `entries` (replacing any stored entries
+ *    at or after entries[0].index), then `hardState` (if any), in one write,
+ *    made durable (fsync) before going on when `mustSync`; without it the
+ *    write may stay in the page cache (a later synced write covers it);
+ * 3. send `messages` (only now: they depend on what step 2 made durable);
+ * 4. apply `committedEntries` in order (they are committed and already durable
+ *    here, so this may overlap step 2); serve `readStates` once applied
+ *    reaches their index;
+ * 5. call advance(ready).
+ * The core decides the policy (raft.ts durabilityPolicy); drivers and the
+ * simulator obey these fields and decide nothing themselves.
  */
 export interface Ready {
   softState?: SoftState;
@@ -146,8 +154,13 @@ export interface Ready {
   snapshot?: Snapshot;
   entries: Entry[];
   committedEntries: Entry[];
+  /** Messages that may leave before this Ready is persisted: a leader's appends and heartbeats once its term and vote are durable. */
+  messagesBeforePersist: Message[];
+  /** Messages that leave only after the persist: votes, append responses, anything resting on this Ready's hard state or entries. */
   messages: Message[];
   readStates: ReadState[];
+  /** The persist must be durable before `messages` leave and before advance(): entries, a snapshot, or a new term or vote. */
+  mustSync: boolean;
 }
 
 /** An injected source of randomness in [0, 1): the core never calls Math.random. */

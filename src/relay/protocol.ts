@@ -36,7 +36,7 @@ export interface PullHeader {
 }
 
 function bad(what: string): KonsulError {
-  return new KonsulError('KONSUL_ERR_BAD_REQUEST', `malformed ${what}`, 400);
+  return new KonsulError('KONSUL_ERR_BAD_REQUEST', `malformed ${what}`, 'invalid');
 }
 
 export function encodeJson(value: unknown): Buffer {

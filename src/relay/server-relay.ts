@@ -1,9 +1,10 @@
-// A server's duties toward client agents: feed them the committed log (a
-// RelayServer over the Raft log, the leader stepping aside while other servers
-// can), carry their requests to the leader (registration, writes, read
-// indexes), and keep the leader's ClientTracker from the relays' liveness
-// reports. A client is never a Raft member: it is a member record
-// (server=false) and a catalog node, nothing more.
+// A server's relay: feeds client agents the committed log (a RelayServer over
+// the Raft log, the leader stepping aside while other servers can), passes
+// relays' liveness reports on to the leader, and keeps the leader's
+// ClientTracker from them. A client is never a Raft member: it is a member
+// record (server=false) and a catalog node, nothing more. The requests come
+// typed from the agent's peer-request table (src/agent/peer-requests.ts); the
+// agent's client duties (src/agent/clients.ts) wire this in.
 
 import { KonsulError } from '../errors.js';
 import { EntryType, type RaftNode } from '../raft/index.js';
@@ -12,16 +13,12 @@ import type { StateSnapshot } from '../storage/index.js';
 import type { TransportLogger } from '../transport/index.js';
 import type { RelayCandidate } from './cursor.js';
 import type { CommittedView, RelayEntry } from './feed.js';
-import { RELAY_HELLO, RELAY_REPORT, encodeJson } from './protocol.js';
+import type { PullRequest } from './protocol.js';
 import { RelayServer } from './server.js';
 import { ClientTracker, type RelayReport } from './tracker.js';
 
 /** Catalog node meta naming a client that relays to other clients, and where. */
 export const RELAY_META_KEY = 'konsul-relay';
-
-export const CLIENT_JOIN = 'client-join';
-export const CLIENT_PROPOSE = 'client-propose';
-export const CLIENT_READ_INDEX = 'client-read-index';
 
 export interface ServerRelayOptions {
   selfId: string;
@@ -37,16 +34,8 @@ export interface ServerRelayOptions {
   addressOf: (id: string) => string | undefined;
   /** Is this server heard from recently (for the leader: is that relay alive)? */
   recentlyHeard: (id: string) => boolean;
-  /** Calls a method on the leader (here when this server leads). */
-  onLeader: (method: string, body: Buffer) => Promise<Uint8Array>;
-  /** Sends a request to a node. */
-  request: (nodeId: string, method: string, body: Uint8Array, timeoutMs: number) => Promise<Buffer>;
-  /** The handlers of the client requests that run on the leader. */
-  leaderHandlers: {
-    join(info: { id: string; raftAddress: string; httpAddress: string }): Promise<void>;
-    propose(body: Buffer): Promise<Uint8Array>;
-    readIndex(consistent: boolean): Promise<number>;
-  };
+  /** Sends reports to the leader (a relay-report request); rejects when it could not. */
+  sendReports: (leader: string, reports: RelayReport[]) => Promise<void>;
 }
 
 /** The Raft log's committed (and applied) part, as a relay sees it. */
@@ -125,53 +114,36 @@ export class ServerRelay {
     return out;
   }
 
-  /** Handles the client-facing requests, or returns undefined for other methods. */
-  handle(method: string, body: Buffer): Promise<Uint8Array> | undefined {
-    const raft = this.opts.raft();
-    const leading = raft.leader === this.opts.selfId;
-    const relayed = this.relay.handle(method, body);
-    if (relayed) return relayed;
-    switch (method) {
-      case RELAY_HELLO:
-        return Promise.resolve(encodeJson({ relays: this.relays(), leader: this.leader() ?? null }));
-      case RELAY_REPORT:
-        return this.onReport(body);
-      case CLIENT_JOIN:
-        return leading ? this.opts.leaderHandlers.join(parseJson(body)).then(() => encodeJson({ ok: true })) : this.opts.onLeader(method, body);
-      case CLIENT_PROPOSE:
-        return leading ? this.opts.leaderHandlers.propose(body) : this.opts.onLeader(method, body);
-      case CLIENT_READ_INDEX: {
-        const { consistent } = parseJson<{ consistent?: boolean }>(body);
-        return this.opts.leaderHandlers.readIndex(consistent === true).then((index) => encodeJson({ index }));
-      }
-      default:
-        return undefined;
-    }
+  /** relay-pull: committed entries for a subscriber. */
+  pull(req: PullRequest): Promise<Uint8Array> {
+    return this.relay.pull(req);
   }
 
-  /** Reports from relay clients (or, on the leader, from servers): applied here on the leader, passed on otherwise. */
-  private async onReport(body: Buffer): Promise<Uint8Array> {
-    const { reports } = parseJson<{ reports: RelayReport[] }>(body);
-    if (!Array.isArray(reports)) throw new KonsulError('KONSUL_ERR_BAD_REQUEST', 'malformed relay report', 400);
-    for (const r of reports) {
-      if (typeof r?.relay !== 'string' || !Array.isArray(r.alive) || !Array.isArray(r.gone)) {
-        throw new KonsulError('KONSUL_ERR_BAD_REQUEST', 'malformed relay report', 400);
-      }
-    }
+  /** relay-snapshot: the next chunk of a snapshot session. */
+  snapshotChunk(session: string): Promise<Uint8Array> {
+    return this.relay.snapshotChunk(session);
+  }
+
+  /** relay-hello: where a client may subscribe, and the leader. */
+  hello(): { relays: RelayCandidate[]; leader: { id: string; address: string } | null } {
+    return { relays: this.relays(), leader: this.leader() ?? null };
+  }
+
+  /** relay-report from relay clients (or, on the leader, from servers): applied here on the leader, passed on otherwise. */
+  receiveReports(reports: RelayReport[]): void {
     if (this.opts.raft().leader === this.opts.selfId) {
       const now = performance.now();
       for (const r of reports) this.tracker.apply(r, now);
     } else {
       this.childReports.push(...reports);
     }
-    return encodeJson({ ok: true });
   }
 
   /** This server's own report, with the ones relay clients sent it, to the leader (or applied here on the leader). */
   private async report(own: RelayReport): Promise<void> {
     const raft = this.opts.raft();
     const leader = raft.leader;
-    if (leader === '') throw new KonsulError('KONSUL_ERR_NOT_LEADER', 'no leader to report to', 503);
+    if (leader === '') throw new KonsulError('KONSUL_ERR_NOT_LEADER', 'no leader to report to', 'unavailable');
     // A new leader knows nothing yet: tell it every subscriber.
     if (leader !== this.lastReportedLeader) {
       own = { relay: own.relay, alive: [...this.relay.feed.subscribers.keys()], gone: own.gone, full: true };
@@ -184,7 +156,7 @@ export class ServerRelay {
       return;
     }
     try {
-      await this.opts.request(leader, RELAY_REPORT, encodeJson({ reports }), 2000);
+      await this.opts.sendReports(leader, reports);
       this.lastReportedLeader = leader;
     } catch (error) {
       this.childReports.unshift(...reports.slice(1));
@@ -210,13 +182,5 @@ export class ServerRelay {
   /** The leader's view of a client node: alive, dead, or undefined when no relay reported it since this leader began. */
   clientAlive(id: string): boolean | undefined {
     return this.tracker.alive(id, performance.now());
-  }
-}
-
-function parseJson<T>(body: Buffer): T {
-  try {
-    return JSON.parse(body.toString('utf8')) as T;
-  } catch {
-    throw new KonsulError('KONSUL_ERR_BAD_REQUEST', 'malformed client request', 400);
   }
 }

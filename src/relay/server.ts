@@ -12,7 +12,7 @@ import type { TransportLogger } from '../transport/index.js';
 import type { RelayCandidate } from './cursor.js';
 import { RelayFeed, type CommittedView, type LivenessReport } from './feed.js';
 import {
-  RELAY_PULL, RELAY_SNAPSHOT, decodePullRequest, encodePullAnswer, encodeSnapshotChunk, type PullHeader, type PullRequest,
+  encodePullAnswer, encodeSnapshotChunk, type PullHeader, type PullRequest,
 } from './protocol.js';
 
 export interface RelayServerOptions {
@@ -82,13 +82,6 @@ export class RelayServer {
     this.sessions.clear();
   }
 
-  /** Handles a relay request, or returns undefined for any other method. */
-  handle(method: string, body: Buffer): Promise<Uint8Array> | undefined {
-    if (method === RELAY_PULL) return this.pull(body);
-    if (method === RELAY_SNAPSHOT) return this.snapshotChunk(body);
-    return undefined;
-  }
-
   /** The commit index moved: answer the pulls waiting for it. */
   notify(): void {
     if (this.waiting.length === 0) return;
@@ -117,9 +110,9 @@ export class RelayServer {
     }
   }
 
-  private pull(body: Buffer): Promise<Uint8Array> {
-    if (this.stopped) return Promise.reject(new KonsulError('KONSUL_ERR_STOPPED', 'relay stopped', 503));
-    const req = decodePullRequest(body);
+  /** relay-pull (decoded by the peer-request table): answers at once, or holds the pull until there is something new. */
+  pull(req: PullRequest): Promise<Uint8Array> {
+    if (this.stopped) return Promise.reject(new KonsulError('KONSUL_ERR_STOPPED', 'relay stopped', 'unavailable'));
     this.counters.pulls++;
     this.checkAccepting();
     const commit = this.opts.view.commitIndex();
@@ -151,8 +144,9 @@ export class RelayServer {
     return encodePullAnswer(header, entries);
   }
 
-  private async snapshotChunk(body: Buffer): Promise<Uint8Array> {
-    let sessionId = body.toString('utf8');
+  /** relay-snapshot: the next chunk of a session ('' opens one). */
+  async snapshotChunk(session0: string): Promise<Uint8Array> {
+    let sessionId = session0;
     let session = this.sessions.get(sessionId);
     if (sessionId === '') {
       const image = this.opts.snapshot();
@@ -160,7 +154,7 @@ export class RelayServer {
       session = { image, iterator: image[Symbol.asyncIterator](), lastUsed: performance.now() };
       this.sessions.set(sessionId, session);
     }
-    if (!session) throw new KonsulError('KONSUL_ERR_NOT_FOUND', 'no such snapshot session (it expired); start again', 404);
+    if (!session) throw new KonsulError('KONSUL_ERR_NOT_FOUND', 'no such snapshot session (it expired); start again', 'not-found');
     session.lastUsed = performance.now();
     const next = await session.iterator.next();
     if (next.done) {

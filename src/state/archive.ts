@@ -16,7 +16,8 @@
 // is read, in one pass over one read transaction.
 
 import { createHash, type Hash } from 'node:crypto';
-import { KonsulError } from '../errors.js';
+import { KonsulError, SnapshotFailedError } from '../errors.js';
+import { ChunkedReader } from '../chunked-reader.js';
 import { SnapshotDecoder } from '../storage/snapshot-format.js';
 
 export const ARCHIVE_MAGIC = Buffer.from('KONSULSNAP', 'latin1');
@@ -61,7 +62,7 @@ export interface ParsedArchive {
 /** The bytes are not a whole, intact archive (400 over HTTP, exit 1 in the CLI). */
 export class ArchiveError extends KonsulError {
   constructor(message: string) {
-    super('KONSUL_ERR_BAD_SNAPSHOT', `invalid snapshot archive: ${message}`, 400);
+    super('KONSUL_ERR_BAD_SNAPSHOT', `invalid snapshot archive: ${message}`, 'invalid');
     this.name = 'ArchiveError';
   }
 }
@@ -101,7 +102,7 @@ export async function* writeArchive(header: ArchiveHeader, state: AsyncIterable<
   }
   const decoded = decoder.end();
   if (decoded.appliedIndex !== header.index) {
-    throw new KonsulError('KONSUL_ERR_SNAPSHOT', `the state stream is at index ${decoded.appliedIndex}, the header says ${header.index}`, 500);
+    throw new SnapshotFailedError(`the state stream is at index ${decoded.appliedIndex}, the header says ${header.index}`);
   }
   const trailer: ArchiveTrailer = { bodyBytes, records: decoded.records, tables: counter.tables };
   const tail = emit(Buffer.concat([u32(0), jsonBlock(trailer)]));
@@ -130,9 +131,7 @@ type Stage = 'preamble' | 'headerLength' | 'header' | 'frameLength' | 'frame' | 
  */
 export class ArchiveParser {
   private stage: Stage = 'preamble';
-  private need = PREAMBLE_BYTES;
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
+  private readonly reader = new ChunkedReader(PREAMBLE_BYTES);
   private readonly hash: Hash = createHash('sha256');
   private readonly counter = new TableCounter();
   private readonly decoder = new SnapshotDecoder(this.counter);
@@ -156,21 +155,17 @@ export class ArchiveParser {
     if (chunk.byteLength === 0) return;
     if (this.stage === 'done') throw new ArchiveError('bytes after the checksum');
     this.size += chunk.byteLength;
-    this.pending.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-    this.pendingBytes += chunk.byteLength;
-    if (this.pendingBytes < this.need) return;
-    let buf = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
-    let at = 0;
-    while (buf.length - at >= this.need) {
-      const item = buf.subarray(at, at + this.need);
-      at += this.need;
-      this.consume(item);
-      if ((this.stage as Stage) === 'done' && at < buf.length) throw new ArchiveError('bytes after the checksum');
-    }
-    buf = buf.subarray(at);
-    this.pending = buf.length > 0 ? [buf] : [];
-    this.pendingBytes = buf.length;
+    this.reader.push(chunk, this.take);
   }
+
+  /** One item of the current stage, once `reader.need` bytes are there. */
+  private readonly take = (buf: Buffer, at: number): number => {
+    const size = this.reader.need;
+    if (buf.length - at < size) return 0;
+    this.consume(buf.subarray(at, at + size));
+    if ((this.stage as Stage) === 'done' && at + size < buf.length) throw new ArchiveError('bytes after the checksum');
+    return size;
+  };
 
   end(): ParsedArchive {
     if (this.stage !== 'done') {
@@ -201,7 +196,8 @@ export class ArchiveParser {
       case 'preamble':
         if (!item.subarray(0, ARCHIVE_MAGIC.length).equals(ARCHIVE_MAGIC)) throw new ArchiveError('not a konsul snapshot (bad magic number)');
         if (item[ARCHIVE_MAGIC.length] !== ARCHIVE_VERSION) {
-          throw new ArchiveError(`format version ${item[ARCHIVE_MAGIC.length]} is not one this konsul reads (${ARCHIVE_VERSION})`);
+          const v = item[ARCHIVE_MAGIC.length]!;
+          throw new ArchiveError(`format version ${v} is not one this konsul reads (${ARCHIVE_VERSION})${v > ARCHIVE_VERSION ? ': the archive was written by a newer konsul' : ''}`);
         }
         return this.next('headerLength', 4);
       case 'headerLength':
@@ -264,7 +260,7 @@ export class ArchiveParser {
 
   private next(stage: Stage, need: number): void {
     this.stage = stage;
-    this.need = need;
+    this.reader.need = need;
   }
 
   private jsonLength(item: Buffer, what: string): number {

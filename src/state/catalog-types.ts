@@ -23,7 +23,24 @@ export interface ServiceWeights {
   warning: number;
 }
 
-export interface CatalogService {
+/**
+ * Registration fields konsul keeps and returns exactly as given, though it
+ * has no service mesh: a proxy's Kind and Proxy block, Connect, the service's
+ * TaggedAddresses, SocketPath and Locality. Absent when not given.
+ */
+export interface ServiceExtras {
+  kind?: string;
+  proxy?: Record<string, unknown>;
+  connect?: Record<string, unknown>;
+  taggedAddresses?: Record<string, unknown>;
+  socketPath?: string;
+  locality?: Record<string, unknown>;
+}
+
+/** The ServiceExtras keys, in the order records hold them. */
+export const SERVICE_EXTRA_KEYS = ['kind', 'proxy', 'connect', 'taggedAddresses', 'socketPath', 'locality'] as const;
+
+export interface CatalogService extends ServiceExtras {
   node: string;
   id: string;
   service: string;

@@ -13,7 +13,7 @@
 
 import type { StateReader, StateWriter } from '../storage/index.js';
 import {
-  NODE_HEALTH_CHECK_ID, NODE_HEALTH_CHECK_NAME, worstStatus,
+  NODE_HEALTH_CHECK_ID, NODE_HEALTH_CHECK_NAME, SERVICE_EXTRA_KEYS, worstStatus,
   type CatalogCheck, type CatalogNode, type CatalogReader, type CatalogService, type HealthStatus, type ServiceInstance,
 } from './catalog-types.js';
 import { TopicWatchers } from './watchers.js';
@@ -35,6 +35,11 @@ export type CatalogOp =
   | { op: 'deregister-node'; node: string }
   /** The leader's node-level check for `node` (ignored when the node is not in the catalog). */
   | { op: 'node-health'; node: string; status: HealthStatus; output: string }
+  // api branch (issue 18): PUT /v1/catalog/register and /v1/catalog/deregister, merged into the node's entry on apply.
+  /** Upsert the node (unless skipNodeUpdate and it exists), one service, and checks; the rest of the node stays. */
+  | { op: 'register'; node: NodeInput; skipNodeUpdate: boolean; service?: ServiceInput; checks: CheckInput[] }
+  /** Remove one service (and its checks) or one check from a node. */
+  | { op: 'deregister'; node: string; serviceId?: string; checkId?: string }
   // scale: incremental changes, one service or check each; their cost does not grow with the node's other services.
   /** Adds or replaces one service with the checks given (and removes the checks named in deleteChecks); writes the node record if it changed. */
   | { op: 'service-put'; node: NodeInput; service: ServiceInput; checks: CheckInput[]; deleteChecks: string[] }
@@ -91,6 +96,31 @@ export function catalogOpProblem(value: unknown): string | undefined {
     }
     case 'deregister-node':
       return nameProblem(value.node, 'node', MAX_NODE_NAME);
+    case 'register': {
+      const nodeProblem = nodeInputProblem(value.node);
+      if (nodeProblem) return `node: ${nodeProblem}`;
+      if (typeof value.skipNodeUpdate !== 'boolean') return 'skipNodeUpdate must be a boolean';
+      if (value.service !== undefined) {
+        const p = serviceInputProblem(value.service);
+        if (p) return `service: ${p}`;
+      }
+      if (!Array.isArray(value.checks)) return 'checks must be an array';
+      const ids = new Set<string>();
+      for (const c of value.checks as unknown[]) {
+        const p = checkInputProblem(c);
+        if (p) return `check: ${p}`;
+        const id = (c as CheckInput).checkId;
+        if (id === NODE_HEALTH_CHECK_ID) return `check id ${NODE_HEALTH_CHECK_ID} is the leader's`;
+        if (ids.has(id)) return `check id ${JSON.stringify(id)} repeats`;
+        ids.add(id);
+      }
+      return undefined;
+    }
+    case 'deregister':
+      return nameProblem(value.node, 'node', MAX_NODE_NAME)
+        ?? (value.serviceId === undefined ? undefined : nameProblem(value.serviceId, 'serviceId', MAX_ID_BYTES))
+        ?? (value.checkId === undefined ? undefined : nameProblem(value.checkId, 'checkId', MAX_ID_BYTES))
+        ?? (value.serviceId !== undefined && value.checkId !== undefined ? 'serviceId and checkId cannot both be set' : undefined);
     case 'node-health':
       return nameProblem(value.node, 'node', MAX_NODE_NAME)
         ?? (STATUSES.has(value.status as string) ? undefined : 'status must be passing, warning or critical')
@@ -176,7 +206,26 @@ function serviceInputProblem(v: unknown): string | undefined {
     ?? (Number.isInteger(v.port) && (v.port as number) >= 0 && (v.port as number) <= 65535 ? undefined : 'port must be 0-65535')
     ?? stringMapProblem(v.meta, 'meta')
     ?? (isObject(w) && weight(w.passing) && weight(w.warning) ? undefined : 'weights must be integers 0-65535')
-    ?? (typeof v.enableTagOverride === 'boolean' ? undefined : 'enableTagOverride must be a boolean');
+    ?? (typeof v.enableTagOverride === 'boolean' ? undefined : 'enableTagOverride must be a boolean')
+    ?? serviceExtrasProblem(v);
+}
+
+/** Consul's service kinds ('' is a plain service). */
+export const SERVICE_KINDS: ReadonlySet<string> = new Set(['', 'connect-proxy', 'mesh-gateway', 'terminating-gateway', 'ingress-gateway', 'api-gateway']);
+
+// api branch (issue 18): the registration fields kept as given.
+function serviceExtrasProblem(v: Record<string, unknown>): string | undefined {
+  if (v.kind !== undefined && (typeof v.kind !== 'string' || !SERVICE_KINDS.has(v.kind))) return 'kind is not a Consul service kind';
+  if (v.socketPath !== undefined) {
+    const p = textProblem(v.socketPath, 'socketPath');
+    if (p) return p;
+  }
+  for (const key of ['proxy', 'connect', 'taggedAddresses', 'locality'] as const) {
+    if (v[key] === undefined) continue;
+    if (!isObject(v[key])) return `${key} must be an object`;
+    if (Buffer.byteLength(JSON.stringify(v[key]), 'utf8') > MAX_TEXT_BYTES) return `${key} is over ${MAX_TEXT_BYTES} bytes`;
+  }
+  return undefined;
 }
 
 function checkInputProblem(v: unknown): string | undefined {
@@ -208,11 +257,16 @@ function nodeRecord(n: NodeInput, createIndex: number, modifyIndex: number): Cat
 }
 
 function serviceRecord(node: string, s: ServiceInput, createIndex: number, modifyIndex: number): CatalogService {
-  return {
+  const record: CatalogService = {
     node, id: s.id, service: s.service, tags: [...s.tags], address: s.address, port: s.port, meta: sortedMap(s.meta),
     weights: { passing: s.weights.passing, warning: s.weights.warning }, enableTagOverride: s.enableTagOverride,
     createIndex, modifyIndex,
   };
+  // Only the fields given, in a fixed order: a record without them is the same JSON as before they existed.
+  for (const key of SERVICE_EXTRA_KEYS) {
+    if (s[key] !== undefined) (record as unknown as Record<string, unknown>)[key] = s[key];
+  }
+  return record;
 }
 
 function checkRecord(
@@ -477,6 +531,12 @@ export class Catalog implements CatalogReader {
         this.bump(txn, batch, index, nodeKey, touched);
         return true;
       }
+      case 'register':
+      case 'deregister': {
+        const merged = this.merged(txn, op);
+        return merged === undefined ? false : this.apply(txn, index, merged, batch);
+      }
+      // scale
       case 'service-put':
       case 'service-delete':
       case 'check-put':
@@ -505,6 +565,59 @@ export class Catalog implements CatalogReader {
         return true;
       }
     }
+  }
+
+  /**
+   * A register or deregister as the sync it amounts to: the node's services
+   * and checks as stored, with the change made. Undefined when it changes
+   * nothing that exists (a deregister of an unknown node, service or check).
+   */
+  private merged(txn: StateWriter, op: Extract<CatalogOp, { op: 'register' | 'deregister' }>): Extract<CatalogOp, { op: 'sync' }> | undefined {
+    const nodeKey = lower(typeof op.node === 'string' ? op.node : op.node.node);
+    const stored = txn.get(CATALOG_NODES_TABLE, nodeKey);
+    const oldNode = stored ? decodeRecord<CatalogNode>(stored) : undefined;
+    const services: ServiceInput[] = [];
+    for (const r of txn.scan(CATALOG_SERVICES_TABLE, { prefix: nodeKey + SEP })) {
+      const { node: _n, createIndex: _c, modifyIndex: _m, ...input } = decodeRecord<CatalogService>(r.value);
+      services.push(input);
+    }
+    const checks: CheckInput[] = [];
+    for (const r of txn.scan(CATALOG_CHECKS_TABLE, { prefix: nodeKey + SEP })) {
+      const { node: _n, serviceName: _s, serviceTags: _t, createIndex: _c, modifyIndex: _m, ...input } = decodeRecord<CatalogCheck>(r.value);
+      if (input.checkId !== NODE_HEALTH_CHECK_ID) checks.push(input);
+    }
+    const nodeInput = (n: CatalogNode): NodeInput => ({
+      id: n.id, node: n.node, address: n.address, datacenter: n.datacenter, taggedAddresses: n.taggedAddresses, meta: n.meta,
+    });
+    if (op.op === 'deregister') {
+      if (!oldNode) return undefined;
+      if (op.serviceId !== undefined) {
+        if (!services.some((s) => s.id === op.serviceId)) return undefined;
+        return {
+          op: 'sync', node: nodeInput(oldNode), services: services.filter((s) => s.id !== op.serviceId),
+          checks: checks.filter((c) => c.serviceId !== op.serviceId),
+        };
+      }
+      if (op.checkId !== undefined) {
+        if (!checks.some((c) => c.checkId === op.checkId)) return undefined;
+        return { op: 'sync', node: nodeInput(oldNode), services, checks: checks.filter((c) => c.checkId !== op.checkId) };
+      }
+      return undefined;
+    }
+    const node = oldNode && op.skipNodeUpdate ? nodeInput(oldNode) : op.node;
+    if (op.service) {
+      const at = services.findIndex((s) => s.id === op.service!.id);
+      if (at >= 0) services[at] = op.service;
+      else services.push(op.service);
+    }
+    for (const c of op.checks) {
+      // A check for a service the node does not have is dropped, as a sync would refuse it.
+      if (c.serviceId !== '' && !services.some((s) => s.id === c.serviceId)) continue;
+      const at = checks.findIndex((x) => x.checkId === c.checkId);
+      if (at >= 0) checks[at] = c;
+      else checks.push(c);
+    }
+    return { op: 'sync', node, services, checks };
   }
 
   // ------------------------------------------------------------ scale: incremental operations

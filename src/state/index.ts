@@ -3,9 +3,10 @@
 
 export {
   type Command, encodeCommand, decodeCommand, CommandDecodeError, InvalidCommandError, KeyTooLargeError,
+  UnsupportedCommandError, versionCommand, commandVersion, COMMAND_VERSION, LEGACY_COMMAND_VERSION,
 } from './command.js';
 export {
-  StateMachine, STATE_TABLES, KV_TABLE, MEMBERS_TABLE, META_TABLE,
+  StateMachine, CommandTooNewError, STATE_TABLES, KV_TABLE, MEMBERS_TABLE, META_TABLE,
   type KvEntry, type MemberRecord, type ApplyItem, type ApplyResult,
 } from './machine.js';
 export {
@@ -13,3 +14,12 @@ export {
   type CatalogOp, type LocalCatalogView, type NodeInput, type ServiceInput, type CheckInput,
 } from './catalog.js';
 export * from './catalog-types.js';
+// ---- coord: sessions, locks, transactions
+export {
+  type SessionRecord, type SessionInput, type SessionBehavior, type KvLock, sessionJson, isSessionId, sessionCreateProblem,
+  MIN_SESSION_TTL_MS, MAX_SESSION_TTL_MS, MAX_LOCK_DELAY_MS, DEFAULT_LOCK_DELAY_MS, SESSION_TTL_MULTIPLIER, listSessions, readSession,
+} from './sessions.js';
+export { type TxnOp, type TxnVerb, type TxnOutcome, type TxnResultEntry, TXN_VERBS, WRITE_VERBS, MAX_TXN_OPS, txnOpProblem } from './txn.js';
+export { type SessionEvent } from './coordination.js';
+// api branch (issue 18)
+export { EVENT_BUFFER, MAX_EVENT_NAME_BYTES, MAX_EVENT_PAYLOAD_BYTES, type AppliedEvent, type UserEvent } from './events.js';

@@ -4,30 +4,30 @@
 // write touched.
 
 import { isUtf8 } from 'node:buffer';
+import { KonsulError } from '../errors.js';
 import { MAX_KEY_BYTES, StorageCorruptionError, type StateReader, type StateStore, type StateWriter } from '../storage/index.js';
 import { SnapshotDecoder } from '../storage/snapshot-format.js';
 import {
   Catalog, CatalogBatch, CATALOG_CHECKS_TABLE, CATALOG_INDEX_TABLE, CATALOG_NODES_TABLE, CATALOG_SERVICES_TABLE, CATALOG_TABLES,
 } from './catalog.js';
-import { decodeCommand, type Command } from './command.js';
+import { COMMAND_VERSION, decodeCommand, UnsupportedCommandError, type Command } from './command.js';
+import { KV_HEADER, KV_MODIFY_AT, KV_TABLE, checkKvRecord, decodeKv, encodeKv, withLock, type KvEntry } from './kv-record.js';
+import { COORD_TABLES, Coordination } from './coordination.js';
+import { applyTxn, type TxnOp, type TxnOutcome } from './txn.js';
+import { KV_LOCKS_TABLE, SESSIONS_TABLE, SESSION_INDEX_KEY, decodeLock, encodeSession, listSessions, readSession, sessionInputProblem, type KvLock, type SessionRecord } from './sessions.js';
+import { EventBuffer, type AppliedEvent } from './events.js';
+import { ACL_TABLE, AclState } from './acl.js';
 import { TopicWatchers } from './watchers.js';
 
-export const KV_TABLE = 'kv';
+export { KV_TABLE, type KvEntry } from './kv-record.js';
 export const MEMBERS_TABLE = 'members';
 /** The state machine's own bookkeeping, written in the same transactions as the data. */
 export const META_TABLE = 'meta';
-export const STATE_TABLES: readonly string[] = [KV_TABLE, MEMBERS_TABLE, META_TABLE, ...CATALOG_TABLES];
+export const STATE_TABLES: readonly string[] = [KV_TABLE, MEMBERS_TABLE, META_TABLE, ...CATALOG_TABLES, ...COORD_TABLES, ACL_TABLE];
 
 const KV_INDEX_KEY = 'kvIndex';
-
-export interface KvEntry {
-  key: string;
-  value: Buffer;
-  flags: number;
-  createIndex: number;
-  modifyIndex: number;
-  lockIndex: number;
-}
+/** The protocol version the cluster runs at (u16); absent means 1, the first release's. */
+const CLUSTER_VERSION_KEY = 'clusterVersion';
 
 export interface MemberRecord {
   id: string;
@@ -47,36 +47,6 @@ export interface ApplyItem {
 }
 
 // ------------------------------------------------------------ record codecs
-
-// A KV record: flags u32, createIndex f64, modifyIndex f64, lockIndex f64, then the value bytes.
-const KV_HEADER = 4 + 8 * 3;
-const KV_MODIFY_AT = 12;
-
-function encodeKv(flags: number, createIndex: number, modifyIndex: number, lockIndex: number, value: Uint8Array): Buffer {
-  const b = Buffer.allocUnsafe(KV_HEADER + value.length);
-  b.writeUInt32BE(flags, 0);
-  b.writeDoubleBE(createIndex, 4);
-  b.writeDoubleBE(modifyIndex, KV_MODIFY_AT);
-  b.writeDoubleBE(lockIndex, 20);
-  b.set(value, KV_HEADER);
-  return b;
-}
-
-function checkKvRecord(key: string, b: Buffer): void {
-  if (b.length < KV_HEADER) throw new StorageCorruptionError('kv', `record ${JSON.stringify(key)} is ${b.length} bytes`);
-}
-
-function decodeKv(key: string, b: Buffer): KvEntry {
-  checkKvRecord(key, b);
-  return {
-    key,
-    flags: b.readUInt32BE(0),
-    createIndex: b.readDoubleBE(4),
-    modifyIndex: b.readDoubleBE(KV_MODIFY_AT),
-    lockIndex: b.readDoubleBE(20),
-    value: b.subarray(KV_HEADER),
-  };
-}
 
 // A member record (keyed by id): u8 server, f64 modifyIndex, u32 length + raft address, u32 length + http address.
 function encodeMember(m: Omit<MemberRecord, 'id'>): Buffer {
@@ -118,6 +88,22 @@ function encodeIndex(index: number): Buffer {
 
 // ------------------------------------------------------------ the machine
 
+/**
+ * A committed entry holds a command this konsul does not understand (a newer
+ * konsul wrote it). Thrown out of apply, nothing of the batch applied: the
+ * node must stop rather than skip it, and be upgraded.
+ */
+export class CommandTooNewError extends KonsulError {
+  readonly index: number;
+  constructor(index: number, detail: string) {
+    super('KONSUL_ERR_COMMAND_TOO_NEW',
+      `log entry ${index} holds a command this konsul cannot apply (${detail}); it was written by a newer konsul: upgrade this node (it understands command versions up to ${COMMAND_VERSION})`,
+      'internal');
+    this.name = 'CommandTooNewError';
+    this.index = index;
+  }
+}
+
 /** A KV change one apply made: a key written or deleted, or a prefix deleted (recurse). */
 interface Touch {
   key: string;
@@ -152,11 +138,24 @@ export class StateMachine {
   /** The service catalog: its tables are written in the same transactions; reads come from memory. */
   readonly catalog = new Catalog();
   private readonly catalogBatch = new CatalogBatch();
+  /** ACL tokens and policies (sec): written in the same transactions; reads come from memory. */
+  readonly acl = new AclState();
+  private aclChangedInBatch = false;
+  /** User events, in memory only (api branch, issue 18). */
+  readonly events = new EventBuffer();
+  /** Events applied in the batch being applied: they join the buffer once it commits. */
+  private readonly pendingEvents: AppliedEvent[] = [];
   /** A restore command was applied in the batch being applied: reload everything after it commits. */
   private restoredInBatch = false;
   private readonly restoreListeners: Array<(index: number) => void> = [];
   /** scale: called after every batch applied (relays wake their waiting subscribers). */
   private readonly appliedListeners: Array<(index: number) => void> = [];
+  /** The replicated cluster protocol version (1 until a cluster-version command raised it). */
+  private clusterVersionValue = 1;
+  /** What the batch being applied raised it to (committed with the batch). */
+  private batchClusterVersion = 0;
+  /** Sessions, locks, transactions and batched writes (coord). */
+  readonly coord = new Coordination(META_TABLE);
 
   constructor(store: StateStore) {
     const missing = STATE_TABLES.filter((t) => !store.tables.includes(t));
@@ -171,10 +170,14 @@ export class StateMachine {
   private loadCaches(): void {
     const stored = this.store.read((txn) => txn.get(META_TABLE, KV_INDEX_KEY));
     this.kvIndexValue = stored && stored.length === 8 ? stored.readDoubleBE(0) : 0;
+    const version = this.store.read((txn) => txn.get(META_TABLE, CLUSTER_VERSION_KEY));
+    this.clusterVersionValue = version && version.length === 2 ? version.readUInt16BE(0) : 1;
     this.recentDeletes.clear();
     // Deletes before now are unknown: any prefix may have lost keys up to the current KV index.
     this.floorIndex = this.kvIndexValue;
     this.catalog.load((fn) => this.store.read(fn));
+    this.store.read((txn) => this.coord.load(txn));
+    this.acl.load((fn) => this.store.read(fn));
   }
 
   /** The applied index as stored (restart resumes after it). */
@@ -201,8 +204,12 @@ export class StateMachine {
     const kvIndex = this.store.applyBatch(last, (txn) => {
       // applyBatch runs this again after growing the map: start clean each time.
       touched.length = 0;
+      this.pendingEvents.length = 0;
       this.catalogBatch.clear();
+      this.coord.beginBatch();
       this.restoredInBatch = false;
+      this.aclChangedInBatch = false;
+      this.batchClusterVersion = 0;
       let kvIndex = this.kvIndexValue;
       for (let i = first; i < items.length; i++) {
         const item = items[i]!;
@@ -211,7 +218,9 @@ export class StateMachine {
         let cmd: Command;
         try {
           cmd = decodeCommand(item.command);
-        } catch {
+        } catch (error) {
+          // Written by a newer konsul: skipping it would make this replica differ from the others. Stop.
+          if (error instanceof UnsupportedCommandError) throw new CommandTooNewError(item.index, error.message);
           results[i] = false;
           continue;
         }
@@ -224,6 +233,7 @@ export class StateMachine {
     });
 
     this.kvIndexValue = kvIndex;
+    if (this.batchClusterVersion > this.clusterVersionValue) this.clusterVersionValue = this.batchClusterVersion;
     if (this.restoredInBatch) {
       // The tables were replaced: the caches and every waiter start over from what is stored.
       this.restoredInBatch = false;
@@ -233,7 +243,13 @@ export class StateMachine {
       for (const listener of this.appliedListeners) listener(last);
       return results;
     }
+    for (const event of this.pendingEvents.splice(0)) this.events.push(event);
+    this.coord.commit();
     if (this.catalogBatch.changes.length > 0) this.catalog.commit(this.catalogBatch);
+    if (this.aclChangedInBatch) {
+      this.aclChangedInBatch = false;
+      this.acl.load((fn) => this.store.read(fn));
+    }
     this.catalogBatch.clear();
     for (const t of touched) if (t.deleted) this.rememberDelete(t.recurse, t.key, t.index);
     if (touched.length > 0 && this.kvWatchers.size > 0) this.wake(touched);
@@ -260,6 +276,9 @@ export class StateMachine {
           const keys: Buffer[] = [];
           for (const rec of txn.scan(KV_TABLE, cmd.key === '' ? {} : { prefix: cmd.key })) keys.push(rec.key);
           for (const k of keys) txn.delete(KV_TABLE, k);
+          const locks: Buffer[] = [];
+          for (const rec of txn.scan(KV_LOCKS_TABLE, cmd.key === '' ? {} : { prefix: cmd.key })) locks.push(rec.key);
+          for (const k of locks) txn.delete(KV_LOCKS_TABLE, k);
           if (keys.length > 0) touched.push({ key: cmd.key, recurse: true, deleted: true, index });
           return true;
         }
@@ -268,6 +287,7 @@ export class StateMachine {
         if (!existing) return true;
         if (cmd.cas !== undefined && decodeKv(cmd.key, existing).modifyIndex !== cmd.cas) return false;
         txn.delete(KV_TABLE, cmd.key);
+        txn.delete(KV_LOCKS_TABLE, cmd.key);
         touched.push({ key: cmd.key, recurse: false, deleted: true, index });
         return true;
       }
@@ -279,20 +299,78 @@ export class StateMachine {
       case 'member-delete':
         txn.delete(MEMBERS_TABLE, cmd.id);
         return true;
-      case 'catalog':
-        return this.catalog.apply(txn, index, cmd.op, this.catalogBatch);
+      case 'catalog': {
+        const before = this.catalogBatch.changes.length;
+        const ok = this.catalog.apply(txn, index, cmd.op, this.catalogBatch);
+        this.coord.afterCatalog(txn, index, this.catalogBatch.changes.slice(before), this.toucher(touched, index), {
+          nodes: CATALOG_NODES_TABLE, checks: CATALOG_CHECKS_TABLE,
+        });
+        return ok;
+      }
+      case 'event-fire':
+        this.pendingEvents.push({ ...cmd.event, ltime: index });
+        return true;
       case 'restore':
         if (!restoreTables(txn, index, cmd.state)) return false;
         // Every key may have changed or gone: the KV index moves to this entry, as for a delete of everything.
         touched.push({ key: '', recurse: true, deleted: true, index });
         this.restoredInBatch = true;
         return true;
+      // ---- coord
+      case 'txn':
+        return this.coord.txn(txn, index, cmd.ops, this.toucher(touched, index));
+      case 'session-create':
+        return this.coord.sessionCreate(txn, index, cmd.session, this.catalog);
+      case 'session-destroy':
+        return this.coord.sessionDestroy(txn, index, cmd.id, this.toucher(touched, index));
+      case 'batch': {
+        const results: boolean[] = [];
+        for (const bytes of cmd.commands) {
+          let sub: Command;
+          try {
+            sub = decodeCommand(bytes);
+          } catch {
+            results.push(false);
+            continue;
+          }
+          // Only single KV writes are batched; anything else in a batch is refused the same way everywhere.
+          results.push(sub.type === 'kv-set' || sub.type === 'kv-delete' ? this.applyOne(txn, index, sub, touched) : false);
+        }
+        this.coord.batchResults(index, results);
+        return true;
+      }
+      // ---- ops (versioning)
+      case 'cluster-version': {
+        // Only ever raised: once every member spoke a version, the cluster stays there.
+        const current = Math.max(this.clusterVersionValue, this.batchClusterVersion);
+        if (cmd.version <= current) return false;
+        const b = Buffer.allocUnsafe(2);
+        b.writeUInt16BE(cmd.version, 0);
+        txn.put(META_TABLE, CLUSTER_VERSION_KEY, b);
+        this.batchClusterVersion = cmd.version;
+        return true;
+      }
+      // sec
+      case 'acl': {
+        const ok = this.acl.apply(txn, index, cmd.op);
+        if (ok) this.aclChangedInBatch = true;
+        return ok;
+      }
     }
   }
 
   /** scale: called with the applied index after each applied batch (the caches may lag a restore until its listeners ran). */
   onApplied(listener: (index: number) => void): void {
     this.appliedListeners.push(listener);
+  }
+
+  /** The protocol version the cluster runs at, as this replica has applied it. */
+  clusterVersion(): number {
+    return this.clusterVersionValue;
+  }
+
+  private toucher(touched: Touch[], index: number): (key: string, recurse: boolean, deleted: boolean) => void {
+    return (key, recurse, deleted) => touched.push({ key, recurse, deleted, index });
   }
 
   /** Called (after the caches were reloaded) each time a restore command was applied; index: the batch's last. */
@@ -317,8 +395,10 @@ export class StateMachine {
 
   kvGet(key: string): KvEntry | undefined {
     if (key === '') return undefined;
-    const b = this.store.read((txn) => txn.get(KV_TABLE, key));
-    return b ? decodeKv(key, b) : undefined;
+    return this.store.read((txn) => {
+      const b = txn.get(KV_TABLE, key);
+      return b ? withLock(txn, decodeKv(key, b)) : undefined;
+    });
   }
 
   /** Every entry under prefix, in key order (bytewise UTF-8). */
@@ -326,6 +406,21 @@ export class StateMachine {
     return this.store.read((txn) => {
       const out: KvEntry[] = [];
       for (const rec of scanKv(txn, prefix)) out.push(decodeKv(rec.key.toString('utf8'), rec.value));
+      // Locks are few: look them up by prefix rather than one by one.
+      let locked: Map<string, KvLock> | undefined;
+      for (const rec of txn.scan(KV_LOCKS_TABLE, prefix === '' ? {} : { prefix })) {
+        const lock = decodeLock(rec.value);
+        if (lock) (locked ??= new Map()).set(rec.key.toString('utf8'), lock);
+      }
+      if (locked) {
+        for (const e of out) {
+          const lock = locked.get(e.key);
+          if (lock) {
+            e.session = lock.session;
+            e.lockToken = lock.token;
+          }
+        }
+      }
       return out;
     });
   }
@@ -385,6 +480,25 @@ export class StateMachine {
     return Math.max(1, max);
   }
 
+  // ---- coord reads
+  /** A read-only transaction against this replica as it is now. */
+  readTxn(ops: TxnOp[]): TxnOutcome {
+    // Read-only ops write nothing, so a read transaction is all they need.
+    return this.store.read((txn) => applyTxn(txn as unknown as StateWriter, 0, ops, { keys: [], trees: [] }));
+  }
+
+  session(id: string): SessionRecord | undefined {
+    return this.store.read((txn) => readSession(txn, id));
+  }
+
+  /** Every session, or the sessions of one node (case-insensitive, as node names are). */
+  sessions(node?: string): SessionRecord[] {
+    const all = this.store.read((txn) => listSessions(txn));
+    if (node === undefined) return all;
+    const lower = node.toLowerCase();
+    return all.filter((s) => s.node.toLowerCase() === lower);
+  }
+
   members(): MemberRecord[] {
     return this.store.read((txn) => {
       const out: MemberRecord[] = [];
@@ -442,6 +556,7 @@ export class StateMachine {
   reset(): void {
     this.loadCaches();
     this.catalog.wakeAll();
+    this.store.read((txn) => this.coord.reset(txn));
     this.kvWatchers.finishAll((prefix) => this.kvPrefixIndex(prefix));
   }
 }
@@ -449,7 +564,7 @@ export class StateMachine {
 // ------------------------------------------------------------ restore
 
 /** The tables a restore replaces; members (this cluster's) and meta (this replica's bookkeeping) stay. */
-export const RESTORED_TABLES: readonly string[] = [KV_TABLE, CATALOG_NODES_TABLE, CATALOG_SERVICES_TABLE, CATALOG_CHECKS_TABLE, CATALOG_INDEX_TABLE];
+export const RESTORED_TABLES: readonly string[] = [KV_TABLE, KV_LOCKS_TABLE, SESSIONS_TABLE, CATALOG_NODES_TABLE, CATALOG_SERVICES_TABLE, CATALOG_CHECKS_TABLE, CATALOG_INDEX_TABLE];
 
 /** Record fields a catalog record must have as strings, per table (what Catalog.load relies on). */
 const CATALOG_RECORD_FIELDS: Readonly<Record<string, readonly string[]>> = {
@@ -495,6 +610,25 @@ function decodeRestore(state: Uint8Array, index: number): Rows | string {
     value.writeDoubleBE(index, 4);
     value.writeDoubleBE(index, KV_MODIFY_AT);
   }
+  const sessions = rows.get(SESSIONS_TABLE)!;
+  for (let i = 0; i < sessions.length; i++) {
+    const [key, value] = sessions[i]!;
+    let session: SessionRecord;
+    try {
+      session = JSON.parse(value.toString('utf8')) as SessionRecord;
+    } catch {
+      return 'a session record is not JSON';
+    }
+    const problem = sessionInputProblem(session) ?? (session.id === key.toString('utf8') ? undefined : 'its key is not its id');
+    if (problem) return `a session record is bad: ${problem}`;
+    // Like every restored record: the restore's index, so indexes only move forward.
+    session.createIndex = index;
+    session.modifyIndex = index;
+    sessions[i] = [key, encodeSession(session)];
+  }
+  for (const [key, value] of rows.get(KV_LOCKS_TABLE)!) {
+    if (!decodeLock(value) || !isUtf8(key)) return 'a KV lock record is bad';
+  }
   for (const [table, fields] of Object.entries(CATALOG_RECORD_FIELDS)) {
     const list = rows.get(table)!;
     for (let i = 0; i < list.length; i++) {
@@ -534,6 +668,8 @@ function restoreTables(txn: StateWriter, index: number, state: Uint8Array): bool
   }
   const at = encodeIndex(index);
   for (const topic of topics) txn.put(CATALOG_INDEX_TABLE, topic, at);
+  // Sessions were replaced too: their blocking queries must see the index move.
+  txn.put(META_TABLE, SESSION_INDEX_KEY, at);
   return true;
 }
 

@@ -4,9 +4,16 @@
 import { crc32 } from 'node:zlib';
 import { EntryType, type ConfState, type Entry, type HardState, type Member, type SnapshotMeta } from '../raft/types.js';
 import { StorageCorruptionError } from './errors.js';
-import { readUint64, writeUint64 } from './lmdb.js';
+import { readUint64, writeUint64 } from './limits.js';
 
 const FORMAT_VERSION = 1;
+/**
+ * The applied-index record is the one that marks a data dir's format: data
+ * dir format 2 writes it with version byte 2. The first release reads only 1,
+ * so it refuses a data dir a newer konsul has used ("unknown format version 2")
+ * instead of running on it.
+ */
+const APPLIED_FORMAT_VERSION = 2;
 const CRC_BYTES = 4;
 
 // Entry value: crc32 u32 | version u8 | type u8 | term u64 | index u64 | data.
@@ -105,7 +112,7 @@ function parseConf(value: unknown): ConfState {
 // Applied index (state store): crc32 | version | index u64.
 export function encodeAppliedIndex(index: number): Buffer {
   const buf = Buffer.allocUnsafe(CRC_BYTES + 9);
-  buf[4] = FORMAT_VERSION;
+  buf[4] = APPLIED_FORMAT_VERSION;
   writeUint64(buf, 5, index);
   return seal(buf);
 }
@@ -113,8 +120,16 @@ export function encodeAppliedIndex(index: number): Buffer {
 export function decodeAppliedIndex(buf: Buffer): number {
   if (buf.length !== CRC_BYTES + 9) throw new StorageCorruptionError('appliedIndex', `${buf.length} bytes, expected 13`);
   checkCrc(buf, 'appliedIndex');
-  checkVersion(buf, 'appliedIndex');
+  // Version 1: written by the first release (data dir format 1), migrated on open.
+  if (buf[4] !== FORMAT_VERSION && buf[4] !== APPLIED_FORMAT_VERSION) {
+    throw new StorageCorruptionError('appliedIndex', `unknown format version ${buf[4]}`);
+  }
   return readUint64(buf, 5);
+}
+
+/** The record version of a stored applied index (1: the first release's data dir format). */
+export function appliedIndexVersion(buf: Buffer): number {
+  return buf.length > 4 ? buf[4]! : 0;
 }
 
 function seal(buf: Buffer): Buffer {

@@ -12,7 +12,7 @@ export class StorageCorruptionError extends KonsulError {
 
   constructor(record: string, detail: string, index?: number) {
     const where = index === undefined ? record : `${record} at index ${index}`;
-    super('KONSUL_ERR_STORAGE_CORRUPT', `corrupt ${where}: ${detail}`, 500);
+    super('KONSUL_ERR_STORAGE_CORRUPT', `corrupt ${where}: ${detail}`, 'internal');
     this.name = 'StorageCorruptionError';
     this.record = record;
     this.index = index;
@@ -22,7 +22,7 @@ export class StorageCorruptionError extends KonsulError {
 /** A state snapshot stream is malformed or fails its checksum; nothing was restored. */
 export class SnapshotCorruptionError extends KonsulError {
   constructor(detail: string) {
-    super('KONSUL_ERR_SNAPSHOT_CORRUPT', `corrupt state snapshot: ${detail}`, 400);
+    super('KONSUL_ERR_SNAPSHOT_CORRUPT', `corrupt state snapshot: ${detail}`, 'invalid');
     this.name = 'SnapshotCorruptionError';
   }
 }
@@ -30,7 +30,7 @@ export class SnapshotCorruptionError extends KonsulError {
 /** The caller broke the storage contract (a gap in the log, a table that does not exist...). */
 export class StorageUsageError extends KonsulError {
   constructor(message: string) {
-    super('KONSUL_ERR_STORAGE_USAGE', message, 500);
+    super('KONSUL_ERR_STORAGE_USAGE', message, 'internal');
     this.name = 'StorageUsageError';
   }
 }
@@ -42,7 +42,7 @@ export class StorageUsageError extends KonsulError {
  */
 export class StorageFailedError extends KonsulError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super('KONSUL_ERR_STORAGE_FAILED', message, 500);
+    super('KONSUL_ERR_STORAGE_FAILED', message, 'internal');
     this.name = 'StorageFailedError';
     if (options?.cause !== undefined) (this as { cause?: unknown }).cause = options.cause;
   }
@@ -51,7 +51,7 @@ export class StorageFailedError extends KonsulError {
 /** The data outgrew the memory map and it could not grow now (for example while a snapshot is read). */
 export class StorageFullError extends KonsulError {
   constructor(message: string) {
-    super('KONSUL_ERR_STORAGE_FULL', message, 507);
+    super('KONSUL_ERR_STORAGE_FULL', message, 'storage-full');
     this.name = 'StorageFullError';
   }
 }
@@ -59,14 +59,26 @@ export class StorageFullError extends KonsulError {
 /** The store cannot take this write now (a snapshot restore holds the writer); retry later. */
 export class StorageBusyError extends KonsulError {
   constructor(message: string) {
-    super('KONSUL_ERR_STORAGE_BUSY', message, 503);
+    super('KONSUL_ERR_STORAGE_BUSY', message, 'unavailable');
     this.name = 'StorageBusyError';
   }
 }
 
 export class StorageClosedError extends KonsulError {
   constructor(what: string) {
-    super('KONSUL_ERR_STORAGE_CLOSED', `${what} is closed`, 503);
+    super('KONSUL_ERR_STORAGE_CLOSED', `${what} is closed`, 'unavailable');
     this.name = 'StorageClosedError';
+  }
+}
+
+/** A data dir written by a newer konsul (a newer format): this one must not run on it. */
+export class DataDirTooNewError extends KonsulError {
+  readonly format: number;
+  constructor(path: string, format: number, newest: number) {
+    super('KONSUL_ERR_DATA_DIR_TOO_NEW',
+      `the data in ${path} is format ${format}, written by a newer konsul; this one reads formats up to ${newest}: run the newer konsul (a data dir cannot go back to an older one)`,
+      'internal');
+    this.name = 'DataDirTooNewError';
+    this.format = format;
   }
 }

@@ -3,7 +3,32 @@
 // main thread without fsync; one fsync on the thread pool then makes them
 // durable, and only then are they acknowledged.
 
+import { readFileSync } from 'node:fs';
 import { StorageClosedError, StorageFailedError } from './errors.js';
+
+/**
+ * TEST ONLY (the fault suite's slow-disk fault): when KONSUL_UNSAFE_FSYNC_DELAY_FILE
+ * names a file, the whole number of milliseconds in it is waited before every
+ * fsync starts (a disk whose flushes stall). Re-read at most every 250 ms, so
+ * the fault comes and goes on a running node. Unset, this costs nothing.
+ */
+const DELAY_FILE = process.env.KONSUL_UNSAFE_FSYNC_DELAY_FILE;
+let delayReadAt = 0;
+let delayMs = 0;
+function testFsyncDelayMs(): number {
+  if (DELAY_FILE === undefined || DELAY_FILE === '') return 0;
+  const now = Date.now();
+  if (now - delayReadAt >= 250) {
+    delayReadAt = now;
+    try {
+      const v = Number(readFileSync(DELAY_FILE, 'utf8').trim());
+      delayMs = Number.isFinite(v) && v > 0 ? Math.min(v, 60_000) : 0;
+    } catch {
+      delayMs = 0;
+    }
+  }
+  return delayMs;
+}
 
 /** Starts an fsync of everything committed so far; calls done once, later, from the thread pool's completion. */
 export type SyncFn = (done: (error: Error | null) => void) => void;
@@ -88,7 +113,12 @@ export class SyncScheduler {
     this.stats.syncsStarted++;
     this.events.syncStarted?.();
     const started = performance.now();
-    this.sync((error) => {
+    const sync = (done: (error: Error | null) => void): void => {
+      const delay = testFsyncDelayMs();
+      if (delay > 0) setTimeout(() => this.sync(done), delay);
+      else this.sync(done);
+    };
+    sync((error) => {
       this.inFlight = false;
       this.stats.syncsFinished++;
       this.events.syncFinished?.(performance.now() - started, error);

@@ -7,11 +7,11 @@ export type {
   StateStore, StateReader, StateWriter, StateRecord, StateKey, ScanRange, StateSnapshot, RestoredSnapshot,
   LmdbStateStoreOptions,
 } from './state-store.js';
-export { LmdbStateStore } from './state-store.js';
+export { LmdbStateStore, DATA_FORMAT } from './state-store.js';
 export type { DurabilityEvents, DurabilityStats } from './group-commit.js';
-export { openStorage, raftDir, stateDir, type NodeStorage, type StorageOptions } from './open.js';
+export { openStorage, raftDir, stateDir, backupDir, type NodeStorage, type StorageOptions } from './open.js';
 export { MAX_KEY_BYTES } from './lmdb.js';
 export {
-  SnapshotCorruptionError, StorageBusyError, StorageClosedError, StorageCorruptionError, StorageFailedError,
+  DataDirTooNewError, SnapshotCorruptionError, StorageBusyError, StorageClosedError, StorageCorruptionError, StorageFailedError,
   StorageFullError, StorageUsageError,
 } from './errors.js';

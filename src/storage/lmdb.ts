@@ -4,6 +4,7 @@
 import { createRequire } from 'node:module';
 import { mkdirSync } from 'node:fs';
 import { StorageUsageError } from './errors.js';
+import { readUint64, writeUint64 } from './limits.js';
 
 // node-lmdb is CommonJS and its bundled index.d.ts is an ambient declaration that
 // lacks env.sync(); declaring the slice we use keeps `any` off this boundary.
@@ -95,8 +96,8 @@ export const MDB_CORRUPTED = -30796;
 export const MDB_MAP_FULL = -30792;
 export const MDB_BAD_VALSIZE = -30781;
 
-/** LMDB's compiled-in key limit (MDB_MAXKEYSIZE); longer keys fail with MDB_BAD_VALSIZE. */
-export const MAX_KEY_BYTES = 511;
+export { MAX_KEY_BYTES } from './limits.js';
+export { readUint64, writeUint64 } from './limits.js';
 
 export function lmdbCode(error: unknown): number | undefined {
   if (error instanceof Error && typeof (error as Error & { code?: unknown }).code === 'number') {
@@ -171,12 +172,3 @@ export function keyIndex(key: Buffer): number {
   return readUint64(key, 0);
 }
 
-/** Numbers up to 2^53 as u64 big-endian, without BigInt on the hot path. */
-export function writeUint64(buf: Buffer, offset: number, value: number): void {
-  buf.writeUInt32BE(Math.floor(value / 0x1_0000_0000), offset);
-  buf.writeUInt32BE(value >>> 0, offset + 4);
-}
-
-export function readUint64(buf: Buffer, offset: number): number {
-  return buf.readUInt32BE(offset) * 0x1_0000_0000 + buf.readUInt32BE(offset + 4);
-}

@@ -2,8 +2,9 @@
 // then each table's records in key order, then a trailer with a CRC-32 of it all.
 
 import { crc32 } from 'node:zlib';
+import { ChunkedReader } from '../chunked-reader.js';
 import { SnapshotCorruptionError } from './errors.js';
-import { readUint64, writeUint64 } from './lmdb.js';
+import { readUint64, writeUint64 } from './limits.js';
 
 // header:  "KSNP" | version u8 | appliedIndex u64 | tableCount u32
 // table:   0x01 | nameLength u16 | name (utf8)
@@ -112,10 +113,7 @@ export interface DecodedSnapshot {
  * a large value in small chunks is copied once, not once per chunk.
  */
 export class SnapshotDecoder {
-  private parts: Buffer[] = [];
-  private partsLength = 0;
-  /** Bytes needed before the next item can be parsed. */
-  private need = HEADER_BYTES;
+  private readonly reader = new ChunkedReader(HEADER_BYTES);
   private crc = 0;
   private headerSeen = false;
   private done = false;
@@ -124,40 +122,34 @@ export class SnapshotDecoder {
   private tableCount = 0;
   private tablesSeen = 0;
   private records = 0;
+  private readonly take = (buf: Buffer, at: number): number => {
+    if (this.done) {
+      if (at < buf.length) throw new SnapshotCorruptionError('bytes after the trailer');
+      return 0;
+    }
+    const size = this.nextSize(buf, at);
+    if (size > buf.length - at) {
+      this.reader.need = size;
+      return 0;
+    }
+    this.consume(buf, at, size);
+    if (this.done && at + size < buf.length) throw new SnapshotCorruptionError('bytes after the trailer');
+    return size;
+  };
 
   constructor(private readonly sink: SnapshotSink) {}
 
   push(chunk: Uint8Array): void {
     if (chunk.byteLength === 0) return;
     if (this.done) throw new SnapshotCorruptionError('bytes after the trailer');
-    this.parts.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-    this.partsLength += chunk.byteLength;
-    if (this.partsLength < this.need) return;
-    const buf = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.partsLength);
-    let at = 0;
-    for (;;) {
-      const size = this.nextSize(buf, at);
-      if (size > buf.length - at) {
-        this.need = size;
-        break;
-      }
-      this.consume(buf, at, size);
-      at += size;
-      if (this.done) {
-        if (at < buf.length) throw new SnapshotCorruptionError('bytes after the trailer');
-        break;
-      }
-    }
-    const rest = buf.subarray(at);
-    this.parts = rest.length > 0 ? [rest] : [];
-    this.partsLength = rest.length;
+    this.reader.push(chunk, this.take);
   }
 
   /** The stream ended: it must have ended exactly at a valid trailer. */
   end(): DecodedSnapshot {
     if (!this.done) {
       throw new SnapshotCorruptionError(
-        `the stream ended before its trailer (${this.records} records read, ${this.partsLength} bytes left over)`,
+        `the stream ended before its trailer (${this.records} records read, ${this.reader.buffered} bytes left over)`,
       );
     }
     return { appliedIndex: this.appliedIndex, tableCount: this.tableCount, records: this.records };
@@ -179,7 +171,11 @@ export class SnapshotDecoder {
   private consume(buf: Buffer, at: number, size: number): void {
     if (!this.headerSeen) {
       if (!buf.subarray(at, at + 4).equals(MAGIC)) throw new SnapshotCorruptionError('not a konsul state snapshot (bad magic)');
-      if (buf[at + 4] !== VERSION) throw new SnapshotCorruptionError(`unknown format version ${buf[at + 4]}`);
+      if (buf[at + 4] !== VERSION) {
+        throw new SnapshotCorruptionError(buf[at + 4]! > VERSION
+          ? `state snapshot format ${buf[at + 4]} is newer than this konsul reads (${VERSION}): it was written by a newer konsul`
+          : `unknown format version ${buf[at + 4]}`);
+      }
       this.headerSeen = true;
       this.appliedIndex = readUint64(buf, at + 5);
       this.tableCount = buf.readUInt32BE(at + 13);

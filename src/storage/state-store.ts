@@ -2,9 +2,11 @@
 // applied index in one transaction, local reads, and snapshots streamed from a
 // read transaction while writes go on.
 
-import { decodeAppliedIndex, encodeAppliedIndex } from './codec.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { appliedIndexVersion, decodeAppliedIndex, encodeAppliedIndex } from './codec.js';
 import {
-  SnapshotCorruptionError, StorageBusyError, StorageClosedError, StorageFullError, StorageUsageError,
+  DataDirTooNewError, SnapshotCorruptionError, StorageBusyError, StorageCorruptionError, StorageClosedError, StorageFullError, StorageUsageError,
 } from './errors.js';
 import { SyncScheduler, type DurabilityEvents } from './group-commit.js';
 import {
@@ -87,11 +89,26 @@ export interface LmdbStateStoreOptions {
   /** The map doubles toward this when the data passes half of it. Default 1 TiB. */
   maxMapSize?: number;
   events?: DurabilityEvents;
+  /**
+   * Bring an older data format up to DATA_FORMAT at open (default true). With
+   * false, an older store opens untouched and says so in formatVersion, so the
+   * caller can keep a copy first (see openStorage).
+   */
+  migrate?: boolean;
 }
+
+/**
+ * The data dir format this konsul writes, recorded in the store's meta table
+ * (key "format", u16). Format 1 is the first release's, which recorded none;
+ * format 2 records it and seals the applied index with record version 2 (which
+ * the first release refuses, so it cannot run on a migrated data dir).
+ */
+export const DATA_FORMAT = 2;
 
 const GiB = 1024 ** 3;
 const META_TABLE = '__meta';
 const APPLIED_KEY = Buffer.from('appliedIndex');
+const FORMAT_KEY = Buffer.from('format');
 
 export class LmdbStateStore implements StateStore {
   readonly tables: readonly string[];
@@ -103,11 +120,33 @@ export class LmdbStateStore implements StateStore {
   private readonly maxMapSize: number;
   private readonly snapshots = new Set<LmdbStateSnapshot>();
   private applied: number;
+  private format = 0;
   private restoring: Promise<void> | undefined;
   private closed = false;
 
   static open(path: string, options: LmdbStateStoreOptions): LmdbStateStore {
     return new LmdbStateStore(path, options);
+  }
+
+  /** The data format of the store at `path` (see formatVersion), read without keeping it open; 0 when there is none. */
+  static peekFormat(path: string): number {
+    if (!existsSync(join(path, 'data.mdb'))) return 0;
+    const opened = openEnv(path, 1024 * 1024, 1);
+    try {
+      const txn = opened.env.beginTxn({ readOnly: true });
+      try {
+        // The named table is only opened (create would need a write transaction).
+        const dbi = opened.env.openDbi({ name: META_TABLE, create: false, keyIsBuffer: true, txn });
+        return readFormat(txn, dbi);
+      } catch (error) {
+        if (lmdbCode(error) === MDB_NOTFOUND) return 0;
+        throw error;
+      } finally {
+        txn.abort();
+      }
+    } finally {
+      opened.release();
+    }
   }
 
   private constructor(path: string, options: LmdbStateStoreOptions) {
@@ -129,10 +168,14 @@ export class LmdbStateStore implements StateStore {
       for (const name of names) this.dbis.set(name, this.env.openDbi({ name, create: true, keyIsBuffer: true }));
       const txn = this.env.beginTxn({ readOnly: true });
       try {
+        this.format = readFormat(txn, this.metaDbi);
+        if (this.format > DATA_FORMAT) throw new DataDirTooNewError(path, this.format, DATA_FORMAT);
         this.applied = readApplied(txn, this.metaDbi);
       } finally {
         txn.abort();
       }
+      // A new store has nothing to keep a copy of: stamp it at once.
+      if (this.format < DATA_FORMAT && (this.format === 0 || (options.migrate ?? true))) this.migrate();
     } catch (error) {
       this.opened.release();
       throw error;
@@ -143,6 +186,31 @@ export class LmdbStateStore implements StateStore {
   appliedIndex(): number {
     this.checkOpen();
     return this.applied;
+  }
+
+  /** The data format the store is in: 0 for a new, empty store, 1 for the first release's, DATA_FORMAT once stamped. */
+  get formatVersion(): number {
+    return this.format;
+  }
+
+  /**
+   * Format 1 -> 2, in one write transaction (all or nothing): record the
+   * format, and seal the applied index again with its new record version.
+   */
+  private migrate(): void {
+    const txn = this.env.beginTxn();
+    try {
+      const format = Buffer.allocUnsafe(2);
+      format.writeUInt16BE(DATA_FORMAT, 0);
+      txn.putBinary(this.metaDbi, FORMAT_KEY, format);
+      const applied = txn.getBinary(this.metaDbi, APPLIED_KEY);
+      if (applied) txn.putBinary(this.metaDbi, APPLIED_KEY, encodeAppliedIndex(decodeAppliedIndex(applied)));
+      txn.commit();
+    } catch (error) {
+      try { txn.abort(); } catch { /* a failed commit already freed it */ }
+      throw error;
+    }
+    this.format = DATA_FORMAT;
   }
 
   applyBatch<T>(appliedIndex: number, write: (txn: StateWriter) => T): T {
@@ -479,6 +547,20 @@ class LmdbStateSnapshot implements StateSnapshot {
     }
     return this.txn;
   }
+}
+
+/** The recorded format; else 1 when the first release's applied index is there, 0 for an empty store. */
+function readFormat(txn: LmdbTxn, metaDbi: LmdbDbi): number {
+  const stored = txn.getBinary(metaDbi, FORMAT_KEY);
+  if (stored) {
+    if (stored.length !== 2) throw new StorageCorruptionError('format', `${stored.length} bytes, expected 2`);
+    return stored.readUInt16BE(0);
+  }
+  const applied = txn.getBinary(metaDbi, APPLIED_KEY);
+  if (!applied) return 0;
+  const version = appliedIndexVersion(applied);
+  // A newer konsul's applied index without a format record: not ours to read.
+  return version <= 1 ? 1 : version;
 }
 
 function readApplied(txn: LmdbTxn, metaDbi: LmdbDbi): number {

@@ -10,7 +10,7 @@
 //
 // Request: u32 id, str method, then the body to the frame's end.
 // Response: u32 id, u8 ok (1 answer, 0 error), then the body to the frame's end:
-//   the answer, or UTF-8 JSON {code, message, httpStatus} of the error.
+//   the answer, or UTF-8 JSON {code, message, kind, retryable} of the error.
 //
 // A Message payload (FrameType.Message and FrameType.SnapshotBegin):
 //
@@ -24,14 +24,38 @@
 //       count x (str id, str address, u8 voter), then if flag 4: u32 length, data
 
 import { crc32 } from 'node:zlib';
+import { isErrorKind } from '../errors.js';
 import type { Entry, Member, Message, NodeId, Snapshot } from '../raft/types.js';
 import { EntryType, MessageType } from '../raft/types.js';
-import { BufferReader, getU32, getU64 } from './buffer-reader.js';
-import { BufferWriter, checkU64, putU32, putU64 } from './buffer-writer.js';
+import { BufferReader, getU32, getU64, type MakeError } from '../byte-reader.js';
+import { BufferWriter, checkU64, putU32, putU64 } from '../byte-writer.js';
 import { FrameDecodeError, FrameEncodeError, FrameTooLargeError, RemoteError, UnknownFrameTypeError } from './errors.js';
 
-/** Bumped on any incompatible change to the frame or payload layout; peers must agree exactly. */
-export const PROTOCOL_VERSION = 1;
+/** What the shared byte reader and writer raise on this format's bad input. */
+export const frameDecodeError: MakeError = (message) => new FrameDecodeError(message);
+export const frameEncodeError: MakeError = (message) => new FrameEncodeError(message);
+
+/**
+ * The newest protocol version this konsul speaks (peer frames and state-machine
+ * commands). A hello's `version` is the dialer's newest; the listener's HelloOk
+ * answers with its own newest, and the link runs at the lower of the two, which
+ * must be one both speak (MIN_PROTOCOL_VERSION..PROTOCOL_VERSION here).
+ *
+ * Version 1 (konsul 0.1, the first release) knew only exact matches: its
+ * listener refuses any hello whose version is not 1, with reason
+ * ProtocolVersion. A dialer of version 2 or newer that is refused so dials again
+ * with version 1, and a version-1 hello (or HelloOk) means "speaks version 1
+ * only". The hello layout itself is unchanged since version 1, so every
+ * release can read every other release's hello.
+ *
+ * Version 2: state-machine commands inside a versioned envelope, the
+ * replicated cluster protocol version (see src/state/command.ts).
+ */
+export const PROTOCOL_VERSION = 2;
+/** The oldest protocol version this konsul still speaks. */
+export const MIN_PROTOCOL_VERSION = 1;
+/** The version the first release spoke, the only one its listener accepts. */
+export const LEGACY_PROTOCOL_VERSION = 1;
 export const DEFAULT_MAX_FRAME_SIZE = 16 * 1024 * 1024;
 /** Before a peer has said hello it is a stranger: it may not make us buffer more than this. */
 export const HANDSHAKE_MAX_FRAME_SIZE = 64 * 1024;
@@ -76,6 +100,7 @@ export enum HandshakeRejectReason {
 }
 
 export interface Hello {
+  /** The newest protocol version the dialer speaks (see PROTOCOL_VERSION). */
   version: number;
   clusterId: string;
   /** The dialing node. */
@@ -193,7 +218,7 @@ export function writeFrame(writer: BufferWriter, frame: Frame, maxFrameSize = DE
 
 /** One frame as its own buffer (handshake frames, tests). */
 export function encodeFrame(frame: Frame, maxFrameSize = DEFAULT_MAX_FRAME_SIZE): Buffer {
-  const writer = new BufferWriter(256);
+  const writer = new BufferWriter(256, frameEncodeError);
   writeFrame(writer, frame, maxFrameSize);
   return writer.take();
 }
@@ -218,7 +243,7 @@ export function snapshotChunkFrame(data: Uint8Array, maxFrameSize = DEFAULT_MAX_
  * large body goes to the socket without being copied into a frame buffer.
  */
 export function requestFrame(id: number, method: string, body: Uint8Array, maxFrameSize = DEFAULT_MAX_FRAME_SIZE): [Buffer, Uint8Array, Buffer] {
-  const writer = new BufferWriter(16 + method.length * 3);
+  const writer = new BufferWriter(16 + method.length * 3, frameEncodeError);
   beginFrame(writer, FrameType.Request);
   writer.u32(id).string16(method, 'method');
   return piecesAround(writer.take(), body, maxFrameSize);
@@ -226,7 +251,7 @@ export function requestFrame(id: number, method: string, body: Uint8Array, maxFr
 
 /** A Response frame as three pieces, like requestFrame. */
 export function responseFrame(id: number, ok: boolean, body: Uint8Array, maxFrameSize = DEFAULT_MAX_FRAME_SIZE): [Buffer, Uint8Array, Buffer] {
-  const writer = new BufferWriter(16);
+  const writer = new BufferWriter(16, frameEncodeError);
   beginFrame(writer, FrameType.Response);
   writer.u32(id).u8(ok ? 1 : 0);
   return piecesAround(writer.take(), body, maxFrameSize);
@@ -244,7 +269,7 @@ function piecesAround(head: Buffer, body: Uint8Array, maxFrameSize: number): [Bu
 
 /** Decodes the payload of one frame whose length and checksum have been checked. */
 export function decodeFrame(type: number, buffer: Buffer, start: number, end: number): Frame {
-  const reader = new BufferReader(buffer, start, end);
+  const reader = new BufferReader(buffer, start, end, frameDecodeError);
   let frame: Frame;
   switch (type) {
     case FrameType.Hello: {
@@ -300,13 +325,14 @@ export function decodeFrame(type: number, buffer: Buffer, start: number, end: nu
 
 // ---- request errors -----------------------------------------------------
 
-/** A handler's error as the body of a failed Response: code, message and HTTP status survive the hop. */
+/** A handler's error as the body of a failed Response: code, message, kind and retryable survive the hop. */
 export function encodeErrorBody(err: unknown): Buffer {
-  const e = (typeof err === 'object' && err !== null ? err : {}) as { code?: unknown; message?: unknown; httpStatus?: unknown };
+  const e = (typeof err === 'object' && err !== null ? err : {}) as { code?: unknown; message?: unknown; kind?: unknown; retryable?: unknown };
   return Buffer.from(JSON.stringify({
     code: typeof e.code === 'string' ? e.code : 'KONSUL_ERR_REMOTE',
     message: typeof e.message === 'string' ? e.message : String(err),
-    httpStatus: typeof e.httpStatus === 'number' ? e.httpStatus : 500,
+    kind: isErrorKind(e.kind) ? e.kind : 'internal',
+    retryable: e.retryable === true,
   }), 'utf8');
 }
 
@@ -318,14 +344,11 @@ export function decodeErrorBody(body: Buffer): RemoteError {
   } catch {
     parsed = undefined;
   }
-  const e = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as { code?: unknown; message?: unknown; httpStatus?: unknown };
+  const e = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as { code?: unknown; message?: unknown; kind?: unknown; retryable?: unknown };
   if (typeof e.code !== 'string' || typeof e.message !== 'string') {
-    return new RemoteError('KONSUL_ERR_REMOTE', 'the peer answered with a malformed error', 502);
+    return new RemoteError('KONSUL_ERR_REMOTE', 'the peer answered with a malformed error', 'bad-gateway');
   }
-  const status = typeof e.httpStatus === 'number' && Number.isInteger(e.httpStatus) && e.httpStatus >= 100 && e.httpStatus <= 599
-    ? e.httpStatus
-    : 500;
-  return new RemoteError(e.code, e.message, status);
+  return new RemoteError(e.code, e.message, isErrorKind(e.kind) ? e.kind : 'internal', e.retryable === true);
 }
 
 // ---- messages -----------------------------------------------------------
@@ -358,8 +381,8 @@ export function writeMessage(writer: BufferWriter, message: Message): void {
     if (entry.type !== EntryType.Normal && entry.type !== EntryType.ConfChange) {
       throw new FrameEncodeError(`unknown entry type ${String(entry.type)}`);
     }
-    checkU64(entry.term, 'entry.term');
-    checkU64(entry.index, 'entry.index');
+    checkU64(entry.term, 'entry.term', frameEncodeError);
+    checkU64(entry.index, 'entry.index', frameEncodeError);
     dataBytes += entry.data.length;
   }
   writer.u32(count);
@@ -433,8 +456,8 @@ export function readMessage(reader: BufferReader): Message {
     for (let i = 0, at = headers; i < count; i++, at += ENTRY_HEADER_SIZE) {
       const length = getU32(buf, at + 17);
       entries[i] = {
-        term: getU64(buf, at, 'entry.term'),
-        index: getU64(buf, at + 8, 'entry.index'),
+        term: getU64(buf, at, 'entry.term', frameDecodeError),
+        index: getU64(buf, at + 8, 'entry.index', frameDecodeError),
         type: buf[at + 16]!,
         data: new Uint8Array(arrayBuffer, dataAt, length),
       };
@@ -476,14 +499,14 @@ export function readMessage(reader: BufferReader): Message {
 
 /** A Message payload as its own buffer (tests, benchmarks). */
 export function encodeMessage(message: Message): Buffer {
-  const writer = new BufferWriter(256);
+  const writer = new BufferWriter(256, frameEncodeError);
   writeMessage(writer, message);
   return writer.take();
 }
 
 /** Decodes a whole buffer as one Message payload. */
 export function decodeMessage(payload: Buffer): Message {
-  const reader = new BufferReader(payload);
+  const reader = new BufferReader(payload, 0, payload.length, frameDecodeError);
   const message = readMessage(reader);
   reader.expectEnd('message');
   return message;

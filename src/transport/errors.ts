@@ -1,12 +1,12 @@
 // The errors the peer transport raises: codec failures on bad frames, refused
 // handshakes, unreachable peers and aborted snapshot streams, each with a stable code.
 
-import { KonsulError } from '../errors.js';
+import { KonsulError, type ErrorKind } from '../errors.js';
 
 /** Base of every transport error; `code` is stable, the message is for humans. */
 export class TransportError extends KonsulError {
-  constructor(code: string, message: string, httpStatus = 503) {
-    super(code, message, httpStatus);
+  constructor(code: string, message: string, kind: ErrorKind = 'unavailable', options: { retryable?: boolean } = {}) {
+    super(code, message, kind, options);
     this.name = 'TransportError';
   }
 }
@@ -17,7 +17,7 @@ export class TransportError extends KonsulError {
  */
 export class FrameError extends TransportError {
   constructor(code: string, message: string) {
-    super(code, message, 400);
+    super(code, message, 'invalid');
     this.name = 'FrameError';
   }
 }
@@ -74,7 +74,7 @@ export class ProtocolError extends FrameError {
 /** A message that cannot be put on the wire: a field out of range. A bug in the caller. */
 export class FrameEncodeError extends TransportError {
   constructor(message: string) {
-    super('KONSUL_ERR_FRAME_ENCODE', `cannot encode: ${message}`, 500);
+    super('KONSUL_ERR_FRAME_ENCODE', `cannot encode: ${message}`, 'internal');
     this.name = 'FrameEncodeError';
   }
 }
@@ -83,7 +83,7 @@ export class FrameEncodeError extends TransportError {
 export class HandshakeRejectedError extends TransportError {
   readonly reason: number;
   constructor(reason: number, detail: string) {
-    super('KONSUL_ERR_HANDSHAKE_REJECTED', `handshake refused: ${detail}`, 403);
+    super('KONSUL_ERR_HANDSHAKE_REJECTED', `handshake refused: ${detail}`, 'forbidden');
     this.name = 'HandshakeRejectedError';
     this.reason = reason;
   }
@@ -93,7 +93,8 @@ export class HandshakeRejectedError extends TransportError {
 export class PeerUnreachableError extends TransportError {
   readonly nodeId: string;
   constructor(nodeId: string, detail: string) {
-    super('KONSUL_ERR_PEER_UNREACHABLE', `peer ${nodeId} is unreachable: ${detail}`, 503);
+    // Nothing was sent: the request may go again, here or to another node.
+    super('KONSUL_ERR_PEER_UNREACHABLE', `peer ${nodeId} is unreachable: ${detail}`, 'unavailable', { retryable: true });
     this.name = 'PeerUnreachableError';
     this.nodeId = nodeId;
   }
@@ -102,7 +103,7 @@ export class PeerUnreachableError extends TransportError {
 /** The connection closed while a transfer on it was in progress. */
 export class ConnectionClosedError extends TransportError {
   constructor(detail: string) {
-    super('KONSUL_ERR_CONNECTION_CLOSED', `connection closed: ${detail}`, 503);
+    super('KONSUL_ERR_CONNECTION_CLOSED', `connection closed: ${detail}`, 'unavailable');
     this.name = 'ConnectionClosedError';
   }
 }
@@ -110,7 +111,7 @@ export class ConnectionClosedError extends TransportError {
 /** A snapshot is already streaming to this peer; Raft sends one at a time. */
 export class SnapshotBusyError extends TransportError {
   constructor(nodeId: string) {
-    super('KONSUL_ERR_SNAPSHOT_BUSY', `a snapshot is already streaming to ${nodeId}`, 409);
+    super('KONSUL_ERR_SNAPSHOT_BUSY', `a snapshot is already streaming to ${nodeId}`, 'conflict');
     this.name = 'SnapshotBusyError';
   }
 }
@@ -118,7 +119,7 @@ export class SnapshotBusyError extends TransportError {
 /** The sender gave up on a snapshot stream part-way; the chunks received so far are incomplete. */
 export class SnapshotAbortedError extends TransportError {
   constructor(detail: string) {
-    super('KONSUL_ERR_SNAPSHOT_ABORTED', `snapshot aborted: ${detail}`, 503);
+    super('KONSUL_ERR_SNAPSHOT_ABORTED', `snapshot aborted: ${detail}`, 'unavailable');
     this.name = 'SnapshotAbortedError';
   }
 }
@@ -126,7 +127,7 @@ export class SnapshotAbortedError extends TransportError {
 /** The transport was closed (or never started). */
 export class TransportClosedError extends TransportError {
   constructor() {
-    super('KONSUL_ERR_TRANSPORT_CLOSED', 'transport is closed', 503);
+    super('KONSUL_ERR_TRANSPORT_CLOSED', 'transport is closed', 'unavailable');
     this.name = 'TransportClosedError';
   }
 }
@@ -134,15 +135,15 @@ export class TransportClosedError extends TransportError {
 /** A constructor option is missing or out of range; the message says which and what to pass. */
 export class InvalidTransportOptionError extends TransportError {
   constructor(message: string) {
-    super('KONSUL_ERR_INVALID_OPTION', message, 500);
+    super('KONSUL_ERR_INVALID_OPTION', message, 'internal');
     this.name = 'InvalidTransportOptionError';
   }
 }
 
 /** A request this node refused before running it: too many in flight, or a full send queue. Nothing ran. */
 export class RequestRefusedError extends TransportError {
-  constructor(message: string, httpStatus = 503) {
-    super('KONSUL_ERR_REQUEST_REFUSED', message, httpStatus);
+  constructor(message: string, kind: ErrorKind = 'unavailable') {
+    super('KONSUL_ERR_REQUEST_REFUSED', message, kind);
     this.name = 'RequestRefusedError';
   }
 }
@@ -150,19 +151,19 @@ export class RequestRefusedError extends TransportError {
 /** A request reached a node that was started without onRequest. */
 export class NoRequestHandlerError extends TransportError {
   constructor(method: string) {
-    super('KONSUL_ERR_NO_HANDLER', `no handler: this node answers no requests (asked "${method}")`, 501);
+    super('KONSUL_ERR_NO_HANDLER', `no handler: this node answers no requests (asked "${method}")`, 'not-implemented');
     this.name = 'NoRequestHandlerError';
   }
 }
 
 /**
- * The remote handler failed: its code, message and HTTP status, carried back
- * to the caller unchanged, so a NotLeaderError thrown on the leader reads the
- * same on the follower that forwarded the write.
+ * The remote handler failed: its code, message, kind and retryable flag,
+ * carried back to the caller unchanged, so a NotLeaderError thrown on the
+ * leader reads (and retries) the same on the follower that forwarded the write.
  */
 export class RemoteError extends KonsulError {
-  constructor(code: string, message: string, httpStatus: number) {
-    super(code, message, httpStatus);
+  constructor(code: string, message: string, kind: ErrorKind, retryable = false) {
+    super(code, message, kind, { retryable });
     this.name = 'RemoteError';
   }
 }
@@ -170,7 +171,7 @@ export class RemoteError extends KonsulError {
 /** No answer within the caller's time limit; the request may or may not have run. */
 export class TransportTimeoutError extends TransportError {
   constructor(method: string, ms: number) {
-    super('KONSUL_ERR_TIMEOUT', `no answer to "${method}" within ${ms} ms`, 504);
+    super('KONSUL_ERR_TIMEOUT', `no answer to "${method}" within ${ms} ms`, 'timeout');
     this.name = 'TransportTimeoutError';
   }
 }
@@ -182,7 +183,7 @@ export class TransportTimeoutError extends TransportError {
  */
 export class PeerUnavailableError extends TransportError {
   constructor(target: string, detail: string) {
-    super('KONSUL_ERR_PEER_UNAVAILABLE', `lost the connection to ${target} with a request in flight: ${detail}`, 503);
+    super('KONSUL_ERR_PEER_UNAVAILABLE', `lost the connection to ${target} with a request in flight: ${detail}`, 'unavailable');
     this.name = 'PeerUnavailableError';
   }
 }

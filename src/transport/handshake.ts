@@ -3,10 +3,11 @@
 
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { NodeId } from '../raft/types.js';
-import { HandshakeRejectReason, PROTOCOL_VERSION, type Hello } from './codec.js';
+import { HandshakeRejectReason, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, type Hello } from './codec.js';
 
 export type HelloVerdict =
-  | { accepted: true }
+  /** `version`: the version the link runs at, the lower of the dialer's newest and ours. */
+  | { accepted: true; version: number }
   | { accepted: false; reason: HandshakeRejectReason; detail: string };
 
 export interface HelloExpectations {
@@ -14,6 +15,20 @@ export interface HelloExpectations {
   clusterId: string;
   /** sha256 of the configured join token, or undefined when no token is required. */
   tokenDigest: Buffer | undefined;
+  /**
+   * The protocol version the cluster runs at (once raised, never lowered): a
+   * Raft-link dialer whose newest version is older cannot be a member any more.
+   * Request connections (`to` empty) are not held to it, so an old node still
+   * gets a clear error from a join rather than a refused connection.
+   */
+  clusterVersion?: number;
+  /** Our newest protocol version (PROTOCOL_VERSION unless a test plays an older node). */
+  newest?: number;
+}
+
+/** The version two nodes speak to each other: the lower of their newest, if the lower end suits both. */
+export function agreedVersion(theirNewest: number, ourNewest = PROTOCOL_VERSION): number {
+  return Math.min(theirNewest, ourNewest);
 }
 
 /**
@@ -25,11 +40,19 @@ export function tokenDigest(token: string): Buffer {
 }
 
 export function judgeHello(hello: Hello, expected: HelloExpectations): HelloVerdict {
-  if (hello.version !== PROTOCOL_VERSION) {
+  // A dialer newer than us is fine: the link runs at our newest, and the dialer checks that it still speaks it.
+  if (hello.version < MIN_PROTOCOL_VERSION) {
     return {
       accepted: false,
       reason: HandshakeRejectReason.ProtocolVersion,
-      detail: `protocol version ${hello.version} is not supported (this node speaks ${PROTOCOL_VERSION})`,
+      detail: `protocol version ${hello.version} is not supported (this node speaks ${MIN_PROTOCOL_VERSION} to ${expected.newest ?? PROTOCOL_VERSION})`,
+    };
+  }
+  if (hello.to !== '' && expected.clusterVersion !== undefined && hello.version < expected.clusterVersion) {
+    return {
+      accepted: false,
+      reason: HandshakeRejectReason.ProtocolVersion,
+      detail: `this cluster runs protocol version ${expected.clusterVersion}; node '${hello.from}' speaks only up to ${hello.version}: upgrade it`,
     };
   }
   if (hello.clusterId !== expected.clusterId) {
@@ -50,5 +73,5 @@ export function judgeHello(hello: Hello, expected: HelloExpectations): HelloVerd
   if (hello.to !== '' && hello.to !== expected.nodeId) {
     return { accepted: false, reason: HandshakeRejectReason.NodeId, detail: `this is node '${expected.nodeId}', not '${hello.to}'` };
   }
-  return { accepted: true };
+  return { accepted: true, version: agreedVersion(hello.version, expected.newest) };
 }

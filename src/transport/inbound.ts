@@ -2,11 +2,14 @@
 // (a Raft link: messages to onMessage, streamed snapshots to onSnapshot) or, on
 // a request connection, run Requests through onRequest and write back Responses.
 
+import { TLSSocket } from 'node:tls';
+import { verifyPeerIdentity, type PeerRole } from './peer-identity.js';
+import { refusalSource, type RefusalLog } from './refusal-log.js';
 import type { Socket } from 'node:net';
 import type { Message, NodeId } from '../raft/types.js';
 import { MessageType } from '../raft/types.js';
 import {
-  encodeErrorBody, encodeFrame, FrameType, HANDSHAKE_MAX_FRAME_SIZE, PROTOCOL_VERSION, responseFrame, type Frame, type Hello,
+  encodeErrorBody, encodeFrame, FrameType, HANDSHAKE_MAX_FRAME_SIZE, HandshakeRejectReason, responseFrame, type Frame, type Hello,
 } from './codec.js';
 import {
   ConnectionClosedError, FrameError, NoRequestHandlerError, ProtocolError, RequestRefusedError, SnapshotAbortedError,
@@ -30,6 +33,8 @@ export interface InboundHost {
   readonly options: ResolvedTransportOptions;
   readonly counters: TransportCounters;
   readonly tokenDigest: Buffer | undefined;
+  /** sec: refusals logged once per source per interval. */
+  readonly refusals: RefusalLog;
   /** The hello was accepted: this is now the connection from `peerId`. */
   accepted(connection: InboundConnection): void;
   closed(connection: InboundConnection): void;
@@ -46,6 +51,8 @@ interface SnapshotReceipt {
 export class InboundConnection {
   /** The peer's node id, once its hello is accepted. */
   peerId: NodeId = '';
+  /** The newest protocol version the peer said it speaks (its hello's version). */
+  peerVersion = 0;
   readonly remoteAddress: string;
   readonly closedPromise: Promise<void>;
   private readonly host: InboundHost;
@@ -56,6 +63,8 @@ export class InboundConnection {
   private snapshot: SnapshotReceipt | undefined;
   /** A request connection (hello.to empty): carries Request frames, answered on the same socket. */
   private rpc = false;
+  /** sec: what the peer's certificate says it is (mutual TLS only). */
+  private peerRole: PeerRole | undefined;
   private requestsInFlight = 0;
   /** Responses fill the socket: reading (new requests) waits for 'drain'. */
   private blocked = false;
@@ -69,7 +78,8 @@ export class InboundConnection {
     socket.setNoDelay(true);
     const { handshakeTimeoutMs, logger } = host.options;
     this.timer = setTimeout(() => {
-      logger.warn({ remote: this.remoteAddress }, `no hello within ${handshakeTimeoutMs} ms; closing`);
+      const { log, suppressed } = host.refusals.admit(`${refusalSource(this.remoteAddress)} no-hello`);
+      if (log) logger.warn({ remote: this.remoteAddress, suppressed }, `no hello within ${handshakeTimeoutMs} ms; closing`);
       this.destroy();
     }, handshakeTimeoutMs);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -98,10 +108,13 @@ export class InboundConnection {
     } catch (err) {
       if (err instanceof FrameError) {
         counters.badFrames++;
-        options.logger.warn(
-          { remote: this.remoteAddress, peer: this.peerId, err: { code: err.code, message: err.message } },
-          'bad frame from peer; closing the connection',
-        );
+        const { log, suppressed } = this.host.refusals.admit(`${refusalSource(this.remoteAddress)} ${err.code}`);
+        if (log || this.state === 'open') {
+          options.logger.warn(
+            { remote: this.remoteAddress, peer: this.peerId, err: { code: err.code, message: err.message }, suppressed },
+            'bad frame from peer; closing the connection',
+          );
+        }
       } else {
         options.logger.error({ remote: this.remoteAddress, peer: this.peerId, err }, 'inbound connection failed');
       }
@@ -167,13 +180,25 @@ export class InboundConnection {
     const { options, counters, tokenDigest } = this.host;
     clearTimeout(this.timer);
     this.timer = undefined;
-    const verdict = judgeHello(hello, { nodeId: options.nodeId, clusterId: options.clusterId, tokenDigest });
+    let verdict = judgeHello(hello, {
+      nodeId: options.nodeId, clusterId: options.clusterId, tokenDigest,
+      clusterVersion: options.clusterVersion?.(), newest: options.protocolVersion,
+    });
+    // sec: with mutual TLS, the certificate must name the node the hello claims to be.
+    if (verdict.accepted && this.socket instanceof TLSSocket) {
+      const identity = verifyPeerIdentity(this.socket, hello.from);
+      if (identity.ok) this.peerRole = identity.role;
+      else verdict = { accepted: false, reason: HandshakeRejectReason.NodeId, detail: identity.detail };
+    }
     if (!verdict.accepted) {
       counters.handshakesRefused++;
-      options.logger.warn(
-        { remote: this.remoteAddress, peer: hello.from, clusterId: hello.clusterId, version: hello.version, reason: verdict.detail },
-        'refused peer handshake',
-      );
+      const { log, suppressed } = this.host.refusals.admit(`${refusalSource(this.remoteAddress)} ${verdict.detail}`);
+      if (log) {
+        options.logger.warn(
+          { remote: this.remoteAddress, peer: hello.from, clusterId: hello.clusterId, version: hello.version, reason: verdict.detail, suppressed },
+          'refused peer handshake',
+        );
+      }
       this.state = 'refused';
       this.parser.stop();
       this.socket.end(encodeFrame({ type: FrameType.HelloReject, reason: verdict.reason, detail: verdict.detail }));
@@ -182,16 +207,18 @@ export class InboundConnection {
       return;
     }
     this.peerId = hello.from;
+    this.peerVersion = hello.version;
     this.state = 'open';
     this.parser.maxFrameSize = options.maxFrameSize;
-    this.socket.write(encodeFrame({ type: FrameType.HelloOk, version: PROTOCOL_VERSION, nodeId: options.nodeId }));
+    // Our newest: a version-1 dialer ignores it, a newer one takes the lower of the two.
+    this.socket.write(encodeFrame({ type: FrameType.HelloOk, version: options.protocolVersion, nodeId: options.nodeId }));
     if (hello.to === '') {
       // Not the peer's Raft link: it must not replace that one.
       this.rpc = true;
       options.logger.debug({ remote: this.remoteAddress, peer: this.peerId }, 'request connection opened');
       return;
     }
-    options.logger.info({ remote: this.remoteAddress, peer: this.peerId }, 'peer connected');
+    options.logger.info({ remote: this.remoteAddress, peer: this.peerId, protocol: verdict.version }, 'peer connected');
     this.host.accepted(this);
   }
 
@@ -210,7 +237,7 @@ export class InboundConnection {
     }
     let answer: Promise<Uint8Array>;
     try {
-      answer = onRequest(method, body, { nodeId: this.peerId, address: this.remoteAddress });
+      answer = onRequest(method, body, { nodeId: this.peerId, address: this.remoteAddress, version: this.peerVersion, role: this.peerRole });
     } catch (err) {
       answer = Promise.reject(err);
     }

@@ -2,7 +2,7 @@
 // a bad option into an error naming the option and what to pass instead.
 
 import type { Message, NodeId } from '../raft/types.js';
-import { DEFAULT_MAX_FRAME_SIZE, HANDSHAKE_MAX_FRAME_SIZE } from './codec.js';
+import { DEFAULT_MAX_FRAME_SIZE, HANDSHAKE_MAX_FRAME_SIZE, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION } from './codec.js';
 import { InvalidTransportOptionError } from './errors.js';
 
 /** The subset of pino's logger the transport uses; a pino logger fits as it is. */
@@ -56,11 +56,23 @@ export interface TransportOptions {
   /**
    * A request from Transport.request on another node (join, a forwarded
    * write). What it resolves to is the answer; what it throws reaches the
-   * caller as a RemoteError with the same code, message and HTTP status.
+   * caller as a RemoteError with the same code, message, kind and retryable.
    * `from.address` is the caller's socket address, not its listen address.
    * When absent, every request is answered with KONSUL_ERR_NO_HANDLER (501).
    */
-  onRequest?: (method: string, body: Buffer, from: { nodeId: NodeId; address: string }) => Promise<Uint8Array>;
+  /** sec: `role` is what the peer's certificate names it (mutual TLS only). */
+  onRequest?: (method: string, body: Buffer, from: { nodeId: NodeId; address: string; version?: number; role?: 'server' | 'client' }) => Promise<Uint8Array>;
+  /**
+   * The protocol version the cluster runs at, asked at each inbound hello: a
+   * Raft link from a node that does not speak it is refused. Default: no floor
+   * beyond MIN_PROTOCOL_VERSION.
+   */
+  clusterVersion?: () => number;
+  /**
+   * TEST ONLY: the newest protocol version this node claims in its hellos
+   * (default PROTOCOL_VERSION), so a test can play an older node.
+   */
+  protocolVersion?: number;
   logger?: TransportLogger;
   /** Largest frame accepted or sent (length of type + payload + checksum). Default 16 MiB. */
   maxFrameSize?: number;
@@ -94,7 +106,9 @@ export interface ResolvedTransportOptions {
   onMessage: (message: Message) => void;
   onSnapshot: ((message: Message, chunks: AsyncIterable<Buffer>) => void | Promise<void>) | undefined;
   onUnreachable: ((nodeId: NodeId) => void) | undefined;
-  onRequest: ((method: string, body: Buffer, from: { nodeId: NodeId; address: string }) => Promise<Uint8Array>) | undefined;
+  onRequest: ((method: string, body: Buffer, from: { nodeId: NodeId; address: string; version?: number; role?: 'server' | 'client' }) => Promise<Uint8Array>) | undefined;
+  clusterVersion: (() => number) | undefined;
+  protocolVersion: number;
   logger: TransportLogger;
   maxFrameSize: number;
   maxQueuedBytes: number;
@@ -186,6 +200,8 @@ export function resolveOptions(options: TransportOptions): ResolvedTransportOpti
     onSnapshot: checkFunction(options.onSnapshot, 'onSnapshot', false),
     onUnreachable: checkFunction(options.onUnreachable, 'onUnreachable', false),
     onRequest: checkFunction(options.onRequest, 'onRequest', false),
+    clusterVersion: checkFunction(options.clusterVersion, 'clusterVersion', false),
+    protocolVersion: checkInteger(options.protocolVersion, 'protocolVersion', PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION),
     logger: checkLogger(options.logger),
     maxFrameSize,
     maxQueuedBytes: checkInteger(options.maxQueuedBytes, 'maxQueuedBytes', 8 * 1024 * 1024, 1),

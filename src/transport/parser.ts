@@ -149,7 +149,9 @@ export class FrameParser {
     const adding = to - from;
     if (!this.owned || this.end + adding > this.buffer.length) {
       const pending = this.end - this.offset;
-      const needed = Math.max(frameSize, pending + adding);
+      // sec: sized by the bytes that arrived (growing 1.5x, at most the frame), never by the length a
+      // peer announced: five bytes claiming 16 MiB must not reserve 16 MiB.
+      const needed = Math.min(frameSize, Math.max(pending + adding, MIN_CARRY, Math.floor(this.buffer.length * 1.5)));
       let target: Buffer;
       if (this.owned && needed <= this.buffer.length) {
         target = this.buffer;
@@ -157,7 +159,7 @@ export class FrameParser {
         target = this.spare;
         this.spare = undefined;
       } else {
-        target = Buffer.allocUnsafe(Math.max(needed, MIN_CARRY));
+        target = Buffer.allocUnsafe(needed);
       }
       this.buffer.copy(target, 0, this.offset, this.end);
       if (target !== this.buffer) this.release();

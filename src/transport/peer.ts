@@ -2,12 +2,14 @@
 // written in batches, back-pressure on 'drain', backoff after failures, snapshots.
 
 import { connect as netConnect, isIP, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import { connect as tlsConnect, TLSSocket } from 'node:tls';
+import { verifyPeerIdentity } from './peer-identity.js';
 import type { Message, NodeId } from '../raft/types.js';
 import { MessageType } from '../raft/types.js';
-import { BufferWriter } from './buffer-writer.js';
+import { BufferWriter } from '../byte-writer.js';
 import {
-  encodeFrame, FrameType, HANDSHAKE_MAX_FRAME_SIZE, PROTOCOL_VERSION, snapshotChunkFrame, writeMessageFrame,
+  encodeFrame, frameEncodeError, FrameType, HANDSHAKE_MAX_FRAME_SIZE, HandshakeRejectReason, LEGACY_PROTOCOL_VERSION, MIN_PROTOCOL_VERSION,
+  snapshotChunkFrame, writeMessageFrame,
   type Frame,
 } from './codec.js';
 import {
@@ -51,7 +53,7 @@ export class Peer {
   private socket: Socket | undefined;
   private socketClosed: Promise<void> = Promise.resolve();
   /** Frames encoded by send() and not yet handed to the socket. */
-  private readonly writer = new BufferWriter();
+  private readonly writer = new BufferWriter(16 * 1024, frameEncodeError);
   /**
    * Full stretches taken out of the writer so it never copies a large backlog
    * when it grows; they go out with the rest in one corked write.
@@ -74,10 +76,17 @@ export class Peer {
   private connectWaiters: ConnectWaiter[] = [];
   private sent = 0;
   private dropped = 0;
+  /** The version the next hello offers: our newest, or 1 after a first-release listener refused that. */
+  private helloVersion: number;
+  /** Set when a first-release listener refused our newest version: redial at once with version 1. */
+  private legacyRedial = false;
+  /** The version the current (or last) link runs at; 0 before the first handshake. */
+  protocolVersion = 0;
 
   constructor(nodeId: NodeId, host: PeerHost) {
     this.nodeId = nodeId;
     this.host = host;
+    this.helloVersion = host.options.protocolVersion;
   }
 
   stats(): PeerStats {
@@ -90,6 +99,7 @@ export class Peer {
       messagesSent: this.sent,
       messagesDropped: this.dropped,
       failures: this.failures,
+      protocolVersion: this.protocolVersion,
     };
   }
 
@@ -284,7 +294,7 @@ export class Peer {
     });
     socket.write(encodeFrame({
       type: FrameType.Hello,
-      hello: { version: PROTOCOL_VERSION, clusterId: options.clusterId, from: options.nodeId, to: this.nodeId, token: options.token },
+      hello: { version: this.helloVersion, clusterId: options.clusterId, from: options.nodeId, to: this.nodeId, token: options.token },
     }));
   }
 
@@ -296,8 +306,28 @@ export class Peer {
     }
     if (frame.type === FrameType.HelloOk) {
       if (frame.nodeId !== this.nodeId) throw new ProtocolError(`dialed ${this.nodeId} but '${frame.nodeId}' answered`);
+      // sec: with mutual TLS, the listener's certificate must name the node we dialed.
+      if (socket instanceof TLSSocket) {
+        const identity = verifyPeerIdentity(socket, this.nodeId);
+        if (!identity.ok) throw new ProtocolError(`dialed ${this.nodeId}: ${identity.detail}`);
+      }
+      // A first-release listener answers 1 whatever we offered; a newer one its newest.
+      const agreed = Math.min(this.helloVersion, frame.version);
+      if (agreed < MIN_PROTOCOL_VERSION) {
+        throw new ProtocolError(`${this.nodeId} speaks protocol versions up to ${frame.version}; this node speaks ${MIN_PROTOCOL_VERSION} or newer`);
+      }
+      this.protocolVersion = agreed;
       this.onConnected(socket);
     } else if (frame.type === FrameType.HelloReject) {
+      if (frame.reason === HandshakeRejectReason.ProtocolVersion && this.helloVersion > LEGACY_PROTOCOL_VERSION
+        && MIN_PROTOCOL_VERSION <= LEGACY_PROTOCOL_VERSION) {
+        // Newer listeners take any newest version at or above their oldest: this is (most likely) the
+        // first release's listener, which takes only version 1. Speak that to it, at once.
+        this.helloVersion = LEGACY_PROTOCOL_VERSION;
+        this.legacyRedial = true;
+        socket.destroy();
+        return;
+      }
       this.host.counters.handshakesRejected++;
       socket.destroy(new HandshakeRejectedError(frame.reason, frame.detail));
     } else {
@@ -332,6 +362,15 @@ export class Peer {
     this.drainCallbacks = [];
     if (this.state === 'closed') return;
     const wasConnected = this.state === 'connected';
+    if (this.legacyRedial) {
+      this.legacyRedial = false;
+      this.host.options.logger.info({ peer: this.nodeId }, 'peer speaks protocol version 1 only (the first release); redialing with it');
+      this.state = 'idle';
+      this.dial();
+      return;
+    }
+    // The peer may come back upgraded (or version 1 was refused too): offer our newest again.
+    this.helloVersion = this.host.options.protocolVersion;
     if (!wasConnected) this.host.counters.connectFailures++;
     this.onFailure(err ?? new ConnectionClosedError(wasConnected ? 'closed by peer' : 'closed during handshake'), wasConnected);
   }
@@ -346,6 +385,9 @@ export class Peer {
     const fields = { peer: this.nodeId, failures: this.failures, err: { code: errorCode(err), message: err.message } };
     if (err instanceof HandshakeRejectedError) logger.error(fields, 'peer refused our handshake');
     else if (wasConnected) logger.warn(fields, 'connection to peer lost');
+    // A peer whose address is not known yet (a join, before its member record is applied here) is
+    // normal for a moment: not worth a warning (issue 15). It stays at debug until the address comes.
+    else if (err instanceof PeerUnreachableError && err.message.includes('no known address')) logger.debug(fields, 'peer address not known yet; retrying');
     else if (this.failures === 1) logger.warn(fields, 'cannot reach peer; retrying with backoff');
     else logger.debug(fields, 'cannot reach peer');
 

@@ -8,9 +8,12 @@
 // names itself in HelloOk, which is how a call by node id catches a stale address.
 
 import { connect as netConnect, isIP, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import { connect as tlsConnect, TLSSocket } from 'node:tls';
+import { verifyPeerIdentity } from './peer-identity.js';
 import type { NodeId } from '../raft/types.js';
-import { decodeErrorBody, encodeFrame, FrameType, HANDSHAKE_MAX_FRAME_SIZE, PROTOCOL_VERSION, requestFrame, type Frame } from './codec.js';
+import {
+  decodeErrorBody, encodeFrame, FrameType, HANDSHAKE_MAX_FRAME_SIZE, HandshakeRejectReason, LEGACY_PROTOCOL_VERSION, requestFrame, type Frame,
+} from './codec.js';
 import {
   FrameError, HandshakeRejectedError, PeerUnavailableError, PeerUnreachableError, ProtocolError,
   RequestRefusedError, TransportTimeoutError,
@@ -22,6 +25,8 @@ import type { TransportCounters } from './stats.js';
 
 /** Calls waiting on one connection before new ones are refused. */
 export const MAX_PENDING_REQUESTS = 1024;
+/** How long an address that refused our newest version is offered version 1 (it may be upgraded since). */
+const LEGACY_MEMORY_MS = 60_000;
 /** A request connection with nothing pending closes after this. */
 export const REQUEST_IDLE_CLOSE_MS = 30_000;
 
@@ -61,6 +66,7 @@ class RequestConnection {
     options: ResolvedTransportOptions,
     counters: TransportCounters,
     onGone: (connection: RequestConnection) => void,
+    readonly helloVersion: number,
   ) {
     this.address = address;
     this.options = options;
@@ -93,7 +99,7 @@ class RequestConnection {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.write(encodeFrame({
       type: FrameType.Hello,
-      hello: { version: PROTOCOL_VERSION, clusterId: options.clusterId, from: options.nodeId, to: '', token: options.token },
+      hello: { version: helloVersion, clusterId: options.clusterId, from: options.nodeId, to: '', token: options.token },
     }));
   }
 
@@ -208,8 +214,14 @@ class RequestConnection {
 
   private onFrame(frame: Frame): void {
     if (this.state === 'connecting') {
-      if (frame.type === FrameType.HelloOk) this.onOpen(frame.nodeId);
-      else if (frame.type === FrameType.HelloReject) {
+      if (frame.type === FrameType.HelloOk) {
+        // sec: with mutual TLS, the listener's certificate must name the node it says it is.
+        if (this.socket instanceof TLSSocket) {
+          const identity = verifyPeerIdentity(this.socket, frame.nodeId);
+          if (!identity.ok) throw new ProtocolError(`${this.address} answered as ${frame.nodeId}: ${identity.detail}`);
+        }
+        this.onOpen(frame.nodeId);
+      } else if (frame.type === FrameType.HelloReject) {
         this.counters.handshakesRejected++;
         this.options.logger.error({ address: this.address, reason: frame.detail }, 'peer refused our request connection');
         this.fail(new HandshakeRejectedError(frame.reason, frame.detail));
@@ -293,6 +305,8 @@ class RequestConnection {
 /** Request connections by address, made on first use and dropped when they close. */
 export class RequestClient {
   private readonly connections = new Map<string, RequestConnection>();
+  /** Addresses whose listener refused our newest version (the first release's): until when we offer it version 1. */
+  private readonly legacy = new Map<string, number>();
   private readonly options: ResolvedTransportOptions;
   private readonly counters: TransportCounters;
 
@@ -303,16 +317,34 @@ export class RequestClient {
 
   /** Calls `method` on the node at `address`; with `expect`, only if that node is `expect`. */
   request(address: string, expect: NodeId | undefined, method: string, body: Uint8Array, timeoutMs: number): Promise<Buffer> {
+    const connection = this.connection(address, expect);
+    if (connection instanceof Error) return Promise.reject(connection);
+    const call = connection.call(method, body, timeoutMs, expect);
+    if (connection.helloVersion <= LEGACY_PROTOCOL_VERSION) return call;
+    return call.catch((error: unknown) => {
+      // Refused at the hello, so never sent: a first-release listener takes only version 1. Ask again with it.
+      if (!(error instanceof HandshakeRejectedError) || error.reason !== HandshakeRejectReason.ProtocolVersion) throw error;
+      this.legacy.set(address, Date.now() + LEGACY_MEMORY_MS);
+      const again = this.connection(address, expect);
+      if (again instanceof Error) throw again;
+      return again.call(method, body, timeoutMs, expect);
+    });
+  }
+
+  private connection(address: string, expect: NodeId | undefined): RequestConnection | Error {
     let connection = this.connections.get(address);
     if (connection === undefined || connection.isClosed) {
       const target = parseAddress(address);
-      if (target === undefined) return Promise.reject(new PeerUnreachableError(expect ?? address, `bad address '${address}'`));
+      if (target === undefined) return new PeerUnreachableError(expect ?? address, `bad address '${address}'`);
+      const legacyUntil = this.legacy.get(address);
+      if (legacyUntil !== undefined && legacyUntil < Date.now()) this.legacy.delete(address);
+      const version = this.legacy.has(address) ? LEGACY_PROTOCOL_VERSION : this.options.protocolVersion;
       connection = new RequestConnection(address, target, this.options, this.counters, (gone) => {
         if (this.connections.get(address) === gone) this.connections.delete(address);
-      });
+      }, version);
       this.connections.set(address, connection);
     }
-    return connection.call(method, body, timeoutMs, expect);
+    return connection;
   }
 
   /** Open request connections (for stats and tests). */

@@ -45,6 +45,8 @@ export interface PeerStats {
   messagesDropped: number;
   /** Consecutive failed dials (0 when connected). */
   failures: number;
+  /** The protocol version the link runs at (the lower of both ends' newest); 0 before the first handshake. */
+  protocolVersion: number;
 }
 
 export interface TransportStats {

@@ -11,12 +11,13 @@
 // Response frames come back. See codec.ts for the bytes.
 
 import { createServer as netCreateServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { createServer as tlsCreateServer } from 'node:tls';
+import { createServer as tlsCreateServer, type Server as TlsServer } from 'node:tls';
 import type { Message, NodeId } from '../raft/types.js';
 import { MessageType } from '../raft/types.js';
 import { FrameEncodeError, PeerUnreachableError, TransportClosedError } from './errors.js';
-import { tokenDigest } from './handshake.js';
+import { agreedVersion, tokenDigest } from './handshake.js';
 import { InboundConnection, type InboundHost } from './inbound.js';
+import { RefusalLog, refusalSource } from './refusal-log.js';
 import { RequestClient } from './requests.js';
 import { resolveOptions, type ResolvedTransportOptions, type TransportOptions } from './options.js';
 import { Peer, type PeerHost } from './peer.js';
@@ -47,6 +48,17 @@ export class Transport {
   private closing: Promise<void> | undefined;
   private readonly requests: RequestClient;
 
+  /**
+   * sec: new certificates and keys (SIGHUP): the listener presents and checks with them from the next
+   * handshake, and new dials use them; open links stay as they are.
+   */
+  reloadTls(tls: { cert: string | Buffer; key: string | Buffer; ca: string | Buffer }): void {
+    const current = this.options.tls;
+    if (current === undefined) throw new Error('reloadTls: this transport was started without TLS');
+    this.options.tls = { ...current, cert: tls.cert, key: tls.key, ca: tls.ca };
+    (this.server as TlsServer | undefined)?.setSecureContext({ cert: tls.cert, key: tls.key, ca: tls.ca });
+  }
+
   /** Checks every option; throws InvalidTransportOptionError naming the first bad one. */
   constructor(options: TransportOptions) {
     this.options = resolveOptions(options);
@@ -54,6 +66,7 @@ export class Transport {
       options: this.options,
       counters: this.counters,
       tokenDigest: this.options.token === undefined ? undefined : tokenDigest(this.options.token),
+      refusals: new RefusalLog(),
       scheduleFlush: (peer) => this.scheduleFlush(peer),
       reportUnreachable: (nodeId) => this.reportUnreachable(nodeId),
       accepted: (connection) => this.accepted(connection),
@@ -133,7 +146,11 @@ export class Transport {
       });
       server.on('tlsClientError', (err: Error, socket: Socket) => {
         this.counters.handshakesRefused++;
-        logger.warn({ remote: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, err: { message: err.message } }, 'refused peer: TLS handshake failed');
+        const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+        const { log, suppressed } = this.host.refusals.admit(`${refusalSource(remote)} tls`);
+        if (log) logger.warn({ remote, err: { message: err.message }, suppressed }, 'refused peer: TLS handshake failed');
+        // sec: node reports a TLS handshake timeout but leaves the socket open: a stalled handshake must not hold it.
+        socket.destroy();
       });
     }
     this.server = server;
@@ -198,6 +215,19 @@ export class Transport {
     this.peers.delete(nodeId);
     this.dirty.delete(peer);
     await peer.close();
+  }
+
+  /**
+   * The protocol version this node and `nodeId` speak to each other, as the
+   * last handshake between them said (the link we dialed first, else theirs to
+   * us); undefined before any handshake.
+   */
+  peerVersion(nodeId: NodeId): number | undefined {
+    const peer = this.peers.get(nodeId);
+    if (peer !== undefined && peer.protocolVersion > 0) return peer.protocolVersion;
+    const inbound = this.inboundByPeer.get(nodeId);
+    if (inbound !== undefined && inbound.peerVersion > 0) return agreedVersion(inbound.peerVersion, this.options.protocolVersion);
+    return undefined;
   }
 
   stats(): TransportStats {

@@ -2,16 +2,23 @@
 // came from, service and check definitions, and errors that name the file and the key.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import {
   AGENT_FLAG_NAMES, ConfigError, closestKey, loadConfig, printableConfig, SETTINGS, type AgentFlagValues,
 } from '../../src/agent/config.js';
 
+/** Every temporary dir this file made, removed when it ends. */
+const made: string[] = [];
+after(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
 function dir(files: Record<string, unknown>): string {
   const d = mkdtempSync(join(tmpdir(), 'konsul-conf-'));
+  made.push(d);
   for (const [name, body] of Object.entries(files)) {
     writeFileSync(join(d, name), typeof body === 'string' ? body : JSON.stringify(body));
   }
@@ -163,6 +170,7 @@ describe('config files: any JSON', () => {
     const { default: fc } = await import('fast-check');
     const keys = [...Object.values(SETTINGS).map((s) => s.file), 'service', 'services', 'check', 'checks', 'Server', 'colour'];
     const d = mkdtempSync(join(tmpdir(), 'konsul-conf-any-'));
+    made.push(d);
     const file = join(d, 'any.json');
     let loaded = 0;
     fc.assert(fc.property(fc.dictionary(fc.constantFrom(...keys), fc.jsonValue({ maxDepth: 3 }), { maxKeys: 4 }), (body) => {

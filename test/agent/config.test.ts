@@ -2,11 +2,18 @@
 // config file, then defaults) and one clear error naming each bad setting.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
-import { ConfigError, parseDuration, parseHostPort, resolveConfig } from '../../src/agent/config.js';
+import { after, describe, it } from 'node:test';
+import { ConfigError, parseHostPort, resolveConfig } from '../../src/agent/config.js';
+import { parseSettingDuration as parseDuration } from '../../src/duration.js';
+
+/** Every temporary dir this file made, removed when it ends. */
+const made: string[] = [];
+after(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
 
 const base = { dataDir: '/tmp/x', nodeId: 'n1' };
 
@@ -45,9 +52,10 @@ describe('agent settings', () => {
 
   it('flags win over KONSUL_* variables, which win over the config file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'konsul-config-'));
+    made.push(dir);
     const file = join(dir, 'konsul.json');
     writeFileSync(file, JSON.stringify({ node_id: 'from-file', http_addr: '127.0.0.1:9001', raft_addr: '127.0.0.1:7101', server: true }));
-    const env = { KONSUL_HTTP_ADDR: '127.0.0.1:9002', KONSUL_RAFT_JOIN: 'a:7000,b' };
+    const env = { KONSUL_HTTP_BIND_ADDR: '127.0.0.1:9002', KONSUL_RAFT_JOIN: 'a:7000,b' };
     const c = resolveConfig({ config: file, dataDir: dir, httpAddr: '127.0.0.1:9003' }, env);
     assert.equal(c.nodeId, 'from-file');
     assert.equal(c.httpAddr.port, 9003);
@@ -73,6 +81,7 @@ describe('agent settings', () => {
     assert.match(errorOf(() => resolveConfig({ ...base, deadServerTimeout: '1s' }, {})), /^--dead-server-timeout/);
     assert.match(errorOf(() => resolveConfig({ ...base, config: '/nonexistent.json' }, {})), /^--config: cannot read/);
     const dir = mkdtempSync(join(tmpdir(), 'konsul-config-'));
+    made.push(dir);
     writeFileSync(join(dir, 'bad.json'), '{"data_dir": "/x", "colour": "blue"}');
     assert.match(errorOf(() => resolveConfig({ config: join(dir, 'bad.json') }, {})), /unknown setting "colour"/);
     writeFileSync(join(dir, 'broken.json'), '{');
@@ -95,17 +104,20 @@ describe('agent settings', () => {
   it('discovery settings: datacenter, domain, recursors, DNS TTLs, node health, anti-entropy', () => {
     const d = resolveConfig(base, {});
     assert.equal(d.datacenter, 'dc1');
-    assert.deepEqual(d.dns, { domain: 'consul.', recursors: [], onlyPassing: false, nodeTtlSeconds: 0, serviceTtlSeconds: {} });
+    assert.deepEqual(d.dns, {
+      domain: 'consul.', recursors: [], onlyPassing: false, nodeTtlSeconds: 0, serviceTtlSeconds: {}, udpAnswerLimit: 3, aRecordLimit: 0,
+    });
     assert.equal(d.nodeHealthTimeoutMs, 2000);
     assert.equal(d.antiEntropyIntervalMs, 60_000);
     const c = resolveConfig({
       ...base, datacenter: 'EU-West', domain: 'Example.Internal', recursor: '1.1.1.1, 10.0.0.2:5353', dnsOnlyPassing: true,
       dnsNodeTtl: '30s', dnsServiceTtl: 'web=10s,*=5s', nodeHealthTimeout: '5s', antiEntropyInterval: '10s',
+      dnsUdpAnswerLimit: '5', dnsARecordLimit: '2',
     }, {});
     assert.equal(c.datacenter, 'eu-west');
     assert.deepEqual(c.dns, {
       domain: 'example.internal.', recursors: ['1.1.1.1:53', '10.0.0.2:5353'], onlyPassing: true, nodeTtlSeconds: 30,
-      serviceTtlSeconds: { 'web': 10, '*': 5 },
+      serviceTtlSeconds: { 'web': 10, '*': 5 }, udpAnswerLimit: 5, aRecordLimit: 2,
     });
     assert.equal(c.nodeHealthTimeoutMs, 5000);
     assert.equal(c.antiEntropyIntervalMs, 10_000);
@@ -119,5 +131,16 @@ describe('agent settings', () => {
     assert.match(errorOf(() => resolveConfig(base, { KONSUL_DNS_SERVICE_TTL: 'web' })), /^KONSUL_DNS_SERVICE_TTL: .*service=duration/);
     assert.match(errorOf(() => resolveConfig({ ...base, dnsServiceTtl: 'web=soon' }, {})), /^--dns-service-ttl: web/);
     assert.match(errorOf(() => resolveConfig({ ...base, nodeHealthTimeout: '500ms' }, {})), /^--node-health-timeout: must be at least two election timeouts/);
+    assert.match(errorOf(() => resolveConfig({ ...base, dnsUdpAnswerLimit: '0' }, {})), /^--dns-udp-answer-limit: /);
+  });
+
+  it('node metadata: the flag repeats, the variable lists pairs, a file gives an object; Consul\'s limits', () => {
+    assert.deepEqual(resolveConfig(base, {}).nodeMeta, {});
+    assert.deepEqual(resolveConfig({ ...base, nodeMeta: ['rack:r1', 'env:prod:blue'] }, {}).nodeMeta, { rack: 'r1', env: 'prod:blue' });
+    assert.deepEqual(resolveConfig(base, { KONSUL_NODE_META: 'rack:r2,zone:a' }).nodeMeta, { rack: 'r2', zone: 'a' });
+    assert.match(errorOf(() => resolveConfig({ ...base, nodeMeta: ['rack'] }, {})), /^--node-meta: "rack" is not key:value/);
+    assert.match(errorOf(() => resolveConfig({ ...base, nodeMeta: ['consul-x:1'] }, {})), /^--node-meta: .*reserved/);
+    assert.match(errorOf(() => resolveConfig({ ...base, nodeMeta: ['a b:1'] }, {})), /^--node-meta: key "a b"/);
+    assert.match(errorOf(() => resolveConfig({ ...base, nodeMeta: [`k:${'x'.repeat(513)}`] }, {})), /longer than 512 bytes/);
   });
 });

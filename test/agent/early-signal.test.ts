@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { it } from 'node:test';
 
-const MAIN = new URL('../../src/agent/main.js', import.meta.url).href;
+const MAIN = new URL('../../src/main/agent.js', import.meta.url).href;
 
 it('SIGINT during start-up: a clean stop once started', () => {
   const script = `

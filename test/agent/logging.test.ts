@@ -56,7 +56,7 @@ describe('agent logs', () => {
   it('a text line: time, level, message, then the fields; an error shows its message', () => {
     const time = new Date(2026, 0, 2, 3, 4, 5, 67).getTime();
     const line = JSON.stringify({ level: 40, time, pid: 1, hostname: 'h', node: 'n1', msg: 'join failed', attempt: 2, err: { message: 'no route' }, addr: 'a b' });
-    assert.equal(formatLogLine(line), '03:04:05.067 WARN  join failed  attempt=2 err="no route" addr="a b"\n');
+    assert.equal(formatLogLine(line), '03:04:05.067 WARN  n1: join failed  attempt=2 err="no route" addr="a b"\n', 'the line names the node (issue 15)');
     assert.equal(formatLogLine(JSON.stringify({ level: 30, time, msg: 'x' }), true), '03:04:05.067 \x1b[32mINFO \x1b[0m x\n');
     assert.equal(formatLogLine('not json'), 'not json\n');
   });
@@ -79,12 +79,12 @@ describe('agent logs', () => {
     a.output.release();
     a.logger.info('hidden');
     a.logger.warn('shown');
-    assert.match(tty.text, /^\d\d:\d\d:\d\d\.\d{3} \x1b\[33mWARN \x1b\[0m shown\n$/);
+    assert.match(tty.text, /^\d\d:\d\d:\d\d\.\d{3} \x1b\[33mWARN \x1b\[0m n1: shown\n$/);
     const plain = new Sink(true);
     const b = createAgentLogger({ logLevel: 'info', logFormat: 'auto' }, 'n1', plain, { NO_COLOR: '1' });
     b.output.release();
     b.logger.info('hello');
-    assert.match(plain.text, /^\d\d:\d\d:\d\d\.\d{3} INFO  hello\n$/);
+    assert.match(plain.text, /^\d\d:\d\d:\d\d\.\d{3} INFO  n1: hello\n$/);
   });
 
   it('a real agent on a terminal: the summary first, then readable log lines; --log-format json forces JSON', async () => {

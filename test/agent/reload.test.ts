@@ -18,7 +18,7 @@ interface Proc { child: ChildProcess; out: string[]; err: string[]; exited: Prom
 function startAgent(args: string[]): Proc {
   const child = spawn(process.execPath, [BIN, 'agent', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, KONSUL_HTTP_ADDR: '', KONSUL_LOG_LEVEL: '', KONSUL_LOG_FORMAT: '', KONSUL_CONFIG_FILE: '' },
+    env: { ...process.env, KONSUL_HTTP_ADDR: '', KONSUL_HTTP_BIND_ADDR: '', KONSUL_LOG_LEVEL: '', KONSUL_LOG_FORMAT: '', KONSUL_CONFIG_FILE: '' },
   });
   const p: Proc = { child, out: [], err: [], exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))) };
   child.stdout!.setEncoding('utf8').on('data', (s: string) => p.out.push(s));

@@ -123,7 +123,7 @@ describe('konsul catalog', () => {
   it('service without a NAME is a usage error', async () => {
     const r = await run(catalog('service'));
     assert.equal(r.code, EXIT.usage);
-    assert.equal(r.err, 'Error: missing argument; see `konsul catalog service --help`\n');
+    assert.equal(r.err, 'Error: missing argument <name>; see `konsul catalog service --help`\n');
     assert.equal(agent.requests.length, 0);
   });
 

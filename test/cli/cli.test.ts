@@ -113,7 +113,7 @@ describe('konsul: which agent, exit codes, errors', () => {
     assert.equal(bare.err, 'Error: "kv" needs a subcommand: get, put, delete, export, import; see `konsul --help`\n');
     const typo = await run(['cluster', 'stauts']);
     assert.equal(typo.code, EXIT.usage);
-    assert.match(typo.err, /^Error: unknown command "cluster stauts"; "cluster" has: status, leader, .*snapshot\n$/);
+    assert.match(typo.err, /^Error: unknown command "cluster stauts" \(did you mean "konsul cluster status"\?\); "cluster" has: status, leader, .*snapshot\n$/);
   });
 
   it('every failure is exactly one "Error: " line on stderr, never a stack trace', async () => {
@@ -173,7 +173,7 @@ describe('konsul: which agent, exit codes, errors', () => {
     }
     const json = await run(['version', '--json']);
     assert.equal(json.code, EXIT.ok);
-    assert.deepEqual(JSON.parse(json.out), { version: VERSION, protocol: PROTOCOL_VERSION, node: process.version });
+    assert.deepEqual(JSON.parse(json.out), { Version: VERSION, Protocol: PROTOCOL_VERSION, Node: process.version });
   });
 });
 
@@ -202,12 +202,12 @@ describe('konsul agent', () => {
     const argv = ['agent'];
     const expected: Record<string, string | string[] | boolean> = {};
     for (const [name, flag] of Object.entries(AGENT_FLAG_NAMES)) {
-      if (['server', 'bootstrap', 'dev', 'dnsOnlyPassing', 'enableScriptChecks'].includes(name)) {
+      if (['server', 'bootstrap', 'dev', 'dnsOnlyPassing', 'enableScriptChecks', 'aclEnabled', 'httpsVerifyIncoming', 'insecurePeers'].includes(name)) {
         argv.push(flag);
         expected[name] = true;
       } else {
         argv.push(flag, `value-of-${name}`);
-        expected[name] = name === 'config' ? [`value-of-${name}`] : `value-of-${name}`;
+        expected[name] = name === 'config' || name === 'nodeMeta' ? [`value-of-${name}`] : `value-of-${name}`;
       }
     }
     let got: AgentFlags | undefined;

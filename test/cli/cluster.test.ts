@@ -2,6 +2,7 @@
 // health (and its exit code), join, leave, transfer-leader and snapshot.
 
 import assert from 'node:assert/strict';
+import { consulStyle } from '../../src/cli/output.js';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { FakeAgent, healthyStatus, run } from './harness.js';
@@ -54,14 +55,14 @@ describe('konsul cluster', () => {
 
   it('status --json is the agent\'s status, parseable', async () => {
     const r = await run(cluster('status', '--json'));
-    assert.deepEqual(JSON.parse(r.out), agent.status);
+    assert.deepEqual(JSON.parse(r.out), consulStyle(agent.status), 'the agent\'s status, in Consul\'s naming style');
   });
 
   it('leader prints who leads; with no leader it exits 1', async () => {
     const r = await run(cluster('leader'));
     assert.equal(r.code, EXIT.ok);
     assert.equal(r.out, 'n1  raft 127.0.0.1:7001  http 127.0.0.1:8501\n');
-    assert.deepEqual(JSON.parse((await run(cluster('leader', '--json'))).out), agent.status.leader);
+    assert.deepEqual(JSON.parse((await run(cluster('leader', '--json'))).out), consulStyle(agent.status.leader));
 
     agent.status.leader = null;
     const none = await run(cluster('leader'));
@@ -81,7 +82,7 @@ describe('konsul cluster', () => {
     const r = await run(cluster('stats'));
     assert.equal(r.code, EXIT.ok);
     assert.equal(r.out, 'nodeId: n1\nterm: 3\nproposals.committed: 7\nproposals.failed: 0\nstorage.logBytes: 4096\n');
-    assert.deepEqual(JSON.parse((await run(cluster('stats', '--json'))).out), agent.stats);
+    assert.deepEqual(JSON.parse((await run(cluster('stats', '--json'))).out), consulStyle(agent.stats));
   });
 
   it('health: "healthy" and exit 0 for a led cluster with a quorum and every member answering', async () => {
@@ -96,9 +97,9 @@ describe('konsul cluster', () => {
     const r = await run(cluster('health'));
     assert.equal(r.code, EXIT.failed);
     assert.equal(r.out, 'unhealthy: no leader is known\nunhealthy: no quorum of voters is answering\n');
-    const json = JSON.parse((await run(cluster('health', '--json'))).out) as { healthy: boolean; problems: string[] };
-    assert.equal(json.healthy, false);
-    assert.equal(json.problems.length, 2);
+    const json = JSON.parse((await run(cluster('health', '--json'))).out) as { Healthy: boolean; Problems: string[] };
+    assert.equal(json.Healthy, false);
+    assert.equal(json.Problems.length, 2);
   });
 
   it('health: an unreachable member exits 1 and is named', async () => {
@@ -137,7 +138,7 @@ describe('konsul cluster', () => {
     const r = await run(cluster('leave', '--node', 'odd id/1', '--json'));
     assert.equal(r.code, EXIT.ok, r.err);
     assert.deepEqual(agent.requests.map((q) => `${q.method} ${q.url}`), ['DELETE /cluster/leave/odd%20id%2F1']);
-    assert.deepEqual(JSON.parse(r.out), { removed: 'odd id/1' });
+    assert.deepEqual(JSON.parse(r.out), { Removed: 'odd id/1' });
     assert.equal(agent.status.members.some((m) => m.id === 'odd id/1'), false);
   });
 
@@ -155,7 +156,7 @@ describe('konsul cluster', () => {
     assert.equal(any.out, 'Leader is now n2\n');
     const to = await run(cluster('transfer-leader', '--node', 'node-two', '--json'));
     assert.equal(agent.lastRequest().url, '/cluster/transfer-leader?id=node-two');
-    assert.deepEqual(JSON.parse(to.out), { leader: 'node-two' });
+    assert.deepEqual(JSON.parse(to.out), { Leader: 'node-two' });
   });
 
   it('snapshot reports the index and term', async () => {
@@ -163,7 +164,7 @@ describe('konsul cluster', () => {
     assert.equal(r.code, EXIT.ok, r.err);
     assert.equal(agent.lastRequest().method, 'POST');
     assert.equal(r.out, 'Snapshot at index 12 (term 3); log compacted\n');
-    assert.deepEqual(JSON.parse((await run(cluster('snapshot', '--json'))).out), { index: 12, term: 3 });
+    assert.deepEqual(JSON.parse((await run(cluster('snapshot', '--json'))).out), { Index: 12, Term: 3 });
   });
 
   it('an answer that is not JSON is a one-line error, not a stack trace', async () => {

@@ -11,10 +11,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
-import { startAgent, type RunningAgent } from '../../src/agent/main.js';
+import { startAgent, type RunningAgent } from '../../src/main/agent.js';
 import { commandModel } from '../../src/cli/docs/model.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
-import { buildCli } from '../../src/cli/main.js';
+import { buildCli } from '../../src/cli/full-cli.js';
 import { deadAddress, run } from './harness.js';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;

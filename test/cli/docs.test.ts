@@ -11,7 +11,7 @@ import { describe, it } from 'node:test';
 import { HttpCommand } from '../../src/cli/command.js';
 import { COMMANDS } from '../../src/cli/commands/index.js';
 import { commandModel } from '../../src/cli/docs/model.js';
-import { buildCli } from '../../src/cli/main.js';
+import { buildCli } from '../../src/cli/full-cli.js';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
 const model = commandModel(buildCli('konsul'));

@@ -83,6 +83,8 @@ export function healthyStatus(): ClusterStatus {
 /** An in-memory stand-in for an agent's HTTP API, on 127.0.0.1 with an ephemeral port. */
 export class FakeAgent {
   readonly requests: RecordedRequest[] = [];
+  /** `services register`'s reads of the catalog while it waits for the service to appear (kept apart from `requests`). */
+  readonly catalogWaits: RecordedRequest[] = [];
   readonly kv = new Map<string, StoredEntry>();
   status: ClusterStatus = healthyStatus();
   stats: unknown = { nodeId: 'n1', term: 3, proposals: { committed: 7, failed: 0 }, storage: { logBytes: 4096 } };
@@ -142,7 +144,8 @@ export class FakeAgent {
     const method = req.method ?? 'GET';
     const rawUrl = req.url ?? '/';
     const request = { method, url: rawUrl, body: body.toString('utf8') };
-    this.requests.push(request);
+    if (method === 'GET' && rawUrl.startsWith('/v1/catalog/service/')) this.catalogWaits.push(request);
+    else this.requests.push(request);
     if (this.hang) return;
     const refusal = this.failNext ?? this.refuse?.(request);
     if (refusal) {
@@ -211,6 +214,10 @@ export class FakeAgent {
       const names: Record<string, string[]> = {};
       for (const { Service: s } of this.instances) names[s.Service] = [...new Set([...(names[s.Service] ?? []), ...(s.Tags ?? [])])];
       return this.sendJson(res, 200, names);
+    }
+    const inCatalog = method === 'GET' ? rest('/v1/catalog/service/') : undefined;
+    if (inCatalog !== undefined) {
+      return this.sendJson(res, 200, [...this.services.values()].filter((s) => s.Service === inCatalog).map((s) => ({ ServiceID: s.ID, ServiceName: s.Service })));
     }
     const service = method === 'GET' ? rest('/v1/health/service/') : undefined;
     if (service !== undefined) {

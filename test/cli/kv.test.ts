@@ -35,11 +35,11 @@ describe('konsul kv', () => {
     assert.equal(get.err, '');
   });
 
-  it('put reads stdin when the value is "-" or left out', async () => {
+  it('put reads stdin when the value is "-"; left out, the value is empty (as in Consul)', async () => {
     assert.equal((await run(kv('put', 'a', '-'), { stdin: 'line 1\nline 2\n' })).code, EXIT.ok);
     assert.equal(agent.kv.get('a')?.value.toString(), 'line 1\nline 2\n');
-    assert.equal((await run(kv('put', 'b'), { stdin: 'from stdin' })).code, EXIT.ok);
-    assert.equal(agent.kv.get('b')?.value.toString(), 'from stdin');
+    assert.equal((await run(kv('put', 'b'), { stdin: 'not read' })).code, EXIT.ok);
+    assert.equal(agent.kv.get('b')?.value.toString(), '');
   });
 
   it('key segments are percent-encoded, slashes kept', async () => {
@@ -62,14 +62,14 @@ describe('konsul kv', () => {
     const r = await run(kv('get', '--json', 'cfg/port'));
     assert.equal(r.code, EXIT.ok, r.err);
     const entry = JSON.parse(r.out) as Record<string, unknown>;
-    assert.equal(entry.key, 'cfg/port');
-    assert.equal(entry.value, '8080');
-    assert.equal(entry.flags, 42);
-    assert.equal(typeof entry.modifyIndex, 'number');
-    assert.equal(entry.createIndex, entry.modifyIndex);
+    assert.equal(entry.Key, 'cfg/port');
+    assert.equal(entry.Value, '8080');
+    assert.equal(entry.Flags, 42);
+    assert.equal(typeof entry.ModifyIndex, 'number');
+    assert.equal(entry.CreateIndex, entry.ModifyIndex);
 
     const put = JSON.parse((await run(kv('put', '--json', 'cfg/port', '9090'))).out) as unknown;
-    assert.deepEqual(put, { key: 'cfg/port', written: true });
+    assert.deepEqual(put, { Key: 'cfg/port', Written: true });
   });
 
   it('--recurse prints key:value lines in key order; --json gives an array', async () => {
@@ -80,8 +80,8 @@ describe('konsul kv', () => {
     assert.equal(r.code, EXIT.ok, r.err);
     assert.equal(r.out, 'tree/a:1\ntree/b/c:2\n');
     assert.equal(agent.lastRequest().url, '/v1/kv/tree/?recurse');
-    const rows = JSON.parse((await run(kv('get', '--recurse', '--json', 'tree/'))).out) as Array<{ key: string }>;
-    assert.deepEqual(rows.map((e) => e.key), ['tree/a', 'tree/b/c']);
+    const rows = JSON.parse((await run(kv('get', '--recurse', '--json', 'tree/'))).out) as Array<{ Key: string }>;
+    assert.deepEqual(rows.map((e) => e.Key), ['tree/a', 'tree/b/c']);
   });
 
   it('--recurse under an empty prefix prints nothing and exits 0', async () => {

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
-import { startAgent, type RunningAgent } from '../../src/agent/main.js';
+import { startAgent, type RunningAgent } from '../../src/main/agent.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { run } from './harness.js';
 
@@ -62,9 +62,9 @@ describe('konsul CLI against a real agent', () => {
   it('--json prints parseable JSON with the indexes; recurse and keys', async () => {
     await run(['kv', 'put', '--http-addr', addr, 'tree/a', '1']);
     await run(['kv', 'put', '--http-addr', addr, 'tree/b/c', '2']);
-    const one = JSON.parse((await run(['kv', 'get', '--json', '--http-addr', addr, 'tree/a'])).out) as { value: string; modifyIndex: number };
-    assert.equal(one.value, '1');
-    assert.ok(one.modifyIndex > 0);
+    const one = JSON.parse((await run(['kv', 'get', '--json', '--http-addr', addr, 'tree/a'])).out) as { Value: string; ModifyIndex: number };
+    assert.equal(one.Value, '1');
+    assert.ok(one.ModifyIndex > 0);
     const all = await run(['kv', 'get', '--recurse', '--http-addr', addr, 'tree/']);
     assert.equal(all.out, 'tree/a:1\ntree/b/c:2\n');
     const keys = JSON.parse((await run(['kv', 'get', '--keys', '--separator', '/', '--json', '--http-addr', addr, 'tree/'])).out) as string[];
@@ -73,7 +73,7 @@ describe('konsul CLI against a real agent', () => {
 
   it('cas: a stale index fails with exit 1 and leaves the value alone', async () => {
     await run(['kv', 'put', '--http-addr', addr, 'cas/k', 'first']);
-    const idx = (JSON.parse((await run(['kv', 'get', '--json', '--http-addr', addr, 'cas/k'])).out) as { modifyIndex: number }).modifyIndex;
+    const idx = (JSON.parse((await run(['kv', 'get', '--json', '--http-addr', addr, 'cas/k'])).out) as { ModifyIndex: number }).ModifyIndex;
     assert.equal((await run(['kv', 'put', '--cas', String(idx), '--http-addr', addr, 'cas/k', 'second'])).code, EXIT.ok);
     const stale = await run(['kv', 'put', '--cas', String(idx), '--http-addr', addr, 'cas/k', 'third']);
     assert.equal(stale.code, EXIT.failed);
@@ -103,9 +103,9 @@ describe('konsul CLI against a real agent', () => {
   });
 
   it('cluster status, leader, peers and health describe the single-node cluster', async () => {
-    const st = JSON.parse((await run(['cluster', 'status', '--json', '--http-addr', addr])).out) as { role: string; members: unknown[] };
-    assert.equal(st.role, 'leader');
-    assert.equal(st.members.length, 1);
+    const st = JSON.parse((await run(['cluster', 'status', '--json', '--http-addr', addr])).out) as { Role: string; Members: unknown[] };
+    assert.equal(st.Role, 'leader');
+    assert.equal(st.Members.length, 1);
     const human = await run(['cluster', 'status', '--http-addr', addr]);
     assert.match(human.out, /NODE\s+RAFT ADDRESS/);
     assert.equal((await run(['cluster', 'leader', '--http-addr', addr])).code, EXIT.ok);
@@ -113,8 +113,8 @@ describe('konsul CLI against a real agent', () => {
     const health = await run(['cluster', 'health', '--http-addr', addr]);
     assert.equal(health.code, EXIT.ok, health.out);
     assert.equal(health.out, 'healthy\n');
-    const snap = JSON.parse((await run(['cluster', 'snapshot', '--json', '--http-addr', addr])).out) as { index: number };
-    assert.ok(snap.index > 1);
+    const snap = JSON.parse((await run(['cluster', 'snapshot', '--json', '--http-addr', addr])).out) as { Index: number };
+    assert.ok(snap.Index > 1);
   });
 
   it('agent --help lists its flags with their KONSUL_* variables', async () => {

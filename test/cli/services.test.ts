@@ -59,6 +59,7 @@ describe('konsul services', () => {
       assert.equal(r.code, EXIT.ok, r.err);
       assert.equal(r.out, 'Registered service: web (ID web-1)\n');
       assert.equal(agent.requests.length, 1);
+      assert.ok(agent.catalogWaits.some((r) => r.url === '/v1/catalog/service/web?stale'), 'it waited for the catalog to list the service');
       assert.equal(agent.lastRequest().method, 'PUT');
       assert.equal(agent.lastRequest().url, '/v1/agent/service/register');
       assert.deepEqual(JSON.parse(agent.lastRequest().body), {
@@ -95,7 +96,7 @@ describe('konsul services', () => {
     it('--json names what was registered', async () => {
       const r = await run(register('--name', 'web', '--id', 'web-1', '--json'));
       assert.equal(r.code, EXIT.ok, r.err);
-      assert.deepEqual(JSON.parse(r.out), { registered: ['web-1'] });
+      assert.deepEqual(JSON.parse(r.out), { Registered: ['web-1'] });
     });
 
     it('a registered service shows up in the list, its new check critical', async () => {
@@ -172,7 +173,7 @@ describe('konsul services', () => {
       const path = file('two.json', { Service: { Name: 'web', Port: 80 }, services: [{ name: 'api', port: 81 }, { name: 'api', id: 'api-2', port: 82 }] });
       const r = await run(register(path, '--json'));
       assert.equal(r.code, EXIT.ok, r.err);
-      assert.deepEqual(JSON.parse(r.out), { registered: ['web', 'api', 'api-2'] });
+      assert.deepEqual(JSON.parse(r.out), { Registered: ['web', 'api', 'api-2'] });
       assert.deepEqual(bodies(), [{ Name: 'web', Port: 80 }, { name: 'api', port: 81 }, { name: 'api', id: 'api-2', port: 82 }]);
       assert.deepEqual([...agent.services.keys()], ['web', 'api', 'api-2']);
     });
@@ -234,7 +235,7 @@ describe('konsul services', () => {
       const r = await run(services('deregister', 'odd id/1', '--json'));
       assert.equal(r.code, EXIT.ok, r.err);
       assert.equal(agent.lastRequest().url, '/v1/agent/service/deregister/odd%20id%2F1');
-      assert.deepEqual(JSON.parse(r.out), { deregistered: 'odd id/1' });
+      assert.deepEqual(JSON.parse(r.out), { Deregistered: 'odd id/1' });
     });
 
     it('an ID the agent does not have exits 1 and says so', async () => {
@@ -247,7 +248,7 @@ describe('konsul services', () => {
     it('without an ID it is a usage error', async () => {
       const r = await run(services('deregister'));
       assert.equal(r.code, EXIT.usage);
-      assert.match(r.err, /^Error: missing argument; see `konsul services deregister --help`\n$/);
+      assert.match(r.err, /^Error: missing argument <id>; see `konsul services deregister --help`\n$/);
     });
   });
 

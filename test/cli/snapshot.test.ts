@@ -62,21 +62,21 @@ describe('konsul snapshot', () => {
     const saved = await run(['snapshot', 'save', '--json', '--http-addr', a.addr, file]);
     assert.equal(saved.code, EXIT.ok, saved.err);
     const info = JSON.parse(saved.out) as Record<string, unknown>;
-    assert.equal(info.index, a.agent.state.appliedIndex());
-    assert.equal(info.size, readFileSync(file).length);
-    assert.equal(info.verified, true);
+    assert.equal(info.Index, a.agent.state.appliedIndex());
+    assert.equal(info.Size, readFileSync(file).length);
+    assert.equal(info.Verified, true);
     assert.deepEqual(readdirSync(dir), ['a.snap']);
 
     const inspected = await run(['snapshot', 'inspect', '--json', file]);
     assert.equal(inspected.code, EXIT.ok, inspected.err);
     const json = JSON.parse(inspected.out) as Record<string, unknown>;
     assert.deepEqual(json, info);
-    assert.equal((json.tables as Record<string, number>).kv, 2);
-    assert.match(json.sha256 as string, /^[0-9a-f]{64}$/);
+    assert.equal((json.Tables as Record<string, number>).kv, 2, 'table names are data: kept as they are');
+    assert.match(json.Sha256 as string, /^[0-9a-f]{64}$/);
 
     const human = await run(['snapshot', 'inspect', file]);
     assert.equal(human.code, EXIT.ok);
-    assert.match(human.out, new RegExp(`^Index\\s+${info.index}$`, 'm'));
+    assert.match(human.out, new RegExp(`^Index\\s+${info.Index}$`, 'm'));
     assert.match(human.out, /^Term\s+3$/m);
     assert.match(human.out, /^SHA-256\s+[0-9a-f]{64} \(verified\)$/m);
     assert.match(human.out, /^kv\s+2$/m);
@@ -91,9 +91,9 @@ describe('konsul snapshot', () => {
     const file = join(dir, 'a.snap');
     const r = await run(['snapshot', 'restore', '--json', '--http-addr', b.addr, file]);
     assert.equal(r.code, EXIT.ok, r.err);
-    const answer = JSON.parse(r.out) as { index: number; snapshotIndex: number; tables: Record<string, number> };
-    assert.equal(answer.tables.kv, 2);
-    assert.equal(answer.index, b.agent.state.appliedIndex());
+    const answer = JSON.parse(r.out) as { Index: number; SnapshotIndex: number; Tables: Record<string, number> };
+    assert.equal(answer.Tables.kv, 2);
+    assert.equal(answer.Index, b.agent.state.appliedIndex());
     assert.deepEqual(kvOf(b), kvOf(a));
     assert.deepEqual(b.agent.state.kvGet('app/bin')?.value, BINARY);
   });
@@ -194,7 +194,7 @@ describe('konsul kv export | import', () => {
     writeFileSync(file, exported);
     const r = await run(['kv', 'import', '--json', '--http-addr', b.addr, file]);
     assert.equal(r.code, EXIT.ok, r.err);
-    assert.deepEqual(JSON.parse(r.out), { imported: 4, keys: ['cfg/bin', 'cfg/empty', 'cfg/ünï', 'other'] });
+    assert.deepEqual(JSON.parse(r.out), { Imported: 4, Keys: ['cfg/bin', 'cfg/empty', 'cfg/ünï', 'other'] });
     assert.deepEqual(kvOf(b), kvOf(a));
 
     const piped = await run(['kv', 'import', '--prefix', 'copy/', '--http-addr', b.addr, '-'], { stdin: exported });

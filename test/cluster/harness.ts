@@ -70,9 +70,11 @@ export interface HttpAnswer {
 
 const dispatcher = new UndiciAgent({ keepAliveTimeout: 10_000, connections: 64 });
 
-export async function http(method: string, url: string, body?: string | Buffer, timeoutMs = 15_000): Promise<HttpAnswer> {
+export async function http(
+  method: string, url: string, body?: string | Buffer, timeoutMs = 15_000, headers?: Record<string, string>,
+): Promise<HttpAnswer> {
   const res = await request(url, {
-    method: method as 'GET', body, dispatcher, headersTimeout: timeoutMs, bodyTimeout: timeoutMs,
+    method: method as 'GET', body, dispatcher, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, headers,
   });
   return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
 }
@@ -186,7 +188,8 @@ export class TestCluster {
     await waitFor(`${id} to serve HTTP`, async () => {
       if (proc.exitCode !== null) throw new Error(`${id} exited with ${proc.exitCode}: ${node.log().slice(-2000)}`);
       const r = await http('GET', `${node.url}/cluster/status`, undefined, 2000);
-      return r.status === 200 ? true : undefined;
+      // 403: serving, with ACLs on (the harness may not hold a token yet).
+      return r.status === 200 || r.status === 403 ? true : undefined;
     }, 20_000);
     return node;
   }
@@ -202,8 +205,11 @@ export class TestCluster {
     this.node(id).proc?.kill(signal);
   }
 
+  /** sec: an ACL token the harness sends with its own requests (status, leader). */
+  token: string | undefined;
+
   async status(id: string): Promise<ClusterStatusView> {
-    const r = await http('GET', `${this.node(id).url}/cluster/status`, undefined, 3000);
+    const r = await http('GET', `${this.node(id).url}/cluster/status`, undefined, 3000, this.token === undefined ? undefined : { 'x-consul-token': this.token });
     if (r.status !== 200) throw new Error(`status of ${id}: ${r.status} ${r.body}`);
     return JSON.parse(r.body) as ClusterStatusView;
   }

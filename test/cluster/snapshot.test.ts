@@ -55,15 +55,15 @@ describe('snapshot save from one real cluster, restore into another', { timeout:
 
     const saved = await konsul(['snapshot', 'save', '--json', '--http-addr', `127.0.0.1:${a.node(follower).httpPort}`, file]);
     assert.equal(saved.code, 0, saved.err);
-    const info = JSON.parse(saved.out) as { index: number; tables: Record<string, number> };
+    const info = JSON.parse(saved.out) as { Index: number; Tables: Record<string, number> };
     // Read at the leader's index: it holds every write acknowledged before it.
-    assert.ok(info.index >= 62, `index ${info.index}`);
-    assert.equal(info.tables.kv, 22);
-    assert.equal(info.tables.members, 3);
+    assert.ok(info.Index >= 62, `index ${info.Index}`);
+    assert.equal(info.Tables.kv, 22);
+    assert.equal(info.Tables.members, 3);
 
     const inspected = await konsul(['snapshot', 'inspect', file]);
     assert.equal(inspected.code, 0, inspected.err);
-    assert.match(inspected.out, new RegExp(`^Index\\s+${info.index}$`, 'm'));
+    assert.match(inspected.out, new RegExp(`^Index\\s+${info.Index}$`, 'm'));
     assert.match(inspected.out, /^Node\s+a[123]$/m);
     await a.stopAll();
   });
@@ -101,9 +101,9 @@ describe('snapshot save from one real cluster, restore into another', { timeout:
 
     const r = await konsul(['snapshot', 'restore', '--json', '--http-addr', `127.0.0.1:${b.node(follower).httpPort}`, file]);
     assert.equal(r.code, 0, r.err);
-    const answer = JSON.parse(r.out) as { index: number; snapshotIndex: number };
-    restoreIndex = answer.index;
-    assert.equal(answer.snapshotIndex, parseArchive(readFileSync(file)).header.index);
+    const answer = JSON.parse(r.out) as { Index: number; SnapshotIndex: number };
+    restoreIndex = answer.Index;
+    assert.equal(answer.SnapshotIndex, parseArchive(readFileSync(file)).header.index);
     assert.ok(restoreIndex > bIndexBefore, `restore index ${restoreIndex} > ${bIndexBefore}`);
 
     const woke = await blocked;
@@ -163,7 +163,7 @@ describe('snapshot save from one real cluster, restore into another', { timeout:
     const big = join(b.dir, 'big.snap');
     const saved = await konsul(['snapshot', 'save', '--json', '--http-addr', `127.0.0.1:${b.node('b3').httpPort}`, big]);
     assert.equal(saved.code, 0, saved.err);
-    const size = (JSON.parse(saved.out) as { size: number }).size;
+    const size = (JSON.parse(saved.out) as { Size: number }).Size;
     assert.ok(size > 7 * 1024 * 1024 && size < 8 * 1024 * 1024, `size ${size}`);
     const del = await http('DELETE', `${b.node('b2').url}/v1/kv/big/?recurse`);
     assert.equal(del.status, 200);

@@ -47,7 +47,9 @@ export function sampleCatalog(): FakeCatalog {
 export async function startDns(
   t: TestContext, catalog: FakeCatalog = sampleCatalog(), options: Partial<DnsServerOptions> = {},
 ): Promise<TestDns> {
-  const server = await startDnsServer({ catalog, host: '127.0.0.1', port: 0, ...options });
+  // These tests look at whole answers, truncation and shuffling: no udp_answer_limit unless a test sets one
+  // (limits.test.ts checks Consul's default of 3).
+  const server = await startDnsServer({ catalog, host: '127.0.0.1', port: 0, udpAnswerLimit: 1000, ...options });
   t.after(() => server.close());
   const port = server.address.port;
   return {

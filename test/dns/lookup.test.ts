@@ -70,14 +70,15 @@ describe('service lookups', () => {
     assert.deepEqual(await dns.resolver().resolve6('fd000000000000000000000000010002.addr.dc1.consul'), ['fd00::1:2']);
   });
 
-  test('a service with a hostname address: SRV targets the hostname, A skips it', async (t) => {
+  test('a service with a hostname address: SRV targets the hostname, A answers a CNAME to it (as Consul)', async (t) => {
     const catalog = new FakeCatalog().addNode('n1', '10.1.0.1')
       .addService({ node: 'n1', service: 'ext', address: 'db.example.com', port: 5432 });
     const dns = await startDns(t, catalog);
     assert.deepEqual(await dns.resolver().resolveSrv('ext.service.consul'), [{ name: 'db.example.com', port: 5432, priority: 1, weight: 1 }]);
     const a = await dns.ask('ext.service.consul', 'A');
     assert.equal(rcodeOf(a), 'NOERROR');
-    assert.equal(a.answers?.length, 0);
+    assert.deepEqual(dataOf(a.answers, 'CNAME'), ['db.example.com']);
+    assert.deepEqual(await dns.resolver().resolveCname('ext.service.consul'), ['db.example.com']);
   });
 
   test('tag lookups: <tag>.<service>.service', async (t) => {

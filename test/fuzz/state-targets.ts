@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import {
-  CommandDecodeError, decodeCommand, encodeCommand, STATE_TABLES, StateMachine, type Command,
+  CommandDecodeError, CommandTooNewError, decodeCommand, encodeCommand, STATE_TABLES, StateMachine, UnsupportedCommandError, type Command,
 } from '../../src/state/index.js';
 import type { CatalogOp } from '../../src/state/catalog.js';
 import { LmdbStateStore } from '../../src/storage/index.js';
@@ -123,14 +123,35 @@ async function closeReplica(r: Replica, remove = true): Promise<void> {
 
 export const commandTarget: FuzzTarget = {
   name: 'state-command',
-  description: 'decodeCommand + StateMachine.apply on real LMDB: log entries of valid, mutated and random bytes; a refused entry is a no-op (digest unchanged), apply never throws, two replicas (one entry at a time vs one batch, and after a reopen) agree',
+  description: 'decodeCommand + StateMachine.apply on real LMDB: log entries of valid, mutated and random bytes; a refused entry is a no-op (digest unchanged), an unsupported one (newer version, unknown type) throws CommandTooNewError and changes nothing, apply throws nothing else, two replicas (one entry at a time vs one batch, and after a reopen) agree',
   testRuns: 800,
   async setup() {
-    const seen = { applied: 0, refused: 0, catalogApplied: 0 };
-    const property = fc.asyncProperty(fc.array(entryArb, { minLength: 1, maxLength: 12 }), async (entries) => {
+    const seen = { applied: 0, refused: 0, catalogApplied: 0, unsupported: 0 };
+    const property = fc.asyncProperty(fc.array(entryArb, { minLength: 1, maxLength: 12 }), async (generated) => {
       const a = openReplica();
       const b = openReplica();
       try {
+        // A command of a newer version or an unknown type stops the replica: apply throws, nothing of it lands.
+        const entries: Buffer[] = [];
+        for (const bytes of generated) {
+          let unsupported = false;
+          try {
+            decodeCommand(bytes);
+          } catch (error) {
+            unsupported = error instanceof UnsupportedCommandError;
+          }
+          if (!unsupported) {
+            entries.push(bytes);
+            continue;
+          }
+          seen.unsupported++;
+          const before = stateDigest(a.store, a.sm);
+          const applied = a.sm.appliedIndex();
+          assert.throws(() => a.sm.apply([{ index: applied + 1, command: bytes }]), CommandTooNewError);
+          assert.equal(a.sm.appliedIndex(), applied, 'an unsupported command moved the applied index');
+          assert.equal(stateDigest(a.store, a.sm), before, 'an unsupported command changed the replica');
+        }
+        if (entries.length === 0) return;
         let index = 0;
         for (const bytes of entries) {
           index++;

@@ -4,8 +4,10 @@ import type { FuzzTarget } from './runner.js';
 import { dnsForwardTarget, dnsHandlerTarget, dnsServerTarget } from './dns-targets.js';
 import { definitionsTarget, httpRawTarget, httpTarget } from './http-targets.js';
 import { configTarget } from './config-targets.js';
+import { filterTarget } from './filter-targets.js';
 import { snapshotTarget } from './snapshot-targets.js';
 import { commandTarget } from './state-targets.js';
+import { aclRulesTarget, encryptedSnapshotTarget } from './sec-targets.js';
 import { framePayloadTarget, frameStreamTarget, listenerTarget } from './transport-targets.js';
 
 export const TARGETS: readonly FuzzTarget[] = [
@@ -21,4 +23,9 @@ export const TARGETS: readonly FuzzTarget[] = [
   httpTarget,
   httpRawTarget,
   configTarget,
+  // sec
+  aclRulesTarget,
+  encryptedSnapshotTarget,
+  // api branch (issue 18)
+  filterTarget,
 ];

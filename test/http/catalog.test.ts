@@ -134,7 +134,7 @@ describe('catalog and health reads', () => {
       {
         ID: '', Node: 'n1', Address: '127.0.0.1', Datacenter: 'dc1', TaggedAddresses: {}, NodeMeta: {},
         ServiceID: 'web1', ServiceName: 'web', ServiceTags: ['v1', 'Primary'], ServiceAddress: '',
-        ServiceWeights: { Passing: 1, Warning: 1 }, ServiceMeta: {}, ServicePort: 8080, ServiceEnableTagOverride: false,
+        ServiceWeights: { Passing: 1, Warning: 1 }, ServiceMeta: {}, ServicePort: 8080, ServiceEnableTagOverride: false, ServiceKind: '',
         CreateIndex: 0, ModifyIndex: 0,
       },
     );

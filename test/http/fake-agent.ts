@@ -10,12 +10,15 @@ import type {
   AgentApi, AgentSelf, ClusterStats, ClusterStatus, Consistency, KvDeleteOptions, KvPutOptions, MemberStatus, ReadMeta,
   SnapshotArchiveStream,
 } from '../../src/agent/api.js';
-import { ConfChangeError, KonsulError } from '../../src/errors.js';
+import { KonsulError } from '../../src/errors.js';
+import { ConfChangeError } from '../../src/raft/index.js';
 import { writeArchive } from '../../src/state/archive.js';
 import { restoreProblem } from '../../src/state/machine.js';
-import { STATE_TABLES, StateMachine, encodeCommand, type Command } from '../../src/state/index.js';
+import { STATE_TABLES, StateMachine, encodeCommand, type CatalogOp, type Command, type UserEvent } from '../../src/state/index.js';
+import { CoordinationService } from '../../src/agent/sessions.js';
 import { LocalServices } from '../../src/agent/services.js';
 import { LmdbStateStore } from '../../src/storage/index.js';
+import type { AclOp } from '../../src/state/acl.js';
 
 export interface WaitCall {
   prefix: string;
@@ -45,6 +48,8 @@ export class FakeAgent extends EventEmitter implements AgentApi {
   ];
   /** The real local-services manager, writing its catalog syncs straight into the state machine. */
   readonly local: LocalServices;
+  /** The real coordination service, proposing straight into the state machine as a one-node leader. */
+  readonly coord: CoordinationService;
   private readonly store: LmdbStateStore;
   private readonly dir: string;
   private index: number;
@@ -75,6 +80,20 @@ export class FakeAgent extends EventEmitter implements AgentApi {
       logger: { debug() {}, info() {}, warn() {}, error() {} } as never,
     });
     this.local.start();
+    this.coord = new CoordinationService({
+      nodeId: this.nodeId,
+      state: this.state,
+      propose: async (command) => {
+        const index = ++this.index;
+        const [result] = this.state.apply([{ index, command: encodeCommand(command) }]);
+        return { result, index };
+      },
+      barrier: (consistency) => this.barrier(consistency),
+      renewOnLeader: (_id, local) => local(),
+      isLeader: () => true,
+      logger: { info() {}, warn() {} },
+    });
+    this.coord.leadershipChanged(true);
   }
 
   self(): AgentSelf {
@@ -98,9 +117,21 @@ export class FakeAgent extends EventEmitter implements AgentApi {
     return { knownLeader: true, lastContactMs: 0 };
   }
 
+  async aclApply(op: AclOp): Promise<boolean> {
+    return this.apply({ type: 'acl', op });
+  }
+
   async kvPut(key: string, value: Uint8Array, options: KvPutOptions = {}): Promise<boolean> {
     this.putCalls.push({ key, value: Buffer.from(value), options });
     return this.apply({ type: 'kv-set', key, value, flags: options.flags ?? 0, cas: options.cas });
+  }
+
+  async fireEvent(event: UserEvent): Promise<void> {
+    this.apply({ type: 'event-fire', event });
+  }
+
+  async catalogWrite(op: CatalogOp): Promise<boolean> {
+    return this.apply({ type: 'catalog', op });
   }
 
   async kvDelete(key: string, options: KvDeleteOptions = {}): Promise<boolean> {
@@ -169,8 +200,8 @@ export class FakeAgent extends EventEmitter implements AgentApi {
 
   async restoreArchive(state: Buffer): Promise<{ index: number }> {
     const problem = restoreProblem(state);
-    if (problem) throw new KonsulError('KONSUL_ERR_BAD_SNAPSHOT', `the snapshot cannot be restored: ${problem}`, 400);
-    if (!this.apply({ type: 'restore', state })) throw new KonsulError('KONSUL_ERR_SNAPSHOT', 'refused', 500);
+    if (problem) throw new KonsulError('KONSUL_ERR_BAD_SNAPSHOT', `the snapshot cannot be restored: ${problem}`, 'invalid');
+    if (!this.apply({ type: 'restore', state })) throw new KonsulError('KONSUL_ERR_SNAPSHOT', 'refused', 'internal');
     this.restoreCalls.push(this.index);
     return { index: this.index };
   }
@@ -181,6 +212,7 @@ export class FakeAgent extends EventEmitter implements AgentApi {
 
   async close(): Promise<void> {
     this.local.stop();
+    this.coord.stop();
     await this.store.close();
     rmSync(this.dir, { recursive: true, force: true });
   }

@@ -151,7 +151,7 @@ describe('KV headers', () => {
 
   test('a barrier that finds no leader answers 503 with its message', async (t) => {
     const s = await startServer(t);
-    const { NotLeaderError } = await import('../../src/errors.js');
+    const { NotLeaderError } = await import('../../src/raft/index.js');
     s.agent.barrierError = new NotLeaderError('');
     const r = await s.call('GET', '/v1/kv/x');
     assert.equal(r.status, 503);

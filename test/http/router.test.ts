@@ -34,7 +34,7 @@ describe('Router', () => {
   });
 
   test('bad percent-encoding is a 400 HttpError', () => {
-    assert.throws(() => router.match('GET', '/v1/kv/%ZZ'), (e: unknown) => e instanceof HttpError && e.httpStatus === 400);
+    assert.throws(() => router.match('GET', '/v1/kv/%ZZ'), (e: unknown) => e instanceof HttpError && e.kind === 'invalid');
   });
 });
 

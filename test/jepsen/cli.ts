@@ -12,6 +12,7 @@ import { abortActive, runJepsen } from './run.js';
 
 const USAGE = `usage: npm run jepsen -- [--time S] [--nemesis NAME[,NAME]|all|none] [--servers 3|5] [--client-agents N] [--clients N]
                         [--keys N] [--seed N] [--dir D] [--recovery S] [--cover] [--loopback] [--unsafe MODE]
+                        [--lock-clients N] [--txn-clients N] [--broken-workload no-fence|split-txn]
        npm run jepsen -- --check DIR
 
 Runs real konsul agents (in network namespaces when run as root), concurrent
@@ -34,7 +35,15 @@ and checks the history (DIR/history.jsonl) for linearizability.
   --cover         keep going past --time until every chosen fault ran at least once (CI)
   --unsafe MODE   start the agents with KONSUL_UNSAFE_FOR_TESTS=MODE, to prove the checks fail:
                   stale-default-reads (default reads with no ReadIndex or lease), or
-                  ack-before-commit (writes acknowledged before a majority has them)
+                  ack-before-commit (writes acknowledged before a majority has them), or
+                  ignore-disk-full (no disk guard: a full data-dir disk is written into)
+  --lock-clients N  processes taking one lock and writing a register through it with fencing tokens;
+                  every accepted write is checked for mutual exclusion (default 2; 0 for none)
+  --txn-clients N clients doing multi-key transactions (/v1/txn) on a group of keys, checked for
+                  atomicity (no torn reads) and linearizability (default 2; 0 for none)
+  --broken-workload W  run a deliberately BROKEN workload, to prove its checker fails:
+                  no-fence (lock holders write without the fencing check) or
+                  split-txn (a group is written key by key instead of in one transaction)
   --check DIR     check the history of a saved run again, without running anything
 
 Examples:
@@ -42,6 +51,7 @@ Examples:
   npm run jepsen -- --time 600 --nemesis all --servers 5
   npm run jepsen -- --time 20 --nemesis partition-one --unsafe stale-default-reads   # must say INVALID
   npm run jepsen -- --time 20 --nemesis partition-leader --unsafe ack-before-commit   # must say INVALID
+  npm run jepsen -- --time 10 --nemesis disk-full --unsafe ignore-disk-full          # must say INVALID
 
 Exit: 0 valid, 1 invalid, 2 usage error.`;
 
@@ -76,7 +86,7 @@ async function main(argv: string[]): Promise<number> {
       options: {
         time: { type: 'string' }, 'client-agents': { type: 'string' }, nemesis: { type: 'string' }, servers: { type: 'string' }, clients: { type: 'string' },
         keys: { type: 'string' }, seed: { type: 'string' }, dir: { type: 'string' }, recovery: { type: 'string' },
-        unsafe: { type: 'string' }, cover: { type: 'boolean' }, loopback: { type: 'boolean' }, check: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+        unsafe: { type: 'string' }, 'lock-clients': { type: 'string' }, 'txn-clients': { type: 'string' }, 'broken-workload': { type: 'string' }, cover: { type: 'boolean' }, loopback: { type: 'boolean' }, check: { type: 'string' }, help: { type: 'boolean', short: 'h' },
       },
     }));
   } catch (error) {
@@ -99,8 +109,8 @@ async function main(argv: string[]): Promise<number> {
   try {
     const servers = int('servers', values.servers, 3, 3, 5);
     if (servers !== 3 && servers !== 5) throw new Error('--servers must be 3 or 5');
-    if (values.unsafe !== undefined && values.unsafe !== 'stale-default-reads' && values.unsafe !== 'ack-before-commit') {
-      throw new Error('--unsafe must be stale-default-reads or ack-before-commit');
+    if (values.unsafe !== undefined && !['stale-default-reads', 'ack-before-commit', 'ignore-disk-full'].includes(values.unsafe)) {
+      throw new Error('--unsafe must be stale-default-reads, ack-before-commit or ignore-disk-full');
     }
     opts = {
       timeS: int('time', values.time, 60, 1, 86_400),
@@ -115,7 +125,13 @@ async function main(argv: string[]): Promise<number> {
       cover: values.cover ?? false,
       namespaces: !values.loopback,
       agentEnv: values.unsafe ? { KONSUL_UNSAFE_FOR_TESTS: values.unsafe } : undefined,
+      lockClients: int('lock-clients', values['lock-clients'], 2, 0, 20),
+      txnClients: int('txn-clients', values['txn-clients'], 2, 0, 20),
+      lockFence: values['broken-workload'] !== 'no-fence',
+      txnAtomic: values['broken-workload'] !== 'split-txn',
     };
+    const broken = values['broken-workload'];
+    if (broken !== undefined && broken !== 'no-fence' && broken !== 'split-txn') throw new Error('--broken-workload must be no-fence or split-txn');
   } catch (error) {
     console.error(`jepsen: ${(error as Error).message}`);
     return 2;
@@ -135,7 +151,8 @@ async function main(argv: string[]): Promise<number> {
   if (r.skipped.length > 0) console.log(`skipped: ${r.skipped.join('; ')}`);
   for (const [k, v] of Object.entries(r.heal)) console.log(`heal ${k}: ${v.n}x, median ${v.medianMs} ms, max ${v.maxMs} ms (fault ended -> every node names one leader)`);
   console.log(`agents' logs: ${Object.entries(r.events).map(([k, v]) => `${v} ${k}`).join(', ')}`);
-  console.log(`checked: ${r.linOps} ops for linearizability, ${r.staleReads} stale reads${r.recoveryMs === undefined ? '' : `, recovery ${r.recoveryMs} ms`}`);
+  console.log(`checked: ${r.linOps} ops for linearizability, ${r.staleReads} stale reads, ${r.txnReads} transaction reads for atomicity${r.recoveryMs === undefined ? '' : `, recovery ${r.recoveryMs} ms`}`);
+  if (r.lock) console.log(`lock: ${r.lock.acquisitions} acquisitions, ${r.lock.acceptedWrites} fenced writes accepted, ${r.lock.refusedWrites} refused (stale holders), mutual exclusion ${r.lock.valid ? 'holds' : 'VIOLATED'}`);
   console.log(r.verdict);
   return r.valid ? 0 : 1;
 }

@@ -23,6 +23,8 @@ export interface JEvent {
   node?: string;
   /** Why it failed or is unknown. */
   error?: string;
+  /** Multi-key transaction reads: the value of each key of the group (txn.ts). */
+  values?: unknown[];
 }
 
 export class HistoryWriter {

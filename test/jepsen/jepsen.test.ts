@@ -16,6 +16,8 @@ import { isRoot } from './net.js';
 import { NEMESES, parseNemeses, plan } from './nemesis.js';
 import { Rng } from './rng.js';
 import { runJepsen, verdictLine } from './run.js';
+import { checkMutualExclusion, type LockRecord } from './lock.js';
+import { checkTxnAtomicity } from './txn.js';
 
 const CLI = new URL('./cli.js', import.meta.url).pathname;
 
@@ -208,6 +210,39 @@ describe('checks reject non-linearizable histories', () => {
   });
 });
 
+describe('lock and transaction checkers', () => {
+  test('mutual exclusion: a write is accepted only while its token is the newest grant', () => {
+    const ok: LockRecord[] = [
+      { kind: 'acquire', process: 1, token: 10, time: 1 },
+      { kind: 'write', process: 1, token: 10, type: 'ok', index: 12, time: 2 },
+      { kind: 'acquire', process: 2, token: 20, time: 3 },
+      { kind: 'write', process: 1, token: 10, type: 'fail', time: 4 },
+      { kind: 'write', process: 2, token: 20, type: 'ok', index: 25, time: 5 },
+    ];
+    const v = checkMutualExclusion(ok);
+    assert.deepEqual([v.valid, v.acquisitions, v.acceptedWrites, v.refusedWrites], [true, 2, 2, 1]);
+    const stale = checkMutualExclusion([...ok, { kind: 'write', process: 1, token: 10, type: 'ok', index: 30, time: 6 }]);
+    assert.equal(stale.valid, false);
+    assert.match(stale.violations[0]!, /process 1 wrote with token 10 at index 30, after process 2 acquired the lock with token 20/);
+    const stolen = checkMutualExclusion([...ok, { kind: 'write', process: 3, token: 20, type: 'ok', index: 26, time: 7 }]);
+    assert.match(stolen.violations[0]!, /granted to process 2/);
+    assert.equal(checkMutualExclusion([{ kind: 'write', process: 1, token: 5, type: 'info', time: 1 }]).valid, true, 'an unknown write proves nothing');
+  });
+
+  test('transaction atomicity: a read seeing different values across the group is a torn read', () => {
+    const events = h([
+      [0, 'invoke', 'read', 'g', null, 'default'], [0, 'ok', 'read', 'g', 'a', 'default'],
+      [1, 'invoke', 'read', 'g', null, 'stale'], [1, 'ok', 'read', 'g', 'a', 'stale'],
+    ]);
+    events[1]!.values = ['a', 'a', 'a'];
+    events[3]!.values = ['a', 'b', 'a'];
+    const v = checkTxnAtomicity(events);
+    assert.equal(v.reads, 2);
+    assert.equal(v.torn.length, 1);
+    assert.match(v.torn[0]!, /\["a","b","a"\]/);
+  });
+});
+
 describe('runs on real agents', () => {
   const quiet = (): void => {};
 
@@ -215,11 +250,13 @@ describe('runs on real agents', () => {
     const nemeses = isRoot() ? 'kill-leader,partition-one' : 'kill-leader,pause-random';
     const r = await runJepsen({
       timeS: 10, nemeses: parseNemeses(nemeses), servers: 3, clients: 4, keys: 3, seed: 11, recoveryS: 30,
-      quietMs: [500, 1000], holdMs: [1500, 2500], log: quiet,
+      quietMs: [500, 1000], holdMs: [1500, 2500], log: quiet, lockClients: 3, txnClients: 2,
     });
     try {
       assert.equal(r.valid, true, `${r.verdict}\nrun dir: ${r.dir}`);
       assert.ok(r.linOps > 100, `only ${r.linOps} ops`);
+      assert.ok(r.lock && r.lock.acceptedWrites > 0, `the lock workload wrote nothing: ${JSON.stringify(r.lock)}`);
+      assert.ok(r.txnReads > 20, `only ${r.txnReads} transaction reads`);
       assert.ok(Object.keys(r.faults).length >= 2, JSON.stringify(r.faults));
       const lines = readFileSync(join(r.dir, 'history.jsonl'), 'utf8').trim().split('\n');
       assert.ok(lines.some((l) => l.includes('"process":"nemesis"')));
@@ -243,6 +280,20 @@ describe('runs on real agents', () => {
       assert.match(clientLog, /subscribed to a relay/, 'the client agent was fed by a relay');
     } finally {
       if (r.valid) rmSync(r.dir, { recursive: true, force: true });
+    }
+  });
+
+  test('BROKEN workloads are caught: lock holders writing without the fencing check, and a group written key by key', async () => {
+    const r = await runJepsen({
+      timeS: 10, nemeses: parseNemeses('none'), servers: 3, clients: 1, keys: 1, seed: 3, recoveryS: 30,
+      log: quiet, lockClients: 3, lockFence: false, txnClients: 3, txnAtomic: false, namespaces: false,
+    });
+    try {
+      assert.equal(r.valid, false, `the broken workloads went unnoticed: ${r.verdict}`);
+      assert.ok(r.problems.some((p) => /^lock: mutual exclusion violated/.test(p)), r.problems.join('\n'));
+      assert.ok(r.problems.some((p) => /torn transaction read/.test(p)), r.problems.join('\n'));
+    } finally {
+      rmSync(r.dir, { recursive: true, force: true });
     }
   });
 
@@ -273,5 +324,32 @@ describe('runs on real agents', () => {
     assert.equal(r.valid, false, `the unsafe setting went unnoticed: ${r.verdict} (run dir kept: ${r.dir})`);
     assert.match(r.verdict, /^jepsen: INVALID, not linearizable: key jepsen\/k\d/);
     rmSync(r.dir, { recursive: true, force: true });
+  });
+
+  test('with KONSUL_UNSAFE_FOR_TESTS=ignore-disk-full, the node whose disk fills dies on it and the run is INVALID', { skip: isRoot() ? false : 'needs root to mount a small filesystem' }, async () => {
+    const r = await runJepsen({
+      timeS: 3, nemeses: parseNemeses('disk-full'), servers: 3, clients: 4, keys: 3, seed: 21, recoveryS: 30, cover: true,
+      quietMs: [500, 800], holdMs: [2500, 3000], agentEnv: { KONSUL_UNSAFE_FOR_TESTS: 'ignore-disk-full' }, log: quiet,
+    });
+    try {
+      assert.equal(r.valid, false, `a node without the disk guard went unnoticed: ${r.verdict}`);
+      assert.match(r.verdict, /disk-full: n3 (is full .* but it never said so|exited while its disk was full)/);
+    } finally {
+      rmSync(r.dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a disk-full and a slow-disk fault on one server: it stops taking entries, stays up, takes them again once freed; the run is valid', { skip: isRoot() ? false : 'needs root to mount a small filesystem' }, async () => {
+    const r = await runJepsen({
+      timeS: 3, nemeses: parseNemeses('disk-full,slow-disk'), servers: 3, clients: 4, keys: 3, seed: 22, recoveryS: 30, cover: true,
+      quietMs: [500, 800], holdMs: [2000, 2500], log: quiet,
+    });
+    try {
+      assert.equal(r.valid, true, `${r.verdict}\nrun dir: ${r.dir}`);
+      assert.equal(r.events['disk-full episodes'], 1);
+      assert.equal(r.events['disk space freed'], 1);
+    } finally {
+      if (r.valid) rmSync(r.dir, { recursive: true, force: true });
+    }
   });
 });

@@ -2,7 +2,9 @@
 // once: a process fault together with a network fault) while the clients run.
 // Every start and stop is written to the history as a "nemesis" event.
 
-import { call, sleep, type JCluster } from './cluster.js';
+import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { call, sleep, tail, type JCluster } from './cluster.js';
 import type { HistoryWriter } from './history.js';
 import type { Network } from './net.js';
 import type { Rng } from './rng.js';
@@ -12,6 +14,12 @@ export interface NemesisContext {
   net: Network;
   rng: Rng;
   log: (line: string) => void;
+  /** What a fault's own checks found wrong (the run fails on any). */
+  problems?: string[];
+  /** The server whose data dir is a small filesystem of its own (the disk-full fault), when there is one. */
+  diskVictim?: string;
+  /** Delaying proxies stand in front of the nodes' Raft ports (delay-proxy.ts): the delay fault uses them. */
+  proxies?: boolean;
 }
 
 export interface Fault {
@@ -25,6 +33,10 @@ export interface Nemesis {
   group: 'process' | 'net' | 'member';
   needsNet?: boolean;
   needsDelay?: boolean;
+  /** libfaketime (the clock faults). */
+  needsClock?: boolean;
+  /** A server whose data dir is a small filesystem (root: tmpfs). */
+  needsDisk?: boolean;
   start(ctx: NemesisContext): Promise<Fault>;
 }
 
@@ -133,6 +145,130 @@ function remover(name: string, leader: boolean): Nemesis {
   };
 }
 
+/** Polls a node's log for a line; true once it is there. */
+async function logSays(ctx: NemesisContext, id: string, text: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (tail(ctx.cluster.node(id).logPath, 400).includes(text)) return true;
+    if (Date.now() > deadline) return false;
+    await sleep(100);
+  }
+}
+
+function problem(ctx: NemesisContext, what: string): void {
+  ctx.problems?.push(what);
+  ctx.log(`nemesis: PROBLEM: ${what}`);
+}
+
+/** Fills a filesystem with one file until ENOSPC; returns the bytes written. */
+function fill(path: string): number {
+  const fd = openSync(path, 'w');
+  const chunk = Buffer.alloc(1024 * 1024, 0x5a);
+  let written = 0;
+  try {
+    for (;;) {
+      try {
+        written += writeSync(fd, chunk);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOSPC') break;
+        throw error;
+      }
+    }
+    // The last partial megabyte: smaller writes until nothing fits.
+    for (let size = 512 * 1024; size >= 4096; size /= 2) {
+      try {
+        written += writeSync(fd, chunk.subarray(0, size));
+      } catch {
+        /* full at this size: try a smaller one */
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return written;
+}
+
+/** ops: the faults of the design record's chaos menu that need more than signals and iptables. */
+const OPS_NEMESES: Nemesis[] = [
+  {
+    // One server's data-dir filesystem fills up while the load goes on: it must stop taking entries (never
+    // acknowledging what it could not store), stay up, and take entries again by itself once space is freed.
+    name: 'disk-full',
+    group: 'process',
+    needsDisk: true,
+    async start(ctx) {
+      const id = ctx.diskVictim!;
+      const n = ctx.cluster.node(id);
+      const filler = join(n.dataDir, 'filler');
+      const bytes = fill(filler);
+      if (!await logSays(ctx, id, 'disk full:', 3_000)) problem(ctx, `disk-full: ${id}'s disk is full (${bytes} bytes added) but it never said so`);
+      return {
+        what: `fill ${id}'s data-dir filesystem (${(bytes / 1024 / 1024).toFixed(0)} MiB added)`,
+        async stop() {
+          if (!n.running) problem(ctx, `disk-full: ${id} exited while its disk was full: ${tail(n.logPath, 5)}`);
+          rmSync(filler, { force: true });
+          if (n.running && !await logSays(ctx, id, 'disk space is back', 3_000)) problem(ctx, `disk-full: ${id} did not take entries again once space was freed`);
+        },
+      };
+    },
+  },
+  {
+    // fsyncs of one server (the leader half the time) stall for hundreds of milliseconds.
+    name: 'slow-disk',
+    group: 'process',
+    async start(ctx) {
+      const id = ctx.rng.next() < 0.5 ? await leaderOrRandom(ctx) : ctx.rng.pick(ctx.cluster.servers().map((x) => x.id));
+      const ms = ctx.rng.pick([200, 400, 800]);
+      ctx.cluster.setFsyncDelay(id, ms);
+      return {
+        what: `fsyncs of ${id} stall ${ms} ms`,
+        async stop() {
+          ctx.cluster.setFsyncDelay(id, 0);
+        },
+      };
+    },
+  },
+  {
+    // One server's wall clock steps forward or back (NTP stepping it); its monotonic clock goes on.
+    name: 'clock-jump',
+    group: 'process',
+    needsClock: true,
+    async start(ctx) {
+      const id = ctx.rng.next() < 0.5 ? await leaderOrRandom(ctx) : ctx.rng.pick(ctx.cluster.servers().map((x) => x.id));
+      const s = ctx.rng.pick([-3600, -60, -5, 5, 60, 3600]);
+      ctx.cluster.setClockOffset(id, s);
+      return {
+        what: `wall clock of ${id} jumps ${s > 0 ? '+' : ''}${s} s`,
+        async stop() {
+          ctx.cluster.setClockOffset(id, 0);
+        },
+      };
+    },
+  },
+  {
+    // One server restarted with both clocks (wall and monotonic) running fast or slow by up to 10%.
+    name: 'clock-skew',
+    group: 'process',
+    needsClock: true,
+    async start(ctx) {
+      const id = ctx.rng.next() < 0.5 ? await leaderOrRandom(ctx) : ctx.rng.pick(ctx.cluster.servers().map((x) => x.id));
+      const rate = ctx.rng.pick([0.9, 0.95, 1.05, 1.1]);
+      const n = ctx.cluster.node(id);
+      await ctx.cluster.stop(id, 'SIGTERM');
+      n.clockRate = rate;
+      await ctx.cluster.start(id);
+      return {
+        what: `${id} restarted with its clocks at x${rate}`,
+        async stop() {
+          await ctx.cluster.stop(id, 'SIGTERM');
+          n.clockRate = undefined;
+          await ctx.cluster.start(id);
+        },
+      };
+    },
+  },
+];
+
 export const NEMESES: readonly Nemesis[] = [
   killer('kill-leader', async (ctx) => [await leaderOrRandom(ctx)]),
   killer('kill-random', async (ctx) => [ctx.rng.pick(ctx.cluster.servers().map((n) => n.id))]),
@@ -200,12 +336,18 @@ export const NEMESES: readonly Nemesis[] = [
     needsNet: true,
     needsDelay: true,
     async start(ctx) {
+      if (ctx.proxies) {
+        // tc netem is missing here: the delaying proxy in front of each node's Raft port does it.
+        ctx.cluster.setNetDelay(50, 40);
+        return { what: 'proxy delay 50±40ms on every peer connection', async stop() { ctx.cluster.setNetDelay(0, 0); } };
+      }
       ctx.net.delay(50, 40);
       return { what: 'netem delay 50±40ms', async stop() { ctx.net.heal(); } };
     },
   },
   remover('member-remove', false),
   remover('member-remove-leader', true),
+  ...OPS_NEMESES,
   {
     // A follower is down while the others compact their logs; it comes back through a snapshot install.
     name: 'snapshot-install',

@@ -7,11 +7,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkLinearizable, checkStaleReads, replicaDifferences, type ReplicaDump } from './checks.js';
 import { Clients, KEY_PREFIX } from './client.js';
-import { call, JCluster, sleep } from './cluster.js';
+import { spawnSync } from 'node:child_process';
+import { call, FAKETIME_LIB, JCluster, sleep } from './cluster.js';
 import { HistoryWriter } from './history.js';
 import { NEMESES, Scheduler, type Nemesis } from './nemesis.js';
-import { createNetwork, type Network } from './net.js';
+import { createNetwork, isRoot, type Network } from './net.js';
 import { Rng } from './rng.js';
+import { LockWorkload, checkMutualExclusion, type MutexVerdict } from './lock.js';
+import { TxnWorkload, checkTxnAtomicity } from './txn.js';
 
 export interface RunOptions {
   timeS: number;
@@ -38,6 +41,14 @@ export interface RunOptions {
   /** Keep going past timeS until every chosen fault ran at least once. */
   cover?: boolean;
   log?: (line: string) => void;
+  /** Processes of the lock workload (lock.ts); 0 for none. */
+  lockClients?: number;
+  /** false: the BROKEN lock workload that writes without its fencing token (the checker must catch it). */
+  lockFence?: boolean;
+  /** Clients doing multi-key transactions (txn.ts); 0 for none. */
+  txnClients?: number;
+  /** false: the BROKEN txn workload that writes a group key by key (the atomicity check must catch it). */
+  txnAtomic?: boolean;
 }
 
 export interface RunResult {
@@ -55,6 +66,10 @@ export interface RunResult {
   /** From the agents' logs: what the faults made the cluster do. */
   events: Record<string, number>;
   verdict: string;
+  /** The lock workload's mutual-exclusion check (when it ran). */
+  lock?: MutexVerdict;
+  /** Multi-key transaction reads checked for atomicity. */
+  txnReads: number;
 }
 
 const LOG_EVENTS: Record<string, string> = {
@@ -62,6 +77,8 @@ const LOG_EVENTS: Record<string, string> = {
   'log compactions': 'log compacted behind a snapshot',
   'promotions to voter': 'server promoted to voter',
   'leader elections won': '"role":"leader"',
+  'disk-full episodes': 'disk full:',
+  'disk space freed': 'disk space is back',
 };
 
 function countLogEvents(cluster: JCluster): Record<string, number> {
@@ -106,6 +123,7 @@ export async function abortActive(): Promise<void> {
   const { cluster, net } = active;
   active = {};
   await cluster?.stopAll().catch(() => undefined);
+  for (const n of cluster?.nodes.values() ?? []) if (n.mounted) spawnSync('umount', ['-l', n.dataDir]);
   net?.destroy();
 }
 
@@ -123,14 +141,21 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
   const net = createNetwork(ids, o.namespaces ?? true);
   active.net = net;
   let nemeses = o.nemeses;
+  const noClock = FAKETIME_LIB ? undefined : 'libfaketime is not installed (apt-get install faketime)';
+  const noDisk = isRoot() ? undefined : 'a small filesystem of its own for one data dir needs root (mount -t tmpfs)';
+  // Where tc netem is missing, the delay fault runs through delaying proxies (delay-proxy.ts) instead.
+  const proxies = nemeses.some((n) => n.needsDelay) && net.noDelay !== undefined;
+  if (proxies) log('jepsen: tc netem is missing: the delay fault goes through a delaying proxy in front of each node');
   for (const n of nemeses) {
-    const why = n.needsDelay && net.noDelay ? net.noDelay : n.needsNet && net.noFaults ? net.noFaults : undefined;
+    const why = n.needsDelay && net.noDelay && !proxies ? net.noDelay : n.needsNet && net.noFaults && !(n.needsDelay && proxies) ? net.noFaults
+      : n.needsClock && noClock ? noClock : n.needsDisk && noDisk ? noDisk : undefined;
     if (why) {
       skipped.push(`${n.name} (${why})`);
       log(`jepsen: skipping ${n.name}: ${why}`);
     }
   }
-  nemeses = nemeses.filter((n) => !(n.needsNet && net.noFaults) && !(n.needsDelay && net.noDelay));
+  nemeses = nemeses.filter((n) => (n.needsDelay && proxies) || (!(n.needsNet && net.noFaults) && !(n.needsDelay && net.noDelay))
+    && !(n.needsClock && noClock) && !(n.needsDisk && noDisk));
   writeFileSync(join(dir, 'run.json'), `${JSON.stringify({
     timeS: o.timeS, nemeses: nemeses.map((n) => n.name), servers: o.servers, clients: o.clients, keys: o.keys,
     clientAgents: clientIds.length, seed: o.seed, network: net.kind, agentEnv: o.agentEnv ?? {}, started: new Date().toISOString(),
@@ -138,14 +163,31 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
 
   const history = new HistoryWriter(join(dir, 'history.jsonl'));
   const cluster = await JCluster.create({
-    dir, net, ids, clientIds, env: o.agentEnv ?? {},
+    dir, net, ids, clientIds, env: o.agentEnv ?? {}, proxies,
     // Low snapshot threshold: logs compact often, so restarted followers catch up by snapshot install.
     flags: ['--snapshot-threshold', '200', ...(o.agentFlags ?? [])],
   });
   active.cluster = cluster;
+  // The disk-full fault's victim: the last server's data dir is a 64 MiB tmpfs of its own.
+  let diskVictim: string | undefined;
+  if (nemeses.some((n) => n.needsDisk)) {
+    diskVictim = serverIds[serverIds.length - 1];
+    const node = cluster.node(diskVictim);
+    mkdirSync(node.dataDir, { recursive: true });
+    const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', node.dataDir], { encoding: 'utf8' });
+    if (m.status !== 0) {
+      skipped.push(`disk-full (mount failed: ${m.stderr.trim()})`);
+      nemeses = nemeses.filter((n) => !n.needsDisk);
+      diskVictim = undefined;
+    } else {
+      node.mounted = true;
+    }
+  }
   let recoveryMs: number | undefined;
   let clients: Clients | undefined;
   let scheduler: Scheduler | undefined;
+  let locks: LockWorkload | undefined;
+  let txns: TxnWorkload | undefined;
   try {
     await cluster.start(ids[0], { bootstrap: true });
     await cluster.leader();
@@ -156,13 +198,24 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
 
     clients = new Clients(cluster, history, rng, { keys: o.keys, timeoutMs: 2_000, thinkMs: 10 });
     clients.start(o.clients);
-    scheduler = new Scheduler({ cluster, net, rng, log }, history, nemeses, {
+    if ((o.lockClients ?? 0) > 0) {
+      // Their own random streams: the nemesis plan of a seed stays what it was without them.
+      locks = new LockWorkload(cluster, new Rng(o.seed + 1), { fence: o.lockFence ?? true, lockDelay: '500ms', timeoutMs: 2_000 });
+      locks.start(o.lockClients!);
+    }
+    if ((o.txnClients ?? 0) > 0) {
+      txns = new TxnWorkload(cluster, history, new Rng(o.seed + 2), { atomic: o.txnAtomic ?? true, timeoutMs: 2_000 });
+      txns.start(o.txnClients!);
+    }
+    scheduler = new Scheduler({ cluster, net, rng, log, problems, diskVictim, proxies }, history, nemeses, {
       quietMs: o.quietMs ?? [1_000, 2_000], holdMs: o.holdMs ?? [2_000, 4_000], combineEvery: o.combineEvery ?? 4,
       healBoundMs: o.recoveryS * 1000,
     });
     // Runs at least --time; with cover, until every chosen fault ran once too.
     await scheduler.start(Date.now() + o.timeS * 1000, o.cover ?? false);
     await clients.stop();
+    await locks?.stop();
+    await txns?.stop();
     for (const e of scheduler.errors) log(`jepsen: nemesis error: ${e}`);
 
     // Heal everything; every member back up.
@@ -188,14 +241,26 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
 
     if (recoveryMs !== undefined) {
       await finalReads(cluster, history, clients, o.keys, problems);
+      if (txns) {
+        let done = false;
+        for (let attempt = 0; attempt < 10 && !done; attempt++) {
+          const l = (await cluster.leaderNow()) ?? cluster.members()[0].id;
+          done = await txns.recordRead(history.freshProcess(), l, cluster.node(l).url, 'consistent');
+          if (!done) await sleep(200);
+        }
+        if (!done) problems.push('final read of the transaction group failed 10 times');
+      }
       await compareReplicas(cluster, problems, log);
     }
   } catch (error) {
     problems.push(`harness: ${(error as Error).message}`);
     await clients?.stop().catch(() => undefined);
+    await locks?.stop().catch(() => undefined);
+    await txns?.stop().catch(() => undefined);
     await scheduler?.stop().catch(() => undefined);
   } finally {
     await cluster.stopAll();
+    if (diskVictim) spawnSync('umount', ['-l', cluster.node(diskVictim).dataDir]);
     net.destroy();
     active = {};
     history.close();
@@ -206,6 +271,11 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
   if (lin.valid === 'unknown') problems.push(`linearizability undecided: ${lin.detail[0]}`);
   const stale = checkStaleReads(history.events);
   if (stale.bad.length > 0) problems.push(`${stale.bad.length} stale read(s) of values never written: ${stale.bad[0]}`);
+  const atomicity = checkTxnAtomicity(history.events);
+  if (atomicity.torn.length > 0) problems.push(`${atomicity.torn.length} torn transaction read(s): ${atomicity.torn[0]}`);
+  const lock = locks ? checkMutualExclusion(locks.records) : undefined;
+  if (locks) writeFileSync(join(dir, 'lock-history.jsonl'), locks.records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  if (lock && !lock.valid) problems.push(`lock: mutual exclusion violated by ${lock.violations.length} accepted write(s): ${lock.violations[0]}`);
   const ops = history.events.filter((e) => typeof e.process === 'number' && e.type !== 'invoke').length;
   for (const u of scheduler?.unrecovered ?? []) problems.push(`no recovery after ${u}`);
   if (o.cover && scheduler && scheduler.missing().length > 0) problems.push(`faults that never ran: ${scheduler.missing().join(', ')}`);
@@ -215,7 +285,7 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
   const valid = problems.length === 0;
   const result: RunResult = {
     valid, dir, ops, linOps: lin.ops, staleReads: stale.reads, faults, skipped, problems, recoveryMs, heal, events,
-    verdict: verdictLine({ valid, ops, faults, problems }),
+    verdict: verdictLine({ valid, ops, faults, problems }), lock, txnReads: atomicity.reads,
   };
   writeFileSync(join(dir, 'verdict.json'), `${JSON.stringify({ ...result, linDetail: lin.detail, staleBad: stale.bad }, null, 2)}\n`);
   if (!valid) writeFileSync(join(dir, 'anomaly.txt'), `${[...problems, '', ...lin.detail, ...stale.bad].join('\n')}\n`);
@@ -224,7 +294,7 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
   return result;
 }
 
-async function waitVoters(cluster: JCluster, n: number, timeoutMs: number): Promise<void> {
+export async function waitVoters(cluster: JCluster, n: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const l = await cluster.leaderNow();
@@ -254,7 +324,7 @@ async function recover(cluster: JCluster, n: number, timeoutMs: number): Promise
 }
 
 /** Reads every key (?consistent, through the leader) into the history, so a lost write shows as a non-linearizable read. */
-async function finalReads(cluster: JCluster, history: HistoryWriter, clients: Clients, keys: number, problems: string[]): Promise<void> {
+export async function finalReads(cluster: JCluster, history: HistoryWriter, clients: Clients, keys: number, problems: string[]): Promise<void> {
   for (let k = 0; k < keys; k++) {
     const key = clients.key(k);
     let done = false;
@@ -276,7 +346,7 @@ async function finalReads(cluster: JCluster, history: HistoryWriter, clients: Cl
 }
 
 /** After a write through the leader, every member applies up to it; their ?stale dumps must be identical. */
-async function compareReplicas(cluster: JCluster, problems: string[], log: (l: string) => void): Promise<void> {
+export async function compareReplicas(cluster: JCluster, problems: string[], log: (l: string) => void): Promise<ReplicaDump | undefined> {
   // A write acknowledged by a node is applied there; every entry before it is committed.
   let target = 0;
   const deadline = Date.now() + 10_000;
@@ -295,7 +365,7 @@ async function compareReplicas(cluster: JCluster, problems: string[], log: (l: s
       if (st && st.appliedIndex >= target) break;
       if (Date.now() > deadline) {
         problems.push(`${n.id} did not apply up to ${target} within 20 s (applied ${st?.appliedIndex})`);
-        return;
+        return undefined;
       }
       await sleep(100);
     }
@@ -306,6 +376,7 @@ async function compareReplicas(cluster: JCluster, problems: string[], log: (l: s
   const diff = replicaDifferences(dumps);
   if (diff.length > 0) problems.push(`replicas differ: ${diff.slice(0, 5).join('; ')}`);
   else log(`jepsen: ${dumps.size} replicas identical (${[...dumps.values()][0]?.size ?? 0} keys under ${KEY_PREFIX})`);
+  return dumps;
 }
 
 export { NEMESES };

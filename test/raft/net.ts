@@ -95,7 +95,7 @@ export class Net {
         const rd = node.ready();
         this.applied.get(id)!.push(...rd.committedEntries);
         this.reads.get(id)!.push(...rd.readStates);
-        this.queue.push(...rd.messages);
+        this.queue.push(...rd.messagesBeforePersist, ...rd.messages);
         node.advance(rd);
       }
     }

@@ -11,7 +11,7 @@ import {
   Role,
   bootstrapSnapshot,
 } from '../../src/raft/index.js';
-import { ConfChangeError, NotLeaderError, ProposalDroppedError, RaftUsageError } from '../../src/errors.js';
+import { ConfChangeError, NotLeaderError, ProposalDroppedError, RaftUsageError } from '../../src/raft/index.js';
 import { Prng } from '../sim/prng.js';
 
 const ids = (n: number) => Array.from({ length: n }, (_, i) => `n${i + 1}`);
@@ -294,7 +294,7 @@ describe('reads', () => {
     leader.readIndex('l1', { lease: true });
     const rd = leader.ready();
     assert.deepEqual(rd.readStates.map((r) => r.context), ['l1']);
-    assert.deepEqual(rd.messages, []);
+    assert.deepEqual([...rd.messagesBeforePersist, ...rd.messages], []);
     leader.advance(rd);
     assert.equal(net.delivered.length, before);
     // Cut off, the lease runs out before the election timeout; then a lease

@@ -302,7 +302,8 @@ export class ClientSimulation {
     if (rd.hardState) v.hs = rd.hardState;
     const leading = raft.role === Role.Leader;
     if (rd.softState && rd.softState.role === Role.Leader) this.stats.leaderChanges++;
-    for (const m of rd.messages) {
+    // Both lists: the core puts a leader's appends in messagesBeforePersist (they may leave before its own fsync).
+    for (const m of [...rd.messagesBeforePersist, ...rd.messages]) {
       if (leading) this.stats.leaderMessages++;
       this.sendRaft(m);
     }

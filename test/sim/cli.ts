@@ -1,11 +1,12 @@
 // `npm run sim -- --seeds N [--start S]` runs N seeds and reports violations;
 // `npm run sim -- --seed S --trace` replays one seed and prints its story.
+// `--clock-drift F` (each node's clock at 1 ± F) and `--clock-jumps` add clock faults (see SimOptions.clock).
 
 import { runSeed } from './run.js';
 import type { SimOptions } from './cluster.js';
 
 function usage(message: string): never {
-  process.stderr.write(`sim: ${message}\nusage: npm run sim -- [--seeds N] [--start S] | --seed S [--trace]\n`);
+  process.stderr.write(`sim: ${message}\nusage: npm run sim -- [--seeds N] [--start S] | --seed S [--trace]  [--clock-drift F] [--clock-jumps]\n`);
   process.exit(2);
 }
 
@@ -18,15 +19,20 @@ function intFlag(args: string[], name: string): number | undefined {
 }
 
 const args = process.argv.slice(2);
-const known = new Set(['--seeds', '--start', '--seed', '--trace', '--duration']);
+const known = new Set(['--seeds', '--start', '--seed', '--trace', '--duration', '--clock-drift', '--clock-jumps']);
+const switches = new Set(['--trace', '--clock-jumps']);
 for (let i = 0; i < args.length; i++) {
   if (!known.has(args[i])) usage(`unknown option ${args[i]}`);
-  if (args[i] !== '--trace') i++;
+  if (!switches.has(args[i])) i++;
 }
 
 const single = intFlag(args, '--seed');
 const duration = intFlag(args, '--duration');
 const base: Partial<SimOptions> = duration !== undefined ? { duration } : {};
+const driftAt = args.indexOf('--clock-drift');
+const drift = driftAt < 0 ? 0 : Number(args[driftAt + 1]);
+if (!(drift >= 0 && drift < 0.5)) usage(`--clock-drift needs a fraction from 0 to 0.5, got ${args[driftAt + 1] ?? 'nothing'}`);
+if (drift > 0 || args.includes('--clock-jumps')) base.clock = { drift, jumps: args.includes('--clock-jumps') };
 
 if (single !== undefined) {
   const result = runSeed({ ...base, seed: single, trace: args.includes('--trace') });

@@ -80,11 +80,25 @@ export interface SimOptions {
   maxSizePerMsg?: number;
   /** Deliberately broken core behaviours (tests prove the simulator catches them). */
   unsafe?: UnsafeKnobs;
-  /** Broken driver: send a Ready's messages before its hard state is durable. */
-  sendBeforeHardStateDurable?: boolean;
   trace?: boolean;
   /** Stop at the first violation (the default): later ones are usually its echoes. */
   stopOnViolation?: boolean;
+  /**
+   * Clocks that disagree (ops). drift: each node's clock runs at a rate drawn
+   * from 1 ± drift (and redrawn now and then), so its ticks come faster or
+   * slower than real time; the leader lease is shortened by that bound, as a
+   * deployment with such clocks must. jumps: a node's clock also jumps forward
+   * (several ticks at once) or back (no ticks for a while); no lease survives
+   * that, so lease reads are off and everything else must stay safe.
+   * Drawn from its own stream, so runs without it replay exactly as before.
+   */
+  clock?: { drift: number; jumps?: boolean };
+  /**
+   * A lease and a vote-refusal window shorter than the election timeout (ops:
+   * the agent's setting, which lets a follower that lost its leader's
+   * connection campaign sooner). Default: lease electionTicks-1, refusal electionTicks.
+   */
+  lease?: { leaseTicks: number; voteRefusalTicks: number };
 }
 
 interface PendingWrite {
@@ -109,13 +123,20 @@ class SimNode {
   disk: Disk;
   sm: KvStateMachine;
   inflight: { rd: Ready; doneAt: number } | undefined;
-  stagedHardState: HardState | undefined;
+  /** Written without an fsync (Ready.mustSync false): in the page cache until the next synced write; a crash loses it. */
+  cache: Array<{ hardState?: HardState; entries: Entry[] }> = [];
+  /** Promises this node made that a crash must not break: appends it acknowledged, votes it granted. */
+  promises: { acked: Array<{ index: number; term: number }>; votes: Array<{ term: number; to: NodeId }> } = { acked: [], votes: [] };
   writes = new Map<number, PendingWrite>();
   reads = new Map<string, SimOp>();
   readsWaiting: PendingRead[] = [];
   knownCommitted = 0;
   leaderCheckedTerm = -1;
   compactEvery: number;
+  /** Clock faults (SimOptions.clock): tick rate, the sub-tick time accumulated, ticks a backward jump swallows. */
+  rate = 1;
+  clockAcc = 0;
+  skipTicks = 0;
 
   constructor(
     readonly id: NodeId,
@@ -155,10 +176,9 @@ export interface SimResult {
 
 export class Simulation {
   readonly prng: Prng;
-  readonly opts: Required<Omit<SimOptions, 'faults' | 'unsafe' | 'sendBeforeHardStateDurable' | 'maxSizePerMsg'>> & {
+  readonly opts: Required<Omit<SimOptions, 'faults' | 'unsafe' | 'maxSizePerMsg' | 'clock' | 'lease'>> & {
     faults: FaultRates;
     unsafe: UnsafeKnobs;
-    sendBeforeHardStateDurable: boolean;
   };
   readonly nodes = new Map<NodeId, SimNode>();
   now = 0;
@@ -182,6 +202,9 @@ export class Simulation {
   /** Small caps split appends into many messages, which opens the windows that figure 8 needs. */
   private readonly maxSizePerMsg: number;
   private calm = false;
+  /** SimOptions.clock: its own random stream, so the other draws stay what they were. */
+  private readonly clock: { drift: number; jumps: boolean; rng: Prng } | undefined;
+  private readonly leaseOpts: SimOptions['lease'];
   readonly stats: SimResult['stats'] = {
     time: 0, messages: 0, dropped: 0, elections: 0, crashes: 0, confChanges: 0,
     transfers: 0, snapshotsSent: 0, commits: 0, okOps: 0,
@@ -189,6 +212,11 @@ export class Simulation {
 
   constructor(options: SimOptions) {
     this.prng = new Prng(options.seed);
+    this.leaseOpts = options.lease;
+    if (options.clock && (options.clock.drift > 0 || options.clock.jumps)) {
+      if (!(options.clock.drift >= 0 && options.clock.drift < 0.5)) throw new RangeError('clock.drift must be in [0, 0.5)');
+      this.clock = { drift: options.clock.drift, jumps: options.clock.jumps ?? false, rng: new Prng(options.seed ^ 0x0c10c) };
+    }
     const p = this.prng;
     const faults: FaultRates = {
       drop: p.pick([0, 0.01, 0.05, 0.15]),
@@ -212,7 +240,6 @@ export class Simulation {
       keys: options.keys ?? p.int(1, 4),
       faults,
       unsafe: options.unsafe ?? {},
-      sendBeforeHardStateDurable: options.sendBeforeHardStateDurable ?? false,
       trace: options.trace ?? false,
       stopOnViolation: options.stopOnViolation ?? true,
     };
@@ -258,8 +285,11 @@ export class Simulation {
       this.inFlight.delete(this.now);
       for (const m of this.prng.shuffle(due)) this.deliver(m);
     }
-    for (const node of this.nodes.values()) {
-      if (node.raft && (this.now + node.phase) % TICK === 0) node.raft.tick();
+    if (this.clock) this.clockTicks();
+    else {
+      for (const node of this.nodes.values()) {
+        if (node.raft && (this.now + node.phase) % TICK === 0) node.raft.tick();
+      }
     }
     if (!this.calm && this.scheduledCrashes.length > 0) {
       for (const c of this.scheduledCrashes.filter((c) => c.at <= this.now)) this.crash(this.nodes.get(c.id)!);
@@ -287,8 +317,50 @@ export class Simulation {
     return `n${++this.nextNodeNumber}`;
   }
 
+  /** Each node's clock at its own rate: a tick per TICK units of its time; a backward jump swallows some. */
+  private clockTicks(): void {
+    for (const node of this.nodes.values()) {
+      node.clockAcc += node.rate;
+      while (node.clockAcc >= TICK) {
+        node.clockAcc -= TICK;
+        if (node.skipTicks > 0) node.skipTicks--;
+        else node.raft?.tick();
+      }
+    }
+  }
+
+  private drawRate(): number {
+    const c = this.clock!;
+    return 1 + (c.rng.next() * 2 - 1) * c.drift;
+  }
+
+  /** A clock fault now and then: a node's rate redrawn, or (jumps) its clock jumping forward or back. */
+  private clockFault(alive: SimNode[]): void {
+    const c = this.clock;
+    if (!c || alive.length === 0) return;
+    const node = alive[Math.floor(c.rng.next() * alive.length)]!;
+    if (c.drift > 0 && c.rng.next() < 0.3) {
+      node.rate = this.drawRate();
+      this.log(`clock: ${node.id} now runs at ${node.rate.toFixed(3)}`);
+    }
+    if (c.jumps && c.rng.next() < 0.3) {
+      const n = 1 + Math.floor(c.rng.next() * 2 * ELECTION_TICKS);
+      if (c.rng.next() < 0.5) {
+        this.log(`clock: ${node.id} jumps ${n} ticks forward`);
+        for (let i = 0; i < n; i++) node.raft?.tick();
+      } else {
+        this.log(`clock: ${node.id} jumps back: no ticks for ${n}`);
+        node.skipTicks += n;
+      }
+    }
+  }
+
   private addNode(id: NodeId, disk: Disk): SimNode {
     const node = new SimNode(id, this.prng.int(0, TICK - 1), this.prng.fork(), disk, this.prng.pick([8, 20, 50, 1000]));
+    if (this.clock) {
+      node.rate = this.drawRate();
+      node.clockAcc = node.phase;
+    }
     this.nodes.set(id, node);
     this.start(node);
     return node;
@@ -307,6 +379,9 @@ export class Simulation {
       applied: node.sm.applied,
       maxSizePerMsg: this.maxSizePerMsg,
       maxInflightMsgs: 4,
+      // A lease must end before any other clock can have counted an election timeout: shorten it by the drift bound.
+      ...(this.leaseOpts ?? {}),
+      ...(this.clock ? { leaseTicks: Math.max(1, Math.floor((ELECTION_TICKS - 1) * (1 - this.clock.drift) / (1 + this.clock.drift))) } : {}),
       unsafe: this.opts.unsafe,
     });
     node.knownCommitted = Math.max(node.knownCommitted, 0);
@@ -315,11 +390,13 @@ export class Simulation {
 
   private crash(node: SimNode): void {
     if (!node.raft) return;
+    this.checkPromisesDurable(node);
     // As the transport does when a process dies: its connections close, and its followers hear of it.
     for (const other of this.nodes.values()) if (other !== node && other.raft?.leader === node.id) other.raft.leaderUnreachable();
     node.raft = undefined;
     node.inflight = undefined;
-    node.stagedHardState = undefined;
+    // A power loss: what was not fsynced (an in-flight persist, page-cache writes) is gone.
+    node.cache = [];
     for (const w of node.writes.values()) this.finishUnknown(w.op);
     node.writes.clear();
     for (const r of node.reads.values()) this.finishUnknown(r);
@@ -336,7 +413,11 @@ export class Simulation {
     this.log(`restart ${node.id} (term ${node.disk.hardState.term}, vote ${node.disk.hardState.vote || '-'}, ${node.disk.entries.length} entries, applied ${node.sm.applied})`);
   }
 
-  /** Hand the node's Ready to the (simulated) disk and network, in the order the contract says. */
+  /**
+   * Hand the node's Ready to the (simulated) disk and network, as Ready's
+   * contract says and as the agent's driver does: the core decides what may
+   * leave before the persist and whether it needs an fsync; this only obeys.
+   */
   private drive(node: SimNode): void {
     for (let rounds = 0; rounds < 8 && node.raft; rounds++) {
       if (node.inflight) {
@@ -349,7 +430,7 @@ export class Simulation {
       if (!raft || !raft.hasReady()) return;
       const rd = raft.ready();
       this.onReady(node, rd);
-      if (this.opts.sendBeforeHardStateDurable) this.sendAll(node, rd.messages);
+      this.sendAll(node, rd.messagesBeforePersist);
       node.inflight = { rd, doneAt: this.now + this.prng.pick([0, 0, 1, 2]) };
     }
   }
@@ -357,9 +438,10 @@ export class Simulation {
   private complete(node: SimNode, rd: Ready): void {
     const raft = node.raft!;
     const disk = node.disk;
-    if (node.stagedHardState) {
-      disk.hardState = node.stagedHardState;
-      node.stagedHardState = undefined;
+    if (rd.mustSync) {
+      // An fsync makes every earlier write durable too.
+      for (const w of node.cache) this.writeToDisk(disk, w);
+      node.cache = [];
     }
     if (rd.snapshot) {
       disk.snapshot = rd.snapshot;
@@ -374,16 +456,14 @@ export class Simulation {
       }
       this.log(`${node.id} installs snapshot at ${rd.snapshot.meta.index}`);
     }
-    if (rd.entries.length > 0) {
-      const from = rd.entries[0].index;
-      disk.entries = disk.entries.filter((e) => e.index < from && e.index > disk.snapshot.meta.index);
-      disk.entries.push(...rd.entries);
+    const write = { hardState: rd.hardState, entries: rd.entries };
+    if (rd.mustSync) {
+      this.writeToDisk(disk, write);
+      // Everything promised so far rested on writes that are durable now.
+      node.promises = { acked: [], votes: [] };
     }
-    if (rd.hardState) {
-      if (this.opts.sendBeforeHardStateDurable) node.stagedHardState = rd.hardState;
-      else disk.hardState = rd.hardState;
-    }
-    if (!this.opts.sendBeforeHardStateDurable) this.sendAll(node, rd.messages);
+    else if (write.hardState || write.entries.length > 0) node.cache.push(write);
+    this.sendAll(node, rd.messages);
     for (const e of rd.committedEntries) this.apply(node, e);
     for (const rs of rd.readStates) {
       const op = node.reads.get(rs.context);
@@ -399,6 +479,15 @@ export class Simulation {
       disk.snapshot = { meta: raft.log.snapshot, data: image };
       disk.entries = disk.entries.filter((e) => e.index > node.sm.applied);
     }
+  }
+
+  private writeToDisk(disk: Disk, w: { hardState?: HardState; entries: Entry[] }): void {
+    if (w.entries.length > 0) {
+      const from = w.entries[0].index;
+      disk.entries = disk.entries.filter((e) => e.index < from && e.index > disk.snapshot.meta.index);
+      disk.entries.push(...w.entries);
+    }
+    if (w.hardState) disk.hardState = w.hardState;
   }
 
   private apply(node: SimNode, e: Entry): void {
@@ -444,7 +533,46 @@ export class Simulation {
   // ---------------------------------------------------------------- network
 
   private sendAll(node: SimNode, messages: Message[]): void {
-    for (const m of messages) this.send(m);
+    for (const m of messages) {
+      this.recordPromise(node, m);
+      this.send(m);
+    }
+  }
+
+  /** What a message promises about this node's disk: an acknowledged entry, a granted vote. */
+  private recordPromise(node: SimNode, m: Message): void {
+    if (m.type === MessageType.AppResp && !m.reject && m.index > 0) {
+      const term = node.raft?.log.term(m.index);
+      if (term !== undefined) node.promises.acked.push({ index: m.index, term });
+    } else if (m.type === MessageType.VoteResp && !m.reject) {
+      node.promises.votes.push({ term: m.term, to: m.to });
+    }
+  }
+
+  /**
+   * At a crash: every append this node acknowledged (and still holds) and
+   * every vote it granted must be on its disk; anything else was a promise
+   * resting on an fsync that had not happened.
+   */
+  private checkPromisesDurable(node: SimNode): void {
+    const disk = node.disk;
+    const diskTerm = (index: number): number | undefined =>
+      index === disk.snapshot.meta.index ? disk.snapshot.meta.term : disk.entries.find((e) => e.index === index)?.term;
+    for (const a of node.promises.acked) {
+      if (a.index < disk.snapshot.meta.index || node.raft?.log.term(a.index) !== a.term) continue;
+      if (diskTerm(a.index) !== a.term) {
+        this.violation(`durability: ${node.id} acknowledged index ${a.index} (term ${a.term}) but a crash loses it: it was not on disk`);
+        return;
+      }
+    }
+    for (const v of node.promises.votes) {
+      const hs = disk.hardState;
+      if (hs.term < v.term || (hs.term === v.term && hs.vote !== v.to)) {
+        this.violation(`durability: ${node.id} granted its vote in term ${v.term} to ${v.to} but a crash loses it (disk: term ${hs.term}, vote ${hs.vote || '-'})`);
+        return;
+      }
+    }
+    node.promises = { acked: [], votes: [] };
   }
 
   private send(m: Message): void {
@@ -508,6 +636,7 @@ export class Simulation {
     const dead = nodes.filter((n) => !n.alive);
     const leader = this.leader();
 
+    this.clockFault(alive);
     if (dead.length > 0 && p.chance(0.5)) this.restart(p.pick(dead));
     if (p.chance(f.crash) && alive.length > 0) {
       this.crash(leader && p.chance(0.4) ? leader : p.pick(alive));
@@ -641,7 +770,7 @@ export class Simulation {
       const id = ++this.nextOpId;
       if (roll < 0.4) {
         const op = this.invoke(c, 'read', key, null);
-        const lease = raft.role === Role.Leader && p.chance(0.5);
+        const lease = raft.role === Role.Leader && p.chance(0.5) && !this.clock?.jumps;
         if (!raft.readIndex(`r${id}`, { lease })) {
           this.finish(op, 'fail');
           continue;

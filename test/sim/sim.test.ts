@@ -56,6 +56,26 @@ describe('simulation of the correct core', () => {
   });
 });
 
+describe('a vote-refusal window shorter than the election timeout (ops: faster failover)', () => {
+  test('lease 6 ticks, refusal 8 of an election timeout of 10, followers told the leader is unreachable: 100 seeds, no violation', () => {
+    assert.deepEqual(failingSeeds({ lease: { leaseTicks: 6, voteRefusalTicks: 8 } }, 12000, 100), []);
+  });
+});
+
+describe('clock faults (ops)', () => {
+  test('clocks drifting by up to 5% (the lease shortened by that bound): 60 seeds, no violation', () => {
+    assert.deepEqual(failingSeeds({ clock: { drift: 0.05 } }, 9000, 60), []);
+  });
+
+  test('clocks drifting by up to 15% (as in the broken-variant test below): 60 seeds, no violation', () => {
+    assert.deepEqual(failingSeeds({ clock: { drift: 0.15 } }, 9200, 60), []);
+  });
+
+  test('clocks drifting and jumping forward and back (no lease reads): 40 seeds, no violation', () => {
+    assert.deepEqual(failingSeeds({ clock: { drift: 0.05, jumps: true } }, 9500, 40), []);
+  });
+});
+
 describe('the simulator catches deliberately broken variants', () => {
   const LIMIT = 400;
 
@@ -70,8 +90,24 @@ describe('the simulator catches deliberately broken variants', () => {
     assert.match(caught.violation, /linearizab/);
   });
 
-  test('a driver that sends messages before the term and vote are durable', () => {
-    const caught = firstCaught({ sendBeforeHardStateDurable: true }, LIMIT);
+  test('a lease read with no quorum check, once clocks drift (ops: clock faults)', () => {
+    // Without drift every clock counts the election timeout alike and check-quorum deposes the old leader
+    // just in time; a leader whose clock runs slow keeps serving "lease" reads after a new leader wrote.
+    // Rare: the old leader must be cut off, keep its clock slow, and be asked a read after the new leader wrote.
+    const caught = firstCaught({ unsafe: { leaseWithoutCheck: true }, clock: { drift: 0.15 } }, 600);
+    assert.ok(caught, 'not caught in 600 seeds');
+    assert.match(caught.violation, /linearizab/);
+  });
+
+  test('every message, vote grants included, sent before anything is persisted', () => {
+    const caught = firstCaught({ unsafe: { sendAllBeforePersist: true } }, LIMIT);
     assert.ok(caught, `not caught in ${LIMIT} seeds`);
+    assert.match(caught.violation, /durability/);
+  });
+
+  test('a follower that acknowledges appends before its fsync (the early-send rule widened to every role)', () => {
+    const caught = firstCaught({ unsafe: { earlySendAllRoles: true } }, LIMIT);
+    assert.ok(caught, `not caught in ${LIMIT} seeds`);
+    assert.match(caught.violation, /durability/);
   });
 });

@@ -29,6 +29,15 @@ const commandArb: fc.Arbitrary<Command> = fc.oneof(
     id: text(1), raftAddress: text(0), httpAddress: text(0), server: fc.boolean(),
   }),
   fc.record({ type: fc.constant('member-delete' as const), id: text(1) }),
+  // api branch (issue 18): user events.
+  fc.record({
+    type: fc.constant('event-fire' as const),
+    event: fc.record({
+      id: fc.uuid(), name: fc.string({ minLength: 1, maxLength: 20 }), nodeFilter: fc.string({ maxLength: 8 }),
+      serviceFilter: fc.string({ maxLength: 8 }), tagFilter: fc.string({ maxLength: 8 }),
+      payload: fc.uint8Array({ maxLength: 64 }).map((a) => Buffer.from(a)),
+    }),
+  }),
 );
 
 /** A comparable plain form: bytes as hex, absent optional fields dropped, recurse as a boolean. */
@@ -37,11 +46,12 @@ function plain(cmd: Command): Record<string, unknown> {
   for (const [k, v] of Object.entries(cmd)) if (v !== undefined) out[k] = v;
   if (cmd.type === 'kv-set') out.value = Buffer.from(cmd.value).toString('hex');
   if (cmd.type === 'kv-delete') out.recurse = cmd.recurse === true;
+  if (cmd.type === 'event-fire') out.event = { ...cmd.event, payload: cmd.event.payload.toString('hex') };
   return out;
 }
 
 function isBadCommand(e: unknown): boolean {
-  return e instanceof CommandDecodeError && e.code === 'KONSUL_ERR_BAD_COMMAND' && e.httpStatus === 400;
+  return e instanceof CommandDecodeError && e.code === 'KONSUL_ERR_BAD_COMMAND' && e.kind === 'invalid';
 }
 
 /** Hand-built command bytes, for inputs encodeCommand refuses to make. */
@@ -121,7 +131,7 @@ describe('command encoding', () => {
 
   it('refuses to encode bad fields with a 400', () => {
     const bad = (cmd: Command, code = 'KONSUL_ERR_BAD_COMMAND'): void => {
-      assert.throws(() => encodeCommand(cmd), (e: unknown) => e instanceof KonsulError && e.code === code && e.httpStatus === 400,
+      assert.throws(() => encodeCommand(cmd), (e: unknown) => e instanceof KonsulError && e.code === code && e.kind === 'invalid',
         JSON.stringify(cmd));
     };
     const set = (key: string, extra: Partial<{ flags: number; cas: number }> = {}): Command =>

@@ -9,7 +9,7 @@ import { Applier, settle, stateFixture, track } from './helpers.js';
 
 const LONG = 600_000;
 
-describe('state machine: blocking waits', () => {
+describe('state machine: blocking waits', { timeout: 10_000 }, () => {
   it('a write under the prefix wakes the waiter with the new index; writes elsewhere do not', async (t) => {
     const { sm } = stateFixture(t).open();
     const a = new Applier(sm);

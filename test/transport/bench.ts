@@ -4,8 +4,8 @@
 import { performance } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Message } from '../../src/raft/types.js';
-import { BufferWriter } from '../../src/transport/buffer-writer.js';
-import { writeMessageFrame, type Frame } from '../../src/transport/codec.js';
+import { BufferWriter } from '../../src/byte-writer.js';
+import { frameEncodeError, writeMessageFrame, type Frame } from '../../src/transport/codec.js';
 import { FrameParser } from '../../src/transport/parser.js';
 import { formatAddress, Transport } from '../../src/transport/transport.js';
 import { appMessage } from './arbitraries.js';
@@ -29,7 +29,7 @@ function timed(batch: () => number): { count: number; ms: number } {
 }
 
 function codecBench(message: Message, label: string): void {
-  const writer = new BufferWriter();
+  const writer = new BufferWriter(16 * 1024, frameEncodeError);
   const frameBytes = (() => {
     writeMessageFrame(writer, message);
     return writer.take().length;

@@ -5,15 +5,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { emptyMessage, MessageType, type Message } from '../../src/raft/types.js';
-import { BufferWriter } from '../../src/transport/buffer-writer.js';
+import { BufferWriter } from '../../src/byte-writer.js';
 import {
-  decodeErrorBody, decodeMessage, encodeErrorBody, encodeFrame, encodeMessage, FrameType, HandshakeRejectReason,
+  decodeErrorBody, decodeMessage, frameEncodeError, encodeErrorBody, encodeFrame, encodeMessage, FrameType, HandshakeRejectReason,
   requestFrame, responseFrame, snapshotChunkFrame, writeMessageFrame, type Frame,
 } from '../../src/transport/codec.js';
 import {
   FrameChecksumError, FrameDecodeError, FrameEncodeError, FrameError, FrameTooLargeError, RemoteError, UnknownFrameTypeError,
 } from '../../src/transport/errors.js';
 import { KonsulError } from '../../src/errors.js';
+import { NotLeaderError } from '../../src/raft/index.js';
 import { FrameParser } from '../../src/transport/parser.js';
 import { appMessage, messageArb, normalize } from './arbitraries.js';
 import { crc32 } from 'node:zlib';
@@ -25,7 +26,7 @@ function parseAll(chunks: Buffer[], parser = new FrameParser()): Frame[] {
 }
 
 function messageFrames(messages: Message[]): Buffer {
-  const writer = new BufferWriter(64);
+  const writer = new BufferWriter(64, frameEncodeError);
   for (const message of messages) writeMessageFrame(writer, message);
   return writer.take();
 }
@@ -280,7 +281,7 @@ test('valid frames with mutated payloads (checksum recomputed) decode or fail wi
 });
 
 test('a message that cannot be encoded is a FrameEncodeError and leaves the writer clean', () => {
-  const writer = new BufferWriter(16);
+  const writer = new BufferWriter(16, frameEncodeError);
   writeMessageFrame(writer, appMessage('a', 'b', 1, 4));
   const before = writer.length;
   assert.throws(() => writeMessageFrame(writer, { ...appMessage('a', 'b', 1, 4), term: -1 }), FrameEncodeError);
@@ -293,7 +294,7 @@ test('a message that cannot be encoded is a FrameEncodeError and leaves the writ
 });
 
 test('the writer hands out taken bytes that later writes never overwrite', () => {
-  const writer = new BufferWriter(8);
+  const writer = new BufferWriter(8, frameEncodeError);
   writer.bytes(Buffer.from('first'));
   const first = writer.take();
   for (let i = 0; i < 100; i++) writer.bytes(Buffer.from('more bytes to force growth'));
@@ -319,17 +320,20 @@ test('a response ok flag other than 0 or 1, or a truncated request, is a FrameDe
   assert.throws(() => new FrameParser().parse(rawFrame(FrameType.Request, truncated), () => {}), FrameDecodeError);
 });
 
-test('error bodies keep code, message and status; malformed ones become a 502', () => {
-  const err = decodeErrorBody(encodeErrorBody(new KonsulError('KONSUL_ERR_NOT_LEADER', 'not the leader', 503)));
+test('error bodies keep code, message, kind and retryable; malformed ones become bad-gateway', () => {
+  const err = decodeErrorBody(encodeErrorBody(new KonsulError('KONSUL_ERR_NOT_LEADER', 'not the leader', 'unavailable', { retryable: true })));
   assert.ok(err instanceof RemoteError);
-  assert.deepEqual([err.code, err.message, err.httpStatus], ['KONSUL_ERR_NOT_LEADER', 'not the leader', 503]);
+  assert.deepEqual([err.code, err.message, err.kind, err.retryable], ['KONSUL_ERR_NOT_LEADER', 'not the leader', 'unavailable', true]);
+  const raft = decodeErrorBody(encodeErrorBody(new NotLeaderError('n1')));
+  assert.deepEqual([raft.code, raft.kind, raft.retryable], ['KONSUL_ERR_NOT_LEADER', 'unavailable', true]);
   const plain = decodeErrorBody(encodeErrorBody(new Error('boom')));
-  assert.deepEqual([plain.code, plain.message, plain.httpStatus], ['KONSUL_ERR_REMOTE', 'boom', 500]);
+  assert.deepEqual([plain.code, plain.message, plain.kind, plain.retryable], ['KONSUL_ERR_REMOTE', 'boom', 'internal', false]);
   const thrownString = decodeErrorBody(encodeErrorBody('just a string'));
-  assert.deepEqual([thrownString.code, thrownString.message, thrownString.httpStatus], ['KONSUL_ERR_REMOTE', 'just a string', 500]);
+  assert.deepEqual([thrownString.code, thrownString.message, thrownString.kind], ['KONSUL_ERR_REMOTE', 'just a string', 'internal']);
   for (const body of ['not json', '[]', 'null', '{"code":1,"message":"m"}']) {
     const bad = decodeErrorBody(Buffer.from(body));
-    assert.deepEqual([bad.code, bad.httpStatus], ['KONSUL_ERR_REMOTE', 502], body);
+    assert.deepEqual([bad.code, bad.kind], ['KONSUL_ERR_REMOTE', 'bad-gateway'], body);
   }
-  assert.equal(decodeErrorBody(Buffer.from('{"code":"X","message":"m","httpStatus":7000}')).httpStatus, 500);
+  assert.equal(decodeErrorBody(Buffer.from('{"code":"X","message":"m","kind":"teapot"}')).kind, 'internal');
+  assert.equal(decodeErrorBody(Buffer.from('{"code":"X","message":"m","retryable":"yes"}')).retryable, false);
 });

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { httpStatusOf } from '../../src/http/errors.js';
 import { KonsulError } from '../../src/errors.js';
 import { encodeFrame, FrameType, PROTOCOL_VERSION, requestFrame, type Frame } from '../../src/transport/codec.js';
 import {
@@ -27,7 +28,7 @@ function echoHandler(id: string): Handler {
       case 'echo': return body;
       case 'whoami': return Buffer.from(id);
       case 'from': return Buffer.from(JSON.stringify(from));
-      default: throw new KonsulError('KONSUL_ERR_BAD_REQUEST', `unknown request "${method}"`, 400);
+      default: throw new KonsulError('KONSUL_ERR_BAD_REQUEST', `unknown request "${method}"`, 'invalid');
     }
   };
 }
@@ -43,7 +44,7 @@ function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void; reje
   return { promise, resolve, reject };
 }
 
-/** Asserts a rejection's class, code and HTTP status, and returns the error for more checks. */
+/** Asserts a rejection's class, code and the HTTP status its kind maps to, and returns the error for more checks. */
 async function rejection<E extends KonsulError>(
   pending: Promise<unknown>,
   type: new (...args: never[]) => E,
@@ -56,7 +57,7 @@ async function rejection<E extends KonsulError>(
     assert.ok(err instanceof type, `expected ${type.name}, got ${String(err)}`);
     assert.ok(err instanceof KonsulError);
     assert.equal(err.code, code);
-    assert.equal(err.httpStatus, httpStatus);
+    assert.equal(httpStatusOf(err), httpStatus);
     return err;
   }
   assert.fail(`expected a ${type.name}, but the request succeeded`);
@@ -156,7 +157,7 @@ test("a handler's error reaches the caller with its code, message and HTTP statu
   const a = await book.start('a');
   await book.start('b', {
     onRequest: async (method) => {
-      if (method === 'propose') throw new KonsulError('KONSUL_ERR_NOT_LEADER', 'not the leader (leader is c)', 503);
+      if (method === 'propose') throw new KonsulError('KONSUL_ERR_NOT_LEADER', 'not the leader (leader is c)', 'unavailable');
       if (method === 'bug') throw new TypeError('x is not a function');
       if (method === 'wrong-type') return 'a string' as unknown as Uint8Array;
       return Buffer.from('ok');
@@ -172,7 +173,7 @@ test("a handler's error reaches the caller with its code, message and HTTP statu
   // A handler that throws before returning a promise is answered the same way.
   const sync = await book.start('s', {
     onRequest: (() => {
-      throw new KonsulError('KONSUL_ERR_CONF_CHANGE', 'one change at a time', 409);
+      throw new KonsulError('KONSUL_ERR_CONF_CHANGE', 'one change at a time', 'conflict');
     }) as Handler,
   });
   await rejection(a.transport.request({ nodeId: sync.id }, 'join', Buffer.alloc(0), 5000), RemoteError, 'KONSUL_ERR_CONF_CHANGE', 409);
@@ -310,7 +311,7 @@ test('calls beyond the per-connection bound are refused with 503; the rest are a
     if (i < MAX_PENDING_REQUESTS) {
       assert.ok(result.ok && result.body.toString() === String(i), `call ${i} answered`);
     } else {
-      assert.ok(!result.ok && result.err instanceof RequestRefusedError && result.err.httpStatus === 503, `call ${i} refused`);
+      assert.ok(!result.ok && result.err instanceof RequestRefusedError && httpStatusOf(result.err) === 503, `call ${i} refused`);
     }
   });
   assert.equal(started, MAX_PENDING_REQUESTS);
@@ -339,7 +340,7 @@ test('the listener answers requests beyond its in-flight bound with 503 instead 
   for (const frame of raw.frames) {
     if (frame.type !== FrameType.Response) continue;
     assert.ok(frame.id > MAX_REQUESTS_IN_FLIGHT && !frame.ok, `refused ${frame.id}`);
-    assert.equal(JSON.parse(frame.body.toString()).httpStatus, 503);
+    assert.equal(JSON.parse(frame.body.toString()).kind, 'unavailable');
   }
   assert.equal(started, MAX_REQUESTS_IN_FLIGHT);
   gate.resolve();

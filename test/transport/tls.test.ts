@@ -64,6 +64,8 @@ interface Pki {
   tlsForeign: TransportTlsOptions;
   /** Signed by the cluster CA, but for a host name that is not 127.0.0.1. */
   tlsElsewhere: TransportTlsOptions;
+  /** Signed by the cluster CA, naming node a (used by a node that claims to be b). */
+  tlsPosing: TransportTlsOptions;
 }
 
 function makePki(t: TestContext): Pki | undefined {
@@ -75,15 +77,19 @@ function makePki(t: TestContext): Pki | undefined {
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const ca = makeCa(dir, 'cluster-ca');
   makeCa(dir, 'other-ca');
-  const a = makeNodeCert(dir, 'cluster-ca', 'node-a');
-  const b = makeNodeCert(dir, 'cluster-ca', 'node-b');
-  const foreign = makeNodeCert(dir, 'other-ca', 'node-x');
-  const elsewhere = makeNodeCert(dir, 'cluster-ca', 'node-e', 'DNS:node-e.elsewhere.example');
+  // Each certificate names its node (<id>.server.dc1.konsul): the listener and the dialer check it.
+  const a = makeNodeCert(dir, 'cluster-ca', 'node-a', 'IP:127.0.0.1,DNS:localhost,DNS:a.server.dc1.konsul');
+  const b = makeNodeCert(dir, 'cluster-ca', 'node-b', 'IP:127.0.0.1,DNS:localhost,DNS:b.server.dc1.konsul');
+  const foreign = makeNodeCert(dir, 'other-ca', 'node-x', 'IP:127.0.0.1,DNS:localhost,DNS:x.server.dc1.konsul');
+  const elsewhere = makeNodeCert(dir, 'cluster-ca', 'node-e', 'DNS:node-e.elsewhere.example,DNS:e.server.dc1.konsul');
+  // Signed by the cluster CA, but naming node a: whoever holds it is a, not b.
+  const posing = makeNodeCert(dir, 'cluster-ca', 'node-p', 'IP:127.0.0.1,DNS:localhost,DNS:a.server.dc1.konsul');
   return {
     tlsA: { ...a, ca: ca.cert },
     tlsB: { ...b, ca: ca.cert },
     tlsForeign: { ...foreign, ca: ca.cert },
     tlsElsewhere: { ...elsewhere, ca: ca.cert },
+    tlsPosing: { ...posing, ca: ca.cert },
   };
 }
 
@@ -136,12 +142,12 @@ test('the listener certificate must name the dialed host unless verifyHostname i
   t.after(() => book.closeAll());
   const e = await book.start('e', { tls: pki.tlsElsewhere });
   const strict = await book.start('s', { tls: pki.tlsA });
-  const lax = await book.start('l', { tls: { ...pki.tlsB, verifyHostname: false } });
+  const lax = await book.start('b', { tls: { ...pki.tlsB, verifyHostname: false } });
   strict.transport.send(heartbeat('s', 'e', 1));
   await eventually('the name mismatch is refused by the dialer', () => strict.unreachable.includes('e'));
   assert.ok(strict.logger.has('warn', "Host: 127.0.0.1. is not in the cert's altnames") || strict.logger.has('warn', 'altnames'));
-  await keepSending(lax.transport, 'l', 'e', 'with verifyHostname off the CA check alone admits it', () => e.inbox.length > 0);
-  assert.ok(e.inbox.every((m) => m.from === 'l'));
+  await keepSending(lax.transport, 'b', 'e', 'with verifyHostname off the CA check (and the node name) admits it', () => e.inbox.length > 0);
+  assert.ok(e.inbox.every((m) => m.from === 'b'));
 });
 
 test('requests go over mutual TLS, and a foreign certificate cannot make one', async (t) => {
@@ -159,4 +165,19 @@ test('requests go over mutual TLS, and a foreign certificate cannot make one', a
     x.transport.request({ address: book.addresses.get('b')! }, 'echo', Buffer.from('sneaky'), 5000),
     (err: unknown) => err instanceof PeerUnreachableError,
   );
+});
+
+test('a certificate naming another node is refused: identity is bound to the certificate', async (t) => {
+  const pki = makePki(t);
+  if (pki === undefined) return;
+  const book = new AddressBook();
+  t.after(() => book.closeAll());
+  const c = await book.start('c', { tls: pki.tlsB });
+  // "b" dials c with a valid certificate from the cluster CA that names a.
+  const b = await book.start('b', { tls: pki.tlsPosing });
+  b.transport.send(heartbeat('b', 'c', 1));
+  await eventually('the listener refuses the impostor', () => c.transport.stats().counters.handshakesRefused > 0);
+  await eventually('the dialer reports c unreachable', () => b.unreachable.includes('c'));
+  assert.ok(c.logger.has('warn', 'refused peer handshake'));
+  assert.equal(c.inbox.length, 0);
 });

@@ -3,9 +3,10 @@
 
 import { KonsulError } from '../../errors.js';
 import { parseDuration } from '../../duration.js';
-import type { HealthStatus, ServiceWeights } from '../../state/catalog-types.js';
+import type { HealthStatus, ServiceExtras, ServiceWeights } from '../../state/catalog-types.js';
 
-export interface ServiceDefinition {
+/** Kind, Proxy, Connect, TaggedAddresses, SocketPath and Locality ride along as given (ServiceExtras). */
+export interface ServiceDefinition extends ServiceExtras {
   id: string;
   name: string;
   tags: string[];
@@ -17,7 +18,8 @@ export interface ServiceDefinition {
   enableTagOverride: boolean;
 }
 
-export type CheckKind = 'http' | 'tcp' | 'ttl' | 'script';
+/** 'maintenance': the critical check maintenance mode adds (never parsed from a body, never run). */
+export type CheckKind = 'http' | 'tcp' | 'ttl' | 'script' | 'maintenance' | 'grpc' | 'h2ping' | 'udp' | 'alias';
 
 export interface CheckDefinition {
   id: string;
@@ -29,6 +31,13 @@ export interface CheckDefinition {
   http?: { url: string; method: string; headers: Record<string, string[]>; body?: string; tlsSkipVerify: boolean };
   tcp?: { host: string; port: number };
   script?: { args: string[] };
+  /** GRPC: host:port[/service], the standard grpc.health.v1 protocol. */
+  grpc?: { host: string; port: number; service: string; tls: boolean; skipVerify: boolean };
+  /** H2PING: host:port, an HTTP/2 PING (TLS unless H2PingUseTLS is false). */
+  h2ping?: { host: string; port: number; tls: boolean; skipVerify: boolean };
+  udp?: { host: string; port: number };
+  /** AliasService / AliasNode: the health of another service (or node); node '' is this agent. */
+  alias?: { serviceId: string; node: string };
   /** TTL checks only. */
   ttlMs?: number;
   /** 0 for TTL checks, which do not run on their own. */
@@ -63,7 +72,7 @@ export interface ServiceRegistration {
 /** A registration body or definition file that does not hold; the message names the field. */
 export class DefinitionError extends KonsulError {
   constructor(message: string) {
-    super('KONSUL_ERR_BAD_DEFINITION', message, 400);
+    super('KONSUL_ERR_BAD_DEFINITION', message, 'invalid');
     this.name = 'DefinitionError';
   }
 }
@@ -76,6 +85,8 @@ export class DefinitionError extends KonsulError {
  * intervals are raised to it, as Consul does, rather than refused.
  */
 export const MIN_CHECK_INTERVAL_MS = 100;
+/** How often an alias check looks at the aliased service's health again. */
+export const ALIAS_REFRESH_MS = 1000;
 /** Consul's check timeout when none is given: its HTTP and TCP checks use 10s... */
 export const DEFAULT_CHECK_TIMEOUT_MS = 10_000;
 /** ...and its script checks (CheckMonitor) 30s. */
@@ -135,8 +146,8 @@ function canonicalKey(key: string): string {
 /**
  * One JSON object read the way Consul reads its structs: keys match without
  * regard to case (Go's encoding/json) or underscores (Consul's snake_case
- * translations), null is the same as absent, unknown keys are ignored (clients
- * send fields konsul has no use for, such as Connect or TaggedAddresses).
+ * translations), null is the same as absent, unknown keys are ignored (as Go's
+ * decoder does: clients send fields of newer Consul versions).
  * When one field is spelled twice, the later spelling wins, as in Go.
  */
 class Fields {
@@ -282,6 +293,37 @@ function parseAddress(f: Fields): string {
   return address;
 }
 
+/** Consul's service kinds ('' is a plain service). */
+const SERVICE_KINDS: readonly string[] = ['connect-proxy', 'mesh-gateway', 'terminating-gateway', 'ingress-gateway', 'api-gateway'];
+/** The most a Proxy, Connect, TaggedAddresses or Locality block may weigh as JSON. */
+const MAX_EXTRA_BYTES = 32 * 1024;
+
+/** Kind, Proxy, Connect, TaggedAddresses, SocketPath, Locality: checked for shape, kept exactly as given. */
+function parseExtras(f: Fields): ServiceExtras {
+  const extras: ServiceExtras = {};
+  const kind = f.string('Kind');
+  if (kind !== '') {
+    if (!SERVICE_KINDS.includes(kind)) fail(f.where('Kind'), `${shown(kind)} is not one of ${SERVICE_KINDS.join(', ')} (or empty)`);
+    extras.kind = kind;
+  }
+  for (const [field, key] of [['Proxy', 'proxy'], ['Connect', 'connect'], ['TaggedAddresses', 'taggedAddresses'], ['Locality', 'locality']] as const) {
+    if (f.get(field) === undefined) continue;
+    const value = f.object(field);
+    if (Buffer.byteLength(JSON.stringify(value), 'utf8') > MAX_EXTRA_BYTES) fail(f.where(field), `more than ${MAX_EXTRA_BYTES} bytes of JSON`);
+    extras[key] = value;
+  }
+  if (f.isSet('TaggedAddresses')) {
+    for (const [name, raw] of Object.entries(extras.taggedAddresses!)) {
+      const a = Fields.read(raw, `${f.where('TaggedAddresses')}[${shown(name)}]`);
+      a.string('Address');
+      a.integer('Port', 0, 65535, 0);
+    }
+  }
+  const socketPath = f.string('SocketPath');
+  if (socketPath !== '') extras.socketPath = socketPath;
+  return extras;
+}
+
 function parseService(f: Fields): ServiceRegistration {
   const name = f.string('Name');
   if (name === '') fail(f.where('Name'), 'required (the service has no name)');
@@ -294,6 +336,7 @@ function parseService(f: Fields): ServiceRegistration {
     meta: parseMeta(f),
     weights: parseWeights(f),
     enableTagOverride: f.boolean('EnableTagOverride'),
+    ...parseExtras(f),
   };
 
   // Consul's ServiceDefinition.CheckTypes: Check first, then Checks, empty ones skipped.
@@ -318,30 +361,34 @@ function parseService(f: Fields): ServiceRegistration {
 
 /** The field that makes each kind of check. */
 const KIND_FIELDS: ReadonlyArray<readonly [field: string, kind: CheckKind]> = [
-  ['HTTP', 'http'], ['TCP', 'tcp'], ['TTL', 'ttl'], ['Args', 'script'],
+  ['HTTP', 'http'], ['TCP', 'tcp'], ['TTL', 'ttl'], ['Args', 'script'], ['GRPC', 'grpc'], ['H2PING', 'h2ping'], ['UDP', 'udp'],
+  ['AliasService', 'alias'], ['AliasNode', 'alias'],
 ];
 
 /** Consul check kinds konsul does not run, so that they are refused by name rather than ignored. */
-const UNSUPPORTED_KIND_FIELDS: readonly string[] = [
-  'GRPC', 'H2PING', 'UDP', 'OSService', 'DockerContainerID', 'AliasNode', 'AliasService',
-];
+const UNSUPPORTED_KIND_FIELDS: readonly string[] = ['OSService', 'DockerContainerID'];
+const KIND_LIST = 'HTTP, TCP, TTL, Args, GRPC, H2PING, UDP or AliasService/AliasNode';
 
 function checkKind(f: Fields): CheckKind {
   if (f.isSet('Script')) {
     fail(f.where('Script'), 'shell scripts are not run; give the command and its arguments as Args, e.g. ["/bin/check", "--fast"]');
   }
   for (const field of UNSUPPORTED_KIND_FIELDS) {
-    if (f.isSet(field)) fail(f.where(field), 'this kind of check is not supported (konsul runs HTTP, TCP, TTL and Args checks)');
+    if (f.isSet(field)) fail(f.where(field), `this kind of check is not supported (konsul runs ${KIND_LIST} checks)`);
   }
-  const set = KIND_FIELDS.filter(([field]) => f.isSet(field));
-  if (set.length === 0) fail(f.self(), 'a check needs one of HTTP, TCP, TTL or Args');
+  // AliasService with AliasNode is one alias check.
+  const set = KIND_FIELDS.filter(([field]) => f.isSet(field) && !(field === 'AliasNode' && f.isSet('AliasService')));
+  if (set.length === 0) fail(f.self(), `a check needs one of ${KIND_LIST}`);
   if (set.length > 1) {
-    fail(f.self(), `${set.map(([field]) => field).join(' and ')} are set; a check has exactly one of HTTP, TCP, TTL or Args`);
+    fail(f.self(), `${set.map(([field]) => field).join(' and ')} are set; a check has exactly one of ${KIND_LIST}`);
   }
   return set[0]![1];
 }
 
-const KIND_NAMES: Readonly<Record<CheckKind, string>> = { http: 'an HTTP', tcp: 'a TCP', ttl: 'a TTL', script: 'an Args' };
+const KIND_NAMES: Readonly<Record<CheckKind, string>> = {
+  http: 'an HTTP', tcp: 'a TCP', ttl: 'a TTL', script: 'an Args', maintenance: 'a maintenance', grpc: 'a GRPC', h2ping: 'an H2PING',
+  udp: 'a UDP', alias: 'an alias',
+};
 
 /** Interval and Timeout of a check that runs by itself (HTTP, TCP, script). */
 function parseSchedule(f: Fields, kind: CheckKind): { intervalMs: number; timeoutMs: number } {
@@ -379,6 +426,30 @@ function parseHttp(f: Fields): NonNullable<CheckDefinition['http']> {
   }
   const body = f.string('Body');
   return { url, method, headers, ...(body ? { body } : {}), tlsSkipVerify: f.boolean('TLSSkipVerify') };
+}
+
+/** host:port (IPv6 in brackets), as TCP, UDP, H2PING and GRPC take it; `field` names it in errors. */
+function hostPort(f: Fields, field: string, address: string): { host: string; port: number } {
+  const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(address) ?? /^([^:[\]]+):(\d{1,5})$/.exec(address);
+  const port = m ? Number(m[2]) : 0;
+  if (!m || port < 1 || port > 65535) fail(f.where(field), `${shown(address)} is not host:port (examples: localhost:6379, [::1]:80)`);
+  return { host: m[1]!, port };
+}
+
+function parseGrpc(f: Fields): NonNullable<CheckDefinition['grpc']> {
+  const target = f.string('GRPC');
+  const slash = target.indexOf('/');
+  const address = slash < 0 ? target : target.slice(0, slash);
+  return {
+    ...hostPort(f, 'GRPC', address), service: slash < 0 ? '' : target.slice(slash + 1),
+    tls: f.boolean('GRPCUseTLS'), skipVerify: f.boolean('TLSSkipVerify'),
+  };
+}
+
+function parseH2Ping(f: Fields): NonNullable<CheckDefinition['h2ping']> {
+  // Consul: H2PingUseTLS defaults to true.
+  const tls = f.get('H2PingUseTLS') === undefined ? true : f.boolean('H2PingUseTLS');
+  return { ...hostPort(f, 'H2PING', f.string('H2PING')), tls, skipVerify: f.boolean('TLSSkipVerify') };
 }
 
 function parseTcp(f: Fields): NonNullable<CheckDefinition['tcp']> {
@@ -440,7 +511,13 @@ function parseCheck(f: Fields, owner: CheckOwner | undefined): CheckDefinition {
   };
   check.failuresBeforeWarning = f.integer('FailuresBeforeWarning', 0, MAX_THRESHOLD, check.failuresBeforeCritical);
 
-  if (kind === 'ttl') {
+  if (kind === 'alias') {
+    if (f.isSet('Interval')) fail(f.where('Interval'), 'an alias check has no Interval (it follows the aliased service)');
+    check.alias = { serviceId: f.string('AliasService'), node: f.string('AliasNode') };
+    // Not Consul's blocking watch: the aliased health is looked at again every second.
+    check.intervalMs = ALIAS_REFRESH_MS;
+    check.timeoutMs = ALIAS_REFRESH_MS;
+  } else if (kind === 'ttl') {
     const ttl = f.duration('TTL')!;
     if (ttl <= 0) fail(f.where('TTL'), `${shown(f.get('TTL'))} must be more than 0`);
     if (f.isSet('Interval')) fail(f.where('Interval'), 'a TTL check has no Interval (Interval and TTL cannot both be set)');
@@ -449,6 +526,9 @@ function parseCheck(f: Fields, owner: CheckOwner | undefined): CheckDefinition {
     Object.assign(check, parseSchedule(f, kind));
     if (kind === 'http') check.http = parseHttp(f);
     else if (kind === 'tcp') check.tcp = parseTcp(f);
+    else if (kind === 'grpc') check.grpc = parseGrpc(f);
+    else if (kind === 'h2ping') check.h2ping = parseH2Ping(f);
+    else if (kind === 'udp') check.udp = hostPort(f, 'UDP', f.string('UDP'));
     else check.script = parseArgs(f);
   }
 

@@ -1,4 +1,5 @@
-// Runs one health check as Consul's agent does (HTTP, TCP, TTL, script),
+// Runs one health check as Consul's agent does (HTTP, TCP, TTL, script, and
+// gRPC, H2PING, UDP and alias through probes.ts and its owner),
 // applies its success/failure thresholds and reports each status change.
 
 import { spawn } from 'node:child_process';
@@ -14,6 +15,10 @@ const lazyUndici = (): typeof import('undici') => (undici ??= createRequire(impo
 import { KonsulError } from '../../errors.js';
 import type { HealthStatus } from '../../state/catalog-types.js';
 import type { CheckDefinition } from './definitions.js';
+import { probeGrpc, probeH2Ping, probeUdp } from './probes.js';
+
+/** Consul waits for a UDP answer up to the check's timeout; konsul at most this long (an ICMP error comes at once). */
+const UDP_READ_WINDOW_MS = 2000;
 
 export interface CheckResult {
   status: HealthStatus;
@@ -32,6 +37,8 @@ export interface CheckRunnerOptions {
   maxOutputBytes?: number;
   /** The environment of script checks. Default: this process's. */
   env?: NodeJS.ProcessEnv;
+  /** For alias checks: the aliased service's (or node's) health now. */
+  aliasHealth?: (alias: NonNullable<CheckDefinition['alias']>) => CheckResult;
   /**
    * Where the check starts: the status and output a restored or re-registered
    * check already had. Default: the definition's initialStatus, no output.
@@ -69,12 +76,16 @@ class RunStopped extends Error {
  * its TTL updates, and calls `onChange` when, and only when, its status
  * changes. The owner registers and deregisters; the runner only reports.
  */
+/** How often an output-only change (same status) is passed on; Consul's check_update_interval default. */
+export const OUTPUT_UPDATE_INTERVAL_MS = 5 * 60_000;
+
 export class CheckRunner {
   readonly definition: CheckDefinition;
   private readonly onChange: (status: HealthStatus, output: string) => void;
   private readonly logger: CheckLogger | undefined;
   private readonly maxOutputBytes: number;
   private readonly env: NodeJS.ProcessEnv;
+  private readonly aliasHealth: CheckRunnerOptions['aliasHealth'];
 
   private current: CheckResult;
   /** performance.now() when the check last turned critical; undefined while it is not. */
@@ -95,6 +106,8 @@ export class CheckRunner {
   /** HTTP checks: one dispatcher for the runner's life (TLS options, redirects), closed by stop(). */
   private dispatcher: Dispatcher | undefined;
   private readonly httpHeaders: Record<string, string | string[]> = {};
+  /** When onChange last carried this check's output (performance.now()). */
+  private outputPushedAt = -Infinity;
   /** TTL checks: the last output given, repeated when the TTL expires (Consul does). */
   private lastTtlOutput = '';
 
@@ -113,6 +126,7 @@ export class CheckRunner {
     this.logger = options.logger;
     this.maxOutputBytes = max;
     this.env = options.env ?? process.env;
+    this.aliasHealth = options.aliasHealth;
     this.current = options.initial ? { ...options.initial } : { status: def.initialStatus, output: '' };
     if (this.current.status === 'critical') this.criticalSince = performance.now();
 
@@ -177,7 +191,7 @@ export class CheckRunner {
    */
   ttlUpdate(status: HealthStatus, output = ''): void {
     const def = this.definition;
-    if (def.kind !== 'ttl') throw new KonsulError('KONSUL_ERR_NOT_TTL_CHECK', `check "${def.id}" is not a TTL check`, 400);
+    if (def.kind !== 'ttl') throw new KonsulError('KONSUL_ERR_NOT_TTL_CHECK', `check "${def.id}" is not a TTL check`, 'invalid');
     const total = Buffer.byteLength(output, 'utf8');
     if (total > this.maxOutputBytes) {
       output = `${utf8Head(Buffer.from(output, 'utf8'), this.maxOutputBytes)} ... (captured ${this.maxOutputBytes} of ${total} bytes)`;
@@ -189,9 +203,19 @@ export class CheckRunner {
 
   // ------------------------------------------------------------ status
 
-  /** Records a result; calls onChange only when the status moves. */
+  /**
+   * Records a result; calls onChange when the status moves, when a check that has never said why
+   * gets its first output (a check that fails from its first run: it starts critical, so its status
+   * does not move, but its output must show), and for an output-only change at most every
+   * OUTPUT_UPDATE_INTERVAL_MS (Consul's check_update_interval), so a check whose output differs on
+   * every run does not write to the catalog on every run.
+   */
   private update(status: HealthStatus, output: string): void {
-    const changed = status !== this.current.status;
+    const now = performance.now();
+    const outputOnly = status === this.current.status && output !== this.current.output
+      && (this.current.output === '' || now - this.outputPushedAt >= OUTPUT_UPDATE_INTERVAL_MS);
+    const changed = status !== this.current.status || outputOnly;
+    if (changed) this.outputPushedAt = now;
     this.current = { status, output };
     if (status !== 'critical') this.criticalSince = undefined;
     else if (this.criticalSince === undefined) this.criticalSince = performance.now();
@@ -270,6 +294,16 @@ export class CheckRunner {
       case 'tcp': return this.probeTcp(signal);
       case 'script': return this.probeScript(signal);
       case 'ttl': throw new Error('TTL checks do not run');
+      case 'maintenance': throw new Error('maintenance checks do not run');
+      case 'grpc': return probeGrpc(this.definition.grpc!, signal);
+      case 'h2ping': return probeH2Ping(this.definition.h2ping!, signal);
+      // The read window stays inside the run's timeout: silence until then is a pass.
+      case 'udp': return probeUdp(this.definition.udp!, Math.min(this.definition.timeoutMs / 2, UDP_READ_WINDOW_MS), signal);
+      case 'alias': {
+        const alias = this.aliasHealth;
+        if (!alias) return { status: 'critical', output: 'alias checks need the agent\'s catalog' };
+        return alias(this.definition.alias!);
+      }
     }
   }
 

@@ -10,7 +10,7 @@ export class AgentRunCommand extends KonsulCommand {
   static override paths = [['agent']];
   static override usage = Command.Usage({
     category: 'Agent',
-    description: 'Run a konsul agent (a server, or by default a client with a full local replica)',
+    description: 'Run an agent: a server, or (the default) a client with a full replica',
     details: `
       Every setting can also come from a KONSUL_* environment variable (shown in brackets) or a JSON config
       file; flags win over the environment, which wins over the files, which win over the defaults.
@@ -82,6 +82,19 @@ export class AgentRunCommand extends KonsulCommand {
   nodeHealthTimeout = Option.String('--node-health-timeout', { description: settingHelp('nodeHealthTimeout') });
   antiEntropyInterval = Option.String('--anti-entropy-interval', { description: settingHelp('antiEntropyInterval') });
   enableScriptChecks = Option.Boolean('--enable-script-checks', { description: settingHelp('enableScriptChecks') });
+  // sec
+  aclEnabled = Option.Boolean('--acl-enabled', { description: settingHelp('aclEnabled') });
+  aclDefaultPolicy = Option.String('--acl-default-policy', { description: settingHelp('aclDefaultPolicy') });
+  httpsAddr = Option.String('--https-addr', { description: settingHelp('httpsAddr') });
+  httpsVerifyIncoming = Option.Boolean('--https-verify-incoming', { description: settingHelp('httpsVerifyIncoming') });
+  insecurePeers = Option.Boolean('--insecure-peers', { description: settingHelp('insecurePeers') });
+  nodeMeta = Option.Array('--node-meta', { description: settingHelp('nodeMeta') });
+  dnsUdpAnswerLimit = Option.String('--dns-udp-answer-limit', { description: settingHelp('dnsUdpAnswerLimit') });
+  dnsARecordLimit = Option.String('--dns-a-record-limit', { description: settingHelp('dnsARecordLimit') });
+  // scale
+  relay = Option.Boolean('--relay', { description: settingHelp('relay') });
+  relayFanout = Option.String('--relay-fanout', { description: settingHelp('relayFanout') });
+  relaySilence = Option.String('--relay-silence', { description: settingHelp('relaySilence') });
 
   printConfig = Option.Boolean('--print-config', false, { description: 'Print the effective settings and where each came from, then exit without starting' });
   json = Option.Boolean('--json', false, { description: 'With --print-config: print JSON, for scripts' });
@@ -97,7 +110,7 @@ export class AgentRunCommand extends KonsulCommand {
   }
 
   async execute(): Promise<number> {
-    const runAgent: RunAgent = this.context.runAgent ?? (await import('../../agent/main.js')).runAgent;
+    const runAgent: RunAgent = this.context.runAgent ?? (await import('../../main/agent.js')).runAgent;
     if (this.json && !this.printConfig) {
       this.context.stderr.write('Error: --json only applies to --print-config (the agent\'s logs are JSON unless --log-format text)\n');
       return EXIT.usage;

@@ -3,10 +3,10 @@
 // clean stop (clients leave, then servers stop) on Ctrl-C or SIGTERM.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join, relative, isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, Option, UsageError } from 'clipanion';
 import { AgentClient } from '../client.js';
@@ -17,6 +17,53 @@ import { table } from '../output.js';
 
 const BIN = fileURLToPath(new URL('../../../../bin/konsul.js', import.meta.url));
 const HOST = '127.0.0.1';
+
+/** This install's root (where bin/konsul.js is). */
+const PACKAGE_ROOT = fileURLToPath(new URL('../../../../', import.meta.url)).replace(/\/$/, '');
+
+/**
+ * How to type konsul in this shell so the printed commands work: `konsul` when PATH has this
+ * install's konsul, `npx konsul` inside the checkout, else the full `node .../bin/konsul.js`.
+ */
+export function konsulInvocation(env: NodeJS.ProcessEnv, cwd: string, root = PACKAGE_ROOT): { prefix: string; onPath: boolean } {
+  const own = (() => {
+    try {
+      return realpathSync(join(root, 'bin', 'konsul.js'));
+    } catch {
+      return join(root, 'bin', 'konsul.js');
+    }
+  })();
+  for (const dir of (env.PATH ?? '').split(delimiter)) {
+    if (dir === '') continue;
+    try {
+      if (realpathSync(join(dir, 'konsul')) === own) return { prefix: 'konsul', onPath: true };
+    } catch {
+      // not there
+    }
+  }
+  const inside = relative(root, cwd);
+  if (!inside.startsWith('..') && !isAbsolute(inside) && existsSync(join(root, 'package.json'))) return { prefix: 'npx konsul', onPath: false };
+  return { prefix: `node ${join(root, 'bin', 'konsul.js')}`, onPath: false };
+}
+
+/** The lines `konsul demo` prints for talking to the cluster through `http` (and DNS at `dns`). */
+export function talkLines(env: NodeJS.ProcessEnv, cwd: string, http: string, dns: string, root = PACKAGE_ROOT): { commands: string[]; hint: string[] } {
+  const { prefix: k, onPath } = konsulInvocation(env, cwd, root);
+  const [dnsHost, dnsPort] = dns.split(':');
+  const commands = [
+    `export KONSUL_HTTP_ADDR=${http}`,
+    `${k} members`,
+    `${k} catalog services`,
+    `${k} kv put greeting hello && ${k} kv get greeting`,
+    `dig @${dnsHost} -p ${dnsPort} web.service.consul SRV +short`,
+  ];
+  const hint = onPath ? [] : [
+    'To type `konsul` instead, put it on your PATH, one of:',
+    `  npm link                            (in ${root}; or: npm install -g ${root})`,
+    `  export PATH="${join(root, 'bin')}:$PATH"`,
+  ];
+  return { commands, hint };
+}
 /** Ports that do not clash with a dev agent's 8500/8600/7000: HTTP 8501-8505, DNS 8601-8605, raft 7101-7105. */
 const PREFERRED = { http: 8501, dns: 8601, raft: 7101 };
 const READY_TIMEOUT_MS = 60_000;
@@ -226,24 +273,21 @@ export class DemoCommand extends KonsulCommand {
 
   private printReady(root: string, removeAfter: boolean): void {
     const rows = this.agents.map((a) => ({ id: a.id, role: a.server ? 'server' : 'client', http: a.http, dns: a.dns, raft: a.raft, pid: a.child?.pid ?? 0 }));
+    const c1 = this.agents.find((a) => a.id === 'c1') ?? this.agents[0];
+    const talk = talkLines(this.context.env, process.cwd(), c1?.http ?? '', c1?.dns ?? '');
     if (this.json) {
-      this.printJson({ dataDir: root, agents: rows });
+      this.printJson({ dataDir: root, agents: rows, commands: talk.commands });
       return;
     }
-    const c1 = this.agents.find((a) => a.id === 'c1') ?? this.agents[0];
-    const [dnsHost, dnsPort] = (c1?.dns ?? '').split(':');
     this.out([
       `konsul demo: 3 servers and 2 clients on ${HOST}; data in ${root}${removeAfter ? ' (removed on stop)' : ''}`,
       '',
       table(['NODE', 'ROLE', 'HTTP', 'DNS', 'RAFT'], rows.map((r) => [r.id, r.role, r.http, r.dns, r.raft])),
       '',
       'Talk to it from another shell:',
-      `  export KONSUL_HTTP_ADDR=${c1?.http}`,
-      '  konsul members',
-      '  konsul catalog services',
-      '  konsul kv put greeting hello && konsul kv get greeting',
-      `  dig @${dnsHost} -p ${dnsPort} web.service.consul SRV +short`,
+      ...talk.commands.map((c) => `  ${c}`),
       '',
+      ...(talk.hint.length > 0 ? [...talk.hint, ''] : []),
       'Ready. Ctrl-C stops every agent.',
     ].join('\n'));
   }

@@ -48,7 +48,7 @@ export class MembersCommand extends HttpCommand {
 
   protected async run(client: AgentClient): Promise<number> {
     const members = (await client.call('GET', '/v1/agent/members')).json<AgentMember[]>();
-    if (this.json) this.printJson(members);
+    if (this.json) this.printJson(members, 'as-is');
     else if (members.length > 0) {
       this.out(table(
         ['NODE', 'ADDRESS', 'ROLE', 'STATUS', 'VOTER'],

@@ -18,7 +18,7 @@ function errorOf(fn: () => unknown): string {
     fn();
   } catch (error) {
     assert.ok(error instanceof DefinitionError, `a DefinitionError, got ${String(error)}`);
-    assert.equal(error.httpStatus, 400);
+    assert.equal(error.kind, 'invalid');
     assert.equal(error.code, 'KONSUL_ERR_BAD_DEFINITION');
     assert.ok(!error.message.includes('\n'), `one line: ${JSON.stringify(error.message)}`);
     return error.message;
@@ -248,10 +248,14 @@ describe('every rule a body can break is a 400 naming the field', () => {
     ['Meta values are at most 512 bytes', { Name: 'web', Meta: { big: 'é'.repeat(257) } }, /^Meta\["big"\]: the value is longer than 512 bytes$/],
     ['Check is an object', { Name: 'web', Check: 'http://x' }, /^Check: expected a JSON object, got a string$/],
     ['Checks is a list', { Name: 'web', Checks: {} }, /^Checks: expected an array, got an object$/],
-    ['a check has a kind', { Name: 'web', Check: { Interval: '10s', Notes: 'x' } }, /^Check: a check needs one of HTTP, TCP, TTL or Args$/],
+    ['a check has a kind', { Name: 'web', Check: { Interval: '10s', Notes: 'x' } }, /^Check: a check needs one of HTTP, TCP, TTL, Args, GRPC, H2PING, UDP or AliasService\/AliasNode$/],
     ['a check has one kind only', withCheck({ TCP: 'localhost:80' }), /^Check: HTTP and TCP are set; a check has exactly one of/],
     ['shell scripts are refused with the way out', { Name: 'web', Check: { Script: 'curl -f localhost', Interval: '10s' } }, /^Check\.Script: shell scripts are not run; give the command and its arguments as Args/],
-    ['unsupported kinds are refused by name', { Name: 'web', Check: { GRPC: 'localhost:9090', Interval: '10s' } }, /^Check\.GRPC: this kind of check is not supported/],
+    ['unsupported kinds are refused by name', { Name: 'web', Check: { DockerContainerID: 'abc', Interval: '10s' } }, /^Check\.DockerContainerID: this kind of check is not supported/],
+    ['Interval is required for GRPC', { Name: 'web', Check: { GRPC: 'localhost:9090' } }, /^Check\.Interval: required for a GRPC check$/],
+    ['GRPC is host:port[/service]', { Name: 'web', Check: { GRPC: 'localhost', Interval: '10s' } }, /^Check\.GRPC: "localhost" is not host:port/],
+    ['UDP is host:port', { Name: 'web', Check: { UDP: 'localhost:99999', Interval: '10s' } }, /^Check\.UDP: "localhost:99999" is not host:port/],
+    ['an alias check has no Interval', { Name: 'web', Check: { AliasService: 'db', Interval: '10s' } }, /^Check\.Interval: an alias check has no Interval/],
     ['Interval is required for HTTP', withCheck({ Interval: undefined }), /^Check\.Interval: required for an HTTP check$/],
     ['Interval is required for TCP', { Name: 'web', Check: { TCP: 'localhost:80' } }, /^Check\.Interval: required for a TCP check$/],
     ['Interval is required for Args', { Name: 'web', Check: { Args: ['/bin/true'] } }, /^Check\.Interval: required for an Args check$/],

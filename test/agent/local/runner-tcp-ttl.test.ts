@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import { parseCheckRegistration } from '../../../src/agent/local/definitions.js';
 import { CheckRunner } from '../../../src/agent/local/runner.js';
 import { KonsulError } from '../../../src/errors.js';
-import { watch } from './helpers.js';
+import { waitFor, watch } from './helpers.js';
 
 describe('TCP checks', () => {
   it('is passing while the port accepts connections, critical once it does not', async (t) => {
@@ -95,7 +95,7 @@ describe('TTL checks', () => {
     assert.throws(() => runner.ttlUpdate('passing'), (error: unknown) => {
       assert.ok(error instanceof KonsulError);
       assert.equal(error.code, 'KONSUL_ERR_NOT_TTL_CHECK');
-      assert.equal(error.httpStatus, 400);
+      assert.equal(error.kind, 'invalid');
       assert.equal(error.message, 'check "web" is not a TTL check');
       return true;
     });
@@ -112,5 +112,25 @@ describe('a runner', () => {
   it('refuses options and definitions it cannot run', () => {
     assert.throws(() => new CheckRunner(ttlCheck(), () => {}, { maxOutputBytes: 0 }), /maxOutputBytes must be a positive integer, got 0/);
     assert.throws(() => new CheckRunner({ ...ttlCheck(), ttlMs: undefined }, () => {}), /a ttl check needs def\.ttlMs > 0/);
+  });
+});
+
+describe('issue 15: a check that fails from its first run says why', () => {
+  it('a TCP check to a closed port stays critical and reports its output (it used to stay empty)', async (t) => {
+    const listener = createServer();
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+    const { port } = listener.address() as AddressInfo;
+    await new Promise<void>((resolve) => listener.close(() => resolve()));
+    const def = parseCheckRegistration({ Name: 'dead', TCP: `127.0.0.1:${port}`, Interval: '100ms', Timeout: '1s' });
+    const { runner, changes } = watch(t, def);
+    runner.start();
+    assert.equal(runner.status().status, 'critical', 'it starts critical');
+    const first = await waitFor('the first output', () => changes[0]);
+    assert.equal(first.status, 'critical');
+    assert.match(first.output, /ECONNREFUSED/);
+    assert.match(runner.status().output, /ECONNREFUSED/);
+    // Further runs with the same status and output pass nothing on.
+    await new Promise((r) => setTimeout(r, 350));
+    assert.equal(changes.length, 1);
   });
 });

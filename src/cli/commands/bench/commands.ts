@@ -267,7 +267,7 @@ export class BenchFailoverCommand extends KonsulCommand {
       if (error instanceof CliError) throw error;
       throw new CliError(`failover: ${(error as Error).message}`);
     }
-    if (this.json) this.printJson(result);
+    if (this.json) this.printJson(result, 'as-is');
     else this.out(formatFailover(result));
     return result.failed === 0 ? EXIT.ok : EXIT.failed;
   }
@@ -316,7 +316,7 @@ export class BenchSelfTestCommand extends BenchLoadCommand {
       const dns = await runDnsLoad({
         host: '127.0.0.1', port: ports.dns, ...bounds, durationMs, concurrency, questions: [{ name: 'web.service.consul', type: 'A' }],
       });
-      if (this.json) this.printJson({ http, dns } satisfies SelfTestResult);
+      if (this.json) this.printJson({ http, dns } satisfies SelfTestResult, 'as-is');
       else this.out(`${formatResult(http)}\n${formatResult(dns)}`);
       return http.ok > 0 && dns.ok > 0 ? EXIT.ok : EXIT.failed;
     } finally {

@@ -69,7 +69,7 @@ export abstract class BenchLoadCommand extends KonsulCommand {
 
   /** Print one result; exit 1 when nothing succeeded, 3 when the target was never reachable. */
   protected report(result: BenchResult, what: string): number {
-    if (this.json) this.printJson(result);
+    if (this.json) this.printJson(result, 'as-is');
     else this.out(formatResult(result));
     if (result.ok === 0 && result.errorCount > 0) {
       const kinds = Object.keys(result.errors);

@@ -22,7 +22,7 @@ export class CatalogNodesCommand extends HttpCommand {
 
   protected async run(client: AgentClient): Promise<number> {
     const nodes = (await client.call('GET', '/v1/catalog/nodes')).json<CatalogNode[]>();
-    if (this.json) this.printJson(nodes);
+    if (this.json) this.printJson(nodes, 'as-is');
     else if (nodes.length > 0) {
       this.out(table(['NODE', 'ID', 'ADDRESS', 'DATACENTER'], nodes.map((n) => [n.Node, n.ID || '-', n.Address, n.Datacenter])));
     }

@@ -44,7 +44,7 @@ export class CatalogServiceCommand extends HttpCommand {
       const withTags = tags.length > 0 ? ` with tag${tags.length > 1 ? 's' : ''} ${tags.map((t) => `"${t}"`).join(', ')}` : '';
       throw new CliError(`no ${this.passing ? 'passing ' : ''}instances of service "${this.name}"${withTags}`);
     }
-    if (this.json) this.printJson(instances);
+    if (this.json) this.printJson(instances, 'as-is');
     else {
       this.out(table(
         ['NODE', 'ADDRESS', 'PORT', 'STATUS', 'TAGS'],

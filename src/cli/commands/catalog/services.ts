@@ -24,7 +24,7 @@ export class CatalogServicesCommand extends HttpCommand {
 
   protected async run(client: AgentClient): Promise<number> {
     const services = (await client.call('GET', '/v1/catalog/services')).json<Record<string, string[] | null>>();
-    if (this.json) this.printJson(services);
+    if (this.json) this.printJson(services, 'as-is');
     else {
       const names = Object.keys(services).sort();
       if (names.length > 0) this.out(table(['SERVICE', 'TAGS'], names.map((name) => [name, tagsText(services[name])])));

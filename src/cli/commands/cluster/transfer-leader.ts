@@ -7,15 +7,15 @@ import { QuietHttpCommand } from '../../command.js';
 import { EXIT } from '../../exit-codes.js';
 
 export class ClusterTransferLeaderCommand extends QuietHttpCommand {
-  static override paths = [['cluster', 'transfer-leader']];
+  static override paths = [['cluster', 'transfer-leader'], ['operator', 'raft', 'transfer-leader']];
   static override usage = Command.Usage({
     category: 'Cluster',
     description: 'Hand leadership to a voter (the most caught-up one when --node is left out)',
-    details: 'Useful before restarting the leader for maintenance. Prints the new leader\'s id.',
+    details: 'Useful before restarting the leader for maintenance. Prints the new leader\'s id. Also answers to Consul\'s name, `operator raft transfer-leader`.',
     examples: [['Move leadership away', '$0 cluster transfer-leader'], ['To a given node', '$0 cluster transfer-leader --node s2']],
   });
 
-  node = Option.String('--node', { description: 'The voter that should lead' });
+  node = Option.String('--node,--id', { description: 'The voter that should lead' });
 
   protected async run(client: AgentClient): Promise<number> {
     const query = this.node ? `?id=${encodeURIComponent(this.node)}` : '';

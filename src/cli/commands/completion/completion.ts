@@ -31,7 +31,9 @@ export class CompletionCommand extends KonsulCommand {
     if (!(SHELLS as readonly string[]).includes(this.shell)) {
       throw new UsageError(`shell: "${this.shell}" is not one of ${SHELLS.join(', ')}`);
     }
-    const model = commandModel({ binaryName: 'konsul', definitions: () => this.cli.definitions() });
+    // Every command, whichever were loaded to run this one.
+    const { buildCli } = await import('../../full-cli.js');
+    const model = commandModel(buildCli('konsul'));
     this.context.stdout.write(completionScript(this.shell as Shell, model));
     return EXIT.ok;
   }

@@ -3,7 +3,7 @@
 // exits 0 when no agent answers, so a shell never shows an error mid-line.
 
 import { Option } from 'clipanion';
-import { AgentClient, agentOrigin, keyPath } from '../../client.js';
+import { AgentClient, agentOrigin, clientSecurity, keyPath } from '../../client.js';
 import { KonsulCommand } from '../../command.js';
 import { DYNAMIC_KINDS, type DynamicKind } from '../../docs/model.js';
 import { EXIT } from '../../exit-codes.js';
@@ -41,7 +41,9 @@ export class CompleteValuesCommand extends KonsulCommand {
     const prefix = this.prefix ?? '';
     let client: AgentClient | undefined;
     try {
-      client = new AgentClient(agentOrigin(this.httpAddr, this.context.env), { timeoutMs: this.context.httpTimeoutMs ?? COMPLETE_TIMEOUT_MS });
+      // sec: completion asks with the user's KONSUL_HTTP_TOKEN / KONSUL_CACERT, as other commands do.
+      const security = clientSecurity({}, this.context.env);
+      client = new AgentClient(agentOrigin(this.httpAddr, this.context.env), { timeoutMs: this.context.httpTimeoutMs ?? COMPLETE_TIMEOUT_MS, ...security });
       const found = await candidates(client, this.kind as DynamicKind, prefix);
       const matching = [...new Set(found)].filter((v) => v.startsWith(prefix)).sort();
       if (matching.length > 0) this.out(matching.join('\n'));

@@ -13,6 +13,8 @@ export interface KvEntry {
   CreateIndex: number;
   ModifyIndex: number;
   LockIndex: number;
+  /** The session holding the key's lock (only while it is locked). */
+  Session?: string;
 }
 
 /** `--json` form of an entry: the value decoded (utf8, or base64 with --base64), indexes kept. */
@@ -23,6 +25,7 @@ export interface KvEntryJson {
   createIndex: number;
   modifyIndex: number;
   lockIndex: number;
+  session?: string;
 }
 
 const U64_MAX = 2n ** 64n - 1n;

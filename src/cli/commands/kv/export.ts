@@ -42,7 +42,7 @@ export class KvExportCommand extends HttpCommand {
     const answer = await client.call('GET', kvUrl(this.prefix ?? '', { recurse: null, ...mode }), { allow: [404] });
     const entries = answer.status === 404 ? [] : answer.json<KvEntry[]>();
     const out: KvExportEntry[] = entries.map((e) => ({ Key: e.Key, Flags: e.Flags, Value: e.Value ?? '' }));
-    this.printJson(out);
+    this.printJson(out, 'as-is');
     return EXIT.ok;
   }
 }

@@ -91,6 +91,7 @@ export class KvGetCommand extends HttpCommand {
       createIndex: entry.CreateIndex,
       modifyIndex: entry.ModifyIndex,
       lockIndex: entry.LockIndex,
+      ...(entry.Session === undefined ? {} : { session: entry.Session }),
     };
   }
 }

@@ -8,7 +8,7 @@ import type { AgentClient } from '../../client.js';
 import { HttpCommand } from '../../command.js';
 import { CliError } from '../../errors.js';
 import { EXIT } from '../../exit-codes.js';
-import { MAX_KEY_BYTES } from '../../../storage/index.js';
+import { MAX_KEY_BYTES } from '../../../state/command.js';
 import { kvUrl, readAll } from './common.js';
 import type { KvExportEntry } from './export.js';
 
@@ -22,7 +22,9 @@ export function parseExport(text: string, source: string, prefix = ''): Array<{ 
   try {
     data = JSON.parse(text);
   } catch (error) {
-    throw new CliError(`${source}: not JSON (${(error as Error).message})`);
+    // JSON.parse quotes the text around the error, newlines and all: keep it on one line and short.
+    const why = (error as Error).message.replace(/\s+/g, ' ').slice(0, 120);
+    throw new CliError(`${source}: not JSON (${why}); a kv export file is a JSON array of {"Key","Flags","Value"} objects`);
   }
   if (!Array.isArray(data)) throw new CliError(`${source}: expected a JSON array of {"Key","Flags","Value"} objects`);
   const seen = new Set<string>();

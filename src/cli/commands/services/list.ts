@@ -26,7 +26,7 @@ export class ServicesListCommand extends HttpCommand {
   protected async run(client: AgentClient): Promise<number> {
     const services = (await client.call('GET', '/v1/agent/services')).json<Record<string, AgentService>>();
     if (this.json) {
-      this.printJson(services);
+      this.printJson(services, 'as-is');
       return EXIT.ok;
     }
     const list = Object.values(services).sort((a, b) => a.Service.localeCompare(b.Service) || a.ID.localeCompare(b.ID));

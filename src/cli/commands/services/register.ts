@@ -50,6 +50,9 @@ function metaFlags(pairs: readonly string[]): Record<string, string> {
   return meta;
 }
 
+/** How long `services register` waits for the agent's catalog to list what it registered. */
+const CATALOG_WAIT_MS = 10_000;
+
 export class ServicesRegisterCommand extends QuietHttpCommand {
   static override paths = [['services', 'register']];
   static override usage = Command.Usage({
@@ -58,6 +61,8 @@ export class ServicesRegisterCommand extends QuietHttpCommand {
     details: `
       The agent keeps the service in the catalog and runs its check until the service is
       deregistered (\`konsul services deregister\`). Registering an ID again replaces that service.
+      It returns once the agent's catalog lists the service (up to 10 s), so DNS and catalog
+      queries on the next line of a script find it.
 
       From flags: --name is required; the ID defaults to the name. At most one check: an HTTP check
       with --check-http (GET the URL: 2xx is passing, 429 warning, anything else critical), a TCP
@@ -109,9 +114,30 @@ export class ServicesRegisterCommand extends QuietHttpCommand {
       }
       registered.push(service.id);
     }
+    await this.untilInCatalog(client, services);
     if (this.json) this.printJson({ registered });
     else this.say(services.map((s) => `Registered service: ${s.name}${s.id === s.name ? '' : ` (ID ${s.id})`}`).join('\n'));
     return EXIT.ok;
+  }
+
+  /**
+   * Returns once this agent's catalog replica lists every service registered (what its DNS and
+   * catalog answers read), so the next line of a script finds them; at most CATALOG_WAIT_MS.
+   */
+  private async untilInCatalog(client: AgentClient, services: readonly ServiceBody[]): Promise<void> {
+    const deadline = Date.now() + CATALOG_WAIT_MS;
+    for (const s of services) {
+      for (;;) {
+        const answer = await client.call('GET', `/v1/catalog/service/${encodeURIComponent(s.name)}?stale`, { allow: [404] });
+        if (answer.status === 404) return; // an agent without the endpoint: nothing to wait for
+        if (answer.json<Array<{ ServiceID?: string }>>().some((i) => i.ServiceID === s.id)) break;
+        if (Date.now() > deadline) {
+          this.context.stderr.write(`note: ${s.id} is registered with the agent but not in its catalog after ${CATALOG_WAIT_MS / 1000}s (is the cluster without a leader?)\n`);
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
   }
 
   private async servicesFromFile(path: string): Promise<ServiceBody[]> {

@@ -2,17 +2,41 @@
 // (structure, counts, SHA-256) and print where it was taken and what it holds.
 
 import { Command, Option } from 'clipanion';
-import { createReadStream } from 'node:fs';
-import { ArchiveError, parseArchiveStream, type ParsedArchive } from '../../../state/archive.js';
+import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
+import { ArchiveError, parseArchive, parseArchiveStream, type ParsedArchive } from '../../../state/archive.js';
+import { ArchiveDecryptor, SnapshotCryptoError, isEncryptedArchive, readSnapshotKey } from '../../../state/archive-crypto.js';
 import { KonsulCommand } from '../../command.js';
 import { CliError } from '../../errors.js';
 import { EXIT } from '../../exit-codes.js';
 import { table } from '../../output.js';
 import { archiveJson, formatBytes, Progress } from './common.js';
 
-/** Reads and checks an archive file; a missing file or a bad archive is a CliError naming the file. */
-export async function readArchiveFile(file: string, progress?: Progress, keepBody = false): Promise<ParsedArchive> {
+/**
+ * Reads and checks an archive file; a missing file or a bad archive is a CliError naming the file.
+ * sec: an encrypted file needs `key` (--decrypt KEYFILE) and is authenticated before it is parsed.
+ */
+export async function readArchiveFile(file: string, progress?: Progress, keepBody = false, keyFile?: string): Promise<ParsedArchive> {
   try {
+    const head = Buffer.alloc(8);
+    const fd = openSync(file, 'r');
+    try {
+      readSync(fd, head, 0, 8, 0);
+    } finally {
+      closeSync(fd);
+    }
+    if (isEncryptedArchive(head) || keyFile !== undefined) {
+      if (keyFile === undefined) throw new CliError(`${file}: the snapshot is encrypted; pass --decrypt KEYFILE`);
+      if (!isEncryptedArchive(head)) throw new CliError(`${file}: --decrypt was given but the snapshot is not encrypted`);
+      const key = readSnapshotKey(keyFile);
+      const decryptor = new ArchiveDecryptor(key);
+      const plain: Buffer[] = [];
+      for await (const chunk of createReadStream(file)) {
+        plain.push(...decryptor.push(chunk as Buffer));
+        progress?.update(plain.reduce((n, b) => n + b.length, 0));
+      }
+      decryptor.end();
+      return parseArchive(Buffer.concat(plain), { keepBody });
+    }
     return await parseArchiveStream(createReadStream(file), { keepBody, onProgress: (n) => progress?.update(n) });
   } catch (error) {
     throw fileError(file, error);
@@ -24,7 +48,8 @@ export async function readArchiveFile(file: string, progress?: Progress, keepBod
 /** A file that cannot be read, or is not a valid archive, as one line naming the file. */
 export function fileError(file: string, error: unknown): CliError {
   const e = error as NodeJS.ErrnoException;
-  if (error instanceof ArchiveError) return new CliError(`${file}: ${e.message}`);
+  if (error instanceof CliError) return error;
+  if (error instanceof ArchiveError || error instanceof SnapshotCryptoError) return new CliError(`${file}: ${e.message}`);
   if (e.code === 'ENOENT') return new CliError(`${file}: no such file`);
   if (e.code === 'EISDIR') return new CliError(`${file}: is a directory, not a snapshot file`);
   if (e.code === 'EACCES') return new CliError(`${file}: permission denied`);
@@ -48,10 +73,11 @@ export class SnapshotInspectCommand extends KonsulCommand {
   });
 
   json = Option.Boolean('--json', false, { description: 'Print JSON, for scripts' });
+  decrypt = Option.String('--decrypt', { description: 'The key file an encrypted snapshot was saved with (snapshot save --encrypt)' });
   file = Option.String({ name: 'file' });
 
   async execute(): Promise<number> {
-    const archive = await readArchiveFile(this.file, new Progress(this.context.stderr, 'Reading snapshot'));
+    const archive = await readArchiveFile(this.file, new Progress(this.context.stderr, 'Reading snapshot'), false, this.decrypt);
     const info = archiveJson(this.file, archive);
     if (this.json) {
       this.printJson(info);

@@ -5,6 +5,7 @@
 import { Command, Option } from 'clipanion';
 import { readFileSync, statSync } from 'node:fs';
 import { parseArchive } from '../../../state/archive.js';
+import { decryptArchive, isEncryptedArchive, readSnapshotKey } from '../../../state/archive-crypto.js';
 import type { AgentClient } from '../../client.js';
 import { HttpCommand } from '../../command.js';
 import { CliError } from '../../errors.js';
@@ -43,16 +44,24 @@ export class SnapshotRestoreCommand extends HttpCommand {
     ],
   });
 
+  decrypt = Option.String('--decrypt', { description: 'The key file an encrypted snapshot was saved with (snapshot save --encrypt)' });
   file = Option.String({ name: 'file' });
 
   protected async run(client: AgentClient): Promise<number> {
     let body: Buffer;
     try {
       const size = statSync(this.file).size;
-      if (size > MAX_RESTORE_BYTES) {
+      if (size > MAX_RESTORE_BYTES + 64 * 1024) {
         throw new CliError(`${this.file}: ${formatBytes(size)} is over the ${MAX_RESTORE_BYTES / 1024 / 1024} MiB a restore takes`);
       }
       body = readFileSync(this.file);
+      // sec: an encrypted file is authenticated and opened here; the agent gets the plain archive.
+      if (isEncryptedArchive(body)) {
+        if (this.decrypt === undefined) throw new CliError(`${this.file}: the snapshot is encrypted; pass --decrypt KEYFILE`);
+        body = decryptArchive(body, readSnapshotKey(this.decrypt));
+      } else if (this.decrypt !== undefined) {
+        throw new CliError(`${this.file}: --decrypt was given but the snapshot is not encrypted`);
+      }
       // Checked here first: a bad file is refused before anything is sent.
       parseArchive(body);
     } catch (error) {

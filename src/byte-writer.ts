@@ -1,7 +1,11 @@
-// One growing buffer that frames are appended to; the bytes written since the
-// last take() are handed out as a single slice, so a batch leaves in one write.
+// The one binary field writer (pg-protocol's BufferWriter): one growing
+// buffer that fields and frames are appended to; the bytes written since the
+// last take() are handed out as a single slice, so a batch leaves in one
+// write. Its pair is byte-reader.ts; each format passes its own encode error.
 
-import { FrameEncodeError } from './errors.js';
+import type { MakeError } from './byte-reader.js';
+
+const plainError: MakeError = (message) => new Error(message);
 
 const TWO_POW_32 = 0x1_0000_0000;
 /** A fresh buffer is at least as large as the last one, up to this. */
@@ -23,9 +27,9 @@ export function putU64(buf: Buffer, at: number, value: number): void {
   putU32(buf, at + 4, value >>> 0);
 }
 
-export function checkU64(value: number, field: string): void {
+export function checkU64(value: number, field: string, fail: MakeError = plainError): void {
   if (!Number.isSafeInteger(value) || value < 0) {
-    throw new FrameEncodeError(`${field} must be a non-negative safe integer, got ${String(value)}`);
+    throw fail(`${field} must be a non-negative safe integer, got ${String(value)}`);
   }
 }
 
@@ -36,9 +40,11 @@ export class BufferWriter {
   /** Next byte to write. */
   private offset = 0;
   private readonly initialSize: number;
+  private readonly fail: MakeError;
 
-  constructor(initialSize = 16 * 1024) {
+  constructor(initialSize = 16 * 1024, fail: MakeError = plainError) {
     this.initialSize = initialSize;
+    this.fail = fail;
     this.buf = Buffer.allocUnsafe(initialSize);
   }
 
@@ -135,7 +141,7 @@ export class BufferWriter {
 
   /** A non-negative safe integer as 8 bytes; Raft terms and indexes never need more than 53 bits. */
   u64(value: number, field: string): this {
-    checkU64(value, field);
+    checkU64(value, field, this.fail);
     this.ensure(8);
     putU64(this.buf, this.offset, value);
     this.offset += 8;
@@ -164,7 +170,7 @@ export class BufferWriter {
     }
     if (written < 0) written = buf.write(value, at, 'utf8');
     if (written > 0xffff) {
-      throw new FrameEncodeError(`${field} is ${written} bytes; at most 65535 fit`);
+      throw this.fail(`${field} is ${written} bytes; at most 65535 fit`);
     }
     buf[at - 2] = written >>> 8;
     buf[at - 1] = written;
@@ -177,6 +183,20 @@ export class BufferWriter {
     this.ensure(value.length);
     this.buf.set(value, this.offset);
     this.offset += value.length;
+    return this;
+  }
+
+  /** A u32 length, then the bytes. */
+  bytes32(value: Uint8Array): this {
+    this.u32(value.length);
+    return this.bytes(value);
+  }
+
+  /** A u32 byte length, then the string's UTF-8 (`byteLength` when the caller measured it already). */
+  string32(value: string, byteLength = Buffer.byteLength(value, 'utf8')): this {
+    this.u32(byteLength);
+    this.ensure(byteLength);
+    this.offset += this.buf.write(value, this.offset, byteLength, 'utf8');
     return this;
   }
 

@@ -1,7 +1,15 @@
-// Reads binary fields from a window of a buffer with a bound check on every
-// read, so a lying count or length ends in a FrameDecodeError, never a wild read.
+// The one binary field reader (pg-protocol's BufferReader): fields from a
+// window of a buffer with a bound check on every read, so a lying count or
+// length ends in the caller's decode error (the transport's FrameDecodeError,
+// the state commands' CommandDecodeError), never a wild read. Its pair is
+// byte-writer.ts.
 
-import { FrameDecodeError } from './errors.js';
+import { isUtf8 } from 'node:buffer';
+
+/** Makes the error a malformed input raises; each format passes its own. */
+export type MakeError = (message: string) => Error;
+
+const plainError: MakeError = (message) => new Error(message);
 
 const TWO_POW_32 = 0x1_0000_0000;
 /** The largest high word of a u64 that is still a safe integer (2^53 - 1). */
@@ -14,9 +22,9 @@ export function getU32(buf: Buffer, at: number): number {
 }
 
 /** A big-endian u64 that must be a safe integer; `field` names it in the error. */
-export function getU64(buf: Buffer, at: number, field: string): number {
+export function getU64(buf: Buffer, at: number, field: string, fail: MakeError = plainError): number {
   const high = getU32(buf, at);
-  if (high > MAX_SAFE_HIGH_WORD) throw new FrameDecodeError(`${field} is beyond 2^53`);
+  if (high > MAX_SAFE_HIGH_WORD) throw fail(`${field} is beyond 2^53`);
   return high * TWO_POW_32 + getU32(buf, at + 4);
 }
 
@@ -24,11 +32,13 @@ export class BufferReader {
   readonly buffer: Buffer;
   private offset: number;
   private readonly end: number;
+  private readonly fail: MakeError;
 
-  constructor(buffer: Buffer, start = 0, end = buffer.length) {
+  constructor(buffer: Buffer, start = 0, end = buffer.length, fail: MakeError = plainError) {
     this.buffer = buffer;
     this.offset = start;
     this.end = end;
+    this.fail = fail;
   }
 
   get remaining(): number {
@@ -42,7 +52,7 @@ export class BufferReader {
   skip(size: number, field: string): number {
     const at = this.offset;
     if (at + size > this.end) {
-      throw new FrameDecodeError(`${field} needs ${size} bytes, ${this.end - at} left`);
+      throw this.fail(`${field} needs ${size} bytes, ${this.end - at} left`);
     }
     this.offset = at + size;
     return at;
@@ -62,7 +72,7 @@ export class BufferReader {
   }
 
   u64(field: string): number {
-    return getU64(this.buffer, this.skip(8, field), field);
+    return getU64(this.buffer, this.skip(8, field), field, this.fail);
   }
 
   string16(field: string): string {
@@ -93,10 +103,24 @@ export class BufferReader {
     return copy;
   }
 
+  /** A u32 length, then that many bytes as a view into the buffer (no copy: the caller copies what it keeps). */
+  bytes32(field: string): Buffer {
+    const length = this.u32(`${field} length`);
+    const at = this.skip(length, field);
+    return this.buffer.subarray(at, at + length);
+  }
+
+  /** A u32 length, then that many bytes of UTF-8; bad UTF-8 is refused, never replaced with U+FFFD. */
+  string32(field: string): string {
+    const bytes = this.bytes32(field);
+    if (!isUtf8(bytes)) throw this.fail(`${field} is not valid UTF-8`);
+    return bytes.toString('utf8');
+  }
+
   /** Ends a payload: bytes left over mean the sender and we disagree on the layout. */
   expectEnd(what: string): void {
     if (this.offset !== this.end) {
-      throw new FrameDecodeError(`${this.end - this.offset} trailing bytes after ${what}`);
+      throw this.fail(`${this.end - this.offset} trailing bytes after ${what}`);
     }
   }
 }

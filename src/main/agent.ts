@@ -8,18 +8,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { startDnsServer, type DnsServer } from '../dns/index.js';
-import { createHttpServer } from '../http/index.js';
+import { createHttpServer, type HttpServerOptions } from '../http/index.js';
+import { closeCluster, SECRET_FILE } from '../agent/cluster-secret.js';
 import { STATE_TABLES, StateMachine } from '../state/index.js';
 import { openStorage, type NodeStorage } from '../storage/index.js';
 // The server's Agent (Raft driver, metrics registry...) is loaded only when a server starts: a client agent never needs it.
-import type { Agent } from './agent.js';
+import type { Agent } from '../agent/agent.js';
+import type { ClientAgent } from '../client/agent.js';
+import { startClient } from './client.js';
+import { Components } from './components.js';
+import { anonymousCatalog, summaryText, type Entry } from './shared.js';
 import {
   ConfigError, formatHostPort, loadConfig, printableConfig, type AgentConfig, type AgentFlagValues, type LoadedConfig,
-} from './config.js';
-import { createAgentLogger, type LogOutput } from './logging.js';
-import { ConfigReloader, settingValues, type ReloadReport } from './reload.js';
-import type { ClientAgent } from '../client/agent.js';
-import { startClientAgent } from '../client/main.js';
+} from '../agent/config.js';
+import { createAgentLogger, type LogOutput } from '../agent/logging.js';
+import { ConfigReloader, settingValues, type ReloadReport } from '../agent/reload.js';
 
 export type { AgentFlagValues };
 
@@ -71,37 +74,6 @@ export interface StartOptions {
   printSummary?: (text: string) => void;
 }
 
-/** How the agent entered its cluster this time, for the summary. */
-type Entry = 'restarted' | 'bootstrapped' | 'joining' | 'waiting';
-
-const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
-
-function summaryText(r: {
-  config: AgentConfig; loaded: LoadedConfig; entry: Entry; raft: string; http: string; dns: string; dataDir: string;
-  definitions: { services: number; checks: number };
-}): string {
-  const c = r.config;
-  const how: Record<Entry, string> = {
-    restarted: 'restarted from the state in its data dir',
-    bootstrapped: 'bootstrapped a new cluster',
-    joining: `joining via ${c.join.join(', ')}`,
-    waiting: 'not in a cluster yet: waiting for `konsul cluster join`',
-  };
-  const role = c.dev ? 'server, dev mode' : c.server ? 'server' : 'client';
-  const files = r.loaded.files.length === 0 ? 'none'
-    : `${r.loaded.files.join(', ')} (${plural(r.definitions.services, 'service')}, ${plural(r.definitions.checks, 'check')})`;
-  return [
-    `konsul agent ${c.nodeId} (${role}, datacenter ${c.datacenter}): ${how[r.entry]}`,
-    `  raft      ${r.raft}`,
-    `  http      ${r.http}`,
-    `  dns       ${r.dns} (udp, tcp)`,
-    `  data dir  ${r.dataDir}${c.dev ? ' (temporary, removed at exit)' : ''}`,
-    `  config    ${files}`,
-    `  logs      ${c.logLevel} and up, on stdout`,
-    '',
-  ].join('\n');
-}
-
 /** Start an agent and return once it serves HTTP; `done` resolves when it stops. */
 export async function startAgent(
   flags: AgentFlagValues, env: NodeJS.ProcessEnv, logger?: Logger, options: StartOptions = {},
@@ -114,131 +86,206 @@ export async function startAgent(
   const dataDir = config.dataDir ?? (devDir = mkdtempSync(join(tmpdir(), 'konsul-dev-')));
   config.dataDir = dataDir;
   config.nodeId = claimDataDir(config, dataDir, explicitId);
+  // sec: closed from the first second (may set config.token from the data dir, or create it).
+  const closing = closeCluster(config, dataDir, config.insecurePeers);
   let output: LogOutput | undefined;
   let log: Logger;
   if (logger) log = logger;
   else ({ logger: log, output } = createAgentLogger(config, config.nodeId, process.stdout, env));
   try {
-    return await startWith({ flags, env, loaded, initialValues, config, dataDir, devDir, log, options, output });
+    if (closing.insecure) log.warn(closing.insecure);
+    const printSummary = options.printSummary;
+    const withJoinLine: StartOptions = closing.joinLine && printSummary
+      ? { ...options, printSummary: (text) => printSummary(`${text}A join secret was created (${join(dataDir, SECRET_FILE)}, mode 0600); other servers join with:\n  ${closing.joinLine}\n\n`) }
+      : options;
+    return await startWith({ flags, env, loaded, initialValues, config, dataDir, devDir, log, options: withJoinLine, output });
   } finally {
     // Held log lines come out after the summary, or at once when start-up failed.
     output?.release();
   }
 }
 
-async function startWith(s: {
+/** What a start path gets: the resolved settings, the data dir, the logger. */
+export interface StartInput {
   flags: AgentFlagValues; env: NodeJS.ProcessEnv; loaded: LoadedConfig; initialValues: ReturnType<typeof settingValues>;
   config: AgentConfig; dataDir: string; devDir: string | undefined; log: Logger; options: StartOptions;
   output: LogOutput | undefined;
-}): Promise<RunningAgent> {
-  const { config, dataDir, devDir, log } = s;
-  if (!config.server) {
-    const c = await startClientAgent({ ...s, printSummary: s.options.printSummary });
-    s.output?.release();
-    return { ...c, config, loaded: s.loaded };
-  }
+}
 
-  let storage: NodeStorage;
-  try {
-    storage = openStorage(dataDir, { state: { tables: STATE_TABLES } });
-  } catch (error) {
-    throw new ConfigError(`--data-dir: cannot open ${dataDir}: ${(error as Error).message}`);
-  }
-  const state = new StateMachine(storage.state);
-  const hadState = storage.state.appliedIndex() > 0;
+async function startWith(s: StartInput): Promise<RunningAgent> {
+  const { config, dataDir, devDir, log } = s;
+  // scale: a client agent has no Raft log and no Raft instance: its own start path (client.ts).
+  if (!config.server) return startClient(s);
 
   let finish!: (code: number) => void;
   const done = new Promise<number>((resolve) => { finish = resolve; });
   let stopping: Promise<number> | undefined;
-  // eslint-disable-next-line prefer-const
-  let agent: Agent;
-  let server: ReturnType<typeof createHttpServer> | undefined;
-  let dns: DnsServer | undefined;
+  let storage!: NodeStorage;
+  let state!: StateMachine;
+  let hadState = false;
+  let agent!: Agent;
+  let server!: ReturnType<typeof createHttpServer>;
+  let httpsServer: ReturnType<typeof createHttpServer> | undefined;
+  let dns!: DnsServer;
+  const components = new Components(log);
 
   const stop = (reason = 'shutting down', code = 0): Promise<number> => {
     if (stopping) return stopping;
     stopping = (async () => {
       log.info({ reason }, 'agent stopping');
-      if (server) {
-        server.close();
-        server.closeAllConnections();
-      }
-      if (dns) await dns.close().catch((error: Error) => log.warn({ err: error }, 'dns close failed'));
-      try {
-        await agent.stop();
-      } catch (error) {
-        log.warn({ err: error }, 'raft stop failed');
-      }
-      await storage.close();
-      if (devDir) rmSync(devDir, { recursive: true, force: true });
+      await components.stopAll();
       finish(code);
       return code;
     })();
     return stopping;
   };
 
-  const { Agent } = await import('./agent.js');
-  agent = new Agent({ config, storage, state, logger: log, onExit: (reason, code) => void stop(reason, code) });
-  try {
-    await agent.start();
-  } catch (error) {
-    await storage.close();
-    if (devDir) rmSync(devDir, { recursive: true, force: true });
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
-      throw new ConfigError(`--raft-addr: cannot listen on ${formatHostPort(config.raftAddr)} (${code})`);
-    }
-    throw error;
-  }
-
-  server = createHttpServer({
-    agent,
-    maxValueBytes: config.maxValueBytes,
-    logger: log,
-    onResponse: (method, code) => agent.metricsRegistry.httpRequests.inc({ method, code: String(code) }),
-  });
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server!.once('error', reject);
-      server!.listen(config.httpAddr.port, config.httpAddr.host, () => {
-        server!.off('error', reject);
-        resolve();
-      });
-    });
-  } catch (error) {
-    server = undefined;
-    await stop('http failed');
-    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-    throw new ConfigError(`--http-addr: cannot listen on ${formatHostPort(config.httpAddr)} (${code})`);
-  }
-  const bound = server.address() as AddressInfo;
-  const httpAddress = formatHostPort({ host: bound.address, port: bound.port });
-  agent.setHttpAddress(httpAddress);
-
-  try {
-    dns = await startDnsServer({
-      catalog: state.catalog,
-      host: config.dnsAddr.host,
-      port: config.dnsAddr.port,
-      domain: config.dns.domain,
-      datacenter: config.datacenter,
-      nodeTtlSeconds: config.dns.nodeTtlSeconds,
-      serviceTtlSeconds: config.dns.serviceTtlSeconds,
-      onlyPassing: config.dns.onlyPassing,
-      recursors: config.dns.recursors,
-      logger: log,
-    });
-  } catch (error) {
-    await stop('dns failed');
-    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-    throw new ConfigError(`--dns-addr: cannot listen on ${formatHostPort(config.dnsAddr)} (${code})`);
-  }
+  // Bound once the reloader exists (below); reload before that says so.
+  let reloaderRef: ConfigReloader | undefined;
+  const output = s.output;
+  // In start order; each is stopped in reverse, on shutdown or when a later one fails to start.
+  await components.startAll([
+    {
+      name: 'dev data dir',
+      start: () => {},
+      stop: () => {
+        if (devDir) rmSync(devDir, { recursive: true, force: true });
+      },
+    },
+    {
+      name: 'storage',
+      start: () => {
+        try {
+          storage = openStorage(dataDir, { state: { tables: STATE_TABLES } });
+        } catch (error) {
+          throw new ConfigError(`--data-dir: cannot open ${dataDir}: ${(error as Error).message}`);
+        }
+        if (storage.migrated) {
+          const { from, to, backup } = storage.migrated;
+          log.info({ dataDir, from, to, backup }, `data dir migrated from format ${from} to ${to}; the format-${from} copy is in ${backup}`);
+        }
+        state = new StateMachine(storage.state);
+        hadState = storage.state.appliedIndex() > 0;
+      },
+      stop: () => storage.close(),
+    },
+    {
+      name: 'raft',
+      start: async () => {
+        const { Agent } = await import('../agent/agent.js');
+        agent = new Agent({ config, storage, state, logger: log, onExit: (reason, code) => void stop(reason, code) });
+        try {
+          await agent.start();
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code;
+          if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+            throw new ConfigError(`--raft-addr: cannot listen on ${formatHostPort(config.raftAddr)} (${code})`);
+          }
+          throw error;
+        }
+      },
+      stop: () => agent.stop(),
+    },
+    {
+      name: 'http',
+      start: async () => {
+        const httpOptions: HttpServerOptions = {
+          agent,
+          control: {
+            reload: () => reloaderRef?.reload() ?? { ok: false, error: 'the agent is still starting', applied: [], restartNeeded: [] },
+            subscribeLogs: (listener) => output?.subscribe(listener) ?? (() => undefined),
+            logLevel: () => log.level,
+          },
+          maxValueBytes: config.maxValueBytes,
+          logger: log,
+          onResponse: (method: string, code: number) => agent.metricsRegistry.httpRequests.inc({ method, code: String(code) }),
+          acl: config.acl,
+        };
+        server = createHttpServer(httpOptions);
+        // sec: HTTPS beside HTTP, with the agent's certificate.
+        if (config.https && config.tls) {
+          const secure = createHttpServer({ ...httpOptions, tls: { cert: config.tls.cert, key: config.tls.key, ca: config.tls.ca, verifyIncoming: config.https.verifyIncoming } });
+          try {
+            await new Promise<void>((resolve, reject) => {
+              secure.once('error', reject);
+              secure.listen(config.https!.addr.port, config.https!.addr.host, () => {
+                secure.off('error', reject);
+                resolve();
+              });
+            });
+          } catch (error) {
+            const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+            throw new ConfigError(`--https-addr: cannot listen on ${formatHostPort(config.https.addr)} (${code})`);
+          }
+          httpsServer = secure;
+          const b = secure.address() as AddressInfo;
+          log.info({ https: formatHostPort({ host: b.address, port: b.port }) }, 'HTTPS API listening');
+        }
+        try {
+          await new Promise<void>((resolve, reject) => {
+            server.once('error', reject);
+            server.listen(config.httpAddr.port, config.httpAddr.host, () => {
+              server.off('error', reject);
+              resolve();
+            });
+          });
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+          throw new ConfigError(`--http-addr: cannot listen on ${formatHostPort(config.httpAddr)} (${code})`);
+        }
+        const bound = server.address() as AddressInfo;
+        agent.setHttpAddress(formatHostPort({ host: bound.address, port: bound.port }));
+      },
+      stop: () => {
+        server.close();
+        server.closeAllConnections();
+        httpsServer?.close();
+        httpsServer?.closeAllConnections();
+      },
+    },
+    {
+      name: 'dns',
+      start: async () => {
+        try {
+          dns = await startDnsServer({
+            // sec: with ACLs on, DNS answers what the anonymous token may read.
+            catalog: config.acl.enabled ? anonymousCatalog(state, config.acl) : state.catalog,
+            host: config.dnsAddr.host,
+            port: config.dnsAddr.port,
+            domain: config.dns.domain,
+            datacenter: config.datacenter,
+            nodeTtlSeconds: config.dns.nodeTtlSeconds,
+            serviceTtlSeconds: config.dns.serviceTtlSeconds,
+            onlyPassing: config.dns.onlyPassing,
+            udpAnswerLimit: config.dns.udpAnswerLimit,
+            aRecordLimit: config.dns.aRecordLimit,
+            recursors: config.dns.recursors,
+            logger: log,
+          });
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+          throw new ConfigError(`--dns-addr: cannot listen on ${formatHostPort(config.dnsAddr)} (${code})`);
+        }
+        agent.setDnsAddress(formatHostPort(dns.address));
+        const dnsServer = dns;
+        agent.metricsRegistry.countDnsQueries(() => dnsServer.stats().queries);
+      },
+      stop: () => dns.close(),
+    },
+  ]);
+  const httpAddress = agent.info().httpAddress;
   const dnsAddress = formatHostPort(dns.address);
-  agent.setDnsAddress(dnsAddress);
 
   const reloader = new ConfigReloader({
     flags: s.flags, env: s.env, config, initial: s.loaded, initialValues: s.initialValues, local: agent.local, logger: log, dataDir,
+    // sec: rotated certificates take effect on SIGHUP, for peers and for HTTPS.
+    onTls: (tls) => {
+      agent.driver.transport.reloadTls(tls);
+      (httpsServer as unknown as import('node:https').Server | undefined)?.setSecureContext({ cert: tls.cert, key: tls.key, ca: tls.ca });
+      log.info('TLS certificate, key and CA reloaded');
+    },
   });
+  reloaderRef = reloader;
   const definitions = reloader.start();
   const entry: Entry = hadState ? 'restarted' : config.bootstrap ? 'bootstrapped' : config.join.length > 0 ? 'joining' : 'waiting';
   const summary = summaryText({
@@ -315,8 +362,9 @@ export async function runAgent(
       process.stderr.write('second signal: exiting now\n');
       process.exit(1);
     }
-    if (signal === 'SIGTERM' && !config.server && !config.dev) {
-      // A client leaves gracefully: out of the configuration before the process ends.
+    if ((signal === 'SIGTERM' || signal === 'SIGINT') && !config.server && !config.dev) {
+      // A client leaves gracefully, on Ctrl-C as on SIGTERM (Consul's clients do too): out of the
+      // configuration before the process ends, so `members` shows it `left`, not `failed`.
       const timeout = setTimeout(() => void running.stop('leave timed out', 1), config.proposalTimeoutMs + 1000);
       agent.removeMember(agent.nodeId).then(
         () => {
@@ -358,7 +406,7 @@ export function printConfig(
 ): number {
   let loaded: LoadedConfig;
   try {
-    loaded = loadConfig(flags, env);
+    loaded = loadConfig(flags, env, { requireDataDir: false });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     err.write(`Error: ${error.message}\n`);
@@ -381,3 +429,4 @@ export function printConfig(
   out.write(`${lines.join('\n')}\n`);
   return AGENT_EXIT.ok;
 }
+
