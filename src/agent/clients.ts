@@ -140,10 +140,19 @@ export class ClientDuties {
     await ctx.driver.propose(encodeCommand({ type: 'member-set', id: info.id, raftAddress: info.raftAddress, httpAddress: info.httpAddress, server: false }));
   }
 
-  /** With mutual TLS, a client certificate acts only for the node it names. */
-  private static checkSelf(from: PeerFrom, id: string, what: string): void {
-    if (from.role === 'client' && id !== from.nodeId) {
-      throw forbidden(`node '${from.nodeId}' holds a client certificate: it may ${what} only as itself`);
+  /**
+   * Did a server send this (passing a client's request on)? A certificate
+   * says so with mutual TLS; otherwise the sender is a server of this cluster.
+   */
+  private fromServer(from: PeerFrom): boolean {
+    if (from.role !== undefined) return from.role === 'server';
+    return findMember(this.ctx.driver.raft.conf(), from.nodeId) !== undefined || this.ctx.state.member(from.nodeId)?.server === true;
+  }
+
+  /** A client acts only for itself (servers pass clients' requests on, so they may name another node). */
+  private checkSelf(from: PeerFrom, id: string, what: string): void {
+    if (id !== from.nodeId && !this.fromServer(from)) {
+      throw forbidden(`node '${from.nodeId}' is a client agent: it may ${what} only as itself`);
     }
   }
 
@@ -161,12 +170,12 @@ export class ClientDuties {
       'relay-snapshot': async (session) => this.relay.snapshotChunk(session),
       'relay-hello': async () => this.relay.hello(),
       'relay-report': async ({ reports }, from) => {
-        for (const r of reports) ClientDuties.checkSelf(from, r.relay, 'report its subscribers');
+        for (const r of reports) this.checkSelf(from, r.relay, 'report its subscribers');
         this.relay.receiveReports(reports);
         return { ok: true };
       },
       'client-join': (info, from) => {
-        ClientDuties.checkSelf(from, info.id, 'join');
+        this.checkSelf(from, info.id, 'join');
         return ctx().forwarder.onLeader('client-join', info, async () => {
           await this.joinOnLeader(info);
           return { ok: true };
@@ -175,8 +184,10 @@ export class ClientDuties {
       'client-propose': (bytes, from) => {
         const cmd = decodeCommand(bytes);
         // A client leaving deletes its own member record; any other membership change is the servers'.
-        const leaving = cmd.type === 'member-delete' && cmd.id === from.nodeId;
-        if (NOT_FROM_CLIENTS.has(cmd.type) && !leaving) throw forbidden(`a ${cmd.type} command cannot come from a client agent`);
+        if (NOT_FROM_CLIENTS.has(cmd.type) && !this.fromServer(from)) {
+          const leaving = cmd.type === 'member-delete' && cmd.id === from.nodeId;
+          if (!leaving) throw forbidden(`a ${cmd.type} command cannot come from a client agent`);
+        }
         return ctx().forwarder.onLeader('client-propose', bytes, () => {
           if (ctx().driver.raft.role !== Role.Leader) throw new NotLeaderError(ctx().driver.raft.leader);
           return this.opts.propose(bytes);
