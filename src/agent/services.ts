@@ -220,8 +220,9 @@ export class LocalServices {
       kind: 'maintenance', intervalMs: 0, timeoutMs: 0, successBeforePassing: 0, failuresBeforeCritical: 0, initialStatus: 'critical',
     });
     this.checks.get(id)!.status = 'critical';
-    this.record({ checks: [this.checkState(id)] });
-    await this.changed();
+    const durable = this.record({ checks: [this.checkState(id)] });
+    this.pendingChecks.add(id);
+    await Promise.all([durable, this.changed()]);
     return true;
   }
 

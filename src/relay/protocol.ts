@@ -1,8 +1,11 @@
-// The relay protocol's bytes, carried as transport requests (so a subscriber
-// needs no inbound connection): "relay-pull" asks a relay for committed
-// entries from an index on and long-polls until there are some;
-// "relay-snapshot" fetches a snapshot image chunk by chunk; "relay-report"
-// carries a relay's liveness changes to the leader.
+// The relay protocol's bytes. The requests themselves are entries of the
+// agent's typed peer-request table (src/agent/peer-requests.ts), carried as
+// transport requests (so a subscriber needs no inbound connection):
+// "relay-pull" asks a relay for committed entries from an index on and
+// long-polls until there are some; "relay-snapshot" fetches a snapshot image
+// chunk by chunk; "relay-report" carries a relay's liveness changes to the
+// leader. This file holds the pull request's check and the framing of the
+// pull and snapshot answers.
 //
 // relay-pull answer: u32 header length, header JSON, then per entry
 // f64 index, u32 length, command bytes.
@@ -10,11 +13,6 @@
 import { KonsulError } from '../errors.js';
 import type { RelayCandidate } from './cursor.js';
 import type { PullAnswer, RelayEntry } from './feed.js';
-
-export const RELAY_PULL = 'relay-pull';
-export const RELAY_SNAPSHOT = 'relay-snapshot';
-export const RELAY_REPORT = 'relay-report';
-export const RELAY_HELLO = 'relay-hello';
 
 export interface PullRequest {
   id: string;
@@ -37,10 +35,6 @@ export interface PullHeader {
 
 function bad(what: string): KonsulError {
   return new KonsulError('KONSUL_ERR_BAD_REQUEST', `malformed ${what}`, 'invalid');
-}
-
-export function encodeJson(value: unknown): Buffer {
-  return Buffer.from(JSON.stringify(value));
 }
 
 export function decodePullRequest(body: Buffer): PullRequest {
