@@ -109,10 +109,14 @@ describe('a real cluster of agent processes', { timeout: 300_000 }, () => {
   step('a new server joins after the log was compacted and is brought up by a snapshot', async () => {
     for (let i = 0; i < 30; i++) assert.equal((await c.put('c1', `snap/${i}`, `s${i}`)).body, 'true');
     const leader = await c.leader();
-    const snap = await http('POST', `${c.node(leader).url}/cluster/snapshot`);
-    assert.equal(snap.status, 200, snap.body);
-    const { index } = JSON.parse(snap.body) as { index: number };
-    assert.ok(index > 30, `compacted up to ${index}`);
+    // Every server compacts its own log: whichever leads when s4 joins (a loaded machine may move leadership) must send a snapshot.
+    for (const id of ['s1', 's2', 's3']) {
+      await waitFor(`${id} has the writes`, async () => ((await c.value(id, 'snap/29', 'stale')) === 's29' ? true : undefined));
+      const snap = await http('POST', `${c.node(id).url}/cluster/snapshot`);
+      assert.equal(snap.status, 200, snap.body);
+      const { index } = JSON.parse(snap.body) as { index: number };
+      assert.ok(index > 30, `${id} compacted up to ${index}`);
+    }
     await c.add({ id: 's4', server: true, join: [c.node('c2').raftAddress] });
     await c.start('s4');
     await waitFor('s4 has the data', async () => ((await c.value('s4', 'snap/29', 'stale')) === 's29' ? true : undefined));

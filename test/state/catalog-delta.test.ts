@@ -6,10 +6,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  CommandDecodeError, InvalidCommandError, catalogDelta, decodeCommand, encodeCommand,
+  CommandDecodeError, InvalidCommandError, catalogDelta, commandVersion, decodeCommand, encodeCommand, versionCommand,
   type CatalogOp, type CheckInput, type LocalCatalogView, type NodeInput, type ServiceInput,
 } from '../../src/state/index.js';
 import { Applier, stateFixture } from './helpers.js';
+import { ClusterVersionError, prepareProposal } from '../../src/agent/versions.js';
 
 const n1: NodeInput = { id: 'id-n1', node: 'n1', address: '10.0.0.1', datacenter: 'dc1', taggedAddresses: {}, meta: {} };
 
@@ -77,6 +78,20 @@ describe('catalog: incremental operations', () => {
     assert.equal(sync[0], 5);
     sync[0] = 30;
     assert.throws(() => decodeCommand(sync), CommandDecodeError);
+  });
+
+  it('tag 30 is a protocol-2 command: it travels in the version-2 envelope, and a cluster still at version 1 refuses it', () => {
+    const bytes = encodeCommand(op({ op: 'check-delete', node: 'n1', checkId: 'x' }));
+    assert.equal(commandVersion(bytes), 2);
+    const enveloped = Buffer.from(versionCommand(bytes, 2));
+    assert.deepEqual([enveloped[0], enveloped[1], enveloped[2]], [41, 2, 30]);
+    assert.deepEqual(decodeCommand(enveloped), op({ op: 'check-delete', node: 'n1', checkId: 'x' }));
+    assert.deepEqual(Buffer.from(prepareProposal(bytes, 2)), enveloped);
+    assert.throws(() => prepareProposal(bytes, 1), ClusterVersionError);
+    // The full sync is a first-release command: bare at version 1.
+    const sync = encodeCommand(op({ op: 'sync', node: n1, services: [], checks: [] }));
+    assert.equal(commandVersion(sync), 1);
+    assert.deepEqual(Buffer.from(prepareProposal(sync, 1)), Buffer.from(sync));
   });
 
   it('catalogDelta writes only what differs: one op for one changed service, nothing when equal, output alone is no change', (t) => {
