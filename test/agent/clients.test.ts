@@ -16,7 +16,7 @@ interface Setup {
   proposed: Command[];
 }
 
-function setup(): Setup {
+function setup(clusterVersion = 2): Setup {
   const proposed: Command[] = [];
   const members = [
     { id: 's1', raftAddress: '127.0.0.1:1', httpAddress: '', server: true, modifyIndex: 1 },
@@ -41,7 +41,7 @@ function setup(): Setup {
     },
     state: {
       onApplied: () => undefined, members: () => members, member: (id: string) => members.find((m) => m.id === id),
-      catalog: { nodes: () => [] }, appliedIndex: () => 0,
+      catalog: { nodes: () => [] }, appliedIndex: () => 0, clusterVersion: () => clusterVersion,
     },
     logger: { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined },
     forwarder: { onLeader: (_m: string, _r: unknown, local: () => Promise<unknown>) => local() },
@@ -91,9 +91,18 @@ describe('client agents\' requests at a server', () => {
     await assert.rejects(propose({ type: 'member-delete', id: 's2' }, from('c1')), /cannot come from a client/);
     await assert.rejects(propose({ type: 'cluster-version', version: 2 }, from('c1')), /cannot come from a client/);
     assert.equal(s.proposed.length, 0);
+    await assert.rejects(propose({ type: 'member-left', id: 'c1', at: 1 }, from('c1')), /cannot come from a client/);
+    await assert.rejects(propose({ type: 'member-forget', id: 'c1' }, from('c1')), /cannot come from a client/);
+    assert.equal(s.proposed.length, 0);
     await propose({ type: 'member-delete', id: 'c1' }, from('c1'));
     await propose({ type: 'kv-set', key: 'k', value: Buffer.from('v'), flags: 0 }, from('c1'));
-    assert.deepEqual(s.proposed.map((c) => c.type), ['member-delete', 'kv-set']);
+    // cli (issue 15): at protocol 2 the leader keeps the client as left (konsul members lists it until the reconnect timeout).
+    assert.deepEqual(s.proposed.map((c) => c.type), ['member-left', 'kv-set']);
+    assert.equal((s.proposed[0] as Extract<Command, { type: 'member-left' }>).id, 'c1');
+    // A cluster still at protocol 1 (a rolling upgrade) does not know member-left: the record is deleted as before.
+    const old = setup(1);
+    await ask(old, 'client-propose', encodeCommand({ type: 'member-delete', id: 'c1' }), from('c1'));
+    assert.deepEqual(old.proposed.map((c) => c.type), ['member-delete']);
   });
 
   test('relay reports: a client reports only its own subscribers; a server passes its relays\' reports on', async () => {

@@ -148,8 +148,10 @@ describe('a real cluster of agent processes', { timeout: 300_000 }, () => {
     assert.equal(c.node('c2').exitCode, 0);
     const after = await c.status('s1');
     assert.deepEqual(after.members.map((m) => m.id).sort(), ['s1', 's2', 's3']);
-    const members = JSON.parse((await http('GET', `${c.node('s1').url}/v1/agent/members`)).body) as Array<{ Name: string }>;
-    assert.deepEqual(members.map((m) => m.Name).sort(), ['c1', 's1', 's2', 's3'], 'the client that left is no member');
+    // Those that left are listed as left (Serf's status 3) until the reconnect timeout, as in Consul (issue 15).
+    const members = JSON.parse((await http('GET', `${c.node('s1').url}/v1/agent/members`)).body) as Array<{ Name: string; Status: number }>;
+    assert.deepEqual(members.filter((m) => m.Status !== 3).map((m) => m.Name).sort(), ['c1', 's1', 's2', 's3'], 'the client that left is no live member');
+    assert.deepEqual(members.filter((m) => m.Status === 3).map((m) => m.Name).sort(), ['c2', 's4'], 'those that left are listed as left');
   });
 
   step('a client keeps answering stale reads while the servers have lost quorum', async () => {
@@ -202,11 +204,11 @@ describe('dead members are removed after the dead-server timeout', { timeout: 12
   it('a killed client and then a killed voter of three are removed; of two voters, a dead one stays', async () => {
     await formCluster(c, ['d1', 'd2', 'd3'], ['dc']);
     await c.kill('dc', 'SIGKILL');
-    // A client is no Raft member: it is reaped from the members and the catalog.
+    // A client is no Raft member: it is reaped from the members (listed as left until the reconnect timeout) and the catalog.
     await waitFor('the dead client removed', async () => {
-      const members = JSON.parse((await http('GET', `${c.node('d1').url}/v1/agent/members`)).body) as Array<{ Name: string }>;
+      const members = JSON.parse((await http('GET', `${c.node('d1').url}/v1/agent/members`)).body) as Array<{ Name: string; Status: number }>;
       const nodes = JSON.parse((await http('GET', `${c.node('d1').url}/v1/catalog/nodes`)).body) as Array<{ Node: string }>;
-      return members.some((m) => m.Name === 'dc') || nodes.some((n) => n.Node === 'dc') ? undefined : true;
+      return members.some((m) => m.Name === 'dc' && m.Status !== 3) || nodes.some((n) => n.Node === 'dc') ? undefined : true;
     }, 30_000);
     // A dead voter of three: the other two are a healthy majority of the remaining two, so it goes.
     const leader = await c.leader(['d1', 'd2', 'd3']);
