@@ -33,8 +33,8 @@ function stableFor(since: string | undefined): string {
 export class AutopilotStateCommand extends HttpCommand {
   static override paths = [['operator', 'autopilot', 'state']];
   static override usage = Command.Usage({
-    category: 'Cluster',
-    description: 'The servers\' health as the leader sees it: healthy, failure tolerance, each server\'s last contact',
+    category: 'Autopilot',
+    description: 'The servers\' health, as the leader sees it',
     details: `
       Asks GET /v1/operator/autopilot/state (any agent; a follower asks the leader). The first line says
       whether every server is healthy and how many more voters the cluster can lose and still have a
@@ -95,7 +95,7 @@ interface AutopilotConfiguration {
 export class AutopilotGetConfigCommand extends HttpCommand {
   static override paths = [['operator', 'autopilot', 'get-config']];
   static override usage = Command.Usage({
-    category: 'Cluster',
+    category: 'Autopilot',
     description: 'Print the autopilot configuration in force',
     details: `
       Asks GET /v1/operator/autopilot/configuration and prints it as Consul does, one setting a line.
@@ -153,8 +153,8 @@ function uintFlag(name: string, value: string | undefined): number | undefined {
 export class AutopilotSetConfigCommand extends QuietHttpCommand {
   static override paths = [['operator', 'autopilot', 'set-config']];
   static override usage = Command.Usage({
-    category: 'Cluster',
-    description: 'Change the autopilot configuration (replicated to every server)',
+    category: 'Autopilot',
+    description: 'Change the autopilot configuration (replicated)',
     details: `
       Reads the configuration in force, changes the settings given, and writes it back with a
       check-and-set on its ModifyIndex (PUT /v1/operator/autopilot/configuration?cas=N), as Consul
