@@ -9,6 +9,7 @@
 
 import { ConfChangeType, Role, hasQuorum, type NodeId } from '../raft/index.js';
 import type { AgentContext } from './context.js';
+import type { ClientDuties } from './clients.js';
 import type { Membership } from './membership.js';
 import { nodeHealthRound } from './node-health.js';
 import { raiseClusterVersion } from './versions.js';
@@ -27,9 +28,13 @@ export class Autopilot {
   private busy = false;
   private leaderSince = 0;
 
-  constructor(ctx: AgentContext, membership: Membership) {
+  /** scale: client agents' node health (from their relays' reports). */
+  private readonly clients: ClientDuties | undefined;
+
+  constructor(ctx: AgentContext, membership: Membership, clients?: ClientDuties) {
     this.ctx = ctx;
     this.membership = membership;
+    this.clients = clients;
   }
 
   start(): void {
@@ -63,7 +68,7 @@ export class Autopilot {
       const now = performance.now();
       const heard = this.heardFn(now);
       for (const id of this.addedAt.keys()) if (!raft.conf().members.some((m) => m.id === id)) this.addedAt.delete(id);
-      await nodeHealthRound(ctx, now, heard);
+      await nodeHealthRound(ctx, now, heard, this.clients);
       await raiseClusterVersion(ctx);
       const report = this.tracker.evaluate(ctx, heard);
       if (!report) return;

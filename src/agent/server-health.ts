@@ -6,29 +6,11 @@
 // GET /v1/operator/autopilot/health|state report it.
 
 import { ProgressState, Role, type NodeId } from '../raft/index.js';
-import type { AutopilotConfig, AutopilotConfigRecord } from '../state/index.js';
-import type { AgentConfig } from './config.js';
+import type { AutopilotConfigRecord } from '../state/index.js';
 import type { AgentContext } from './context.js';
+import { effectiveAutopilotConfig } from './autopilot-defaults.js';
 
-/** The configuration the autopilot follows before one was set: Consul's defaults, with this agent's settings. */
-export function defaultAutopilotConfig(cfg: AgentConfig): AutopilotConfig {
-  return {
-    cleanupDeadServers: true,
-    // Twice the election timeout (600ms by default): a follower silent that long would have started an election.
-    lastContactThresholdMs: 2 * cfg.electionTimeoutMs,
-    maxTrailingLogs: 250,
-    minQuorum: 0,
-    serverStabilizationTimeMs: cfg.stabilizationMs,
-    redundancyZoneTag: '',
-    disableUpgradeMigration: false,
-    upgradeVersionTag: '',
-  };
-}
-
-/** The replicated configuration, or this agent's defaults (indexes 0) while none was set. */
-export function effectiveAutopilotConfig(ctx: Pick<AgentContext, 'cfg' | 'state'>): AutopilotConfigRecord {
-  return ctx.state.autopilotConfig() ?? { ...defaultAutopilotConfig(ctx.cfg), createIndex: 0, modifyIndex: 0 };
-}
+export { defaultAutopilotConfig, effectiveAutopilotConfig } from './autopilot-defaults.js';
 
 export interface ServerHealth {
   id: NodeId;
