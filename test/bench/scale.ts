@@ -10,6 +10,8 @@
 //
 // Flags: --clients N (100), --write-seconds S (5), --rounds R (10),
 // --registrations N (10000), --keys N (100000; 0 skips), --json (JSON only).
+// --registrations-only: 3 servers and one client, then N registrations at c16
+// on a follower server and on the client agent (nothing else is measured).
 
 import { readFileSync } from 'node:fs';
 import { Resolver } from 'node:dns/promises';
@@ -33,6 +35,7 @@ const ROUNDS = arg('rounds', 10);
 const REGISTRATIONS = arg('registrations', 10_000);
 const KEYS = arg('keys', 100_000);
 const JSON_ONLY = process.argv.includes('--json');
+const REGISTRATIONS_ONLY = process.argv.includes('--registrations-only');
 const SERVERS = ['s1', 's2', 's3'];
 const CLK_TCK = 100;
 
@@ -270,26 +273,7 @@ async function main(): Promise<void> {
     say(`drop-out: ${JSON.stringify(figures.dropOut)}`);
 
     // ---- 10,000 registrations on one client agent (c16)
-    if (REGISTRATIONS > 0) try {
-      const on = clientIds.find((id) => c.node(id).running && id !== clientIds[1]) ?? leader;
-      const base = c.node(on).url;
-      let next = 0;
-      const t0 = performance.now();
-      await Promise.all(Array.from({ length: 16 }, async () => {
-        while (next < REGISTRATIONS) {
-          const i = next++;
-          const status = await put(`${base}/v1/agent/service/register`, JSON.stringify({ Name: `bulk${i % 100}`, ID: `bulk-${i}`, Port: 1 + (i % 60_000) }));
-          if (status !== 200) throw new Error(`registration ${i} on ${on}: HTTP ${status}`);
-        }
-      }));
-      const seconds = (performance.now() - t0) / 1000;
-      figures.registrations = { count: REGISTRATIONS, on, concurrency: 16, seconds: round1(seconds), perSecond: Math.round(REGISTRATIONS / seconds) };
-      say(`registrations: ${JSON.stringify(figures.registrations)}`);
-    } catch (error) {
-      // Reported, not fatal: the other figures still print.
-      figures.registrations = { count: REGISTRATIONS, error: (error as Error).message };
-      say(`registrations failed: ${(error as Error).message}`);
-    }
+    if (REGISTRATIONS > 0) figures.registrations = await registrations(c, clientIds.find((id) => c.node(id).running && id !== clientIds[1]) ?? leader);
 
     // ---- server memory with 100,000 keys and the instances
     if (KEYS > 0) {
@@ -317,6 +301,64 @@ async function main(): Promise<void> {
     await pool.close();
   }
   printFigures(figures);
+}
+
+/** REGISTRATIONS service registrations at c16 on agent `on`; reported, not fatal (the other figures still print). */
+async function registrations(c: TestCluster, on: string): Promise<Record<string, unknown>> {
+  try {
+    const base = c.node(on).url;
+    const leader = await c.leader(SERVERS.filter((id) => c.node(id).running));
+    const commit0 = (await c.status(leader)).commitIndex;
+    let next = 0;
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: 16 }, async () => {
+      while (next < REGISTRATIONS) {
+        const i = next++;
+        const status = await put(`${base}/v1/agent/service/register`, JSON.stringify({ Name: `bulk${i % 100}`, ID: `bulk-${i}`, Port: 1 + (i % 60_000) }));
+        if (status !== 200) throw new Error(`registration ${i} on ${on}: HTTP ${status}`);
+      }
+    }));
+    const seconds = (performance.now() - t0) / 1000;
+    // Raft entries the registrations took (other writes meanwhile count too: an upper bound).
+    const entries = (await c.status(leader)).commitIndex - commit0;
+    const r = { count: REGISTRATIONS, on, concurrency: 16, seconds: round1(seconds), perSecond: Math.round(REGISTRATIONS / seconds), raftEntries: entries };
+    say(`registrations: ${JSON.stringify(r)}`);
+    return r;
+  } catch (error) {
+    say(`registrations on ${on} failed: ${(error as Error).message}`);
+    return { count: REGISTRATIONS, on, error: (error as Error).message };
+  }
+}
+
+/** --registrations-only: 3 servers and one client; REGISTRATIONS on a follower server, then on the client. */
+async function registrationsOnly(): Promise<void> {
+  const c = new TestCluster({ flags: ['--log-level', 'warn'] });
+  const os = await import('node:os');
+  const figures: Record<string, unknown> = { machine: { cores: os.cpus().length, load1: os.loadavg()[0] } };
+  try {
+    await c.add({ id: 's1', server: true, bootstrap: true });
+    await c.start('s1');
+    await c.leader(['s1']);
+    for (const id of ['s2', 's3']) await c.add({ id, server: true, join: [c.node('s1').raftAddress] });
+    await Promise.all(['s2', 's3'].map((id) => c.start(id)));
+    await waitFor('3 voters', async () => ((await c.status('s1')).members.filter((m) => m.voter).length === 3 ? true : undefined), 60_000);
+    await c.add({ id: 'c1', server: false, join: SERVERS.map((id) => c.node(id).raftAddress) });
+    await c.start('c1');
+    const leader = await c.leader(SERVERS);
+    await waitFor('c1 in the catalog', async () => ((await http('GET', `${c.node(leader).url}/v1/catalog/node/c1?stale`)).status === 200 ? true : undefined), 60_000);
+    const follower = SERVERS.find((id) => id !== leader)!;
+    figures.registrationsOnServer = await registrations(c, follower);
+    figures.registrationsOnClient = await registrations(c, 'c1');
+    const count = async (node: string): Promise<number> => Object.keys((JSON.parse((await http('GET', `${c.node(leader).url}/v1/catalog/node/${node}?stale`)).body) as { Services: Record<string, unknown> }).Services).length;
+    figures.inCatalog = { [follower]: await count(follower), c1: await count('c1') };
+    figures.machine = { ...(figures.machine as object), load1AtEnd: os.loadavg()[0] };
+    // With KONSUL_AGENT_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR": a clean exit writes the profiles.
+    if (process.env.KONSUL_AGENT_NODE_ARGS) for (const id of [...SERVERS, 'c1']) await c.kill(id, 'SIGINT');
+  } finally {
+    await c.cleanup();
+    await pool.close();
+  }
+  process.stdout.write(`${JSON.stringify(figures, null, 2)}\n`);
 }
 
 function printFigures(f: Record<string, unknown>): void {
@@ -349,7 +391,7 @@ function printFigures(f: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify(f, null, 2)}\n`);
 }
 
-main().catch((error: Error) => {
+(REGISTRATIONS_ONLY ? registrationsOnly() : main()).catch((error: Error) => {
   process.stderr.write(`scale: ${error.stack ?? error.message}\n`);
   process.exit(1);
 });
