@@ -129,7 +129,7 @@ complete -c konsul -n '__konsul_at konsul/cluster' -a join -d 'Add the agent at 
 complete -c konsul -n '__konsul_at konsul/cluster' -a leave -d 'Remove a member from the cluster (this agent when --node is left out)'
 complete -c konsul -n '__konsul_at konsul/cluster' -a transfer-leader -d 'Hand leadership to a voter (the most caught-up one when --node is left out)'
 complete -c konsul -n '__konsul_at konsul/cluster' -a snapshot -d 'Snapshot this agent\'s state and compact its log up to the applied index'
-complete -c konsul -n '__konsul_at konsul/snapshot' -a save -d 'Save a point-in-time snapshot of the whole state (KV, catalog, members) to a file'
+complete -c konsul -n '__konsul_at konsul/snapshot' -a save -d 'Save a snapshot of the whole state (KV, catalog, members, ACLs) to a file'
 complete -c konsul -n '__konsul_at konsul/snapshot' -a restore -d 'Replace the cluster\'s KV store and catalog with a snapshot file\'s'
 complete -c konsul -n '__konsul_at konsul/snapshot' -a inspect -d 'Check a snapshot file and print its index, term, size and record counts'
 complete -c konsul -n '__konsul_at konsul/acl' -a bootstrap -d 'Create the cluster\'s first management token (works once)'
