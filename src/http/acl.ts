@@ -23,7 +23,8 @@ const ANONYMOUS_TOKEN: AclTokenRecord = {
 };
 
 function enabled(ctx: RequestContext): void {
-  if (!ctx.acl.enabled) throw new HttpError('KONSUL_ERR_ACL_DISABLED', 'ACL support disabled', 'forbidden');
+  // Consul answers 401 here (and 403 "ACL not found" for an unknown token once ACLs are on).
+  if (!ctx.acl.enabled) throw new HttpError('KONSUL_ERR_ACL_DISABLED', 'ACL support disabled', 'unauthorized');
 }
 
 function policy(ctx: RequestContext, id: string): AclPolicyRecord | undefined {
@@ -158,7 +159,8 @@ async function tokenUpdate(ctx: RequestContext): Promise<void> {
 function tokenRead(ctx: RequestContext): void {
   enabled(ctx);
   const t = token(ctx, ctx.params.id);
-  if (!t) throw notFound('ACL not found');
+  // Consul answers an unknown accessor with its "ACL not found" (403), as for an unknown secret.
+  if (!t) throw aclNotFound();
   sendJson(ctx.res, 200, tokenJson(ctx, t, canWrite(ctx)));
 }
 
@@ -236,14 +238,14 @@ async function policyUpdate(ctx: RequestContext): Promise<void> {
 function policyRead(ctx: RequestContext): void {
   enabled(ctx);
   const p = policy(ctx, ctx.params.id);
-  if (!p) throw notFound('ACL policy not found');
+  if (!p) throw aclNotFound();
   sendJson(ctx.res, 200, policyJson(p));
 }
 
 function policyReadByName(ctx: RequestContext): void {
   enabled(ctx);
   const p = ctx.params.name === MANAGEMENT_POLICY.name ? MANAGEMENT_POLICY : ctx.agent.state.acl.policyByName(ctx.params.name);
-  if (!p) throw notFound('ACL policy not found');
+  if (!p) throw aclNotFound();
   sendJson(ctx.res, 200, policyJson(p));
 }
 
