@@ -70,9 +70,13 @@ export class InboundConnection {
   private blocked = false;
   private drainTimer: NodeJS.Timeout | undefined;
 
-  constructor(host: InboundHost, socket: Socket) {
+  /** sec: gives back this connection's place among the unauthenticated (once its hello is accepted). */
+  private readonly authenticated: (() => void) | undefined;
+
+  constructor(host: InboundHost, socket: Socket, authenticated?: () => void) {
     this.host = host;
     this.socket = socket;
+    this.authenticated = authenticated;
     this.remoteAddress = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     this.closedPromise = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.setNoDelay(true);
@@ -209,6 +213,7 @@ export class InboundConnection {
     this.peerId = hello.from;
     this.peerVersion = hello.version;
     this.state = 'open';
+    this.authenticated?.();
     this.parser.maxFrameSize = options.maxFrameSize;
     // Our newest: a version-1 dialer ignores it, a newer one takes the lower of the two.
     this.socket.write(encodeFrame({ type: FrameType.HelloOk, version: options.protocolVersion, nodeId: options.nodeId }));
