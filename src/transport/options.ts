@@ -2,6 +2,7 @@
 // a bad option into an error naming the option and what to pass instead.
 
 import { DEFAULT_MAX_PENDING_CONNECTIONS, DEFAULT_MAX_PENDING_PER_SOURCE } from './admission.js';
+import { randomNonce, type NonceSource } from './join-proof.js';
 import type { Message, NodeId } from '../raft/types.js';
 import { DEFAULT_MAX_FRAME_SIZE, HANDSHAKE_MAX_FRAME_SIZE, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION } from './codec.js';
 import { InvalidTransportOptionError } from './errors.js';
@@ -93,6 +94,8 @@ export interface TransportOptions {
   maxPendingConnections?: number;
   /** sec: the same, from one source address. Default 32. */
   maxPendingPerSource?: number;
+  /** sec: where handshake nonces come from (random; a test may play a broken listener with a fixed one). */
+  nonces?: NonceSource;
   /** A socket that stays full (no 'drain') this long is closed and redialed. Default 5000. */
   writeTimeoutMs?: number;
   /** The same while a snapshot streams, where the receiver may be slowed by its disk. Default 30000. */
@@ -124,6 +127,7 @@ export interface ResolvedTransportOptions {
   handshakeTimeoutMs: number;
   maxPendingConnections: number;
   maxPendingPerSource: number;
+  nonces: NonceSource;
   writeTimeoutMs: number;
   snapshotWriteTimeoutMs: number;
   snapshotChunkSize: number;
@@ -219,6 +223,7 @@ export function resolveOptions(options: TransportOptions): ResolvedTransportOpti
     handshakeTimeoutMs: checkInteger(options.handshakeTimeoutMs, 'handshakeTimeoutMs', 5000, 1),
     maxPendingConnections: checkInteger(options.maxPendingConnections, 'maxPendingConnections', DEFAULT_MAX_PENDING_CONNECTIONS, 1),
     maxPendingPerSource: checkInteger(options.maxPendingPerSource, 'maxPendingPerSource', DEFAULT_MAX_PENDING_PER_SOURCE, 1),
+    nonces: checkFunction(options.nonces, 'nonces', false) ?? randomNonce,
     writeTimeoutMs: checkInteger(options.writeTimeoutMs, 'writeTimeoutMs', 5000, 1),
     snapshotWriteTimeoutMs: checkInteger(options.snapshotWriteTimeoutMs, 'snapshotWriteTimeoutMs', 30_000, 1),
     snapshotChunkSize,

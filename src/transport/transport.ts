@@ -74,6 +74,7 @@ export class Transport {
       counters: this.counters,
       tokenDigest: this.options.token === undefined ? undefined : tokenDigest(this.options.token),
       refusals: new RefusalLog(),
+      nonces: this.options.nonces,
       scheduleFlush: (peer) => this.scheduleFlush(peer),
       reportUnreachable: (nodeId) => this.reportUnreachable(nodeId),
       accepted: (connection) => this.accepted(connection),

@@ -18,6 +18,7 @@ import { after, describe } from 'node:test';
 import { createCa, createCert } from '../../src/cli/commands/tls/openssl.js';
 import { encodeFrame, FrameType, PROTOCOL_VERSION, requestFrame, type Frame } from '../../src/transport/codec.js';
 import { FrameParser } from '../../src/transport/parser.js';
+import { DialerProof } from '../../src/transport/join-proof.js';
 import { http, scenario, sleep, TestCluster, waitFor } from './harness.js';
 
 const SECRET = 'attack-matrix-join-secret';
@@ -33,8 +34,11 @@ function hasOpenssl(): boolean {
 
 interface Outcome { frames: Frame[]; closed: boolean; error?: string }
 
-/** Sends `bytes` on `socket` once connected and collects frames until it closes or `waitMs` passes. */
-function exchange(socket: Socket, bytes: Buffer | undefined, waitMs: number, connectEvent = 'connect'): Promise<Outcome> {
+/**
+ * Sends `bytes` on `socket` once connected and collects frames until it closes or `waitMs` passes.
+ * With `proof` (an attacker who holds the secret), a Challenge is answered, then `proof.then` is sent.
+ */
+function exchange(socket: Socket, bytes: Buffer | undefined, waitMs: number, connectEvent = 'connect', proof?: { dialer: DialerProof; then?: Buffer }): Promise<Outcome> {
   return new Promise((resolve) => {
     const frames: Frame[] = [];
     const parser = new FrameParser(1 << 20);
@@ -46,7 +50,13 @@ function exchange(socket: Socket, bytes: Buffer | undefined, waitMs: number, con
     socket.on('error', (e: NodeJS.ErrnoException) => { error = e.code ?? e.message; });
     socket.on('data', (chunk: Buffer) => {
       try {
-        parser.parse(chunk, (f) => frames.push(f));
+        parser.parse(chunk, (f) => {
+          frames.push(f);
+          if (f.type === FrameType.Challenge && proof) {
+            socket.write(proof.dialer.answer(f, 'the listener'));
+            if (proof.then) socket.write(proof.then);
+          }
+        });
       } catch {
         // garbage back is as good as a refusal for our purpose
       }
@@ -63,6 +73,12 @@ function exchange(socket: Socket, bytes: Buffer | undefined, waitMs: number, con
 
 function hello(from: string, to: string, token?: string): Buffer {
   return encodeFrame({ type: FrameType.Hello, hello: { version: PROTOCOL_VERSION, clusterId: 'konsul', from, to, ...(token === undefined ? {} : { token }) } });
+}
+
+/** An attacker who holds the secret: a hello asking for the challenge, and the dialer's side to answer it. */
+function provenHello(from: string, to: string): { bytes: Buffer; dialer: DialerProof } {
+  const dialer = new DialerProof(SECRET, PROTOCOL_VERSION, { clusterId: 'konsul', from, to });
+  return { bytes: hello(from, to, dialer.helloToken), dialer };
 }
 
 const refused = (o: Outcome): boolean => o.frames.every((f) => f.type !== FrameType.HelloOk) && (o.closed || o.error !== undefined);
@@ -132,8 +148,9 @@ describe('attack matrix: a closed cluster refuses strangers', { skip: hasOpenssl
   });
 
   step('a valid certificate naming another node: refused', async () => {
-    // mallory's certificate is real, but mallory claims to be s2 (a member).
-    const o = await exchange(tls(mallory), hello('s2', 's1', SECRET), 4000, 'secureConnect');
+    // mallory's certificate is real, and mallory knows the secret, but claims to be s2 (a member).
+    const attempt = provenHello('s2', 's1');
+    const o = await exchange(tls(mallory), attempt.bytes, 4000, 'secureConnect', { dialer: attempt.dialer });
     assert.ok(refused(o), 'a certificate for mallory passed as s2');
     const reject = o.frames.find((f) => f.type === FrameType.HelloReject);
     assert.ok(reject && 'detail' in reject && /certificate names mallory/.test(reject.detail), JSON.stringify(o.frames));
@@ -143,7 +160,8 @@ describe('attack matrix: a closed cluster refuses strangers', { skip: hasOpenssl
     const socket = tls(client);
     const join = JSON.stringify({ id: 'c9', raftAddress: '127.0.0.1:1', httpAddress: '', server: true });
     const [head, body, tail] = requestFrame(1, 'join', Buffer.from(join));
-    const o = await exchange(socket, Buffer.concat([hello('c9', '', SECRET), head, body, tail]), 4000, 'secureConnect');
+    const attempt = provenHello('c9', '');
+    const o = await exchange(socket, attempt.bytes, 4000, 'secureConnect', { dialer: attempt.dialer, then: Buffer.concat([head, body, tail]) });
     const response = o.frames.find((f) => f.type === FrameType.Response);
     assert.ok(response && 'ok' in response && response.ok === false, `a client certificate joined as a server: ${JSON.stringify(o.frames.map((f) => f.type))}`);
     const members = (await c.status('s1')).members.map((m) => m.id).sort();
@@ -223,10 +241,14 @@ describe('attack matrix: a closed cluster refuses strangers', { skip: hasOpenssl
       const s = tls(s2);
       s.on('error', () => {});
       // The claim, then one more byte in a later chunk: that is when the parser sizes its carry buffer.
-      s.once('secureConnect', () => {
-        s.write(Buffer.concat([hello('s2', '', SECRET), claim]));
+      const attempt = provenHello('s2', '');
+      const parser = new FrameParser(1 << 20);
+      s.on('data', (chunk: Buffer) => parser.parse(chunk, (f) => {
+        if (f.type !== FrameType.Challenge) return;
+        s.write(Buffer.concat([attempt.dialer.answer(f, 's1'), claim]));
         setTimeout(() => s.write(Buffer.from([0])), 300);
-      });
+      }));
+      s.once('secureConnect', () => s.write(attempt.bytes));
       sockets.push(s);
     }
     await sleep(1500);
