@@ -123,7 +123,7 @@ _konsul() {
     'cluster/transfer-leader') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q --node --id' ;;
     'cluster/snapshot') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q' ;;
     'snapshot/save') opts='--http-addr --json --token --ca-file --client-cert --client-key --stale --encrypt' ;;
-    'snapshot/restore') opts='--http-addr --json --token --ca-file --client-cert --client-key --decrypt' ;;
+    'snapshot/restore') opts='--http-addr --json --token --ca-file --client-cert --client-key --decrypt --keep-acls' ;;
     'snapshot/inspect') opts='--json --decrypt' ;;
     'acl/bootstrap') opts='--http-addr --json --token --ca-file --client-cert --client-key' ;;
     'acl/policy/create') opts='--http-addr --json --token --ca-file --client-cert --client-key --name --description --rules' ;;

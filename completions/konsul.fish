@@ -539,6 +539,7 @@ complete -c konsul -n '__konsul_at konsul/snapshot/restore' -l ca-file -x -d 'PE
 complete -c konsul -n '__konsul_at konsul/snapshot/restore' -l client-cert -x -d 'PEM client certificate for an agent that verifies clients (default: KONSUL_CLIENT_CERT)'
 complete -c konsul -n '__konsul_at konsul/snapshot/restore' -l client-key -x -d 'PEM key of --client-cert (default: KONSUL_CLIENT_KEY)'
 complete -c konsul -n '__konsul_at konsul/snapshot/restore' -l decrypt -x -d 'The key file an encrypted snapshot was saved with (snapshot save --encrypt)'
+complete -c konsul -n '__konsul_at konsul/snapshot/restore' -l keep-acls -d 'Keep the cluster\'s ACL tokens and policies instead of the snapshot\'s'
 complete -c konsul -n '__konsul_at konsul/snapshot/restore' -F
 complete -c konsul -n '__konsul_at konsul/snapshot/inspect' -l json -d 'Print JSON, for scripts'
 complete -c konsul -n '__konsul_at konsul/snapshot/inspect' -l decrypt -x -d 'The key file an encrypted snapshot was saved with (snapshot save --encrypt)'

@@ -79,6 +79,11 @@ function policyProblem(p: unknown): string | undefined {
   return undefined;
 }
 
+/** Why a stored token or policy record (a snapshot's, on restore) is malformed, or undefined. */
+export function aclRecordProblem(kind: 'token' | 'policy', record: unknown): string | undefined {
+  return kind === 'token' ? tokenProblem(record) : policyProblem(record);
+}
+
 /** Why an ACL operation is malformed (checked on encode and on decode), or undefined. */
 export function aclOpProblem(op: unknown): string | undefined {
   if (typeof op !== 'object' || op === null) return 'not an object';
