@@ -4,8 +4,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { parseRules } from '../acl/rules.js';
 import {
-  ANONYMOUS_TOKEN_ID, ANONYMOUS_TOKEN_SECRET, GLOBAL_MANAGEMENT_POLICY_ID, type AclPolicyRecord, type AclTokenRecord,
+  ANONYMOUS_TOKEN_ID, ANONYMOUS_TOKEN_SECRET, GLOBAL_MANAGEMENT_POLICY_ID, tokenExpired, type AclPolicyRecord, type AclTokenRecord,
 } from '../state/acl.js';
+import { parseDuration } from '../duration.js';
 import { ACL_PUBLIC, aclNeed, aclNotFound, requestToken } from './acl-check.js';
 import { readBody, readJsonObject } from './body.js';
 import { HttpError, badRequest, notFound } from './errors.js';
@@ -48,7 +49,8 @@ function tokenJson(ctx: RequestContext, t: AclTokenRecord, showSecret: boolean):
     Policies: t.policies.map((id) => ({ ID: id, Name: policy(ctx, id)?.name ?? '' })),
     Local: t.local,
     CreateTime: t.createTime,
-    Hash: hash([t.description, t.policies, t.local]),
+    ...(t.expirationTime === undefined ? {} : { ExpirationTime: t.expirationTime }),
+    Hash: hash([t.description, t.policies, t.local, t.expirationTime ?? '']),
     CreateIndex: t.createIndex,
     ModifyIndex: t.modifyIndex,
   };
@@ -92,6 +94,33 @@ function policyLinks(ctx: RequestContext, body: Record<string, unknown>): string
   return ids;
 }
 
+/** Consul's bounds on ExpirationTTL (acl.token_min_expiration_ttl, token_max_expiration_ttl defaults). */
+const MIN_EXPIRATION_TTL_MS = 60_000;
+const MAX_EXPIRATION_TTL_MS = 24 * 3600_000;
+
+/** sec: a new token's expiry from ExpirationTTL ("1h") or ExpirationTime (RFC 3339, in the future), as ISO; or undefined. */
+function tokenExpiration(body: Record<string, unknown>, now: number): string | undefined {
+  const ttl = body.ExpirationTTL;
+  const time = body.ExpirationTime;
+  const hasTtl = ttl !== undefined && ttl !== null && ttl !== '' && ttl !== 0;
+  const hasTime = time !== undefined && time !== null && time !== '';
+  if (hasTtl && hasTime) throw badRequest('Expiration TTL and Expiration Time cannot both be set');
+  if (hasTtl) {
+    const ms = typeof ttl === 'string' ? parseDuration(ttl) : undefined;
+    if (ms === undefined) throw badRequest(`ExpirationTTL ${JSON.stringify(ttl)} is not a duration (example: "1h")`);
+    if (ms < MIN_EXPIRATION_TTL_MS || ms > MAX_EXPIRATION_TTL_MS) throw badRequest(`Token Expiration TTL '${String(ttl)}' should be between 1m0s and 24h0m0s`);
+    return new Date(now + ms).toISOString();
+  }
+  if (hasTime) {
+    const at = typeof time === 'string' ? Date.parse(time) : NaN;
+    if (!Number.isFinite(at)) throw badRequest(`ExpirationTime ${JSON.stringify(time)} is not a time (RFC 3339)`);
+    if (at <= now) throw badRequest('ExpirationTime cannot be in the past');
+    if (at > now + MAX_EXPIRATION_TTL_MS) throw badRequest('ExpirationTime cannot be more than 24h0m0s in the future');
+    return new Date(at).toISOString();
+  }
+  return undefined;
+}
+
 // ------------------------------------------------------------ bootstrap
 
 async function bootstrap(ctx: RequestContext): Promise<void> {
@@ -129,9 +158,11 @@ async function tokenCreate(ctx: RequestContext): Promise<void> {
   const accessorId = optionalString(body, 'AccessorID', 128) || randomUUID();
   const secretId = optionalString(body, 'SecretID', 128) || randomUUID();
   if (secretId === ANONYMOUS_TOKEN_SECRET) throw badRequest('SecretID "anonymous" is reserved');
+  const now = Date.now();
+  const expirationTime = tokenExpiration(body, now);
   const t = {
     accessorId, secretId, description: optionalString(body, 'Description') ?? '', policies: policyLinks(ctx, body),
-    local: body.Local === true, createTime: new Date().toISOString(),
+    local: body.Local === true, createTime: new Date(now).toISOString(), ...(expirationTime === undefined ? {} : { expirationTime }),
   };
   if (!(await ctx.agent.aclApply({ op: 'token-set', token: t, create: true }))) {
     throw badRequest('a token with this AccessorID or SecretID already exists');
@@ -151,7 +182,12 @@ async function tokenUpdate(ctx: RequestContext): Promise<void> {
     description: optionalString(body, 'Description') ?? existing.description,
     policies: body.Policies === undefined ? existing.policies : policyLinks(ctx, body),
     local: existing.local, createTime: existing.createTime,
+    ...(existing.expirationTime === undefined ? {} : { expirationTime: existing.expirationTime }),
   };
+  if (body.ExpirationTime !== undefined || body.ExpirationTTL !== undefined) {
+    const given = body.ExpirationTime ?? body.ExpirationTTL;
+    if (given !== null && given !== '' && given !== (existing.expirationTime ?? '')) throw badRequest('Cannot change expiration time');
+  }
   if (!(await ctx.agent.aclApply({ op: 'token-set', token: t, create: false }))) throw notFound(`Cannot find token to update: ${ctx.params.id}`);
   sendJson(ctx.res, 200, tokenJson(ctx, token(ctx, existing.accessorId)!, canWrite(ctx)));
 }
@@ -169,7 +205,7 @@ function tokenSelf(ctx: RequestContext): void {
   const secret = requestToken(ctx.req, ctx.query);
   const t = secret === undefined || secret === '' || secret === ANONYMOUS_TOKEN_SECRET
     ? token(ctx, ANONYMOUS_TOKEN_ID) : ctx.agent.state.acl.tokenBySecret(secret);
-  if (!t) throw aclNotFound();
+  if (!t || tokenExpired(t, Date.now())) throw aclNotFound();
   sendJson(ctx.res, 200, tokenJson(ctx, t, true));
 }
 

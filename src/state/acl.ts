@@ -21,8 +21,15 @@ export interface AclTokenRecord {
   policies: string[];
   local: boolean;
   createTime: string;
+  /** sec: when the token stops working (ISO 8601), from Consul's ExpirationTTL or ExpirationTime; none: never. */
+  expirationTime?: string;
   createIndex: number;
   modifyIndex: number;
+}
+
+/** Whether `token` has expired at `now` (ms since the epoch): it then resolves as no token at all. */
+export function tokenExpired(token: Pick<AclTokenRecord, 'expirationTime'>, now: number): boolean {
+  return token.expirationTime !== undefined && Date.parse(token.expirationTime) <= now;
 }
 
 export interface AclPolicyRecord {
@@ -65,6 +72,7 @@ function tokenProblem(t: unknown): string | undefined {
   if (!strList(r.policies, id)) return 'token policies must be up to 64 policy ids';
   if (typeof r.local !== 'boolean') return 'token local must be true or false';
   if (!str(r.createTime, 64)) return 'token createTime must be a string';
+  if (r.expirationTime !== undefined && !(str(r.expirationTime, 64) && Number.isFinite(Date.parse(r.expirationTime)))) return 'token expirationTime must be a time';
   return undefined;
 }
 

@@ -83,3 +83,55 @@ describe('ACL status codes (Consul\'s)', () => {
     }
   });
 });
+
+describe('token expiry (Consul\'s ExpirationTTL and ExpirationTime)', () => {
+  it('a token works until its ExpirationTime, then answers 403 "ACL not found"; bad expirations are 400s', async () => {
+    const s = await server({ enabled: true, defaultPolicy: 'deny' });
+    try {
+      const boot = await http('PUT', `${s.url}/v1/acl/bootstrap`, JSON.stringify({ BootstrapSecret: MANAGEMENT }));
+      assert.equal(boot.status, 200, boot.body);
+      const mgmt = { 'x-consul-token': MANAGEMENT };
+      const create = (body: unknown) => http('PUT', `${s.url}/v1/acl/token`, JSON.stringify(body), 5000, mgmt);
+      for (const [body, message] of [
+        [{ ExpirationTTL: '5s' }, /should be between 1m0s and 24h0m0s/],
+        [{ ExpirationTTL: 'soon' }, /not a duration/],
+        [{ ExpirationTime: new Date(Date.now() - 1000).toISOString() }, /cannot be in the past/],
+        [{ ExpirationTTL: '1h', ExpirationTime: new Date(Date.now() + 60_000).toISOString() }, /cannot both be set/],
+      ] as const) {
+        const r = await create(body);
+        assert.equal(r.status, 400, `${JSON.stringify(body)}: ${r.status} ${r.body}`);
+        assert.match(r.body, message);
+      }
+      const hour = JSON.parse((await create({ ExpirationTTL: '1h', Policies: [{ Name: 'global-management' }] })).body) as { ExpirationTime: string; CreateTime: string };
+      const ttl = Date.parse(hour.ExpirationTime) - Date.parse(hour.CreateTime);
+      assert.ok(Math.abs(ttl - 3600_000) < 1000, `ExpirationTTL 1h gave ${ttl} ms`);
+      const at = new Date(Date.now() + 1500).toISOString();
+      const made = await create({ SecretID: 'short-lived-token', ExpirationTime: at, Policies: [{ Name: 'global-management' }] });
+      assert.equal(made.status, 200, made.body);
+      const short = { 'x-consul-token': 'short-lived-token' };
+      // Used (and cached by the resolver) while it lives...
+      assert.equal((await http('GET', `${s.url}/v1/kv/a`, undefined, 5000, short)).status, 404);
+      const self = JSON.parse((await http('GET', `${s.url}/v1/acl/token/self`, undefined, 5000, short)).body) as { ExpirationTime: string };
+      assert.equal(self.ExpirationTime, at);
+      // ...and refused once its time has passed, cached or not.
+      await waitUntil(Date.parse(at));
+      const after = await http('GET', `${s.url}/v1/kv/a`, undefined, 5000, short);
+      assert.equal(after.status, 403, after.body);
+      assert.equal(after.body.trim(), 'ACL not found');
+      assert.equal((await http('GET', `${s.url}/v1/acl/token/self`, undefined, 5000, short)).status, 403);
+      // An update may not move the expiry.
+      const list = JSON.parse((await http('GET', `${s.url}/v1/acl/tokens`, undefined, 5000, mgmt)).body) as Array<{ AccessorID: string; ExpirationTime?: string }>;
+      const id = list.find((t) => t.ExpirationTime === hour.ExpirationTime)!.AccessorID;
+      const moved = await http('PUT', `${s.url}/v1/acl/token/${id}`, JSON.stringify({ ExpirationTTL: '2h' }), 5000, mgmt);
+      assert.equal(moved.status, 400);
+      assert.match(moved.body, /Cannot change expiration time/);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+/** Resolves once the wall clock is past `at` (ms since the epoch). */
+async function waitUntil(at: number): Promise<void> {
+  while (Date.now() <= at) await new Promise((resolve) => setTimeout(resolve, Math.max(10, at - Date.now() + 5)));
+}

@@ -10,6 +10,7 @@ export interface TokenJson {
   Policies: Array<{ ID: string; Name: string }>;
   Local: boolean;
   CreateTime: string;
+  ExpirationTime?: string;
 }
 
 export interface PolicyJson {
@@ -30,6 +31,7 @@ export function printToken(cmd: unknown, t: TokenJson, json: boolean): void {
     `Description:      ${t.Description}`,
     `Local:            ${t.Local}`,
     `Create Time:      ${t.CreateTime}`,
+    ...(t.ExpirationTime ? [`Expiration Time:  ${t.ExpirationTime}`] : []),
     `Policies:${t.Policies.length === 0 ? '         (none)' : ''}`,
     ...t.Policies.map((x) => `   ${x.ID} - ${x.Name}`),
   ].join('\n'));
