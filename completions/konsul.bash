@@ -43,8 +43,8 @@ _konsul_values() {
 _konsul() {
   local cmd="" w i skip=0 words="" opts="" kind=none
   local _konsul_bin=${COMP_WORDS[0]} _konsul_addr=""
-  local known=' agent demo info monitor reload leave kv kv/get kv/put kv/delete kv/export kv/import watch txn session session/list session/info session/create session/destroy lock services services/register services/deregister services/list maint event check check/pass catalog catalog/services catalog/service catalog/nodes members operator operator/autopilot operator/autopilot/state top cluster cluster/status cluster/leader cluster/peers cluster/stats cluster/health cluster/join cluster/leave cluster/transfer-leader cluster/snapshot snapshot snapshot/save snapshot/restore snapshot/inspect acl acl/bootstrap acl/policy acl/policy/create acl/policy/list acl/policy/read acl/policy/update acl/policy/delete acl/token acl/token/create acl/token/list acl/token/read acl/token/update acl/token/delete tls tls/ca tls/ca/create tls/cert tls/cert/create bench bench/write bench/read bench/dns bench/failover bench/self-test version completion '
-  local valued=' --acl-default-policy --acquire --additional-dnsname --additional-ipaddress --address --advertise --anti-entropy-interval --api --behavior --ca --ca-file --cas --check --check-http --check-interval --check-script --check-tcp --check-timeout --check-ttl --client-cert --client-key --cluster-id --concurrency --config --consistency --data-dir --datacenter --days --dc --dead-server-timeout --decrypt --description --dir --dns-a-record-limit --dns-addr --dns-node-ttl --dns-service-ttl --dns-udp-answer-limit --domain --duration --election-timeout --encrypt --expires-ttl --fault-cmd --fence --fence-key --flags --heal-cmd --heartbeat-interval --http-addr --https-addr --id --interval --join --key --key-count --lock-delay --log-format --log-level --max-value-size --meta --name --node --node-health-timeout --node-id --node-meta --note --policy-id --policy-name --port --prefix --raft-addr --reason --recursor --release --requests --round-timeout --rounds --rules --secret --separator --service --settle --snapshot-interval --snapshot-threshold --sort --stabilization-time --state --tag --timeout --tls-ca --tls-cert --tls-key --token --ttl --type --value-size --wait -c -d -n '
+  local known=' agent demo info monitor reload leave kv kv/get kv/put kv/delete kv/export kv/import watch txn session session/list session/info session/create session/destroy lock services services/register services/deregister services/list maint event check check/pass catalog catalog/services catalog/service catalog/nodes members operator operator/autopilot operator/autopilot/state top cluster cluster/status cluster/leader cluster/peers cluster/stats cluster/health cluster/join cluster/leave cluster/transfer-leader cluster/snapshot snapshot snapshot/save snapshot/restore snapshot/inspect acl acl/bootstrap acl/policy acl/policy/create acl/policy/list acl/policy/read acl/policy/update acl/policy/delete acl/role acl/role/create acl/role/list acl/role/read acl/role/update acl/role/delete acl/token acl/token/create acl/token/list acl/token/read acl/token/update acl/token/delete tls tls/ca tls/ca/create tls/cert tls/cert/create bench bench/write bench/read bench/dns bench/failover bench/self-test version completion '
+  local valued=' --acl-default-policy --acquire --additional-dnsname --additional-ipaddress --address --advertise --anti-entropy-interval --api --behavior --ca --ca-file --cas --check --check-http --check-interval --check-script --check-tcp --check-timeout --check-ttl --client-cert --client-key --cluster-id --concurrency --config --consistency --data-dir --datacenter --days --dc --dead-server-timeout --decrypt --description --dir --dns-a-record-limit --dns-addr --dns-node-ttl --dns-service-ttl --dns-udp-answer-limit --domain --duration --election-timeout --encrypt --expires-ttl --fault-cmd --fence --fence-key --flags --heal-cmd --heartbeat-interval --http-addr --https-addr --id --interval --join --key --key-count --lock-delay --log-format --log-level --max-value-size --meta --name --node --node-health-timeout --node-id --node-meta --note --policy-id --policy-name --port --prefix --raft-addr --reason --recursor --release --requests --role-id --role-name --round-timeout --rounds --rules --secret --separator --service --settle --snapshot-interval --snapshot-threshold --sort --stabilization-time --state --tag --timeout --tls-ca --tls-cert --tls-key --token --ttl --type --value-size --wait -c -d -n '
   # Join back what bash split at ':' (127.0.0.1 : 8500), so an address is one word.
   local -a line=()
   local current=0
@@ -131,7 +131,12 @@ _konsul() {
     'acl/policy/read') opts='--http-addr --json --token --ca-file --client-cert --client-key --id --name' ;;
     'acl/policy/update') opts='--http-addr --json --token --ca-file --client-cert --client-key --id --name --description --rules' ;;
     'acl/policy/delete') opts='--http-addr --json --token --ca-file --client-cert --client-key --id' ;;
-    'acl/token/create') opts='--http-addr --json --token --ca-file --client-cert --client-key --description --policy-name --policy-id --secret --expires-ttl' ;;
+    'acl/role/create') opts='--http-addr --json --token --ca-file --client-cert --client-key --name --description --policy-name --policy-id' ;;
+    'acl/role/list') opts='--http-addr --json --token --ca-file --client-cert --client-key' ;;
+    'acl/role/read') opts='--http-addr --json --token --ca-file --client-cert --client-key --id --name' ;;
+    'acl/role/update') opts='--http-addr --json --token --ca-file --client-cert --client-key --id --name --description --policy-name --policy-id' ;;
+    'acl/role/delete') opts='--http-addr --json --token --ca-file --client-cert --client-key --id' ;;
+    'acl/token/create') opts='--http-addr --json --token --ca-file --client-cert --client-key --description --policy-name --policy-id --secret --role-name --role-id --expires-ttl' ;;
     'acl/token/list') opts='--http-addr --json --token --ca-file --client-cert --client-key' ;;
     'acl/token/read') opts='--http-addr --json --token --ca-file --client-cert --client-key --id --self' ;;
     'acl/token/update') opts='--http-addr --json --token --ca-file --client-cert --client-key --id --description --policy-name --policy-id' ;;
@@ -161,8 +166,9 @@ _konsul() {
     'operator/autopilot') words='state' ;;
     'cluster') words='status leader peers stats health join leave transfer-leader snapshot' ;;
     'snapshot') words='save restore inspect' ;;
-    'acl') words='bootstrap policy token' ;;
+    'acl') words='bootstrap policy role token' ;;
     'acl/policy') words='create list read update delete' ;;
+    'acl/role') words='create list read update delete' ;;
     'acl/token') words='create list read update delete' ;;
     'tls') words='ca cert' ;;
     'tls/ca') words='create' ;;

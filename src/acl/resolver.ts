@@ -61,7 +61,8 @@ export class AclResolver {
     // An expired token is no token, as in Consul ("ACL not found").
     if (token && !anonymous && tokenExpired(token, Date.now())) return undefined;
     const expiresAt = token?.expirationTime === undefined ? undefined : Date.parse(token.expirationTime);
-    const policyIds = token?.policies ?? [];
+    // sec: a token's policies and its roles' policies, once each.
+    const policyIds = [...new Set([...(token?.policies ?? []), ...(token?.roles ?? []).flatMap((r) => this.state.role(r)?.policies ?? [])])];
     if (policyIds.includes(GLOBAL_MANAGEMENT_POLICY_ID)) {
       return { authorizer: ALLOW_ALL, accessorId: token!.accessorId, anonymous, expiresAt };
     }

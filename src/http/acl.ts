@@ -4,7 +4,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { parseRules } from '../acl/rules.js';
 import {
-  ANONYMOUS_TOKEN_ID, ANONYMOUS_TOKEN_SECRET, GLOBAL_MANAGEMENT_POLICY_ID, tokenExpired, type AclPolicyRecord, type AclTokenRecord,
+  ANONYMOUS_TOKEN_ID, ANONYMOUS_TOKEN_SECRET, GLOBAL_MANAGEMENT_POLICY_ID, tokenExpired, type AclPolicyRecord, type AclRoleRecord, type AclTokenRecord,
 } from '../state/acl.js';
 import { parseDuration } from '../duration.js';
 import { ACL_PUBLIC, aclNeed, aclNotFound, requestToken } from './acl-check.js';
@@ -40,6 +40,15 @@ function hash(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('base64');
 }
 
+/** A token's roles as Consul lists them (a deleted role drops out; no roles: no field). */
+function roleLinksJson(ctx: RequestContext, ids: readonly string[]): { Roles?: Array<{ ID: string; Name: string }> } {
+  const roles = ids.flatMap((id) => {
+    const r = ctx.agent.state.acl.role(id);
+    return r ? [{ ID: id, Name: r.name }] : [];
+  });
+  return roles.length === 0 ? {} : { Roles: roles };
+}
+
 /** Consul's token shape; the secret only for callers with acl:write. */
 function tokenJson(ctx: RequestContext, t: AclTokenRecord, showSecret: boolean): Record<string, unknown> {
   return {
@@ -47,10 +56,11 @@ function tokenJson(ctx: RequestContext, t: AclTokenRecord, showSecret: boolean):
     SecretID: showSecret ? t.secretId : '<hidden>',
     Description: t.description,
     Policies: t.policies.map((id) => ({ ID: id, Name: policy(ctx, id)?.name ?? '' })),
+    ...roleLinksJson(ctx, t.roles ?? []),
     Local: t.local,
     CreateTime: t.createTime,
     ...(t.expirationTime === undefined ? {} : { ExpirationTime: t.expirationTime }),
-    Hash: hash([t.description, t.policies, t.local, t.expirationTime ?? '']),
+    Hash: hash([t.description, t.policies, t.roles ?? [], t.local, t.expirationTime ?? '']),
     CreateIndex: t.createIndex,
     ModifyIndex: t.modifyIndex,
   };
@@ -121,6 +131,25 @@ function tokenExpiration(body: Record<string, unknown>, now: number): string | u
   return undefined;
 }
 
+/** sec: role links, [{ "ID": ... } | { "Name": ... }], to ids of existing roles. */
+function roleLinks(ctx: RequestContext, body: Record<string, unknown>): string[] {
+  const links = body.Roles;
+  if (links === undefined || links === null) return [];
+  if (!Array.isArray(links) || links.length > 64) throw badRequest('Roles must be a list of up to 64 {"ID": ...} or {"Name": ...}');
+  const ids: string[] = [];
+  for (const link of links as unknown[]) {
+    if (typeof link !== 'object' || link === null) throw badRequest('each of Roles must be {"ID": ...} or {"Name": ...}');
+    const { ID, Name } = link as Record<string, unknown>;
+    let found: AclRoleRecord | undefined;
+    if (typeof ID === 'string' && ID !== '') found = ctx.agent.state.acl.role(ID);
+    else if (typeof Name === 'string' && Name !== '') found = ctx.agent.state.acl.roleByName(Name);
+    else throw badRequest('each of Roles must be {"ID": ...} or {"Name": ...}');
+    if (!found) throw badRequest(`cannot find role ${JSON.stringify(ID ?? Name)}`);
+    if (!ids.includes(found.id)) ids.push(found.id);
+  }
+  return ids;
+}
+
 // ------------------------------------------------------------ bootstrap
 
 async function bootstrap(ctx: RequestContext): Promise<void> {
@@ -162,6 +191,7 @@ async function tokenCreate(ctx: RequestContext): Promise<void> {
   const expirationTime = tokenExpiration(body, now);
   const t = {
     accessorId, secretId, description: optionalString(body, 'Description') ?? '', policies: policyLinks(ctx, body),
+    ...(body.Roles === undefined || body.Roles === null ? {} : { roles: roleLinks(ctx, body) }),
     local: body.Local === true, createTime: new Date(now).toISOString(), ...(expirationTime === undefined ? {} : { expirationTime }),
   };
   if (!(await ctx.agent.aclApply({ op: 'token-set', token: t, create: true }))) {
@@ -181,6 +211,7 @@ async function tokenUpdate(ctx: RequestContext): Promise<void> {
     accessorId: existing.accessorId, secretId: existing.secretId,
     description: optionalString(body, 'Description') ?? existing.description,
     policies: body.Policies === undefined ? existing.policies : policyLinks(ctx, body),
+    ...(body.Roles === undefined ? (existing.roles === undefined ? {} : { roles: existing.roles }) : { roles: roleLinks(ctx, body) }),
     local: existing.local, createTime: existing.createTime,
     ...(existing.expirationTime === undefined ? {} : { expirationTime: existing.expirationTime }),
   };
@@ -296,6 +327,78 @@ function policyList(ctx: RequestContext): void {
   sendJson(ctx.res, 200, [MANAGEMENT_POLICY, ...ctx.agent.state.acl.policyList()].map((p) => policyJson(p, false)));
 }
 
+// ------------------------------------------------------------ roles (sec)
+
+function roleJson(ctx: RequestContext, r: AclRoleRecord): Record<string, unknown> {
+  return {
+    ID: r.id, Name: r.name, Description: r.description,
+    Policies: r.policies.map((id) => ({ ID: id, Name: policy(ctx, id)?.name ?? '' })),
+    Hash: hash([r.name, r.description, r.policies]), CreateIndex: r.createIndex, ModifyIndex: r.modifyIndex,
+  };
+}
+
+function roleFields(ctx: RequestContext, body: Record<string, unknown>, existing?: AclRoleRecord): Omit<AclRoleRecord, 'id' | 'createIndex' | 'modifyIndex'> {
+  const name = optionalString(body, 'Name', 256) ?? existing?.name;
+  if (!name || !/^[A-Za-z0-9_-]{1,256}$/.test(name)) throw badRequest('Name must be 1 to 256 letters, digits, "-" or "_"');
+  for (const field of ['ServiceIdentities', 'NodeIdentities', 'TemplatedPolicies']) {
+    const v = body[field];
+    if (v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0)) throw badRequest(`${field} are not supported by konsul: link policies`);
+  }
+  return {
+    name, description: optionalString(body, 'Description') ?? existing?.description ?? '',
+    policies: body.Policies === undefined ? existing?.policies ?? [] : policyLinks(ctx, body),
+  };
+}
+
+async function roleCreate(ctx: RequestContext): Promise<void> {
+  enabled(ctx);
+  const body = await readJsonObject(ctx.req, ctx.res, ctx.limits.maxBodyBytes);
+  const fields = roleFields(ctx, body);
+  const id = randomUUID();
+  if (ctx.agent.state.acl.roleByName(fields.name) || !(await ctx.agent.aclApply({ op: 'role-set', role: { id, ...fields }, create: true }))) {
+    throw badRequest(`Invalid Role: A Role with Name "${fields.name}" already exists`);
+  }
+  sendJson(ctx.res, 200, roleJson(ctx, ctx.agent.state.acl.role(id)!));
+}
+
+async function roleUpdate(ctx: RequestContext): Promise<void> {
+  enabled(ctx);
+  const existing = ctx.agent.state.acl.role(ctx.params.id);
+  if (!existing) throw notFound(`Cannot find role ${ctx.params.id}`);
+  const body = await readJsonObject(ctx.req, ctx.res, ctx.limits.maxBodyBytes);
+  const fields = roleFields(ctx, body, existing);
+  const other = ctx.agent.state.acl.roleByName(fields.name);
+  if (other && other.id !== existing.id) throw badRequest(`Invalid Role: A Role with Name "${fields.name}" already exists`);
+  if (!(await ctx.agent.aclApply({ op: 'role-set', role: { id: existing.id, ...fields }, create: false }))) throw notFound(`Cannot find role ${ctx.params.id}`);
+  sendJson(ctx.res, 200, roleJson(ctx, ctx.agent.state.acl.role(existing.id)!));
+}
+
+function roleRead(ctx: RequestContext): void {
+  enabled(ctx);
+  const r = ctx.agent.state.acl.role(ctx.params.id);
+  if (!r) throw aclNotFound();
+  sendJson(ctx.res, 200, roleJson(ctx, r));
+}
+
+function roleReadByName(ctx: RequestContext): void {
+  enabled(ctx);
+  const r = ctx.agent.state.acl.roleByName(ctx.params.name);
+  if (!r) throw aclNotFound();
+  sendJson(ctx.res, 200, roleJson(ctx, r));
+}
+
+async function roleDelete(ctx: RequestContext): Promise<void> {
+  enabled(ctx);
+  sendJson(ctx.res, 200, await ctx.agent.aclApply({ op: 'role-delete', id: ctx.params.id }));
+}
+
+function roleList(ctx: RequestContext): void {
+  enabled(ctx);
+  const byPolicy = ctx.query.get('policy');
+  const roles = ctx.agent.state.acl.roleList().filter((r) => byPolicy === null || byPolicy === '' || r.policies.includes(byPolicy));
+  sendJson(ctx.res, 200, roles.map((r) => roleJson(ctx, r)));
+}
+
 const aclRead = aclNeed('acl', 'read');
 const aclWrite = aclNeed('acl', 'write');
 
@@ -313,4 +416,11 @@ export const aclRoutes: readonly RouteSpec[] = [
   { method: 'PUT', path: '/v1/acl/policy/:id', handler: policyUpdate, acl: aclWrite, params: [], consulParams: ['ns'] },
   { method: 'DELETE', path: '/v1/acl/policy/:id', handler: policyDelete, acl: aclWrite, params: [], consulParams: ['ns'] },
   { method: 'GET', path: '/v1/acl/policies', handler: policyList, acl: aclRead, params: [], consulParams: ['ns'] },
+  // sec: roles
+  { method: 'PUT', path: '/v1/acl/role', handler: roleCreate, acl: aclWrite, params: [], consulParams: ['ns'] },
+  { method: 'GET', path: '/v1/acl/role/name/:name', handler: roleReadByName, acl: aclRead, params: [], consulParams: ['ns'] },
+  { method: 'GET', path: '/v1/acl/role/:id', handler: roleRead, acl: aclRead, params: [], consulParams: ['ns'] },
+  { method: 'PUT', path: '/v1/acl/role/:id', handler: roleUpdate, acl: aclWrite, params: [], consulParams: ['ns'] },
+  { method: 'DELETE', path: '/v1/acl/role/:id', handler: roleDelete, acl: aclWrite, params: [], consulParams: ['ns'] },
+  { method: 'GET', path: '/v1/acl/roles', handler: roleList, acl: aclRead, params: ['policy'], consulParams: ['policy', 'ns'] },
 ];

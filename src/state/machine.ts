@@ -644,7 +644,7 @@ function decodeRestore(state: Uint8Array, index: number): Rows | string {
   for (let i = 0; i < acl.length; i++) {
     const [key, value] = acl[i]!;
     const k = key.toString('utf8');
-    if (!/^[tpm]\//.test(k) || !isUtf8(key)) return 'an ACL record has an unknown key';
+    if (!/^[tpmr]\//.test(k) || !isUtf8(key)) return 'an ACL record has an unknown key';
     let record: unknown;
     try {
       record = JSON.parse(value.toString('utf8'));
@@ -653,7 +653,7 @@ function decodeRestore(state: Uint8Array, index: number): Rows | string {
     }
     if (k.startsWith('m/')) continue;
     if (typeof record !== 'object' || record === null) return 'an ACL record is not an object';
-    const problem = aclRecordProblem(k.startsWith('t/') ? 'token' : 'policy', record);
+    const problem = aclRecordProblem(k.startsWith('t/') ? 'token' : k.startsWith('p/') ? 'policy' : 'role', record);
     if (problem) return `an ACL record is bad: ${problem}`;
     acl[i] = [key, Buffer.from(JSON.stringify({ ...record, createIndex: index, modifyIndex: index }), 'utf8')];
   }

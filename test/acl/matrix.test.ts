@@ -38,6 +38,7 @@ async function setUp(url: string): Promise<void> {
     await call('PUT', `${url}/v1/acl/policy`, JSON.stringify({ Name: name, Rules: rules }));
     await call('PUT', `${url}/v1/acl/token`, JSON.stringify({ SecretID: TOKENS[name], Description: name, Policies: [{ Name: name }] }));
   }
+  await call('PUT', `${url}/v1/acl/role`, JSON.stringify({ Name: 'matrix-role', Policies: [{ Name: 'readonly' }] }));
   await call('PUT', `${url}/v1/kv/app/a`, 'a');
   await call('PUT', `${url}/v1/kv/other/b`, 'b');
 }

@@ -88,6 +88,13 @@ export function samples(node: string): Sample[] {
     s('PUT', '/v1/acl/policy/:id', '/v1/acl/policy/no-such-policy', right('acl', 'write', ''), '{}'),
     s('DELETE', '/v1/acl/policy/:id', '/v1/acl/policy/no-such-policy', right('acl', 'write', '')),
     s('GET', '/v1/acl/policies', '/v1/acl/policies', right('acl', 'read', '')),
+    // roles: the set-up made matrix-role; {role} is its id, looked up when the matrix runs
+    s('PUT', '/v1/acl/role', '/v1/acl/role', right('acl', 'write', ''), '{"Name":"bad name!"}'),
+    s('GET', '/v1/acl/role/name/:name', '/v1/acl/role/name/matrix-role', right('acl', 'read', '')),
+    s('GET', '/v1/acl/role/:id', '/v1/acl/role/{role}', right('acl', 'read', '')),
+    s('PUT', '/v1/acl/role/:id', '/v1/acl/role/no-such-role', right('acl', 'write', ''), '{}'),
+    s('DELETE', '/v1/acl/role/:id', '/v1/acl/role/no-such-role', right('acl', 'write', '')),
+    s('GET', '/v1/acl/roles', '/v1/acl/roles', right('acl', 'read', '')),
 
     s('GET', '/v1/kv/*key', '/v1/kv/app/a', right('key', 'read', 'app/a')),
     s('GET', '/v1/kv/*key', '/v1/kv/other/b', right('key', 'read', 'other/b')),
@@ -209,13 +216,15 @@ export interface MatrixResult { calls: number; failures: string[] }
 export async function runMatrix(url: string, tokens: Record<TokenName, string | undefined>, node: string, routes: readonly RouteSpec[] = ROUTES): Promise<MatrixResult> {
   const known = samples(node);
   const all = [...known, ...undeclaredSamples(known, routes)];
+  const role = await http('GET', `${url}/v1/acl/role/name/matrix-role`, undefined, 15_000, { 'x-consul-token': tokens.management! });
+  const roleId = role.status === 200 ? (JSON.parse(role.body) as { ID: string }).ID : 'no-matrix-role';
   const failures: string[] = [];
   let calls = 0;
   for (const sample of all) {
     for (const token of TOKEN_NAMES) {
       const secret = tokens[token];
       const headers: Record<string, string> = secret === undefined ? {} : { 'x-consul-token': secret };
-      const r = await http(sample.method, `${url}${sample.path}`, sample.body, 15_000, headers);
+      const r = await http(sample.method, `${url}${sample.path.replace('{role}', roleId)}`, sample.body, 15_000, headers);
       calls++;
       const denied = r.status === 403 && DENIED.test(r.body) && !/bootstrap no longer allowed/.test(r.body);
       const where = `${sample.method} ${sample.path} (route ${sample.route}) as ${token} on ${node}`;

@@ -135,3 +135,48 @@ describe('token expiry (Consul\'s ExpirationTTL and ExpirationTime)', () => {
 async function waitUntil(at: number): Promise<void> {
   while (Date.now() <= at) await new Promise((resolve) => setTimeout(resolve, Math.max(10, at - Date.now() + 5)));
 }
+
+describe('ACL roles (Consul\'s /v1/acl/role)', () => {
+  it('a token linked to a role has the role\'s policies, follows the role\'s changes, and loses them when the role goes', async () => {
+    const s = await server({ enabled: true, defaultPolicy: 'deny' });
+    try {
+      assert.equal((await http('PUT', `${s.url}/v1/acl/bootstrap`, JSON.stringify({ BootstrapSecret: MANAGEMENT }))).status, 200);
+      const mgmt = { 'x-consul-token': MANAGEMENT };
+      const call = async (method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown>; body: string }> => {
+        const r = await http(method, `${s.url}${path}`, body === undefined ? undefined : JSON.stringify(body), 5000, mgmt);
+        let json: Record<string, unknown> = {};
+        try { json = JSON.parse(r.body) as Record<string, unknown>; } catch { /* not JSON */ }
+        return { status: r.status, json, body: r.body };
+      };
+      const app = await call('PUT', '/v1/acl/policy', { Name: 'app', Rules: 'key_prefix "app/" { policy = "write" }' });
+      const ops = await call('PUT', '/v1/acl/policy', { Name: 'ops', Rules: 'key_prefix "ops/" { policy = "write" }' });
+      const role = await call('PUT', '/v1/acl/role', { Name: 'deployer', Description: 'deploys', Policies: [{ Name: 'app' }] });
+      assert.equal(role.status, 200, role.body);
+      assert.deepEqual(role.json.Policies, [{ ID: app.json.ID, Name: 'app' }]);
+      assert.equal((await call('PUT', '/v1/acl/role', { Name: 'deployer' })).status, 400, 'a second role of the same name');
+      assert.match((await call('PUT', '/v1/acl/role', { Name: 'x', ServiceIdentities: [{ ServiceName: 'web' }] })).body, /not supported/);
+      assert.equal((await call('GET', '/v1/acl/role/name/deployer')).json.ID, role.json.ID);
+      assert.equal((await call('GET', `/v1/acl/role/${String(role.json.ID)}`)).json.Name, 'deployer');
+      const token = await call('PUT', '/v1/acl/token', { SecretID: 'role-token-secret', Roles: [{ Name: 'deployer' }] });
+      assert.equal(token.status, 200, token.body);
+      assert.deepEqual(token.json.Roles, [{ ID: role.json.ID, Name: 'deployer' }]);
+      assert.match((await call('PUT', '/v1/acl/token', { Roles: [{ Name: 'no-such-role' }] })).body, /cannot find role/);
+      const as = { 'x-consul-token': 'role-token-secret' };
+      const put = async (key: string): Promise<number> => (await http('PUT', `${s.url}/v1/kv/${key}`, 'v', 5000, as)).status;
+      assert.equal(await put('app/a'), 200, 'the role\'s policy does not reach the token');
+      assert.equal(await put('ops/a'), 403);
+      // The role's policies change: the token's rights follow, at once.
+      assert.equal((await call('PUT', `/v1/acl/role/${String(role.json.ID)}`, { Policies: [{ Name: 'ops' }] })).status, 200);
+      assert.equal(await put('ops/b'), 200);
+      assert.equal(await put('app/b'), 403);
+      assert.equal(((await call('GET', `/v1/acl/roles?policy=${String(ops.json.ID)}`)).json as unknown as unknown[]).length, 1);
+      // The role goes: so do its rights, and the token no longer names it.
+      assert.equal((await call('DELETE', `/v1/acl/role/${String(role.json.ID)}`)).body.trim(), 'true');
+      assert.equal(await put('ops/c'), 403);
+      assert.equal((await call('GET', `/v1/acl/token/${String(token.json.AccessorID)}`)).json.Roles, undefined);
+      assert.equal((await call('GET', `/v1/acl/role/${String(role.json.ID)}`)).status, 403);
+    } finally {
+      await s.close();
+    }
+  });
+});

@@ -106,7 +106,7 @@ describe('issue 15: Consul habits in the CLI', () => {
     const r = await run(['--help']);
     const lines = r.out.split('\n');
     assert.ok(lines.length <= 90, `${lines.length} lines (one a command; acl and tls one line a group)`);
-    assert.match(r.out, /konsul acl bootstrap\|policy\|token +Bootstrap ACLs/);
+    assert.match(r.out, /konsul acl bootstrap\|policy\|role\|token +Bootstrap ACLs/);
     assert.doesNotMatch(r.out, /#0/);
     for (const line of lines) assert.ok(line.length <= 100, line);
     const agentHelp = await run(['agent', '--help']);

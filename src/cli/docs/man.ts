@@ -12,7 +12,7 @@ const GROUP_SUMMARIES: Record<string, string> = {
   cluster: 'inspect and change the Raft cluster',
   snapshot: 'save, restore and inspect snapshots of the whole state',
   bench: 'measure a running cluster',
-  acl: 'bootstrap ACLs and manage their policies and tokens',
+  acl: 'bootstrap ACLs; manage policies, roles and tokens',
   tls: 'create a certificate authority and agents\' certificates',
 };
 

@@ -11,6 +11,7 @@ export interface TokenJson {
   Local: boolean;
   CreateTime: string;
   ExpirationTime?: string;
+  Roles?: Array<{ ID: string; Name: string }>;
 }
 
 export interface PolicyJson {
@@ -34,6 +35,7 @@ export function printToken(cmd: unknown, t: TokenJson, json: boolean): void {
     ...(t.ExpirationTime ? [`Expiration Time:  ${t.ExpirationTime}`] : []),
     `Policies:${t.Policies.length === 0 ? '         (none)' : ''}`,
     ...t.Policies.map((x) => `   ${x.ID} - ${x.Name}`),
+    ...(t.Roles && t.Roles.length > 0 ? ['Roles:', ...t.Roles.map((x) => `   ${x.ID} - ${x.Name}`)] : []),
   ].join('\n'));
 }
 
