@@ -251,7 +251,12 @@ function tokenList(ctx: RequestContext): void {
   const show = canWrite(ctx);
   const tokens = ctx.agent.state.acl.tokenList();
   if (!tokens.some((t) => t.accessorId === ANONYMOUS_TOKEN_ID)) tokens.push(ANONYMOUS_TOKEN);
-  sendJson(ctx.res, 200, tokens.map((t) => tokenJson(ctx, t, show)));
+  // Consul's filters: tokens linked to a policy (?policy=ID) or to a role (?role=ID).
+  const byPolicy = ctx.query.get('policy');
+  const byRole = ctx.query.get('role');
+  const shown = tokens.filter((t) => (byPolicy === null || byPolicy === '' || t.policies.includes(byPolicy))
+    && (byRole === null || byRole === '' || (t.roles ?? []).includes(byRole)));
+  sendJson(ctx.res, 200, shown.map((t) => tokenJson(ctx, t, show)));
 }
 
 // ------------------------------------------------------------ policies
@@ -409,7 +414,7 @@ export const aclRoutes: readonly RouteSpec[] = [
   { method: 'GET', path: '/v1/acl/token/:id', handler: tokenRead, acl: aclRead, params: [], consulParams: ['ns', 'expanded'] },
   { method: 'PUT', path: '/v1/acl/token/:id', handler: tokenUpdate, acl: aclWrite, params: [], consulParams: ['ns'] },
   { method: 'DELETE', path: '/v1/acl/token/:id', handler: tokenDelete, acl: aclWrite, params: [], consulParams: ['ns'] },
-  { method: 'GET', path: '/v1/acl/tokens', handler: tokenList, acl: aclRead, params: [], consulParams: ['policy', 'role', 'authmethod', 'authmethod-ns', 'ns'] },
+  { method: 'GET', path: '/v1/acl/tokens', handler: tokenList, acl: aclRead, params: ['policy', 'role'], consulParams: ['policy', 'role', 'authmethod', 'authmethod-ns', 'ns'] },
   { method: 'PUT', path: '/v1/acl/policy', handler: policyCreate, acl: aclWrite, params: [], consulParams: ['ns'] },
   { method: 'GET', path: '/v1/acl/policy/name/:name', handler: policyReadByName, acl: aclRead, params: [], consulParams: ['ns'] },
   { method: 'GET', path: '/v1/acl/policy/:id', handler: policyRead, acl: aclRead, params: [], consulParams: ['ns'] },

@@ -170,6 +170,12 @@ describe('ACL roles (Consul\'s /v1/acl/role)', () => {
       assert.equal(await put('ops/b'), 200);
       assert.equal(await put('app/b'), 403);
       assert.equal(((await call('GET', `/v1/acl/roles?policy=${String(ops.json.ID)}`)).json as unknown as unknown[]).length, 1);
+      assert.equal(((await call('GET', `/v1/acl/roles?policy=${String(app.json.ID)}`)).json as unknown as unknown[]).length, 0);
+      // Tokens by role and by policy (Consul's ?role and ?policy).
+      const byRole = (await call('GET', `/v1/acl/tokens?role=${String(role.json.ID)}`)).json as unknown as Array<{ AccessorID: string }>;
+      assert.deepEqual(byRole.map((t) => t.AccessorID), [token.json.AccessorID]);
+      const byPolicy = (await call('GET', '/v1/acl/tokens?policy=00000000-0000-0000-0000-000000000001')).json as unknown as unknown[];
+      assert.equal(byPolicy.length, 1, 'only the bootstrap token links global-management');
       // The role goes: so do its rights, and the token no longer names it.
       assert.equal((await call('DELETE', `/v1/acl/role/${String(role.json.ID)}`)).body.trim(), 'true');
       assert.equal(await put('ops/c'), 403);
