@@ -77,11 +77,14 @@ export class InboundConnection {
 
   /** sec: gives back this connection's place among the unauthenticated (once its hello is accepted). */
   private readonly authenticated: (() => void) | undefined;
+  /** sec: when the handshake (hello, and proof when challenged) must be done by. */
+  private readonly handshakeDeadline: number;
 
   constructor(host: InboundHost, socket: Socket, authenticated?: () => void) {
     this.host = host;
     this.socket = socket;
     this.authenticated = authenticated;
+    this.handshakeDeadline = Date.now() + host.options.handshakeTimeoutMs;
     this.remoteAddress = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     this.closedPromise = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.setNoDelay(true);
@@ -216,7 +219,9 @@ export class InboundConnection {
       this.state = 'challenged';
       const proof = listenerProof(tokenDigest, this.proofInput());
       this.socket.write(encodeFrame({ type: FrameType.Challenge, nodeId: options.nodeId, nonce: listenerNonce, proof }));
-      this.timer = setTimeout(() => this.refuse(hello, HandshakeRejectReason.Token, `no answer to the challenge within ${options.handshakeTimeoutMs} ms`), options.handshakeTimeoutMs);
+      // The whole handshake, hello and proof, within the one handshake timeout from accept.
+      const left = Math.max(1, this.handshakeDeadline - Date.now());
+      this.timer = setTimeout(() => this.refuse(hello, HandshakeRejectReason.Token, `no answer to the challenge within ${options.handshakeTimeoutMs} ms`), left);
       return;
     }
     this.open(hello, verdict.version);

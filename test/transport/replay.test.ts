@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { FrameType } from '../../src/transport/codec.js';
-import { AddressBook } from './helpers.js';
+import { AddressBook, eventually } from './helpers.js';
 import { recordingProxy, replay } from './replay.js';
 
 const SECRET = 'replay-test-secret';
@@ -75,4 +75,18 @@ test('the secret in the clear: only from a first-release dialer while the cluste
   assert.ok(!open.accepted && /holds no join secret/.test(open.detail));
   // To a first-release listener (hello version 1) the dialer can only send the plaintext form.
   assert.equal(new DialerProof(SECRET, 1, { clusterId: 'c', from: 'a', to: 'b' }).helloToken, SECRET);
+});
+
+test('a dialer that asks for the challenge and never answers is refused within the handshake timeout', async () => {
+  const b = await book.start('b-slow', { token: SECRET, handshakeTimeoutMs: 400 });
+  const { DialerProof } = await import('../../src/transport/join-proof.js');
+  const { encodeFrame, PROTOCOL_VERSION } = await import('../../src/transport/codec.js');
+  const dialer = new DialerProof(SECRET, PROTOCOL_VERSION, { clusterId: 'test-cluster', from: 'slow', to: 'b-slow' });
+  const hello = encodeFrame({ type: FrameType.Hello, hello: { version: PROTOCOL_VERSION, clusterId: 'test-cluster', from: 'slow', to: 'b-slow', token: dialer.helloToken } });
+  const outcome = await replay(b.transport.address.port, hello, 5000);
+  assert.equal(outcome.accepted, false);
+  assert.deepEqual(outcome.frames.map((f) => f.type), [FrameType.Challenge, FrameType.HelloReject]);
+  const reject = outcome.frames[1]!;
+  assert.ok('detail' in reject && /no answer to the challenge/.test(reject.detail), JSON.stringify(reject));
+  await eventually('its place among the unauthenticated given back', () => b.transport.unauthenticatedConnections === 0);
 });
