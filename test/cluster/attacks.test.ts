@@ -219,7 +219,10 @@ describe('attack matrix: a closed cluster refuses strangers', { skip: hasOpenssl
     })();
     try {
       await c.start('c3');
-      await waitFor('c3 a member', async () => ((await c.status('s1')).members.some((m) => m.id === 'c3') ? true : undefined), 30_000);
+      await waitFor('c3 a member', async () => {
+        const members = JSON.parse((await http('GET', `${c.node('s1').url}/v1/agent/members`)).body) as Array<{ Name: string }>;
+        return members.some((m) => m.Name === 'c3') ? true : undefined;
+      }, 30_000);
     } finally {
       flooding = false;
       await topUp;

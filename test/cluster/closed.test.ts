@@ -61,7 +61,10 @@ describe('closed from the first second', () => {
     try {
       await c.add({ id: 'c3', server: false, join: [proxy.address], extra: [...(await everywhere()), '--token', secret] });
       await c.start('c3');
-      await waitFor('c3 a member', async () => ((await c.status('s1')).members.some((m) => m.id === 'c3') ? true : undefined), 30_000);
+      await waitFor('c3 a member', async () => {
+        const members = JSON.parse((await http('GET', `${c.node('s1').url}/v1/agent/members`)).body) as Array<{ Name: string }>;
+        return members.some((m) => m.Name === 'c3') ? true : undefined;
+      }, 30_000);
       const captured = Buffer.concat(proxy.sent[0] ?? []);
       assert.ok(captured.length > 0, 'nothing captured');
       assert.ok(!captured.includes(Buffer.from(secret)), 'the join secret travelled in the clear');
