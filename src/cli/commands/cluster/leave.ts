@@ -11,7 +11,7 @@ export class ClusterLeaveCommand extends QuietHttpCommand {
   static override paths = [['cluster', 'leave'], ['operator', 'raft', 'remove-peer']];
   static override usage = Command.Usage({
     category: 'Cluster',
-    description: 'Remove a member from the cluster (this agent when --node is left out)',
+    description: 'Remove a member from the cluster (this agent without --node)',
     details: 'Without --node, the agent at --http-addr leaves the cluster gracefully and stops. Also answers to Consul\'s name, `operator raft remove-peer --id NODE` (which needs the id).',
     examples: [['This agent leaves', '$0 cluster leave'], ['Remove a dead member', '$0 cluster leave --node s3']],
   });
