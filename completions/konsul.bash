@@ -43,8 +43,8 @@ _konsul_values() {
 _konsul() {
   local cmd="" w i skip=0 words="" opts="" kind=none
   local _konsul_bin=${COMP_WORDS[0]} _konsul_addr=""
-  local known=' agent demo info monitor reload leave kv kv/get kv/put kv/delete kv/export kv/import watch txn session session/list session/info session/create session/destroy lock services services/register services/deregister services/list maint event check check/pass check/warn check/fail catalog catalog/services catalog/service catalog/nodes catalog/datacenters members operator operator/autopilot operator/autopilot/state operator/autopilot/get-config operator/autopilot/set-config top cluster cluster/status cluster/leader cluster/peers operator/raft operator/raft/list-peers cluster/stats cluster/health cluster/join cluster/leave operator/raft/remove-peer force-leave cluster/transfer-leader operator/raft/transfer-leader cluster/snapshot snapshot snapshot/save snapshot/restore snapshot/inspect acl acl/bootstrap acl/policy acl/policy/create acl/policy/list acl/policy/read acl/policy/update acl/policy/delete acl/token acl/token/create acl/token/list acl/token/read acl/token/update acl/token/delete tls tls/ca tls/ca/create tls/cert tls/cert/create bench bench/write bench/read bench/dns bench/failover bench/self-test version completion '
-  local valued=' --acl-default-policy --acquire --additional-dnsname --additional-ipaddress --address --advertise --anti-entropy-interval --api --behavior --ca --ca-file --cas --check --check-http --check-interval --check-script --check-tcp --check-timeout --check-ttl --cleanup-dead-servers --client-cert --client-key --cluster-id --concurrency --config --consistency --data-dir --datacenter --days --dc --dead-server-timeout --decrypt --description --dir --disable-upgrade-migration --dns-a-record-limit --dns-addr --dns-node-ttl --dns-service-ttl --dns-udp-answer-limit --domain --duration --election-timeout --encrypt --fault-cmd --fence --fence-key --flags --heal-cmd --heartbeat-interval --http-addr --https-addr --id --interval --join --key --key-count --last-contact-threshold --lock-delay --log-format --log-level --max-trailing-logs --max-value-size --meta --min-quorum --name --node --node-health-timeout --node-id --node-meta --note --policy-id --policy-name --port --prefix --raft-addr --reason --reconnect-timeout --recursor --redundancy-zone-tag --relay-fanout --relay-silence --release --requests --round-timeout --rounds --rules --secret --separator --server-stabilization-time --service --settle --snapshot-interval --snapshot-threshold --sort --stabilization-time --state --tag --timeout --tls-ca --tls-cert --tls-key --token --ttl --type --upgrade-version-tag --value-size --wait -c -d -n '
+  local known=' agent demo info monitor reload leave kv kv/get kv/put kv/delete kv/export kv/import watch txn session session/list session/info session/create session/destroy lock services services/register services/deregister services/list maint event check check/pass check/warn check/fail catalog catalog/services catalog/service catalog/nodes catalog/datacenters members operator operator/autopilot operator/autopilot/state operator/autopilot/get-config operator/autopilot/set-config top cluster cluster/status cluster/leader cluster/peers operator/raft operator/raft/list-peers cluster/stats cluster/health cluster/join cluster/leave operator/raft/remove-peer force-leave cluster/transfer-leader operator/raft/transfer-leader cluster/snapshot snapshot snapshot/save snapshot/restore snapshot/inspect acl acl/bootstrap acl/policy acl/policy/create acl/policy/list acl/policy/read acl/policy/update acl/policy/delete acl/role acl/role/create acl/role/list acl/role/read acl/role/update acl/role/delete acl/token acl/token/create acl/token/list acl/token/read acl/token/update acl/token/delete tls tls/ca tls/ca/create tls/cert tls/cert/create bench bench/write bench/read bench/dns bench/failover bench/self-test version completion '
+  local valued=' --acl-default-policy --acquire --additional-dnsname --additional-ipaddress --address --advertise --anti-entropy-interval --api --behavior --ca --ca-file --cas --check --check-http --check-interval --check-script --check-tcp --check-timeout --check-ttl --cleanup-dead-servers --client-cert --client-key --cluster-id --concurrency --config --consistency --data-dir --datacenter --days --dc --dead-server-timeout --decrypt --description --dir --disable-upgrade-migration --dns-a-record-limit --dns-addr --dns-node-ttl --dns-service-ttl --dns-udp-answer-limit --domain --duration --election-timeout --encrypt --expires-ttl --fault-cmd --fence --fence-key --flags --heal-cmd --heartbeat-interval --http-addr --https-addr --id --interval --join --key --key-count --last-contact-threshold --lock-delay --log-format --log-level --max-trailing-logs --max-value-size --meta --min-quorum --name --node --node-health-timeout --node-id --node-meta --note --policy-id --policy-name --port --prefix --raft-addr --reason --reconnect-timeout --recursor --redundancy-zone-tag --relay-fanout --relay-silence --release --requests --role-id --role-name --round-timeout --rounds --rules --secret --separator --server-stabilization-time --service --settle --snapshot-interval --snapshot-threshold --sort --stabilization-time --state --tag --timeout --tls-ca --tls-cert --tls-key --token --ttl --type --upgrade-version-tag --value-size --wait -c -d -n '
   # Join back what bash split at ':' (127.0.0.1 : 8500), so an address is one word.
   local -a line=()
   local current=0
@@ -132,7 +132,7 @@ _konsul() {
     'operator/raft/transfer-leader') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q --node --id' ;;
     'cluster/snapshot') opts='--http-addr --json --token --ca-file --client-cert --client-key --quiet -q' ;;
     'snapshot/save') opts='--http-addr --json --token --ca-file --client-cert --client-key --stale --encrypt' ;;
-    'snapshot/restore') opts='--http-addr --json --token --ca-file --client-cert --client-key --decrypt' ;;
+    'snapshot/restore') opts='--http-addr --json --token --ca-file --client-cert --client-key --decrypt --keep-acls' ;;
     'snapshot/inspect') opts='--json --decrypt' ;;
     'acl/bootstrap') opts='--http-addr --json --token --ca-file --client-cert --client-key' ;;
     'acl/policy/create') opts='--http-addr --json --token --ca-file --client-cert --client-key --name --description --rules' ;;
@@ -140,7 +140,12 @@ _konsul() {
     'acl/policy/read') opts='--http-addr --json --token --ca-file --client-cert --client-key --id --name' ;;
     'acl/policy/update') opts='--http-addr --json --token --ca-file --client-cert --client-key --id --name --description --rules' ;;
     'acl/policy/delete') opts='--http-addr --json --token --ca-file --client-cert --client-key --id' ;;
-    'acl/token/create') opts='--http-addr --json --token --ca-file --client-cert --client-key --description --policy-name --policy-id --secret' ;;
+    'acl/role/create') opts='--http-addr --json --token --ca-file --client-cert --client-key --name --description --policy-name --policy-id' ;;
+    'acl/role/list') opts='--http-addr --json --token --ca-file --client-cert --client-key' ;;
+    'acl/role/read') opts='--http-addr --json --token --ca-file --client-cert --client-key --id --name' ;;
+    'acl/role/update') opts='--http-addr --json --token --ca-file --client-cert --client-key --id --name --description --policy-name --policy-id' ;;
+    'acl/role/delete') opts='--http-addr --json --token --ca-file --client-cert --client-key --id' ;;
+    'acl/token/create') opts='--http-addr --json --token --ca-file --client-cert --client-key --description --policy-name --policy-id --secret --role-name --role-id --expires-ttl' ;;
     'acl/token/list') opts='--http-addr --json --token --ca-file --client-cert --client-key' ;;
     'acl/token/read') opts='--http-addr --json --token --ca-file --client-cert --client-key --id --self' ;;
     'acl/token/update') opts='--http-addr --json --token --ca-file --client-cert --client-key --id --description --policy-name --policy-id' ;;
@@ -171,8 +176,9 @@ _konsul() {
     'cluster') words='status leader peers stats health join leave transfer-leader snapshot' ;;
     'operator/raft') words='list-peers remove-peer transfer-leader' ;;
     'snapshot') words='save restore inspect' ;;
-    'acl') words='bootstrap policy token' ;;
+    'acl') words='bootstrap policy role token' ;;
     'acl/policy') words='create list read update delete' ;;
+    'acl/role') words='create list read update delete' ;;
     'acl/token') words='create list read update delete' ;;
     'tls') words='ca cert' ;;
     'tls/ca') words='create' ;;

@@ -9,6 +9,7 @@
 export type ErrorKind =
   | 'invalid' // the request is malformed or breaks a rule
   | 'forbidden' // refused: the caller may not do this
+  | 'unauthorized' // the feature that would say who the caller is is off (Consul's 401 "ACL support disabled")
   | 'not-found'
   | 'method-not-allowed'
   | 'conflict' // the request is valid but the current state forbids it
@@ -43,7 +44,7 @@ export class KonsulError extends Error implements TypedError {
 
 const KINDS: ReadonlySet<string> = new Set<ErrorKind>([
   'invalid', 'forbidden', 'not-found', 'method-not-allowed', 'conflict', 'too-large', 'internal', 'not-implemented',
-  'bad-gateway', 'unavailable', 'timeout', 'storage-full',
+  'bad-gateway', 'unavailable', 'timeout', 'storage-full', 'unauthorized',
 ]);
 
 export function isErrorKind(value: unknown): value is ErrorKind {

@@ -2,7 +2,7 @@
 // the ACL state: the anonymous token when none is given, the management policy, a cache per version.
 
 import type { AclState } from '../state/acl.js';
-import { ANONYMOUS_TOKEN_ID, ANONYMOUS_TOKEN_SECRET, GLOBAL_MANAGEMENT_POLICY_ID } from '../state/acl.js';
+import { ANONYMOUS_TOKEN_ID, ANONYMOUS_TOKEN_SECRET, GLOBAL_MANAGEMENT_POLICY_ID, tokenExpired } from '../state/acl.js';
 import { ALLOW_ALL, compileAuthorizer, type Authorizer, type DefaultPolicy } from './authorizer.js';
 import { parseRules, type ParsedRules } from './rules.js';
 
@@ -18,6 +18,8 @@ export interface ResolvedToken {
   /** For messages: the token's accessor id (never its secret). */
   accessorId: string;
   anonymous: boolean;
+  /** sec: when the token expires (ms since the epoch), if it does: a cached resolution is dropped then. */
+  expiresAt?: number;
 }
 
 const MAX_CACHED = 4096;
@@ -43,7 +45,8 @@ export class AclResolver {
     }
     const key = secret === undefined || secret === '' ? ANONYMOUS_TOKEN_SECRET : secret;
     const hit = this.cache.get(key);
-    if (hit) return hit;
+    if (hit && (hit.expiresAt === undefined || hit.expiresAt > Date.now())) return hit;
+    if (hit) this.cache.delete(key);
     const resolved = this.compute(key);
     if (!resolved) return undefined;
     if (this.cache.size >= MAX_CACHED) this.cache.clear();
@@ -55,16 +58,20 @@ export class AclResolver {
     const anonymous = secret === ANONYMOUS_TOKEN_SECRET;
     const token = anonymous ? this.state.token(ANONYMOUS_TOKEN_ID) : this.state.tokenBySecret(secret);
     if (!token && !anonymous) return undefined;
-    const policyIds = token?.policies ?? [];
+    // An expired token is no token, as in Consul ("ACL not found").
+    if (token && !anonymous && tokenExpired(token, Date.now())) return undefined;
+    const expiresAt = token?.expirationTime === undefined ? undefined : Date.parse(token.expirationTime);
+    // sec: a token's policies and its roles' policies, once each.
+    const policyIds = [...new Set([...(token?.policies ?? []), ...(token?.roles ?? []).flatMap((r) => this.state.role(r)?.policies ?? [])])];
     if (policyIds.includes(GLOBAL_MANAGEMENT_POLICY_ID)) {
-      return { authorizer: ALLOW_ALL, accessorId: token!.accessorId, anonymous };
+      return { authorizer: ALLOW_ALL, accessorId: token!.accessorId, anonymous, expiresAt };
     }
     const parsed: ParsedRules[] = [];
     for (const id of policyIds) {
       const policy = this.state.policy(id);
       if (policy) parsed.push(this.parsed(policy.id, policy.rules));
     }
-    return { authorizer: compileAuthorizer(parsed, this.settings.defaultPolicy), accessorId: token?.accessorId ?? ANONYMOUS_TOKEN_ID, anonymous };
+    return { authorizer: compileAuthorizer(parsed, this.settings.defaultPolicy), accessorId: token?.accessorId ?? ANONYMOUS_TOKEN_ID, anonymous, expiresAt };
   }
 
   private parsed(id: string, text: string): ParsedRules {

@@ -6,6 +6,7 @@ import { BadSnapshotError, SnapshotFailedError } from '../errors.js';
 import { encodeCommand } from '../state/index.js';
 import { writeArchive, type ArchiveHeader } from '../state/archive.js';
 import { restoreProblem } from '../state/machine.js';
+import { snapshotAcl } from '../state/acl-restore.js';
 import type { NodeStorage } from '../storage/index.js';
 import type { SnapshotArchiveStream } from './api.js';
 import type { AgentContext } from './context.js';
@@ -33,5 +34,13 @@ export async function restoreArchive(ctx: AgentContext, state: Buffer): Promise<
   await ctx.driver.waitApplied(r.index);
   if (r.result === false) throw new SnapshotFailedError('the state machine refused the snapshot; nothing was changed');
   ctx.logger.info({ index: r.index, bytes: state.length }, 'snapshot restored through Raft');
+  // sec: say what happened to the ACL tables: an operator must not find out from a 403.
+  const acl = snapshotAcl(state);
+  if (acl.records > 0) {
+    ctx.logger.warn({ index: r.index, tokens: acl.tokens.length, policies: acl.policies.length },
+      'the restore replaced this cluster\'s ACL tokens and policies with the snapshot\'s');
+  } else {
+    ctx.logger.info({ index: r.index }, 'the snapshot holds no ACL tokens or policies: this cluster\'s are kept');
+  }
   return { index: r.index };
 }

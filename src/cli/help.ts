@@ -4,25 +4,51 @@
 
 import type { Cli } from 'clipanion';
 import type { CliContext } from './command.js';
+import { groupSummary } from './docs/man.js';
 import type { CommandModel } from './docs/model.js';
+
+/** Groups shown as one line in the overview (`konsul <group> --help` lists their commands). */
+const FOLDED_GROUPS: ReadonlySet<string> = new Set(['acl', 'tls']);
+
+interface OverviewLine { name: string; description: string; category: string }
+
+/** The overview's lines: one per command, and one per folded group (at its first command's place). */
+function overviewLines(model: readonly CommandModel[], bin: string): OverviewLine[] {
+  const out: OverviewLine[] = [];
+  const folded = new Set<string>();
+  for (const c of model) {
+    if (c.description === '') continue;
+    const group = c.words[0] ?? '';
+    if (c.words.length > 1 && FOLDED_GROUPS.has(group)) {
+      if (folded.has(group)) continue;
+      folded.add(group);
+      const subcommands = [...new Set(model.filter((m) => m.words[0] === group && m.words.length > 1).map((m) => m.words[1]!))];
+      const summary = groupSummary(model, group);
+      out.push({ name: `${group} ${subcommands.join('|')}`, description: `${summary[0]!.toUpperCase()}${summary.slice(1)}`, category: c.category || 'Other' });
+      continue;
+    }
+    const deep = foldedGroup(model.filter((m) => m.description !== ''), c);
+    if (deep === '') continue;
+    if (deep !== null) {
+      const prefix = c.words.slice(0, -1).join(' ');
+      out.push({ name: `${prefix} ...`, description: `${deep}: see \`${bin} ${prefix} --help\``, category: c.category || 'Other' });
+      continue;
+    }
+    out.push({ name: c.words.join(' '), description: c.description, category: c.category || 'Other' });
+  }
+  return out;
+}
 
 /** One line per command under its category: what `konsul --help` prints. */
 export function overview(model: readonly CommandModel[], bin: string, version: string): string {
-  const shown = model.filter((c) => c.description !== '');
-  const categories = [...new Set(shown.map((c) => c.category || 'Other'))];
+  const shown = overviewLines(model, bin);
+  const categories = [...new Set(shown.map((c) => c.category))];
   const lines = [`${bin} ${version} — service discovery and a KV store with its own Raft`, '', `Usage: ${bin} <command> [options]`, ''];
   for (const category of categories) {
-    const members = shown.filter((x) => (x.category || 'Other') === category);
-    const width = Math.max(...members.map((c) => c.words.join(' ').length)) + bin.length + 1;
+    const members = shown.filter((x) => x.category === category);
+    const width = Math.max(...members.map((c) => c.name.length)) + bin.length + 1;
     lines.push(`${category}:`);
-    for (const c of members) {
-      const folded = foldedGroup(members, c);
-      if (folded === null) lines.push(...wrap(`  ${`${bin} ${c.words.join(' ')}`.padEnd(width)}  `, c.description));
-      else if (folded !== '') {
-        const prefix = c.words.slice(0, -1).join(' ');
-        lines.push(...wrap(`  ${`${bin} ${prefix} ...`.padEnd(width)}  `, `${folded}: see \`${bin} ${prefix} --help\``));
-      }
-    }
+    for (const c of members) lines.push(...wrap(`  ${`${bin} ${c.name}`.padEnd(width)}  `, c.description));
     lines.push('');
   }
   lines.push(

@@ -28,9 +28,23 @@ export function aclParam(resource: AclResource, need: AclNeed, param: string): R
   return aclNeed(resource, need, (input) => input.params[param] ?? '');
 }
 
-/** Rights that depend on the JSON body (the body is read first and handed to the handler as ctx.body). */
-export function aclBody(require: (input: AclRouteInput & { body: Record<string, unknown> }) => AclRequirement): RouteAcl {
-  return { kind: 'check', body: true, require: (input) => require({ ...input, body: input.body ?? {} }) };
+/**
+ * Rights that depend on the JSON body (the body is read first and handed to the handler as ctx.body);
+ * `optional`: an empty body is `{}` (session create).
+ */
+export function aclBody(
+  require: (input: AclRouteInput & { body: Record<string, unknown> }) => AclRequirement | readonly AclRequirement[],
+  options: { optional?: boolean } = {},
+): RouteAcl {
+  return { kind: 'check', body: options.optional === true ? 'optional' : true, require: (input) => require({ ...input, body: input.body ?? {} }) };
+}
+
+/**
+ * A route whose handler checks one right per operation of its body, before it acts, with
+ * `enforce` (PUT /v1/txn: key read or write per operation, as Consul checks a transaction).
+ */
+export function aclPerOperation(resource: AclResource): RouteAcl {
+  return { kind: 'per-operation', resource };
 }
 
 /** The default for a route that declares nothing: management rights only. */
@@ -81,10 +95,18 @@ export function authorize(acl: AclResolver, declared: RouteAcl | undefined, req:
   if (rule.kind !== 'check') return token;
   const requirement = rule.require(input);
   if (requirement === null) return token;
-  const { authorizer } = token;
-  const ok = requirement.subtree && isNamed(requirement.resource)
-    ? authorizer.allowedPrefixWrite(requirement.resource, requirement.name)
-    : authorizer.allowed(requirement.resource, requirement.name, requirement.need);
-  if (!ok) throw permissionDenied(token, requirement);
+  enforce(token, requirement);
   return token;
+}
+
+/** Throws 403 "Permission denied" naming the first requirement the token lacks (all must hold). */
+export function enforce(token: ResolvedToken, requirements: AclRequirement | readonly AclRequirement[]): void {
+  const { authorizer } = token;
+  if (authorizer.management) return;
+  for (const requirement of Array.isArray(requirements) ? requirements as readonly AclRequirement[] : [requirements as AclRequirement]) {
+    const ok = requirement.subtree && isNamed(requirement.resource)
+      ? authorizer.allowedPrefixWrite(requirement.resource, requirement.name)
+      : authorizer.allowed(requirement.resource, requirement.name, requirement.need);
+    if (!ok) throw permissionDenied(token, requirement);
+  }
 }

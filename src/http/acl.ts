@@ -4,8 +4,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { parseRules } from '../acl/rules.js';
 import {
-  ANONYMOUS_TOKEN_ID, ANONYMOUS_TOKEN_SECRET, GLOBAL_MANAGEMENT_POLICY_ID, type AclPolicyRecord, type AclTokenRecord,
+  ANONYMOUS_TOKEN_ID, ANONYMOUS_TOKEN_SECRET, GLOBAL_MANAGEMENT_POLICY_ID, tokenExpired, type AclPolicyRecord, type AclRoleRecord, type AclTokenRecord,
 } from '../state/acl.js';
+import { parseDuration } from '../duration.js';
 import { ACL_PUBLIC, aclNeed, aclNotFound, requestToken } from './acl-check.js';
 import { readBody, readJsonObject } from './body.js';
 import { HttpError, badRequest, notFound } from './errors.js';
@@ -23,7 +24,8 @@ const ANONYMOUS_TOKEN: AclTokenRecord = {
 };
 
 function enabled(ctx: RequestContext): void {
-  if (!ctx.acl.enabled) throw new HttpError('KONSUL_ERR_ACL_DISABLED', 'ACL support disabled', 'forbidden');
+  // Consul answers 401 here (and 403 "ACL not found" for an unknown token once ACLs are on).
+  if (!ctx.acl.enabled) throw new HttpError('KONSUL_ERR_ACL_DISABLED', 'ACL support disabled', 'unauthorized');
 }
 
 function policy(ctx: RequestContext, id: string): AclPolicyRecord | undefined {
@@ -38,6 +40,15 @@ function hash(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('base64');
 }
 
+/** A token's roles as Consul lists them (a deleted role drops out; no roles: no field). */
+function roleLinksJson(ctx: RequestContext, ids: readonly string[]): { Roles?: Array<{ ID: string; Name: string }> } {
+  const roles = ids.flatMap((id) => {
+    const r = ctx.agent.state.acl.role(id);
+    return r ? [{ ID: id, Name: r.name }] : [];
+  });
+  return roles.length === 0 ? {} : { Roles: roles };
+}
+
 /** Consul's token shape; the secret only for callers with acl:write. */
 function tokenJson(ctx: RequestContext, t: AclTokenRecord, showSecret: boolean): Record<string, unknown> {
   return {
@@ -45,9 +56,11 @@ function tokenJson(ctx: RequestContext, t: AclTokenRecord, showSecret: boolean):
     SecretID: showSecret ? t.secretId : '<hidden>',
     Description: t.description,
     Policies: t.policies.map((id) => ({ ID: id, Name: policy(ctx, id)?.name ?? '' })),
+    ...roleLinksJson(ctx, t.roles ?? []),
     Local: t.local,
     CreateTime: t.createTime,
-    Hash: hash([t.description, t.policies, t.local]),
+    ...(t.expirationTime === undefined ? {} : { ExpirationTime: t.expirationTime }),
+    Hash: hash([t.description, t.policies, t.roles ?? [], t.local, t.expirationTime ?? '']),
     CreateIndex: t.createIndex,
     ModifyIndex: t.modifyIndex,
   };
@@ -91,6 +104,52 @@ function policyLinks(ctx: RequestContext, body: Record<string, unknown>): string
   return ids;
 }
 
+/** Consul's bounds on ExpirationTTL (acl.token_min_expiration_ttl, token_max_expiration_ttl defaults). */
+const MIN_EXPIRATION_TTL_MS = 60_000;
+const MAX_EXPIRATION_TTL_MS = 24 * 3600_000;
+
+/** sec: a new token's expiry from ExpirationTTL ("1h") or ExpirationTime (RFC 3339, in the future), as ISO; or undefined. */
+function tokenExpiration(body: Record<string, unknown>, now: number): string | undefined {
+  const ttl = body.ExpirationTTL;
+  const time = body.ExpirationTime;
+  const hasTtl = ttl !== undefined && ttl !== null && ttl !== '' && ttl !== 0;
+  const hasTime = time !== undefined && time !== null && time !== '';
+  if (hasTtl && hasTime) throw badRequest('Expiration TTL and Expiration Time cannot both be set');
+  if (hasTtl) {
+    const ms = typeof ttl === 'string' ? parseDuration(ttl) : undefined;
+    if (ms === undefined) throw badRequest(`ExpirationTTL ${JSON.stringify(ttl)} is not a duration (example: "1h")`);
+    if (ms < MIN_EXPIRATION_TTL_MS || ms > MAX_EXPIRATION_TTL_MS) throw badRequest(`Token Expiration TTL '${String(ttl)}' should be between 1m0s and 24h0m0s`);
+    return new Date(now + ms).toISOString();
+  }
+  if (hasTime) {
+    const at = typeof time === 'string' ? Date.parse(time) : NaN;
+    if (!Number.isFinite(at)) throw badRequest(`ExpirationTime ${JSON.stringify(time)} is not a time (RFC 3339)`);
+    if (at <= now) throw badRequest('ExpirationTime cannot be in the past');
+    if (at > now + MAX_EXPIRATION_TTL_MS) throw badRequest('ExpirationTime cannot be more than 24h0m0s in the future');
+    return new Date(at).toISOString();
+  }
+  return undefined;
+}
+
+/** sec: role links, [{ "ID": ... } | { "Name": ... }], to ids of existing roles. */
+function roleLinks(ctx: RequestContext, body: Record<string, unknown>): string[] {
+  const links = body.Roles;
+  if (links === undefined || links === null) return [];
+  if (!Array.isArray(links) || links.length > 64) throw badRequest('Roles must be a list of up to 64 {"ID": ...} or {"Name": ...}');
+  const ids: string[] = [];
+  for (const link of links as unknown[]) {
+    if (typeof link !== 'object' || link === null) throw badRequest('each of Roles must be {"ID": ...} or {"Name": ...}');
+    const { ID, Name } = link as Record<string, unknown>;
+    let found: AclRoleRecord | undefined;
+    if (typeof ID === 'string' && ID !== '') found = ctx.agent.state.acl.role(ID);
+    else if (typeof Name === 'string' && Name !== '') found = ctx.agent.state.acl.roleByName(Name);
+    else throw badRequest('each of Roles must be {"ID": ...} or {"Name": ...}');
+    if (!found) throw badRequest(`cannot find role ${JSON.stringify(ID ?? Name)}`);
+    if (!ids.includes(found.id)) ids.push(found.id);
+  }
+  return ids;
+}
+
 // ------------------------------------------------------------ bootstrap
 
 async function bootstrap(ctx: RequestContext): Promise<void> {
@@ -128,9 +187,12 @@ async function tokenCreate(ctx: RequestContext): Promise<void> {
   const accessorId = optionalString(body, 'AccessorID', 128) || randomUUID();
   const secretId = optionalString(body, 'SecretID', 128) || randomUUID();
   if (secretId === ANONYMOUS_TOKEN_SECRET) throw badRequest('SecretID "anonymous" is reserved');
+  const now = Date.now();
+  const expirationTime = tokenExpiration(body, now);
   const t = {
     accessorId, secretId, description: optionalString(body, 'Description') ?? '', policies: policyLinks(ctx, body),
-    local: body.Local === true, createTime: new Date().toISOString(),
+    ...(body.Roles === undefined || body.Roles === null ? {} : { roles: roleLinks(ctx, body) }),
+    local: body.Local === true, createTime: new Date(now).toISOString(), ...(expirationTime === undefined ? {} : { expirationTime }),
   };
   if (!(await ctx.agent.aclApply({ op: 'token-set', token: t, create: true }))) {
     throw badRequest('a token with this AccessorID or SecretID already exists');
@@ -149,8 +211,14 @@ async function tokenUpdate(ctx: RequestContext): Promise<void> {
     accessorId: existing.accessorId, secretId: existing.secretId,
     description: optionalString(body, 'Description') ?? existing.description,
     policies: body.Policies === undefined ? existing.policies : policyLinks(ctx, body),
+    ...(body.Roles === undefined ? (existing.roles === undefined ? {} : { roles: existing.roles }) : { roles: roleLinks(ctx, body) }),
     local: existing.local, createTime: existing.createTime,
+    ...(existing.expirationTime === undefined ? {} : { expirationTime: existing.expirationTime }),
   };
+  if (body.ExpirationTime !== undefined || body.ExpirationTTL !== undefined) {
+    const given = body.ExpirationTime ?? body.ExpirationTTL;
+    if (given !== null && given !== '' && given !== (existing.expirationTime ?? '')) throw badRequest('Cannot change expiration time');
+  }
   if (!(await ctx.agent.aclApply({ op: 'token-set', token: t, create: false }))) throw notFound(`Cannot find token to update: ${ctx.params.id}`);
   sendJson(ctx.res, 200, tokenJson(ctx, token(ctx, existing.accessorId)!, canWrite(ctx)));
 }
@@ -158,7 +226,8 @@ async function tokenUpdate(ctx: RequestContext): Promise<void> {
 function tokenRead(ctx: RequestContext): void {
   enabled(ctx);
   const t = token(ctx, ctx.params.id);
-  if (!t) throw notFound('ACL not found');
+  // Consul answers an unknown accessor with its "ACL not found" (403), as for an unknown secret.
+  if (!t) throw aclNotFound();
   sendJson(ctx.res, 200, tokenJson(ctx, t, canWrite(ctx)));
 }
 
@@ -167,7 +236,7 @@ function tokenSelf(ctx: RequestContext): void {
   const secret = requestToken(ctx.req, ctx.query);
   const t = secret === undefined || secret === '' || secret === ANONYMOUS_TOKEN_SECRET
     ? token(ctx, ANONYMOUS_TOKEN_ID) : ctx.agent.state.acl.tokenBySecret(secret);
-  if (!t) throw aclNotFound();
+  if (!t || tokenExpired(t, Date.now())) throw aclNotFound();
   sendJson(ctx.res, 200, tokenJson(ctx, t, true));
 }
 
@@ -182,7 +251,12 @@ function tokenList(ctx: RequestContext): void {
   const show = canWrite(ctx);
   const tokens = ctx.agent.state.acl.tokenList();
   if (!tokens.some((t) => t.accessorId === ANONYMOUS_TOKEN_ID)) tokens.push(ANONYMOUS_TOKEN);
-  sendJson(ctx.res, 200, tokens.map((t) => tokenJson(ctx, t, show)));
+  // Consul's filters: tokens linked to a policy (?policy=ID) or to a role (?role=ID).
+  const byPolicy = ctx.query.get('policy');
+  const byRole = ctx.query.get('role');
+  const shown = tokens.filter((t) => (byPolicy === null || byPolicy === '' || t.policies.includes(byPolicy))
+    && (byRole === null || byRole === '' || (t.roles ?? []).includes(byRole)));
+  sendJson(ctx.res, 200, shown.map((t) => tokenJson(ctx, t, show)));
 }
 
 // ------------------------------------------------------------ policies
@@ -236,14 +310,14 @@ async function policyUpdate(ctx: RequestContext): Promise<void> {
 function policyRead(ctx: RequestContext): void {
   enabled(ctx);
   const p = policy(ctx, ctx.params.id);
-  if (!p) throw notFound('ACL policy not found');
+  if (!p) throw aclNotFound();
   sendJson(ctx.res, 200, policyJson(p));
 }
 
 function policyReadByName(ctx: RequestContext): void {
   enabled(ctx);
   const p = ctx.params.name === MANAGEMENT_POLICY.name ? MANAGEMENT_POLICY : ctx.agent.state.acl.policyByName(ctx.params.name);
-  if (!p) throw notFound('ACL policy not found');
+  if (!p) throw aclNotFound();
   sendJson(ctx.res, 200, policyJson(p));
 }
 
@@ -258,6 +332,78 @@ function policyList(ctx: RequestContext): void {
   sendJson(ctx.res, 200, [MANAGEMENT_POLICY, ...ctx.agent.state.acl.policyList()].map((p) => policyJson(p, false)));
 }
 
+// ------------------------------------------------------------ roles (sec)
+
+function roleJson(ctx: RequestContext, r: AclRoleRecord): Record<string, unknown> {
+  return {
+    ID: r.id, Name: r.name, Description: r.description,
+    Policies: r.policies.map((id) => ({ ID: id, Name: policy(ctx, id)?.name ?? '' })),
+    Hash: hash([r.name, r.description, r.policies]), CreateIndex: r.createIndex, ModifyIndex: r.modifyIndex,
+  };
+}
+
+function roleFields(ctx: RequestContext, body: Record<string, unknown>, existing?: AclRoleRecord): Omit<AclRoleRecord, 'id' | 'createIndex' | 'modifyIndex'> {
+  const name = optionalString(body, 'Name', 256) ?? existing?.name;
+  if (!name || !/^[A-Za-z0-9_-]{1,256}$/.test(name)) throw badRequest('Name must be 1 to 256 letters, digits, "-" or "_"');
+  for (const field of ['ServiceIdentities', 'NodeIdentities', 'TemplatedPolicies']) {
+    const v = body[field];
+    if (v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0)) throw badRequest(`${field} are not supported by konsul: link policies`);
+  }
+  return {
+    name, description: optionalString(body, 'Description') ?? existing?.description ?? '',
+    policies: body.Policies === undefined ? existing?.policies ?? [] : policyLinks(ctx, body),
+  };
+}
+
+async function roleCreate(ctx: RequestContext): Promise<void> {
+  enabled(ctx);
+  const body = await readJsonObject(ctx.req, ctx.res, ctx.limits.maxBodyBytes);
+  const fields = roleFields(ctx, body);
+  const id = randomUUID();
+  if (ctx.agent.state.acl.roleByName(fields.name) || !(await ctx.agent.aclApply({ op: 'role-set', role: { id, ...fields }, create: true }))) {
+    throw badRequest(`Invalid Role: A Role with Name "${fields.name}" already exists`);
+  }
+  sendJson(ctx.res, 200, roleJson(ctx, ctx.agent.state.acl.role(id)!));
+}
+
+async function roleUpdate(ctx: RequestContext): Promise<void> {
+  enabled(ctx);
+  const existing = ctx.agent.state.acl.role(ctx.params.id);
+  if (!existing) throw notFound(`Cannot find role ${ctx.params.id}`);
+  const body = await readJsonObject(ctx.req, ctx.res, ctx.limits.maxBodyBytes);
+  const fields = roleFields(ctx, body, existing);
+  const other = ctx.agent.state.acl.roleByName(fields.name);
+  if (other && other.id !== existing.id) throw badRequest(`Invalid Role: A Role with Name "${fields.name}" already exists`);
+  if (!(await ctx.agent.aclApply({ op: 'role-set', role: { id: existing.id, ...fields }, create: false }))) throw notFound(`Cannot find role ${ctx.params.id}`);
+  sendJson(ctx.res, 200, roleJson(ctx, ctx.agent.state.acl.role(existing.id)!));
+}
+
+function roleRead(ctx: RequestContext): void {
+  enabled(ctx);
+  const r = ctx.agent.state.acl.role(ctx.params.id);
+  if (!r) throw aclNotFound();
+  sendJson(ctx.res, 200, roleJson(ctx, r));
+}
+
+function roleReadByName(ctx: RequestContext): void {
+  enabled(ctx);
+  const r = ctx.agent.state.acl.roleByName(ctx.params.name);
+  if (!r) throw aclNotFound();
+  sendJson(ctx.res, 200, roleJson(ctx, r));
+}
+
+async function roleDelete(ctx: RequestContext): Promise<void> {
+  enabled(ctx);
+  sendJson(ctx.res, 200, await ctx.agent.aclApply({ op: 'role-delete', id: ctx.params.id }));
+}
+
+function roleList(ctx: RequestContext): void {
+  enabled(ctx);
+  const byPolicy = ctx.query.get('policy');
+  const roles = ctx.agent.state.acl.roleList().filter((r) => byPolicy === null || byPolicy === '' || r.policies.includes(byPolicy));
+  sendJson(ctx.res, 200, roles.map((r) => roleJson(ctx, r)));
+}
+
 const aclRead = aclNeed('acl', 'read');
 const aclWrite = aclNeed('acl', 'write');
 
@@ -268,11 +414,18 @@ export const aclRoutes: readonly RouteSpec[] = [
   { method: 'GET', path: '/v1/acl/token/:id', handler: tokenRead, acl: aclRead, params: [], consulParams: ['ns', 'expanded'] },
   { method: 'PUT', path: '/v1/acl/token/:id', handler: tokenUpdate, acl: aclWrite, params: [], consulParams: ['ns'] },
   { method: 'DELETE', path: '/v1/acl/token/:id', handler: tokenDelete, acl: aclWrite, params: [], consulParams: ['ns'] },
-  { method: 'GET', path: '/v1/acl/tokens', handler: tokenList, acl: aclRead, params: [], consulParams: ['policy', 'role', 'authmethod', 'authmethod-ns', 'ns'] },
+  { method: 'GET', path: '/v1/acl/tokens', handler: tokenList, acl: aclRead, params: ['policy', 'role'], consulParams: ['policy', 'role', 'authmethod', 'authmethod-ns', 'ns'] },
   { method: 'PUT', path: '/v1/acl/policy', handler: policyCreate, acl: aclWrite, params: [], consulParams: ['ns'] },
   { method: 'GET', path: '/v1/acl/policy/name/:name', handler: policyReadByName, acl: aclRead, params: [], consulParams: ['ns'] },
   { method: 'GET', path: '/v1/acl/policy/:id', handler: policyRead, acl: aclRead, params: [], consulParams: ['ns'] },
   { method: 'PUT', path: '/v1/acl/policy/:id', handler: policyUpdate, acl: aclWrite, params: [], consulParams: ['ns'] },
   { method: 'DELETE', path: '/v1/acl/policy/:id', handler: policyDelete, acl: aclWrite, params: [], consulParams: ['ns'] },
   { method: 'GET', path: '/v1/acl/policies', handler: policyList, acl: aclRead, params: [], consulParams: ['ns'] },
+  // sec: roles
+  { method: 'PUT', path: '/v1/acl/role', handler: roleCreate, acl: aclWrite, params: [], consulParams: ['ns'] },
+  { method: 'GET', path: '/v1/acl/role/name/:name', handler: roleReadByName, acl: aclRead, params: [], consulParams: ['ns'] },
+  { method: 'GET', path: '/v1/acl/role/:id', handler: roleRead, acl: aclRead, params: [], consulParams: ['ns'] },
+  { method: 'PUT', path: '/v1/acl/role/:id', handler: roleUpdate, acl: aclWrite, params: [], consulParams: ['ns'] },
+  { method: 'DELETE', path: '/v1/acl/role/:id', handler: roleDelete, acl: aclWrite, params: [], consulParams: ['ns'] },
+  { method: 'GET', path: '/v1/acl/roles', handler: roleList, acl: aclRead, params: ['policy'], consulParams: ['policy', 'ns'] },
 ];

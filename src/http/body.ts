@@ -68,17 +68,18 @@ export function readBody(req: IncomingMessage, res: ServerResponse, limit: BodyL
 }
 
 /** A JSON object body under `maxBytes`: 413 when larger, 400 when not JSON or not an object. */
-export async function readJsonObject(req: IncomingMessage, res: ServerResponse, maxBytes: number): Promise<Record<string, unknown>> {
+export async function readJsonObject(req: IncomingMessage, res: ServerResponse, maxBytes: number, options: { emptyIsObject?: boolean } = {}): Promise<Record<string, unknown>> {
   const body = await readBody(req, res, {
     maxBytes,
     tooLarge: (max, got) => `request body${got === undefined ? '' : ` (${got} bytes)`} too large: at most ${max} bytes of JSON`,
   });
+  if (options.emptyIsObject === true && body.toString('utf8').trim() === '') return {};
   let value: unknown;
   try {
     value = JSON.parse(body.toString('utf8'));
   } catch (error) {
     throw badRequest(`malformed JSON body: ${(error as Error).message}`);
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw badRequest('the JSON body must be an object');
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw badRequest('the body must be a JSON object');
   return value as Record<string, unknown>;
 }

@@ -8,6 +8,7 @@ import type { HttpLogger } from './types.js';
 /** The one table from error kinds to HTTP statuses: the only place a status is chosen for an error. */
 export const HTTP_STATUS_OF_KIND: Readonly<Record<ErrorKind, number>> = {
   invalid: 400,
+  unauthorized: 401,
   forbidden: 403,
   'not-found': 404,
   'method-not-allowed': 405,

@@ -11,6 +11,7 @@ import { parseBlocking } from './blocking.js';
 import { readBody } from './body.js';
 import { badRequest } from './errors.js';
 import { sendJson } from './respond.js';
+import { aclList, aclParam } from './acl-check.js';
 import type { RequestContext, RouteSpec } from './types.js';
 
 function compile(pattern: string, what: string): RE2JS | undefined {
@@ -87,7 +88,8 @@ async function list(ctx: RequestContext): Promise<void> {
     await events.wait(blocking.index, blocking.waitMs, ctx.signal);
     if (ctx.signal.aborted) return;
   }
-  const out = events.list().filter((e) => forThisAgent(ctx, e)
+  // Consul keeps out the events the token may not read (event:read on the name).
+  const out = events.list().filter((e) => ctx.authz.allowed('event', e.name, 'read') && forThisAgent(ctx, e)
     && (name === null || name === '' || e.name === name)
     && (node === null || node === '' || matches(e.nodeFilter, node))
     && (service === null || service === '' || matches(e.serviceFilter, service))
@@ -97,12 +99,12 @@ async function list(ctx: RequestContext): Promise<void> {
 
 export const eventRoutes: readonly RouteSpec[] = [
   {
-    method: 'PUT', path: '/v1/event/fire/:name', handler: fire, params: ['dc', 'node', 'service', 'tag'],
+    method: 'PUT', path: '/v1/event/fire/:name', handler: fire, acl: aclParam('event', 'write', 'name'), params: ['dc', 'node', 'service', 'tag'],
     consulParams: ['dc', 'node', 'service', 'tag', ...['ns', 'partition']],
     note: 'sent through the Raft log, not gossip; the last 256 kept in each agent\'s memory, as in Consul',
   },
   {
-    method: 'GET', path: '/v1/event/list', handler: list, params: ['name', 'node', 'service', 'tag', 'index', 'wait'],
+    method: 'GET', path: '/v1/event/list', handler: list, acl: aclList('event'), params: ['name', 'node', 'service', 'tag', 'index', 'wait'],
     consulParams: ['name', 'node', 'service', 'tag', 'index', 'wait', ...['ns', 'partition']],
     note: 'X-Consul-Index is the newest event\'s LTime (Consul: a hash of its ID); blocking works the same way',
   },

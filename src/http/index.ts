@@ -165,7 +165,8 @@ export function createHttpServer(options: HttpServerOptions, routes?: readonly R
       const query = new URLSearchParams(rawQuery);
       // Unknown query parameters are a 400 naming them before the ACL check reads a body.
       checkQuery({ query, agent } as Pick<RequestContext, 'query' | 'agent'> as RequestContext, match.spec);
-      const body = match.spec.acl?.kind === 'check' && match.spec.acl.body ? await readJsonObject(req, res, limits.maxBodyBytes) : undefined;
+      const wantsBody = match.spec.acl?.kind === 'check' ? match.spec.acl.body : undefined;
+      const body = wantsBody ? await readJsonObject(req, res, limits.maxBodyBytes, { emptyIsObject: wantsBody === 'optional' }) : undefined;
       const token = authorize(acl, match.spec.acl, req, { params: match.params, query, agent, body });
       const ctx: RequestContext = {
         req, res, agent, limits, acl, token, body, control: options.control,

@@ -15,7 +15,8 @@ import { readBody } from './body.js';
 import { parseConsistency, readHeaders } from './consistency.js';
 import { badRequest, notFound } from './errors.js';
 import { sendJson } from './respond.js';
-import type { RequestContext, RouteSpec } from './types.js';
+import { aclBody, aclList, aclNeed } from './acl-check.js';
+import type { AclRouteInput, RequestContext, RouteSpec } from './types.js';
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -100,7 +101,7 @@ function sessionId(ctx: RequestContext, what: string): string {
 }
 
 async function createSession(ctx: RequestContext): Promise<void> {
-  const request = parseSessionBody(await readJsonBody(ctx));
+  const request = parseSessionBody(ctx.body ?? await readJsonBody(ctx));
   const id = await ctx.agent.coord.createSession(request);
   sendJson(ctx.res, 200, { ID: id });
 }
@@ -130,7 +131,9 @@ async function readSessions(ctx: RequestContext, read: () => SessionRecord[]): P
     if (consistency !== 'stale') meta = await ctx.agent.barrier(consistency);
   }
   const headers = readHeaders(state.coord.sessionIndex(), meta, consistency);
-  sendJson(ctx.res, 200, read().map(sessionJson), headers);
+  // Consul filters session reads by session:read on each session's node (never a 403).
+  const readable = read().filter((x) => ctx.authz.allowed('session', x.node, 'read'));
+  sendJson(ctx.res, 200, readable.map(sessionJson), headers);
 }
 
 function sessionInfo(ctx: RequestContext): Promise<void> {
@@ -152,11 +155,21 @@ function nodeSessions(ctx: RequestContext): Promise<void> {
   return readSessions(ctx, () => ctx.agent.state.sessions(node));
 }
 
+/** Consul's rule: session:write on the node the session is (or is to be) tied to. */
+function sessionNode(input: AclRouteInput): string {
+  return input.agent.state.session(input.params.id ?? '')?.node ?? input.agent.nodeId;
+}
+
+const SESSION_READ = aclList('session');
+
 export const sessionRoutes: readonly RouteSpec[] = [
-  { method: 'PUT', path: '/v1/session/create', handler: createSession, params: ['dc'], consulParams: ['dc', 'ns', 'partition'] },
-  { method: 'PUT', path: '/v1/session/destroy/:id', handler: destroySession, params: ['dc'], consulParams: ['dc', 'ns', 'partition'] },
-  { method: 'PUT', path: '/v1/session/renew/:id', handler: renewSession, params: ['dc'], consulParams: ['dc', 'ns', 'partition'] },
-  { method: 'GET', path: '/v1/session/info/:id', handler: sessionInfo, params: ['dc', 'stale', 'consistent', 'index', 'wait'], consulParams: [...['dc', 'stale', 'consistent', 'index', 'wait'], 'cached', 'ns', 'partition'] },
-  { method: 'GET', path: '/v1/session/list', handler: sessionList, params: ['dc', 'stale', 'consistent', 'index', 'wait'], consulParams: [...['dc', 'stale', 'consistent', 'index', 'wait'], 'cached', 'ns', 'partition'] },
-  { method: 'GET', path: '/v1/session/node/:node', handler: nodeSessions, params: ['dc', 'stale', 'consistent', 'index', 'wait'], consulParams: [...['dc', 'stale', 'consistent', 'index', 'wait'], 'cached', 'ns', 'partition'] },
+  {
+    method: 'PUT', path: '/v1/session/create', handler: createSession, params: ['dc'], consulParams: ['dc', 'ns', 'partition'],
+    acl: aclBody((i) => ({ resource: 'session', need: 'write', name: typeof i.body.Node === 'string' && i.body.Node !== '' ? i.body.Node : i.agent.nodeId }), { optional: true }),
+  },
+  { method: 'PUT', path: '/v1/session/destroy/:id', handler: destroySession, acl: aclNeed('session', 'write', sessionNode), params: ['dc'], consulParams: ['dc', 'ns', 'partition'] },
+  { method: 'PUT', path: '/v1/session/renew/:id', handler: renewSession, acl: aclNeed('session', 'write', sessionNode), params: ['dc'], consulParams: ['dc', 'ns', 'partition'] },
+  { method: 'GET', path: '/v1/session/info/:id', handler: sessionInfo, acl: SESSION_READ, params: ['dc', 'stale', 'consistent', 'index', 'wait'], consulParams: [...['dc', 'stale', 'consistent', 'index', 'wait'], 'cached', 'ns', 'partition'] },
+  { method: 'GET', path: '/v1/session/list', handler: sessionList, acl: SESSION_READ, params: ['dc', 'stale', 'consistent', 'index', 'wait'], consulParams: [...['dc', 'stale', 'consistent', 'index', 'wait'], 'cached', 'ns', 'partition'] },
+  { method: 'GET', path: '/v1/session/node/:node', handler: nodeSessions, acl: SESSION_READ, params: ['dc', 'stale', 'consistent', 'index', 'wait'], consulParams: [...['dc', 'stale', 'consistent', 'index', 'wait'], 'cached', 'ns', 'partition'] },
 ];

@@ -7,11 +7,15 @@ import type { ServerResponse } from 'node:http';
 import { ArchiveError, parseArchive } from '../state/archive.js';
 import { readBody } from './body.js';
 import { readHeaders } from './consistency.js';
-import { badRequest } from './errors.js';
+import { badRequest, HttpError } from './errors.js';
 import { flag } from './query.js';
 import { sendJson } from './respond.js';
 import { aclNeed } from './acl-check.js';
 import type { RequestContext, RouteSpec } from './types.js';
+import { managesSnapshot, snapshotAcl, withoutTableRecords } from '../state/acl-restore.js';
+import { ACL_TABLE } from '../state/acl.js';
+import { requestToken } from './acl-check.js';
+import { boolParam } from './params.js';
 
 /**
  * The largest archive PUT /v1/snapshot takes. A restore travels as one Raft
@@ -80,13 +84,32 @@ async function putSnapshot(ctx: RequestContext): Promise<void> {
     if (error instanceof ArchiveError) throw badRequest(error.message);
     throw error;
   }
-  const { index } = await agent.restoreArchive(archive.body!);
+  // sec: a restore replaces the cluster's ACL tokens and policies with the snapshot's (Consul's
+  // behaviour), unless the snapshot holds none or ?keep-acls says to keep the cluster's. With ACLs on,
+  // it must not lock its caller out: the caller's token must be a management token of the snapshot.
+  let state = archive.body!;
+  const keepAcls = boolParam(ctx.query, 'keep-acls');
+  const acl = snapshotAcl(state);
+  let acls: 'replaced' | 'kept' = acl.records > 0 && !keepAcls ? 'replaced' : 'kept';
+  if (acl.records > 0 && keepAcls) state = withoutTableRecords(state, ACL_TABLE);
+  if (acls === 'replaced' && ctx.acl.enabled && !managesSnapshot(acl, requestToken(req, ctx.query))) {
+    throw new HttpError(
+      'KONSUL_ERR_RESTORE_LOCKOUT',
+      `restoring this snapshot would lock you out: it replaces this cluster's ACL tokens and policies (${acl.tokens.length} tokens), `
+        + 'and the token of this request is not a management token among them. Restore with a management token of the snapshot, '
+        + 'or keep this cluster\'s ACLs (?keep-acls; konsul snapshot restore --keep-acls). Nothing was changed.',
+      'conflict',
+    );
+  }
+  if (acl.records === 0) acls = 'kept';
+  const { index } = await agent.restoreArchive(state);
   sendJson(res, 200, {
     Index: index,
     SnapshotIndex: archive.header.index,
     SnapshotTerm: archive.header.term,
     Records: archive.trailer.records,
     Tables: archive.trailer.tables,
+    ACLs: acls,
   }, { 'X-Consul-Index': String(index) });
 }
 
@@ -95,5 +118,8 @@ const management = aclNeed('acl', 'write');
 
 export const snapshotRoutes: readonly RouteSpec[] = [
   { method: 'GET', path: '/v1/snapshot', handler: getSnapshot, acl: management, params: ['dc', 'stale'], consulParams: ['dc', 'stale'], note: 'konsul\'s own archive format, not Consul\'s' },
-  { method: 'PUT', path: '/v1/snapshot', handler: putSnapshot, acl: management, params: ['dc'], consulParams: ['dc'], note: 'restores konsul archives only' },
+  {
+    method: 'PUT', path: '/v1/snapshot', handler: putSnapshot, acl: management, params: ['dc', 'keep-acls'], consulParams: ['dc'],
+    note: 'restores konsul archives only; ACL tables replaced as in Consul, refused (409) if that would lock the caller out, kept with ?keep-acls',
+  },
 ];

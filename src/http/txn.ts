@@ -11,7 +11,8 @@ import { parseConsistency, readHeaders } from './consistency.js';
 import { HttpError, badRequest } from './errors.js';
 import { entryJson } from './kv.js';
 import { sendJson } from './respond.js';
-import type { RequestContext, RouteSpec } from './types.js';
+import { aclPerOperation, enforce } from './acl-check.js';
+import type { AclRequirement, RequestContext, RouteSpec } from './types.js';
 
 const VERBS: ReadonlySet<string> = new Set(TXN_VERBS);
 
@@ -56,6 +57,19 @@ export function parseTxnBody(body: unknown, maxValueBytes: number): TxnOp[] {
   });
 }
 
+// sec: Consul's rules for a transaction's KV operations: writes need key:write (delete-tree on the
+// whole subtree), checks key:read; reads are filtered from the results instead (as Consul does).
+const READ_VERBS: ReadonlySet<TxnOp['verb']> = new Set(['get', 'get-or-empty', 'get-tree']);
+const CHECK_VERBS: ReadonlySet<TxnOp['verb']> = new Set(['check-index', 'check-session', 'check-not-exists', 'check-fence']);
+
+/** What operation `op` needs from the token, or undefined for a read (filtered from the results). */
+export function txnOpRequirement(op: TxnOp): AclRequirement | undefined {
+  if (READ_VERBS.has(op.verb)) return undefined;
+  if (CHECK_VERBS.has(op.verb)) return { resource: 'key', need: 'read', name: op.key };
+  if (op.verb === 'delete-tree') return { resource: 'key', need: 'write', name: op.key, subtree: true };
+  return { resource: 'key', need: 'write', name: op.key };
+}
+
 export function txnResponseJson(outcome: TxnOutcome): Record<string, unknown> {
   if (!outcome.ok) return { Results: null, Errors: outcome.errors.map((e) => ({ OpIndex: e.opIndex, What: e.what })) };
   return {
@@ -91,13 +105,17 @@ async function putTxn(ctx: RequestContext): Promise<void> {
     sendJson(ctx.res, 200, { Results: [], Errors: null });
     return;
   }
+  enforce(ctx.token, ops.map(txnOpRequirement).filter((r): r is AclRequirement => r !== undefined));
   const answer = await ctx.agent.coord.txn(ops, consistency);
+  const outcome = answer.outcome.ok && !ctx.authz.management
+    ? { ...answer.outcome, results: answer.outcome.results.filter((r) => ctx.authz.allowed('key', r.entry.key, 'read')) }
+    : answer.outcome;
   const headers: Record<string, string> = answer.meta
     ? readHeaders(answer.index, answer.meta, consistency) as Record<string, string>
     : { 'X-Consul-Index': String(Math.max(1, answer.index)) };
-  send(ctx.res, answer.outcome, headers);
+  send(ctx.res, outcome, headers);
 }
 
 export const txnRoutes: readonly RouteSpec[] = [
-  { method: 'PUT', path: '/v1/txn', handler: putTxn, params: ['dc', 'stale', 'consistent'], consulParams: ['dc', 'stale', 'consistent', 'ns', 'partition'] },
+  { method: 'PUT', path: '/v1/txn', handler: putTxn, acl: aclPerOperation('key'), params: ['dc', 'stale', 'consistent'], consulParams: ['dc', 'stale', 'consistent', 'ns', 'partition'] },
 ];

@@ -91,10 +91,12 @@ export interface AclRouteInput {
 
 /**
  * `public`: no rights (status, the bootstrap itself); `list`: a list endpoint whose handler filters
- * the items by `resource` read (Consul answers lists filtered, never 403); `check`: the requirement
- * (null: this request is a list, filtered by its handler).
+ * the items by `resource` read (Consul answers lists filtered, never 403); `check`: the requirements,
+ * all of which must hold (null: this request is a list, filtered by its handler); `per-operation`: the
+ * handler checks each operation of its body with `enforce` before it acts (a transaction).
  */
 export type RouteAcl =
   | { kind: 'public' }
   | { kind: 'list'; resource: AclResource }
-  | { kind: 'check'; body?: boolean; require: (input: AclRouteInput) => AclRequirement | null };
+  | { kind: 'check'; body?: boolean | 'optional'; require: (input: AclRouteInput) => AclRequirement | readonly AclRequirement[] | null }
+  | { kind: 'per-operation'; resource: AclResource };

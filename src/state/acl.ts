@@ -19,10 +19,19 @@ export interface AclTokenRecord {
   description: string;
   /** Policy ids. */
   policies: string[];
+  /** sec: role ids (each role's policies count as the token's); absent in tokens made before roles. */
+  roles?: string[];
   local: boolean;
   createTime: string;
+  /** sec: when the token stops working (ISO 8601), from Consul's ExpirationTTL or ExpirationTime; none: never. */
+  expirationTime?: string;
   createIndex: number;
   modifyIndex: number;
+}
+
+/** Whether `token` has expired at `now` (ms since the epoch): it then resolves as no token at all. */
+export function tokenExpired(token: Pick<AclTokenRecord, 'expirationTime'>, now: number): boolean {
+  return token.expirationTime !== undefined && Date.parse(token.expirationTime) <= now;
 }
 
 export interface AclPolicyRecord {
@@ -35,19 +44,35 @@ export interface AclPolicyRecord {
   modifyIndex: number;
 }
 
+/** sec: a named set of policies tokens link to (Consul's ACL roles). */
+export interface AclRoleRecord {
+  id: string;
+  name: string;
+  description: string;
+  /** Policy ids. */
+  policies: string[];
+  createIndex: number;
+  modifyIndex: number;
+}
+
 type TokenInput = Omit<AclTokenRecord, 'createIndex' | 'modifyIndex'>;
 type PolicyInput = Omit<AclPolicyRecord, 'createIndex' | 'modifyIndex'>;
+type RoleInput = Omit<AclRoleRecord, 'createIndex' | 'modifyIndex'>;
 
 export type AclOp =
   | { op: 'bootstrap'; token: TokenInput }
   | { op: 'token-set'; token: TokenInput; create: boolean }
   | { op: 'token-delete'; accessorId: string }
   | { op: 'policy-set'; policy: PolicyInput; create: boolean }
-  | { op: 'policy-delete'; id: string };
+  | { op: 'policy-delete'; id: string }
+  // sec: roles
+  | { op: 'role-set'; role: RoleInput; create: boolean }
+  | { op: 'role-delete'; id: string };
 
 const BOOTSTRAP_KEY = 'm/bootstrap';
 const TOKEN = 't/';
 const POLICY = 'p/';
+const ROLE = 'r/';
 const MAX_FIELD = 4096;
 const MAX_RULES = 64 * 1024;
 const MAX_LINKS = 64;
@@ -63,8 +88,10 @@ function tokenProblem(t: unknown): string | undefined {
   if (!id(r.secretId)) return 'token secretId must be 1 to 128 characters';
   if (!str(r.description)) return 'token description must be a string up to 4096 characters';
   if (!strList(r.policies, id)) return 'token policies must be up to 64 policy ids';
+  if (r.roles !== undefined && !strList(r.roles, id)) return 'token roles must be up to 64 role ids';
   if (typeof r.local !== 'boolean') return 'token local must be true or false';
   if (!str(r.createTime, 64)) return 'token createTime must be a string';
+  if (r.expirationTime !== undefined && !(str(r.expirationTime, 64) && Number.isFinite(Date.parse(r.expirationTime)))) return 'token expirationTime must be a time';
   return undefined;
 }
 
@@ -79,6 +106,21 @@ function policyProblem(p: unknown): string | undefined {
   return undefined;
 }
 
+function roleProblem(p: unknown): string | undefined {
+  if (typeof p !== 'object' || p === null) return 'role must be an object';
+  const r = p as Record<string, unknown>;
+  if (!id(r.id)) return 'role id must be 1 to 128 characters';
+  if (!str(r.name, 256) || !/^[A-Za-z0-9_-]{1,256}$/.test(r.name)) return 'role name must be 1 to 256 letters, digits, "-" or "_"';
+  if (!str(r.description)) return 'role description must be a string up to 4096 characters';
+  if (!strList(r.policies, id)) return 'role policies must be up to 64 policy ids';
+  return undefined;
+}
+
+/** Why a stored token, policy or role record (a snapshot's, on restore) is malformed, or undefined. */
+export function aclRecordProblem(kind: 'token' | 'policy' | 'role', record: unknown): string | undefined {
+  return kind === 'token' ? tokenProblem(record) : kind === 'policy' ? policyProblem(record) : roleProblem(record);
+}
+
 /** Why an ACL operation is malformed (checked on encode and on decode), or undefined. */
 export function aclOpProblem(op: unknown): string | undefined {
   if (typeof op !== 'object' || op === null) return 'not an object';
@@ -89,6 +131,8 @@ export function aclOpProblem(op: unknown): string | undefined {
     case 'token-delete': return id(o.accessorId) ? undefined : 'accessorId must be 1 to 128 characters';
     case 'policy-set': return typeof o.create === 'boolean' ? policyProblem(o.policy) : 'create must be true or false';
     case 'policy-delete': return id(o.id) ? undefined : 'id must be 1 to 128 characters';
+    case 'role-set': return typeof o.create === 'boolean' ? roleProblem(o.role) : 'create must be true or false';
+    case 'role-delete': return id(o.id) ? undefined : 'id must be 1 to 128 characters';
     default: return `unknown ACL operation ${JSON.stringify(o.op)}`;
   }
 }
@@ -112,6 +156,7 @@ export class AclState {
   private tokens = new Map<string, AclTokenRecord>();
   private bySecret = new Map<string, AclTokenRecord>();
   private policyMap = new Map<string, AclPolicyRecord>();
+  private roleMap = new Map<string, AclRoleRecord>();
   private bootstrapIndexValue = 0;
   /** Moves on every change: caches of decisions are keyed on it. */
   private versionValue = 0;
@@ -122,6 +167,7 @@ export class AclState {
       this.tokens = new Map();
       this.bySecret = new Map();
       this.policyMap = new Map();
+      this.roleMap = new Map();
       this.bootstrapIndexValue = get<number>(txn, BOOTSTRAP_KEY) ?? 0;
       for (const rec of txn.scan(ACL_TABLE)) {
         const key = rec.key.toString('utf8');
@@ -138,6 +184,9 @@ export class AclState {
         } else if (key.startsWith(POLICY)) {
           const p = value as AclPolicyRecord;
           this.policyMap.set(p.id, p);
+        } else if (key.startsWith(ROLE)) {
+          const r = value as AclRoleRecord;
+          this.roleMap.set(r.id, r);
         }
       }
     });
@@ -184,6 +233,19 @@ export class AclState {
       case 'policy-delete':
         if (op.id === GLOBAL_MANAGEMENT_POLICY_ID) return false;
         return txn.delete(ACL_TABLE, POLICY + op.id);
+      // sec: roles
+      case 'role-set': {
+        const existing = get<AclRoleRecord>(txn, ROLE + op.role.id);
+        if (op.create === (existing !== undefined)) return false;
+        for (const rec of txn.scan(ACL_TABLE, { prefix: ROLE })) {
+          const other = JSON.parse(rec.value.toString('utf8')) as AclRoleRecord;
+          if (other.id !== op.role.id && other.name === op.role.name) return false;
+        }
+        put(txn, ROLE + op.role.id, { ...op.role, createIndex: existing?.createIndex ?? index, modifyIndex: index });
+        return true;
+      }
+      case 'role-delete':
+        return txn.delete(ACL_TABLE, ROLE + op.id);
     }
   }
 
@@ -230,6 +292,19 @@ export class AclState {
 
   policyList(): AclPolicyRecord[] {
     return [...this.policyMap.values()].sort((a, b) => a.createIndex - b.createIndex);
+  }
+
+  role(id: string): AclRoleRecord | undefined {
+    return this.roleMap.get(id);
+  }
+
+  roleByName(name: string): AclRoleRecord | undefined {
+    for (const r of this.roleMap.values()) if (r.name === name) return r;
+    return undefined;
+  }
+
+  roleList(): AclRoleRecord[] {
+    return [...this.roleMap.values()].sort((a, b) => a.createIndex - b.createIndex);
   }
 
   /** Called after every reload (start-up, a batch with ACL changes, a restore). */

@@ -16,7 +16,7 @@ import { COORD_TABLES, Coordination } from './coordination.js';
 import { applyTxn, type TxnOp, type TxnOutcome } from './txn.js';
 import { KV_LOCKS_TABLE, SESSIONS_TABLE, SESSION_INDEX_KEY, decodeLock, encodeSession, listSessions, readSession, sessionInputProblem, type KvLock, type SessionRecord } from './sessions.js';
 import { EventBuffer, type AppliedEvent } from './events.js';
-import { ACL_TABLE, AclState } from './acl.js';
+import { ACL_TABLE, AclState, aclRecordProblem } from './acl.js';
 import { TopicWatchers } from './watchers.js';
 import { decodeAutopilotRecord, encodeAutopilotRecord, type AutopilotConfigRecord } from './autopilot-config.js';
 import { LEFT_MEMBERS_TABLE, applyMemberLeft, forgetLeftMember, listLeftMembers, type LeftMemberRecord } from './left-members.js';
@@ -616,7 +616,7 @@ type Rows = Map<string, Array<[Buffer, Buffer]>>;
 
 /** The rows to write, indexes rewritten to `index`; or the problem. */
 function decodeRestore(state: Uint8Array, index: number): Rows | string {
-  const rows: Rows = new Map(RESTORED_TABLES.map((t) => [t, []]));
+  const rows: Rows = new Map([...RESTORED_TABLES, ACL_TABLE].map((t) => [t, []]));
   let current: Array<[Buffer, Buffer]> | undefined;
   const decoder = new SnapshotDecoder({
     table(name) {
@@ -677,6 +677,24 @@ function decodeRestore(state: Uint8Array, index: number): Rows | string {
     }
   }
   for (const [, value] of rows.get(CATALOG_INDEX_TABLE)!) if (value.length !== 8) return 'a catalog index record is not 8 bytes';
+  // sec: ACL records (restored as in Consul; see acl-restore.ts): tokens and policies take the restore's index.
+  const acl = rows.get(ACL_TABLE)!;
+  for (let i = 0; i < acl.length; i++) {
+    const [key, value] = acl[i]!;
+    const k = key.toString('utf8');
+    if (!/^[tpmr]\//.test(k) || !isUtf8(key)) return 'an ACL record has an unknown key';
+    let record: unknown;
+    try {
+      record = JSON.parse(value.toString('utf8'));
+    } catch {
+      return 'an ACL record is not JSON';
+    }
+    if (k.startsWith('m/')) continue;
+    if (typeof record !== 'object' || record === null) return 'an ACL record is not an object';
+    const problem = aclRecordProblem(k.startsWith('t/') ? 'token' : k.startsWith('p/') ? 'policy' : 'role', record);
+    if (problem) return `an ACL record is bad: ${problem}`;
+    acl[i] = [key, Buffer.from(JSON.stringify({ ...record, createIndex: index, modifyIndex: index }), 'utf8')];
+  }
   return rows;
 }
 
@@ -694,6 +712,14 @@ function restoreTables(txn: StateWriter, index: number, state: Uint8Array): bool
     for (const k of keys) txn.delete(table, k);
     if (table === CATALOG_INDEX_TABLE) continue;
     for (const [key, value] of rows.get(table)!) txn.put(table, key, value);
+  }
+  // sec: the snapshot's ACL tables replace the cluster's only when it holds any (else the cluster's stay).
+  const acl = rows.get(ACL_TABLE)!;
+  if (acl.length > 0) {
+    const keys: Buffer[] = [];
+    for (const rec of txn.scan(ACL_TABLE)) keys.push(Buffer.from(rec.key));
+    for (const k of keys) txn.delete(ACL_TABLE, k);
+    for (const [key, value] of acl) txn.put(ACL_TABLE, key, value);
   }
   const at = encodeIndex(index);
   for (const topic of topics) txn.put(CATALOG_INDEX_TABLE, topic, at);

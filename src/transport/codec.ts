@@ -70,6 +70,14 @@ export enum FrameType {
   Request = 9,
   /** Listener → dialer: the answer to the Request with the same id. */
   Response = 10,
+  /**
+   * sec: listener → dialer, when the dialer's hello asked for a challenge (its token field carries a
+   * nonce instead of the join secret, see transport/join-proof.ts): the listener's node id and nonce,
+   * and its proof that it holds the secret.
+   */
+  Challenge = 11,
+  /** sec: dialer → listener: the answer to a Challenge, an HMAC with the secret over both nonces and both node ids. */
+  Proof = 12,
 }
 
 export enum HandshakeRejectReason {
@@ -104,7 +112,13 @@ export type Frame =
   | { type: FrameType.SnapshotEnd; totalBytes: number }
   | { type: FrameType.SnapshotAbort; reason: string }
   | { type: FrameType.Request; id: number; method: string; body: Buffer }
-  | { type: FrameType.Response; id: number; ok: boolean; body: Buffer };
+  | { type: FrameType.Response; id: number; ok: boolean; body: Buffer }
+  | { type: FrameType.Challenge; nodeId: NodeId; nonce: Buffer; proof: Buffer }
+  | { type: FrameType.Proof; proof: Buffer };
+
+/** sec: bytes of a handshake nonce and of a proof (HMAC-SHA256). */
+export const NONCE_BYTES = 32;
+export const PROOF_BYTES = 32;
 
 const FLAG_REJECT = 1;
 const FLAG_SNAPSHOT = 2;
@@ -188,6 +202,14 @@ export function writeFrame(writer: BufferWriter, frame: Frame, maxFrameSize = DE
         break;
       case FrameType.Response:
         writer.u32(frame.id).u8(frame.ok ? 1 : 0).bytes(frame.body);
+        break;
+      case FrameType.Challenge:
+        if (frame.nonce.length !== NONCE_BYTES || frame.proof.length !== PROOF_BYTES) throw new FrameEncodeError('challenge nonce or proof of the wrong size');
+        writer.string16(frame.nodeId, 'nodeId').bytes(frame.nonce).bytes(frame.proof);
+        break;
+      case FrameType.Proof:
+        if (frame.proof.length !== PROOF_BYTES) throw new FrameEncodeError('proof of the wrong size');
+        writer.bytes(frame.proof);
         break;
     }
   } catch (err) {
@@ -297,6 +319,14 @@ export function decodeFrame(type: number, buffer: Buffer, start: number, end: nu
       frame = { type, id, ok: ok === 1, body: reader.copyBytes(reader.remaining, 'body') };
       break;
     }
+    case FrameType.Challenge: {
+      const nodeId = reader.string16('nodeId');
+      frame = { type, nodeId, nonce: reader.copyBytes(NONCE_BYTES, 'nonce'), proof: reader.copyBytes(PROOF_BYTES, 'proof') };
+      break;
+    }
+    case FrameType.Proof:
+      frame = { type, proof: reader.copyBytes(PROOF_BYTES, 'proof') };
+      break;
     default:
       throw new UnknownFrameTypeError(type);
   }

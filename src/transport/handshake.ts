@@ -1,9 +1,11 @@
 // The listener's judgement of a dialer's hello: protocol version, cluster id,
-// node ids and join token, the token compared in constant time.
+// node ids and join token (a challenge request, whose proof inbound.ts checks
+// next, or the first release's secret in the clear), compared in constant time.
 
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { NodeId } from '../raft/types.js';
-import { HandshakeRejectReason, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, type Hello } from './codec.js';
+import { HandshakeRejectReason, LEGACY_PROTOCOL_VERSION, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, type Hello } from './codec.js';
+import { challengeNonce, isChallengeRequest } from './join-proof.js';
 
 export type HelloVerdict =
   /** `version`: the version the link runs at, the lower of the dialer's newest and ours. */
@@ -59,12 +61,31 @@ export function judgeHello(hello: Hello, expected: HelloExpectations): HelloVerd
     return { accepted: false, reason: HandshakeRejectReason.ClusterId, detail: `cluster id '${hello.clusterId}' is not this cluster's` };
   }
   if (expected.tokenDigest !== undefined) {
-    const offered = tokenDigest(hello.token ?? '');
-    // Always compare, even when no token was offered, so both paths cost the same.
-    const match = timingSafeEqual(offered, expected.tokenDigest);
-    if (!match || hello.token === undefined) {
-      return { accepted: false, reason: HandshakeRejectReason.Token, detail: hello.token === undefined ? 'a join token is required' : 'wrong join token' };
+    if (isChallengeRequest(hello.token)) {
+      // sec: the dialer proves it holds the secret after our challenge (inbound.ts, join-proof.ts).
+      if (challengeNonce(hello.token) === undefined || hello.version <= LEGACY_PROTOCOL_VERSION) {
+        return { accepted: false, reason: HandshakeRejectReason.Token, detail: 'malformed challenge request' };
+      }
+    } else {
+      // The secret in the clear is the first release's hello: taken only from a version-1 dialer while
+      // the cluster still runs version 1 (a rolling upgrade from it). Otherwise it is not even compared,
+      // so a guess sent in the clear learns nothing.
+      if (hello.token !== undefined && (hello.version > LEGACY_PROTOCOL_VERSION || (expected.clusterVersion ?? LEGACY_PROTOCOL_VERSION) > LEGACY_PROTOCOL_VERSION)) {
+        return {
+          accepted: false,
+          reason: HandshakeRejectReason.Token,
+          detail: 'the join secret may not travel in the clear: this node takes only the challenge handshake (konsul 0.2 or newer)',
+        };
+      }
+      const offered = tokenDigest(hello.token ?? '');
+      // Always compare, even when no token was offered, so both paths cost the same.
+      const match = timingSafeEqual(offered, expected.tokenDigest);
+      if (!match || hello.token === undefined) {
+        return { accepted: false, reason: HandshakeRejectReason.Token, detail: hello.token === undefined ? 'a join token is required' : 'wrong join token' };
+      }
     }
+  } else if (isChallengeRequest(hello.token)) {
+    return { accepted: false, reason: HandshakeRejectReason.Token, detail: 'this node holds no join secret, and the dialer offers one' };
   }
   if (hello.from === '' || hello.from === expected.nodeId) {
     return { accepted: false, reason: HandshakeRejectReason.NodeId, detail: `dialer node id '${hello.from}' is empty or this node's own` };

@@ -15,6 +15,7 @@ import {
   ConnectionClosedError, FrameError, NoRequestHandlerError, ProtocolError, RequestRefusedError, SnapshotAbortedError,
 } from './errors.js';
 import { judgeHello } from './handshake.js';
+import { challengeNonce, dialerProof, listenerProof, sameProof, type NonceSource, type ProofInput } from './join-proof.js';
 import type { ResolvedTransportOptions } from './options.js';
 import { FrameParser } from './parser.js';
 import { SnapshotChunkStream } from './snapshot-stream.js';
@@ -35,6 +36,8 @@ export interface InboundHost {
   readonly tokenDigest: Buffer | undefined;
   /** sec: refusals logged once per source per interval. */
   readonly refusals: RefusalLog;
+  /** sec: the listener's challenge nonces. */
+  readonly nonces: NonceSource;
   /** The hello was accepted: this is now the connection from `peerId`. */
   accepted(connection: InboundConnection): void;
   closed(connection: InboundConnection): void;
@@ -58,7 +61,9 @@ export class InboundConnection {
   private readonly host: InboundHost;
   private readonly socket: Socket;
   private readonly parser = new FrameParser(HANDSHAKE_MAX_FRAME_SIZE);
-  private state: 'handshake' | 'open' | 'refused' | 'closed' = 'handshake';
+  private state: 'handshake' | 'challenged' | 'open' | 'refused' | 'closed' = 'handshake';
+  /** sec: between our Challenge and the dialer's Proof: its hello, the verdict so far, and both nonces. */
+  private challenge: { hello: Hello; version: number; dialerNonce: Buffer; listenerNonce: Buffer } | undefined;
   private timer: NodeJS.Timeout | undefined;
   private snapshot: SnapshotReceipt | undefined;
   /** A request connection (hello.to empty): carries Request frames, answered on the same socket. */
@@ -70,9 +75,16 @@ export class InboundConnection {
   private blocked = false;
   private drainTimer: NodeJS.Timeout | undefined;
 
-  constructor(host: InboundHost, socket: Socket) {
+  /** sec: gives back this connection's place among the unauthenticated (once its hello is accepted). */
+  private readonly authenticated: (() => void) | undefined;
+  /** sec: when the handshake (hello, and proof when challenged) must be done by. */
+  private readonly handshakeDeadline: number;
+
+  constructor(host: InboundHost, socket: Socket, authenticated?: () => void) {
     this.host = host;
     this.socket = socket;
+    this.authenticated = authenticated;
+    this.handshakeDeadline = Date.now() + host.options.handshakeTimeoutMs;
     this.remoteAddress = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     this.closedPromise = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.setNoDelay(true);
@@ -128,6 +140,11 @@ export class InboundConnection {
       this.onHello(frame.hello);
       return;
     }
+    if (this.state === 'challenged') {
+      if (frame.type !== FrameType.Proof) throw new ProtocolError(`expected the answer to our challenge, got frame type ${frame.type}`);
+      this.onProof(frame.proof);
+      return;
+    }
     if (this.state !== 'open') return;
     if (this.rpc) {
       if (frame.type !== FrameType.Request) throw new ProtocolError(`frame type ${frame.type} on a request connection`);
@@ -177,7 +194,7 @@ export class InboundConnection {
   }
 
   private onHello(hello: Hello): void {
-    const { options, counters, tokenDigest } = this.host;
+    const { options, tokenDigest } = this.host;
     clearTimeout(this.timer);
     this.timer = undefined;
     let verdict = judgeHello(hello, {
@@ -191,24 +208,74 @@ export class InboundConnection {
       else verdict = { accepted: false, reason: HandshakeRejectReason.NodeId, detail: identity.detail };
     }
     if (!verdict.accepted) {
-      counters.handshakesRefused++;
-      const { log, suppressed } = this.host.refusals.admit(`${refusalSource(this.remoteAddress)} ${verdict.detail}`);
-      if (log) {
-        options.logger.warn(
-          { remote: this.remoteAddress, peer: hello.from, clusterId: hello.clusterId, version: hello.version, reason: verdict.detail, suppressed },
-          'refused peer handshake',
-        );
-      }
-      this.state = 'refused';
-      this.parser.stop();
-      this.socket.end(encodeFrame({ type: FrameType.HelloReject, reason: verdict.reason, detail: verdict.detail }));
-      this.timer = setTimeout(() => this.socket.destroy(), REFUSAL_LINGER_MS);
-      this.timer.unref();
+      this.refuse(hello, verdict.reason, verdict.detail);
       return;
     }
+    const dialerNonce = tokenDigest === undefined ? undefined : challengeNonce(hello.token);
+    if (dialerNonce !== undefined && tokenDigest !== undefined) {
+      // sec: the dialer asked for a challenge: our nonce and our proof now, its proof next.
+      const listenerNonce = this.host.nonces();
+      this.challenge = { hello, version: verdict.version, dialerNonce, listenerNonce };
+      this.state = 'challenged';
+      const proof = listenerProof(tokenDigest, this.proofInput());
+      this.socket.write(encodeFrame({ type: FrameType.Challenge, nodeId: options.nodeId, nonce: listenerNonce, proof }));
+      // The whole handshake, hello and proof, within the one handshake timeout from accept.
+      const left = Math.max(1, this.handshakeDeadline - Date.now());
+      this.timer = setTimeout(() => this.refuse(hello, HandshakeRejectReason.Token, `no answer to the challenge within ${options.handshakeTimeoutMs} ms`), left);
+      return;
+    }
+    this.open(hello, verdict.version);
+  }
+
+  private proofInput(): ProofInput {
+    const c = this.challenge!;
+    return {
+      clusterId: this.host.options.clusterId, dialerNonce: c.dialerNonce, listenerNonce: c.listenerNonce,
+      from: c.hello.from, to: c.hello.to, listener: this.host.options.nodeId,
+    };
+  }
+
+  private onProof(proof: Buffer): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const challenge = this.challenge!;
+    const expected = dialerProof(this.host.tokenDigest!, this.proofInput());
+    if (!sameProof(expected, proof)) {
+      this.refuse(challenge.hello, HandshakeRejectReason.Token, 'wrong join token (the proof does not match our challenge)');
+      return;
+    }
+    this.challenge = undefined;
+    this.open(challenge.hello, challenge.version);
+  }
+
+  /** Says why, logs once per source and reason a minute, and closes after a moment (the dialer reads the reason). */
+  private refuse(hello: Hello, reason: HandshakeRejectReason, detail: string): void {
+    if (this.state === 'refused' || this.state === 'closed') return;
+    const { options, counters } = this.host;
+    clearTimeout(this.timer);
+    counters.handshakesRefused++;
+    const { log, suppressed } = this.host.refusals.admit(`${refusalSource(this.remoteAddress)} ${detail}`);
+    if (log) {
+      options.logger.warn(
+        { remote: this.remoteAddress, peer: hello.from, clusterId: hello.clusterId, version: hello.version, reason: detail, suppressed },
+        'refused peer handshake',
+      );
+    }
+    this.state = 'refused';
+    this.challenge = undefined;
+    this.parser.stop();
+    this.socket.end(encodeFrame({ type: FrameType.HelloReject, reason, detail }));
+    this.timer = setTimeout(() => this.socket.destroy(), REFUSAL_LINGER_MS);
+    this.timer.unref();
+  }
+
+  private open(hello: Hello, version: number): void {
+    const { options } = this.host;
+    const verdict = { version };
     this.peerId = hello.from;
     this.peerVersion = hello.version;
     this.state = 'open';
+    this.authenticated?.();
     this.parser.maxFrameSize = options.maxFrameSize;
     // Our newest: a version-1 dialer ignores it, a newer one takes the lower of the two.
     this.socket.write(encodeFrame({ type: FrameType.HelloOk, version: options.protocolVersion, nodeId: options.nodeId }));

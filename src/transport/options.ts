@@ -1,6 +1,8 @@
 // The Transport's options, their defaults, and the one-by-one checks that turn
 // a bad option into an error naming the option and what to pass instead.
 
+import { DEFAULT_MAX_PENDING_CONNECTIONS, DEFAULT_MAX_PENDING_PER_SOURCE } from './admission.js';
+import { randomNonce, type NonceSource } from './join-proof.js';
 import type { Message, NodeId } from '../raft/types.js';
 import { DEFAULT_MAX_FRAME_SIZE, HANDSHAKE_MAX_FRAME_SIZE, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION } from './codec.js';
 import { InvalidTransportOptionError } from './errors.js';
@@ -88,6 +90,12 @@ export interface TransportOptions {
   connectTimeoutMs?: number;
   /** An inbound connection must say hello within this. Default 5000. */
   handshakeTimeoutMs?: number;
+  /** sec: connections not yet authenticated the listener holds at once; more are closed at accept. Default 256. */
+  maxPendingConnections?: number;
+  /** sec: the same, from one source address. Default 32. */
+  maxPendingPerSource?: number;
+  /** sec: where handshake nonces come from (random; a test may play a broken listener with a fixed one). */
+  nonces?: NonceSource;
   /** A socket that stays full (no 'drain') this long is closed and redialed. Default 5000. */
   writeTimeoutMs?: number;
   /** The same while a snapshot streams, where the receiver may be slowed by its disk. Default 30000. */
@@ -117,6 +125,9 @@ export interface ResolvedTransportOptions {
   backoffMaxMs: number;
   connectTimeoutMs: number;
   handshakeTimeoutMs: number;
+  maxPendingConnections: number;
+  maxPendingPerSource: number;
+  nonces: NonceSource;
   writeTimeoutMs: number;
   snapshotWriteTimeoutMs: number;
   snapshotChunkSize: number;
@@ -210,6 +221,9 @@ export function resolveOptions(options: TransportOptions): ResolvedTransportOpti
     backoffMaxMs,
     connectTimeoutMs: checkInteger(options.connectTimeoutMs, 'connectTimeoutMs', 2000, 1),
     handshakeTimeoutMs: checkInteger(options.handshakeTimeoutMs, 'handshakeTimeoutMs', 5000, 1),
+    maxPendingConnections: checkInteger(options.maxPendingConnections, 'maxPendingConnections', DEFAULT_MAX_PENDING_CONNECTIONS, 1),
+    maxPendingPerSource: checkInteger(options.maxPendingPerSource, 'maxPendingPerSource', DEFAULT_MAX_PENDING_PER_SOURCE, 1),
+    nonces: checkFunction(options.nonces, 'nonces', false) ?? randomNonce,
     writeTimeoutMs: checkInteger(options.writeTimeoutMs, 'writeTimeoutMs', 5000, 1),
     snapshotWriteTimeoutMs: checkInteger(options.snapshotWriteTimeoutMs, 'snapshotWriteTimeoutMs', 30_000, 1),
     snapshotChunkSize,

@@ -1,6 +1,7 @@
 // One outbound link to a peer: dial, hello, a bounded queue of encoded frames
 // written in batches, back-pressure on 'drain', backoff after failures, snapshots.
 
+import { DialerProof } from './join-proof.js';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, TLSSocket } from 'node:tls';
 import { verifyPeerIdentity } from './peer-identity.js';
@@ -80,6 +81,8 @@ export class Peer {
   private helloVersion: number;
   /** Set when a first-release listener refused our newest version: redial at once with version 1. */
   private legacyRedial = false;
+  /** sec: the current dial's side of the join-secret handshake. */
+  private proof: DialerProof | undefined;
   /** The version the current (or last) link runs at; 0 before the first handshake. */
   protocolVersion = 0;
 
@@ -292,9 +295,14 @@ export class Peer {
         socket.destroy(err instanceof Error ? err : new Error(String(err)));
       }
     });
+    const proof = new DialerProof(options.token, this.helloVersion, { clusterId: options.clusterId, from: options.nodeId, to: this.nodeId }, options.nonces);
+    this.proof = proof;
     socket.write(encodeFrame({
       type: FrameType.Hello,
-      hello: { version: this.helloVersion, clusterId: options.clusterId, from: options.nodeId, to: this.nodeId, token: options.token },
+      hello: {
+        version: this.helloVersion, clusterId: options.clusterId, from: options.nodeId, to: this.nodeId,
+        ...(proof.helloToken === undefined ? {} : { token: proof.helloToken }),
+      },
     }));
   }
 
@@ -304,8 +312,14 @@ export class Peer {
       // Links are one-way: once the listener has said ok it never speaks again.
       throw new ProtocolError(`listener ${this.nodeId} sent frame type ${frame.type} after the handshake`);
     }
+    if (frame.type === FrameType.Challenge) {
+      // sec: the listener proves it holds the join secret; we answer with our proof.
+      socket.write(this.proof!.answer(frame, `listener ${this.nodeId}`));
+      return;
+    }
     if (frame.type === FrameType.HelloOk) {
       if (frame.nodeId !== this.nodeId) throw new ProtocolError(`dialed ${this.nodeId} but '${frame.nodeId}' answered`);
+      this.proof?.checkAccepted(`listener ${this.nodeId}`);
       // sec: with mutual TLS, the listener's certificate must name the node we dialed.
       if (socket instanceof TLSSocket) {
         const identity = verifyPeerIdentity(socket, this.nodeId);

@@ -21,6 +21,7 @@ import {
 import type { ResolvedTransportOptions } from './options.js';
 import { FrameParser } from './parser.js';
 import { parseAddress } from './peer.js';
+import { DialerProof } from './join-proof.js';
 import type { TransportCounters } from './stats.js';
 
 /** Calls waiting on one connection before new ones are refused. */
@@ -59,6 +60,8 @@ class RequestConnection {
   private idleTimer: NodeJS.Timeout | undefined;
   private drainTimer: NodeJS.Timeout | undefined;
   private blocked = false;
+  /** sec: this connection's side of the join-secret handshake. */
+  private readonly proof: DialerProof;
 
   constructor(
     address: string,
@@ -97,9 +100,13 @@ class RequestConnection {
     });
     socket.on('close', () => this.onClose(lastError));
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.proof = new DialerProof(options.token, helloVersion, { clusterId: options.clusterId, from: options.nodeId, to: '' }, options.nonces);
     socket.write(encodeFrame({
       type: FrameType.Hello,
-      hello: { version: helloVersion, clusterId: options.clusterId, from: options.nodeId, to: '', token: options.token },
+      hello: {
+        version: helloVersion, clusterId: options.clusterId, from: options.nodeId, to: '',
+        ...(this.proof.helloToken === undefined ? {} : { token: this.proof.helloToken }),
+      },
     }));
   }
 
@@ -214,7 +221,13 @@ class RequestConnection {
 
   private onFrame(frame: Frame): void {
     if (this.state === 'connecting') {
+      if (frame.type === FrameType.Challenge) {
+        // sec: the listener proves it holds the join secret; we answer with our proof.
+        this.socket.write(this.proof.answer(frame, this.address));
+        return;
+      }
       if (frame.type === FrameType.HelloOk) {
+        this.proof.checkAccepted(this.address);
         // sec: with mutual TLS, the listener's certificate must name the node it says it is.
         if (this.socket instanceof TLSSocket) {
           const identity = verifyPeerIdentity(this.socket, frame.nodeId);

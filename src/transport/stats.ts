@@ -16,6 +16,8 @@ export interface TransportCounters {
   badFrames: number;
   /** Dialers this node refused (token, cluster id, node id, protocol version, TLS). */
   handshakesRefused: number;
+  /** sec: connections closed at accept because too many unauthenticated ones were open (in total or from their source). */
+  connectionsCapped: number;
   /** Listeners that refused this node's hello. */
   handshakesRejected: number;
   /** Dials that did not end in an open connection. */
@@ -67,6 +69,7 @@ export function zeroCounters(): TransportCounters {
     bytesReceived: 0,
     badFrames: 0,
     handshakesRefused: 0,
+    connectionsCapped: 0,
     requestsReceived: 0,
     requestsSent: 0,
     handshakesRejected: 0,

@@ -18,6 +18,7 @@ import { FrameEncodeError, PeerUnreachableError, TransportClosedError } from './
 import { agreedVersion, tokenDigest } from './handshake.js';
 import { InboundConnection, type InboundHost } from './inbound.js';
 import { RefusalLog, refusalSource } from './refusal-log.js';
+import { PendingConnections } from './admission.js';
 import { RequestClient } from './requests.js';
 import { resolveOptions, type ResolvedTransportOptions, type TransportOptions } from './options.js';
 import { Peer, type PeerHost } from './peer.js';
@@ -43,6 +44,12 @@ export class Transport {
   private readonly inboundByPeer = new Map<NodeId, InboundConnection>();
   /** Accepted TCP sockets whose TLS handshake has not finished; closed with the transport. */
   private readonly rawSockets = new Set<Socket>();
+  /** sec: connections accepted and not yet authenticated, capped in total and per source. */
+  private pending: PendingConnections | undefined;
+  /** sec: each admitted raw socket's release of its place among the unauthenticated. */
+  private readonly pendingRelease = new WeakMap<Socket, () => void>();
+  /** sec: raw sockets closed at accept by the cap (so the TLS server's error for them is not a second refusal). */
+  private readonly capped = new WeakSet<Socket>();
   private readonly dirty = new Set<Peer>();
   private flushHandle: NodeJS.Immediate | undefined;
   private closing: Promise<void> | undefined;
@@ -67,6 +74,7 @@ export class Transport {
       counters: this.counters,
       tokenDigest: this.options.token === undefined ? undefined : tokenDigest(this.options.token),
       refusals: new RefusalLog(),
+      nonces: this.options.nonces,
       scheduleFlush: (peer) => this.scheduleFlush(peer),
       reportUnreachable: (nodeId) => this.reportUnreachable(nodeId),
       accepted: (connection) => this.accepted(connection),
@@ -138,6 +146,9 @@ export class Transport {
         minVersion: 'TLSv1.2',
         handshakeTimeout: handshakeTimeoutMs,
       }, onConnection);
+    this.pending = new PendingConnections(this.options.maxPendingConnections, this.options.maxPendingPerSource);
+    // sec: before anything else sees the connection (the TLS server's own listener allocates its state).
+    server.prependListener('connection', (raw: Socket) => this.admit(raw));
     if (tls !== undefined) {
       // Track sockets from accept to secure handshake, so close() never waits on a stalled TLS handshake.
       server.on('connection', (raw: Socket) => {
@@ -145,6 +156,12 @@ export class Transport {
         raw.once('close', () => this.rawSockets.delete(raw));
       });
       server.on('tlsClientError', (err: Error, socket: Socket) => {
+        // The raw socket under a TLS socket (node keeps it as _parent): one the cap closed was counted there.
+        const parent = (socket as Socket & { _parent?: Socket })._parent;
+        if (parent !== undefined && this.capped.has(parent)) {
+          socket.destroy();
+          return;
+        }
         this.counters.handshakesRefused++;
         const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
         const { log, suppressed } = this.host.refusals.admit(`${refusalSource(remote)} tls`);
@@ -309,13 +326,44 @@ export class Transport {
 
   // ---- for inbound connections -----------------------------------------
 
+  /**
+   * sec: a new TCP connection takes a place among the unauthenticated, or is closed at once (nothing
+   * read, no TLS state kept) when its source or the listener holds too many; logged once per source
+   * and interval. Its place is given back when its hello is accepted or it closes.
+   */
+  private admit(raw: Socket): void {
+    const remote = `${raw.remoteAddress ?? '?'}:${raw.remotePort ?? '?'}`;
+    const source = refusalSource(remote);
+    const verdict = this.pending!.admit(source);
+    if (!verdict.admitted) {
+      this.counters.connectionsCapped++;
+      this.capped.add(raw);
+      raw.destroy();
+      const { log, suppressed } = this.host.refusals.admit(`${source} capped`);
+      if (log) {
+        const limit = verdict.why === 'source' ? `${this.pending!.maxPerSource} from this source` : `${this.pending!.maxTotal} in total`;
+        this.options.logger.warn({ remote, suppressed }, `refused peer connection: ${limit} unauthenticated connections are open already`);
+      }
+      return;
+    }
+    this.pendingRelease.set(raw, verdict.release);
+    raw.once('close', verdict.release);
+  }
+
   private accept(socket: Socket): void {
     this.rawSockets.delete(socket);
-    if (this.lifecycle === 'closing' || this.lifecycle === 'closed') {
+    if (this.lifecycle === 'closing' || this.lifecycle === 'closed' || socket.destroyed) {
       socket.destroy();
       return;
     }
-    this.inbound.add(new InboundConnection(this.host, socket));
+    const raw = (socket as Socket & { _parent?: Socket })._parent ?? socket;
+    const release = this.pendingRelease.get(raw);
+    this.inbound.add(new InboundConnection(this.host, socket, release));
+  }
+
+  /** sec: how many connections are accepted and not yet authenticated (for tests and stats). */
+  get unauthenticatedConnections(): number {
+    return this.pending?.size.total ?? 0;
   }
 
   private accepted(connection: InboundConnection): void {

@@ -6,7 +6,8 @@ import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { ACL_PUBLIC } from '../../src/http/acl-check.js';
 import { createHttpServer, ROUTES } from '../../src/http/index.js';
-import type { RouteSpec } from '../../src/http/types.js';
+import type { RequestContext, RouteSpec } from '../../src/http/types.js';
+import { ALLOW_ALL } from '../../src/acl/authorizer.js';
 import { http, scenario, TestCluster, waitFor, waitVoters } from '../cluster/harness.js';
 import { FakeAgent } from '../http/fake-agent.js';
 import dnsPacket from 'dns-packet';
@@ -37,6 +38,7 @@ async function setUp(url: string): Promise<void> {
     await call('PUT', `${url}/v1/acl/policy`, JSON.stringify({ Name: name, Rules: rules }));
     await call('PUT', `${url}/v1/acl/token`, JSON.stringify({ SecretID: TOKENS[name], Description: name, Policies: [{ Name: name }] }));
   }
+  await call('PUT', `${url}/v1/acl/role`, JSON.stringify({ Name: 'matrix-role', Policies: [{ Name: 'readonly' }] }));
   await call('PUT', `${url}/v1/kv/app/a`, 'a');
   await call('PUT', `${url}/v1/kv/other/b`, 'b');
 }
@@ -51,6 +53,11 @@ async function prepareAgent(url: string): Promise<void> {
       return r.status === 200 ? true : undefined;
     });
   }
+}
+
+/** The in-process agent's node in its catalog, as a real agent's is (a session needs its node). */
+async function seedNode(url: string): Promise<void> {
+  await call('PUT', `${url}/v1/catalog/register`, JSON.stringify({ Node: 'n1', Address: '127.0.0.1' }));
 }
 
 async function inProcess(routes: readonly RouteSpec[]): Promise<{ url: string; close(): Promise<void> }> {
@@ -73,6 +80,7 @@ describe('ACL matrix: the checker', () => {
     const good = await inProcess(ROUTES);
     try {
       await setUp(good.url);
+      await seedNode(good.url);
       await prepareAgent(good.url);
       const result = await runMatrix(good.url, TOKENS, 'n1');
       assert.deepEqual(result.failures, []);
@@ -81,18 +89,41 @@ describe('ACL matrix: the checker', () => {
       await good.close();
     }
 
-    // The same table with PUT /v1/kv/*key's check dropped (declared public).
-    const broken = ROUTES.map((r) => (r.method === 'PUT' && r.path === '/v1/kv/*key' ? { ...r, acl: ACL_PUBLIC } : r));
-    const bad = await inProcess(broken);
-    try {
-      await setUp(bad.url);
-      await prepareAgent(bad.url);
-      const result = await runMatrix(bad.url, TOKENS, 'n1', broken);
-      assert.ok(result.failures.length > 0, 'the matrix did not notice an unenforced route');
-      assert.ok(result.failures.every((f) => f.includes('(route /v1/kv/*key)') && f.startsWith('PUT ')), result.failures.join('\n'));
-      assert.ok(result.failures.some((f) => f.includes('as anonymous')));
-    } finally {
-      await bad.close();
+    // The same table with one route broken at a time: a check dropped (declared public), a
+    // declaration dropped (the closed default, operator:write, refuses tokens that have the right),
+    // or a handler that checks or filters per item run as if every token were management.
+    const asManagement = (r: RouteSpec): RouteSpec => ({
+      ...r,
+      handler: (ctx) => r.handler(Object.assign(Object.create(Object.getPrototypeOf(ctx) as object) as RequestContext, ctx, {
+        authz: ALLOW_ALL, token: { authorizer: ALLOW_ALL, accessorId: 'x', anonymous: false },
+      })),
+    });
+    const variants: Array<{ method: string; path: string; change: (r: RouteSpec) => RouteSpec; who: string }> = [
+      { method: 'PUT', path: '/v1/kv/*key', change: (r) => ({ ...r, acl: ACL_PUBLIC }), who: 'as anonymous' },
+      { method: 'PUT', path: '/v1/session/create', change: (r) => ({ ...r, acl: undefined }), who: 'as prefix' },
+      { method: 'PUT', path: '/v1/event/fire/:name', change: (r) => ({ ...r, acl: undefined }), who: 'as prefix' },
+      { method: 'PUT', path: '/v1/catalog/register', change: (r) => ({ ...r, acl: undefined }), who: 'as prefix' },
+      { method: 'PUT', path: '/v1/catalog/deregister', change: (r) => ({ ...r, acl: ACL_PUBLIC }), who: 'as anonymous' },
+      { method: 'PUT', path: '/v1/txn', change: asManagement, who: 'as anonymous' },
+      { method: 'GET', path: '/v1/session/list', change: asManagement, who: 'as anonymous' },
+      { method: 'GET', path: '/v1/event/list', change: asManagement, who: 'as prefix' },
+    ];
+    for (const v of variants) {
+      assert.ok(ROUTES.some((r) => r.method === v.method && r.path === v.path), `${v.method} ${v.path} is not in the table`);
+      const broken = ROUTES.map((r) => (r.method === v.method && r.path === v.path ? v.change(r) : r));
+      const bad = await inProcess(broken);
+      try {
+        await setUp(bad.url);
+        await seedNode(bad.url);
+        await prepareAgent(bad.url);
+        const result = await runMatrix(bad.url, TOKENS, 'n1', broken);
+        const name = `${v.method} ${v.path} broken`;
+        assert.ok(result.failures.length > 0, `the matrix did not notice ${name}`);
+        assert.ok(result.failures.every((f) => f.includes(`(route ${v.path})`) && f.startsWith(`${v.method} `)), `${name}:\n${result.failures.join('\n')}`);
+        assert.ok(result.failures.some((f) => f.includes(v.who)), `${name}:\n${result.failures.join('\n')}`);
+      } finally {
+        await bad.close();
+      }
     }
   });
 });
@@ -153,6 +184,7 @@ describe('ACL matrix: every endpoint on a leader, a follower and a client (defau
     // Only management may write other/: it did, so the key holds its value; no token wrote app/ outside its rights.
     assert.equal(r.status, 200);
     const keys = JSON.parse((await http('GET', `${c.node('s1').url}/v1/kv/?keys`, undefined, 5000, { 'x-consul-token': MANAGEMENT })).body) as string[];
-    assert.deepEqual(keys.sort(), ['app/a', 'app/matrix', 'other/b', 'other/matrix']);
+    // app/txn2 and other/txn: one transaction, all or nothing; only management had both rights.
+    assert.deepEqual(keys.sort(), ['app/a', 'app/matrix', 'app/txn', 'app/txn2', 'other/b', 'other/matrix', 'other/txn']);
   });
 });

@@ -10,7 +10,7 @@ import { http } from '../cluster/harness.js';
 export type TokenName = 'anonymous' | 'readonly' | 'prefix' | 'management';
 export const TOKEN_NAMES: readonly TokenName[] = ['anonymous', 'readonly', 'prefix', 'management'];
 
-type Resource = 'key' | 'service' | 'node' | 'agent' | 'operator' | 'acl';
+type Resource = 'key' | 'service' | 'node' | 'agent' | 'operator' | 'acl' | 'event' | 'session';
 type Need = 'read' | 'write';
 
 export const READONLY_RULES = `
@@ -19,6 +19,7 @@ service_prefix "" { policy = "read" }
 node_prefix "" { policy = "read" }
 agent_prefix "" { policy = "read" }
 session_prefix "" { policy = "read" }
+event_prefix "" { policy = "read" }
 operator = "read"
 acl = "read"
 `;
@@ -27,6 +28,9 @@ export const PREFIX_RULES = `
 key_prefix "app/" { policy = "write" }
 service_prefix "web" { policy = "write" }
 node_prefix "" { policy = "read" }
+node_prefix "ext-" { policy = "write" }
+event_prefix "deploy-" { policy = "write" }
+session_prefix "" { policy = "write" }
 `;
 
 /** What each token may do, written out by hand (default policy deny). */
@@ -38,7 +42,9 @@ export function oracle(token: TokenName, resource: Resource, need: Need, name: s
     case 'prefix':
       if (resource === 'key') return name.startsWith('app/');
       if (resource === 'service') return name.startsWith('web');
-      if (resource === 'node') return need === 'read';
+      if (resource === 'node') return need === 'read' || name.startsWith('ext-');
+      if (resource === 'event') return name.startsWith('deploy-');
+      if (resource === 'session') return true;
       return false;
   }
 }
@@ -53,10 +59,13 @@ export interface Sample {
   expect:
     | { kind: 'public' }
     | { kind: 'right'; resource: Resource; need: Need; name: string }
+    | { kind: 'rights'; all: Array<{ resource: Resource; need: Need; name: string }> }
     | { kind: 'list'; resource: Resource; items: (body: unknown) => string[]; mayBeEmpty?: boolean };
 }
 
 const right = (resource: Resource, need: Need, name: string): Sample['expect'] => ({ kind: 'right', resource, need, name });
+/** Several rights at once: the request passes only with all of them. */
+const rights = (...all: Array<[Resource, Need, string]>): Sample['expect'] => ({ kind: 'rights', all: all.map(([resource, need, name]) => ({ resource, need, name })) });
 const list = (resource: Resource, items: (body: unknown) => string[]): Sample['expect'] => ({ kind: 'list', resource, items });
 const PUBLIC: Sample['expect'] = { kind: 'public' };
 const keysOf = (b: unknown): string[] => Object.keys(b as object);
@@ -79,6 +88,13 @@ export function samples(node: string): Sample[] {
     s('PUT', '/v1/acl/policy/:id', '/v1/acl/policy/no-such-policy', right('acl', 'write', ''), '{}'),
     s('DELETE', '/v1/acl/policy/:id', '/v1/acl/policy/no-such-policy', right('acl', 'write', '')),
     s('GET', '/v1/acl/policies', '/v1/acl/policies', right('acl', 'read', '')),
+    // roles: the set-up made matrix-role; {role} is its id, looked up when the matrix runs
+    s('PUT', '/v1/acl/role', '/v1/acl/role', right('acl', 'write', ''), '{"Name":"bad name!"}'),
+    s('GET', '/v1/acl/role/name/:name', '/v1/acl/role/name/matrix-role', right('acl', 'read', '')),
+    s('GET', '/v1/acl/role/:id', '/v1/acl/role/{role}', right('acl', 'read', '')),
+    s('PUT', '/v1/acl/role/:id', '/v1/acl/role/no-such-role', right('acl', 'write', ''), '{}'),
+    s('DELETE', '/v1/acl/role/:id', '/v1/acl/role/no-such-role', right('acl', 'write', '')),
+    s('GET', '/v1/acl/roles', '/v1/acl/roles', right('acl', 'read', '')),
 
     s('GET', '/v1/kv/*key', '/v1/kv/app/a', right('key', 'read', 'app/a')),
     s('GET', '/v1/kv/*key', '/v1/kv/other/b', right('key', 'read', 'other/b')),
@@ -151,6 +167,32 @@ export function samples(node: string): Sample[] {
     s('PUT', '/v1/operator/autopilot/configuration', '/v1/operator/autopilot/configuration', right('operator', 'write', ''), '{}'),
     s('GET', '/v1/snapshot', '/v1/snapshot', right('acl', 'write', '')),
     s('PUT', '/v1/snapshot', '/v1/snapshot', right('acl', 'write', ''), ''),
+    // catalog writes: node:write on the node and service:write on the service (Consul's rules)
+    s('PUT', '/v1/catalog/register', '/v1/catalog/register', rights(['node', 'write', 'ext-web'], ['service', 'write', 'web']), '{"Node":"ext-web","Address":"10.0.0.1","Service":{"Service":"web","Port":80}}'),
+    s('PUT', '/v1/catalog/register', '/v1/catalog/register', rights(['node', 'write', 'ext-db'], ['service', 'write', 'db']), '{"Node":"ext-db","Address":"10.0.0.2","Service":{"Service":"db","Port":81}}'),
+    s('PUT', '/v1/catalog/register', '/v1/catalog/register', rights(['node', 'write', 'host-web'], ['service', 'write', 'web']), '{"Node":"host-web","Address":"10.0.0.3","Service":{"Service":"web","Port":82}}'),
+    s('PUT', '/v1/catalog/register', '/v1/catalog/register', right('node', 'write', 'ext-bare'), '{"Node":"ext-bare","Address":"10.0.0.4"}'),
+    s('PUT', '/v1/catalog/deregister', '/v1/catalog/deregister', right('service', 'write', 'no-such-service'), '{"Node":"ext-none","ServiceID":"no-such-service"}'),
+    s('PUT', '/v1/catalog/deregister', '/v1/catalog/deregister', right('node', 'write', 'ext-none'), '{"Node":"ext-none"}'),
+    s('PUT', '/v1/catalog/deregister', '/v1/catalog/deregister', right('node', 'write', 'other-none'), '{"Node":"other-none","CheckID":"no-such-check"}'),
+    // events: event:write on the name to fire; the list keeps what event:read allows
+    s('PUT', '/v1/event/fire/:name', '/v1/event/fire/deploy-matrix', right('event', 'write', 'deploy-matrix'), ''),
+    s('PUT', '/v1/event/fire/:name', '/v1/event/fire/other-matrix', right('event', 'write', 'other-matrix'), ''),
+    s('GET', '/v1/event/list', '/v1/event/list', list('event', field('Name'))),
+    // sessions: session:write on the node to create, renew or destroy; reads filtered by session:read
+    s('PUT', '/v1/session/create', '/v1/session/create', right('session', 'write', node), ''),
+    s('PUT', '/v1/session/create', '/v1/session/create', right('session', 'write', node), `{"Node":"${node}","Name":"matrix","NodeChecks":[]}`),
+    s('PUT', '/v1/session/renew/:id', '/v1/session/renew/00000000-0000-4000-8000-00000000abcd', right('session', 'write', node)),
+    s('PUT', '/v1/session/destroy/:id', '/v1/session/destroy/00000000-0000-4000-8000-00000000abcd', right('session', 'write', node)),
+    s('GET', '/v1/session/list', '/v1/session/list', list('session', field('Node'))),
+    s('GET', '/v1/session/node/:node', `/v1/session/node/${node}`, list('session', field('Node'))),
+    s('GET', '/v1/session/info/:id', '/v1/session/info/00000000-0000-4000-8000-00000000abcd', { ...list('session', field('Node')), mayBeEmpty: true } as Sample['expect']),
+    // a transaction: each operation's right (write verbs key:write, checks key:read); reads filtered
+    s('PUT', '/v1/txn', '/v1/txn', right('key', 'write', 'app/txn'), '[{"KV":{"Verb":"set","Key":"app/txn","Value":"dg=="}}]'),
+    s('PUT', '/v1/txn', '/v1/txn', rights(['key', 'write', 'app/txn2'], ['key', 'write', 'other/txn']), '[{"KV":{"Verb":"set","Key":"app/txn2","Value":"dg=="}},{"KV":{"Verb":"set","Key":"other/txn","Value":"dg=="}}]'),
+    s('PUT', '/v1/txn', '/v1/txn', right('key', 'read', 'other/b'), '[{"KV":{"Verb":"check-not-exists","Key":"other/b"}}]'),
+    s('PUT', '/v1/txn', '/v1/txn', right('key', 'write', 'other/none/'), '[{"KV":{"Verb":"delete-tree","Key":"other/none/"}}]'),
+    s('PUT', '/v1/txn', '/v1/txn', list('key', (b) => ((b as { Results: Array<{ KV: { Key: string } }> }).Results ?? []).map((r) => r.KV.Key)), '[{"KV":{"Verb":"get-tree","Key":""}}]'),
   ];
 }
 
@@ -177,23 +219,27 @@ export interface MatrixResult { calls: number; failures: string[] }
 export async function runMatrix(url: string, tokens: Record<TokenName, string | undefined>, node: string, routes: readonly RouteSpec[] = ROUTES): Promise<MatrixResult> {
   const known = samples(node);
   const all = [...known, ...undeclaredSamples(known, routes)];
+  const role = await http('GET', `${url}/v1/acl/role/name/matrix-role`, undefined, 15_000, { 'x-consul-token': tokens.management! });
+  const roleId = role.status === 200 ? (JSON.parse(role.body) as { ID: string }).ID : 'no-matrix-role';
   const failures: string[] = [];
   let calls = 0;
   for (const sample of all) {
     for (const token of TOKEN_NAMES) {
       const secret = tokens[token];
       const headers: Record<string, string> = secret === undefined ? {} : { 'x-consul-token': secret };
-      const r = await http(sample.method, `${url}${sample.path}`, sample.body, 15_000, headers);
+      const r = await http(sample.method, `${url}${sample.path.replace('{role}', roleId)}`, sample.body, 15_000, headers);
       calls++;
       const denied = r.status === 403 && DENIED.test(r.body) && !/bootstrap no longer allowed/.test(r.body);
       const where = `${sample.method} ${sample.path} (route ${sample.route}) as ${token} on ${node}`;
       const e = sample.expect;
       if (e.kind === 'public') {
         if (denied) failures.push(`${where}: public, but refused: ${r.status} ${r.body.slice(0, 160)}`);
-      } else if (e.kind === 'right') {
-        const allowed = oracle(token, e.resource, e.need, e.name);
-        if (allowed && denied) failures.push(`${where}: needs ${e.resource}:${e.need} on "${e.name}", which the token has, but got ${r.status} ${r.body.slice(0, 160)}`);
-        if (!allowed && !denied) failures.push(`${where}: needs ${e.resource}:${e.need} on "${e.name}", which the token lacks, but got ${r.status} ${r.body.slice(0, 160)}`);
+      } else if (e.kind === 'right' || e.kind === 'rights') {
+        const all = e.kind === 'right' ? [e] : e.all;
+        const allowed = all.every((x) => oracle(token, x.resource, x.need, x.name));
+        const needs = all.map((x) => `${x.resource}:${x.need} on "${x.name}"`).join(' and ');
+        if (allowed && denied) failures.push(`${where}: needs ${needs}, which the token has, but got ${r.status} ${r.body.slice(0, 160)}`);
+        if (!allowed && !denied) failures.push(`${where}: needs ${needs}, which the token lacks, but got ${r.status} ${r.body.slice(0, 160)}`);
       } else {
         if (r.status !== 200 && r.status !== 404) {
           failures.push(`${where}: a list answers 200 (filtered), got ${r.status} ${r.body.slice(0, 160)}`);

@@ -122,4 +122,28 @@ describe('konsul tls, HTTPS and the acl commands', { skip: hasOpenssl() ? false 
     // The agent's log never holds a secret.
     for (const s of [secret, management]) assert.ok(!c.node('s1').log().includes(s), 'a token is in the agent log');
   });
+
+  step('acl role commands and --expires-ttl: a token linked to a role writes what the role allows, and says when it expires', async () => {
+    const env = tls({ ...clientCert(), KONSUL_HTTP_TOKEN: management });
+    const role = await run(['acl', 'role', 'create', '--json', '--http-addr', https, '--name', 'deployer', '--policy-name', 'app'], { env });
+    assert.equal(role.code, EXIT.ok, role.err);
+    const roleId = (JSON.parse(role.out) as { ID: string }).ID;
+    const read = await run(['acl', 'role', 'read', '--http-addr', https, '--name', 'deployer'], { env });
+    assert.match(read.out, /Policies:\n {3}[0-9a-f-]+ - app/);
+    const token = await run(['acl', 'token', 'create', '--json', '--http-addr', https, '--role-name', 'deployer', '--expires-ttl', '8h'], { env });
+    assert.equal(token.code, EXIT.ok, token.err);
+    const made = JSON.parse(token.out) as { SecretID: string; Roles: Array<{ Name: string }>; ExpirationTime: string; CreateTime: string };
+    assert.deepEqual(made.Roles.map((r) => r.Name), ['deployer']);
+    assert.equal(Date.parse(made.ExpirationTime) - Date.parse(made.CreateTime), 8 * 3600_000);
+    const withRole = tls(clientCert());
+    assert.equal((await run(['kv', 'put', '--http-addr', https, '--token', made.SecretID, 'app/role', '1'], { env: withRole })).code, EXIT.ok);
+    const badTtl = await run(['acl', 'token', 'create', '--http-addr', https, '--expires-ttl', '30s'], { env });
+    assert.equal(badTtl.code, EXIT.failed);
+    assert.match(badTtl.err, /should be between 1m0s and 24h0m0s \(HTTP 400\)/);
+    const list = await run(['acl', 'role', 'list', '--http-addr', https], { env });
+    assert.match(list.out, new RegExp(`^${roleId}  deployer  app$`, 'm'));
+    const gone = await run(['acl', 'role', 'delete', '--http-addr', https, '--id', roleId], { env });
+    assert.equal(gone.code, EXIT.ok, gone.err);
+    assert.equal((await run(['kv', 'put', '--http-addr', https, '--token', made.SecretID, 'app/role', '2'], { env: withRole })).code, EXIT.failed);
+  });
 });

@@ -1,6 +1,7 @@
 // A cluster is closed from its first second: a server bootstrapping beyond loopback creates a join
 // secret (mode 0600) and prints the line that joins others; an agent beyond loopback with no secret
-// does not start; --insecure-peers starts with a warning, and the closed cluster refuses it.
+// does not start; --insecure-peers starts with a warning, and the closed cluster refuses it; the
+// secret never crosses the wire, and a member's captured handshake replayed is refused.
 
 import assert from 'node:assert/strict';
 import { readFileSync, statSync } from 'node:fs';
@@ -8,6 +9,8 @@ import { join } from 'node:path';
 import { describe } from 'node:test';
 import { spawnSync } from 'node:child_process';
 import { BIN, freePort, http, scenario, sleep, TestCluster, waitFor } from './harness.js';
+import { recordingProxy, replay } from '../transport/replay.js';
+import { FrameType } from '../../src/transport/codec.js';
 
 describe('closed from the first second', () => {
   const c = new TestCluster();
@@ -50,6 +53,30 @@ describe('closed from the first second', () => {
     assert.match(c.node('open').log(), /open beyond loopback with no join secret and no mutual TLS \(--insecure-peers\)/);
     assert.ok(!(await c.status('s1')).members.some((m) => m.id === 'open'), 'a node without the secret joined');
     assert.match(c.node('s1').log(), /refused peer handshake/);
+  });
+
+  step('a member\'s handshake captured on the wire holds no secret, and replayed, is refused', async () => {
+    const port = Number(s1Advertise.split(':')[1]);
+    const proxy = await recordingProxy({ host: '127.0.0.1', port });
+    try {
+      await c.add({ id: 'c3', server: false, join: [proxy.address], extra: [...(await everywhere()), '--token', secret] });
+      await c.start('c3');
+      await waitFor('c3 a member', async () => {
+        const members = JSON.parse((await http('GET', `${c.node('s1').url}/v1/agent/members`)).body) as Array<{ Name: string }>;
+        return members.some((m) => m.Name === 'c3') ? true : undefined;
+      }, 30_000);
+      const captured = Buffer.concat(proxy.sent[0] ?? []);
+      assert.ok(captured.length > 0, 'nothing captured');
+      assert.ok(!captured.includes(Buffer.from(secret)), 'the join secret travelled in the clear');
+      const outcome = await replay(port, captured);
+      assert.equal(outcome.accepted, false, `the replay was accepted: ${JSON.stringify(outcome.frames.map((f) => f.type))}`);
+      const reject = outcome.frames.find((f) => f.type === FrameType.HelloReject);
+      assert.ok(reject && 'detail' in reject && /proof does not match/.test(reject.detail), JSON.stringify(outcome.frames));
+      await waitFor('the refusal in s1\'s log', async () => (/proof does not match our challenge/.test(c.node('s1').log()) ? true : undefined), 10_000);
+    } finally {
+      await proxy.close();
+    }
+    await c.kill('c3', 'SIGTERM');
   });
 
   // scale: a client agent pulls the committed log from a relay over the same checked transport.

@@ -4,6 +4,7 @@
 // connection is closed (or answered with an error), the agent logs it, no
 // replica changes, and the cluster keeps serving writes and reads.
 
+import { DialerProof } from '../../src/transport/join-proof.js';
 import { decodeResponse } from '../../src/agent/peer-requests.js';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -63,6 +64,20 @@ function hello(token: string | undefined, to: string): Buffer {
   return encodeFrame({ type: FrameType.Hello, hello: { version: PROTOCOL_VERSION, clusterId: 'konsul', from: 'intruder', to, token } });
 }
 
+/**
+ * A peer holding `secret` (the cluster's, or a wrong one): its hello asks for the challenge, and
+ * `onFrame` answers it, then sends `then` (what the test wants the agent to read once it is in).
+ */
+function proven(secret: string, to: string, then: Buffer[] = []): { bytes: Buffer; onFrame: (f: Frame, socket: import('node:net').Socket) => void } {
+  const dialer = new DialerProof(secret, PROTOCOL_VERSION, { clusterId: 'konsul', from: 'intruder', to });
+  return {
+    bytes: hello(dialer.helloToken, to),
+    onFrame: (f, socket) => {
+      if (f.type === FrameType.Challenge) socket.write(Buffer.concat([dialer.answer(f, 'the agent'), ...then]));
+    },
+  };
+}
+
 /** The agent's log lines (pino JSON) whose msg is `msg`. */
 function logLines(log: string, msg: string): Array<Record<string, unknown>> {
   return log.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === msg);
@@ -111,13 +126,19 @@ describe('hostile peers against a real three-server cluster with a join token', 
       assert.equal(r.frames.length, 1);
       assert.equal(r.frames[0]!.type, FrameType.HelloReject);
     }
+    // A wrong secret through the challenge: the proof does not match.
+    const wrong = proven('wrong-token', target.id);
+    const r = await exchange(target.port, wrong.bytes, REFUSAL_WAIT_MS, wrong.onFrame);
+    assert.ok(r.closedByAgent);
+    assert.deepEqual(r.frames.map((f) => f.type), [FrameType.Challenge, FrameType.HelloReject]);
   });
 
   step('a good handshake followed by a frame that does not decode is closed', async () => {
     const bad = rawFrame(FrameType.Message, Buffer.from([0xee, 0xff, 1, 2, 3]));
-    const r = await exchange(target.port, Buffer.concat([hello(TOKEN, target.id), bad]));
+    const peer = proven(TOKEN, target.id, [bad]);
+    const r = await exchange(target.port, peer.bytes, REFUSAL_WAIT_MS, peer.onFrame);
     assert.ok(r.closedByAgent);
-    assert.equal(r.frames[0]?.type, FrameType.HelloOk);
+    assert.deepEqual(r.frames.map((f) => f.type), [FrameType.Challenge, FrameType.HelloOk]);
   });
 
   step('garbage proposals on a request connection to the leader change no replica', async () => {
@@ -131,7 +152,9 @@ describe('hostile peers against a real three-server cluster with a join token', 
     requests.push(encodeFrame({ type: FrameType.Request, id: 100, method: 'join', body: randomBytes(16) }));
     requests.push(encodeFrame({ type: FrameType.Request, id: 101, method: 'no-such-method', body: Buffer.alloc(0) }));
     const answered = new Set<number>();
-    const r = await exchange(port, Buffer.concat([hello(TOKEN, ''), ...requests]), 15_000, (f, socket) => {
+    const peer = proven(TOKEN, '', requests);
+    const r = await exchange(port, peer.bytes, 15_000, (f, socket) => {
+      peer.onFrame(f, socket);
       if (f.type === FrameType.Response) {
         answered.add(f.id);
         if (f.id <= 20 && f.ok) assert.equal(decodeResponse('propose', f.body).result, false, `garbage proposal ${f.id} was applied as a command`);
@@ -163,7 +186,8 @@ describe('hostile peers against a real three-server cluster with a join token', 
     assert.ok(bad.some((l) => JSON.stringify(l).includes('KONSUL_ERR_FRAME_TOO_LARGE')), 'the oversized frame was not logged as such');
     assert.ok(log.includes('no hello within'), 'the silent connection was not logged');
     const refused = logLines(log, 'refused peer handshake');
-    assert.ok(refused.some((l) => l.reason === 'wrong join token'), 'the wrong token was not logged');
+    assert.ok(refused.some((l) => String(l.reason).startsWith('wrong join token')), 'the wrong token was not logged');
+    assert.ok(refused.some((l) => /may not travel in the clear/.test(String(l.reason))), 'the secret in the clear was not logged');
     assert.ok(refused.some((l) => l.reason === 'a join token is required'), 'the missing token was not logged');
     for (const id of ['s1', 's2', 's3']) {
       const fatal = c.node(id).log().split('\n').filter((l) => /"level":(50|60)/.test(l) && !/unknown peer request/.test(l));

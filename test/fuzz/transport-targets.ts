@@ -19,6 +19,7 @@ import { hostileBytes, withTimeout, type FuzzTarget } from './runner.js';
 
 const text = fc.string({ maxLength: 20 });
 const bytes = fc.uint8Array({ maxLength: 64 }).map((a) => Buffer.from(a));
+const bytes32 = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((a) => Buffer.from(a));
 
 /** Any frame a peer may legitimately send. */
 export const frameArb: fc.Arbitrary<Frame> = fc.oneof(
@@ -35,6 +36,9 @@ export const frameArb: fc.Arbitrary<Frame> = fc.oneof(
   fc.record({ type: fc.constant(FrameType.SnapshotAbort as const), reason: text }),
   fc.record({ type: fc.constant(FrameType.Request as const), id: fc.nat({ max: 0xffff_ffff }), method: text, body: bytes }),
   fc.record({ type: fc.constant(FrameType.Response as const), id: fc.nat({ max: 0xffff_ffff }), ok: fc.boolean(), body: bytes }),
+  // sec: the join-secret challenge and its answer (fixed-size nonce and proofs)
+  fc.record({ type: fc.constant(FrameType.Challenge as const), nodeId: text, nonce: bytes32, proof: bytes32 }),
+  fc.record({ type: fc.constant(FrameType.Proof as const), proof: bytes32 }),
 ) as fc.Arbitrary<Frame>;
 
 /** A frame in a comparable form: messages normalized, byte fields as Buffers, absent optionals dropped. */
@@ -48,6 +52,10 @@ export function canonicalFrame(frame: Frame): unknown {
     case FrameType.Request:
     case FrameType.Response:
       return { ...frame, body: Buffer.from(frame.body) };
+    case FrameType.Challenge:
+      return { ...frame, nonce: Buffer.from(frame.nonce), proof: Buffer.from(frame.proof) };
+    case FrameType.Proof:
+      return { type: frame.type, proof: Buffer.from(frame.proof) };
     case FrameType.Hello: {
       const { token, ...rest } = frame.hello;
       return { type: frame.type, hello: token === undefined ? { ...rest } : { ...rest, token } };

@@ -392,6 +392,9 @@ const COVERED_ELSEWHERE = new Set([
   'GET /v1/session/info/:id index', 'GET /v1/session/list index', 'GET /v1/session/node/:node index',
   // the cli branch's log stream: test/cli/agent-ops.test.ts streams it at a chosen level, as text and JSON
   'GET /v1/agent/monitor loglevel', 'GET /v1/agent/monitor logjson',
+  // sec: ACL-only parameters (this table's server runs without ACLs): test/acl/status.test.ts lists roles
+  // and tokens by ?policy and tokens by ?role; test/acl/restore.test.ts restores with ?keep-acls on real agents
+  'GET /v1/acl/roles policy', 'GET /v1/acl/tokens policy', 'GET /v1/acl/tokens role', 'PUT /v1/snapshot keep-acls',
 ]);
 
 /** Routes whose parameter the generic cases skip for a stated reason (checked so the list stays honest). */

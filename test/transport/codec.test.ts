@@ -152,6 +152,8 @@ test('every frame type round-trips', () => {
     { type: FrameType.Request, id: 1, method: '', body: Buffer.alloc(0) },
     { type: FrameType.Response, id: 7, ok: true, body: Buffer.from('answer') },
     { type: FrameType.Response, id: 8, ok: false, body: Buffer.from('{"code":"X","message":"m","httpStatus":409}') },
+    { type: FrameType.Challenge, nodeId: 'b', nonce: Buffer.alloc(32, 1), proof: Buffer.alloc(32, 2) },
+    { type: FrameType.Proof, proof: Buffer.alloc(32, 3) },
   ];
   const decoded = parseAll([Buffer.concat(frames.map((f) => encodeFrame(f)))]);
   const norm = (f: Frame): Frame =>

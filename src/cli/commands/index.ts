@@ -46,6 +46,7 @@ import { TlsCertCreateCommand } from './tls/cert-create.js';
 import { AclBootstrapCommand } from './acl/bootstrap.js';
 import { AclPolicyCreateCommand, AclPolicyDeleteCommand, AclPolicyListCommand, AclPolicyReadCommand, AclPolicyUpdateCommand } from './acl/policy.js';
 import { AclTokenCreateCommand, AclTokenDeleteCommand, AclTokenListCommand, AclTokenReadCommand, AclTokenUpdateCommand } from './acl/token.js';
+import { AclRoleCreateCommand, AclRoleDeleteCommand, AclRoleListCommand, AclRoleReadCommand, AclRoleUpdateCommand } from './acl/role.js';
 import { WatchCommand } from './watch.js';
 // ---- coord
 import { LockCommand } from './lock.js';
@@ -104,6 +105,7 @@ export const COMMANDS = [
   // sec
   AclBootstrapCommand,
   AclPolicyCreateCommand, AclPolicyListCommand, AclPolicyReadCommand, AclPolicyUpdateCommand, AclPolicyDeleteCommand,
+  AclRoleCreateCommand, AclRoleListCommand, AclRoleReadCommand, AclRoleUpdateCommand, AclRoleDeleteCommand,
   AclTokenCreateCommand, AclTokenListCommand, AclTokenReadCommand, AclTokenUpdateCommand, AclTokenDeleteCommand,
   TlsCaCreateCommand, TlsCertCreateCommand,
   BenchWriteCommand, BenchReadCommand, BenchDnsCommand, BenchFailoverCommand, BenchSelfTestCommand,

@@ -12,6 +12,8 @@ const GROUP_SUMMARIES: Record<string, string> = {
   cluster: 'inspect and change the Raft cluster',
   snapshot: 'save, restore and inspect snapshots of the whole state',
   bench: 'measure a running cluster',
+  acl: 'bootstrap ACLs; manage policies, roles and tokens',
+  tls: 'create a certificate authority and agents\' certificates',
 };
 
 /** Text as roff: backslashes and hyphens escaped, no line starting with a control character. */

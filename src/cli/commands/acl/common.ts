@@ -10,6 +10,8 @@ export interface TokenJson {
   Policies: Array<{ ID: string; Name: string }>;
   Local: boolean;
   CreateTime: string;
+  ExpirationTime?: string;
+  Roles?: Array<{ ID: string; Name: string }>;
 }
 
 export interface PolicyJson {
@@ -30,8 +32,10 @@ export function printToken(cmd: unknown, t: TokenJson, json: boolean): void {
     `Description:      ${t.Description}`,
     `Local:            ${t.Local}`,
     `Create Time:      ${t.CreateTime}`,
+    ...(t.ExpirationTime ? [`Expiration Time:  ${t.ExpirationTime}`] : []),
     `Policies:${t.Policies.length === 0 ? '         (none)' : ''}`,
     ...t.Policies.map((x) => `   ${x.ID} - ${x.Name}`),
+    ...(t.Roles && t.Roles.length > 0 ? ['Roles:', ...t.Roles.map((x) => `   ${x.ID} - ${x.Name}`)] : []),
   ].join('\n'));
 }
 

@@ -13,7 +13,7 @@ export class AclPolicyCreateCommand extends HttpCommand {
     description: 'Create a policy from Consul rules (HCL or JSON)',
     details: `
       Rules: key_prefix/key, service_prefix/service, node_prefix/node, session_prefix/session,
-      agent_prefix/agent blocks with policy = "read" | "write" | "deny" ("list" for keys), and
+      event_prefix/event, agent_prefix/agent blocks with policy = "read" | "write" | "deny" ("list" for keys), and
       operator = "read" | "write" | "deny", acl = "read" | "write". The longest matching prefix wins,
       an exact rule beats a prefix, and with no rule the agents' --acl-default-policy answers.
     `,

@@ -23,9 +23,16 @@ export class AclTokenCreateCommand extends HttpCommand {
   policyName = Option.Array('--policy-name', [], { description: 'A policy to link, by name (repeatable)' });
   policyId = Option.Array('--policy-id', [], { description: 'A policy to link, by id (repeatable)' });
   secret = Option.String('--secret', { description: 'Choose the SecretID instead of a random UUID' });
+  roleName = Option.Array('--role-name', [], { description: 'A role to link, by name (repeatable)' });
+  roleId = Option.Array('--role-id', [], { description: 'A role to link, by id (repeatable)' });
+  expiresTtl = Option.String('--expires-ttl', { description: 'The token stops working after this long (1m to 24h, e.g. 8h), as Consul\'s -expires-ttl' });
 
   protected async run(client: AgentClient): Promise<number> {
-    const body = { Description: this.description, Policies: links(this.policyName, this.policyId), ...(this.secret ? { SecretID: this.secret } : {}) };
+    const body = {
+      Description: this.description, Policies: links(this.policyName, this.policyId), ...(this.secret ? { SecretID: this.secret } : {}),
+      ...(this.expiresTtl ? { ExpirationTTL: this.expiresTtl } : {}),
+      ...(this.roleName.length + this.roleId.length > 0 ? { Roles: links(this.roleName, this.roleId) } : {}),
+    };
     printToken(this, (await client.call('PUT', '/v1/acl/token', { body: JSON.stringify(body) })).json<TokenJson>(), this.json);
     return EXIT.ok;
   }

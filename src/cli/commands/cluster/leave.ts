@@ -11,7 +11,7 @@ export class ClusterLeaveCommand extends QuietHttpCommand {
   static override paths = [['cluster', 'leave'], ['operator', 'raft', 'remove-peer'], ['force-leave']];
   static override usage = Command.Usage({
     category: 'Cluster',
-    description: 'Remove a member from the cluster (this agent when --node is left out)',
+    description: 'Remove a member from the cluster (this agent without --node)',
     details: `
       Without --node, the agent at --http-addr leaves the cluster gracefully and stops. A member
       removed is listed by \`konsul members\` as left until the reconnect timeout. Also answers to

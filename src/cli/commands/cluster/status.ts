@@ -11,7 +11,7 @@ export class ClusterStatusCommand extends HttpCommand {
   static override paths = [['cluster', 'status']];
   static override usage = Command.Usage({
     category: 'Cluster',
-    description: 'This agent\'s view of the cluster: its role, the leader, indexes and members',
+    description: 'This agent\'s view: its role, the leader, indexes and members',
     details: 'Member health, match index and last contact are known only on the leader; ask the leader for them.',
     examples: [
       ['Status of the local agent', '$0 cluster status'],

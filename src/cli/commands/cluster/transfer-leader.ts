@@ -10,7 +10,7 @@ export class ClusterTransferLeaderCommand extends QuietHttpCommand {
   static override paths = [['cluster', 'transfer-leader'], ['operator', 'raft', 'transfer-leader']];
   static override usage = Command.Usage({
     category: 'Cluster',
-    description: 'Hand leadership to a voter (the most caught-up one when --node is left out)',
+    description: 'Hand leadership to a voter (the most caught-up without --node)',
     details: 'Useful before restarting the leader for maintenance. Prints the new leader\'s id. Also answers to Consul\'s name, `operator raft transfer-leader`.',
     examples: [['Move leadership away', '$0 cluster transfer-leader'], ['To a given node', '$0 cluster transfer-leader --node s2']],
   });

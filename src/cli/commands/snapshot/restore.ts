@@ -20,6 +20,8 @@ interface RestoreAnswer {
   SnapshotTerm: number;
   Records: number;
   Tables: Record<string, number>;
+  /** sec: what the restore did with the cluster's ACL tokens and policies. */
+  ACLs?: 'replaced' | 'kept';
 }
 
 export class SnapshotRestoreCommand extends HttpCommand {
@@ -37,14 +39,21 @@ export class SnapshotRestoreCommand extends HttpCommand {
       back into the catalog right after (anti-entropy).
 
       A restore travels as one Raft entry: archives over ${MAX_RESTORE_BYTES / 1024 / 1024} MiB are refused.
+
+      ACL tokens and policies: as in Consul, a snapshot that holds any replaces the cluster's (a
+      snapshot without keeps them). With ACLs on, a restore that would lock you out (your token is
+      not a management token of the snapshot) is refused and changes nothing; --keep-acls keeps the
+      cluster's tokens and policies and restores the rest.
     `,
     examples: [
       ['Restore a backup', '$0 snapshot restore backup.snap'],
       ['Into another cluster', '$0 snapshot restore --http-addr 10.1.0.2:8500 backup.snap'],
+      ['Into another cluster with ACLs, keeping its tokens', '$0 snapshot restore --keep-acls backup.snap'],
     ],
   });
 
   decrypt = Option.String('--decrypt', { description: 'The key file an encrypted snapshot was saved with (snapshot save --encrypt)' });
+  keepAcls = Option.Boolean('--keep-acls', false, { description: 'Keep the cluster\'s ACL tokens and policies instead of the snapshot\'s' });
   file = Option.String({ name: 'file' });
 
   protected async run(client: AgentClient): Promise<number> {
@@ -68,15 +77,16 @@ export class SnapshotRestoreCommand extends HttpCommand {
       if (error instanceof CliError) throw error;
       throw fileError(this.file, error);
     }
-    const answer = (await client.call('PUT', '/v1/snapshot', { body })).json<RestoreAnswer>();
+    const answer = (await client.call('PUT', this.keepAcls ? '/v1/snapshot?keep-acls' : '/v1/snapshot', { body })).json<RestoreAnswer>();
     if (this.json) {
       this.printJson({
         file: this.file, index: answer.Index, snapshotIndex: answer.SnapshotIndex, snapshotTerm: answer.SnapshotTerm,
-        records: answer.Records, tables: answer.Tables,
+        records: answer.Records, tables: answer.Tables, ACLs: answer.ACLs,
       });
     } else {
       this.out(`Restored snapshot ${this.file} (taken at index ${answer.SnapshotIndex}) at index ${answer.Index}: `
-        + `${answer.Tables.kv ?? 0} KV entries, ${answer.Tables['catalog-services'] ?? 0} catalog services`);
+        + `${answer.Tables.kv ?? 0} KV entries, ${answer.Tables['catalog-services'] ?? 0} catalog services`
+        + (answer.ACLs === 'replaced' ? '; ACL tokens and policies replaced by the snapshot\'s' : answer.ACLs === 'kept' ? '; this cluster\'s ACL tokens and policies kept' : ''));
     }
     return EXIT.ok;
   }

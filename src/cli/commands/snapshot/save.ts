@@ -18,7 +18,7 @@ export class SnapshotSaveCommand extends HttpCommand {
   static override paths = [['snapshot', 'save']];
   static override usage = Command.Usage({
     category: 'Snapshots',
-    description: 'Save a point-in-time snapshot of the whole state (KV, catalog, members) to a file',
+    description: 'Save a snapshot of the whole state (KV, catalog, members, ACLs) to a file',
     details: `
       The agent reads the state at the leader's current index (with --stale, at its own replica's
       index, even without a leader) and streams it as an archive: a header with the index, term and
