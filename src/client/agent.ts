@@ -28,6 +28,8 @@ import {
 import type { ProposalResult } from '../agent/driver.js';
 import { CoordinationService } from '../agent/sessions.js';
 import type { AclOp } from '../state/acl.js';
+import type { AutopilotConfig, AutopilotConfigRecord } from '../state/autopilot-config.js';
+import { effectiveAutopilotConfig } from '../agent/autopilot-defaults.js';
 import type { CatalogOp, UserEvent } from '../state/index.js';
 
 /** How long a relay may hold a pull with nothing new: the client's heartbeat to its relay. */
@@ -471,6 +473,19 @@ export class ClientAgent implements AgentApi {
   // sec
   aclApply(op: AclOp): Promise<boolean> {
     return this.write({ type: 'acl', op });
+  }
+
+  // ---- ops2: autopilot. Health is the leader's to tell (the HTTP route asks it); the configuration is in the replica.
+  autopilotHealth(): undefined {
+    return undefined;
+  }
+
+  autopilotConfig(): AutopilotConfigRecord {
+    return effectiveAutopilotConfig({ cfg: this.cfg, state: this.state });
+  }
+
+  setAutopilotConfig(config: AutopilotConfig, cas?: number): Promise<boolean> {
+    return this.write(cas === undefined ? { type: 'autopilot-config', config } : { type: 'autopilot-config', config, cas });
   }
 
   waitApplied(index: number, timeoutMs = this.cfg.proposalTimeoutMs): Promise<void> {

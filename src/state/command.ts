@@ -26,6 +26,7 @@
 //   acl            str JSON of an AclOp, checked field by field on decode (tag 50, sec)
 //   catalog-delta  str JSON of an incremental CatalogOp (service-put, service-delete, check-put,
 //                  check-delete), checked field by field on decode (tag 30, scale; protocol 2)
+//   autopilot-config [u64 cas], str JSON of an AutopilotConfig, checked field by field on decode (tag 42, ops, protocol 2)
 
 import { BufferReader } from '../byte-reader.js';
 import { BufferWriter } from '../byte-writer.js';
@@ -38,6 +39,7 @@ import { isSessionId, sessionInputProblem, type SessionInput } from './sessions.
 import { MAX_TXN_OPS, TXN_VERBS, txnOpProblem, type TxnOp } from './txn-ops.js';
 import { MAX_EVENT_NAME_BYTES, MAX_EVENT_PAYLOAD_BYTES, type UserEvent } from './events.js';
 import { aclOpProblem, type AclOp } from './acl.js';
+import { autopilotConfigProblem, pickAutopilotConfig, type AutopilotConfig } from './autopilot-config.js';
 
 export type Command =
   | { type: 'kv-set'; key: string; value: Uint8Array; flags: number; cas?: number }
@@ -62,7 +64,10 @@ export type Command =
   /** A user event (PUT /v1/event/fire): kept in every agent's memory, not in the state tables. */
   | { type: 'event-fire'; event: UserEvent }
   // sec: ACL tokens and policies (str JSON of an AclOp, checked field by field on decode)
-  | { type: 'acl'; op: AclOp };
+  | { type: 'acl'; op: AclOp }
+  // ---- ops2 (autopilot configuration): tag 42
+  /** Replace the autopilot configuration; with cas, only if its ModifyIndex is cas (0: only if never written). */
+  | { type: 'autopilot-config'; config: AutopilotConfig; cas?: number };
 
 /** The newest command version this konsul's state machine applies. Kept equal to the peer PROTOCOL_VERSION. */
 export const COMMAND_VERSION = 2;
@@ -128,6 +133,8 @@ const enum Tag {
   Acl = 50,
   // scale: 30-39
   CatalogDelta = 30,
+  // ---- ops2 (autopilot configuration)
+  AutopilotConfig = 42,
 }
 
 const HAS_CAS = 1;
@@ -154,6 +161,8 @@ const ALLOWED_BITS: Record<Tag, number> = {
   [Tag.Acl]: 0,
   // scale
   [Tag.CatalogDelta]: 0,
+  // ---- ops2
+  [Tag.AutopilotConfig]: HAS_CAS,
 };
 
 /** The first release's command types: understood by every version. Any other type needs protocol 2 or newer. */
@@ -349,6 +358,21 @@ export function encodeCommand(cmd: Command): Uint8Array {
       const e = new CommandWriter(2 + 4 + jsonLen);
       e.u8(Tag.Acl);
       e.u8(0);
+      e.string32(json, jsonLen);
+      return e.done();
+    }
+    // ---- ops2 (autopilot configuration)
+    case 'autopilot-config': {
+      const problem = autopilotConfigProblem(cmd.config);
+      if (problem) throw new InvalidCommandError(`autopilot configuration: ${problem}`);
+      checkCas(cmd.cas);
+      const json = JSON.stringify(pickAutopilotConfig(cmd.config));
+      const jsonLen = textBytes(json, 'the autopilot configuration');
+      const hasCas = cmd.cas !== undefined;
+      const e = new CommandWriter(2 + (hasCas ? 8 : 0) + 4 + jsonLen);
+      e.u8(Tag.AutopilotConfig);
+      e.u8(hasCas ? HAS_CAS : 0);
+      if (hasCas) e.u64(cmd.cas!, 'cas');
       e.string32(json, jsonLen);
       return e.done();
     }
@@ -568,6 +592,15 @@ function decodeBare(buf: Buffer): Command {
       const problem = aclOpProblem(op);
       if (problem) throw new CommandDecodeError(`ACL operation: ${problem}`);
       cmd = { type: 'acl', op: op as AclOp };
+      break;
+    }
+    // ---- ops2 (autopilot configuration)
+    case Tag.AutopilotConfig: {
+      const cas = bits & HAS_CAS ? d.u64('cas') : undefined;
+      const config = parseJsonField(d, 'autopilot configuration');
+      const problem = autopilotConfigProblem(config);
+      if (problem) throw new CommandDecodeError(`autopilot configuration: ${problem}`);
+      cmd = cas === undefined ? { type: 'autopilot-config', config: config as AutopilotConfig } : { type: 'autopilot-config', config: config as AutopilotConfig, cas };
       break;
     }
   }

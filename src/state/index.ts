@@ -23,3 +23,7 @@ export { type TxnOp, type TxnVerb, type TxnOutcome, type TxnResultEntry, TXN_VER
 export { type SessionEvent } from './coordination.js';
 // api branch (issue 18)
 export { EVENT_BUFFER, MAX_EVENT_NAME_BYTES, MAX_EVENT_PAYLOAD_BYTES, type AppliedEvent, type UserEvent } from './events.js';
+// ---- ops2: the replicated autopilot configuration
+export {
+  type AutopilotConfig, type AutopilotConfigRecord, AUTOPILOT_CONFIG_FIELDS, autopilotConfigProblem, pickAutopilotConfig,
+} from './autopilot-config.js';

@@ -18,6 +18,7 @@ import { KV_LOCKS_TABLE, SESSIONS_TABLE, SESSION_INDEX_KEY, decodeLock, encodeSe
 import { EventBuffer, type AppliedEvent } from './events.js';
 import { ACL_TABLE, AclState } from './acl.js';
 import { TopicWatchers } from './watchers.js';
+import { decodeAutopilotRecord, encodeAutopilotRecord, type AutopilotConfigRecord } from './autopilot-config.js';
 
 export { KV_TABLE, type KvEntry } from './kv-record.js';
 export const MEMBERS_TABLE = 'members';
@@ -28,6 +29,8 @@ export const STATE_TABLES: readonly string[] = [KV_TABLE, MEMBERS_TABLE, META_TA
 const KV_INDEX_KEY = 'kvIndex';
 /** The protocol version the cluster runs at (u16); absent means 1, the first release's. */
 const CLUSTER_VERSION_KEY = 'clusterVersion';
+/** ops2: the replicated autopilot configuration (JSON; absent until one was set). */
+const AUTOPILOT_CONFIG_KEY = 'autopilotConfig';
 
 export interface MemberRecord {
   id: string;
@@ -356,7 +359,19 @@ export class StateMachine {
         if (ok) this.aclChangedInBatch = true;
         return ok;
       }
+      // ---- ops2 (autopilot configuration)
+      case 'autopilot-config': {
+        const current = decodeAutopilotRecord(txn.get(META_TABLE, AUTOPILOT_CONFIG_KEY));
+        if (cmd.cas !== undefined && cmd.cas !== (current?.modifyIndex ?? 0)) return false;
+        txn.put(META_TABLE, AUTOPILOT_CONFIG_KEY, encodeAutopilotRecord({ ...cmd.config, createIndex: current?.createIndex ?? index, modifyIndex: index }));
+        return true;
+      }
     }
+  }
+
+  /** ops2: the replicated autopilot configuration, or undefined while none was set (the leader's settings apply). */
+  autopilotConfig(): AutopilotConfigRecord | undefined {
+    return decodeAutopilotRecord(this.store.read((txn) => txn.get(META_TABLE, AUTOPILOT_CONFIG_KEY)));
   }
 
   /** scale: called with the applied index after each applied batch (the caches may lag a restore until its listeners ran). */

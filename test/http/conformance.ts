@@ -374,6 +374,11 @@ const SPECIFIC: Readonly<Record<string, Case>> = {
     const r = await json(s, 'POST', '/cluster/transfer-leader?id=n1');
     assert.equal(r.leader, 'n1');
   },
+  // ---- ops2
+  async 'PUT /v1/operator/autopilot/configuration cas'(s) {
+    assert.equal((await s.call('PUT', '/v1/operator/autopilot/configuration?cas=5', { body: '{"MinQuorum":3}' })).text, 'false');
+    assert.equal((await json(s, 'GET', '/v1/operator/autopilot/configuration')).MinQuorum, 0);
+  },
 };
 
 /**
