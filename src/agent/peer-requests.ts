@@ -137,7 +137,11 @@ const pullRequest: Codec<PullRequest> = {
 const isReport = (r: unknown): boolean => {
   if (typeof r !== 'object' || r === null) return false;
   const v = r as Record<string, unknown>;
-  return str(v.relay) && Array.isArray(v.alive) && v.alive.every(str) && Array.isArray(v.gone) && v.gone.every(str) && typeof v.full === 'boolean';
+  const epochs = v.epochs;
+  return str(v.relay) && Array.isArray(v.alive) && v.alive.every(str) && Array.isArray(v.gone) && v.gone.every(str) && typeof v.full === 'boolean'
+    && (v.moved === undefined || (Array.isArray(v.moved) && v.moved.every(str)))
+    && (epochs === undefined || (typeof epochs === 'object' && epochs !== null && !Array.isArray(epochs)
+      && Object.values(epochs).every((e) => Number.isSafeInteger(e) && (e as number) >= 0)));
 };
 
 /** The table: one codec pair per method. */

@@ -12,7 +12,7 @@ import { closeSync, fsync, fsyncSync, ftruncateSync, openSync, readFileSync, ren
 import { join } from 'node:path';
 import { BadRequestError, KonsulError, NotFoundError } from '../errors.js';
 import {
-  catalogDelta, catalogSyncDiffers, SERVICE_EXTRA_KEYS, worstStatus,
+  catalogDelta, catalogSyncDiffers, groupCatalogOps, SERVICE_EXTRA_KEYS, worstStatus,
   type Catalog, type CatalogOp, type ServiceExtras, type CheckInput, type HealthStatus, type LocalCatalogView,
   type NodeInput, type ServiceInput,
 } from '../state/index.js';
@@ -94,8 +94,8 @@ export class LocalServices {
   private timer: NodeJS.Timeout | undefined;
   private reaper: NodeJS.Timeout | undefined;
   private stopped = false;
-  /** How many syncs were written, and how many found nothing to write (for tests and stats). */
-  readonly counters = { written: 0, unchanged: 0, failed: 0 };
+  /** How many catalog commands were written (and the changes they carried), how many rounds found nothing to write (for tests and stats). */
+  readonly counters = { written: 0, changes: 0, unchanged: 0, failed: 0 };
 
   constructor(options: LocalServicesOptions) {
     this.opts = options;
@@ -425,7 +425,8 @@ export class LocalServices {
       this.pendingChecks = new Set();
       // A cluster still at protocol version 1 (a rolling upgrade) knows only the full sync: compare everything and write one.
       const incremental = this.opts.incremental?.() ?? true;
-      const ops = incremental ? catalogDelta(this.opts.catalog, this.view(), full ? undefined : scope)
+      // One command for the round's changes (a few for a large anti-entropy repair), each change as small as alone.
+      const ops = incremental ? groupCatalogOps(catalogDelta(this.opts.catalog, this.view(), full ? undefined : scope))
         : catalogSyncDiffers(this.opts.catalog, this.desired()) ? [this.desired()] : [];
       if (ops.length === 0) {
         if (full) this.counters.unchanged++;
@@ -435,6 +436,7 @@ export class LocalServices {
       try {
         await this.writeAll(ops);
         this.counters.written += ops.length;
+        this.counters.changes += ops.reduce((n, op) => n + (op.op === 'changes' ? op.ops.length : 1), 0);
       } catch (error) {
         this.counters.failed++;
         this.opts.logger.debug({ err: (error as Error).message }, 'catalog sync failed; retrying');

@@ -22,6 +22,7 @@ import { EntryWindow, type RelayEntry } from '../relay/feed.js';
 import { decodePullAnswer, decodeSnapshotChunk } from '../relay/protocol.js';
 import { RelayServer } from '../relay/server.js';
 import { RELAY_META_KEY } from '../relay/server-relay.js';
+import type { RelayReport } from '../relay/tracker.js';
 import {
   decodeResponse, encodeRequest, servePeerRequest, type PartialPeerHandlers, type PeerMethod, type PeerRequest, type PeerResponse,
 } from '../agent/peer-requests.js';
@@ -94,6 +95,9 @@ export class ClientAgent implements AgentApi {
   private readonly window: EntryWindow | undefined;
   private relayServer: RelayServer | undefined;
   private current: RelayCandidate | undefined;
+  /** The relay this client last asked for entries, and the epoch of that subscription (see PullRequest.epoch). */
+  private subscribedTo: string | undefined;
+  private epoch = 0;
   private leader: { id: string; address: string } | undefined;
   private commitSeen = 0;
   private lastPullOk = 0;
@@ -169,7 +173,7 @@ export class ClientAgent implements AgentApi {
         snapshot: () => this.store.snapshot(),
         leader: () => this.leader,
         relays: () => [],
-        report: (r) => this.reportUp({ relay: this.nodeId, alive: r.alive, gone: r.gone, full: false }),
+        report: (r) => this.reportUp({ ...r, relay: this.nodeId, full: false }),
         logger: this.logger,
       });
       this.relayServer.start();
@@ -282,7 +286,7 @@ export class ClientAgent implements AgentApi {
     }
   }
 
-  private async reportUp(report: { relay: string; alive: string[]; gone: string[]; full: boolean }): Promise<void> {
+  private async reportUp(report: RelayReport): Promise<void> {
     const to = this.current;
     if (!to) throw new KonsulError('KONSUL_ERR_NOT_LEADER', 'no relay to report to', 'unavailable');
     await this.call(to.address, 'relay-report', { reports: [report] }, 2000);
@@ -326,7 +330,13 @@ export class ClientAgent implements AgentApi {
   private async pullOnce(relay: RelayCandidate): Promise<{ taken: number; held: boolean }> {
     const now = performance.now();
     const wantRelays = this.current?.id !== relay.id || now - this.lastRelayList > 30_000;
-    const request = { id: this.nodeId, address: this.advertise, from: this.cursor.applied + 1, waitMs: PULL_WAIT_MS, wantRelays };
+    if (this.subscribedTo !== relay.address) {
+      // A new subscription: a larger epoch than any before, across restarts too (the wall clock, in µs), so
+      // the leader keeps this relay's word over a late report from the last one.
+      this.epoch = Math.max(this.epoch + 1, Date.now() * 1000);
+      this.subscribedTo = relay.address;
+    }
+    const request = { id: this.nodeId, address: this.advertise, from: this.cursor.applied + 1, waitMs: PULL_WAIT_MS, wantRelays, epoch: this.epoch };
     this.counters.pulls++;
     const answer = decodePullAnswer(Buffer.from(await this.call(relay.address, 'relay-pull', request, PULL_WAIT_MS + PULL_GRACE_MS)));
     const { header } = answer;
@@ -431,7 +441,8 @@ export class ClientAgent implements AgentApi {
   /** Calls a method on a server, trying the next one while the call surely did not run, up to the proposal timeout. */
   private async toServer<M extends PeerMethod>(method: M, request: PeerRequest<M>): Promise<PeerResponse<M>> {
     const deadline = performance.now() + this.cfg.proposalTimeoutMs;
-    let lastError: Error = new KonsulError('KONSUL_ERR_NOT_LEADER', 'no server known yet', 'unavailable');
+    // Made only when needed: an error's stack trace costs more than a forwarded write's bookkeeping.
+    let lastError: Error | undefined;
     const body = encodeRequest(method, request);
     for (let attempt = 0; performance.now() < deadline && !this.stopped; attempt++) {
       for (const server of this.servers()) {
@@ -447,7 +458,7 @@ export class ClientAgent implements AgentApi {
       }
       await sleep(Math.min(500, 20 * 2 ** attempt));
     }
-    throw lastError;
+    throw lastError ?? new KonsulError('KONSUL_ERR_NOT_LEADER', 'no server known yet', 'unavailable');
   }
 
   private async write(cmd: Command, readYourWrite = true): Promise<boolean> {

@@ -35,6 +35,8 @@ export interface Subscriber {
   /** The last index the subscriber said it applied. */
   applied: number;
   lastSeen: number;
+  /** The subscription epoch the subscriber chose (carried in liveness reports; 0 from a client that sends none). */
+  epoch: number;
 }
 
 export interface RelayFeedOptions {
@@ -46,10 +48,14 @@ export interface RelayFeedOptions {
   maxBytes?: number;
 }
 
-/** A change in who this relay serves, for the leader's node-health view. */
+/** A change in who this relay serves, for the leader's node-health view (tracker.ts). */
 export interface LivenessReport {
   alive: string[];
   gone: string[];
+  /** Subscribers sent away to subscribe elsewhere (the relay stopped taking subscribers). */
+  moved?: string[];
+  /** The subscription epoch of every id listed. */
+  epochs?: Record<string, number>;
 }
 
 export class RelayFeed {
@@ -59,6 +65,9 @@ export class RelayFeed {
   private readonly opts: Required<RelayFeedOptions>;
   private joined = new Set<string>();
   private left = new Set<string>();
+  private moved = new Set<string>();
+  /** The epoch of each id in joined, left or moved (kept after the subscriber itself is dropped). */
+  private epochs = new Map<string, number>();
 
   constructor(options: RelayFeedOptions) {
     if (!(Number.isInteger(options.fanout) && options.fanout >= 0)) throw new RangeError(`fanout must be a non-negative integer, got ${options.fanout}`);
@@ -71,14 +80,21 @@ export class RelayFeed {
    * subscriber is admitted while the fan-out allows; one already served is
    * always answered.
    */
-  pull(id: string, address: string, from: number, now: number, view: CommittedView): PullAnswer {
+  pull(id: string, address: string, from: number, now: number, view: CommittedView, epoch = 0): PullAnswer {
     let sub = this.subscribers.get(id);
     if (!sub) {
       if (!this.accepting || this.subscribers.size >= this.opts.fanout) return { kind: 'full' };
-      sub = { id, address, applied: from - 1, lastSeen: now };
+      sub = { id, address, applied: from - 1, lastSeen: now, epoch };
       this.subscribers.set(id, sub);
       this.left.delete(id);
+      this.moved.delete(id);
       this.joined.add(id);
+      this.epochs.set(id, epoch);
+    } else if (epoch > sub.epoch) {
+      // Subscribed anew (it was away at another relay meanwhile): the leader hears of the new subscription.
+      sub.epoch = epoch;
+      this.joined.add(id);
+      this.epochs.set(id, epoch);
     }
     sub.lastSeen = now;
     sub.address = address;
@@ -91,9 +107,24 @@ export class RelayFeed {
 
   /** A subscriber that said goodbye (or whose connection closed) is gone at once. */
   drop(id: string): void {
-    if (!this.subscribers.delete(id)) return;
+    const sub = this.subscribers.get(id);
+    if (!sub) return;
+    this.subscribers.delete(id);
     this.joined.delete(id);
+    this.moved.delete(id);
     this.left.add(id);
+    this.epochs.set(id, sub.epoch);
+  }
+
+  /** This relay stops taking subscribers (a server became the leader): every one is sent away, reported as moved, not gone. */
+  sendAway(): void {
+    for (const sub of this.subscribers.values()) {
+      this.joined.delete(sub.id);
+      this.left.delete(sub.id);
+      this.moved.add(sub.id);
+      this.epochs.set(sub.id, sub.epoch);
+    }
+    this.subscribers.clear();
   }
 
   /** Drops subscribers silent for longer than silenceMs; returns their ids. */
@@ -109,9 +140,16 @@ export class RelayFeed {
   /** Who joined and who left since the last call (full: every subscriber as alive). */
   takeReport(full: boolean): LivenessReport {
     const alive = full ? [...this.subscribers.keys()] : [...this.joined];
-    const report = { alive, gone: [...this.left] };
+    const report: LivenessReport = { alive, gone: [...this.left] };
+    if (this.moved.size > 0) report.moved = [...this.moved];
+    const epochs: Record<string, number> = {};
+    for (const id of alive) epochs[id] = this.subscribers.get(id)?.epoch ?? this.epochs.get(id) ?? 0;
+    for (const id of [...this.left, ...this.moved]) epochs[id] = this.epochs.get(id) ?? 0;
+    if (Object.keys(epochs).length > 0) report.epochs = epochs;
     this.joined = new Set();
     this.left = new Set();
+    this.moved = new Set();
+    this.epochs = new Map();
     return report;
   }
 

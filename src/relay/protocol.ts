@@ -23,6 +23,13 @@ export interface PullRequest {
   waitMs: number;
   /** Send the relay list along (first pull, and now and then). */
   wantRelays: boolean;
+  /**
+   * The subscription epoch: chosen by the subscriber each time it subscribes
+   * to a relay (larger each time, across restarts too), carried in the relay's
+   * liveness reports so the leader keeps the newest subscription's word. 0
+   * from a subscriber that sends none.
+   */
+  epoch: number;
 }
 
 export interface PullHeader {
@@ -48,7 +55,8 @@ export function decodePullRequest(body: Buffer): PullRequest {
   }
   if (typeof v.id !== 'string' || v.id === '' || typeof v.address !== 'string' || !Number.isSafeInteger(v.from) || (v.from as number) < 1
     || typeof v.waitMs !== 'number' || !(v.waitMs >= 0 && v.waitMs <= 60_000)) throw bad('relay pull');
-  return { id: v.id, address: v.address, from: v.from as number, waitMs: v.waitMs, wantRelays: v.wantRelays === true };
+  if (v.epoch !== undefined && !(Number.isSafeInteger(v.epoch) && (v.epoch as number) >= 0)) throw bad('relay pull');
+  return { id: v.id, address: v.address, from: v.from as number, waitMs: v.waitMs, wantRelays: v.wantRelays === true, epoch: v.epoch ?? 0 };
 }
 
 export function encodePullAnswer(header: PullHeader, entries: readonly RelayEntry[]): Buffer {

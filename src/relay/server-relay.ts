@@ -73,7 +73,7 @@ export class ServerRelay {
       snapshot: options.snapshot,
       leader: () => this.leader(),
       relays: () => this.relays(),
-      report: (r) => this.report({ relay: options.selfId, alive: r.alive, gone: r.gone, full: false }),
+      report: (r) => this.report({ ...r, relay: options.selfId, full: false }),
       logger: options.logger,
       // The leader feeds clients only while it is the only server: its cost must not grow with clients.
       accepting: () => this.opts.raft().leader !== this.opts.selfId || this.serverCount() <= 1,
@@ -146,7 +146,9 @@ export class ServerRelay {
     if (leader === '') throw new KonsulError('KONSUL_ERR_NOT_LEADER', 'no leader to report to', 'unavailable');
     // A new leader knows nothing yet: tell it every subscriber.
     if (leader !== this.lastReportedLeader) {
-      own = { relay: own.relay, alive: [...this.relay.feed.subscribers.keys()], gone: own.gone, full: true };
+      const epochs: Record<string, number> = { ...own.epochs };
+      for (const sub of this.relay.feed.subscribers.values()) epochs[sub.id] = sub.epoch;
+      own = { ...own, alive: [...this.relay.feed.subscribers.keys()], full: true, epochs };
     }
     const reports = [own, ...this.childReports.splice(0)];
     if (leader === this.opts.selfId) {

@@ -28,7 +28,7 @@ export interface RelayServerOptions {
   /** How often liveness changes go to the leader (a full list every tenth time). */
   reportEveryMs?: number;
   logger: TransportLogger;
-  /** May this relay take subscribers now (false: it answers "full" and lets its subscribers go, unreported: they move). */
+  /** May this relay take subscribers now (false: it answers "full" and sends its subscribers away, reported as moved). */
   accepting?: () => boolean;
 }
 
@@ -128,7 +128,7 @@ export class RelayServer {
   private checkAccepting(): void {
     this.feed.accepting = this.opts.accepting?.() ?? true;
     if (this.feed.accepting || (this.feed.size === 0 && this.waiting.length === 0)) return;
-    this.feed.subscribers.clear();
+    this.feed.sendAway();
     for (const w of this.waiting.splice(0)) {
       clearTimeout(w.timer);
       w.resolve(this.answer(w.req));
@@ -143,7 +143,7 @@ export class RelayServer {
     const commit = this.opts.view.commitIndex();
     if (req.from <= commit || req.waitMs === 0 || !this.feed.subscribers.has(req.id)) return Promise.resolve(this.answer(req));
     // Nothing new: hold the pull until the commit index moves or the wait ends (the subscriber's heartbeat).
-    this.feed.pull(req.id, req.address, req.from, performance.now(), this.opts.view);
+    this.feed.pull(req.id, req.address, req.from, performance.now(), this.opts.view, req.epoch);
     return new Promise((resolve) => {
       const w: Waiting = {
         req, resolve,
@@ -163,7 +163,7 @@ export class RelayServer {
    * subscriber knows the write was fresh, not a backlog.
    */
   private answer(req: PullRequest, shared?: SharedAnswers): Buffer {
-    const a = this.feed.pull(req.id, req.address, req.from, performance.now(), shared ?? this.opts.view);
+    const a = this.feed.pull(req.id, req.address, req.from, performance.now(), shared ?? this.opts.view, req.epoch);
     if (a.kind === 'full') this.counters.refusedFull++;
     if (a.kind === 'snapshot') this.counters.snapshotsServed++;
     const entries = a.kind === 'entries' ? a.entries : [];
@@ -223,11 +223,8 @@ export class RelayServer {
     if (!this.opts.report || this.reporting) return;
     const full = this.reports % 10 === 0;
     const r = this.feed.takeReport(full);
-    const merged: LivenessReport = {
-      alive: [...new Set([...this.pendingReport.alive.filter((id) => !r.gone.includes(id)), ...r.alive])],
-      gone: [...new Set([...this.pendingReport.gone.filter((id) => !r.alive.includes(id)), ...r.gone])],
-    };
-    if (!full && merged.alive.length === 0 && merged.gone.length === 0) return;
+    const merged = mergeReports(this.pendingReport, r);
+    if (!full && merged.alive.length === 0 && merged.gone.length === 0 && (merged.moved ?? []).length === 0) return;
     this.reports++;
     this.reporting = true;
     this.pendingReport = { alive: [], gone: [] };
@@ -241,4 +238,23 @@ export class RelayServer {
       },
     ).finally(() => { this.reporting = false; });
   }
+}
+
+/** An undelivered report followed by a newer one: the newer word about each id stands. */
+export function mergeReports(older: LivenessReport, newer: LivenessReport): LivenessReport {
+  const mentioned = new Set([...newer.alive, ...newer.gone, ...(newer.moved ?? [])]);
+  const keep = (ids: readonly string[] | undefined): string[] => (ids ?? []).filter((id) => !mentioned.has(id));
+  const out: LivenessReport = {
+    alive: [...new Set([...keep(older.alive), ...newer.alive])],
+    gone: [...new Set([...keep(older.gone), ...newer.gone])],
+  };
+  const moved = [...new Set([...keep(older.moved), ...(newer.moved ?? [])])];
+  if (moved.length > 0) out.moved = moved;
+  const epochs: Record<string, number> = {};
+  for (const id of [...out.alive, ...out.gone, ...moved]) {
+    const e = mentioned.has(id) ? newer.epochs?.[id] : older.epochs?.[id];
+    if (e !== undefined) epochs[id] = e;
+  }
+  if (Object.keys(epochs).length > 0) out.epochs = epochs;
+  return out;
 }

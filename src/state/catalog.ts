@@ -48,10 +48,21 @@ export type CatalogOp =
   /** Adds or replaces one check (its service, if any, must be registered). */
   | { op: 'check-put'; node: NodeInput; check: CheckInput }
   /** Removes one check. */
-  | { op: 'check-delete'; node: string; checkId: string };
+  | { op: 'check-delete'; node: string; checkId: string }
+  /**
+   * Several incremental operations of one node, applied one after another in
+   * the same entry (one agent's sync round: one command instead of one each;
+   * each operation still costs what it costs alone). At most MAX_CATALOG_CHANGES.
+   */
+  | { op: 'changes'; node: string; ops: CatalogDeltaOp[] };
+
+/** One incremental operation (what a `changes` group holds). */
+export type CatalogDeltaOp = Extract<CatalogOp, { op: 'service-put' | 'service-delete' | 'check-put' | 'check-delete' }>;
 
 /** The incremental operations (encoded under their own command tag). */
-export const CATALOG_DELTA_OPS: ReadonlySet<string> = new Set(['service-put', 'service-delete', 'check-put', 'check-delete']);
+export const CATALOG_DELTA_OPS: ReadonlySet<string> = new Set(['service-put', 'service-delete', 'check-put', 'check-delete', 'changes']);
+/** The most operations in one `changes` group. */
+export const MAX_CATALOG_CHANGES = 256;
 
 export const NODE_ALIVE_OUTPUT = 'Agent alive and reachable';
 export const NODE_DEAD_OUTPUT = 'Agent not live or unreachable';
@@ -163,6 +174,24 @@ export function catalogOpProblem(value: unknown): string | undefined {
     case 'check-delete':
       return nameProblem(value.node, 'node', MAX_NODE_NAME) ?? nameProblem(value.checkId, 'checkId', MAX_ID_BYTES)
         ?? (value.checkId === NODE_HEALTH_CHECK_ID ? `check id ${NODE_HEALTH_CHECK_ID} is the leader's` : undefined);
+    case 'changes': {
+      const np = nameProblem(value.node, 'node', MAX_NODE_NAME);
+      if (np) return np;
+      if (!Array.isArray(value.ops) || value.ops.length === 0 || value.ops.length > MAX_CATALOG_CHANGES) {
+        return `ops must be an array of 1 to ${MAX_CATALOG_CHANGES} operations`;
+      }
+      const node = lower(value.node as string);
+      for (const [i, sub] of (value.ops as unknown[]).entries()) {
+        if (!isObject(sub) || sub.op === 'changes' || !CATALOG_DELTA_OPS.has(sub.op as string)) {
+          return `ops[${i}]: must be service-put, service-delete, check-put or check-delete`;
+        }
+        const p = catalogOpProblem(sub);
+        if (p) return `ops[${i}]: ${p}`;
+        const subNode = typeof sub.node === 'string' ? sub.node : (sub.node as NodeInput).node;
+        if (lower(subNode) !== node) return `ops[${i}]: node ${JSON.stringify(subNode)} is not ${JSON.stringify(value.node)}`;
+      }
+      return undefined;
+    }
     default:
       return `unknown op ${JSON.stringify(value.op)}`;
   }
@@ -385,6 +414,43 @@ export function catalogDelta(catalog: Catalog, local: LocalCatalogView, scope?: 
   return ops;
 }
 
+/**
+ * One sync round's operations as few commands as they fit in: runs of
+ * incremental operations become `changes` groups of at most maxOps operations
+ * and about maxBytes of JSON each (a lone one stays as it is); anything else
+ * (a full sync) goes alone. Order is kept.
+ */
+export function groupCatalogOps(ops: readonly CatalogOp[], maxOps = MAX_CATALOG_CHANGES, maxBytes = 256 * 1024): CatalogOp[] {
+  const out: CatalogOp[] = [];
+  let run: CatalogDeltaOp[] = [];
+  let bytes = 0;
+  const flush = (): void => {
+    if (run.length === 1) out.push(run[0]!);
+    else if (run.length > 1) {
+      const first = run[0]!;
+      out.push({ op: 'changes', node: typeof first.node === 'string' ? first.node : first.node.node, ops: run });
+    }
+    run = [];
+    bytes = 0;
+  };
+  for (const op of ops) {
+    if (op.op === 'changes' || !CATALOG_DELTA_OPS.has(op.op)) {
+      flush();
+      out.push(op);
+      continue;
+    }
+    const delta = op as CatalogDeltaOp;
+    const size = JSON.stringify(delta).length;
+    const node = lower(typeof delta.node === 'string' ? delta.node : delta.node.node);
+    const runNode = run.length === 0 ? node : lower(typeof run[0]!.node === 'string' ? run[0]!.node : run[0]!.node.node);
+    if (run.length > 0 && (run.length >= maxOps || bytes + size > maxBytes || node !== runNode)) flush();
+    run.push(delta);
+    bytes += size;
+  }
+  flush();
+  return out;
+}
+
 function encodeRecord(r: object): Buffer {
   return Buffer.from(JSON.stringify(r), 'utf8');
 }
@@ -545,6 +611,12 @@ export class Catalog implements CatalogReader {
         if (r === false) return false;
         if (r.changed) this.bump(txn, batch, index, r.nodeKey, touched);
         return true;
+      }
+      case 'changes': {
+        // Each as if alone (one refused, e.g. a check of a service the catalog lacks, leaves the others; anti-entropy repairs it).
+        let applied = false;
+        for (const sub of op.ops) if (this.apply(txn, index, sub, batch)) applied = true;
+        return applied;
       }
       case 'node-health': {
         const nodeKey = lower(op.node);

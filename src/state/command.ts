@@ -25,7 +25,8 @@
 //   event-fire     str id, str name, str node filter, str service filter, str tag filter, u32 length + payload (tag 20)
 //   acl            str JSON of an AclOp, checked field by field on decode (tag 50, sec)
 //   catalog-delta  str JSON of an incremental CatalogOp (service-put, service-delete, check-put,
-//                  check-delete), checked field by field on decode (tag 30, scale; protocol 2)
+//                  check-delete, or `changes`: a group of them for one node), checked field by
+//                  field on decode (tag 30, scale; protocol 2)
 //   autopilot-config [u64 cas], str JSON of an AutopilotConfig, checked field by field on decode (tag 42, ops, protocol 2)
 
 import { BufferReader } from '../byte-reader.js';

@@ -11,7 +11,7 @@ export {
 } from './machine.js';
 export {
   Catalog, CATALOG_TABLES, NODE_ALIVE_OUTPUT, NODE_DEAD_OUTPUT, catalogOpProblem, catalogSyncDiffers, catalogDelta,
-  type CatalogOp, type LocalCatalogView, type NodeInput, type ServiceInput, type CheckInput,
+  groupCatalogOps, MAX_CATALOG_CHANGES, type CatalogDeltaOp, type CatalogOp, type LocalCatalogView, type NodeInput, type ServiceInput, type CheckInput,
 } from './catalog.js';
 export * from './catalog-types.js';
 // ---- coord: sessions, locks, transactions

@@ -8,8 +8,8 @@ import { describe, test } from 'node:test';
 import { ReplicaCursor, RelayChooser } from '../../src/relay/cursor.js';
 import { EntryWindow, RelayFeed, type CommittedView, type RelayEntry } from '../../src/relay/feed.js';
 import { decodePullAnswer, decodePullRequest, decodeSnapshotChunk, encodePullAnswer, encodeSnapshotChunk } from '../../src/relay/protocol.js';
-import { RelayServer } from '../../src/relay/server.js';
-import { ClientTracker } from '../../src/relay/tracker.js';
+import { RelayServer, mergeReports } from '../../src/relay/server.js';
+import { ClientTracker, type RelayReport } from '../../src/relay/tracker.js';
 
 const entry = (index: number): RelayEntry => ({ index, data: Buffer.from(`e${index}`) });
 
@@ -41,11 +41,11 @@ describe('relay feed', () => {
     const feed = new RelayFeed({ fanout: 10, silenceMs: 1000 });
     feed.pull('c1', 'x', 1, 0, view(1, 0));
     feed.pull('c2', 'x', 1, 500, view(1, 0));
-    assert.deepEqual(feed.takeReport(false), { alive: ['c1', 'c2'], gone: [] });
+    assert.deepEqual(feed.takeReport(false), { alive: ['c1', 'c2'], gone: [], epochs: { c1: 0, c2: 0 } });
     assert.deepEqual(feed.takeReport(false), { alive: [], gone: [] });
     assert.deepEqual(feed.expire(1200), ['c1']);
-    assert.deepEqual(feed.takeReport(false), { alive: [], gone: ['c1'] });
-    assert.deepEqual(feed.takeReport(true), { alive: ['c2'], gone: [] });
+    assert.deepEqual(feed.takeReport(false), { alive: [], gone: ['c1'], epochs: { c1: 0 } });
+    assert.deepEqual(feed.takeReport(true), { alive: ['c2'], gone: [], epochs: { c2: 0 } });
   });
 
   test('a relay client\'s window: contiguous entries, oldest dropped past its size, reset after a snapshot', () => {
@@ -84,9 +84,9 @@ describe('relay server (held pulls)', () => {
     const relay = relayOver(commit, reads);
     try {
       // Subscribe (answered at once: nothing new, the subscriber is new), then hold pulls for index 6.
-      for (const id of ['c1', 'c2', 'c3']) await relay.pull({ id, address: 'x', from: 6, waitMs: 0, wantRelays: false });
+      for (const id of ['c1', 'c2', 'c3']) await relay.pull({ id, address: 'x', from: 6, waitMs: 0, wantRelays: false, epoch: 1 });
       let settled = 0;
-      const held = ['c1', 'c2', 'c3'].map((id) => relay.pull({ id, address: 'x', from: 6, waitMs: 30_000, wantRelays: false }).then((b) => { settled++; return b; }));
+      const held = ['c1', 'c2', 'c3'].map((id) => relay.pull({ id, address: 'x', from: 6, waitMs: 30_000, wantRelays: false, epoch: 1 }).then((b) => { settled++; return b; }));
       await new Promise((resolve) => setImmediate(resolve));
       assert.equal(settled, 0, 'nothing new: the pulls are held');
       reads.n = 0;
@@ -103,7 +103,7 @@ describe('relay server (held pulls)', () => {
       assert.equal(reads.n, 1, 'the entries were read once');
       assert.equal(relay.counters.answersShared, 2);
       // A pull with entries already waiting is answered at once, not marked held.
-      const now = decodePullAnswer(Buffer.from(await relay.pull({ id: 'c1', address: 'x', from: 7, waitMs: 30_000, wantRelays: false })));
+      const now = decodePullAnswer(Buffer.from(await relay.pull({ id: 'c1', address: 'x', from: 7, waitMs: 30_000, wantRelays: false, epoch: 1 })));
       assert.equal(now.header.held, undefined);
       assert.deepEqual(now.entries.map((e) => e.index), [7]);
     } finally {
@@ -115,10 +115,10 @@ describe('relay server (held pulls)', () => {
     const commit = { at: 5 };
     const relay = relayOver(commit, { n: 0 });
     try {
-      await relay.pull({ id: 'c1', address: 'x', from: 6, waitMs: 0, wantRelays: false });
-      await relay.pull({ id: 'c2', address: 'x', from: 6, waitMs: 0, wantRelays: false });
-      const a = relay.pull({ id: 'c1', address: 'x', from: 6, waitMs: 30_000, wantRelays: false });
-      const b = relay.pull({ id: 'c2', address: 'x', from: 6, waitMs: 30_000, wantRelays: true });
+      await relay.pull({ id: 'c1', address: 'x', from: 6, waitMs: 0, wantRelays: false, epoch: 1 });
+      await relay.pull({ id: 'c2', address: 'x', from: 6, waitMs: 0, wantRelays: false, epoch: 1 });
+      const a = relay.pull({ id: 'c1', address: 'x', from: 6, waitMs: 30_000, wantRelays: false, epoch: 1 });
+      const b = relay.pull({ id: 'c2', address: 'x', from: 6, waitMs: 30_000, wantRelays: true, epoch: 1 });
       commit.at = 6;
       relay.notify();
       const [ea, eb] = [decodePullAnswer(Buffer.from(await a)), decodePullAnswer(Buffer.from(await b))];
@@ -192,6 +192,98 @@ describe('client tracker (the leader\'s view)', () => {
   });
 });
 
+/**
+ * The race behind discovery.test.ts's "killing the client turns its node check
+ * critical": a client subscribes to the sole server s1 (the leader) with epoch
+ * 1, s2 joins, s1 stops taking subscribers and sends it away, it subscribes to
+ * s2 with epoch 2; s2's "alive" reaches the leader before the leader's own
+ * word about epoch 1. Then the client dies and s2 reports it gone. Returns
+ * whether the tracker still counts it alive long after. `strip` runs the
+ * relays as before epochs (no epochs, no "moved").
+ */
+function raceAfterMove(strip: boolean): { aliveWhileMoving: boolean[]; aliveAfterDeath: boolean | undefined; relay: string | undefined } {
+  const t = new ClientTracker(1000);
+  const deliver = (r: RelayReport, now: number): void => {
+    t.apply(strip ? { relay: r.relay, alive: r.alive, gone: r.gone, full: r.full } : r, now);
+  };
+  const s1 = new RelayFeed({ fanout: 10, silenceMs: 1000 });
+  const s2 = new RelayFeed({ fanout: 10, silenceMs: 1000 });
+  s1.pull('c1', 'x', 1, 0, view(1, 0), 1);
+  // s2 joins: s1 (now the leader of two servers) sends its subscribers away.
+  s1.accepting = false;
+  const s1Late = s1.takeReport(false);
+  assert.deepEqual(s1Late, { alive: ['c1'], gone: [], epochs: { c1: 1 } });
+  s1.sendAway();
+  const s1Moved = s1.takeReport(false);
+  assert.deepEqual(s1Moved, { alive: [], gone: [], moved: ['c1'], epochs: { c1: 1 } }, 'sent away: moved, not gone, and no longer alive');
+  assert.equal(s1.pull('c1', 'x', 1, 10, view(1, 0), 1).kind, 'full');
+  s2.pull('c1', 'x', 1, 20, view(1, 0), 2);
+  const aliveWhileMoving: boolean[] = [];
+  // s2's alive reaches the leader first; then s1's word about epoch 1, late: its "alive" (as the old feed still
+  // sent it after letting the client go, or a report retried after a failed delivery), then its "moved".
+  deliver({ relay: 's2', ...s2.takeReport(false), full: false }, 40);
+  aliveWhileMoving.push(t.alive('c1', 40) === true);
+  deliver({ relay: 's1', ...s1Late, full: false }, 50);
+  aliveWhileMoving.push(t.alive('c1', 50) === true);
+  deliver({ relay: 's1', ...s1Moved, full: false }, 60);
+  aliveWhileMoving.push(t.alive('c1', 60) === true);
+  // Calm: still alive long past the grace (it pulls s2).
+  s2.pull('c1', 'x', 1, 900, view(1, 0), 2);
+  aliveWhileMoving.push(t.alive('c1', 3000) === true);
+  // The client dies: s2 expires it and reports it gone.
+  assert.deepEqual(s2.expire(3000), ['c1']);
+  deliver({ relay: 's2', ...s2.takeReport(false), full: false }, 3000);
+  return { aliveWhileMoving, aliveAfterDeath: t.alive('c1', 10_000), relay: t.relayOf('c1')?.relay };
+}
+
+describe('client tracker: subscriptions moving between relays', () => {
+  test('a late report about an older subscription changes nothing; the dead client is dead (the checker catches relays without epochs)', () => {
+    const now = raceAfterMove(false);
+    assert.deepEqual(now.aliveWhileMoving, [true, true, true, true], 'alive throughout the move: no flap');
+    assert.equal(now.relay, 's2', "the newer subscription's relay stands");
+    assert.equal(now.aliveAfterDeath, false, 'gone, as its current relay said');
+    // The old behaviour: s1's late "alive" took the client back under s1, and s2's "gone" was ignored.
+    const old = raceAfterMove(true);
+    assert.equal(old.relay, 's1');
+    assert.equal(old.aliveAfterDeath, true, 'the broken variant keeps a dead client alive: the scenario reproduces the bug');
+  });
+
+  test('"moved" gives a grace, not a death: a client sent away that turns up nowhere is dead after it', () => {
+    const t = new ClientTracker(1000);
+    t.apply({ relay: 's1', alive: ['c1'], gone: [], full: false, epochs: { c1: 5 } }, 0);
+    t.apply({ relay: 's1', alive: [], gone: [], moved: ['c1'], full: false, epochs: { c1: 5 } }, 100);
+    assert.equal(t.alive('c1', 900), true, 'within the grace');
+    assert.equal(t.alive('c1', 1200), false, 'never turned up elsewhere');
+    t.apply({ relay: 's2', alive: ['c1'], gone: [], full: false, epochs: { c1: 6 } }, 1300);
+    assert.equal(t.alive('c1', 5000), true);
+    // A "gone" or "moved" about epoch 5 (s1's, delivered late) is about a subscription that ended.
+    t.apply({ relay: 's1', alive: [], gone: ['c1'], full: false, epochs: { c1: 5 } }, 5000);
+    t.apply({ relay: 's2', alive: [], gone: [], moved: ['c1'], full: false, epochs: { c1: 5 } }, 5000);
+    assert.equal(t.alive('c1', 9000), true);
+    // Back at s1 with a newer epoch, then expired there and re-admitted with the same epoch (it paused): alive.
+    t.apply({ relay: 's1', alive: ['c1'], gone: [], full: false, epochs: { c1: 7 } }, 9000);
+    t.apply({ relay: 's2', alive: [], gone: ['c1'], full: false, epochs: { c1: 6 } }, 9100);
+    assert.equal(t.alive('c1', 9100), true, "s2's gone is about the subscription it left");
+    t.apply({ relay: 's1', alive: [], gone: ['c1'], full: false, epochs: { c1: 7 } }, 9200);
+    assert.equal(t.alive('c1', 9200), false);
+    t.apply({ relay: 's1', alive: ['c1'], gone: [], full: false, epochs: { c1: 7 } }, 9300);
+    assert.equal(t.alive('c1', 9300), true);
+  });
+
+  test('a relay re-reports a subscriber that subscribed anew; an undelivered report merged with the next keeps the newer word', () => {
+    const feed = new RelayFeed({ fanout: 10, silenceMs: 1000 });
+    feed.pull('c1', 'x', 1, 0, view(1, 0), 3);
+    feed.takeReport(false);
+    feed.pull('c1', 'x', 1, 10, view(1, 0), 3);
+    assert.deepEqual(feed.takeReport(false), { alive: [], gone: [] }, 'the same subscription: nothing new');
+    feed.pull('c1', 'x', 1, 20, view(1, 0), 4);
+    assert.deepEqual(feed.takeReport(false), { alive: ['c1'], gone: [], epochs: { c1: 4 } });
+    const older = { alive: ['c1', 'c2'], gone: ['c3'], epochs: { c1: 4, c2: 1, c3: 9 } };
+    const newer = { alive: ['c3'], gone: ['c1'], moved: ['c2'], epochs: { c1: 4, c2: 1, c3: 10 } };
+    assert.deepEqual(mergeReports(older, newer), { alive: ['c3'], gone: ['c1'], moved: ['c2'], epochs: { c3: 10, c1: 4, c2: 1 } });
+  });
+});
+
 describe('relay wire codec', () => {
   test('a pull answer round-trips; truncated or garbage bytes are refused with a 400', () => {
     const bytes = encodePullAnswer({ kind: 'entries', commit: 9, leader: { id: 's1', address: 'a:1' } }, [entry(8), entry(9)]);
@@ -208,8 +300,11 @@ describe('relay wire codec', () => {
   test('a pull request with a bad field is refused, naming nothing it did not get', () => {
     const ok = decodePullRequest(Buffer.from(JSON.stringify({ id: 'c1', address: 'a:1', from: 3, waitMs: 1000, wantRelays: true })));
     assert.equal(ok.from, 3);
+    assert.equal(ok.epoch, 0, 'a subscriber that sends no epoch');
+    assert.equal(decodePullRequest(Buffer.from(JSON.stringify({ id: 'c1', address: 'a:1', from: 3, waitMs: 1, epoch: 7 }))).epoch, 7);
     for (const bad of ['', 'nope', '{}', JSON.stringify({ id: 'c1', address: 'a', from: 0, waitMs: 1 }),
-      JSON.stringify({ id: 'c1', address: 'a', from: 1, waitMs: 1e9 }), JSON.stringify({ id: '', address: 'a', from: 1, waitMs: 1 })]) {
+      JSON.stringify({ id: 'c1', address: 'a', from: 1, waitMs: 1e9 }), JSON.stringify({ id: '', address: 'a', from: 1, waitMs: 1 }),
+      JSON.stringify({ id: 'c1', address: 'a', from: 1, waitMs: 1, epoch: -1 }), JSON.stringify({ id: 'c1', address: 'a', from: 1, waitMs: 1, epoch: 'x' })]) {
       assert.throws(() => decodePullRequest(Buffer.from(bad)), /malformed relay pull/, bad);
     }
   });

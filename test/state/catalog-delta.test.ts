@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  CommandDecodeError, InvalidCommandError, catalogDelta, commandVersion, decodeCommand, encodeCommand, versionCommand,
+  CommandDecodeError, InvalidCommandError, MAX_CATALOG_CHANGES, catalogDelta, groupCatalogOps, commandVersion, decodeCommand, encodeCommand, versionCommand,
   type CatalogOp, type CheckInput, type LocalCatalogView, type NodeInput, type ServiceInput,
 } from '../../src/state/index.js';
 import { Applier, stateFixture } from './helpers.js';
@@ -120,5 +120,62 @@ describe('catalog: incremental operations', () => {
     // A drifted catalog (a service someone removed) is found by the full comparison.
     a.run(op({ op: 'service-delete', node: 'n1', serviceId: 's3', checkIds: [] }));
     assert.deepEqual(catalogDelta(sm.catalog, local()).map((o) => o.op === 'service-put' ? o.service.id : o.op), ['s3', 's7', 'service-delete']);
+  });
+
+  it('a sync round is one command: runs of changes become `changes` groups (bounded in count and bytes), each change applied as alone', (t) => {
+    const { sm } = stateFixture(t).open();
+    const a = new Applier(sm);
+    a.run(op({ op: 'sync', node: n1, services: Array.from({ length: 500 }, (_, i) => service(`old${i}`, `name${i % 10}`)), checks: [] }));
+    const before = a.index;
+    const changes: CatalogOp[] = [
+      ...Array.from({ length: 16 }, (_, i): CatalogOp => ({ op: 'service-put', node: n1, service: service(`web${i}`, 'web'), checks: [check(`ttl${i}`, `web${i}`)], deleteChecks: [] })),
+      { op: 'service-delete', node: 'n1', serviceId: 'old3', checkIds: [] },
+      // Refused alone (its service is not in the catalog): the group's other changes still apply.
+      { op: 'check-put', node: n1, check: check('orphan', 'nope') },
+    ];
+    const grouped = groupCatalogOps(changes);
+    assert.equal(grouped.length, 1);
+    assert.equal(grouped[0]!.op, 'changes');
+    const bytes = encodeCommand(op(grouped[0]!));
+    assert.equal(bytes[0], 30, 'under tag 30 (protocol 2)');
+    // Its size is the sum of its changes' (nothing of the node's 500 other services travels).
+    const alone = changes.reduce((n, c) => n + encodeCommand(op(c)).length, 0);
+    assert.ok(bytes.length < alone, `${bytes.length} bytes grouped, ${alone} one by one`);
+    assert.deepEqual(decodeCommand(bytes), op(grouped[0]!));
+    assert.equal(a.run(decodeCommand(bytes)), true);
+    const c = sm.catalog;
+    assert.equal(c.instances('web').length, 16);
+    assert.equal(c.nodeService('n1', 'old3'), undefined);
+    assert.equal(c.nodeCheck('n1', 'orphan'), undefined);
+    assert.equal(c.serviceIndex('name5'), before, 'untouched services keep their index');
+    assert.equal(c.serviceIndex('web'), a.index);
+    // Bounds: count and bytes split a long run; other ops (a full sync) and another node's changes go alone; order kept.
+    const many = Array.from({ length: MAX_CATALOG_CHANGES + 10 }, (_, i): CatalogOp => ({ op: 'check-delete', node: 'n1', checkId: `c${i}` }));
+    assert.deepEqual(groupCatalogOps(many).map((g) => (g.op === 'changes' ? g.ops.length : 1)), [MAX_CATALOG_CHANGES, 10]);
+    assert.deepEqual(groupCatalogOps(many.slice(0, 10), 100, 200).map((g) => (g.op === 'changes' ? g.ops.length : 1)), [4, 4, 2]);
+    const sync: CatalogOp = { op: 'sync', node: n1, services: [], checks: [] };
+    const other: CatalogOp = { op: 'check-delete', node: 'n2', checkId: 'x' };
+    assert.deepEqual(groupCatalogOps([many[0]!, sync, many[1]!, many[2]!, other]).map((g) => g.op), ['check-delete', 'sync', 'changes', 'check-delete']);
+  });
+
+  it('a `changes` group that is not well formed is refused on encode and decode', () => {
+    const bad: unknown[] = [
+      { op: 'changes', node: 'n1', ops: [] },
+      { op: 'changes', node: 'n1', ops: Array.from({ length: MAX_CATALOG_CHANGES + 1 }, () => ({ op: 'check-delete', node: 'n1', checkId: 'x' })) },
+      { op: 'changes', node: 'n1', ops: [{ op: 'sync', node: n1, services: [], checks: [] }] },
+      { op: 'changes', node: 'n1', ops: [{ op: 'changes', node: 'n1', ops: [{ op: 'check-delete', node: 'n1', checkId: 'x' }] }] },
+      { op: 'changes', node: 'n1', ops: [{ op: 'check-delete', node: 'n2', checkId: 'x' }] },
+      { op: 'changes', node: 'n1', ops: [{ op: 'check-delete', node: 'n1', checkId: 'serfHealth' }] },
+      { op: 'changes', node: 'n1', ops: 'x' },
+    ];
+    for (const b of bad) {
+      assert.throws(() => encodeCommand(op(b as CatalogOp)), InvalidCommandError, JSON.stringify(b).slice(0, 80));
+      const json = Buffer.from(JSON.stringify(b));
+      const raw = Buffer.alloc(6 + json.length);
+      raw[0] = 30;
+      raw.writeUInt32BE(json.length, 2);
+      json.copy(raw, 6);
+      assert.throws(() => decodeCommand(raw), CommandDecodeError);
+    }
   });
 });
