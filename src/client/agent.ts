@@ -40,9 +40,11 @@ const PULL_GRACE_MS = 2000;
 /** A relay that failed is skipped this long. */
 const RELAY_AVOID_MS = 5000;
 /**
- * Under sustained writes (an answer carried several entries) the next pull
+ * Under sustained writes (an answer that was not held, i.e. entries were
+ * already waiting when the pull came, and carried several) the next pull
  * waits this long, so each pull carries a batch: a client's cost follows the
- * pull rate, not the write rate. A lone write is pulled at once.
+ * pull rate, not the write rate. A write that woke a held pull is fresh: the
+ * next pull goes out at once, so the writes after it are not delayed.
  */
 const PULL_LINGER_MS = 100;
 /** How long reads wait after a start for the replica to catch up with a relay before serving what it has. */
@@ -307,9 +309,9 @@ export class ClientAgent implements AgentApi {
         continue;
       }
       try {
-        const taken = await this.pullOnce(relay);
+        const { taken, held } = await this.pullOnce(relay);
         backoff = 50;
-        if (taken > 1) await sleep(PULL_LINGER_MS);
+        if (taken > 1 && !held) await sleep(PULL_LINGER_MS);
         lastServeCheck = performance.now();
       } catch (error) {
         if (this.stopped) return;
@@ -324,8 +326,8 @@ export class ClientAgent implements AgentApi {
     }
   }
 
-  /** One pull from `relay`; resolves with how many entries it applied. */
-  private async pullOnce(relay: RelayCandidate): Promise<number> {
+  /** One pull from `relay`; resolves with how many entries it applied, and whether the relay held the pull (a fresh write). */
+  private async pullOnce(relay: RelayCandidate): Promise<{ taken: number; held: boolean }> {
     const now = performance.now();
     const wantRelays = this.current?.id !== relay.id || now - this.lastRelayList > 30_000;
     if (this.subscribedTo !== relay.address) {
@@ -348,7 +350,7 @@ export class ClientAgent implements AgentApi {
     }
     if (header.kind === 'full') {
       this.chooser.failed(relay.id, performance.now());
-      return 0;
+      return { taken: 0, held: false };
     }
     if (this.current?.id !== relay.id) {
       if (this.current) this.counters.relaySwitches++;
@@ -360,12 +362,12 @@ export class ClientAgent implements AgentApi {
     this.commitSeen = Math.max(this.commitSeen, header.commit);
     if (header.kind === 'snapshot') {
       await this.installSnapshot(relay);
-      return 0;
+      return { taken: 0, held: false };
     }
     const take = this.cursor.accept(header.commit, answer.entries);
     if (take.length > 0) this.applyEntries(take);
     if (this.cursor.serving) this.wakeServing();
-    return take.length;
+    return { taken: take.length, held: header.held === true };
   }
 
   private applyEntries(entries: RelayEntry[]): void {

@@ -38,6 +38,8 @@ export interface PullHeader {
   /** The leader as this relay knows it, so the subscriber forwards writes there. */
   leader?: { id: string; address: string };
   relays?: RelayCandidate[];
+  /** The relay held this pull and answered it when its commit moved (a fresh write, not a backlog). */
+  held?: boolean;
 }
 
 function bad(what: string): KonsulError {

@@ -10,7 +10,7 @@ import { KonsulError } from '../errors.js';
 import type { StateSnapshot } from '../storage/index.js';
 import type { TransportLogger } from '../transport/index.js';
 import type { RelayCandidate } from './cursor.js';
-import { RelayFeed, type CommittedView, type LivenessReport } from './feed.js';
+import { RelayFeed, type CommittedView, type LivenessReport, type RelayEntry } from './feed.js';
 import {
   encodePullAnswer, encodeSnapshotChunk, type PullHeader, type PullRequest,
 } from './protocol.js';
@@ -46,10 +46,33 @@ interface SnapshotSession {
 
 const SESSION_IDLE_MS = 30_000;
 
+/** One wake-up's view: entries read once per range, answers encoded once per (kind, from, commit). */
+class SharedAnswers implements CommittedView {
+  readonly encoded = new Map<string, Buffer>();
+  private readonly ranges = new Map<string, RelayEntry[]>();
+
+  constructor(private readonly view: CommittedView) {}
+
+  firstIndex(): number {
+    return this.view.firstIndex();
+  }
+
+  commitIndex(): number {
+    return this.view.commitIndex();
+  }
+
+  entries(lo: number, hi: number, maxBytes: number): RelayEntry[] {
+    const key = `${lo}:${hi}:${maxBytes}`;
+    let got = this.ranges.get(key);
+    if (!got) this.ranges.set(key, (got = this.view.entries(lo, hi, maxBytes)));
+    return got;
+  }
+}
+
 export class RelayServer {
   readonly feed: RelayFeed;
   /** Counters for stats and the scale figures. */
-  readonly counters = { pulls: 0, entriesSent: 0, snapshotsServed: 0, reportsSent: 0, refusedFull: 0 };
+  readonly counters = { pulls: 0, entriesSent: 0, snapshotsServed: 0, reportsSent: 0, refusedFull: 0, answersShared: 0 };
   private readonly opts: RelayServerOptions;
   private waiting: Waiting[] = [];
   private readonly sessions = new Map<string, SnapshotSession>();
@@ -88,13 +111,15 @@ export class RelayServer {
     this.checkAccepting();
     const commit = this.opts.view.commitIndex();
     const keep: Waiting[] = [];
+    // Held pulls mostly ask for the same index: their entries are read and encoded once and the bytes shared.
+    const shared = new SharedAnswers(this.opts.view);
     for (const w of this.waiting) {
       if (w.req.from > commit) {
         keep.push(w);
         continue;
       }
       clearTimeout(w.timer);
-      w.resolve(this.answer(w.req));
+      w.resolve(this.answer(w.req, shared));
     }
     this.waiting = keep;
   }
@@ -131,17 +156,32 @@ export class RelayServer {
     });
   }
 
-  private answer(req: PullRequest): Buffer {
-    const a = this.feed.pull(req.id, req.address, req.from, performance.now(), this.opts.view, req.epoch);
+  /**
+   * The answer to one pull. `shared` (a held pull woken by a commit): the
+   * entries come from, and the encoded answer goes into, what the other pulls
+   * woken at the same time share; the answer says it was held, so the
+   * subscriber knows the write was fresh, not a backlog.
+   */
+  private answer(req: PullRequest, shared?: SharedAnswers): Buffer {
+    const a = this.feed.pull(req.id, req.address, req.from, performance.now(), shared ?? this.opts.view, req.epoch);
     if (a.kind === 'full') this.counters.refusedFull++;
     if (a.kind === 'snapshot') this.counters.snapshotsServed++;
+    const entries = a.kind === 'entries' ? a.entries : [];
+    this.counters.entriesSent += entries.length;
+    const key = shared && a.kind !== 'full' && !req.wantRelays ? `${a.kind}:${req.from}:${a.commit}` : undefined;
+    const done = key === undefined ? undefined : shared!.encoded.get(key);
+    if (done) {
+      this.counters.answersShared++;
+      return done;
+    }
     const header: PullHeader = { kind: a.kind, commit: a.kind === 'full' ? this.opts.view.commitIndex() : a.commit };
     const leader = this.opts.leader();
     if (leader) header.leader = leader;
     if (req.wantRelays || a.kind === 'full') header.relays = this.opts.relays();
-    const entries = a.kind === 'entries' ? a.entries : [];
-    this.counters.entriesSent += entries.length;
-    return encodePullAnswer(header, entries);
+    if (shared) header.held = true;
+    const out = encodePullAnswer(header, entries);
+    if (key !== undefined) shared!.encoded.set(key, out);
+    return out;
   }
 
   /** relay-snapshot: the next chunk of a session ('' opens one). */

@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import { ReplicaCursor, RelayChooser } from '../../src/relay/cursor.js';
 import { EntryWindow, RelayFeed, type CommittedView, type RelayEntry } from '../../src/relay/feed.js';
 import { decodePullAnswer, decodePullRequest, decodeSnapshotChunk, encodePullAnswer, encodeSnapshotChunk } from '../../src/relay/protocol.js';
-import { mergeReports } from '../../src/relay/server.js';
+import { RelayServer, mergeReports } from '../../src/relay/server.js';
 import { ClientTracker, type RelayReport } from '../../src/relay/tracker.js';
 
 const entry = (index: number): RelayEntry => ({ index, data: Buffer.from(`e${index}`) });
@@ -57,6 +57,77 @@ describe('relay feed', () => {
     w.reset(40);
     assert.equal(w.commitIndex(), 40);
     assert.deepEqual(w.entries(41, 41, 100), []);
+  });
+});
+
+describe('relay server (held pulls)', () => {
+  const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+
+  function relayOver(commit: { at: number }, reads: { n: number }): RelayServer {
+    const v: CommittedView = {
+      firstIndex: () => 1,
+      commitIndex: () => commit.at,
+      entries: (lo, hi) => {
+        reads.n++;
+        return view(1, commit.at).entries(lo, hi, 1 << 20);
+      },
+    };
+    return new RelayServer({
+      view: v, fanout: 10, silenceMs: 5000, snapshot: () => { throw new Error('no snapshot here'); },
+      leader: () => ({ id: 's1', address: '127.0.0.1:1' }), relays: () => [], logger: quiet,
+    });
+  }
+
+  test('a held pull is answered as soon as the commit moves, and the pulls woken together share one read and one encoded answer', async () => {
+    const commit = { at: 5 };
+    const reads = { n: 0 };
+    const relay = relayOver(commit, reads);
+    try {
+      // Subscribe (answered at once: nothing new, the subscriber is new), then hold pulls for index 6.
+      for (const id of ['c1', 'c2', 'c3']) await relay.pull({ id, address: 'x', from: 6, waitMs: 0, wantRelays: false, epoch: 1 });
+      let settled = 0;
+      const held = ['c1', 'c2', 'c3'].map((id) => relay.pull({ id, address: 'x', from: 6, waitMs: 30_000, wantRelays: false, epoch: 1 }).then((b) => { settled++; return b; }));
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(settled, 0, 'nothing new: the pulls are held');
+      reads.n = 0;
+      commit.at = 7;
+      relay.notify();
+      const answers = await Promise.all(held);
+      for (const b of answers) {
+        const a = decodePullAnswer(Buffer.from(b));
+        assert.equal(a.header.held, true);
+        assert.equal(a.header.commit, 7);
+        assert.deepEqual(a.entries.map((e) => e.index), [6, 7]);
+      }
+      assert.ok(answers[0] === answers[1] && answers[1] === answers[2], 'one encoded answer shared by the three');
+      assert.equal(reads.n, 1, 'the entries were read once');
+      assert.equal(relay.counters.answersShared, 2);
+      // A pull with entries already waiting is answered at once, not marked held.
+      const now = decodePullAnswer(Buffer.from(await relay.pull({ id: 'c1', address: 'x', from: 7, waitMs: 30_000, wantRelays: false, epoch: 1 })));
+      assert.equal(now.header.held, undefined);
+      assert.deepEqual(now.entries.map((e) => e.index), [7]);
+    } finally {
+      relay.stop();
+    }
+  });
+
+  test('pulls woken together but asking from different indexes get their own entries', async () => {
+    const commit = { at: 5 };
+    const relay = relayOver(commit, { n: 0 });
+    try {
+      await relay.pull({ id: 'c1', address: 'x', from: 6, waitMs: 0, wantRelays: false, epoch: 1 });
+      await relay.pull({ id: 'c2', address: 'x', from: 6, waitMs: 0, wantRelays: false, epoch: 1 });
+      const a = relay.pull({ id: 'c1', address: 'x', from: 6, waitMs: 30_000, wantRelays: false, epoch: 1 });
+      const b = relay.pull({ id: 'c2', address: 'x', from: 6, waitMs: 30_000, wantRelays: true, epoch: 1 });
+      commit.at = 6;
+      relay.notify();
+      const [ea, eb] = [decodePullAnswer(Buffer.from(await a)), decodePullAnswer(Buffer.from(await b))];
+      assert.deepEqual(ea.entries.map((e) => e.index), [6]);
+      assert.deepEqual(eb.header.relays, [], 'the one that asked for the relay list gets it');
+      assert.equal(ea.header.relays, undefined);
+    } finally {
+      relay.stop();
+    }
   });
 });
 
