@@ -4,7 +4,7 @@
 
 import type { AclOp } from '../state/acl.js';
 import type { ArchiveHeader } from '../state/archive.js';
-import type { CatalogOp, HealthStatus, StateMachine, UserEvent } from '../state/index.js';
+import type { CatalogOp, HealthStatus, PreparedQueryOp, StateMachine, UserEvent } from '../state/index.js';
 import type { CheckDefinition, ServiceDefinition } from './local/definitions.js';
 import type { CoordinationService } from './sessions.js';
 
@@ -159,4 +159,6 @@ export interface AgentApi {
   readonly coord: CoordinationService;
   /** sec: an ACL token or policy change through Raft; resolves once applied here. false: the state machine refused it. */
   aclApply(op: AclOp): Promise<boolean>;
+  /** api: a prepared query create, update or delete through Raft; a 400 naming why when the state machine refused it. */
+  preparedQueryApply(op: PreparedQueryOp): Promise<void>;
 }

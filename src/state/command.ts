@@ -24,6 +24,7 @@
 // still the deterministic no-op it always was.
 //   event-fire     str id, str name, str node filter, str service filter, str tag filter, u32 length + payload (tag 20)
 //   acl            str JSON of an AclOp, checked field by field on decode (tag 50, sec)
+//   prepared-query str JSON of a PreparedQueryOp, checked field by field on decode (tag 21, api)
 
 import { BufferReader } from '../byte-reader.js';
 import { BufferWriter } from '../byte-writer.js';
@@ -36,6 +37,7 @@ import { isSessionId, sessionInputProblem, type SessionInput } from './sessions.
 import { MAX_TXN_OPS, TXN_VERBS, txnOpProblem, type TxnOp } from './txn-ops.js';
 import { MAX_EVENT_NAME_BYTES, MAX_EVENT_PAYLOAD_BYTES, type UserEvent } from './events.js';
 import { aclOpProblem, type AclOp } from './acl.js';
+import { preparedQueryProblem, type PreparedQueryOp } from './prepared-queries.js';
 
 export type Command =
   | { type: 'kv-set'; key: string; value: Uint8Array; flags: number; cas?: number }
@@ -60,7 +62,10 @@ export type Command =
   /** A user event (PUT /v1/event/fire): kept in every agent's memory, not in the state tables. */
   | { type: 'event-fire'; event: UserEvent }
   // sec: ACL tokens and policies (str JSON of an AclOp, checked field by field on decode)
-  | { type: 'acl'; op: AclOp };
+  | { type: 'acl'; op: AclOp }
+  // api branch (issue 18): prepared queries
+  /** Create, update or delete a prepared query (/v1/query); refused (false) when Consul's state store would refuse it. */
+  | { type: 'prepared-query'; op: PreparedQueryOp };
 
 /** The newest command version this konsul's state machine applies. Kept equal to the peer PROTOCOL_VERSION. */
 export const COMMAND_VERSION = 2;
@@ -124,6 +129,8 @@ const enum Tag {
   EventFire = 20,
   // sec: 50-59
   Acl = 50,
+  // api branch (issue 18)
+  PreparedQuery = 21,
 }
 
 const HAS_CAS = 1;
@@ -148,6 +155,8 @@ const ALLOWED_BITS: Record<Tag, number> = {
   [Tag.EventFire]: 0,
   // sec
   [Tag.Acl]: 0,
+  // api branch (issue 18)
+  [Tag.PreparedQuery]: 0,
 };
 
 /** The first release's command types: understood by every version. Any other type needs protocol 2 or newer. */
@@ -344,6 +353,12 @@ export function encodeCommand(cmd: Command): Uint8Array {
       e.u8(0);
       e.string32(json, jsonLen);
       return e.done();
+    }
+    // api branch (issue 18)
+    case 'prepared-query': {
+      const problem = preparedQueryOpProblem(cmd.op);
+      if (problem) throw new InvalidCommandError(`prepared query: ${problem}`);
+      return jsonCommand(Tag.PreparedQuery, cmd.op);
     }
     default:
       throw new InvalidCommandError(`unknown command type ${JSON.stringify((cmd as { type: unknown }).type)}`);
@@ -561,6 +576,14 @@ function decodeBare(buf: Buffer): Command {
       cmd = { type: 'acl', op: op as AclOp };
       break;
     }
+    // api branch (issue 18)
+    case Tag.PreparedQuery: {
+      const op = parseJsonField(d, 'prepared query operation');
+      const problem = preparedQueryOpProblem(op);
+      if (problem) throw new CommandDecodeError(`prepared query: ${problem}`);
+      cmd = { type: 'prepared-query', op: op as PreparedQueryOp };
+      break;
+    }
   }
   d.expectEnd('the command');
   return cmd;
@@ -574,4 +597,13 @@ export function eventProblem(ev: UserEvent): string | undefined {
   if (ev.payload.length > MAX_EVENT_PAYLOAD_BYTES) return `the payload is ${ev.payload.length} bytes, at most ${MAX_EVENT_PAYLOAD_BYTES}`;
   for (const f of [ev.nodeFilter, ev.serviceFilter, ev.tagFilter]) if (typeof f !== 'string' || Buffer.byteLength(f) > 256) return 'a filter is over 256 bytes';
   return undefined;
+}
+
+/** Why a prepared query operation is malformed, or undefined (checked on encode and on every replica's decode). */
+export function preparedQueryOpProblem(op: unknown): string | undefined {
+  if (typeof op !== 'object' || op === null) return 'the operation must be an object';
+  const o = op as { op?: unknown; id?: unknown; query?: unknown; create?: unknown };
+  if (o.op === 'delete') return isSessionId(o.id) && Object.keys(o).length === 2 ? undefined : 'a delete names a query ID';
+  if (o.op !== 'set' || typeof o.create !== 'boolean' || Object.keys(o).length !== 3) return 'unknown operation';
+  return preparedQueryProblem(o.query);
 }

@@ -18,12 +18,13 @@ import { KV_LOCKS_TABLE, SESSIONS_TABLE, SESSION_INDEX_KEY, decodeLock, encodeSe
 import { EventBuffer, type AppliedEvent } from './events.js';
 import { ACL_TABLE, AclState } from './acl.js';
 import { TopicWatchers } from './watchers.js';
+import { PREPARED_QUERIES_TABLE, PreparedQueries, QUERY_INDEX_KEY, decodeQuery } from './prepared-queries.js';
 
 export { KV_TABLE, type KvEntry } from './kv-record.js';
 export const MEMBERS_TABLE = 'members';
 /** The state machine's own bookkeeping, written in the same transactions as the data. */
 export const META_TABLE = 'meta';
-export const STATE_TABLES: readonly string[] = [KV_TABLE, MEMBERS_TABLE, META_TABLE, ...CATALOG_TABLES, ...COORD_TABLES, ACL_TABLE];
+export const STATE_TABLES: readonly string[] = [KV_TABLE, MEMBERS_TABLE, META_TABLE, ...CATALOG_TABLES, ...COORD_TABLES, ACL_TABLE, PREPARED_QUERIES_TABLE];
 
 const KV_INDEX_KEY = 'kvIndex';
 /** The protocol version the cluster runs at (u16); absent means 1, the first release's. */
@@ -154,6 +155,8 @@ export class StateMachine {
   private batchClusterVersion = 0;
   /** Sessions, locks, transactions and batched writes (coord). */
   readonly coord = new Coordination(META_TABLE);
+  /** Prepared queries (api branch, issue 18): written in the same transactions; reads come from memory. */
+  readonly queries = new PreparedQueries(META_TABLE);
 
   constructor(store: StateStore) {
     const missing = STATE_TABLES.filter((t) => !store.tables.includes(t));
@@ -176,6 +179,7 @@ export class StateMachine {
     this.catalog.load((fn) => this.store.read(fn));
     this.store.read((txn) => this.coord.load(txn));
     this.acl.load((fn) => this.store.read(fn));
+    this.store.read((txn) => this.queries.load(txn));
   }
 
   /** The applied index as stored (restart resumes after it). */
@@ -205,6 +209,7 @@ export class StateMachine {
       this.pendingEvents.length = 0;
       this.catalogBatch.clear();
       this.coord.beginBatch();
+      this.queries.beginBatch();
       this.restoredInBatch = false;
       this.aclChangedInBatch = false;
       this.batchClusterVersion = 0;
@@ -242,6 +247,7 @@ export class StateMachine {
     }
     for (const event of this.pendingEvents.splice(0)) this.events.push(event);
     this.coord.commit();
+    this.queries.commit((fn) => this.store.read(fn));
     if (this.catalogBatch.changes.length > 0) this.catalog.commit(this.catalogBatch);
     if (this.aclChangedInBatch) {
       this.aclChangedInBatch = false;
@@ -301,6 +307,8 @@ export class StateMachine {
         this.coord.afterCatalog(txn, index, this.catalogBatch.changes.slice(before), this.toucher(touched, index), {
           nodes: CATALOG_NODES_TABLE, checks: CATALOG_CHECKS_TABLE,
         });
+        // api: a query bound to a session the catalog change invalidated goes with it.
+        this.queries.dropOrphans(txn, index);
         return ok;
       }
       case 'event-fire':
@@ -317,8 +325,11 @@ export class StateMachine {
         return this.coord.txn(txn, index, cmd.ops, this.toucher(touched, index));
       case 'session-create':
         return this.coord.sessionCreate(txn, index, cmd.session, this.catalog);
-      case 'session-destroy':
-        return this.coord.sessionDestroy(txn, index, cmd.id, this.toucher(touched, index));
+      case 'session-destroy': {
+        const ok = this.coord.sessionDestroy(txn, index, cmd.id, this.toucher(touched, index));
+        this.queries.dropOrphans(txn, index);
+        return ok;
+      }
       case 'batch': {
         const results: boolean[] = [];
         for (const bytes of cmd.commands) {
@@ -352,6 +363,9 @@ export class StateMachine {
         if (ok) this.aclChangedInBatch = true;
         return ok;
       }
+      // api branch (issue 18)
+      case 'prepared-query':
+        return this.queries.apply(txn, index, cmd.op);
     }
   }
 
@@ -548,6 +562,7 @@ export class StateMachine {
     this.loadCaches();
     this.catalog.wakeAll();
     this.store.read((txn) => this.coord.reset(txn));
+    this.store.read((txn) => this.queries.reset(txn));
     this.kvWatchers.finishAll((prefix) => this.kvPrefixIndex(prefix));
   }
 }
@@ -555,7 +570,10 @@ export class StateMachine {
 // ------------------------------------------------------------ restore
 
 /** The tables a restore replaces; members (this cluster's) and meta (this replica's bookkeeping) stay. */
-export const RESTORED_TABLES: readonly string[] = [KV_TABLE, KV_LOCKS_TABLE, SESSIONS_TABLE, CATALOG_NODES_TABLE, CATALOG_SERVICES_TABLE, CATALOG_CHECKS_TABLE, CATALOG_INDEX_TABLE];
+export const RESTORED_TABLES: readonly string[] = [
+  KV_TABLE, KV_LOCKS_TABLE, SESSIONS_TABLE, CATALOG_NODES_TABLE, CATALOG_SERVICES_TABLE, CATALOG_CHECKS_TABLE, CATALOG_INDEX_TABLE,
+  PREPARED_QUERIES_TABLE,
+];
 
 /** Record fields a catalog record must have as strings, per table (what Catalog.load relies on). */
 const CATALOG_RECORD_FIELDS: Readonly<Record<string, readonly string[]>> = {
@@ -639,6 +657,16 @@ function decodeRestore(state: Uint8Array, index: number): Rows | string {
     }
   }
   for (const [, value] of rows.get(CATALOG_INDEX_TABLE)!) if (value.length !== 8) return 'a catalog index record is not 8 bytes';
+  // api: prepared queries, checked as a create would check them, at the restore's index.
+  const queries = rows.get(PREPARED_QUERIES_TABLE)!;
+  for (let i = 0; i < queries.length; i++) {
+    const [key, value] = queries[i]!;
+    const q = decodeQuery(value);
+    if (!q || q.id !== key.toString('utf8')) return 'a prepared query record is bad';
+    q.createIndex = index;
+    q.modifyIndex = index;
+    queries[i] = [key, Buffer.from(JSON.stringify(q), 'utf8')];
+  }
   return rows;
 }
 
@@ -661,6 +689,14 @@ function restoreTables(txn: StateWriter, index: number, state: Uint8Array): bool
   for (const topic of topics) txn.put(CATALOG_INDEX_TABLE, topic, at);
   // Sessions were replaced too: their blocking queries must see the index move.
   txn.put(META_TABLE, SESSION_INDEX_KEY, at);
+  // api: and prepared queries; one bound to a session the snapshot does not hold goes, as that session's would.
+  txn.put(META_TABLE, QUERY_INDEX_KEY, at);
+  const orphans: Buffer[] = [];
+  for (const rec of txn.scan(PREPARED_QUERIES_TABLE)) {
+    const q = decodeQuery(rec.value);
+    if (q && q.session !== '' && !txn.get(SESSIONS_TABLE, q.session)) orphans.push(Buffer.from(rec.key));
+  }
+  for (const k of orphans) txn.delete(PREPARED_QUERIES_TABLE, k);
   return true;
 }
 
