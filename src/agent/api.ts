@@ -75,7 +75,7 @@ export interface SnapshotArchiveStream {
   close(): void;
 }
 
-export interface KvPutOptions { flags?: number; cas?: number }
+export interface KvPutOptions { flags?: number | bigint; cas?: number }
 export interface KvDeleteOptions { recurse?: boolean; cas?: number }
 
 /** What /v1/agent/self reports. */

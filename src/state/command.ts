@@ -3,8 +3,8 @@
 // sent to peers, and decoded only when applied, on every replica alike.
 //
 // Layout (big-endian; str = u32 byte length + UTF-8 bytes):
-//   u8 type, u8 bits (1 = has cas, 2 = recurse, 4 = server), then
-//   kv-set         str key, u32 flags, [u64 cas], u32 length + value bytes
+//   u8 type, u8 bits (1 = has cas, 2 = recurse, 4 = server, 8 = 64-bit flags), then
+//   kv-set         str key, u32 flags (u64 with bit 8: protocol 2, api), [u64 cas], u32 length + value bytes
 //   kv-delete      str key, [u64 cas]
 //   member-set     str id, str raftAddress, str httpAddress
 //   member-delete  str id
@@ -38,9 +38,11 @@ import { MAX_TXN_OPS, TXN_VERBS, txnOpProblem, type TxnOp } from './txn-ops.js';
 import { MAX_EVENT_NAME_BYTES, MAX_EVENT_PAYLOAD_BYTES, type UserEvent } from './events.js';
 import { aclOpProblem, type AclOp } from './acl.js';
 import { preparedQueryProblem, type PreparedQueryOp } from './prepared-queries.js';
+import { canonicalFlags, flagsProblem, type KvFlags } from './kv-record.js';
 
 export type Command =
-  | { type: 'kv-set'; key: string; value: Uint8Array; flags: number; cas?: number }
+  /** flags: Consul's uint64 (a bigint above 2^32 - 1: such a kv-set is a protocol-2 command). */
+  | { type: 'kv-set'; key: string; value: Uint8Array; flags: KvFlags; cas?: number }
   | { type: 'kv-delete'; key: string; recurse?: boolean; cas?: number }
   | { type: 'member-set'; id: string; raftAddress: string; httpAddress: string; server: boolean }
   | { type: 'member-delete'; id: string }
@@ -136,9 +138,11 @@ const enum Tag {
 const HAS_CAS = 1;
 const RECURSE = 2;
 const SERVER = 4;
+/** kv-set: the flags field is a u64 (flags above 2^32 - 1; api branch, protocol 2). */
+const FLAGS64 = 8;
 /** The bits each type may carry; any other bit means the bytes are not ours. */
 const ALLOWED_BITS: Record<Tag, number> = {
-  [Tag.KvSet]: HAS_CAS,
+  [Tag.KvSet]: HAS_CAS | FLAGS64,
   [Tag.KvDelete]: HAS_CAS | RECURSE,
   [Tag.MemberSet]: SERVER,
   [Tag.MemberDelete]: 0,
@@ -204,15 +208,19 @@ export function encodeCommand(cmd: Command): Uint8Array {
     case 'kv-set': {
       const keyLen = keyBytes(cmd.key, 'the key', false);
       checkCas(cmd.cas);
-      if (!Number.isInteger(cmd.flags) || cmd.flags < 0 || cmd.flags > 0xffff_ffff) {
-        throw new InvalidCommandError(`flags must be an integer from 0 to 4294967295, got ${String(cmd.flags)}`);
-      }
+      const flagsWhy = flagsProblem(cmd.flags);
+      if (flagsWhy) throw new InvalidCommandError(`${flagsWhy}, got ${String(cmd.flags)}`);
+      const flags = canonicalFlags(cmd.flags);
+      const wide = typeof flags === 'bigint';
       const hasCas = cmd.cas !== undefined;
-      const e = new CommandWriter(2 + 4 + keyLen + 4 + (hasCas ? 8 : 0) + 4 + cmd.value.length);
+      const e = new CommandWriter(2 + 4 + keyLen + (wide ? 8 : 4) + (hasCas ? 8 : 0) + 4 + cmd.value.length);
       e.u8(Tag.KvSet);
-      e.u8(hasCas ? HAS_CAS : 0);
+      e.u8((hasCas ? HAS_CAS : 0) | (wide ? FLAGS64 : 0));
       e.string32(cmd.key, keyLen);
-      e.u32(cmd.flags);
+      if (wide) {
+        e.u32(Number(flags >> 32n));
+        e.u32(Number(flags & 0xffff_ffffn));
+      } else e.u32(flags);
       if (hasCas) e.u64(cmd.cas!, 'cas');
       e.bytes32(cmd.value);
       return e.done();
@@ -441,6 +449,8 @@ export function versionCommand(bytes: Uint8Array, version: number): Uint8Array {
 export function commandVersion(bytes: Uint8Array): number | undefined {
   if (bytes.length === 0) return undefined;
   if (bytes[0] === Tag.Envelope) return bytes.length >= 2 ? bytes[1] : undefined;
+  // api: a kv-set with 64-bit flags is the first release's type with a field it does not know.
+  if (bytes[0] === Tag.KvSet && bytes.length >= 2 && (bytes[1]! & FLAGS64) !== 0) return 2;
   return LEGACY_TAGS.has(bytes[0]!) ? LEGACY_COMMAND_VERSION : 2;
 }
 
@@ -478,7 +488,12 @@ function decodeBare(buf: Buffer): Command {
   switch (tag) {
     case Tag.KvSet: {
       const key = readKey(d, 'key', false);
-      const flags = d.u32('flags');
+      let flags: KvFlags = d.u32('flags');
+      if (bits & FLAGS64) {
+        flags = (BigInt(flags) << 32n) | BigInt(d.u32('flags'));
+        // One spelling per value: 64-bit flags only for what does not fit 32 bits.
+        if (flags <= 0xffff_ffffn) throw new CommandDecodeError('64-bit flags that fit 32 bits');
+      }
       const cas = bits & HAS_CAS ? d.u64('cas') : undefined;
       const value = d.bytes32('value');
       cmd = cas === undefined ? { type: 'kv-set', key, value, flags } : { type: 'kv-set', key, value, flags, cas };

@@ -11,7 +11,9 @@ import {
   Catalog, CatalogBatch, CATALOG_CHECKS_TABLE, CATALOG_INDEX_TABLE, CATALOG_NODES_TABLE, CATALOG_SERVICES_TABLE, CATALOG_TABLES,
 } from './catalog.js';
 import { COMMAND_VERSION, decodeCommand, UnsupportedCommandError, type Command } from './command.js';
-import { KV_HEADER, KV_MODIFY_AT, KV_TABLE, checkKvRecord, decodeKv, encodeKv, withLock, type KvEntry } from './kv-record.js';
+import {
+  KV_FLAGS_TABLE, KV_HEADER, KV_MODIFY_AT, KV_TABLE, checkKvRecord, decodeKv, encodeKv, recordFlags, withFlags, withLock, writeFlags, type KvEntry,
+} from './kv-record.js';
 import { COORD_TABLES, Coordination } from './coordination.js';
 import { applyTxn, type TxnOp, type TxnOutcome } from './txn.js';
 import { KV_LOCKS_TABLE, SESSIONS_TABLE, SESSION_INDEX_KEY, decodeLock, encodeSession, listSessions, readSession, sessionInputProblem, type KvLock, type SessionRecord } from './sessions.js';
@@ -24,7 +26,9 @@ export { KV_TABLE, type KvEntry } from './kv-record.js';
 export const MEMBERS_TABLE = 'members';
 /** The state machine's own bookkeeping, written in the same transactions as the data. */
 export const META_TABLE = 'meta';
-export const STATE_TABLES: readonly string[] = [KV_TABLE, MEMBERS_TABLE, META_TABLE, ...CATALOG_TABLES, ...COORD_TABLES, ACL_TABLE, PREPARED_QUERIES_TABLE];
+export const STATE_TABLES: readonly string[] = [
+  KV_TABLE, MEMBERS_TABLE, META_TABLE, ...CATALOG_TABLES, ...COORD_TABLES, ACL_TABLE, PREPARED_QUERIES_TABLE, KV_FLAGS_TABLE,
+];
 
 const KV_INDEX_KEY = 'kvIndex';
 /** The protocol version the cluster runs at (u16); absent means 1, the first release's. */
@@ -268,6 +272,8 @@ export class StateMachine {
         // Consul: cas=0 sets only an absent key; cas=N only a key whose ModifyIndex is N.
         if (cmd.cas !== undefined && (cmd.cas === 0 ? current !== undefined : current?.modifyIndex !== cmd.cas)) return false;
         const createIndex = current?.createIndex ?? index;
+        // api: 64-bit flags live beside the record (kv-record.ts); current.flags is the record's 32 bits here.
+        writeFlags(txn, cmd.key, cmd.flags, current?.flags as number | undefined);
         txn.put(KV_TABLE, cmd.key, encodeKv(cmd.flags, createIndex, index, current?.lockIndex ?? 0, cmd.value));
         touched.push({ key: cmd.key, recurse: false, deleted: false, index });
         return true;
@@ -281,6 +287,9 @@ export class StateMachine {
           const locks: Buffer[] = [];
           for (const rec of txn.scan(KV_LOCKS_TABLE, cmd.key === '' ? {} : { prefix: cmd.key })) locks.push(rec.key);
           for (const k of locks) txn.delete(KV_LOCKS_TABLE, k);
+          const wide: Buffer[] = [];
+          for (const rec of txn.scan(KV_FLAGS_TABLE, cmd.key === '' ? {} : { prefix: cmd.key })) wide.push(rec.key);
+          for (const k of wide) txn.delete(KV_FLAGS_TABLE, k);
           if (keys.length > 0) touched.push({ key: cmd.key, recurse: true, deleted: true, index });
           return true;
         }
@@ -288,6 +297,7 @@ export class StateMachine {
         // Consul's delete-cas: an absent key counts as deleted; a present one must be at ModifyIndex cas.
         if (!existing) return true;
         if (cmd.cas !== undefined && decodeKv(cmd.key, existing).modifyIndex !== cmd.cas) return false;
+        writeFlags(txn, cmd.key, undefined, recordFlags(existing));
         txn.delete(KV_TABLE, cmd.key);
         txn.delete(KV_LOCKS_TABLE, cmd.key);
         touched.push({ key: cmd.key, recurse: false, deleted: true, index });
@@ -410,7 +420,7 @@ export class StateMachine {
   kvList(prefix: string): KvEntry[] {
     return this.store.read((txn) => {
       const out: KvEntry[] = [];
-      for (const rec of scanKv(txn, prefix)) out.push(decodeKv(rec.key.toString('utf8'), rec.value));
+      for (const rec of scanKv(txn, prefix)) out.push(withFlags(txn, decodeKv(rec.key.toString('utf8'), rec.value)));
       // Locks are few: look them up by prefix rather than one by one.
       let locked: Map<string, KvLock> | undefined;
       for (const rec of txn.scan(KV_LOCKS_TABLE, prefix === '' ? {} : { prefix })) {
@@ -572,7 +582,7 @@ export class StateMachine {
 /** The tables a restore replaces; members (this cluster's) and meta (this replica's bookkeeping) stay. */
 export const RESTORED_TABLES: readonly string[] = [
   KV_TABLE, KV_LOCKS_TABLE, SESSIONS_TABLE, CATALOG_NODES_TABLE, CATALOG_SERVICES_TABLE, CATALOG_CHECKS_TABLE, CATALOG_INDEX_TABLE,
-  PREPARED_QUERIES_TABLE,
+  PREPARED_QUERIES_TABLE, KV_FLAGS_TABLE,
 ];
 
 /** Record fields a catalog record must have as strings, per table (what Catalog.load relies on). */
@@ -634,6 +644,11 @@ function decodeRestore(state: Uint8Array, index: number): Rows | string {
     session.createIndex = index;
     session.modifyIndex = index;
     sessions[i] = [key, encodeSession(session)];
+  }
+  // api: a key's 64-bit flags; a row for a key the snapshot lacks would never be read or removed.
+  const kvKeys = new Set(rows.get(KV_TABLE)!.map(([key]) => key.toString('utf8')));
+  for (const [key, value] of rows.get(KV_FLAGS_TABLE)!) {
+    if (value.length !== 8 || value.readBigUInt64BE(0) <= 0xffff_ffffn || !kvKeys.has(key.toString('utf8'))) return 'a KV flags record is bad';
   }
   for (const [key, value] of rows.get(KV_LOCKS_TABLE)!) {
     if (!decodeLock(value) || !isUtf8(key)) return 'a KV lock record is bad';

@@ -35,7 +35,7 @@ async function close(s: Served): Promise<void> {
 
 const BINARY = Buffer.from([0, 1, 2, 0xfe, 0xff, 0x0a]);
 
-function kvOf(s: Served): Array<{ key: string; flags: number; value: string }> {
+function kvOf(s: Served): Array<{ key: string; flags: number | bigint; value: string }> {
   return s.agent.state.kvList('').map((e) => ({ key: e.key, flags: e.flags, value: e.value.toString('base64') }));
 }
 
