@@ -1,6 +1,7 @@
 // What every konsul command shares: its context (streams, env, test seams), and
 // for commands that talk to an agent, --http-addr, --json and the client.
 
+import { stringifyJsonExact } from '../json-exact.js';
 import { Command, Option, type BaseContext } from 'clipanion';
 import type { RunAgent } from './agent-flags.js';
 import { AgentClient, agentOrigin, clientSecurity } from './client.js';
@@ -25,7 +26,8 @@ export abstract class KonsulCommand extends Command<CliContext> {
    * (service names, IDs, Meta), whose keys must not change.
    */
   protected printJson(value: unknown, mode: 'consul' | 'as-is' = 'consul'): void {
-    this.out(JSON.stringify(mode === 'as-is' ? value : consulStyle(value), null, 2));
+    // api: Consul's uint64 flags print digit for digit.
+    this.out(stringifyJsonExact(mode === 'as-is' ? value : consulStyle(value), 2));
   }
 }
 

@@ -4,7 +4,7 @@
 
 import type { ReadMeta } from '../agent/api.js';
 import { isSessionId, type KvEntry, type TxnOp } from '../state/index.js';
-import { canonicalFlags, MAX_KV_FLAGS, type KvFlags } from '../state/kv-record.js';
+import { canonicalFlags, MAX_KV_FLAGS, type KvFlags } from '../state/kv-flags.js';
 import { MAX_KEY_BYTES } from '../state/command.js';
 import { parseBlocking, waitForKv } from './blocking.js';
 import { readBody } from './body.js';

@@ -1,7 +1,7 @@
 // Writing responses: one writeHead with every header and a known
 // Content-Length, so keep-alive connections stay reusable and nothing is chunked.
 
-import { randomBytes } from 'node:crypto';
+import { stringifyJsonExact } from '../json-exact.js';
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 
 const prettyResponses = new WeakSet<ServerResponse>();
@@ -12,24 +12,11 @@ export function markPretty(res: ServerResponse): void {
 }
 
 export function sendJson(res: ServerResponse, status: number, value: unknown, headers: OutgoingHttpHeaders = {}): void {
-  sendJsonText(res, status, stringifyJson(value, prettyResponses.has(res) ? 4 : undefined), headers);
+  sendJsonText(res, status, stringifyJsonExact(value, prettyResponses.has(res) ? 4 : undefined), headers);
 }
 
-// api (issue 18): Consul's uint64 fields (KV Flags) as JSON numbers, digit for digit. A bigint is
-// written as a marker string no request can contain (a random nonce of this process), then unquoted.
-const BIGINT_MARK = `~u64-${randomBytes(12).toString('hex')}~`;
-const BIGINT_MARKED = new RegExp(`"${BIGINT_MARK}(\\d+)"`, 'g');
-
-/** JSON.stringify, with bigints written as exact JSON numbers (the plain path first: bigints are rare). */
-export function stringifyJson(value: unknown, indent?: number): string {
-  try {
-    return JSON.stringify(value, null, indent);
-  } catch (error) {
-    if (!(error instanceof TypeError) || !/BigInt/i.test(error.message)) throw error;
-  }
-  const marked = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? `${BIGINT_MARK}${v.toString()}` : v), indent);
-  return marked.replace(BIGINT_MARKED, '$1');
-}
+/** JSON.stringify with bigints (Consul's uint64 KV Flags) written digit for digit (api, issue 18). */
+export { stringifyJsonExact as stringifyJson } from '../json-exact.js';
 
 /** JSON the caller serialized itself (numbers beyond 2^53 written digit for digit). */
 export function sendJsonText(res: ServerResponse, status: number, json: string, headers: OutgoingHttpHeaders = {}): void {

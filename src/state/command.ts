@@ -38,7 +38,7 @@ import { MAX_TXN_OPS, TXN_VERBS, txnOpProblem, type TxnOp } from './txn-ops.js';
 import { MAX_EVENT_NAME_BYTES, MAX_EVENT_PAYLOAD_BYTES, type UserEvent } from './events.js';
 import { aclOpProblem, type AclOp } from './acl.js';
 import { preparedQueryProblem, type PreparedQueryOp } from './prepared-queries.js';
-import { canonicalFlags, flagsProblem, type KvFlags } from './kv-record.js';
+import { canonicalFlags, flagsProblem, type KvFlags } from './kv-flags.js';
 
 export type Command =
   /** flags: Consul's uint64 (a bigint above 2^32 - 1: such a kv-set is a protocol-2 command). */

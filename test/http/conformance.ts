@@ -210,6 +210,10 @@ const SPECIFIC: Readonly<Record<string, Case>> = {
   async 'PUT /v1/kv/*key flags'(s) {
     await s.call('PUT', '/v1/kv/flagged?flags=42', { body: 'x' });
     assert.equal((await json(s, 'GET', '/v1/kv/flagged'))[0].Flags, 42);
+    // Consul's flags are a uint64: the largest one comes back digit for digit.
+    await s.call('PUT', '/v1/kv/flagged?flags=18446744073709551615', { body: 'x' });
+    assert.match((await s.call('GET', '/v1/kv/flagged')).text, /"Flags":18446744073709551615,/);
+    assert.equal((await s.call('PUT', '/v1/kv/flagged?flags=18446744073709551616', { body: 'x' })).status, 400);
   },
   async 'PUT /v1/kv/*key cas'(s) {
     assert.equal((await s.call('PUT', '/v1/kv/other?cas=1', { body: 'x' })).text, 'false');
@@ -526,6 +530,13 @@ const SPECIFIC: Readonly<Record<string, Case>> = {
     const seen = new Set<string>();
     for (let i = 0; i < 40; i++) seen.add((await json(s, 'GET', `/v1/query/${QUERY_ID}/execute`)).Nodes[0].Node.Node);
     assert.deepEqual([...seen].sort(), ['n1', 'n3'], 'without near the answer is shuffled');
+  },
+  async 'GET /v1/query/:uuid/execute pretty'(s) {
+    // The generic case compares two answers; an execute is shuffled, so compare them in one order.
+    const byNode = (text: string): unknown => ({ ...JSON.parse(text), Nodes: JSON.parse(text).Nodes.sort((x: Json, y: Json) => x.Node.Node.localeCompare(y.Node.Node)) });
+    const pretty = await s.call('GET', `/v1/query/${QUERY_ID}/execute?pretty`);
+    assert.ok(pretty.text.includes('\n    '), '?pretty did not indent the execute answer');
+    assert.deepEqual(byNode(pretty.text), byNode((await s.call('GET', `/v1/query/${QUERY_ID}/execute`)).text));
   },
   async 'GET /v1/query/:uuid/execute limit'(s) {
     assert.equal((await json(s, 'GET', `/v1/query/${QUERY_ID}/execute`)).Nodes.length, 2);
