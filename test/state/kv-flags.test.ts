@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 import { commandVersion, decodeCommand, encodeCommand, InvalidCommandError, CommandDecodeError } from '../../src/state/index.js';
 import { restoreProblem } from '../../src/state/machine.js';
 import { SnapshotEncoder } from '../../src/storage/snapshot-format.js';
+import { ClusterVersionError, prepareProposal } from '../../src/agent/versions.js';
 import { Applier, stateFixture } from './helpers.js';
 
 const MAX = 18446744073709551615n;
@@ -27,6 +28,10 @@ describe('kv-set with 64-bit flags', () => {
     for (const bad of [-1n, MAX + 1n, -1, 1.5, 4294967296, Number.NaN]) {
       assert.throws(() => encodeCommand({ type: 'kv-set', key: 'k', value: Buffer.alloc(0), flags: bad }), InvalidCommandError, String(bad));
     }
+    // A cluster still at protocol 1 (a rolling upgrade from the first release) refuses it with a 409, never cuts it.
+    const wide = encodeCommand({ type: 'kv-set', key: 'k', value: Buffer.alloc(0), flags: MAX });
+    assert.throws(() => prepareProposal(wide, 1), (e: Error) => e instanceof ClusterVersionError && /needs protocol version 2/.test(e.message));
+    assert.deepEqual(decodeCommand(prepareProposal(wide, 2)), decodeCommand(wide));
     // The 64-bit form of a value that fits is not a command a proposer makes.
     const forged = Buffer.from(encodeCommand({ type: 'kv-set', key: 'k', value: Buffer.alloc(0), flags: 4294967296n }));
     forged.writeUInt32BE(0, 2 + 4 + 1); // high word 0: the value fits 32 bits
