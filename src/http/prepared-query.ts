@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import type { Authorizer } from '../acl/authorizer.js';
 import {
   executeQuery, REDACTED_TOKEN, TEMPLATE_TYPE,
-  type PreparedQuery, type PreparedQueryInput, type ServiceInstance, type ServiceQuery,
+  type PreparedQuery, type PreparedQueryInput, type PreparedQueryOp, type ServiceInstance, type ServiceQuery,
 } from '../state/index.js';
 import { aclList, aclNotFound, permissionDenied } from './acl-check.js';
 import { checkJson, nodeJson, readAt, send, serviceJson } from './catalog.js';
@@ -172,7 +172,7 @@ function queryNeed(q: Pick<PreparedQueryInput, 'name' | 'template'> | undefined,
 }
 
 /** Tokens are shown only to a token that may write ACLs (Consul's management check). */
-function mayseeTokens(authz: Authorizer): boolean {
+function maySeeTokens(authz: Authorizer): boolean {
   return authz.allowed('acl', '', 'write');
 }
 
@@ -232,7 +232,7 @@ async function remove(ctx: RequestContext): Promise<void> {
 }
 
 /** Checks the definition here for a clear 400 first; every replica checks again as it applies. */
-async function apply(ctx: RequestContext, op: Parameters<RequestContext['agent']['preparedQueryApply']>[0]): Promise<void> {
+async function apply(ctx: RequestContext, op: PreparedQueryOp): Promise<void> {
   try {
     await ctx.agent.preparedQueryApply(op);
   } catch (error) {
@@ -249,7 +249,7 @@ async function list(ctx: RequestContext): Promise<void> {
   const queries = ctx.agent.state.queries;
   const meta = await readAt(ctx, async () => queries.index());
   if (!meta) return;
-  const manage = mayseeTokens(ctx.authz);
+  const manage = maySeeTokens(ctx.authz);
   // Consul lists a query to a token that may read its name; unnamed ones only to a management token.
   const visible = queries.list().filter((q) => {
     if (manage) return true;
@@ -265,7 +265,7 @@ async function read(ctx: RequestContext): Promise<void> {
   if (!meta) return;
   const q = existing(ctx);
   requireOn(ctx, q, 'read');
-  send(ctx, meta, queries.index(), [queryJson(q, mayseeTokens(ctx.authz))]);
+  send(ctx, meta, queries.index(), [queryJson(q, maySeeTokens(ctx.authz))]);
 }
 
 function resolved(ctx: RequestContext): PreparedQuery {
@@ -280,7 +280,7 @@ async function explain(ctx: RequestContext): Promise<void> {
   if (!meta) return;
   const q = resolved(ctx);
   requireOn(ctx, q, 'read');
-  send(ctx, meta, queries.index(), { Query: queryJson(q, mayseeTokens(ctx.authz)) });
+  send(ctx, meta, queries.index(), { Query: queryJson(q, maySeeTokens(ctx.authz)) });
 }
 
 function limitParam(ctx: RequestContext): number {
