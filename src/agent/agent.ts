@@ -9,7 +9,6 @@ import { unsafeForTests } from './unsafe.js';
 import type { AclOp } from '../state/acl.js';
 import { BadRequestError, KonsulError } from '../errors.js';
 import type { PreparedQueryOp } from '../state/prepared-queries.js';
-import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { NotLeaderError, Role, findMember } from '../raft/index.js';
@@ -36,6 +35,8 @@ import { WriteBatcher } from './batcher.js';
 import { CoordinationService } from './sessions.js';
 import type { ProposalResult } from './driver.js';
 import { refuseOlderJoiner } from './versions.js';
+// ---- scale
+import { ClientDuties } from './clients.js';
 
 export type { NodeInfo } from './peer-requests.js';
 export { LeaderChangedError } from './forwarder.js';
@@ -49,11 +50,9 @@ export interface AgentOptions {
   onExit?: (reason: string, code: number) => void;
 }
 
-/** A stable UUID for a node name (Consul's node IDs are UUIDs). */
-export function nodeUuid(name: string): string {
-  const h = createHash('sha256').update(`konsul-node:${name}`).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
-}
+// A node's catalog UUID lives apart (node-uuid.ts) so a client agent need not load this file.
+export { nodeUuid } from './node-uuid.js';
+import { nodeUuid } from './node-uuid.js';
 
 export class Agent implements AgentApi {
   readonly nodeId: string;
@@ -80,6 +79,8 @@ export class Agent implements AgentApi {
   readonly coord: CoordinationService;
   /** Same-turn batching of single KV writes on the leader (coord). */
   private readonly batcher: WriteBatcher;
+  /** scale: relaying the committed log to client agents, and their node health on the leader (clients.ts). */
+  readonly clients: ClientDuties;
 
   constructor(options: AgentOptions) {
     this.cfg = options.config;
@@ -117,6 +118,7 @@ export class Agent implements AgentApi {
         },
         leaderChanged: (leader) => {
           this.autopilot.leaderChanged(leader);
+          this.clients.leaderChanged(leader);
           this.forwarder.leaderChanged();
           this.coord.leadershipChanged(leader === this.nodeId);
         },
@@ -148,8 +150,11 @@ export class Agent implements AgentApi {
       // Let the HTTP answer go out before the process stops.
       left: () => void setTimeout(() => this.exit('left the cluster', 0), 100),
     });
-    this.autopilot = new Autopilot(this.ctx, this.membership);
     this.batcher = new WriteBatcher((bytes) => this.driver.propose(bytes), this.state);
+    this.clients = new ClientDuties({
+      ctx: this.ctx, storage: this.storage, raftAddress: () => this.raftAddress, propose: (bytes) => this.batcher.propose(bytes),
+    });
+    this.autopilot = new Autopilot(this.ctx, this.membership, this.clients);
     this.coord = new CoordinationService({
       nodeId: this.nodeId,
       state: this.state,
@@ -177,6 +182,8 @@ export class Agent implements AgentApi {
         id: 'consul', service: 'consul', tags: [], address: '', port: Number(this.raftAddress.split(':').pop()) || 0, meta: {},
         weights: { passing: 1, warning: 1 }, enableTagOverride: false,
       }] : []),
+      // scale: incremental catalog commands need protocol 2; a cluster still at 1 gets full syncs.
+      incremental: () => this.state.clusterVersion() >= 2,
     });
     // A restore replaced the catalog: put this node's entry back now rather than at the next anti-entropy round.
     this.state.onRestore((index) => {
@@ -210,18 +217,28 @@ export class Agent implements AgentApi {
       return { ok: true };
     }),
     transfer: ({ id }) => this.forwarder.onLeader('transfer', { id }, async () => ({ leader: await this.membership.transferOnLeader(id) })),
+    // ---- scale: client agents' requests, answered by clients.ts
+    'relay-pull': (request, from) => this.clients.handlers['relay-pull'](request, from),
+    'relay-snapshot': (request, from) => this.clients.handlers['relay-snapshot'](request, from),
+    'relay-report': (request, from) => this.clients.handlers['relay-report'](request, from),
+    'relay-hello': (request, from) => this.clients.handlers['relay-hello'](request, from),
+    'client-join': (request, from) => this.clients.handlers['client-join'](request, from),
+    'client-propose': (request, from) => this.clients.handlers['client-propose'](request, from),
+    'client-read-index': (request, from) => this.clients.handlers['client-read-index'](request, from),
   };
 
   /** Start the parts in order (the driver first: the others act through it); undo them in reverse on failure. */
   async start(): Promise<void> {
     await this.driver.start();
     this.local.start();
+    this.clients.start();
     this.autopilot.start();
   }
 
   async stop(): Promise<void> {
     this.coord.stop();
     this.autopilot.stop();
+    this.clients.stop();
     this.local.stop();
     await this.driver.stop();
   }

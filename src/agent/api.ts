@@ -18,7 +18,7 @@ export interface ReadMeta {
   lastContactMs: number;
 }
 
-export type MemberRole = 'leader' | 'follower' | 'candidate' | 'pre-candidate' | 'learner';
+export type MemberRole = 'leader' | 'follower' | 'candidate' | 'pre-candidate' | 'learner' | 'client';
 
 export interface MemberStatus {
   id: string;
@@ -67,6 +67,8 @@ export interface ClusterStats {
   transport: unknown;
   storage: unknown;
   uptimeSeconds: number;
+  /** scale: a client agent's feed (its relay, what it applied, what it relays). */
+  client?: unknown;
 }
 
 export interface SnapshotArchiveStream {

@@ -6,6 +6,7 @@
 
 import { ConfChangeType, ProgressState, Role, hasQuorum, type NodeId } from '../raft/index.js';
 import type { AgentContext } from './context.js';
+import type { ClientDuties } from './clients.js';
 import type { Membership } from './membership.js';
 import { nodeHealthRound } from './node-health.js';
 import { raiseClusterVersion } from './versions.js';
@@ -23,9 +24,13 @@ export class Autopilot {
   private busy = false;
   private leaderSince = 0;
 
-  constructor(ctx: AgentContext, membership: Membership) {
+  /** scale: client agents' node health (from their relays' reports). */
+  private readonly clients: ClientDuties | undefined;
+
+  constructor(ctx: AgentContext, membership: Membership, clients?: ClientDuties) {
     this.ctx = ctx;
     this.membership = membership;
+    this.clients = clients;
   }
 
   start(): void {
@@ -62,7 +67,7 @@ export class Autopilot {
       const heard = (id: NodeId): number => (id === ctx.nodeId ? now
         : Math.max(ctx.driver.lastHeard.get(id) ?? 0, this.leaderSince, this.addedAt.get(id) ?? 0));
       for (const id of this.addedAt.keys()) if (!raft.conf().members.some((m) => m.id === id)) this.addedAt.delete(id);
-      await nodeHealthRound(ctx, now, heard);
+      await nodeHealthRound(ctx, now, heard, this.clients);
       await raiseClusterVersion(ctx);
       if (await this.promoteOne(now, heard)) return;
       await this.reapOne(now, heard);

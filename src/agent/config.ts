@@ -60,6 +60,10 @@ export interface AgentFlagValues {
   nodeMeta?: string | string[];
   dnsUdpAnswerLimit?: string;
   dnsARecordLimit?: string;
+  // scale (issue 13)
+  relay?: boolean;
+  relayFanout?: string;
+  relaySilence?: string;
 }
 
 export interface HostPort { host: string; port: number }
@@ -124,6 +128,13 @@ export interface AgentConfig {
   insecurePeers: boolean;
   /** This node's metadata in the catalog (NodeMeta, ?node-meta, DNS TXT). */
   nodeMeta: Record<string, string>;
+  // scale (issue 13)
+  /** A client agent that relays the committed log to other clients (servers always relay). */
+  relay: boolean;
+  /** The most client agents one relay feeds at once. */
+  relayFanout: number;
+  /** A client that has not pulled from its relay this long is reported gone (it pulls at least every second). */
+  relaySilenceMs: number;
 }
 
 export class ConfigError extends KonsulError {
@@ -200,6 +211,10 @@ export const SETTINGS = {
   nodeMeta: S('nodeMeta', ['KONSUL_NODE_META'], 'node_meta', 'meta-map', 'none', 'Metadata for this node in the catalog, key:value; the flag repeats (NodeMeta, ?node-meta, DNS TXT)'),
   dnsUdpAnswerLimit: S('dnsUdpAnswerLimit', ['KONSUL_DNS_UDP_ANSWER_LIMIT'], 'udp_answer_limit', 'integer', '3', 'Most A, AAAA or SRV records in one UDP answer (more: TCP)'),
   dnsARecordLimit: S('dnsARecordLimit', ['KONSUL_DNS_A_RECORD_LIMIT'], 'a_record_limit', 'integer', '0 (no limit)', 'Most A or AAAA records in any DNS answer'),
+  // scale (issue 13)
+  relay: S('relay', ['KONSUL_RELAY'], 'relay', 'boolean', 'false', 'A client agent that also relays the committed log to other client agents (servers always do)'),
+  relayFanout: S('relayFanout', ['KONSUL_RELAY_FANOUT'], 'relay_fanout', 'integer', '64', 'The most client agents this agent feeds as a relay'),
+  relaySilence: S('relaySilence', ['KONSUL_RELAY_SILENCE'], 'relay_silence', 'duration', '2s', 'A client agent that has not pulled from its relay this long is reported gone'),
 } satisfies Record<string, SettingSpec>;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -231,6 +246,8 @@ export const AGENT_FLAG_NAMES: Readonly<Record<keyof AgentFlagValues, string>> =
   aclEnabled: '--acl-enabled', aclDefaultPolicy: '--acl-default-policy', httpsAddr: '--https-addr',
   httpsVerifyIncoming: '--https-verify-incoming', insecurePeers: '--insecure-peers',
   nodeMeta: '--node-meta', dnsUdpAnswerLimit: '--dns-udp-answer-limit', dnsARecordLimit: '--dns-a-record-limit',
+  // scale
+  relay: '--relay', relayFanout: '--relay-fanout', relaySilence: '--relay-silence',
 };
 
 /** Where a setting's value came from. */
@@ -660,6 +677,8 @@ interface SettingValues {
   aclEnabled: boolean; aclDefaultPolicy: 'allow' | 'deny'; httpsAddr: HostPort | undefined; httpsVerifyIncoming: boolean; insecurePeers: boolean;
   // api branch (issue 18)
   nodeMeta: Record<string, string>; dnsUdpAnswerLimit: number; dnsARecordLimit: number;
+  // scale (issue 13)
+  relay: boolean; relayFanout: number; relaySilence: number;
 }
 
 /** A setting's value from its raw input (undefined: not given anywhere), given the settings it depends on. */
@@ -764,6 +783,10 @@ const RESOLVE: { [K in SettingName]: Resolver<SettingValues[K]> } = {
   nodeMeta: (raw) => asMetaMap(raw),
   dnsUdpAnswerLimit: integer(3, 1, 1000),
   dnsARecordLimit: integer(0, 0, 1000),
+  // scale (issue 13)
+  relay: bool(false),
+  relayFanout: integer(64, 1, 10_000),
+  relaySilence: duration(2000, 500, 60_000),
 };
 
 /**
@@ -852,6 +875,8 @@ function resolveSettings(src: Sources, requireDataDir: boolean): AgentConfig {
     https: httpsOf(v, raws, tls),
     insecurePeers: v.insecurePeers,
     nodeMeta: v.nodeMeta,
+    // scale
+    relay: v.relay, relayFanout: v.relayFanout, relaySilenceMs: v.relaySilence,
   };
 }
 
@@ -924,6 +949,10 @@ export function settingValue(name: SettingName, c: AgentConfig, origin?: Setting
     case 'nodeMeta': return c.nodeMeta;
     case 'dnsUdpAnswerLimit': return c.dns.udpAnswerLimit;
     case 'dnsARecordLimit': return c.dns.aRecordLimit;
+    // scale
+    case 'relay': return c.relay;
+    case 'relayFanout': return c.relayFanout;
+    case 'relaySilence': return formatDuration(c.relaySilenceMs);
   }
 }
 

@@ -21,7 +21,11 @@ export class LeaderChangedError extends KonsulError {
 }
 
 /** Requests that change nothing when run twice: these go again after a LeaderChangedError. */
-const IDEMPOTENT: ReadonlySet<PeerMethod> = new Set<PeerMethod>(['info', 'join', 'remove', 'transfer', 'session-renew']);
+const IDEMPOTENT: ReadonlySet<PeerMethod> = new Set<PeerMethod>([
+  'info', 'join', 'remove', 'transfer', 'session-renew',
+  // scale
+  'relay-hello', 'relay-report', 'client-join', 'client-read-index',
+]);
 
 export interface ForwarderOptions {
   driver: RaftDriver;

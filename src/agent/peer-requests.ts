@@ -8,6 +8,10 @@ import { BadRequestError, BadResponseError } from '../errors.js';
 import type { ClusterStatus } from './api.js';
 import type { ProposalResult } from './driver.js';
 import type { SessionRecord } from '../state/index.js';
+// ---- scale
+import type { RelayCandidate } from '../relay/cursor.js';
+import { decodePullRequest, type PullRequest } from '../relay/protocol.js';
+import type { RelayReport } from '../relay/tracker.js';
 
 /** What a node says about itself when asked, and what it sends when it joins. */
 export interface NodeInfo {
@@ -32,6 +36,21 @@ export interface PeerRequestTypes {
   // ---- coord
   /** Renew a session: the leader resets its TTL timer; null when there is no such session. */
   'session-renew': { request: { id: string }; response: { session: SessionRecord | null } };
+  // ---- scale: client agents (src/relay, src/client). A client is no Raft member: it pulls the committed log from a relay.
+  /** Committed entries from `from` on, held up to waitMs when there are none (answer framed by src/relay/protocol.ts). */
+  'relay-pull': { request: PullRequest; response: Uint8Array };
+  /** The next chunk of a snapshot session ('' opens one; answer framed by src/relay/protocol.ts). */
+  'relay-snapshot': { request: string; response: Uint8Array };
+  /** Relays' liveness reports of their subscribers, on their way to the leader. */
+  'relay-report': { request: { reports: RelayReport[] }; response: { ok: true } };
+  /** The relays a client may subscribe to, and the leader. */
+  'relay-hello': { request: void; response: { relays: RelayCandidate[]; leader: { id: string; address: string } | null } };
+  /** Register a client agent: a member record (server=false), never a Raft member. Any server passes it on to the leader. */
+  'client-join': { request: { id: string; raftAddress: string; httpAddress: string }; response: { ok: true } };
+  /** A client's write: any server passes it on to the leader. */
+  'client-propose': { request: Uint8Array; response: ProposalResult };
+  /** A read index for a client's default or consistent read. */
+  'client-read-index': { request: { consistent: boolean }; response: { index: number } };
 }
 
 export type PeerMethod = keyof PeerRequestTypes;
@@ -98,6 +117,29 @@ const str = (v: unknown): boolean => typeof v === 'string';
 const isNodeInfo = (v: Record<string, unknown>): boolean =>
   str(v.id) && str(v.raftAddress) && str(v.httpAddress) && typeof v.server === 'boolean';
 
+// ---- scale
+const text: Codec<string> = {
+  encode: (value) => Buffer.from(value, 'utf8'),
+  decode: (b) => b.toString('utf8'),
+};
+
+const pullRequest: Codec<PullRequest> = {
+  encode: (value) => Buffer.from(JSON.stringify(value)),
+  decode: (b) => {
+    try {
+      return decodePullRequest(b);
+    } catch {
+      throw new MalformedError();
+    }
+  },
+};
+
+const isReport = (r: unknown): boolean => {
+  if (typeof r !== 'object' || r === null) return false;
+  const v = r as Record<string, unknown>;
+  return str(v.relay) && Array.isArray(v.alive) && v.alive.every(str) && Array.isArray(v.gone) && v.gone.every(str) && typeof v.full === 'boolean';
+};
+
 /** The table: one codec pair per method. */
 const TABLE: { [M in PeerMethod]: { request: Codec<PeerRequest<M>>; response: Codec<PeerResponse<M>> } } = {
   info: { request: none, response: json(isNodeInfo) },
@@ -111,6 +153,17 @@ const TABLE: { [M in PeerMethod]: { request: Codec<PeerRequest<M>>; response: Co
     request: json((v) => str(v.id)),
     response: json((v) => v.session === null || (typeof v.session === 'object' && str((v.session as Record<string, unknown>).id))),
   },
+  // ---- scale
+  'relay-pull': { request: pullRequest, response: bytes },
+  'relay-snapshot': { request: text, response: bytes },
+  'relay-report': { request: json((v) => Array.isArray(v.reports) && v.reports.every(isReport)), response: json((v) => v.ok === true) },
+  'relay-hello': { request: none, response: json((v) => Array.isArray(v.relays)) },
+  'client-join': {
+    request: json((v) => str(v.id) && v.id !== '' && str(v.raftAddress) && str(v.httpAddress)),
+    response: json((v) => v.ok === true),
+  },
+  'client-propose': { request: bytes, response: proposalResult },
+  'client-read-index': { request: json((v) => typeof v.consistent === 'boolean'), response: json((v) => Number.isSafeInteger(v.index)) },
 };
 
 function isMethod(method: string): method is PeerMethod {
@@ -131,21 +184,27 @@ export function decodeResponse<M extends PeerMethod>(method: M, body: Buffer): P
   }
 }
 
-/** What answers each peer request on this node. */
+/** Who sent a peer request, as the transport authenticated it (role: what its certificate names it, with mutual TLS). */
+export interface PeerFrom { nodeId: string; address: string; version?: number; role?: 'server' | 'client' }
+
+/** What answers each peer request on this node (a server answers them all). */
 export type PeerHandlers = {
-  [M in PeerMethod]: (request: PeerRequest<M>, from: { nodeId: string; address: string; version?: number }) => Promise<PeerResponse<M>>;
+  [M in PeerMethod]: (request: PeerRequest<M>, from: PeerFrom) => Promise<PeerResponse<M>>;
 };
+
+/** The requests a client agent answers (as a relay): the others are unknown to it. */
+export type PartialPeerHandlers = Partial<PeerHandlers>;
 
 /** Decode a request, run its handler, encode the answer; an unknown method or a malformed body is the caller's error. */
 export async function servePeerRequest(
-  handlers: PeerHandlers, method: string, body: Buffer, from: { nodeId: string; address: string; version?: number },
+  handlers: PartialPeerHandlers, method: string, body: Buffer, from: PeerFrom,
 ): Promise<Uint8Array> {
-  if (!isMethod(method)) throw new BadRequestError(`unknown request "${method}"`);
+  if (!isMethod(method) || handlers[method] === undefined) throw new BadRequestError(`unknown request "${method}"`);
   return serve(handlers, method, body, from);
 }
 
 async function serve<M extends PeerMethod>(
-  handlers: PeerHandlers, method: M, body: Buffer, from: { nodeId: string; address: string; version?: number },
+  handlers: PartialPeerHandlers, method: M, body: Buffer, from: PeerFrom,
 ): Promise<Uint8Array> {
   let request: PeerRequest<M>;
   try {
@@ -154,6 +213,6 @@ async function serve<M extends PeerMethod>(
     if (!(error instanceof MalformedError)) throw error;
     throw new BadRequestError(`malformed ${method} request`);
   }
-  const handler = handlers[method] as (request: PeerRequest<M>, from: { nodeId: string; address: string; version?: number }) => Promise<PeerResponse<M>>;
+  const handler = handlers[method] as (request: PeerRequest<M>, from: PeerFrom) => Promise<PeerResponse<M>>;
   return TABLE[method].response.encode(await handler(request, from));
 }

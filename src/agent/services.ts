@@ -1,17 +1,20 @@
 // This agent's own services and checks: registered over /v1/agent, kept in the
 // data dir so they survive a restart, checked by their runners, and kept in
-// the catalog by anti-entropy: at start-up, on every local change, and
-// periodically, the agent compares what it holds with what the catalog says
-// about its node and writes one `sync` through Raft only when they differ. A
-// check whose output changed but not its status is no difference: only status
-// changes (and registrations) are written.
+// the catalog: a local change writes one small incremental operation for the
+// service or check it touched (its cost does not grow with the services the
+// node holds), and anti-entropy (at start-up, periodically, after a failed
+// write) compares everything with what the catalog says about this node and
+// writes operations only for what differs. A check whose output changed but
+// not its status is no difference: only status changes (and registrations)
+// are written.
 
-import { closeSync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { BadRequestError, KonsulError, NotFoundError } from '../errors.js';
 import {
-  catalogSyncDiffers, SERVICE_EXTRA_KEYS, worstStatus,
-  type CatalogOp, type ServiceExtras, type CatalogReader, type CheckInput, type HealthStatus, type NodeInput, type ServiceInput,
+  catalogDelta, catalogSyncDiffers, SERVICE_EXTRA_KEYS, worstStatus,
+  type Catalog, type CatalogOp, type ServiceExtras, type CheckInput, type HealthStatus, type LocalCatalogView,
+  type NodeInput, type ServiceInput,
 } from '../state/index.js';
 import type { TransportLogger } from '../transport/index.js';
 import type { CheckDefinition, ServiceDefinition } from './local/definitions.js';
@@ -27,7 +30,7 @@ export interface LocalServicesOptions {
   dataDir: string;
   /** This node's catalog record (its address may change with the HTTP or Raft address). */
   node: () => NodeInput;
-  catalog: CatalogReader;
+  catalog: Catalog;
   /** Writes a catalog operation through Raft (forwarded to the leader); resolves once applied here. */
   write: (op: CatalogOp) => Promise<void>;
   /** May this agent write to the catalog now (a member with a leader)? */
@@ -36,6 +39,8 @@ export interface LocalServicesOptions {
   logger: TransportLogger;
   /** Services this node has by its role, not by registration (a server's `consul`), synced with the rest. */
   builtinServices?: () => ServiceInput[];
+  /** scale: may changes go as incremental operations (the cluster runs protocol 2)? Else one full sync. Default: yes. */
+  incremental?: () => boolean;
 }
 
 interface Entry {
@@ -69,14 +74,23 @@ export const NODE_MAINTENANCE_CHECK_ID = '_node_maintenance';
 export const SERVICE_MAINTENANCE_CHECK_PREFIX = '_service_maintenance:';
 /** How soon a failed sync is tried again. */
 const RETRY_MS = 1000;
+/** Catalog writes in flight at once from one agent (they share the leader's group commits). */
+const WRITES_IN_FLIGHT = 64;
 
 export class LocalServices {
   private readonly services = new Map<string, ServiceDefinition>();
   private readonly checks = new Map<string, Entry>();
   private readonly opts: LocalServicesOptions;
   private syncing: Promise<void> | undefined;
-  /** A change arrived while a sync was running: run another after it. */
-  private dirty = true;
+  /** Compare everything with the catalog on the next round (start-up, anti-entropy, after a failure). */
+  private full = true;
+  /** Services and checks changed since the last round (the next round writes only these). */
+  private pendingServices = new Set<string>();
+  private pendingChecks = new Set<string>();
+  /** Callers waiting for the round that carries their change. */
+  private roundWaiters: Array<() => void> = [];
+  /** Check ids by service id (so a service's checks are found without looking at the others). */
+  private readonly checksByService = new Map<string, Set<string>>();
   private timer: NodeJS.Timeout | undefined;
   private reaper: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -92,7 +106,7 @@ export class LocalServices {
     this.load();
     for (const e of this.checks.values()) this.startRunner(e);
     this.timer = setInterval(() => {
-      this.dirty = true;
+      this.full = true;
       this.kick();
     }, this.opts.antiEntropyIntervalMs);
     this.timer.unref();
@@ -118,6 +132,8 @@ export class LocalServices {
       }
     }
     if (this.journalFd !== undefined) {
+      // Lines whose grouped fsync has not run yet are made durable before the file closes.
+      if (this.journalSync) fsyncSync(this.journalFd);
       closeSync(this.journalFd);
       this.journalFd = undefined;
     }
@@ -135,16 +151,21 @@ export class LocalServices {
     }
     for (const id of dropped) this.dropCheck(id);
     for (const c of checks) this.putCheck({ ...c, serviceId: service.id });
-    this.record({ services: [service], checks: checks.map((c) => this.checkState(c.id)), deleteChecks: dropped });
-    await this.changed();
+    const durable = this.record({ services: [service], checks: checks.map((c) => this.checkState(c.id)), deleteChecks: dropped });
+    this.pendingServices.add(service.id);
+    for (const id of dropped) this.pendingChecks.add(id);
+    for (const c of checks) this.pendingChecks.add(c.id);
+    await Promise.all([durable, this.changed()]);
   }
 
   async deregisterService(id: string): Promise<boolean> {
     if (!this.services.delete(id)) return false;
     const dropped = [...this.checks].filter(([, e]) => e.definition.serviceId === id).map(([checkId]) => checkId);
     for (const checkId of dropped) this.dropCheck(checkId);
-    this.record({ deleteServices: [id], deleteChecks: dropped });
-    await this.changed();
+    const durable = this.record({ deleteServices: [id], deleteChecks: dropped });
+    this.pendingServices.add(id);
+    for (const checkId of dropped) this.pendingChecks.add(checkId);
+    await Promise.all([durable, this.changed()]);
     return true;
   }
 
@@ -153,15 +174,17 @@ export class LocalServices {
       throw new KonsulError('KONSUL_ERR_NOT_FOUND', `ServiceID "${check.serviceId}" does not exist`, 'invalid');
     }
     this.putCheck(check);
-    this.record({ checks: [this.checkState(check.id)] });
-    await this.changed();
+    const durable = this.record({ checks: [this.checkState(check.id)] });
+    this.pendingChecks.add(check.id);
+    await Promise.all([durable, this.changed()]);
   }
 
   async deregisterCheck(id: string): Promise<boolean> {
     if (!this.checks.has(id)) return false;
     this.dropCheck(id);
-    this.record({ deleteChecks: [id] });
-    await this.changed();
+    const durable = this.record({ deleteChecks: [id] });
+    this.pendingChecks.add(id);
+    await Promise.all([durable, this.changed()]);
     return true;
   }
 
@@ -174,7 +197,7 @@ export class LocalServices {
     e.runner.ttlUpdate(status, output);
     // The runner calls back on a status change; a same-status update still refreshes the output (as the runner capped it).
     e.output = e.runner.status().output;
-    if (e.status !== before) await this.settle();
+    if (e.status !== before) await this.changed();
   }
 
   /**
@@ -197,8 +220,9 @@ export class LocalServices {
       kind: 'maintenance', intervalMs: 0, timeoutMs: 0, successBeforePassing: 0, failuresBeforeCritical: 0, initialStatus: 'critical',
     });
     this.checks.get(id)!.status = 'critical';
-    this.record({ checks: [this.checkState(id)] });
-    await this.changed();
+    const durable = this.record({ checks: [this.checkState(id)] });
+    this.pendingChecks.add(id);
+    await Promise.all([durable, this.changed()]);
     return true;
   }
 
@@ -221,13 +245,30 @@ export class LocalServices {
     old?.runner?.stop();
     // A re-registered check keeps the status it had, unless the registration names one.
     const entry: Entry = { definition: def, status: old?.status ?? def.initialStatus, output: old?.output ?? '', runner: undefined };
+    if (old) this.unindexCheck(def.id, old.definition.serviceId);
     this.checks.set(def.id, entry);
+    this.indexCheck(def.id, def.serviceId);
     if (!this.stopped && this.timer) this.startRunner(entry);
   }
 
   private dropCheck(id: string): void {
-    this.checks.get(id)?.runner?.stop();
+    const e = this.checks.get(id);
+    e?.runner?.stop();
+    if (e) this.unindexCheck(id, e.definition.serviceId);
     this.checks.delete(id);
+  }
+
+  private indexCheck(id: string, serviceId: string): void {
+    if (serviceId === '') return;
+    let set = this.checksByService.get(serviceId);
+    if (!set) this.checksByService.set(serviceId, (set = new Set()));
+    set.add(id);
+  }
+
+  private unindexCheck(id: string, serviceId: string): void {
+    const set = this.checksByService.get(serviceId);
+    set?.delete(id);
+    if (set?.size === 0) this.checksByService.delete(serviceId);
   }
 
   private startRunner(e: Entry): void {
@@ -240,7 +281,7 @@ export class LocalServices {
       e.output = output;
       this.opts.logger.info({ check: e.definition.id, status }, moved ? 'check status changed' : 'check output changed');
       this.persistSoon();
-      this.dirty = true;
+      this.pendingChecks.add(e.definition.id);
       this.kick();
     }, {
       logger: this.opts.logger, initial: { status: e.status, output: e.output },
@@ -311,54 +352,127 @@ export class LocalServices {
   resync(): void {
     // Before start() the local services are not loaded yet; start() syncs anyway.
     if (this.timer === undefined) return;
-    this.dirty = true;
+    this.full = true;
     this.kick();
   }
 
-  private async changed(): Promise<void> {
-    this.dirty = true;
-    await this.settle();
+  /** What this agent holds, by id, as the catalog's inputs. */
+  private view(): LocalCatalogView {
+    return {
+      node: this.opts.node(),
+      service: (id) => {
+        const s = this.services.get(id);
+        if (!s) return this.opts.builtinServices?.().find((b) => b.id === id);
+        return {
+          id: s.id, service: s.name, tags: s.tags, address: s.address, port: s.port, meta: s.meta, weights: s.weights,
+          enableTagOverride: s.enableTagOverride, ...serviceExtras(s),
+        };
+      },
+      check: (id) => {
+        const c = this.checks.get(id);
+        return c && {
+          checkId: c.definition.id, name: c.definition.name, status: c.status, notes: c.definition.notes, output: c.output,
+          serviceId: c.definition.serviceId, type: c.definition.kind,
+        };
+      },
+      checksOf: (serviceId) => [...(this.checksByService.get(serviceId) ?? [])],
+      serviceIds: () => [...this.services.keys(), ...(this.opts.builtinServices?.() ?? []).map((b) => b.id).filter((id) => !this.services.has(id))],
+      checkIds: () => this.checks.keys(),
+    };
   }
 
-  /** Runs syncs until nothing changed since the last one started. */
-  private settle(): Promise<void> {
+  /** Resolves once the round that carries the changes made so far is done (written, or failed and left to a retry). */
+  private changed(): Promise<void> {
+    const done = new Promise<void>((resolve) => this.roundWaiters.push(resolve));
     this.kick();
-    return this.syncing ?? Promise.resolve();
+    return done;
   }
 
-  /** Starts a sync unless one is running (that one will loop while `dirty`). */
+  /** Starts a round unless one is running (that one loops while there is more to do). */
   private kick(): void {
-    if (this.syncing || this.stopped) return;
-    this.syncing = this.syncLoop().finally(() => { this.syncing = undefined; });
+    if (this.syncing || this.stopped) {
+      if (this.stopped) this.releaseWaiters();
+      return;
+    }
+    this.syncing = this.syncLoop().finally(() => {
+      this.syncing = undefined;
+      // A change that came in while the loop was ending: another round (unless it is waiting to retry).
+      if (this.roundWaiters.length > 0 && !this.retrying) this.kick();
+    });
+  }
+
+  private releaseWaiters(): void {
+    const ws = this.roundWaiters;
+    this.roundWaiters = [];
+    for (const w of ws) w();
   }
 
   private async syncLoop(): Promise<void> {
-    while (this.dirty && !this.stopped) {
-      this.dirty = false;
+    while (!this.stopped && (this.full || this.pendingServices.size > 0 || this.pendingChecks.size > 0 || this.roundWaiters.length > 0)) {
+      const waiters = this.roundWaiters;
+      this.roundWaiters = [];
+      const release = (): void => { for (const w of waiters) w(); };
       if (!this.opts.ready()) {
+        // Kept for later; the callers need not wait (their change is saved locally).
+        release();
         this.retryLater();
         return;
       }
-      const op = this.desired();
-      if (!catalogSyncDiffers(this.opts.catalog, op)) {
-        this.counters.unchanged++;
+      const full = this.full;
+      const scope = { services: this.pendingServices, checks: this.pendingChecks };
+      this.full = false;
+      this.pendingServices = new Set();
+      this.pendingChecks = new Set();
+      // A cluster still at protocol version 1 (a rolling upgrade) knows only the full sync: compare everything and write one.
+      const incremental = this.opts.incremental?.() ?? true;
+      const ops = incremental ? catalogDelta(this.opts.catalog, this.view(), full ? undefined : scope)
+        : catalogSyncDiffers(this.opts.catalog, this.desired()) ? [this.desired()] : [];
+      if (ops.length === 0) {
+        if (full) this.counters.unchanged++;
+        release();
         continue;
       }
       try {
-        await this.opts.write(op);
-        this.counters.written++;
+        await this.writeAll(ops);
+        this.counters.written += ops.length;
       } catch (error) {
         this.counters.failed++;
         this.opts.logger.debug({ err: (error as Error).message }, 'catalog sync failed; retrying');
+        // The next round compares everything: whatever of this one did not land is found again.
+        this.full = true;
+        release();
         this.retryLater();
         return;
       }
+      release();
     }
   }
 
+  /** Writes operations for distinct services and checks, several at once; rejects with the first failure once all settled. */
+  private async writeAll(ops: CatalogOp[]): Promise<void> {
+    let next = 0;
+    let failure: Error | undefined;
+    const worker = async (): Promise<void> => {
+      while (next < ops.length && !this.stopped) {
+        const op = ops[next++]!;
+        try {
+          await this.opts.write(op);
+        } catch (error) {
+          failure ??= error as Error;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(WRITES_IN_FLIGHT, ops.length) }, worker));
+    if (failure) throw failure;
+  }
+
+  private retrying = false;
+
   private retryLater(): void {
+    if (this.retrying) return;
+    this.retrying = true;
     const t = setTimeout(() => {
-      this.dirty = true;
+      this.retrying = false;
       this.kick();
     }, RETRY_MS);
     t.unref();
@@ -394,16 +508,38 @@ export class LocalServices {
   }
 
   /** Appends one registration's changes to the journal and fsyncs it, or folds everything into FILE when the journal is long. */
-  private record(change: Omit<JournalLine, 'seq'>): void {
+  private record(change: Omit<JournalLine, 'seq'>): Promise<void> {
     this.seq++;
     if (this.journalLines >= Math.max(MIN_JOURNAL_LINES, 2 * (this.services.size + this.checks.size))) {
       this.persist();
-      return;
+      return Promise.resolve();
     }
     this.journalFd ??= openSync(join(this.opts.dataDir, JOURNAL), 'a', 0o600);
     writeSync(this.journalFd, `${JSON.stringify({ seq: this.seq, ...change })}\n`);
-    fsyncSync(this.journalFd);
     this.journalLines++;
+    return this.syncJournal();
+  }
+
+  private journalSync: Promise<void> | undefined;
+
+  /**
+   * One fsync, off the event loop, for every journal line written in this
+   * turn (group commit): sixteen registrations at once cost one fsync, not
+   * sixteen in a row on the event loop.
+   */
+  private syncJournal(): Promise<void> {
+    this.journalSync ??= new Promise<void>((resolve, reject) => {
+      setImmediate(() => {
+        this.journalSync = undefined;
+        const fd = this.journalFd;
+        if (fd === undefined) {
+          resolve();
+          return;
+        }
+        fsync(fd, (error) => (error ? reject(error) : resolve()));
+      });
+    });
+    return this.journalSync;
   }
 
   /**
@@ -477,6 +613,8 @@ export class LocalServices {
       }
     }
     this.seq = seq;
+    this.checksByService.clear();
+    for (const [id, e] of this.checks) this.indexCheck(id, e.definition.serviceId);
     // Fold what the journal held into FILE, so the journal starts empty.
     if (journal !== undefined && journal !== '') {
       this.journalLines = replayed + 1;

@@ -228,7 +228,7 @@ function members(ctx: RequestContext): void {
     const peers = (agent.stats().transport as { peers?: Array<{ nodeId: string; state: string; failures: number }> }).peers ?? [];
     for (const p of peers) if (p.state !== 'connected' && p.failures > 0) unreachable.add(p.nodeId);
   }
-  sendJson(ctx.res, 200, applyFilter(status.members.filter((m) => ctx.authz.allowed('node', m.id, 'read')).map((m) => {
+  const out = status.members.filter((m) => ctx.authz.allowed('node', m.id, 'read')).map((m) => {
     const record = agent.state.member(m.id);
     const server = record?.server ?? m.voter;
     const hp = parseHostPort(m.raftAddress, 0);
@@ -242,7 +242,24 @@ function members(ctx: RequestContext): void {
       Status: nodeCheck?.status === 'critical' || m.healthy === false || unreachable.has(m.id) ? FAILED : ALIVE,
       ProtocolMin: me.protocolVersion, ProtocolMax: me.protocolVersion, ProtocolCur: me.protocolVersion,
     };
-  }), filter));
+  });
+  // scale: client agents are member records outside the Raft configuration.
+  const listed = new Set(status.members.map((m) => m.id));
+  for (const record of agent.state.members()) {
+    if (listed.has(record.id) || record.server || !ctx.authz.allowed('node', record.id, 'read')) continue;
+    const hp = parseHostPort(record.raftAddress, 0);
+    const nodeCheck = catalog.nodeChecks(record.id).find((c) => c.checkId === NODE_HEALTH_CHECK_ID);
+    out.push({
+      Name: record.id, Addr: hp?.host ?? '', Port: hp?.port ?? 0,
+      Tags: {
+        role: 'node', dc: me.datacenter, voter: 'false', raft_addr: record.raftAddress, http_addr: record.httpAddress,
+        vsn: String(me.protocolVersion),
+      },
+      Status: nodeCheck?.status === 'critical' ? FAILED : ALIVE,
+      ProtocolMin: me.protocolVersion, ProtocolMax: me.protocolVersion, ProtocolCur: me.protocolVersion,
+    });
+  }
+  sendJson(ctx.res, 200, applyFilter(out, filter));
 }
 
 // ------------------------------------------------------------ ACL declarations

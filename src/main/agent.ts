@@ -9,13 +9,15 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { startDnsServer, type DnsServer } from '../dns/index.js';
 import { createHttpServer, type HttpServerOptions } from '../http/index.js';
-import { AclResolver } from '../acl/resolver.js';
-import { FilteredCatalog } from '../acl/catalog-filter.js';
 import { closeCluster, SECRET_FILE } from '../agent/cluster-secret.js';
 import { STATE_TABLES, StateMachine } from '../state/index.js';
 import { openStorage, type NodeStorage } from '../storage/index.js';
-import { Agent } from '../agent/agent.js';
+// The server's Agent (Raft driver, metrics registry...) is loaded only when a server starts: a client agent never needs it.
+import type { Agent } from '../agent/agent.js';
+import type { ClientAgent } from '../client/agent.js';
+import { startClient } from './client.js';
 import { Components } from './components.js';
+import { anonymousCatalog, summaryText, type Entry } from './shared.js';
 import {
   ConfigError, formatHostPort, loadConfig, printableConfig, type AgentConfig, type AgentFlagValues, type LoadedConfig,
 } from '../agent/config.js';
@@ -51,7 +53,8 @@ function claimDataDir(config: AgentConfig, dataDir: string, explicitId: boolean)
 }
 
 export interface RunningAgent {
-  agent: Agent;
+  /** A server (a Raft voter once promoted), or a client agent (a replica fed by a relay; src/client). */
+  agent: Agent | ClientAgent;
   config: AgentConfig;
   httpAddress: string;
   dnsAddress: string;
@@ -69,37 +72,6 @@ export interface RunningAgent {
 export interface StartOptions {
   /** Called with the start-up summary once the agent serves, before any log line is written. */
   printSummary?: (text: string) => void;
-}
-
-/** How the agent entered its cluster this time, for the summary. */
-type Entry = 'restarted' | 'bootstrapped' | 'joining' | 'waiting';
-
-const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
-
-function summaryText(r: {
-  config: AgentConfig; loaded: LoadedConfig; entry: Entry; raft: string; http: string; dns: string; dataDir: string;
-  definitions: { services: number; checks: number };
-}): string {
-  const c = r.config;
-  const how: Record<Entry, string> = {
-    restarted: 'restarted from the state in its data dir',
-    bootstrapped: 'bootstrapped a new cluster',
-    joining: `joining via ${c.join.join(', ')}`,
-    waiting: 'not in a cluster yet: waiting for `konsul cluster join`',
-  };
-  const role = c.dev ? 'server, dev mode' : c.server ? 'server' : 'client';
-  const files = r.loaded.files.length === 0 ? 'none'
-    : `${r.loaded.files.join(', ')} (${plural(r.definitions.services, 'service')}, ${plural(r.definitions.checks, 'check')})`;
-  return [
-    `konsul agent ${c.nodeId} (${role}, datacenter ${c.datacenter}): ${how[r.entry]}`,
-    `  raft      ${r.raft}`,
-    `  http      ${r.http}`,
-    `  dns       ${r.dns} (udp, tcp)`,
-    `  data dir  ${r.dataDir}${c.dev && c.dataDir === undefined ? ' (temporary, removed at exit)' : c.dev ? ' (yours: kept at exit)' : ''}`,
-    `  config    ${files}`,
-    `  logs      ${c.logLevel} and up, on stdout`,
-    '',
-  ].join('\n');
 }
 
 /** Start an agent and return once it serves HTTP; `done` resolves when it stops. */
@@ -133,12 +105,17 @@ export async function startAgent(
   }
 }
 
-async function startWith(s: {
+/** What a start path gets: the resolved settings, the data dir, the logger. */
+export interface StartInput {
   flags: AgentFlagValues; env: NodeJS.ProcessEnv; loaded: LoadedConfig; initialValues: ReturnType<typeof settingValues>;
   config: AgentConfig; dataDir: string; devDir: string | undefined; log: Logger; options: StartOptions;
   output: LogOutput | undefined;
-}): Promise<RunningAgent> {
+}
+
+async function startWith(s: StartInput): Promise<RunningAgent> {
   const { config, dataDir, devDir, log } = s;
+  // scale: a client agent has no Raft log and no Raft instance: its own start path (client.ts).
+  if (!config.server) return startClient(s);
 
   let finish!: (code: number) => void;
   const done = new Promise<number>((resolve) => { finish = resolve; });
@@ -195,6 +172,7 @@ async function startWith(s: {
     {
       name: 'raft',
       start: async () => {
+        const { Agent } = await import('../agent/agent.js');
         agent = new Agent({ config, storage, state, logger: log, onExit: (reason, code) => void stop(reason, code) });
         try {
           await agent.start();
@@ -455,8 +433,3 @@ export function printConfig(
   return AGENT_EXIT.ok;
 }
 
-/** sec: the catalog as the anonymous token sees it (for DNS). */
-function anonymousCatalog(state: StateMachine, acl: AgentConfig['acl']): FilteredCatalog {
-  const resolver = new AclResolver(state.acl, acl);
-  return new FilteredCatalog(state.catalog, () => resolver.resolve(undefined)!.authorizer, () => state.acl.version);
-}

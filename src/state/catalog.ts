@@ -39,7 +39,19 @@ export type CatalogOp =
   /** Upsert the node (unless skipNodeUpdate and it exists), one service, and checks; the rest of the node stays. */
   | { op: 'register'; node: NodeInput; skipNodeUpdate: boolean; service?: ServiceInput; checks: CheckInput[] }
   /** Remove one service (and its checks) or one check from a node. */
-  | { op: 'deregister'; node: string; serviceId?: string; checkId?: string };
+  | { op: 'deregister'; node: string; serviceId?: string; checkId?: string }
+  // scale: incremental changes, one service or check each; their cost does not grow with the node's other services.
+  /** Adds or replaces one service with the checks given (and removes the checks named in deleteChecks); writes the node record if it changed. */
+  | { op: 'service-put'; node: NodeInput; service: ServiceInput; checks: CheckInput[]; deleteChecks: string[] }
+  /** Removes one service and the checks of it named (the agent knows them; anti-entropy removes any it missed). */
+  | { op: 'service-delete'; node: string; serviceId: string; checkIds: string[] }
+  /** Adds or replaces one check (its service, if any, must be registered). */
+  | { op: 'check-put'; node: NodeInput; check: CheckInput }
+  /** Removes one check. */
+  | { op: 'check-delete'; node: string; checkId: string };
+
+/** The incremental operations (encoded under their own command tag). */
+export const CATALOG_DELTA_OPS: ReadonlySet<string> = new Set(['service-put', 'service-delete', 'check-put', 'check-delete']);
 
 export const NODE_ALIVE_OUTPUT = 'Agent alive and reachable';
 export const NODE_DEAD_OUTPUT = 'Agent not live or unreachable';
@@ -113,6 +125,44 @@ export function catalogOpProblem(value: unknown): string | undefined {
       return nameProblem(value.node, 'node', MAX_NODE_NAME)
         ?? (STATUSES.has(value.status as string) ? undefined : 'status must be passing, warning or critical')
         ?? textProblem(value.output, 'output');
+    // scale: incremental operations
+    case 'service-put': {
+      const p = nodeInputProblem(value.node);
+      if (p) return `node: ${p}`;
+      const sp = serviceInputProblem(value.service);
+      if (sp) return `service: ${sp}`;
+      if (!Array.isArray(value.checks) || !Array.isArray(value.deleteChecks)) return 'checks and deleteChecks must be arrays';
+      const serviceId = (value.service as ServiceInput).id;
+      const ids = new Set<string>();
+      for (const c of value.checks as unknown[]) {
+        const cp = checkInputProblem(c);
+        if (cp) return `check: ${cp}`;
+        const check = c as CheckInput;
+        if (check.checkId === NODE_HEALTH_CHECK_ID) return `check id ${NODE_HEALTH_CHECK_ID} is the leader's`;
+        if (check.serviceId !== serviceId) return `check ${JSON.stringify(check.checkId)} is not for service ${JSON.stringify(serviceId)}`;
+        if (ids.has(check.checkId)) return `check id ${JSON.stringify(check.checkId)} repeats`;
+        ids.add(check.checkId);
+      }
+      for (const id of value.deleteChecks as unknown[]) {
+        const ip = nameProblem(id, 'deleteChecks item', MAX_ID_BYTES);
+        if (ip) return ip;
+        if (id === NODE_HEALTH_CHECK_ID) return `check id ${NODE_HEALTH_CHECK_ID} is the leader's`;
+      }
+      return undefined;
+    }
+    case 'service-delete':
+      return nameProblem(value.node, 'node', MAX_NODE_NAME) ?? nameProblem(value.serviceId, 'serviceId', MAX_ID_BYTES)
+        ?? (Array.isArray(value.checkIds) ? (value.checkIds as unknown[]).map((c) => nameProblem(c, 'checkIds item', MAX_ID_BYTES)).find((x) => x) : 'checkIds must be an array');
+    case 'check-put': {
+      const p = nodeInputProblem(value.node);
+      if (p) return `node: ${p}`;
+      const cp = checkInputProblem(value.check);
+      if (cp) return `check: ${cp}`;
+      return (value.check as CheckInput).checkId === NODE_HEALTH_CHECK_ID ? `check id ${NODE_HEALTH_CHECK_ID} is the leader's` : undefined;
+    }
+    case 'check-delete':
+      return nameProblem(value.node, 'node', MAX_NODE_NAME) ?? nameProblem(value.checkId, 'checkId', MAX_ID_BYTES)
+        ?? (value.checkId === NODE_HEALTH_CHECK_ID ? `check id ${NODE_HEALTH_CHECK_ID} is the leader's` : undefined);
     default:
       return `unknown op ${JSON.stringify(value.op)}`;
   }
@@ -258,6 +308,81 @@ export function catalogSyncDiffers(catalog: CatalogReader, op: Extract<CatalogOp
     if (!old || content(old, true) !== content(record, true)) return true;
   }
   return false;
+}
+
+/** scale: what an agent holds locally, by id, for catalogDelta. */
+export interface LocalCatalogView {
+  node: NodeInput;
+  service(id: string): ServiceInput | undefined;
+  check(id: string): CheckInput | undefined;
+  /** The ids of the checks registered with a service. */
+  checksOf(serviceId: string): string[];
+  serviceIds(): Iterable<string>;
+  checkIds(): Iterable<string>;
+}
+
+/**
+ * scale: the incremental operations that make the catalog's record of this
+ * node match what the agent holds, for the ids in `scope` (anti-entropy: every
+ * id, local or in the catalog). Each id costs a map lookup, so a change of one
+ * service costs the same whatever else the node holds. A check whose output
+ * alone changed is no difference.
+ */
+export function catalogDelta(catalog: Catalog, local: LocalCatalogView, scope?: { services: Iterable<string>; checks: Iterable<string> }): CatalogOp[] {
+  const name = local.node.node;
+  const ops: CatalogOp[] = [];
+  const serviceIds = new Set(scope ? scope.services : [...local.serviceIds(), ...catalog.nodeServices(name).map((x) => x.id)]);
+  const checkIds = new Set(scope ? scope.checks
+    : [...local.checkIds(), ...catalog.nodeChecks(name).filter((c) => c.checkId !== NODE_HEALTH_CHECK_ID).map((c) => c.checkId)]);
+  const covered = new Set<string>();
+  for (const id of serviceIds) {
+    const want = local.service(id);
+    const have = catalog.nodeService(name, id);
+    if (!want) {
+      if (have) ops.push({ op: 'service-delete', node: name, serviceId: id, checkIds: [] });
+      continue;
+    }
+    const record = serviceRecord(name, want, 0, 0);
+    if (have && content(have) === content(record)) continue;
+    const checks: CheckInput[] = [];
+    for (const cid of local.checksOf(id)) {
+      const c = local.check(cid);
+      if (c) checks.push(c);
+      covered.add(cid);
+    }
+    ops.push({ op: 'service-put', node: local.node, service: want, checks, deleteChecks: [] });
+  }
+  for (const id of checkIds) {
+    if (covered.has(id) || id === NODE_HEALTH_CHECK_ID) continue;
+    const want = local.check(id);
+    const have = catalog.nodeCheck(name, id);
+    if (!want) {
+      if (have) ops.push({ op: 'check-delete', node: name, checkId: id });
+      continue;
+    }
+    const service = want.serviceId === '' ? undefined : catalog.nodeService(name, want.serviceId);
+    // A check of a service the catalog lacks goes with that service's put.
+    if (want.serviceId !== '' && !service && !ops.some((o) => o.op === 'service-put' && o.service.id === want.serviceId)) {
+      const s = local.service(want.serviceId);
+      if (s) ops.push({ op: 'service-put', node: local.node, service: s, checks: local.checksOf(s.id).map((c) => local.check(c)!).filter(Boolean), deleteChecks: [] });
+      continue;
+    }
+    if (want.serviceId !== '' && !service) continue;
+    if (have && content(have, true) === content(checkRecord(name, want, service, 0, 0), true)) continue;
+    ops.push({ op: 'check-put', node: local.node, check: want });
+  }
+  const node = catalog.node(name);
+  if (!node || content(node) !== content(nodeRecord(local.node, 0, 0))) {
+    if (!ops.some((o) => o.op === 'service-put' || o.op === 'check-put')) {
+      // The node record alone: an empty sync when the node holds nothing, else one service re-put carries it.
+      const first = [...local.serviceIds()][0];
+      const s = first === undefined ? undefined : local.service(first);
+      if (s) ops.push({ op: 'service-put', node: local.node, service: s, checks: [], deleteChecks: [] });
+      else if ([...local.checkIds()].length === 0) ops.push({ op: 'sync', node: local.node, services: [], checks: [] });
+      else ops.push({ op: 'check-put', node: local.node, check: local.check([...local.checkIds()][0]!)! });
+    }
+  }
+  return ops;
 }
 
 function encodeRecord(r: object): Buffer {
@@ -411,6 +536,16 @@ export class Catalog implements CatalogReader {
         const merged = this.merged(txn, op);
         return merged === undefined ? false : this.apply(txn, index, merged, batch);
       }
+      // scale
+      case 'service-put':
+      case 'service-delete':
+      case 'check-put':
+      case 'check-delete': {
+        const r = this.applyDelta(txn, index, op, put, touched);
+        if (r === false) return false;
+        if (r.changed) this.bump(txn, batch, index, r.nodeKey, touched);
+        return true;
+      }
       case 'node-health': {
         const nodeKey = lower(op.node);
         const nodeBytes = txn.get(CATALOG_NODES_TABLE, nodeKey);
@@ -483,6 +618,112 @@ export class Catalog implements CatalogReader {
       else checks.push(c);
     }
     return { op: 'sync', node, services, checks };
+  }
+
+  // ------------------------------------------------------------ scale: incremental operations
+
+  /** One incremental operation: reads and writes only the records it names (a node-level check touches the node's services' indexes). */
+  private applyDelta(txn: StateWriter, index: number, op: CatalogOp, put: (table: string, key: string, record: Change['record']) => void,
+    touched: Set<string>): { nodeKey: string; changed: boolean } | false {
+    const getRecord = <T>(table: string, key: string): T | undefined => {
+      const b = txn.get(table, key);
+      return b ? decodeRecord<T>(b) : undefined;
+    };
+    const nodeServices = (nodeKey: string): CatalogService[] => {
+      const out: CatalogService[] = [];
+      for (const r of txn.scan(CATALOG_SERVICES_TABLE, { prefix: nodeKey + SEP })) out.push(decodeRecord<CatalogService>(r.value));
+      return out;
+    };
+    let changed = false;
+    const write = (table: string, key: string, record: Change['record']): void => {
+      put(table, key, record);
+      changed = true;
+    };
+    /** Writes the node record if absent or different; returns it. */
+    const ensureNode = (input: NodeInput): CatalogNode => {
+      const nodeKey = lower(input.node);
+      const old = getRecord<CatalogNode>(CATALOG_NODES_TABLE, nodeKey);
+      const node = nodeRecord(input, old?.createIndex ?? index, index);
+      if (old && content(old) === content(node)) return old;
+      write(CATALOG_NODES_TABLE, nodeKey, node);
+      // A node's address or meta is part of every instance on it (a rare change: only then are its services read).
+      if (old) for (const s of nodeServices(nodeKey)) touched.add(lower(s.service));
+      return node;
+    };
+    const putCheck = (node: CatalogNode, input: CheckInput, service: CatalogService | undefined): void => {
+      const key = childKey(lower(node.node), input.checkId);
+      const old = getRecord<CatalogCheck>(CATALOG_CHECKS_TABLE, key);
+      const record = checkRecord(node.node, input, service, old?.createIndex ?? index, index);
+      if (old && content(old) === content(record)) return;
+      write(CATALOG_CHECKS_TABLE, key, record);
+      this.touchCheck(touched, record, old, input.serviceId === '' && (!old || old.serviceId === '') ? nodeServices(lower(node.node)) : []);
+    };
+    const deleteCheck = (nodeKey: string, checkId: string): void => {
+      const key = childKey(nodeKey, checkId);
+      const old = getRecord<CatalogCheck>(CATALOG_CHECKS_TABLE, key);
+      if (!old || old.checkId === NODE_HEALTH_CHECK_ID) return;
+      write(CATALOG_CHECKS_TABLE, key, undefined);
+      this.touchCheck(touched, old, undefined, old.serviceId === '' ? nodeServices(nodeKey) : []);
+    };
+    switch (op.op) {
+      case 'service-put': {
+        const node = ensureNode(op.node);
+        const nodeKey = lower(node.node);
+        const key = childKey(nodeKey, op.service.id);
+        const old = getRecord<CatalogService>(CATALOG_SERVICES_TABLE, key);
+        let service = serviceRecord(node.node, op.service, old?.createIndex ?? index, index);
+        if (old && content(old) === content(service)) service = old;
+        else {
+          write(CATALOG_SERVICES_TABLE, key, service);
+          touched.add(lower(service.service));
+          if (old) touched.add(lower(old.service));
+        }
+        for (const id of op.deleteChecks) deleteCheck(nodeKey, id);
+        for (const c of op.checks) putCheck(node, c, service);
+        // A renamed or retagged service: its other checks carry its name and tags.
+        if (old && (old.service !== service.service || JSON.stringify(old.tags) !== JSON.stringify(service.tags))) {
+          for (const r of txn.scan(CATALOG_CHECKS_TABLE, { prefix: nodeKey + SEP })) {
+            const c = decodeRecord<CatalogCheck>(r.value);
+            if (c.serviceId !== service.id || op.checks.some((x) => x.checkId === c.checkId)) continue;
+            write(CATALOG_CHECKS_TABLE, r.key.toString('utf8'), { ...c, serviceName: service.service, serviceTags: [...service.tags], modifyIndex: index });
+          }
+        }
+        return { nodeKey, changed };
+      }
+      case 'service-delete': {
+        const nodeKey = lower(op.node);
+        const key = childKey(nodeKey, op.serviceId);
+        const old = getRecord<CatalogService>(CATALOG_SERVICES_TABLE, key);
+        if (!old) return { nodeKey, changed: false };
+        write(CATALOG_SERVICES_TABLE, key, undefined);
+        touched.add(lower(old.service));
+        // Its checks go with it (Consul); only those that are this service's.
+        for (const id of op.checkIds) {
+          const ck = childKey(nodeKey, id);
+          if (getRecord<CatalogCheck>(CATALOG_CHECKS_TABLE, ck)?.serviceId === op.serviceId) write(CATALOG_CHECKS_TABLE, ck, undefined);
+        }
+        return { nodeKey, changed };
+      }
+      case 'check-put': {
+        const node = ensureNode(op.node);
+        const nodeKey = lower(node.node);
+        let service: CatalogService | undefined;
+        if (op.check.serviceId !== '') {
+          service = getRecord<CatalogService>(CATALOG_SERVICES_TABLE, childKey(nodeKey, op.check.serviceId));
+          // A check for a service the catalog does not hold is refused, the same on every replica.
+          if (!service) return false;
+        }
+        putCheck(node, op.check, service);
+        return { nodeKey, changed };
+      }
+      case 'check-delete': {
+        const nodeKey = lower(op.node);
+        deleteCheck(nodeKey, op.checkId);
+        return { nodeKey, changed };
+      }
+      default:
+        return false;
+    }
   }
 
   /** A check changed: a service check touches its service, a node check every service on the node. */
@@ -597,6 +838,16 @@ export class Catalog implements CatalogReader {
 
   node(name: string): CatalogNode | undefined {
     return this.nodesByKey.get(lower(name));
+  }
+
+  /** scale: one service of a node (case-insensitive node name), without listing the others. */
+  nodeService(name: string, id: string): CatalogService | undefined {
+    return this.servicesByNode.get(lower(name))?.get(id);
+  }
+
+  /** scale: one check of a node. */
+  nodeCheck(name: string, id: string): CatalogCheck | undefined {
+    return this.checksByNode.get(lower(name))?.get(id);
   }
 
   nodeServices(name: string): CatalogService[] {

@@ -25,6 +25,8 @@
 //   event-fire     str id, str name, str node filter, str service filter, str tag filter, u32 length + payload (tag 20)
 //   acl            str JSON of an AclOp, checked field by field on decode (tag 50, sec)
 //   prepared-query str JSON of a PreparedQueryOp, checked field by field on decode (tag 21, api)
+//   catalog-delta  str JSON of an incremental CatalogOp (service-put, service-delete, check-put,
+//                  check-delete), checked field by field on decode (tag 30, scale; protocol 2)
 
 import { BufferReader } from '../byte-reader.js';
 import { BufferWriter } from '../byte-writer.js';
@@ -32,7 +34,7 @@ import { KonsulError } from '../errors.js';
 import { MAX_KEY_BYTES } from '../storage/limits.js';
 
 export { MAX_KEY_BYTES };
-import { catalogOpProblem, type CatalogOp } from './catalog.js';
+import { CATALOG_DELTA_OPS, catalogOpProblem, type CatalogOp } from './catalog.js';
 import { isSessionId, sessionInputProblem, type SessionInput } from './sessions.js';
 import { MAX_TXN_OPS, TXN_VERBS, txnOpProblem, type TxnOp } from './txn-ops.js';
 import { MAX_EVENT_NAME_BYTES, MAX_EVENT_PAYLOAD_BYTES, type UserEvent } from './events.js';
@@ -133,6 +135,8 @@ const enum Tag {
   Acl = 50,
   // api branch (issue 18)
   PreparedQuery = 21,
+  // scale: 30-39
+  CatalogDelta = 30,
 }
 
 const HAS_CAS = 1;
@@ -161,6 +165,8 @@ const ALLOWED_BITS: Record<Tag, number> = {
   [Tag.Acl]: 0,
   // api branch (issue 18)
   [Tag.PreparedQuery]: 0,
+  // scale
+  [Tag.CatalogDelta]: 0,
 };
 
 /** The first release's command types: understood by every version. Any other type needs protocol 2 or newer. */
@@ -263,7 +269,8 @@ export function encodeCommand(cmd: Command): Uint8Array {
       const json = JSON.stringify(cmd.op);
       const jsonLen = textBytes(json, 'the catalog operation');
       const e = new CommandWriter(2 + 4 + jsonLen);
-      e.u8(Tag.Catalog);
+      // scale: the incremental operations go under their own tag, a protocol-2 type: the leader refuses them while the cluster runs version 1.
+      e.u8(CATALOG_DELTA_OPS.has(cmd.op.op) ? Tag.CatalogDelta : Tag.Catalog);
       e.u8(0);
       e.string32(json, jsonLen);
       return e.done();
@@ -518,7 +525,8 @@ function decodeBare(buf: Buffer): Command {
     case Tag.MemberDelete:
       cmd = { type: 'member-delete', id: readKey(d, 'member id', false) };
       break;
-    case Tag.Catalog: {
+    case Tag.Catalog:
+    case Tag.CatalogDelta: {
       let op: unknown;
       try {
         op = JSON.parse(d.string32('catalog operation'));
@@ -528,6 +536,7 @@ function decodeBare(buf: Buffer): Command {
       }
       const problem = catalogOpProblem(op);
       if (problem) throw new CommandDecodeError(`catalog operation: ${problem}`);
+      if (CATALOG_DELTA_OPS.has((op as CatalogOp).op) !== (tag === Tag.CatalogDelta)) throw new CommandDecodeError('catalog operation under the wrong tag');
       cmd = { type: 'catalog', op: op as CatalogOp };
       break;
     }

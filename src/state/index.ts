@@ -10,8 +10,8 @@ export {
   type KvEntry, type MemberRecord, type ApplyItem, type ApplyResult,
 } from './machine.js';
 export {
-  Catalog, CATALOG_TABLES, NODE_ALIVE_OUTPUT, NODE_DEAD_OUTPUT, catalogOpProblem, catalogSyncDiffers,
-  type CatalogOp, type NodeInput, type ServiceInput, type CheckInput,
+  Catalog, CATALOG_TABLES, NODE_ALIVE_OUTPUT, NODE_DEAD_OUTPUT, catalogOpProblem, catalogSyncDiffers, catalogDelta,
+  type CatalogOp, type LocalCatalogView, type NodeInput, type ServiceInput, type CheckInput,
 } from './catalog.js';
 export * from './catalog-types.js';
 // ---- coord: sessions, locks, transactions

@@ -153,6 +153,8 @@ export class StateMachine {
   /** A restore command was applied in the batch being applied: reload everything after it commits. */
   private restoredInBatch = false;
   private readonly restoreListeners: Array<(index: number) => void> = [];
+  /** scale: called after every batch applied (relays wake their waiting subscribers). */
+  private readonly appliedListeners: Array<(index: number) => void> = [];
   /** The replicated cluster protocol version (1 until a cluster-version command raised it). */
   private clusterVersionValue = 1;
   /** What the batch being applied raised it to (committed with the batch). */
@@ -247,6 +249,7 @@ export class StateMachine {
       this.catalogBatch.clear();
       this.reset();
       for (const listener of this.restoreListeners) listener(last);
+      for (const listener of this.appliedListeners) listener(last);
       return results;
     }
     for (const event of this.pendingEvents.splice(0)) this.events.push(event);
@@ -260,6 +263,7 @@ export class StateMachine {
     this.catalogBatch.clear();
     for (const t of touched) if (t.deleted) this.rememberDelete(t.recurse, t.key, t.index);
     if (touched.length > 0 && this.kvWatchers.size > 0) this.wake(touched);
+    for (const listener of this.appliedListeners) listener(last);
     return results;
   }
 
@@ -377,6 +381,11 @@ export class StateMachine {
       case 'prepared-query':
         return this.queries.apply(txn, index, cmd.op);
     }
+  }
+
+  /** scale: called with the applied index after each applied batch (the caches may lag a restore until its listeners ran). */
+  onApplied(listener: (index: number) => void): void {
+    this.appliedListeners.push(listener);
   }
 
   /** The protocol version the cluster runs at, as this replica has applied it. */

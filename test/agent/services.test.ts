@@ -19,7 +19,7 @@ class Node {
   index: number;
   writes: CatalogOp[] = [];
   readonly local: LocalServices;
-  constructor(readonly sm: StateMachine, readonly dataDir: string, antiEntropyIntervalMs = 100) {
+  constructor(readonly sm: StateMachine, readonly dataDir: string, antiEntropyIntervalMs = 100, incremental = true) {
     this.index = sm.appliedIndex();
     this.local = new LocalServices({
       dataDir,
@@ -32,6 +32,7 @@ class Node {
       ready: () => true,
       antiEntropyIntervalMs,
       logger: quiet,
+      incremental: () => incremental,
     });
   }
   apply(op: CatalogOp): void {
@@ -82,6 +83,28 @@ describe('local services and anti-entropy', () => {
     assert.equal(node.sm.catalog.instances('web').length, 0);
     await waitFor('the node back in the catalog', () => (node.sm.catalog.instances('web').length === 1 ? true : undefined), 5000);
     assert.equal(node.writes.length, 3);
+  });
+
+  it('scale: a change is one incremental operation at protocol 2, the full sync while the cluster still runs protocol 1', async (t) => {
+    for (const incremental of [true, false]) {
+      const fixture = stateFixture(t).open();
+      const node = new Node(fixture.sm, fixture.dir, 60_000, incremental);
+      node.local.start();
+      t.after(() => node.local.stop());
+      await waitFor('the node registered at start-up', () => node.sm.catalog.node('n1'), 5000);
+      await node.local.registerService(...registration({ Name: 'db', ID: 'db', Port: 5432 }));
+      await node.local.registerService(...registration({ Name: 'web', ID: 'web', Port: 80 }));
+      const last = node.writes[node.writes.length - 1]!;
+      if (incremental) {
+        assert.equal(last.op, 'service-put');
+        assert.equal((last as Extract<CatalogOp, { op: 'service-put' }>).service.id, 'web', 'only the service that changed');
+      } else {
+        assert.equal(last.op, 'sync');
+        assert.deepEqual((last as Extract<CatalogOp, { op: 'sync' }>).services.map((x) => x.id).sort(), ['db', 'web'], 'the whole node');
+      }
+      assert.deepEqual(node.sm.catalog.nodeServices('n1').map((x) => x.id).sort(), ['db', 'web']);
+      node.local.stop();
+    }
   });
 
   it('a TTL status change is written; the same status with new output is not', async (t) => {

@@ -202,7 +202,7 @@ describe('konsul agent', () => {
     const argv = ['agent'];
     const expected: Record<string, string | string[] | boolean> = {};
     for (const [name, flag] of Object.entries(AGENT_FLAG_NAMES)) {
-      if (['server', 'bootstrap', 'dev', 'dnsOnlyPassing', 'enableScriptChecks', 'aclEnabled', 'httpsVerifyIncoming', 'insecurePeers'].includes(name)) {
+      if (['server', 'bootstrap', 'dev', 'dnsOnlyPassing', 'enableScriptChecks', 'aclEnabled', 'httpsVerifyIncoming', 'insecurePeers', 'relay'].includes(name)) {
         argv.push(flag);
         expected[name] = true;
       } else {

@@ -7,7 +7,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe } from 'node:test';
 import { spawnSync } from 'node:child_process';
-import { BIN, freePort, scenario, sleep, TestCluster, waitFor } from './harness.js';
+import { BIN, freePort, http, scenario, sleep, TestCluster, waitFor } from './harness.js';
 
 describe('closed from the first second', () => {
   const c = new TestCluster();
@@ -50,6 +50,26 @@ describe('closed from the first second', () => {
     assert.match(c.node('open').log(), /open beyond loopback with no join secret and no mutual TLS \(--insecure-peers\)/);
     assert.ok(!(await c.status('s1')).members.some((m) => m.id === 'open'), 'a node without the secret joined');
     assert.match(c.node('s1').log(), /refused peer handshake/);
+  });
+
+  // scale: a client agent pulls the committed log from a relay over the same checked transport.
+  step('a client agent is fed by a relay only with the secret; one with the wrong secret is refused and never joins', async () => {
+    await http('PUT', `${c.node('s1').url}/v1/kv/closed/greeting`, 'hello');
+    await c.add({ id: 'c1', server: false, join: [s1Advertise], extra: [...(await everywhere()), '--token', secret] });
+    await c.start('c1');
+    await waitFor('c1 reads its own replica', async () => {
+      const r = await http('GET', `${c.node('c1').url}/v1/kv/closed/greeting?stale&raw`, undefined, 3000);
+      return r.status === 200 && r.body === 'hello' ? true : undefined;
+    }, 30_000);
+    await c.add({ id: 'c2', server: false, join: [s1Advertise], extra: [...(await everywhere()), '--token', 'not-the-secret'] });
+    await c.start('c2');
+    await sleep(3000);
+    assert.doesNotMatch(c.node('c2').log(), /subscribed to a relay/, 'a client with the wrong secret was fed');
+    assert.equal((await http('GET', `${c.node('c2').url}/v1/kv/closed/greeting?stale&raw`, undefined, 15_000)).status, 404);
+    const members = JSON.parse((await http('GET', `${c.node('s1').url}/v1/agent/members`)).body) as Array<{ Name: string }>;
+    assert.ok(members.some((m) => m.Name === 'c1'), 'the client with the secret is a member');
+    assert.ok(!members.some((m) => m.Name === 'c2'), 'a client with the wrong secret joined');
+    await c.kill('c2', 'SIGKILL');
   });
 
   step('restarted without --token, the first server keeps the secret from its data dir', async () => {

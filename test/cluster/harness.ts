@@ -85,6 +85,8 @@ export interface NodeSpec {
   bootstrap?: boolean;
   join?: string[];
   extra?: string[];
+  /** Extra environment for this node only. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export class TestNode {
@@ -172,7 +174,7 @@ export class TestCluster {
     // KONSUL_AGENT_NODE_ARGS: extra node flags for every agent (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
     const nodeArgs = (process.env.KONSUL_AGENT_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
     const proc = spawn(process.execPath, [...nodeArgs, ...this.args(node)], {
-      env: { ...process.env, ...this.options.env, KONSUL_HTTP_ADDR: '' },
+      env: { ...process.env, ...this.options.env, ...node.spec.env, KONSUL_HTTP_ADDR: '' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     proc.stdout!.pipe(out);

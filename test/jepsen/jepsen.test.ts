@@ -265,6 +265,24 @@ describe('runs on real agents', () => {
     }
   });
 
+  test('a short run with client agents (fed by the followers as relays) under a leader kill is valid; their stale reads return only written values', async () => {
+    const nemeses = isRoot() ? 'kill-leader,partition-one' : 'kill-leader,pause-random';
+    const r = await runJepsen({
+      timeS: 10, nemeses: parseNemeses(nemeses), servers: 3, clientAgents: 3, clients: 4, keys: 3, seed: 13, recoveryS: 30,
+      quietMs: [500, 1000], holdMs: [1500, 2500], log: quiet,
+    });
+    try {
+      assert.equal(r.valid, true, `${r.verdict}\nrun dir: ${r.dir}`);
+      assert.ok(r.staleReads > 20, `only ${r.staleReads} stale reads checked`);
+      const run = JSON.parse(readFileSync(join(r.dir, 'run.json'), 'utf8')) as { clientAgents: number };
+      assert.equal(run.clientAgents, 3);
+      const clientLog = readFileSync(join(r.dir, 'c1.log'), 'utf8');
+      assert.match(clientLog, /subscribed to a relay/, 'the client agent was fed by a relay');
+    } finally {
+      if (r.valid) rmSync(r.dir, { recursive: true, force: true });
+    }
+  });
+
   test('BROKEN workloads are caught: lock holders writing without the fencing check, and a group written key by key', async () => {
     const r = await runJepsen({
       timeS: 10, nemeses: parseNemeses('none'), servers: 3, clients: 1, keys: 1, seed: 3, recoveryS: 30,

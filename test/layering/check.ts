@@ -108,7 +108,10 @@ const FORBIDDEN: ReadonlyArray<{ room: string; never: readonly string[]; why: st
   { room: 'http', never: ['raft', 'transport'], why: 'HTTP reaches Raft only through agent/' },
   { room: 'dns', never: ['raft', 'transport', 'agent'], why: 'DNS reads through its narrow CatalogReader' },
   { room: 'transport', never: ['state'], why: 'the transport moves bytes; it does not know the state machine' },
-  { room: 'root', never: ['agent', 'cli', 'dns', 'http', 'raft', 'state', 'storage', 'transport'], why: 'src/*.ts are shared leaves' },
+  { room: 'root', never: ['agent', 'cli', 'dns', 'http', 'raft', 'state', 'storage', 'transport', 'relay', 'client'], why: 'src/*.ts are shared leaves' },
+  // scale (issue 13)
+  { room: 'relay', never: ['agent', 'client', 'main', 'http', 'dns', 'cli'], why: 'the relay tree moves committed entries; the agents wire it in, it knows neither' },
+  { room: 'client', never: ['raft', 'main', 'http', 'dns', 'cli'], why: 'a client agent has no Raft; main/ starts it and puts HTTP and DNS on its replica' },
 ];
 
 /** The storage engine: no CLI client command may load it. */

@@ -91,6 +91,10 @@ export class AgentRunCommand extends KonsulCommand {
   nodeMeta = Option.Array('--node-meta', { description: settingHelp('nodeMeta') });
   dnsUdpAnswerLimit = Option.String('--dns-udp-answer-limit', { description: settingHelp('dnsUdpAnswerLimit') });
   dnsARecordLimit = Option.String('--dns-a-record-limit', { description: settingHelp('dnsARecordLimit') });
+  // scale
+  relay = Option.Boolean('--relay', { description: settingHelp('relay') });
+  relayFanout = Option.String('--relay-fanout', { description: settingHelp('relayFanout') });
+  relaySilence = Option.String('--relay-silence', { description: settingHelp('relaySilence') });
 
   printConfig = Option.Boolean('--print-config', false, { description: 'Print the effective settings and where each came from, then exit without starting' });
   json = Option.Boolean('--json', false, { description: 'With --print-config: print JSON, for scripts' });

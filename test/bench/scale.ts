@@ -1,0 +1,355 @@
+// npm run scale -- --clients 100: 3 servers and N client agents on this
+// machine, every client answering HTTP and DNS from its own replica; measures
+// the figures of issue 13 and prints them as a table and as JSON:
+// join time, idle client CPU and RSS, write visibility on every client's HTTP
+// and DNS (p99), writes/s at c16 without and with the clients (same run),
+// leader CPU per write, a relay killed and a client restarted mid-run, a
+// client killed with -9 (and one stopped, as a host cut off) dropping out of
+// DNS everywhere, 10,000 registrations on one agent, and server memory with
+// 100,000 keys and 10,000 instances.
+//
+// Flags: --clients N (100), --write-seconds S (5), --rounds R (10),
+// --registrations N (10000), --keys N (100000; 0 skips), --json (JSON only).
+
+import { readFileSync } from 'node:fs';
+import { Resolver } from 'node:dns/promises';
+import { Agent as UndiciAgent, request } from 'undici';
+import { TestCluster, http, sleep, waitFor } from '../cluster/harness.js';
+
+function arg(name: string, dflt: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0) return dflt;
+  const v = Number(process.argv[i + 1]);
+  if (!Number.isFinite(v) || v < 0) {
+    process.stderr.write(`--${name}: expected a non-negative number, got ${process.argv[i + 1]}\n`);
+    process.exit(2);
+  }
+  return v;
+}
+
+const CLIENTS = arg('clients', 100);
+const WRITE_SECONDS = arg('write-seconds', 5);
+const ROUNDS = arg('rounds', 10);
+const REGISTRATIONS = arg('registrations', 10_000);
+const KEYS = arg('keys', 100_000);
+const JSON_ONLY = process.argv.includes('--json');
+const SERVERS = ['s1', 's2', 's3'];
+const CLK_TCK = 100;
+
+function say(text: string): void {
+  if (!JSON_ONLY) process.stderr.write(`${text}\n`);
+}
+
+/** CPU seconds (user + system) a process has used so far. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : 0;
+}
+
+function percentile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+}
+
+const round1 = (x: number): number => Math.round(x * 10) / 10;
+const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+
+const pool = new UndiciAgent({ connections: 64, keepAliveTimeout: 10_000 });
+
+async function put(url: string, body: string): Promise<number> {
+  const r = await request(url, { method: 'PUT', body, dispatcher: pool, headersTimeout: 15_000, bodyTimeout: 15_000 });
+  await r.body.text();
+  return r.statusCode;
+}
+
+/** PUTs of 100-byte values to `url` from 16 workers for `seconds`; writes/s. */
+async function writeLoad(base: string, seconds: number, prefix: string): Promise<{ writes: number; perSecond: number }> {
+  const value = 'x'.repeat(100);
+  const until = performance.now() + seconds * 1000;
+  let writes = 0;
+  let n = 0;
+  await Promise.all(Array.from({ length: 16 }, async () => {
+    while (performance.now() < until) {
+      if ((await put(`${base}/v1/kv/${prefix}/${n++ % 1000}`, value)) === 200) writes++;
+    }
+  }));
+  return { writes, perSecond: writes / seconds };
+}
+
+async function srvPorts(port: number, name: string): Promise<number[]> {
+  const r = new Resolver({ timeout: 2000, tries: 1 });
+  r.setServers([`127.0.0.1:${port}`]);
+  try {
+    return (await r.resolveSrv(name)).map((a) => a.port);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOTFOUND' || code === 'ENODATA') return [];
+    throw error;
+  }
+}
+
+async function main(): Promise<void> {
+  const c = new TestCluster({ flags: ['--log-level', 'warn'] });
+  const clientIds = Array.from({ length: CLIENTS }, (_, i) => `c${i + 1}`);
+  const figures: Record<string, unknown> = {
+    clients: CLIENTS, machine: { cores: (await import('node:os')).cpus().length, load1: (await import('node:os')).loadavg()[0] },
+  };
+  const pid = (id: string): number => c.node(id).proc!.pid!;
+  try {
+    // ---- servers
+    await c.add({ id: 's1', server: true, bootstrap: true });
+    await c.start('s1');
+    await c.leader(['s1']);
+    for (const id of ['s2', 's3']) await c.add({ id, server: true, join: [c.node('s1').raftAddress] });
+    await Promise.all(['s2', 's3'].map((id) => c.start(id)));
+    await waitFor('3 voters', async () => ((await c.status('s1')).members.filter((m) => m.voter).length === 3 ? true : undefined), 60_000);
+    const leader = await c.leader(SERVERS);
+    const leaderUrl = c.node(leader).url;
+    say(`servers up; leader ${leader}`);
+
+    // ---- writes at c16 without clients
+    const cpu0 = cpuSeconds(pid(leader));
+    const without = await writeLoad(leaderUrl, WRITE_SECONDS, 'load0');
+    const leaderCpuWithout = (cpuSeconds(pid(leader)) - cpu0) / without.writes;
+    say(`without clients: ${Math.round(without.perSecond)} writes/s, leader CPU ${round3(leaderCpuWithout * 1000)} ms/write`);
+
+    // ---- clients join
+    const join = SERVERS.map((id) => c.node(id).raftAddress);
+    const joinStart = performance.now();
+    for (const id of clientIds) await c.add({ id, server: false, join });
+    for (let i = 0; i < clientIds.length; i += 10) await Promise.all(clientIds.slice(i, i + 10).map((id) => c.start(id)));
+    await waitFor('every client in the catalog, passing', async () => {
+      const r = await http('GET', `${leaderUrl}/v1/health/state/passing?stale`);
+      const passing = new Set((JSON.parse(r.body) as Array<{ Node: string; CheckID: string }>).filter((x) => x.CheckID === 'serfHealth').map((x) => x.Node));
+      return clientIds.every((id) => passing.has(id)) ? true : undefined;
+    }, 300_000, 250);
+    const joinSeconds = (performance.now() - joinStart) / 1000;
+    const subscribed = await Promise.all(clientIds.map(async (id) => {
+      const s = JSON.parse((await http('GET', `${c.node(id).url}/cluster/stats`)).body) as { client?: { relay: string | null } };
+      return s.client?.relay ?? null;
+    }));
+    const perRelay: Record<string, number> = {};
+    for (const r of subscribed) perRelay[r ?? 'none'] = (perRelay[r ?? 'none'] ?? 0) + 1;
+    figures.join = { clients: CLIENTS, allJoined: subscribed.every((r) => r !== null), seconds: round1(joinSeconds), subscribersPerRelay: perRelay };
+    say(`${CLIENTS} clients joined in ${round1(joinSeconds)} s; subscribers per relay ${JSON.stringify(perRelay)}`);
+
+    // ---- idle clients
+    await sleep(3000);
+    const idleSeconds = 10;
+    const before = clientIds.map((id) => cpuSeconds(pid(id)));
+    const leaderIdle0 = cpuSeconds(pid(leader));
+    await sleep(idleSeconds * 1000);
+    const cpuPct = clientIds.map((id, i) => (100 * (cpuSeconds(pid(id)) - before[i]!)) / idleSeconds);
+    const rss = clientIds.map((id) => rssMb(pid(id)));
+    figures.idleClient = {
+      cpuPercentMean: round3(cpuPct.reduce((a, b) => a + b, 0) / cpuPct.length), cpuPercentMax: round3(Math.max(...cpuPct)),
+      rssMbMean: round1(rss.reduce((a, b) => a + b, 0) / rss.length), rssMbMax: round1(Math.max(...rss)),
+      leaderIdleCpuPercent: round3((100 * (cpuSeconds(pid(leader)) - leaderIdle0)) / idleSeconds),
+    };
+    say(`idle client: ${JSON.stringify(figures.idleClient)}`);
+
+    // ---- write visibility on every client's HTTP and DNS
+    const visibility = async (rounds: number, tag: string): Promise<{ http: number[]; dns: number[] }> => {
+      const httpMs: number[] = [];
+      const dnsMs: number[] = [];
+      for (let r = 0; r < rounds; r++) {
+        const live = clientIds.filter((id) => c.node(id).running);
+        const idx = Number((await http('GET', `${leaderUrl}/v1/kv/?keys&stale`)).headers['x-consul-index'] ?? 0);
+        const catIdx = Number((await http('GET', `${leaderUrl}/v1/catalog/service/probe?stale`)).headers['x-consul-index'] ?? 0);
+        const value = `${tag}-${r}`;
+        const port = 20_000 + Math.floor(Math.random() * 10_000);
+        // Arm a blocking query on every client, then write once.
+        const t0 = performance.now();
+        const kvWatch = live.map(async (id) => {
+          for (;;) {
+            const a = await http('GET', `${c.node(id).url}/v1/kv/probe?stale&raw&index=${idx}&wait=10s`, undefined, 20_000);
+            if (a.body === value) return performance.now() - t0;
+          }
+        });
+        const catWatch = live.map(async (id) => {
+          for (let index = catIdx; ;) {
+            const a = await http('GET', `${c.node(id).url}/v1/catalog/service/probe?stale&index=${index}&wait=10s`, undefined, 20_000);
+            index = Number(a.headers['x-consul-index'] ?? index);
+            if ((JSON.parse(a.body) as Array<{ ServicePort: number }>).some((s) => s.ServicePort === port)) break;
+          }
+          // The DNS server answers from the same replica: confirm it, polling if it lags.
+          for (;;) {
+            if ((await srvPorts(c.node(id).dnsPort, 'probe.service.consul')).includes(port)) return performance.now() - t0;
+            await sleep(5);
+          }
+        });
+        await sleep(20);
+        const t1 = performance.now();
+        await put(`${leaderUrl}/v1/kv/probe`, value);
+        // The catalog write goes out after the KV write returned: DNS visibility counts from its own start.
+        const t2 = performance.now();
+        await http('PUT', `${leaderUrl}/v1/agent/service/register`, JSON.stringify({ Name: 'probe', ID: 'probe', Port: port }));
+        httpMs.push(...(await Promise.all(kvWatch)).map((x) => x - (t1 - t0)));
+        dnsMs.push(...(await Promise.all(catWatch)).map((x) => x - (t2 - t0)));
+      }
+      return { http: httpMs, dns: dnsMs };
+    };
+    const steady = await visibility(ROUNDS, 'steady');
+    figures.visibility = {
+      samples: steady.http.length,
+      httpP50Ms: round1(percentile(steady.http, 50)), httpP99Ms: round1(percentile(steady.http, 99)),
+      dnsP50Ms: round1(percentile(steady.dns, 50)), dnsP99Ms: round1(percentile(steady.dns, 99)),
+    };
+    say(`visibility: ${JSON.stringify(figures.visibility)}`);
+
+    // ---- writes at c16 with the clients (same run)
+    // Leadership may have moved meanwhile (a loaded machine): measure the leader of now, and say so.
+    const leaderNow = await c.leader(SERVERS);
+    const cpu1 = cpuSeconds(pid(leaderNow));
+    const withClients = await writeLoad(c.node(leaderNow).url, WRITE_SECONDS, 'load1');
+    const leaderCpuWith = (cpuSeconds(pid(leaderNow)) - cpu1) / withClients.writes;
+    if (leaderNow !== leader) say(`leadership moved from ${leader} to ${leaderNow} before the second write load`);
+    figures.writes = {
+      c16WithoutClientsPerSecond: Math.round(without.perSecond), c16WithClientsPerSecond: Math.round(withClients.perSecond),
+      ratio: round3(withClients.perSecond / without.perSecond),
+      leaderCpuMsPerWriteWithout: round3(leaderCpuWithout * 1000), leaderCpuMsPerWriteWith: round3(leaderCpuWith * 1000),
+      leaderCpuChange: round3(leaderCpuWith / leaderCpuWithout - 1),
+      leaders: [leader, leaderNow],
+    };
+    say(`writes: ${JSON.stringify(figures.writes)}`);
+
+    // ---- a relay killed and a client restarted mid-run
+    const relayCounts = Object.entries(perRelay).filter(([r]) => SERVERS.includes(r) && r !== leader).sort((a, b) => b[1] - a[1]);
+    const relay = relayCounts[0]?.[0];
+    if (relay) {
+      await c.kill(relay);
+      const killedAt = performance.now();
+      const restarted = clientIds[clientIds.length - 1]!;
+      await c.kill(restarted);
+      await c.start(restarted);
+      const after = await visibility(3, 'after-relay-kill');
+      figures.relayKill = {
+        relay, itsSubscribers: perRelay[relay],
+        firstWriteVisibleEverywhereMs: round1(Math.max(...after.http.slice(0, clientIds.length))),
+        httpP99MsAfter: round1(percentile(after.http, 99)), dnsP99MsAfter: round1(percentile(after.dns, 99)),
+        restartedClient: restarted, secondsSinceKill: round1((performance.now() - killedAt) / 1000),
+      };
+      say(`relay ${relay} killed: ${JSON.stringify(figures.relayKill)}`);
+      await c.start(relay);
+    }
+
+    // ---- a client killed with -9, and one stopped (as a host cut off): out of DNS everywhere
+    const dropOut = async (victim: string, how: 'kill' | 'stop'): Promise<number> => {
+      const port = 40_000 + clientIds.indexOf(victim);
+      await http('PUT', `${c.node(victim).url}/v1/agent/service/register`, JSON.stringify({ Name: `victim-${how}`, ID: `victim-${how}`, Port: port }));
+      const others = [...SERVERS, ...clientIds].filter((id) => id !== victim && c.node(id).running);
+      await waitFor(`victim-${how} in DNS everywhere`, async () => {
+        for (const id of others) if (!(await srvPorts(c.node(id).dnsPort, `victim-${how}.service.consul`)).includes(port)) return undefined;
+        return true;
+      }, 60_000, 100);
+      const t0 = performance.now();
+      if (how === 'kill') await c.kill(victim);
+      else c.signal(victim, 'SIGSTOP');
+      const gone = new Map<string, number>();
+      await waitFor(`victim-${how} out of DNS everywhere`, async () => {
+        await Promise.all(others.filter((id) => !gone.has(id)).map(async (id) => {
+          if ((await srvPorts(c.node(id).dnsPort, `victim-${how}.service.consul`)).length === 0) gone.set(id, performance.now() - t0);
+        }));
+        return gone.size === others.length ? true : undefined;
+      }, 60_000, 100);
+      if (how === 'stop') c.signal(victim, 'SIGCONT');
+      return Math.max(...gone.values());
+    };
+    figures.dropOut = {
+      killedClientOutOfDnsEverywhereMs: round1(await dropOut(clientIds[0]!, 'kill')),
+      stoppedClientOutOfDnsEverywhereMs: CLIENTS > 1 ? round1(await dropOut(clientIds[1]!, 'stop')) : null,
+      agentsAsked: SERVERS.length + CLIENTS - 1,
+    };
+    say(`drop-out: ${JSON.stringify(figures.dropOut)}`);
+
+    // ---- 10,000 registrations on one client agent (c16)
+    if (REGISTRATIONS > 0) try {
+      const on = clientIds.find((id) => c.node(id).running && id !== clientIds[1]) ?? leader;
+      const base = c.node(on).url;
+      let next = 0;
+      const t0 = performance.now();
+      await Promise.all(Array.from({ length: 16 }, async () => {
+        while (next < REGISTRATIONS) {
+          const i = next++;
+          const status = await put(`${base}/v1/agent/service/register`, JSON.stringify({ Name: `bulk${i % 100}`, ID: `bulk-${i}`, Port: 1 + (i % 60_000) }));
+          if (status !== 200) throw new Error(`registration ${i} on ${on}: HTTP ${status}`);
+        }
+      }));
+      const seconds = (performance.now() - t0) / 1000;
+      figures.registrations = { count: REGISTRATIONS, on, concurrency: 16, seconds: round1(seconds), perSecond: Math.round(REGISTRATIONS / seconds) };
+      say(`registrations: ${JSON.stringify(figures.registrations)}`);
+    } catch (error) {
+      // Reported, not fatal: the other figures still print.
+      figures.registrations = { count: REGISTRATIONS, error: (error as Error).message };
+      say(`registrations failed: ${(error as Error).message}`);
+    }
+
+    // ---- server memory with 100,000 keys and the instances
+    if (KEYS > 0) {
+      const value = 'v'.repeat(100);
+      let next = 0;
+      await Promise.all(Array.from({ length: 16 }, async () => {
+        while (next < KEYS) {
+          const i = next++;
+          await put(`${leaderUrl}/v1/kv/mem/${i}`, value);
+        }
+      }));
+      await sleep(2000);
+      const instances = (JSON.parse((await http('GET', `${leaderUrl}/v1/catalog/services?stale`)).body) as Record<string, unknown>);
+      const clientRss = clientIds.filter((id) => c.node(id).running).map((id) => rssMb(pid(id)));
+      figures.memory = {
+        keys: KEYS, instances: REGISTRATIONS, serviceNames: Object.keys(instances).length,
+        leaderRssMb: round1(rssMb(pid(leader))), followerRssMb: SERVERS.filter((id) => id !== leader && c.node(id).running).map((id) => round1(rssMb(pid(id)))),
+        clientRssMbMax: round1(Math.max(...clientRss)),
+      };
+      say(`memory: ${JSON.stringify(figures.memory)}`);
+    }
+    figures.machine = { ...(figures.machine as object), load1AtEnd: (await import('node:os')).loadavg()[0] };
+  } finally {
+    await c.cleanup();
+    await pool.close();
+  }
+  printFigures(figures);
+}
+
+function printFigures(f: Record<string, unknown>): void {
+  const get = (path: string): string => {
+    let v: unknown = f;
+    for (const p of path.split('.')) v = (v as Record<string, unknown> | undefined)?.[p];
+    return v === undefined || v === null ? '-' : String(v);
+  };
+  const rows: Array<[string, string, string]> = [
+    ['clients joined', `${get('join.allJoined')} (${get('clients')}) in ${get('join.seconds')} s`, 'all join'],
+    ['idle client CPU, mean / max', `${get('idleClient.cpuPercentMean')}% / ${get('idleClient.cpuPercentMax')}% of a core`, '< 0.3%'],
+    ['idle client RSS, mean / max', `${get('idleClient.rssMbMean')} / ${get('idleClient.rssMbMax')} MB`, '< 50 MB'],
+    ['write visible on every client, HTTP p50 / p99', `${get('visibility.httpP50Ms')} / ${get('visibility.httpP99Ms')} ms`, '< 100 ms p99'],
+    ['write visible on every client, DNS p50 / p99', `${get('visibility.dnsP50Ms')} / ${get('visibility.dnsP99Ms')} ms`, '< 100 ms p99'],
+    ['writes/s at c16, without / with clients', `${get('writes.c16WithoutClientsPerSecond')} / ${get('writes.c16WithClientsPerSecond')} (ratio ${get('writes.ratio')})`, '>= 0.5'],
+    ['leader CPU per write, without / with', `${get('writes.leaderCpuMsPerWriteWithout')} / ${get('writes.leaderCpuMsPerWriteWith')} ms (${get('writes.leaderCpuChange')})`, 'within 25%'],
+    ['relay killed: next write on every client', `${get('relayKill.firstWriteVisibleEverywhereMs')} ms (${get('relayKill.itsSubscribers')} subscribers moved)`, 'bounded'],
+    ['killed -9 client out of DNS everywhere', `${get('dropOut.killedClientOutOfDnsEverywhereMs')} ms`, '< 5 s'],
+    ['stopped (cut-off) client out of DNS everywhere', `${get('dropOut.stoppedClientOutOfDnsEverywhereMs')} ms`, '< 5 s'],
+    ['10,000 registrations on one client (c16)', `${get('registrations.seconds')} s`, '< 10 s'],
+    ['leader RSS, 100,000 keys + 10,000 instances', `${get('memory.leaderRssMb')} MB`, '< 300 MB'],
+  ];
+  if (!JSON_ONLY) {
+    const w0 = Math.max(...rows.map((r) => r[0].length));
+    const w1 = Math.max(...rows.map((r) => r[1].length));
+    process.stdout.write(`${'figure'.padEnd(w0)}  ${'measured'.padEnd(w1)}  target\n`);
+    for (const r of rows) process.stdout.write(`${r[0].padEnd(w0)}  ${r[1].padEnd(w1)}  ${r[2]}\n`);
+    process.stdout.write('\n');
+  }
+  process.stdout.write(`${JSON.stringify(f, null, 2)}\n`);
+}
+
+main().catch((error: Error) => {
+  process.stderr.write(`scale: ${error.stack ?? error.message}\n`);
+  process.exit(1);
+});
