@@ -35,6 +35,8 @@ import { WriteBatcher } from './batcher.js';
 import { CoordinationService } from './sessions.js';
 import type { ProposalResult } from './driver.js';
 import { refuseOlderJoiner } from './versions.js';
+import { effectiveAutopilotConfig, type HealthReport } from './server-health.js';
+import type { AutopilotConfig, AutopilotConfigRecord } from '../state/autopilot-config.js';
 // ---- scale
 import { ClientDuties } from './clients.js';
 
@@ -331,6 +333,19 @@ export class Agent implements AgentApi {
   async preparedQueryApply(op: PreparedQueryOp): Promise<void> {
     const r = await this.proposeCommand({ type: 'prepared-query', op });
     if (r.result === false) throw new BadRequestError(this.state.queries.outcome(r.index) ?? 'the prepared query was refused');
+  }
+
+  // ---- ops2: autopilot
+  autopilotHealth(): HealthReport | undefined {
+    return this.autopilot.health();
+  }
+
+  autopilotConfig(): AutopilotConfigRecord {
+    return effectiveAutopilotConfig(this.ctx);
+  }
+
+  setAutopilotConfig(config: AutopilotConfig, cas?: number): Promise<boolean> {
+    return this.write(cas === undefined ? { type: 'autopilot-config', config } : { type: 'autopilot-config', config, cas });
   }
 
   // ------------------------------------------------------------ reads

@@ -3,6 +3,8 @@
 // the cluster's state. Nothing here exposes Raft internals.
 
 import type { AclOp } from '../state/acl.js';
+import type { AutopilotConfig, AutopilotConfigRecord } from '../state/autopilot-config.js';
+import type { HealthReport } from './server-health.js';
 import type { ArchiveHeader } from '../state/archive.js';
 import type { CatalogOp, HealthStatus, PreparedQueryOp, StateMachine, UserEvent } from '../state/index.js';
 import type { CheckDefinition, ServiceDefinition } from './local/definitions.js';
@@ -163,4 +165,11 @@ export interface AgentApi {
   aclApply(op: AclOp): Promise<boolean>;
   /** api: a prepared query create, update or delete through Raft; a 400 naming why when the state machine refused it. */
   preparedQueryApply(op: PreparedQueryOp): Promise<void>;
+  // ---- ops2: autopilot
+  /** The servers' health as this node sees them as the leader; undefined on any other node (ask the leader). */
+  autopilotHealth(): HealthReport | undefined;
+  /** The autopilot configuration in force: the replicated one, or this agent's defaults (indexes 0) before one was set. */
+  autopilotConfig(): AutopilotConfigRecord;
+  /** Replace it through Raft (any node forwards); with cas, only if its ModifyIndex is cas. false: the cas failed. */
+  setAutopilotConfig(config: AutopilotConfig, cas?: number): Promise<boolean>;
 }

@@ -201,8 +201,12 @@ export class RaftDriver {
     let loaded = log.load();
     if (loaded.hardState === undefined && loaded.snapshotMeta === undefined && this.cfg.bootstrap) {
       const meta = bootstrapSnapshot([{ id: this.id, address: this.advertise, voter: true }]);
-      await log.persist({ snapshot: { meta }, hardState: { term: 1, vote: '', commit: 1 } });
+      // The state machine at index 1, durable, before the log says it was compacted to 1: a power loss in
+      // between must not leave a log compacted past a state store that never reached the disk (the fault
+      // suite's power-loss fault found this: "state machine is at index 0 but the log was compacted to 1").
       if (this.storage.state.appliedIndex() < 1) this.storage.state.applyBatch(1, () => undefined);
+      await this.storage.state.sync();
+      await log.persist({ snapshot: { meta }, hardState: { term: 1, vote: '', commit: 1 } });
       this.logger.info({ member: this.id }, 'bootstrapped a new cluster with this node as its only voter');
       loaded = log.load();
     } else if (this.cfg.bootstrap) {

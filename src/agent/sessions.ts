@@ -11,6 +11,7 @@ import {
   type Command, type SessionEvent, type SessionInput, type SessionRecord, type StateMachine, type TxnOp, type TxnOutcome,
 } from '../state/index.js';
 import type { Consistency, ReadMeta } from './api.js';
+import { recoverTxnOutcome } from './txn-recover.js';
 
 export interface CoordinationHost {
   readonly nodeId: string;
@@ -112,8 +113,10 @@ export class CoordinationService {
       if (errors.length > 0) return { outcome: { ok: false, results: [], errors }, index: this.host.state.kvIndex() };
     }
     const r = await this.host.propose({ type: 'txn', ops });
+    // ops2: an outcome this agent never held (the entry came inside a snapshot install) is rebuilt where exact.
     const outcome = this.host.state.coord.txnOutcome(r.index)
-      ?? { ok: r.result !== false, results: [], errors: r.result === false ? [{ opIndex: 0, what: 'transaction failed' }] : [] };
+      ?? (r.result === false ? { ok: false, results: [], errors: [{ opIndex: 0, what: 'transaction failed' }] }
+        : recoverTxnOutcome(ops, r.index, (key) => this.host.state.kvGet(key)));
     return { outcome, index: r.index };
   }
 

@@ -29,6 +29,8 @@ import type { ProposalResult } from '../agent/driver.js';
 import { CoordinationService } from '../agent/sessions.js';
 import type { AclOp } from '../state/acl.js';
 import type { CatalogOp, PreparedQueryOp, UserEvent } from '../state/index.js';
+import type { AutopilotConfig, AutopilotConfigRecord } from '../state/autopilot-config.js';
+import { effectiveAutopilotConfig } from '../agent/autopilot-defaults.js';
 
 /** How long a relay may hold a pull with nothing new: the client's heartbeat to its relay. */
 export const PULL_WAIT_MS = 1000;
@@ -475,6 +477,19 @@ export class ClientAgent implements AgentApi {
   async preparedQueryApply(op: PreparedQueryOp): Promise<void> {
     const r = await this.proposeCommand({ type: 'prepared-query', op });
     if (r.result === false) throw new BadRequestError(this.state.queries.outcome(r.index) ?? 'the prepared query was refused');
+  }
+
+  // ---- ops2: autopilot. Health is the leader's to tell (the HTTP route asks it); the configuration is in the replica.
+  autopilotHealth(): undefined {
+    return undefined;
+  }
+
+  autopilotConfig(): AutopilotConfigRecord {
+    return effectiveAutopilotConfig({ cfg: this.cfg, state: this.state });
+  }
+
+  setAutopilotConfig(config: AutopilotConfig, cas?: number): Promise<boolean> {
+    return this.write(cas === undefined ? { type: 'autopilot-config', config } : { type: 'autopilot-config', config, cas });
   }
 
   waitApplied(index: number, timeoutMs = this.cfg.proposalTimeoutMs): Promise<void> {

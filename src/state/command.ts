@@ -27,6 +27,7 @@
 //   prepared-query str JSON of a PreparedQueryOp, checked field by field on decode (tag 21, api)
 //   catalog-delta  str JSON of an incremental CatalogOp (service-put, service-delete, check-put,
 //                  check-delete), checked field by field on decode (tag 30, scale; protocol 2)
+//   autopilot-config [u64 cas], str JSON of an AutopilotConfig, checked field by field on decode (tag 42, ops, protocol 2)
 
 import { BufferReader } from '../byte-reader.js';
 import { BufferWriter } from '../byte-writer.js';
@@ -41,6 +42,7 @@ import { MAX_EVENT_NAME_BYTES, MAX_EVENT_PAYLOAD_BYTES, type UserEvent } from '.
 import { aclOpProblem, type AclOp } from './acl.js';
 import { preparedQueryProblem, type PreparedQueryOp } from './prepared-queries.js';
 import { canonicalFlags, flagsProblem, type KvFlags } from './kv-flags.js';
+import { autopilotConfigProblem, pickAutopilotConfig, type AutopilotConfig } from './autopilot-config.js';
 
 export type Command =
   /** flags: Consul's uint64 (a bigint above 2^32 - 1: such a kv-set is a protocol-2 command). */
@@ -69,7 +71,10 @@ export type Command =
   | { type: 'acl'; op: AclOp }
   // api branch (issue 18): prepared queries
   /** Create, update or delete a prepared query (/v1/query); refused (false) when Consul's state store would refuse it. */
-  | { type: 'prepared-query'; op: PreparedQueryOp };
+  | { type: 'prepared-query'; op: PreparedQueryOp }
+  // ---- ops2 (autopilot configuration): tag 42
+  /** Replace the autopilot configuration; with cas, only if its ModifyIndex is cas (0: only if never written). */
+  | { type: 'autopilot-config'; config: AutopilotConfig; cas?: number };
 
 /** The newest command version this konsul's state machine applies. Kept equal to the peer PROTOCOL_VERSION. */
 export const COMMAND_VERSION = 2;
@@ -137,6 +142,8 @@ const enum Tag {
   PreparedQuery = 21,
   // scale: 30-39
   CatalogDelta = 30,
+  // ---- ops2 (autopilot configuration)
+  AutopilotConfig = 42,
 }
 
 const HAS_CAS = 1;
@@ -167,6 +174,8 @@ const ALLOWED_BITS: Record<Tag, number> = {
   [Tag.PreparedQuery]: 0,
   // scale
   [Tag.CatalogDelta]: 0,
+  // ---- ops2
+  [Tag.AutopilotConfig]: HAS_CAS,
 };
 
 /** The first release's command types: understood by every version. Any other type needs protocol 2 or newer. */
@@ -374,6 +383,21 @@ export function encodeCommand(cmd: Command): Uint8Array {
       const problem = preparedQueryOpProblem(cmd.op);
       if (problem) throw new InvalidCommandError(`prepared query: ${problem}`);
       return jsonCommand(Tag.PreparedQuery, cmd.op);
+    }
+    // ---- ops2 (autopilot configuration)
+    case 'autopilot-config': {
+      const problem = autopilotConfigProblem(cmd.config);
+      if (problem) throw new InvalidCommandError(`autopilot configuration: ${problem}`);
+      checkCas(cmd.cas);
+      const json = JSON.stringify(pickAutopilotConfig(cmd.config));
+      const jsonLen = textBytes(json, 'the autopilot configuration');
+      const hasCas = cmd.cas !== undefined;
+      const e = new CommandWriter(2 + (hasCas ? 8 : 0) + 4 + jsonLen);
+      e.u8(Tag.AutopilotConfig);
+      e.u8(hasCas ? HAS_CAS : 0);
+      if (hasCas) e.u64(cmd.cas!, 'cas');
+      e.string32(json, jsonLen);
+      return e.done();
     }
     default:
       throw new InvalidCommandError(`unknown command type ${JSON.stringify((cmd as { type: unknown }).type)}`);
@@ -606,6 +630,15 @@ function decodeBare(buf: Buffer): Command {
       const problem = preparedQueryOpProblem(op);
       if (problem) throw new CommandDecodeError(`prepared query: ${problem}`);
       cmd = { type: 'prepared-query', op: op as PreparedQueryOp };
+      break;
+    }
+    // ---- ops2 (autopilot configuration)
+    case Tag.AutopilotConfig: {
+      const cas = bits & HAS_CAS ? d.u64('cas') : undefined;
+      const config = parseJsonField(d, 'autopilot configuration');
+      const problem = autopilotConfigProblem(config);
+      if (problem) throw new CommandDecodeError(`autopilot configuration: ${problem}`);
+      cmd = cas === undefined ? { type: 'autopilot-config', config: config as AutopilotConfig } : { type: 'autopilot-config', config: config as AutopilotConfig, cas };
       break;
     }
   }

@@ -28,3 +28,7 @@ export {
   type PreparedQuery, type PreparedQueryInput, type PreparedQueryOp, type PreparedQueryReader, type QueryTemplate, type ServiceQuery,
 } from './prepared-queries.js';
 export { executeQuery, type ExecuteOptions } from './query-exec.js';
+// ---- ops2: the replicated autopilot configuration
+export {
+  type AutopilotConfig, type AutopilotConfigRecord, AUTOPILOT_CONFIG_FIELDS, autopilotConfigProblem, pickAutopilotConfig,
+} from './autopilot-config.js';

@@ -21,6 +21,7 @@ import { EventBuffer, type AppliedEvent } from './events.js';
 import { ACL_TABLE, AclState } from './acl.js';
 import { TopicWatchers } from './watchers.js';
 import { PREPARED_QUERIES_TABLE, PreparedQueries, QUERY_INDEX_KEY, decodeQuery } from './prepared-queries.js';
+import { decodeAutopilotRecord, encodeAutopilotRecord, type AutopilotConfigRecord } from './autopilot-config.js';
 
 export { KV_TABLE, type KvEntry } from './kv-record.js';
 export const MEMBERS_TABLE = 'members';
@@ -33,6 +34,8 @@ export const STATE_TABLES: readonly string[] = [
 const KV_INDEX_KEY = 'kvIndex';
 /** The protocol version the cluster runs at (u16); absent means 1, the first release's. */
 const CLUSTER_VERSION_KEY = 'clusterVersion';
+/** ops2: the replicated autopilot configuration (JSON; absent until one was set). */
+const AUTOPILOT_CONFIG_KEY = 'autopilotConfig';
 
 export interface MemberRecord {
   id: string;
@@ -380,7 +383,19 @@ export class StateMachine {
       // api branch (issue 18)
       case 'prepared-query':
         return this.queries.apply(txn, index, cmd.op);
+      // ---- ops2 (autopilot configuration)
+      case 'autopilot-config': {
+        const current = decodeAutopilotRecord(txn.get(META_TABLE, AUTOPILOT_CONFIG_KEY));
+        if (cmd.cas !== undefined && cmd.cas !== (current?.modifyIndex ?? 0)) return false;
+        txn.put(META_TABLE, AUTOPILOT_CONFIG_KEY, encodeAutopilotRecord({ ...cmd.config, createIndex: current?.createIndex ?? index, modifyIndex: index }));
+        return true;
+      }
     }
+  }
+
+  /** ops2: the replicated autopilot configuration, or undefined while none was set (the leader's settings apply). */
+  autopilotConfig(): AutopilotConfigRecord | undefined {
+    return decodeAutopilotRecord(this.store.read((txn) => txn.get(META_TABLE, AUTOPILOT_CONFIG_KEY)));
   }
 
   /** scale: called with the applied index after each applied batch (the caches may lag a restore until its listeners ran). */

@@ -12,6 +12,13 @@ import {
   type LmdbCursor, type LmdbDbi, type LmdbEnv, type LmdbTxn, type OpenedEnv,
 } from './lmdb.js';
 
+/**
+ * TEST ONLY (ops2): KONSUL_UNSAFE_FOR_TESTS=ack-before-fsync (src/agent/unsafe.ts, which checks the value)
+ * makes every log write resolve before its fsync has finished (the fsync still follows at once): the broken
+ * variant "acknowledges before durable" that the fault suite's power-loss fault must catch. Never in production.
+ */
+const ACK_BEFORE_FSYNC = process.env.KONSUL_UNSAFE_FOR_TESTS === 'ack-before-fsync';
+
 /** One Ready's worth of writes, in the order the core asks for them. */
 export interface PersistBatch {
   /** A snapshot received from the leader: it replaces the whole stored log. Only its meta is kept here. */
@@ -131,6 +138,16 @@ export class LmdbLogStore implements LogStore {
   }
 
   persist(batch: PersistBatch, options: { sync?: boolean } = {}): Promise<void> {
+    if (ACK_BEFORE_FSYNC && options.sync !== false) {
+      // The broken variant: the write and its fsync go on as usual, but the caller hears "done" at once
+      // (after this turn's group commit, before the fsync). Its errors are not reported: it is broken.
+      this.persistDurable(batch).catch(() => undefined);
+      return new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
+    }
+    return this.persistDurable(batch, options);
+  }
+
+  private persistDurable(batch: PersistBatch, options: { sync?: boolean } = {}): Promise<void> {
     return this.queue(options.sync === false, (next) => {
       const writes: LogWrite[] = [];
       if (batch.snapshot) {

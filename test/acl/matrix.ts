@@ -174,6 +174,9 @@ export function samples(node: string): Sample[] {
     s('GET', '/v1/agent/monitor', '/v1/agent/monitor?loglevel=matrix', right('agent', 'read', node)),
     s('GET', '/v1/operator/autopilot/health', '/v1/operator/autopilot/health', right('operator', 'read', '')),
     s('GET', '/v1/operator/autopilot/state', '/v1/operator/autopilot/state', right('operator', 'read', '')),
+    // ---- ops2: the replicated autopilot configuration
+    s('GET', '/v1/operator/autopilot/configuration', '/v1/operator/autopilot/configuration', right('operator', 'read', '')),
+    s('PUT', '/v1/operator/autopilot/configuration', '/v1/operator/autopilot/configuration', right('operator', 'write', ''), '{}'),
     s('GET', '/v1/snapshot', '/v1/snapshot', right('acl', 'write', '')),
     s('PUT', '/v1/snapshot', '/v1/snapshot', right('acl', 'write', ''), ''),
     // api: prepared queries (Consul's query rules on the query's name; execute filters by service and node read)

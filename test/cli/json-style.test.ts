@@ -19,6 +19,8 @@ import { FakeAgent, run } from './harness.js';
 
 /** Object keys that hold data (names, ids, meta keys), not field names, below these fields. */
 const DATA_FIELDS = new Set(['Tags', 'Meta', 'TaggedAddresses', 'Tables', 'ServiceMeta', 'NodeMeta']);
+/** Objects keyed by data whose values are records in the style (ops2: autopilot state's Servers and RedundancyZones). */
+const DATA_KEYED_RECORDS = new Set(['Servers', 'RedundancyZones']);
 
 /** Every key of `value` not in Consul's style, as a path ($.Members[0].raftAddress); `topIsData`: the top object's keys are data. */
 export function styleViolations(value: unknown, topIsData = false, path = '$'): string[] {
@@ -28,7 +30,8 @@ export function styleViolations(value: unknown, topIsData = false, path = '$'): 
     const here = `${path}.${k}`;
     if (topIsData) return styleViolations(v, false, here);
     const bad = /^[A-Z][A-Za-z0-9]*$/.test(k) ? [] : [here];
-    return DATA_FIELDS.has(k) ? bad : [...bad, ...styleViolations(v, false, here)];
+    const keyedByData = DATA_KEYED_RECORDS.has(k) && v !== null && typeof v === 'object' && !Array.isArray(v);
+    return DATA_FIELDS.has(k) ? bad : [...bad, ...styleViolations(v, keyedByData, here)];
   });
 }
 
@@ -52,6 +55,8 @@ const CASES: Record<string, Case> = {
   'maint': { args: [], target: 'agent' },
   'event': { args: ['--list'], target: 'agent' },
   'operator autopilot state': { args: [], target: 'agent' },
+  'operator autopilot get-config': { args: [], target: 'agent' },
+  'operator autopilot set-config': { args: ['--min-quorum', '0'], target: 'agent' },
   'monitor': { target: 'none', reason: 'streams log lines until Ctrl-C: with --json each line is the agent\'s pino JSON line, as Consul\'s monitor -log-json passes its logger\'s lines' },
   'reload': { target: 'none', reason: 'needs an agent process with config files; test/cli/agent-ops.test.ts runs it' },
   'leave': { args: [], target: 'fake' },

@@ -543,6 +543,11 @@ const SPECIFIC: Readonly<Record<string, Case>> = {
     assert.equal((await json(s, 'GET', `/v1/query/${QUERY_ID}/execute?limit=1`)).Nodes.length, 1);
     assert.equal((await s.call('GET', `/v1/query/${QUERY_ID}/execute?limit=-1`)).status, 400);
   },
+  // ---- ops2
+  async 'PUT /v1/operator/autopilot/configuration cas'(s) {
+    assert.equal((await s.call('PUT', '/v1/operator/autopilot/configuration?cas=5', { body: '{"MinQuorum":3}' })).text, 'false');
+    assert.equal((await json(s, 'GET', '/v1/operator/autopilot/configuration')).MinQuorum, 0);
+  },
 };
 
 /**

@@ -20,6 +20,9 @@ import { CoordinationService } from '../../src/agent/sessions.js';
 import { LocalServices } from '../../src/agent/services.js';
 import { LmdbStateStore } from '../../src/storage/index.js';
 import type { AclOp } from '../../src/state/acl.js';
+import type { AutopilotConfig, AutopilotConfigRecord } from '../../src/state/index.js';
+import { defaultAutopilotConfig, failureTolerance, type HealthReport, type ServerHealth } from '../../src/agent/server-health.js';
+import type { AgentConfig } from '../../src/agent/config.js';
 
 export interface WaitCall {
   prefix: string;
@@ -125,6 +128,26 @@ export class FakeAgent extends EventEmitter implements AgentApi {
   async preparedQueryApply(op: PreparedQueryOp): Promise<void> {
     const index = this.index + 1;
     if (!this.apply({ type: 'prepared-query', op })) throw new BadRequestError(this.state.queries.outcome(index) ?? 'refused');
+  }
+
+  // ---- ops2: autopilot, from the members list (healthy unless a test set healthy: false)
+  autopilotHealth(): HealthReport | undefined {
+    const config = this.autopilotConfig();
+    const servers: ServerHealth[] = this.members.filter((m) => m.voter).map((m) => ({
+      id: m.id, address: m.raftAddress, voter: m.voter, leader: m.leader, healthy: m.healthy !== false, alive: m.healthy !== false,
+      lastContactMs: m.lastContactMs ?? 0, lastTerm: 1, lastIndex: m.matchIndex ?? 0, stableSince: m.healthy === false ? undefined : 0, zone: '',
+    }));
+    return { healthy: servers.every((s) => s.healthy), failureTolerance: failureTolerance(servers), leader: this.nodeId, servers, config };
+  }
+
+  autopilotConfig(): AutopilotConfigRecord {
+    return this.state.autopilotConfig() ?? {
+      ...defaultAutopilotConfig({ electionTimeoutMs: 300, stabilizationMs: 5000 } as AgentConfig), createIndex: 0, modifyIndex: 0,
+    };
+  }
+
+  async setAutopilotConfig(config: AutopilotConfig, cas?: number): Promise<boolean> {
+    return this.apply(cas === undefined ? { type: 'autopilot-config', config } : { type: 'autopilot-config', config, cas });
   }
 
   async kvPut(key: string, value: Uint8Array, options: KvPutOptions = {}): Promise<boolean> {

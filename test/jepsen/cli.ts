@@ -36,7 +36,8 @@ and checks the history (DIR/history.jsonl) for linearizability.
   --unsafe MODE   start the agents with KONSUL_UNSAFE_FOR_TESTS=MODE, to prove the checks fail:
                   stale-default-reads (default reads with no ReadIndex or lease), or
                   ack-before-commit (writes acknowledged before a majority has them), or
-                  ignore-disk-full (no disk guard: a full data-dir disk is written into)
+                  ignore-disk-full (no disk guard: a full data-dir disk is written into), or
+                  ack-before-fsync (Raft log writes acknowledged before their fsync; caught by power-loss)
   --lock-clients N  processes taking one lock and writing a register through it with fencing tokens;
                   every accepted write is checked for mutual exclusion (default 2; 0 for none)
   --txn-clients N clients doing multi-key transactions (/v1/txn) on a group of keys, checked for
@@ -52,6 +53,7 @@ Examples:
   npm run jepsen -- --time 20 --nemesis partition-one --unsafe stale-default-reads   # must say INVALID
   npm run jepsen -- --time 20 --nemesis partition-leader --unsafe ack-before-commit   # must say INVALID
   npm run jepsen -- --time 10 --nemesis disk-full --unsafe ignore-disk-full          # must say INVALID
+  npm run jepsen -- --time 10 --nemesis power-loss --unsafe ack-before-fsync         # must say INVALID
 
 Exit: 0 valid, 1 invalid, 2 usage error.`;
 
@@ -109,8 +111,8 @@ async function main(argv: string[]): Promise<number> {
   try {
     const servers = int('servers', values.servers, 3, 3, 5);
     if (servers !== 3 && servers !== 5) throw new Error('--servers must be 3 or 5');
-    if (values.unsafe !== undefined && !['stale-default-reads', 'ack-before-commit', 'ignore-disk-full'].includes(values.unsafe)) {
-      throw new Error('--unsafe must be stale-default-reads, ack-before-commit or ignore-disk-full');
+    if (values.unsafe !== undefined && !['stale-default-reads', 'ack-before-commit', 'ignore-disk-full', 'ack-before-fsync'].includes(values.unsafe)) {
+      throw new Error('--unsafe must be stale-default-reads, ack-before-commit, ignore-disk-full or ack-before-fsync');
     }
     opts = {
       timeS: int('time', values.time, 60, 1, 86_400),

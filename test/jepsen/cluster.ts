@@ -37,6 +37,8 @@ export class JNode {
   bin = BIN;
   /** Its data dir is a small filesystem of its own (the disk-full fault): wipe empties it instead of removing it. */
   mounted = false;
+  /** ops2: the ext4 image file its data dir is loop-mounted from (the power-loss fault). */
+  image: string | undefined;
   /** Set while the clock-skew fault runs it: its clocks (wall and monotonic) run at this rate (libfaketime). */
   clockRate: number | undefined;
   /** With delay proxies (delay-proxy.ts): the port of the proxy in front of its Raft port, which it advertises. */

@@ -352,4 +352,36 @@ describe('runs on real agents', () => {
       if (r.valid) rmSync(r.dir, { recursive: true, force: true });
     }
   });
+
+  // ---- ops2: the power-loss fault (every server's data dir an ext4 image; kill -9 all, then each data dir as its
+  // disk held it). The honest build keeps every acknowledged write; the broken variant that acknowledges log
+  // writes before their fsync loses some, and the run says so.
+  test('power loss of the whole cluster during fsync stalls: every acknowledged write survives; the run is valid', { skip: isRoot() ? false : 'needs root to loop-mount ext4 images' }, async () => {
+    const r = await runJepsen({
+      timeS: 4, nemeses: parseNemeses('power-loss'), servers: 3, clients: 6, keys: 12, seed: 8, recoveryS: 30, cover: true,
+      quietMs: [1500, 2000], holdMs: [500, 800], log: quiet, lockClients: 0, txnClients: 0,
+    });
+    try {
+      assert.equal(r.valid, true, `${r.verdict}\nrun dir: ${r.dir}`);
+      assert.ok((r.faults['power-loss'] ?? 0) >= 1, JSON.stringify(r.faults));
+    } finally {
+      if (r.valid) rmSync(r.dir, { recursive: true, force: true });
+    }
+  });
+
+  test('with KONSUL_UNSAFE_FOR_TESTS=ack-before-fsync, a power loss takes back acknowledged writes and the run is INVALID', { skip: isRoot() ? false : 'needs root to loop-mount ext4 images' }, async () => {
+    const r = await runJepsen({
+      timeS: 8, nemeses: parseNemeses('power-loss'), servers: 3, clients: 6, keys: 12, seed: 8, recoveryS: 30, cover: true,
+      quietMs: [1500, 2000], holdMs: [500, 800], log: quiet, lockClients: 0, txnClients: 0,
+      agentEnv: { KONSUL_UNSAFE_FOR_TESTS: 'ack-before-fsync' },
+    });
+    try {
+      assert.equal(r.valid, false, `acknowledged-before-durable writes went unnoticed: ${r.verdict} (run dir: ${r.dir})`);
+      // Lost acknowledged writes: a later read (or the final read) sees a value from before them.
+      assert.match(r.verdict, /not linearizable/);
+      assert.match(readFileSync(join(r.dir, 'n1.log'), 'utf8'), /UNSAFE, FOR TESTS ONLY/);
+    } finally {
+      rmSync(r.dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -2,9 +2,10 @@
 // once: a process fault together with a network fault) while the clients run.
 // Every start and stop is written to the history as a "nemesis" event.
 
-import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { call, sleep, tail, type JCluster } from './cluster.js';
+import { call, sleep, tail, type JCluster, type JNode } from './cluster.js';
 import type { HistoryWriter } from './history.js';
 import type { Network } from './net.js';
 import type { Rng } from './rng.js';
@@ -37,6 +38,8 @@ export interface Nemesis {
   needsClock?: boolean;
   /** A server whose data dir is a small filesystem (root: tmpfs). */
   needsDisk?: boolean;
+  /** ops2: servers whose data dirs are ext4 filesystems on loop-mounted image files (root), so a power loss can be played. */
+  needsPowerLoss?: boolean;
   start(ctx: NemesisContext): Promise<Fault>;
 }
 
@@ -269,6 +272,46 @@ const OPS_NEMESES: Nemesis[] = [
   },
 ];
 
+/**
+ * ops2: a power loss on `n`'s disk, once its process is dead: its data dir becomes what its disk held, that is
+ * what was fsynced plus whatever the kernel happened to write back (the image file is copied before the
+ * filesystem on it is unmounted, so dirty pages never reach the copy). Throws when a mount step fails.
+ */
+export function powerCut(n: JNode): void {
+  const image = n.image!;
+  const run = (cmd: string, args: string[]): void => {
+    const r = spawnSync(cmd, args, { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`power-loss: ${cmd} ${args.join(' ')}: ${r.stderr.trim() || `exit ${r.status}`}`);
+  };
+  run('cp', ['--sparse=always', image, `${image}.cut`]);
+  run('umount', [n.dataDir]);
+  renameSync(`${image}.cut`, image);
+  run('mount', ['-o', 'loop', image, n.dataDir]);
+}
+
+/** ops2: a whole-cluster power loss (every server on an image, at once), then a restart: what was acknowledged must be there. */
+const POWER_LOSS: Nemesis = {
+  name: 'power-loss',
+  group: 'process',
+  needsPowerLoss: true,
+  async start(ctx) {
+    const victims = ctx.cluster.servers().filter((n) => n.image !== undefined);
+    // The cut lands while writes wait for their fsync: the disks are busy (fsyncs stall) for a moment first.
+    const stallMs = ctx.rng.pick([50, 100, 200]);
+    for (const n of victims) ctx.cluster.setFsyncDelay(n.id, stallMs);
+    await sleep(1_000);
+    await Promise.all(victims.map((n) => ctx.cluster.kill(n.id)));
+    for (const n of victims) powerCut(n);
+    for (const n of victims) ctx.cluster.setFsyncDelay(n.id, 0);
+    return {
+      what: `power loss on ${victims.map((n) => n.id).join(',')} during ${stallMs} ms fsync stalls (kill -9, then each data dir as its disk held it)`,
+      async stop() {
+        for (const n of victims) await ctx.cluster.start(n.id);
+      },
+    };
+  },
+};
+
 export const NEMESES: readonly Nemesis[] = [
   killer('kill-leader', async (ctx) => [await leaderOrRandom(ctx)]),
   killer('kill-random', async (ctx) => [ctx.rng.pick(ctx.cluster.servers().map((n) => n.id))]),
@@ -367,6 +410,8 @@ export const NEMESES: readonly Nemesis[] = [
       };
     },
   },
+  // ---- ops2
+  POWER_LOSS,
 ];
 
 export const NEMESIS_NAMES = NEMESES.map((n) => n.name);

@@ -118,6 +118,38 @@ export function verdictLine(r: Pick<RunResult, 'valid' | 'ops' | 'faults' | 'pro
 
 let active: { cluster?: JCluster; net?: Network } = {};
 
+/** ops2: a 256 MiB sparse ext4 image per server, loop-mounted on its data dir; a reason when that failed (all undone). */
+function mountImages(cluster: JCluster, ids: string[], dir: string): string | undefined {
+  for (const id of ids) {
+    const n = cluster.node(id);
+    const image = join(dir, `${id}.img`);
+    mkdirSync(n.dataDir, { recursive: true });
+    const steps: Array<[string, string[]]> = [['truncate', ['-s', '256M', image]], ['mkfs.ext4', ['-q', '-F', image]], ['mount', ['-o', 'loop', image, n.dataDir]]];
+    for (const [cmd, args] of steps) {
+      const r = spawnSync(cmd, args, { encoding: 'utf8' });
+      if (r.status !== 0) {
+        unmountImages(cluster);
+        rmSync(image, { force: true });
+        return `${cmd} failed: ${(r.stderr || String(r.error)).trim()}`;
+      }
+    }
+    n.image = image;
+    n.mounted = true;
+  }
+  return undefined;
+}
+
+function unmountImages(cluster: JCluster): void {
+  for (const n of cluster.nodes.values()) {
+    if (n.image === undefined) continue;
+    spawnSync('umount', ['-l', n.dataDir]);
+    rmSync(n.image, { force: true });
+    rmSync(`${n.image}.cut`, { force: true });
+    n.image = undefined;
+    n.mounted = false;
+  }
+}
+
 /** Kills the agents and removes the network of the run in progress (for signal handlers). */
 export async function abortActive(): Promise<void> {
   const { cluster, net } = active;
@@ -143,19 +175,20 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
   let nemeses = o.nemeses;
   const noClock = FAKETIME_LIB ? undefined : 'libfaketime is not installed (apt-get install faketime)';
   const noDisk = isRoot() ? undefined : 'a small filesystem of its own for one data dir needs root (mount -t tmpfs)';
+  const noPower = isRoot() ? undefined : 'data dirs on loop-mounted ext4 images need root (mount -o loop)';
   // Where tc netem is missing, the delay fault runs through delaying proxies (delay-proxy.ts) instead.
   const proxies = nemeses.some((n) => n.needsDelay) && net.noDelay !== undefined;
   if (proxies) log('jepsen: tc netem is missing: the delay fault goes through a delaying proxy in front of each node');
   for (const n of nemeses) {
     const why = n.needsDelay && net.noDelay && !proxies ? net.noDelay : n.needsNet && net.noFaults && !(n.needsDelay && proxies) ? net.noFaults
-      : n.needsClock && noClock ? noClock : n.needsDisk && noDisk ? noDisk : undefined;
+      : n.needsClock && noClock ? noClock : n.needsDisk && noDisk ? noDisk : n.needsPowerLoss && noPower ? noPower : undefined;
     if (why) {
       skipped.push(`${n.name} (${why})`);
       log(`jepsen: skipping ${n.name}: ${why}`);
     }
   }
   nemeses = nemeses.filter((n) => (n.needsDelay && proxies) || (!(n.needsNet && net.noFaults) && !(n.needsDelay && net.noDelay))
-    && !(n.needsClock && noClock) && !(n.needsDisk && noDisk));
+    && !(n.needsClock && noClock) && !(n.needsDisk && noDisk) && !(n.needsPowerLoss && noPower));
   writeFileSync(join(dir, 'run.json'), `${JSON.stringify({
     timeS: o.timeS, nemeses: nemeses.map((n) => n.name), servers: o.servers, clients: o.clients, keys: o.keys,
     clientAgents: clientIds.length, seed: o.seed, network: net.kind, agentEnv: o.agentEnv ?? {}, started: new Date().toISOString(),
@@ -181,6 +214,14 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
       diskVictim = undefined;
     } else {
       node.mounted = true;
+    }
+  }
+  // ops2, the power-loss fault: every other server's data dir is an ext4 filesystem on an image file of its own.
+  if (nemeses.some((n) => n.needsPowerLoss)) {
+    const problem = mountImages(cluster, serverIds.filter((id) => id !== diskVictim), dir);
+    if (problem) {
+      skipped.push(`power-loss (${problem})`);
+      nemeses = nemeses.filter((n) => !n.needsPowerLoss);
     }
   }
   let recoveryMs: number | undefined;
@@ -261,6 +302,7 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
   } finally {
     await cluster.stopAll();
     if (diskVictim) spawnSync('umount', ['-l', cluster.node(diskVictim).dataDir]);
+    unmountImages(cluster);
     net.destroy();
     active = {};
     history.close();

@@ -31,7 +31,7 @@ import { EventCommand } from './event.js';
 import { MaintCommand } from './maint.js';
 import { MembersCommand } from './members.js';
 // ---- ops
-import { AutopilotStateCommand } from './autopilot.js';
+import { AutopilotGetConfigCommand, AutopilotSetConfigCommand, AutopilotStateCommand } from './autopilot.js';
 import { SnapshotInspectCommand } from './snapshot/inspect.js';
 import { SnapshotRestoreCommand } from './snapshot/restore.js';
 import { SnapshotSaveCommand } from './snapshot/save.js';
@@ -84,6 +84,8 @@ export const COMMANDS = [
   CatalogNodesCommand,
   MembersCommand,
   AutopilotStateCommand,
+  AutopilotGetConfigCommand,
+  AutopilotSetConfigCommand,
   TopCommand,
   ClusterStatusCommand,
   ClusterLeaderCommand,

@@ -44,6 +44,9 @@ export const MANIFEST: CommandEntry[] = [
   { paths: [['catalog', 'nodes']], load: async () => (await import('./catalog/nodes.js')).CatalogNodesCommand },
   { paths: [['members']], load: async () => (await import('./members.js')).MembersCommand },
   { paths: [['operator', 'autopilot', 'state']], load: async () => (await import('./autopilot.js')).AutopilotStateCommand },
+  // ---- ops2
+  { paths: [['operator', 'autopilot', 'get-config']], load: async () => (await import('./autopilot.js')).AutopilotGetConfigCommand },
+  { paths: [['operator', 'autopilot', 'set-config']], load: async () => (await import('./autopilot.js')).AutopilotSetConfigCommand },
   { paths: [['top']], load: async () => (await import('./top.js')).TopCommand },
   { paths: [['cluster', 'status']], load: async () => (await import('./cluster/status.js')).ClusterStatusCommand },
   { paths: [['cluster', 'leader']], load: async () => (await import('./cluster/leader.js')).ClusterLeaderCommand },
