@@ -7,7 +7,8 @@
 
 import { unsafeForTests } from './unsafe.js';
 import type { AclOp } from '../state/acl.js';
-import { KonsulError } from '../errors.js';
+import { BadRequestError, KonsulError } from '../errors.js';
+import type { PreparedQueryOp } from '../state/prepared-queries.js';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { NotLeaderError, Role, findMember } from '../raft/index.js';
@@ -326,6 +327,12 @@ export class Agent implements AgentApi {
   // sec
   aclApply(op: AclOp): Promise<boolean> {
     return this.write({ type: 'acl', op });
+  }
+
+  // api branch (issue 18)
+  async preparedQueryApply(op: PreparedQueryOp): Promise<void> {
+    const r = await this.proposeCommand({ type: 'prepared-query', op });
+    if (r.result === false) throw new BadRequestError(this.state.queries.outcome(r.index) ?? 'the prepared query was refused');
   }
 
   // ---- ops2: autopilot

@@ -6,7 +6,7 @@ import type { AclOp } from '../state/acl.js';
 import type { AutopilotConfig, AutopilotConfigRecord } from '../state/autopilot-config.js';
 import type { HealthReport } from './server-health.js';
 import type { ArchiveHeader } from '../state/archive.js';
-import type { CatalogOp, HealthStatus, StateMachine, UserEvent } from '../state/index.js';
+import type { CatalogOp, HealthStatus, PreparedQueryOp, StateMachine, UserEvent } from '../state/index.js';
 import type { CheckDefinition, ServiceDefinition } from './local/definitions.js';
 import type { CoordinationService } from './sessions.js';
 
@@ -79,7 +79,7 @@ export interface SnapshotArchiveStream {
   close(): void;
 }
 
-export interface KvPutOptions { flags?: number; cas?: number }
+export interface KvPutOptions { flags?: number | bigint; cas?: number }
 export interface KvDeleteOptions { recurse?: boolean; cas?: number }
 
 /** What /v1/agent/self reports. */
@@ -163,6 +163,8 @@ export interface AgentApi {
   readonly coord: CoordinationService;
   /** sec: an ACL token or policy change through Raft; resolves once applied here. false: the state machine refused it. */
   aclApply(op: AclOp): Promise<boolean>;
+  /** api: a prepared query create, update or delete through Raft; a 400 naming why when the state machine refused it. */
+  preparedQueryApply(op: PreparedQueryOp): Promise<void>;
   // ---- ops2: autopilot
   /** The servers' health as this node sees them as the leader; undefined on any other node (ask the leader). */
   autopilotHealth(): HealthReport | undefined;

@@ -3,6 +3,7 @@
 
 import { Command, type BaseContext } from 'clipanion';
 import type { RunAgent } from './agent-flags.js';
+import { stringifyJsonExact } from '../json-exact.js';
 import { consulStyle } from './output.js';
 
 export interface CliContext extends BaseContext {
@@ -24,6 +25,7 @@ export abstract class KonsulCommand extends Command<CliContext> {
    * (service names, IDs, Meta), whose keys must not change.
    */
   protected printJson(value: unknown, mode: 'consul' | 'as-is' = 'consul'): void {
-    this.out(JSON.stringify(mode === 'as-is' ? value : consulStyle(value), null, 2));
+    // api: Consul's uint64 flags print digit for digit.
+    this.out(stringifyJsonExact(mode === 'as-is' ? value : consulStyle(value), 2));
   }
 }

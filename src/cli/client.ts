@@ -4,6 +4,7 @@
 // a CLI command makes one or a few requests, and its start-up time is what a
 // script calling it in a loop pays.
 
+import { parseJsonExact } from '../json-exact.js';
 import { UsageError } from 'clipanion';
 import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
@@ -210,7 +211,8 @@ export class AgentClient {
       },
       json: <T>(): T => {
         try {
-          return JSON.parse(body.toString('utf8')) as T;
+          // api: integers past 2^53 (Consul's uint64 KV Flags) stay exact, as bigints.
+          return parseJsonExact<T>(body.toString('utf8'));
         } catch {
           throw new CliError(`the agent at ${origin} answered ${method} ${path} with something that is not JSON`, EXIT.failed);
         }

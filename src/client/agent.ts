@@ -5,7 +5,7 @@
 // services reach the catalog through a server like any write; its liveness
 // reaches the leader through its relay's reports.
 
-import { KonsulError, isRetryable } from '../errors.js';
+import { BadRequestError, KonsulError, isRetryable } from '../errors.js';
 import { packageVersion } from '../version.js';
 import type {
   AgentApi, AgentSelf, ClusterStats, ClusterStatus, Consistency, KvDeleteOptions, KvPutOptions, MemberStatus, ReadMeta, SnapshotArchiveStream,
@@ -29,9 +29,9 @@ import {
 import type { ProposalResult } from '../agent/driver.js';
 import { CoordinationService } from '../agent/sessions.js';
 import type { AclOp } from '../state/acl.js';
+import type { CatalogOp, PreparedQueryOp, UserEvent } from '../state/index.js';
 import type { AutopilotConfig, AutopilotConfigRecord } from '../state/autopilot-config.js';
 import { effectiveAutopilotConfig } from '../agent/autopilot-defaults.js';
-import type { CatalogOp, UserEvent } from '../state/index.js';
 
 /** How long a relay may hold a pull with nothing new: the client's heartbeat to its relay. */
 export const PULL_WAIT_MS = 1000;
@@ -484,6 +484,12 @@ export class ClientAgent implements AgentApi {
   // sec
   aclApply(op: AclOp): Promise<boolean> {
     return this.write({ type: 'acl', op });
+  }
+
+  // api branch (issue 18): a prepared query write, refused with the state machine's reason as a 400.
+  async preparedQueryApply(op: PreparedQueryOp): Promise<void> {
+    const r = await this.proposeCommand({ type: 'prepared-query', op });
+    if (r.result === false) throw new BadRequestError(this.state.queries.outcome(r.index) ?? 'the prepared query was refused');
   }
 
   // ---- ops2: autopilot. Health is the leader's to tell (the HTTP route asks it); the configuration is in the replica.

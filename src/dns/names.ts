@@ -1,6 +1,6 @@
 // What a query name asks for, in Consul's naming scheme:
 //   [tag.]<service>.service[.<dc>[.dc]].<domain>, _<service>._<tag|tcp|udp>[.service][.<dc>[.dc]].<domain> (RFC 2782),
-//   <node>.node[.<dc>[.dc]].<domain>, <hex-ip>.addr[.<dc>[.dc]].<domain>, the domain itself, and reverse
+//   <node>.node[.<dc>[.dc]].<domain>, <query name or id>.query[.<dc>[.dc]].<domain> (prepared queries), <hex-ip>.addr[.<dc>[.dc]].<domain>, the domain itself, and reverse
 //   lookups (<reversed ip>.in-addr.arpa, <nibbles>.ip6.arpa) of node and service addresses.
 
 import { isIP } from 'node:net';
@@ -9,6 +9,8 @@ import { ipv6Bytes } from './message.js';
 export type Lookup =
   | { kind: 'service'; service: string; tag: string | undefined }
   | { kind: 'node'; node: string }
+  /** A prepared query, by ID or name (a name may hold dots: its labels are joined). */
+  | { kind: 'query'; query: string }
   | { kind: 'addr'; ip: string; family: 4 | 6 }
   /** A reverse lookup (PTR) of an address: answered when a node or service has it, else treated as outside. */
   | { kind: 'ptr'; ip: string }
@@ -27,7 +29,7 @@ const APEX: Lookup = { kind: 'apex' };
 const NAMESERVER: Lookup = { kind: 'nameserver' };
 
 /** Labels that name a kind of lookup; the label after one of them, if any, is the datacenter. */
-const KINDS = new Set(['service', 'node', 'addr']);
+const KINDS = new Set(['service', 'node', 'addr', 'query']);
 
 /**
  * @param name the query name: lower case, no trailing dot
@@ -66,6 +68,8 @@ export function classifyName(name: string, domain: string, datacenter: string): 
     case 'node':
       // A node name may hold dots (it is an agent id); the labels are its parts.
       return { kind: 'node', node: parts.join('.') };
+    case 'query':
+      return { kind: 'query', query: parts.join('.') };
     default:
       return parts.length === 1 ? addrLookup(parts[0]) : NONE;
   }

@@ -2,6 +2,7 @@
 // form the server runs with. A bad option fails start-up with one line naming it.
 
 import type { CatalogReader } from '../state/catalog-types.js';
+import type { PreparedQueryReader } from '../state/prepared-queries.js';
 import { parseRecursor, type Recursor } from './forward.js';
 
 /** pino-compatible: an object of fields, then the message. */
@@ -15,6 +16,10 @@ export interface DnsLogger {
 export interface DnsServerOptions {
   /** The local replica's catalog (src/state). */
   catalog: CatalogReader;
+  /** The local replica's prepared queries, for NAME.query.<domain>; without it such names are NXDOMAIN. */
+  queries?: PreparedQueryReader;
+  /** This agent's node name (a query's Near "_agent"). */
+  agentNode?: string;
   /** UDP and TCP listen on the same host and port. */
   host: string;
   /** 0 picks a free port (the same one for UDP and TCP). */
@@ -44,6 +49,8 @@ export interface DnsServerOptions {
 
 export interface ResolvedDnsOptions {
   catalog: CatalogReader;
+  queries: PreparedQueryReader | undefined;
+  agentNode: string;
   host: string;
   port: number;
   /** Lower case, without the trailing dot ('consul'). */
@@ -111,6 +118,8 @@ export function resolveDnsOptions(options: DnsServerOptions): ResolvedDnsOptions
 
   return {
     catalog,
+    queries: options.queries,
+    agentNode: options.agentNode ?? '',
     host: options.host,
     port: wholeNumber('port', options.port, 0, 0, 65_535),
     domain,

@@ -5,12 +5,15 @@
 import { isIP } from 'node:net';
 import type dnsPacket from 'dns-packet';
 import type { CatalogReader, ServiceInstance } from '../state/catalog-types.js';
+import { executeQuery } from '../state/query-exec.js';
+import { parseDuration } from '../duration.js';
 import { encodeAnswer, encodeRecord, ipv6Bytes, Qtype, Rcode, RecordSet } from './message.js';
 import { addrLabel, classifyName, type Lookup } from './names.js';
 import type { ResolvedDnsOptions } from './options.js';
 
 export type RecordSourceOptions =
-  Pick<ResolvedDnsOptions, 'catalog' | 'domain' | 'datacenter' | 'nodeTtlSeconds' | 'serviceTtlSeconds' | 'onlyPassing'> & {
+  Pick<ResolvedDnsOptions, 'catalog' | 'domain' | 'datacenter' | 'nodeTtlSeconds' | 'serviceTtlSeconds' | 'onlyPassing'>
+  & Partial<Pick<ResolvedDnsOptions, 'queries' | 'agentNode'>> & {
     /** The address ns.<domain> resolves to; undefined when we listen on a wildcard address. */
     nameserverAddress: string | undefined;
   };
@@ -34,6 +37,8 @@ export class RecordSource {
   private readonly cache = new Map<number, Map<string, RecordSet>>();
   private cached = 0;
   private cacheIndex = -1;
+  /** The prepared queries' index the cache was built at (they change answers too). */
+  private cacheQueryIndex = -1;
   /** The apex SOA for the current index (the serial is the catalog index). */
   private soa: Buffer | undefined;
   hits = 0;
@@ -83,10 +88,12 @@ export class RecordSource {
   /** Drop every cached answer when the catalog moved on since they were built. */
   private sync(): void {
     const index = this.catalog.catalogIndex();
-    if (index !== this.cacheIndex) {
+    const queryIndex = this.options.queries?.index() ?? 0;
+    if (index !== this.cacheIndex || queryIndex !== this.cacheQueryIndex) {
       this.cache.clear();
       this.cached = 0;
       this.cacheIndex = index;
+      this.cacheQueryIndex = queryIndex;
       this.soa = undefined;
     }
   }
@@ -130,6 +137,8 @@ export class RecordSource {
         return this.service(qtype, lookup.service, lookup.tag);
       case 'node':
         return this.node(qtype, lookup.node);
+      case 'query':
+        return this.query(qtype, lookup.query);
       case 'addr':
         return this.addr(qtype, lookup.ip, lookup.family);
       case 'apex':
@@ -147,9 +156,27 @@ export class RecordSource {
     const instances = this.catalog.instances(service, tag).filter(this.options.onlyPassing
       ? (i: ServiceInstance) => i.status === 'passing'
       : (i: ServiceInstance) => i.status !== 'critical');
+    return this.instanceRecords(qtype, instances, this.serviceTtl(service));
+  }
+
+  /**
+   * A prepared query's answer: its execution on this replica (the query's own
+   * health, tag and metadata filters; near "_agent" is this agent), with its
+   * DNS TTL when it sets one, else the service's. An unknown query is NXDOMAIN.
+   */
+  private query(qtype: number, name: string): RecordSet {
+    const q = this.options.queries?.resolve(name);
+    if (!q) return this.negative(Rcode.NXDOMAIN);
+    const instances = executeQuery(this.catalog, q, { agentNode: this.options.agentNode ?? '' });
+    const ttlMs = q.dns.ttl === '' ? undefined : parseDuration(q.dns.ttl);
+    const ttl = ttlMs === undefined ? this.serviceTtl(q.service.service.toLowerCase()) : Math.min(0x7fffffff, Math.floor(ttlMs / 1000));
+    return this.instanceRecords(qtype, instances, ttl);
+  }
+
+  /** A, AAAA, CNAME or SRV records for service instances (NXDOMAIN when there are none, as Consul answers). */
+  private instanceRecords(qtype: number, instances: ServiceInstance[], ttl: number): RecordSet {
     // No healthy instance: the name does not exist (as Consul answers).
     if (instances.length === 0) return this.negative(Rcode.NXDOMAIN);
-    const ttl = this.serviceTtl(service);
 
     if (qtype === Qtype.SRV) {
       const answers: Buffer[] = [];

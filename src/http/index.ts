@@ -20,6 +20,7 @@ import { operatorRoutes } from './operator.js';
 import { autopilotRoutes } from './autopilot.js';
 import { apiRoutes } from './api-routes.js';
 import { eventRoutes } from './events.js';
+import { preparedQueryRoutes } from './prepared-query.js';
 import { checkQuery } from './params.js';
 import { markPretty } from './respond.js';
 import { Router } from './router.js';
@@ -79,6 +80,7 @@ export function allRoutes(): RouteSpec[] {
     // api branch (issue 18): Consul endpoints added for API fidelity.
     ...apiRoutes,
     ...eventRoutes,
+    ...preparedQueryRoutes,
     // ---- ops
     ...autopilotRoutes,
   ];

@@ -4,6 +4,7 @@
 
 import type { ReadMeta } from '../agent/api.js';
 import { isSessionId, type KvEntry, type TxnOp } from '../state/index.js';
+import { canonicalFlags, MAX_KV_FLAGS, type KvFlags } from '../state/kv-flags.js';
 import { MAX_KEY_BYTES } from '../state/command.js';
 import { parseBlocking, waitForKv } from './blocking.js';
 import { readBody } from './body.js';
@@ -15,8 +16,18 @@ import { sendBytes, sendEmpty, sendJson } from './respond.js';
 import { aclParam } from './acl-check.js';
 import type { RequestContext, RouteAcl, RouteSpec } from './types.js';
 
-/** Consul's flags are a uint64; konsul stores a uint32, and says so with a 400 rather than a failed write. */
-const MAX_FLAGS = 0xffff_ffff;
+/**
+ * ?flags: Consul's uint64, digit for digit (a bigint above 2^32 - 1); anything
+ * else (negative, larger, not a decimal number) is a 400 naming it.
+ */
+function flagsParam(query: URLSearchParams): KvFlags | undefined {
+  const text = query.get('flags');
+  if (text === null) return undefined;
+  if (!/^\d{1,20}$/.test(text) || BigInt(text) > MAX_KV_FLAGS) {
+    throw badRequest(`invalid ?flags: "${text}" is not an integer from 0 to 18446744073709551615`);
+  }
+  return canonicalFlags(BigInt(text));
+}
 
 function checkKey(key: string): void {
   const bytes = Buffer.byteLength(key, 'utf8');
@@ -118,7 +129,7 @@ async function putKv(ctx: RequestContext): Promise<void> {
     if (id !== null && !isSessionId(id)) throw badRequest(`invalid ?${name}: ${JSON.stringify(id)} is not a session id`);
   }
   const fence = fenceOp(ctx, key);
-  const flags = uintParam(query, 'flags', MAX_FLAGS);
+  const flags = flagsParam(query);
   const cas = uintParam(query, 'cas');
   const value = await readBody(req, res, {
     maxBytes: ctx.limits.maxValueBytes,
@@ -131,6 +142,9 @@ async function putKv(ctx: RequestContext): Promise<void> {
   }
   // Locks and fenced writes are one-op (or two-op) transactions: the same rules as /v1/txn, one code path.
   // As in Consul, ?acquire and ?release win over ?cas.
+  if (typeof flags === 'bigint') {
+    throw badRequest('?flags above 4294967295 cannot go with ?acquire, ?release or ?fence: konsul\'s transactions carry 32-bit flags');
+  }
   const write: TxnOp = {
     verb: acquire !== null ? 'lock' : release !== null ? 'unlock' : cas !== undefined ? 'cas' : 'set',
     key, value, flags: flags ?? 0, index: cas ?? 0, session: acquire ?? release ?? '',

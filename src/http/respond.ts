@@ -1,6 +1,7 @@
 // Writing responses: one writeHead with every header and a known
 // Content-Length, so keep-alive connections stay reusable and nothing is chunked.
 
+import { stringifyJsonExact } from '../json-exact.js';
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 
 const prettyResponses = new WeakSet<ServerResponse>();
@@ -11,8 +12,11 @@ export function markPretty(res: ServerResponse): void {
 }
 
 export function sendJson(res: ServerResponse, status: number, value: unknown, headers: OutgoingHttpHeaders = {}): void {
-  sendJsonText(res, status, prettyResponses.has(res) ? JSON.stringify(value, null, 4) : JSON.stringify(value), headers);
+  sendJsonText(res, status, stringifyJsonExact(value, prettyResponses.has(res) ? 4 : undefined), headers);
 }
+
+/** JSON.stringify with bigints (Consul's uint64 KV Flags) written digit for digit (api, issue 18). */
+export { stringifyJsonExact as stringifyJson } from '../json-exact.js';
 
 /** JSON the caller serialized itself (numbers beyond 2^53 written digit for digit). */
 export function sendJsonText(res: ServerResponse, status: number, json: string, headers: OutgoingHttpHeaders = {}): void {

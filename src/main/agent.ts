@@ -250,6 +250,9 @@ async function startWith(s: StartInput): Promise<RunningAgent> {
           dns = await startDnsServer({
             // sec: with ACLs on, DNS answers what the anonymous token may read.
             catalog: config.acl.enabled ? anonymousCatalog(state, config.acl) : state.catalog,
+            // api: NAME.query.<domain>, executed on this replica like every other lookup.
+            queries: state.queries,
+            agentNode: config.nodeId,
             host: config.dnsAddr.host,
             port: config.dnsAddr.port,
             domain: config.dns.domain,

@@ -125,6 +125,9 @@ export async function startClient(s: StartInput): Promise<RunningAgent> {
         try {
           dns = await startDnsServer({
             catalog: config.acl.enabled ? anonymousCatalog(state, config.acl) : state.catalog,
+            // api: NAME.query.<domain>, executed on this replica like every other lookup.
+            queries: state.queries,
+            agentNode: config.nodeId,
             host: config.dnsAddr.host,
             port: config.dnsAddr.port,
             domain: config.dns.domain,

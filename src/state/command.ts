@@ -3,8 +3,8 @@
 // sent to peers, and decoded only when applied, on every replica alike.
 //
 // Layout (big-endian; str = u32 byte length + UTF-8 bytes):
-//   u8 type, u8 bits (1 = has cas, 2 = recurse, 4 = server), then
-//   kv-set         str key, u32 flags, [u64 cas], u32 length + value bytes
+//   u8 type, u8 bits (1 = has cas, 2 = recurse, 4 = server, 8 = 64-bit flags), then
+//   kv-set         str key, u32 flags (u64 with bit 8: protocol 2, api), [u64 cas], u32 length + value bytes
 //   kv-delete      str key, [u64 cas]
 //   member-set     str id, str raftAddress, str httpAddress
 //   member-delete  str id
@@ -24,6 +24,7 @@
 // still the deterministic no-op it always was.
 //   event-fire     str id, str name, str node filter, str service filter, str tag filter, u32 length + payload (tag 20)
 //   acl            str JSON of an AclOp, checked field by field on decode (tag 50, sec)
+//   prepared-query str JSON of a PreparedQueryOp, checked field by field on decode (tag 21, api)
 //   catalog-delta  str JSON of an incremental CatalogOp (service-put, service-delete, check-put,
 //                  check-delete, or `changes`: a group of them for one node), checked field by
 //                  field on decode (tag 30, scale; protocol 2)
@@ -42,10 +43,13 @@ import { isSessionId, sessionInputProblem, type SessionInput } from './sessions.
 import { MAX_TXN_OPS, TXN_VERBS, txnOpProblem, type TxnOp } from './txn-ops.js';
 import { MAX_EVENT_NAME_BYTES, MAX_EVENT_PAYLOAD_BYTES, type UserEvent } from './events.js';
 import { aclOpProblem, type AclOp } from './acl.js';
+import { preparedQueryProblem, type PreparedQueryOp } from './prepared-queries.js';
+import { canonicalFlags, flagsProblem, type KvFlags } from './kv-flags.js';
 import { autopilotConfigProblem, pickAutopilotConfig, type AutopilotConfig } from './autopilot-config.js';
 
 export type Command =
-  | { type: 'kv-set'; key: string; value: Uint8Array; flags: number; cas?: number }
+  /** flags: Consul's uint64 (a bigint above 2^32 - 1: such a kv-set is a protocol-2 command). */
+  | { type: 'kv-set'; key: string; value: Uint8Array; flags: KvFlags; cas?: number }
   | { type: 'kv-delete'; key: string; recurse?: boolean; cas?: number }
   | { type: 'member-set'; id: string; raftAddress: string; httpAddress: string; server: boolean }
   | { type: 'member-delete'; id: string }
@@ -68,6 +72,9 @@ export type Command =
   | { type: 'event-fire'; event: UserEvent }
   // sec: ACL tokens and policies (str JSON of an AclOp, checked field by field on decode)
   | { type: 'acl'; op: AclOp }
+  // api branch (issue 18): prepared queries
+  /** Create, update or delete a prepared query (/v1/query); refused (false) when Consul's state store would refuse it. */
+  | { type: 'prepared-query'; op: PreparedQueryOp }
   // ---- ops2 (autopilot configuration): tag 42
   /** Replace the autopilot configuration; with cas, only if its ModifyIndex is cas (0: only if never written). */
   | { type: 'autopilot-config'; config: AutopilotConfig; cas?: number }
@@ -139,6 +146,8 @@ const enum Tag {
   EventFire = 20,
   // sec: 50-59
   Acl = 50,
+  // api branch (issue 18)
+  PreparedQuery = 21,
   // scale: 30-39
   CatalogDelta = 30,
   // ---- ops2 (autopilot configuration)
@@ -151,9 +160,11 @@ const enum Tag {
 const HAS_CAS = 1;
 const RECURSE = 2;
 const SERVER = 4;
+/** kv-set: the flags field is a u64 (flags above 2^32 - 1; api branch, protocol 2). */
+const FLAGS64 = 8;
 /** The bits each type may carry; any other bit means the bytes are not ours. */
 const ALLOWED_BITS: Record<Tag, number> = {
-  [Tag.KvSet]: HAS_CAS,
+  [Tag.KvSet]: HAS_CAS | FLAGS64,
   [Tag.KvDelete]: HAS_CAS | RECURSE,
   [Tag.MemberSet]: SERVER,
   [Tag.MemberDelete]: 0,
@@ -170,6 +181,8 @@ const ALLOWED_BITS: Record<Tag, number> = {
   [Tag.EventFire]: 0,
   // sec
   [Tag.Acl]: 0,
+  // api branch (issue 18)
+  [Tag.PreparedQuery]: 0,
   // scale
   [Tag.CatalogDelta]: 0,
   // ---- ops2
@@ -224,15 +237,19 @@ export function encodeCommand(cmd: Command): Uint8Array {
     case 'kv-set': {
       const keyLen = keyBytes(cmd.key, 'the key', false);
       checkCas(cmd.cas);
-      if (!Number.isInteger(cmd.flags) || cmd.flags < 0 || cmd.flags > 0xffff_ffff) {
-        throw new InvalidCommandError(`flags must be an integer from 0 to 4294967295, got ${String(cmd.flags)}`);
-      }
+      const flagsWhy = flagsProblem(cmd.flags);
+      if (flagsWhy) throw new InvalidCommandError(`${flagsWhy}, got ${String(cmd.flags)}`);
+      const flags = canonicalFlags(cmd.flags);
+      const wide = typeof flags === 'bigint';
       const hasCas = cmd.cas !== undefined;
-      const e = new CommandWriter(2 + 4 + keyLen + 4 + (hasCas ? 8 : 0) + 4 + cmd.value.length);
+      const e = new CommandWriter(2 + 4 + keyLen + (wide ? 8 : 4) + (hasCas ? 8 : 0) + 4 + cmd.value.length);
       e.u8(Tag.KvSet);
-      e.u8(hasCas ? HAS_CAS : 0);
+      e.u8((hasCas ? HAS_CAS : 0) | (wide ? FLAGS64 : 0));
       e.string32(cmd.key, keyLen);
-      e.u32(cmd.flags);
+      if (wide) {
+        e.u32(Number(flags >> 32n));
+        e.u32(Number(flags & 0xffff_ffffn));
+      } else e.u32(flags);
       if (hasCas) e.u64(cmd.cas!, 'cas');
       e.bytes32(cmd.value);
       return e.done();
@@ -375,6 +392,12 @@ export function encodeCommand(cmd: Command): Uint8Array {
       e.string32(json, jsonLen);
       return e.done();
     }
+    // api branch (issue 18)
+    case 'prepared-query': {
+      const problem = preparedQueryOpProblem(cmd.op);
+      if (problem) throw new InvalidCommandError(`prepared query: ${problem}`);
+      return jsonCommand(Tag.PreparedQuery, cmd.op);
+    }
     // ---- ops2 (autopilot configuration)
     case 'autopilot-config': {
       const problem = autopilotConfigProblem(cmd.config);
@@ -490,6 +513,8 @@ export function versionCommand(bytes: Uint8Array, version: number): Uint8Array {
 export function commandVersion(bytes: Uint8Array): number | undefined {
   if (bytes.length === 0) return undefined;
   if (bytes[0] === Tag.Envelope) return bytes.length >= 2 ? bytes[1] : undefined;
+  // api: a kv-set with 64-bit flags is the first release's type with a field it does not know.
+  if (bytes[0] === Tag.KvSet && bytes.length >= 2 && (bytes[1]! & FLAGS64) !== 0) return 2;
   return LEGACY_TAGS.has(bytes[0]!) ? LEGACY_COMMAND_VERSION : 2;
 }
 
@@ -527,7 +552,12 @@ function decodeBare(buf: Buffer): Command {
   switch (tag) {
     case Tag.KvSet: {
       const key = readKey(d, 'key', false);
-      const flags = d.u32('flags');
+      let flags: KvFlags = d.u32('flags');
+      if (bits & FLAGS64) {
+        flags = (BigInt(flags) << 32n) | BigInt(d.u32('flags'));
+        // One spelling per value: 64-bit flags only for what does not fit 32 bits.
+        if (flags <= 0xffff_ffffn) throw new CommandDecodeError('64-bit flags that fit 32 bits');
+      }
       const cas = bits & HAS_CAS ? d.u64('cas') : undefined;
       const value = d.bytes32('value');
       cmd = cas === undefined ? { type: 'kv-set', key, value, flags } : { type: 'kv-set', key, value, flags, cas };
@@ -627,6 +657,14 @@ function decodeBare(buf: Buffer): Command {
       cmd = { type: 'acl', op: op as AclOp };
       break;
     }
+    // api branch (issue 18)
+    case Tag.PreparedQuery: {
+      const op = parseJsonField(d, 'prepared query operation');
+      const problem = preparedQueryOpProblem(op);
+      if (problem) throw new CommandDecodeError(`prepared query: ${problem}`);
+      cmd = { type: 'prepared-query', op: op as PreparedQueryOp };
+      break;
+    }
     // ---- ops2 (autopilot configuration)
     case Tag.AutopilotConfig: {
       const cas = bits & HAS_CAS ? d.u64('cas') : undefined;
@@ -656,4 +694,13 @@ export function eventProblem(ev: UserEvent): string | undefined {
   if (ev.payload.length > MAX_EVENT_PAYLOAD_BYTES) return `the payload is ${ev.payload.length} bytes, at most ${MAX_EVENT_PAYLOAD_BYTES}`;
   for (const f of [ev.nodeFilter, ev.serviceFilter, ev.tagFilter]) if (typeof f !== 'string' || Buffer.byteLength(f) > 256) return 'a filter is over 256 bytes';
   return undefined;
+}
+
+/** Why a prepared query operation is malformed, or undefined (checked on encode and on every replica's decode). */
+export function preparedQueryOpProblem(op: unknown): string | undefined {
+  if (typeof op !== 'object' || op === null) return 'the operation must be an object';
+  const o = op as { op?: unknown; id?: unknown; query?: unknown; create?: unknown };
+  if (o.op === 'delete') return isSessionId(o.id) && Object.keys(o).length === 2 ? undefined : 'a delete names a query ID';
+  if (o.op !== 'set' || typeof o.create !== 'boolean' || Object.keys(o).length !== 3) return 'unknown operation';
+  return preparedQueryProblem(o.query);
 }

@@ -23,6 +23,11 @@ export { type TxnOp, type TxnVerb, type TxnOutcome, type TxnResultEntry, TXN_VER
 export { type SessionEvent } from './coordination.js';
 // api branch (issue 18)
 export { EVENT_BUFFER, MAX_EVENT_NAME_BYTES, MAX_EVENT_PAYLOAD_BYTES, type AppliedEvent, type UserEvent } from './events.js';
+export {
+  PREPARED_QUERIES_TABLE, PreparedQueries, REDACTED_TOKEN, TEMPLATE_TYPE, isTemplate, preparedQueryProblem, renderTemplate,
+  type PreparedQuery, type PreparedQueryInput, type PreparedQueryOp, type PreparedQueryReader, type QueryTemplate, type ServiceQuery,
+} from './prepared-queries.js';
+export { executeQuery, type ExecuteOptions } from './query-exec.js';
 // ---- ops2: the replicated autopilot configuration
 export {
   type AutopilotConfig, type AutopilotConfigRecord, AUTOPILOT_CONFIG_FIELDS, autopilotConfigProblem, pickAutopilotConfig,

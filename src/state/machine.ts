@@ -11,13 +11,16 @@ import {
   Catalog, CatalogBatch, CATALOG_CHECKS_TABLE, CATALOG_INDEX_TABLE, CATALOG_NODES_TABLE, CATALOG_SERVICES_TABLE, CATALOG_TABLES,
 } from './catalog.js';
 import { COMMAND_VERSION, decodeCommand, UnsupportedCommandError, type Command } from './command.js';
-import { KV_HEADER, KV_MODIFY_AT, KV_TABLE, checkKvRecord, decodeKv, encodeKv, withLock, type KvEntry } from './kv-record.js';
+import {
+  KV_FLAGS_TABLE, KV_HEADER, KV_MODIFY_AT, KV_TABLE, checkKvRecord, decodeKv, encodeKv, recordFlags, withFlags, withLock, writeFlags, type KvEntry,
+} from './kv-record.js';
 import { COORD_TABLES, Coordination } from './coordination.js';
 import { applyTxn, type TxnOp, type TxnOutcome } from './txn.js';
 import { KV_LOCKS_TABLE, SESSIONS_TABLE, SESSION_INDEX_KEY, decodeLock, encodeSession, listSessions, readSession, sessionInputProblem, type KvLock, type SessionRecord } from './sessions.js';
 import { EventBuffer, type AppliedEvent } from './events.js';
 import { ACL_TABLE, AclState, aclRecordProblem } from './acl.js';
 import { TopicWatchers } from './watchers.js';
+import { PREPARED_QUERIES_TABLE, PreparedQueries, QUERY_INDEX_KEY, decodeQuery } from './prepared-queries.js';
 import { decodeAutopilotRecord, encodeAutopilotRecord, type AutopilotConfigRecord } from './autopilot-config.js';
 import { LEFT_MEMBERS_TABLE, applyMemberLeft, forgetLeftMember, listLeftMembers, type LeftMemberRecord } from './left-members.js';
 
@@ -25,7 +28,9 @@ export { KV_TABLE, type KvEntry } from './kv-record.js';
 export const MEMBERS_TABLE = 'members';
 /** The state machine's own bookkeeping, written in the same transactions as the data. */
 export const META_TABLE = 'meta';
-export const STATE_TABLES: readonly string[] = [KV_TABLE, MEMBERS_TABLE, META_TABLE, ...CATALOG_TABLES, ...COORD_TABLES, ACL_TABLE, LEFT_MEMBERS_TABLE];
+export const STATE_TABLES: readonly string[] = [
+  KV_TABLE, MEMBERS_TABLE, META_TABLE, ...CATALOG_TABLES, ...COORD_TABLES, ACL_TABLE, PREPARED_QUERIES_TABLE, KV_FLAGS_TABLE, LEFT_MEMBERS_TABLE,
+];
 
 const KV_INDEX_KEY = 'kvIndex';
 /** The protocol version the cluster runs at (u16); absent means 1, the first release's. */
@@ -160,6 +165,8 @@ export class StateMachine {
   private batchClusterVersion = 0;
   /** Sessions, locks, transactions and batched writes (coord). */
   readonly coord = new Coordination(META_TABLE);
+  /** Prepared queries (api branch, issue 18): written in the same transactions; reads come from memory. */
+  readonly queries = new PreparedQueries(META_TABLE);
 
   constructor(store: StateStore) {
     const missing = STATE_TABLES.filter((t) => !store.tables.includes(t));
@@ -182,6 +189,7 @@ export class StateMachine {
     this.catalog.load((fn) => this.store.read(fn));
     this.store.read((txn) => this.coord.load(txn));
     this.acl.load((fn) => this.store.read(fn));
+    this.store.read((txn) => this.queries.load(txn));
   }
 
   /** The applied index as stored (restart resumes after it). */
@@ -211,6 +219,7 @@ export class StateMachine {
       this.pendingEvents.length = 0;
       this.catalogBatch.clear();
       this.coord.beginBatch();
+      this.queries.beginBatch();
       this.restoredInBatch = false;
       this.aclChangedInBatch = false;
       this.batchClusterVersion = 0;
@@ -249,6 +258,7 @@ export class StateMachine {
     }
     for (const event of this.pendingEvents.splice(0)) this.events.push(event);
     this.coord.commit();
+    this.queries.commit((fn) => this.store.read(fn));
     if (this.catalogBatch.changes.length > 0) this.catalog.commit(this.catalogBatch);
     if (this.aclChangedInBatch) {
       this.aclChangedInBatch = false;
@@ -270,6 +280,8 @@ export class StateMachine {
         // Consul: cas=0 sets only an absent key; cas=N only a key whose ModifyIndex is N.
         if (cmd.cas !== undefined && (cmd.cas === 0 ? current !== undefined : current?.modifyIndex !== cmd.cas)) return false;
         const createIndex = current?.createIndex ?? index;
+        // api: 64-bit flags live beside the record (kv-record.ts); current.flags is the record's 32 bits here.
+        writeFlags(txn, cmd.key, cmd.flags, current?.flags as number | undefined);
         txn.put(KV_TABLE, cmd.key, encodeKv(cmd.flags, createIndex, index, current?.lockIndex ?? 0, cmd.value));
         touched.push({ key: cmd.key, recurse: false, deleted: false, index });
         return true;
@@ -283,6 +295,9 @@ export class StateMachine {
           const locks: Buffer[] = [];
           for (const rec of txn.scan(KV_LOCKS_TABLE, cmd.key === '' ? {} : { prefix: cmd.key })) locks.push(rec.key);
           for (const k of locks) txn.delete(KV_LOCKS_TABLE, k);
+          const wide: Buffer[] = [];
+          for (const rec of txn.scan(KV_FLAGS_TABLE, cmd.key === '' ? {} : { prefix: cmd.key })) wide.push(rec.key);
+          for (const k of wide) txn.delete(KV_FLAGS_TABLE, k);
           if (keys.length > 0) touched.push({ key: cmd.key, recurse: true, deleted: true, index });
           return true;
         }
@@ -290,6 +305,7 @@ export class StateMachine {
         // Consul's delete-cas: an absent key counts as deleted; a present one must be at ModifyIndex cas.
         if (!existing) return true;
         if (cmd.cas !== undefined && decodeKv(cmd.key, existing).modifyIndex !== cmd.cas) return false;
+        writeFlags(txn, cmd.key, undefined, recordFlags(existing));
         txn.delete(KV_TABLE, cmd.key);
         txn.delete(KV_LOCKS_TABLE, cmd.key);
         touched.push({ key: cmd.key, recurse: false, deleted: true, index });
@@ -310,6 +326,8 @@ export class StateMachine {
         this.coord.afterCatalog(txn, index, this.catalogBatch.changes.slice(before), this.toucher(touched, index), {
           nodes: CATALOG_NODES_TABLE, checks: CATALOG_CHECKS_TABLE,
         });
+        // api: a query bound to a session the catalog change invalidated goes with it.
+        this.queries.dropOrphans(txn, index);
         return ok;
       }
       case 'event-fire':
@@ -326,8 +344,11 @@ export class StateMachine {
         return this.coord.txn(txn, index, cmd.ops, this.toucher(touched, index));
       case 'session-create':
         return this.coord.sessionCreate(txn, index, cmd.session, this.catalog);
-      case 'session-destroy':
-        return this.coord.sessionDestroy(txn, index, cmd.id, this.toucher(touched, index));
+      case 'session-destroy': {
+        const ok = this.coord.sessionDestroy(txn, index, cmd.id, this.toucher(touched, index));
+        this.queries.dropOrphans(txn, index);
+        return ok;
+      }
       case 'batch': {
         const results: boolean[] = [];
         for (const bytes of cmd.commands) {
@@ -361,6 +382,9 @@ export class StateMachine {
         if (ok) this.aclChangedInBatch = true;
         return ok;
       }
+      // api branch (issue 18)
+      case 'prepared-query':
+        return this.queries.apply(txn, index, cmd.op);
       // ---- ops2 (autopilot configuration)
       case 'autopilot-config': {
         const current = decodeAutopilotRecord(txn.get(META_TABLE, AUTOPILOT_CONFIG_KEY));
@@ -434,7 +458,7 @@ export class StateMachine {
   kvList(prefix: string): KvEntry[] {
     return this.store.read((txn) => {
       const out: KvEntry[] = [];
-      for (const rec of scanKv(txn, prefix)) out.push(decodeKv(rec.key.toString('utf8'), rec.value));
+      for (const rec of scanKv(txn, prefix)) out.push(withFlags(txn, decodeKv(rec.key.toString('utf8'), rec.value)));
       // Locks are few: look them up by prefix rather than one by one.
       let locked: Map<string, KvLock> | undefined;
       for (const rec of txn.scan(KV_LOCKS_TABLE, prefix === '' ? {} : { prefix })) {
@@ -586,6 +610,7 @@ export class StateMachine {
     this.loadCaches();
     this.catalog.wakeAll();
     this.store.read((txn) => this.coord.reset(txn));
+    this.store.read((txn) => this.queries.reset(txn));
     this.kvWatchers.finishAll((prefix) => this.kvPrefixIndex(prefix));
   }
 }
@@ -593,7 +618,10 @@ export class StateMachine {
 // ------------------------------------------------------------ restore
 
 /** The tables a restore replaces; members (this cluster's) and meta (this replica's bookkeeping) stay. */
-export const RESTORED_TABLES: readonly string[] = [KV_TABLE, KV_LOCKS_TABLE, SESSIONS_TABLE, CATALOG_NODES_TABLE, CATALOG_SERVICES_TABLE, CATALOG_CHECKS_TABLE, CATALOG_INDEX_TABLE];
+export const RESTORED_TABLES: readonly string[] = [
+  KV_TABLE, KV_LOCKS_TABLE, SESSIONS_TABLE, CATALOG_NODES_TABLE, CATALOG_SERVICES_TABLE, CATALOG_CHECKS_TABLE, CATALOG_INDEX_TABLE,
+  PREPARED_QUERIES_TABLE, KV_FLAGS_TABLE,
+];
 
 /** Record fields a catalog record must have as strings, per table (what Catalog.load relies on). */
 const CATALOG_RECORD_FIELDS: Readonly<Record<string, readonly string[]>> = {
@@ -655,6 +683,11 @@ function decodeRestore(state: Uint8Array, index: number): Rows | string {
     session.modifyIndex = index;
     sessions[i] = [key, encodeSession(session)];
   }
+  // api: a key's 64-bit flags; a row for a key the snapshot lacks would never be read or removed.
+  const kvKeys = new Set(rows.get(KV_TABLE)!.map(([key]) => key.toString('utf8')));
+  for (const [key, value] of rows.get(KV_FLAGS_TABLE)!) {
+    if (value.length !== 8 || value.readBigUInt64BE(0) <= 0xffff_ffffn || !kvKeys.has(key.toString('utf8'))) return 'a KV flags record is bad';
+  }
   for (const [key, value] of rows.get(KV_LOCKS_TABLE)!) {
     if (!decodeLock(value) || !isUtf8(key)) return 'a KV lock record is bad';
   }
@@ -695,6 +728,16 @@ function decodeRestore(state: Uint8Array, index: number): Rows | string {
     if (problem) return `an ACL record is bad: ${problem}`;
     acl[i] = [key, Buffer.from(JSON.stringify({ ...record, createIndex: index, modifyIndex: index }), 'utf8')];
   }
+  // api: prepared queries, checked as a create would check them, at the restore's index.
+  const queries = rows.get(PREPARED_QUERIES_TABLE)!;
+  for (let i = 0; i < queries.length; i++) {
+    const [key, value] = queries[i]!;
+    const q = decodeQuery(value);
+    if (!q || q.id !== key.toString('utf8')) return 'a prepared query record is bad';
+    q.createIndex = index;
+    q.modifyIndex = index;
+    queries[i] = [key, Buffer.from(JSON.stringify(q), 'utf8')];
+  }
   return rows;
 }
 
@@ -725,6 +768,14 @@ function restoreTables(txn: StateWriter, index: number, state: Uint8Array): bool
   for (const topic of topics) txn.put(CATALOG_INDEX_TABLE, topic, at);
   // Sessions were replaced too: their blocking queries must see the index move.
   txn.put(META_TABLE, SESSION_INDEX_KEY, at);
+  // api: and prepared queries; one bound to a session the snapshot does not hold goes, as that session's would.
+  txn.put(META_TABLE, QUERY_INDEX_KEY, at);
+  const orphans: Buffer[] = [];
+  for (const rec of txn.scan(PREPARED_QUERIES_TABLE)) {
+    const q = decodeQuery(rec.value);
+    if (q && q.session !== '' && !txn.get(SESSIONS_TABLE, q.session)) orphans.push(Buffer.from(rec.key));
+  }
+  for (const k of orphans) txn.delete(PREPARED_QUERIES_TABLE, k);
   return true;
 }
 

@@ -102,8 +102,12 @@ export interface LmdbStateStoreOptions {
  * (key "format", u16). Format 1 is the first release's, which recorded none;
  * format 2 records it and seals the applied index with record version 2 (which
  * the first release refuses, so it cannot run on a migrated data dir).
+ * Format 3 (api, issue 18): KV flags are 64 bits, the ones above 2^32 - 1 held
+ * beside their record (state/kv-record.ts); every older record reads as it
+ * did, so the migration only records the format, and a konsul that knows only
+ * format 2 refuses the dir instead of reading such flags cut to 32 bits.
  */
-export const DATA_FORMAT = 2;
+export const DATA_FORMAT = 3;
 
 const GiB = 1024 ** 3;
 const META_TABLE = '__meta';

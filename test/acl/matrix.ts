@@ -10,7 +10,7 @@ import { http } from '../cluster/harness.js';
 export type TokenName = 'anonymous' | 'readonly' | 'prefix' | 'management';
 export const TOKEN_NAMES: readonly TokenName[] = ['anonymous', 'readonly', 'prefix', 'management'];
 
-type Resource = 'key' | 'service' | 'node' | 'agent' | 'operator' | 'acl' | 'event' | 'session';
+type Resource = 'key' | 'service' | 'node' | 'agent' | 'operator' | 'acl' | 'event' | 'session' | 'query';
 type Need = 'read' | 'write';
 
 export const READONLY_RULES = `
@@ -20,6 +20,7 @@ node_prefix "" { policy = "read" }
 agent_prefix "" { policy = "read" }
 session_prefix "" { policy = "read" }
 event_prefix "" { policy = "read" }
+query_prefix "" { policy = "read" }
 operator = "read"
 acl = "read"
 `;
@@ -31,6 +32,7 @@ node_prefix "" { policy = "read" }
 node_prefix "ext-" { policy = "write" }
 event_prefix "deploy-" { policy = "write" }
 session_prefix "" { policy = "write" }
+query_prefix "web" { policy = "write" }
 `;
 
 /** What each token may do, written out by hand (default policy deny). */
@@ -41,7 +43,7 @@ export function oracle(token: TokenName, resource: Resource, need: Need, name: s
     case 'readonly': return need === 'read';
     case 'prefix':
       if (resource === 'key') return name.startsWith('app/');
-      if (resource === 'service') return name.startsWith('web');
+      if (resource === 'service' || resource === 'query') return name.startsWith('web');
       if (resource === 'node') return need === 'read' || name.startsWith('ext-');
       if (resource === 'event') return name.startsWith('deploy-');
       if (resource === 'session') return true;
@@ -71,8 +73,34 @@ const PUBLIC: Sample['expect'] = { kind: 'public' };
 const keysOf = (b: unknown): string[] => Object.keys(b as object);
 const field = (f: string) => (b: unknown): string[] => (b as Array<Record<string, string>>).map((x) => x[f]!);
 
+/** The prepared queries the matrix's samples use (api): name -> ID, as ensureQueries found or made them. */
+const queryIds = new Map<string, string>();
+// The node-level TTL check the matrix registers starts critical; db-q ignores it (IgnoreCheckIDs) so its execute lists db.
+const QUERY_BODIES: Readonly<Record<string, string>> = {
+  'web-q': '{"Name":"web-q","Service":{"Service":"web"}}',
+  'db-q': '{"Name":"db-q","Service":{"Service":"db","IgnoreCheckIDs":["matrix-check"]}}',
+};
+
+/** Prepared queries web-q (service web) and db-q (service db), made with the management token when missing. */
+export async function ensureQueries(url: string, management: string): Promise<void> {
+  const headers = { 'x-consul-token': management };
+  for (const [name, body] of Object.entries(QUERY_BODIES)) {
+    const listed = JSON.parse((await http('GET', `${url}/v1/query`, undefined, 15_000, headers)).body) as Array<{ ID: string; Name: string }>;
+    let id = listed.find((q) => q.Name === name)?.ID;
+    if (id === undefined) {
+      const r = await http('POST', `${url}/v1/query`, body, 15_000, headers);
+      if (r.status !== 200) throw new Error(`creating the prepared query ${name}: ${r.status} ${r.body}`);
+      id = (JSON.parse(r.body) as { ID: string }).ID;
+    }
+    queryIds.set(name, id);
+  }
+}
+
 /** The samples for one agent named `node`; its local services web-m (web) and db-m (db) exist. */
 export function samples(node: string): Sample[] {
+  const webQ = queryIds.get('web-q') ?? 'matrix-unknown';
+  const dbQ = queryIds.get('db-q') ?? 'matrix-unknown';
+  const nodesOf = (b: unknown): string[] => (b as { Nodes: Array<{ Service: { Service: string } }> }).Nodes.map((n) => n.Service.Service);
   const s = (method: Sample['method'], route: string, path: string, expect: Sample['expect'], body?: string): Sample => ({ method, route, path, expect, body });
   return [
     s('PUT', '/v1/acl/bootstrap', '/v1/acl/bootstrap', PUBLIC),
@@ -193,6 +221,19 @@ export function samples(node: string): Sample[] {
     s('PUT', '/v1/txn', '/v1/txn', right('key', 'read', 'other/b'), '[{"KV":{"Verb":"check-not-exists","Key":"other/b"}}]'),
     s('PUT', '/v1/txn', '/v1/txn', right('key', 'write', 'other/none/'), '[{"KV":{"Verb":"delete-tree","Key":"other/none/"}}]'),
     s('PUT', '/v1/txn', '/v1/txn', list('key', (b) => ((b as { Results: Array<{ KV: { Key: string } }> }).Results ?? []).map((r) => r.KV.Key)), '[{"KV":{"Verb":"get-tree","Key":""}}]'),
+    // api: prepared queries (Consul's query rules on the query's name; execute filters by service and node read)
+    s('POST', '/v1/query', '/v1/query', right('query', 'write', 'web-new'), '{"Name":"web-new","Service":{"Service":"web"}}'),
+    s('POST', '/v1/query', '/v1/query', right('query', 'write', 'other-new'), '{"Name":"other-new","Service":{"Service":"db"}}'),
+    s('GET', '/v1/query', '/v1/query', list('query', field('Name'))),
+    s('GET', '/v1/query/:uuid', `/v1/query/${webQ}`, right('query', 'read', 'web-q')),
+    s('GET', '/v1/query/:uuid', `/v1/query/${dbQ}`, right('query', 'read', 'db-q')),
+    s('PUT', '/v1/query/:uuid', `/v1/query/${webQ}`, right('query', 'write', 'web-q'), QUERY_BODIES['web-q']),
+    s('PUT', '/v1/query/:uuid', `/v1/query/${dbQ}`, right('query', 'write', 'db-q'), QUERY_BODIES['db-q']),
+    s('GET', '/v1/query/:uuid/explain', '/v1/query/web-q/explain', right('query', 'read', 'web-q')),
+    s('GET', '/v1/query/:uuid/explain', '/v1/query/db-q/explain', right('query', 'read', 'db-q')),
+    s('GET', '/v1/query/:uuid/execute', '/v1/query/db-q/execute', list('service', nodesOf)),
+    // last: the management token deletes db-q (runMatrix makes it again for the next run)
+    s('DELETE', '/v1/query/:uuid', `/v1/query/${dbQ}`, right('query', 'write', 'db-q')),
   ];
 }
 
@@ -217,6 +258,7 @@ export interface MatrixResult { calls: number; failures: string[] }
 
 /** Runs every sample with every token against `url`; a failure names the route, the token and what came back. */
 export async function runMatrix(url: string, tokens: Record<TokenName, string | undefined>, node: string, routes: readonly RouteSpec[] = ROUTES): Promise<MatrixResult> {
+  await ensureQueries(url, tokens.management!);
   const known = samples(node);
   const all = [...known, ...undeclaredSamples(known, routes)];
   const role = await http('GET', `${url}/v1/acl/role/name/matrix-role`, undefined, 15_000, { 'x-consul-token': tokens.management! });

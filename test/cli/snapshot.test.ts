@@ -35,7 +35,7 @@ async function close(s: Served): Promise<void> {
 
 const BINARY = Buffer.from([0, 1, 2, 0xfe, 0xff, 0x0a]);
 
-function kvOf(s: Served): Array<{ key: string; flags: number; value: string }> {
+function kvOf(s: Served): Array<{ key: string; flags: number | bigint; value: string }> {
   return s.agent.state.kvList('').map((e) => ({ key: e.key, flags: e.flags, value: e.value.toString('base64') }));
 }
 
@@ -204,6 +204,18 @@ describe('konsul kv export | import', () => {
     assert.equal(b.agent.state.kvGet('copy/cfg/bin')?.flags, 42);
   });
 
+  it('64-bit flags go through get --json, export and import digit for digit', async () => {
+    const wide = '18446744073709551615';
+    assert.equal((await run(['kv', 'put', '--http-addr', a.addr, '--flags', wide, 'wide/k', 'v'])).code, EXIT.ok);
+    const got = await run(['kv', 'get', '--json', '--http-addr', a.addr, 'wide/k']);
+    assert.match(got.out, new RegExp(`"Flags": ${wide}\\b`));
+    const exported = await run(['kv', 'export', '--http-addr', a.addr, 'wide/']);
+    assert.match(exported.out, new RegExp(`"Flags": ${wide}\\b`));
+    const imported = await run(['kv', 'import', '--http-addr', b.addr, '--prefix', 'copy/', '-'], { stdin: exported.out });
+    assert.equal(imported.code, EXIT.ok, imported.err);
+    assert.equal(b.agent.state.kvGet('copy/wide/k')?.flags, BigInt(wide));
+  });
+
   it('a malformed file is refused before the first write, naming the entry', async () => {
     const good = { Key: 'ok/1', Flags: 0, Value: 'aGk=' };
     const cases: Array<[string, string, RegExp]> = [
@@ -212,7 +224,8 @@ describe('konsul kv export | import', () => {
       ['an entry that is not an object', JSON.stringify([good, 7]), /entry 1 is not an object/],
       ['a missing key', JSON.stringify([good, { Flags: 0, Value: '' }]), /entry 1: "Key" must be a non-empty string/],
       ['bad base64', JSON.stringify([good, { Key: 'x', Flags: 0, Value: 'not base64!' }]), /entry 1 \("x"\): "Value" must be base64/],
-      ['flags over uint32', JSON.stringify([good, { Key: 'x', Flags: 2 ** 32, Value: '' }]), /"Flags" must be an integer/],
+      ['flags over uint64', `[${JSON.stringify(good)}, {"Key":"x","Flags":18446744073709551616,"Value":""}]`, /"Flags" must be an integer from 0 to 18446744073709551615/],
+      ['fractional flags', JSON.stringify([good, { Key: 'x', Flags: 1.5, Value: '' }]), /"Flags" must be an integer/],
       ['negative flags', JSON.stringify([good, { Key: 'x', Flags: -1, Value: '' }]), /"Flags" must be an integer/],
       ['a key twice', JSON.stringify([good, good]), /key "ok\/1" appears twice/],
       ['a key over 511 bytes', JSON.stringify([good, { Key: 'k'.repeat(512), Flags: 0, Value: '' }]), /512 bytes; the limit is 511/],

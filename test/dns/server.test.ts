@@ -87,6 +87,12 @@ describe('reading names', () => {
     ['web.service.consul', { kind: 'service', service: 'web', tag: undefined }],
     ['web.service.dc1.consul', { kind: 'service', service: 'web', tag: undefined }],
     ['v1.web.service.consul', { kind: 'service', service: 'web', tag: 'v1' }],
+    // api (issue 18): prepared queries by name or ID, with the datacenter forms
+    ['web-primary.query.consul', { kind: 'query', query: 'web-primary' }],
+    ['geo.db.query.dc1.consul', { kind: 'query', query: 'geo.db' }],
+    ['8f246b77-f3e1-4f88-9b48-8ec93abf3e05.query.dc1.dc.consul', { kind: 'query', query: '8f246b77-f3e1-4f88-9b48-8ec93abf3e05' }],
+    ['web.query.dc2.consul', { kind: 'none' }],
+    ['query.consul', { kind: 'none' }],
     ['_web._tcp.service.consul', { kind: 'service', service: 'web', tag: undefined }],
     ['_web._udp.service.dc1.consul', { kind: 'service', service: 'web', tag: undefined }],
     ['_web._v1.service.consul', { kind: 'service', service: 'web', tag: 'v1' }],

@@ -42,6 +42,24 @@ const serviceJson = fc.record({
   Checks: fc.array(checkJson, { maxLength: 2 }),
 }, { requiredKeys: ['Name'] });
 
+// api branch (issue 18): a prepared query definition, Consul's field names.
+const queryJson = fc.record({
+  Name: fc.oneof(fc.constantFrom('web-q', 'geo-', ''), fc.string({ maxLength: 10 })),
+  Session: fc.constantFrom('', 'not-a-session', '4e0e2b1f-1a2b-4c3d-8e9f-001122334455'),
+  Token: fc.constantFrom('', '<hidden>', 'secret'),
+  Template: fc.record({ Type: fc.constantFrom('', 'name_prefix_match', 'bad'), Regexp: fc.constantFrom('', '^geo-(.*)$', '(', '\\p{Greek}'), RemoveEmptyTags: fc.boolean() }, { requiredKeys: [] }),
+  Service: fc.record({
+    Service: fc.oneof(fc.constantFrom('web', '${name.full}', '${match(1)}', '${nope}', ''), fc.string({ maxLength: 8 })),
+    Tags: fc.array(fc.oneof(fc.constantFrom('v1', '!v2', '${match(2)}'), fc.string({ maxLength: 4 })), { maxLength: 3 }),
+    OnlyPassing: fc.boolean(), Near: fc.constantFrom('', '_agent', '_ip', 'n1'),
+    Failover: fc.record({ NearestN: fc.integer({ min: -1, max: 3 }), Datacenters: fc.constant(['dc2']) }, { requiredKeys: [] }),
+    IgnoreCheckIDs: fc.array(fc.string({ maxLength: 4 }), { maxLength: 2 }),
+    NodeMeta: fc.dictionary(fc.string({ maxLength: 4 }), fc.string({ maxLength: 4 }), { maxKeys: 2 }),
+    Connect: fc.boolean(),
+  }, { requiredKeys: ['Service'] }),
+  DNS: fc.record({ TTL: fc.constantFrom('', '10s', '-1s', 'soon') }),
+}, { requiredKeys: ['Service'] });
+
 /** A JSON document: as generated, with one value replaced by any JSON, or as text with bytes mutated. */
 function hostileJson(valid: fc.Arbitrary<unknown>): fc.Arbitrary<Buffer> {
   const text = valid.map((v) => Buffer.from(JSON.stringify(v)));
@@ -131,6 +149,7 @@ const templates = [
   'GET /v1/agent/metrics',
   // api branch (issue 18)
   'GET /v1/catalog/datacenters', 'GET /v1/catalog/node-services/:', 'PUT /v1/agent/maintenance', 'PUT /v1/agent/service/maintenance/:',
+  'POST /v1/query', 'GET /v1/query', 'GET /v1/query/:', 'PUT /v1/query/:', 'DELETE /v1/query/:', 'GET /v1/query/:/execute', 'GET /v1/query/:/explain',
 ];
 
 /**
@@ -143,9 +162,9 @@ function templateParams(template: string): readonly string[] {
   const spec = allRoutes().find((r) => r.method === method && r.path.replace(/:[^/]+/g, ':').replace(/\*.*$/, '*') === pattern);
   return spec ? routeParams(spec) : [];
 }
-const paramNames = ['recurse', 'keys', 'separator', 'raw', 'cas', 'flags', 'index', 'wait', 'stale', 'consistent', 'dc', 'tag', 'passing', 'id', 'address', 'format', 'near', 'filter', 'node-meta', 'pretty', 'replace-existing-checks', 'note', 'enable', 'reason', 'hash', 'token'];
+const paramNames = ['recurse', 'keys', 'separator', 'raw', 'cas', 'flags', 'index', 'wait', 'stale', 'consistent', 'dc', 'tag', 'passing', 'id', 'address', 'format', 'near', 'filter', 'node-meta', 'pretty', 'replace-existing-checks', 'note', 'enable', 'reason', 'hash', 'token', 'limit'];
 const paramValue = fc.oneof(
-  fc.constantFrom('', '0', '1', '5', 'true', '/', '10ms', '50ms', '1s', '4294967295', '4294967296', '9007199254740993', '-1', '1.5', '1e3', 'prometheus', '127.0.0.1:7000'),
+  fc.constantFrom('', '0', '1', '5', 'true', '/', '10ms', '50ms', '1s', '4294967295', '4294967296', '9007199254740993', '18446744073709551615', '18446744073709551616', '-1', '1.5', '1e3', 'prometheus', '127.0.0.1:7000'),
   fc.string({ maxLength: 10 }),
   fc.nat().map(String),
 );
@@ -173,6 +192,7 @@ const caseArb: fc.Arbitrary<HttpCase> = fc.record({
     fc.uint8Array({ maxLength: 64 }).map((a) => Buffer.from(a)),
     hostileJson(serviceJson),
     hostileJson(checkJson),
+    hostileJson(queryJson),
     hostileJson(fc.record({ address: fc.constant('127.0.0.1:1'), id: fc.string({ maxLength: 6 }) }, { requiredKeys: [] })),
   ),
   oversize: fc.boolean(),

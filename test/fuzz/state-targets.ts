@@ -46,6 +46,9 @@ const syncArb: fc.Arbitrary<CatalogOp> = fc.record({
   })),
 }));
 
+const QUERY_IDS = ['00000000-0000-4000-8000-000000000001', '00000000-0000-4000-8000-000000000002', '00000000-0000-4000-8000-000000000003'];
+const queryIdArb = fc.constantFrom(...QUERY_IDS);
+
 export const commandArb: fc.Arbitrary<Command> = fc.oneof(
   fc.record({ type: fc.constant('kv-set' as const), key: keyArb, value: fc.uint8Array({ maxLength: 40 }), flags: fc.nat({ max: 0xffff_ffff }), cas: fc.option(fc.nat({ max: 30 }), { nil: undefined }) })
     .map((c) => (c.cas === undefined ? { type: c.type, key: c.key, value: c.value, flags: c.flags } : c)),
@@ -56,6 +59,26 @@ export const commandArb: fc.Arbitrary<Command> = fc.oneof(
   fc.record({ type: fc.constant('catalog' as const), op: syncArb }),
   fc.record({ type: fc.constant('catalog' as const), op: fc.record({ op: fc.constant('deregister-node' as const), node: nameArb }) }),
   fc.record({ type: fc.constant('catalog' as const), op: fc.record({ op: fc.constant('node-health' as const), node: nameArb, status, output: fc.string({ maxLength: 8 }) }) }),
+  // api branch (issue 18): 64-bit KV flags, prepared queries (a few IDs, so updates, deletes and name clashes happen)
+  fc.record({ type: fc.constant('kv-set' as const), key: keyArb, value: fc.uint8Array({ maxLength: 8 }), flags: fc.bigInt({ min: 0n, max: 0xffff_ffff_ffff_ffffn }) }),
+  fc.record({
+    type: fc.constant('prepared-query' as const),
+    op: fc.oneof(
+      fc.record({
+        op: fc.constant('set' as const), create: fc.boolean(),
+        query: fc.record({
+          id: queryIdArb, name: fc.constantFrom('a', 'b', 'A', '', ...QUERY_IDS), session: fc.constant(''), token: fc.constant(''),
+          template: fc.constantFrom({ type: '', regexp: '', removeEmptyTags: false }, { type: 'name_prefix_match', regexp: '', removeEmptyTags: true }),
+          dns: fc.constant({ ttl: '' }),
+          service: fc.record({
+            service: nameArb, failover: fc.constant({ nearestN: 0, datacenters: [] }), onlyPassing: fc.boolean(), ignoreCheckIds: fc.constant([]),
+            near: fc.constant(''), tags: fc.constant([]), nodeMeta: fc.constant({}), serviceMeta: fc.constant({}),
+          }),
+        }),
+      }),
+      fc.record({ op: fc.constant('delete' as const), id: queryIdArb }),
+    ),
+  }).map((c): Command => c as Command),
 ).filter((c) => {
   try {
     encodeCommand(c);
@@ -102,6 +125,16 @@ export function stateDigest(store: LmdbStateStore, sm: StateMachine): string {
   for (const name of c.serviceNames().keys()) hash.update(JSON.stringify(c.instances(name)));
   hash.update(JSON.stringify(c.checksInState('any')));
   hash.update(`${sm.kvIndex()} ${c.catalogIndex()}`);
+  // api: the prepared queries as reads see them (the in-memory copy of their table) and every key's full flags.
+  hash.update(JSON.stringify(sm.queries.list()) + String(sm.queries.index()));
+  let flags: string;
+  try {
+    flags = sm.kvList('').map((e) => `${e.key}=${String(e.flags)}`).join('\n');
+  } catch (error) {
+    // snapshot-restore hands this stores with hostile records (the raw rows are hashed above).
+    flags = (error as Error).name;
+  }
+  hash.update(flags);
   return hash.digest('hex');
 }
 

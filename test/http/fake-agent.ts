@@ -14,7 +14,8 @@ import { KonsulError } from '../../src/errors.js';
 import { ConfChangeError } from '../../src/raft/index.js';
 import { writeArchive } from '../../src/state/archive.js';
 import { restoreProblem } from '../../src/state/machine.js';
-import { STATE_TABLES, StateMachine, encodeCommand, type CatalogOp, type Command, type UserEvent } from '../../src/state/index.js';
+import { STATE_TABLES, StateMachine, encodeCommand, type CatalogOp, type Command, type PreparedQueryOp, type UserEvent } from '../../src/state/index.js';
+import { BadRequestError } from '../../src/errors.js';
 import { CoordinationService } from '../../src/agent/sessions.js';
 import { LocalServices } from '../../src/agent/services.js';
 import { LmdbStateStore } from '../../src/storage/index.js';
@@ -122,6 +123,11 @@ export class FakeAgent extends EventEmitter implements AgentApi {
 
   async aclApply(op: AclOp): Promise<boolean> {
     return this.apply({ type: 'acl', op });
+  }
+
+  async preparedQueryApply(op: PreparedQueryOp): Promise<void> {
+    const index = this.index + 1;
+    if (!this.apply({ type: 'prepared-query', op })) throw new BadRequestError(this.state.queries.outcome(index) ?? 'refused');
   }
 
   // ---- ops2: autopilot, from the members list (healthy unless a test set healthy: false)

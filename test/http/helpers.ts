@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream';
 import type { TestContext } from 'node:test';
 import { Agent, request } from 'undici';
 import { createHttpServer, type HttpServerOptions } from '../../src/http/index.js';
+import type { AgentControl } from '../../src/http/control.js';
 import { FakeAgent } from './fake-agent.js';
 
 export interface Answer {
@@ -17,9 +18,32 @@ export interface Answer {
   header(name: string): string | undefined;
 }
 
+/**
+ * The agent's log stream and reload as a test drives them: the real monitor
+ * route reads what emit() sends, as the agent's logger would send it.
+ */
+export class TestControl implements AgentControl {
+  readonly listeners = new Set<(line: string) => void>();
+  subscribeLogs(listener: (line: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+  emit(jsonLine: string): void {
+    for (const l of this.listeners) l(jsonLine);
+  }
+  logLevel(): string {
+    return 'debug';
+  }
+  reload(): { ok: boolean; applied: string[]; restartNeeded: string[] } {
+    return { ok: true, applied: [], restartNeeded: [] };
+  }
+}
+
 export interface TestServer {
   agent: FakeAgent;
   url: string;
+  /** The controls the server was given (startServer's options.control), for the monitor and reload routes. */
+  control?: TestControl;
   call(method: string, path: string, options?: { body?: string | Buffer | Readable; headers?: Record<string, string>; signal?: AbortSignal }): Promise<Answer>;
 }
 
@@ -59,7 +83,7 @@ export async function startServer(t: TestContext, options: Omit<HttpServerOption
       },
     };
   };
-  return { agent, url, call };
+  return { agent, url, call, ...(options.control instanceof TestControl ? { control: options.control } : {}) };
 }
 
 export interface KvJson {

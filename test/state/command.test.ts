@@ -41,6 +41,23 @@ const commandArb: fc.Arbitrary<Command> = fc.oneof(
       payload: fc.uint8Array({ maxLength: 64 }).map((a) => Buffer.from(a)),
     }),
   }),
+  // api branch (issue 18): prepared queries.
+  fc.record({
+    type: fc.constant('prepared-query' as const),
+    op: fc.record({
+      op: fc.constant('set' as const), create: fc.boolean(),
+      query: fc.record({
+        id: fc.uuid({ version: 4 }), name: fc.string({ minLength: 1, maxLength: 20 }), session: fc.constant(''), token: fc.string({ maxLength: 8 }).filter((t) => t !== '<hidden>'),
+        template: fc.constant({ type: '', regexp: '', removeEmptyTags: false }), dns: fc.constantFrom({ ttl: '' }, { ttl: '10s' }),
+        service: fc.record({
+          service: fc.string({ minLength: 1, maxLength: 12 }), failover: fc.record({ nearestN: fc.nat({ max: 5 }), datacenters: fc.array(fc.string({ maxLength: 4 }), { maxLength: 2 }) }),
+          onlyPassing: fc.boolean(), ignoreCheckIds: fc.array(fc.string({ maxLength: 6 }), { maxLength: 2 }), near: fc.string({ maxLength: 6 }),
+          tags: fc.array(fc.string({ maxLength: 6 }), { maxLength: 3 }), nodeMeta: fc.dictionary(fc.string({ minLength: 1, maxLength: 4 }), fc.string({ maxLength: 4 }), { maxKeys: 2 }),
+          serviceMeta: fc.dictionary(fc.string({ minLength: 1, maxLength: 4 }), fc.string({ maxLength: 4 }), { maxKeys: 2 }),
+        }),
+      }),
+    }),
+  }),
 );
 
 /** A comparable plain form: bytes as hex, absent optional fields dropped, recurse as a boolean. */
@@ -50,6 +67,7 @@ function plain(cmd: Command): Record<string, unknown> {
   if (cmd.type === 'kv-set') out.value = Buffer.from(cmd.value).toString('hex');
   if (cmd.type === 'kv-delete') out.recurse = cmd.recurse === true;
   if (cmd.type === 'event-fire') out.event = { ...cmd.event, payload: cmd.event.payload.toString('hex') };
+  if (cmd.type === 'prepared-query') out.op = JSON.parse(JSON.stringify(cmd.op)) as unknown;
   return out;
 }
 

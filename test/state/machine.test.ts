@@ -211,7 +211,7 @@ describe('state machine: apply', () => {
     const store = LmdbStateStore.open(fx.dir(), { tables: ['kv'], mapSize: 1024 * 1024 });
     t.after(() => store.close());
     assert.throws(() => new StateMachine(store), /STATE_TABLES/);
-    assert.deepEqual([...STATE_TABLES].sort(), ['acl', 'catalog-checks', 'catalog-indexes', 'catalog-nodes', 'catalog-services', 'kv', 'kv-locks', 'members', 'members-left', 'meta', 'sessions']);
+    assert.deepEqual([...STATE_TABLES].sort(), ['acl', 'catalog-checks', 'catalog-indexes', 'catalog-nodes', 'catalog-services', 'kv', 'kv-flags', 'kv-locks', 'members', 'members-left', 'meta', 'prepared-queries', 'sessions']);
   });
 });
 

@@ -1,5 +1,5 @@
-// The data dir's format version: a new store records format 2; a first-release
-// (format 1) data dir is copied whole and then migrated in one transaction; a
+// The data dir's format version: a new store records format 3; a first-release
+// (format 1) or format-2 data dir is copied whole and then migrated in one transaction; a
 // data dir of a newer format is refused before anything is written; and the
 // first release's own check refuses a migrated data dir.
 
@@ -40,15 +40,29 @@ function makeFirstRelease(dir: string, index: number): void {
   });
 }
 
-test('a new data dir records format 2', async (t) => {
+test('a new data dir records format 3', async (t) => {
   const dir = tempDir(t);
   await writeSome(dir);
-  assert.equal(DATA_FORMAT, 2);
-  assert.equal(LmdbStateStore.peekFormat(stateDir(dir)), 2);
+  assert.equal(DATA_FORMAT, 3);
+  assert.equal(LmdbStateStore.peekFormat(stateDir(dir)), 3);
   const s = openStorage(dir, { state: { tables } });
   t.after(() => s.close());
   assert.equal(s.migrated, undefined);
-  assert.equal(s.state.formatVersion, 2);
+  assert.equal(s.state.formatVersion, 3);
+});
+
+test('a format-2 data dir (64-bit KV flags unknown to it) is copied, then stamped format 3; its data stays', async (t) => {
+  const dir = tempDir(t);
+  await writeSome(dir);
+  tamper(stateDir(dir), '__meta', (txn, dbi) => txn.putBinary(dbi, Buffer.from('format'), Buffer.of(0, 2)));
+  assert.equal(LmdbStateStore.peekFormat(stateDir(dir)), 2);
+  const s = openStorage(dir, { state: { tables } });
+  t.after(() => s.close());
+  assert.deepEqual(s.migrated, { from: 2, to: 3, backup: backupDir(dir, 2) });
+  assert.equal(s.state.formatVersion, 3);
+  assert.equal(s.state.appliedIndex(), 5);
+  assert.equal(s.state.read((txn) => txn.get('kv', 'k'))?.toString(), 'v');
+  assert.equal(LmdbStateStore.peekFormat(join(backupDir(dir, 2), 'state')), 2);
 });
 
 test('a first-release data dir is copied, then migrated atomically; its data and applied index stay', async (t) => {
@@ -57,8 +71,8 @@ test('a first-release data dir is copied, then migrated atomically; its data and
   makeFirstRelease(dir, 5);
   assert.equal(LmdbStateStore.peekFormat(stateDir(dir)), 1);
   const s = openStorage(dir, { state: { tables } });
-  assert.deepEqual(s.migrated, { from: 1, to: 2, backup: backupDir(dir, 1) });
-  assert.equal(s.state.formatVersion, 2);
+  assert.deepEqual(s.migrated, { from: 1, to: 3, backup: backupDir(dir, 1) });
+  assert.equal(s.state.formatVersion, 3);
   assert.equal(s.state.appliedIndex(), 5);
   assert.equal(s.state.read((txn) => txn.get('kv', 'k'))?.toString(), 'v');
   await s.close();
@@ -68,7 +82,7 @@ test('a first-release data dir is copied, then migrated atomically; its data and
   assert.ok(existsSync(join(backup, 'state', 'data.mdb')));
   assert.equal(LmdbStateStore.peekFormat(join(backup, 'state')), 1);
   assert.ok(!existsSync(`${backup}.partial`));
-  // Opened again: format 2, nothing to migrate.
+  // Opened again: format 3, nothing to migrate.
   const again = openStorage(dir, { state: { tables } });
   t.after(() => again.close());
   assert.equal(again.migrated, undefined);
@@ -81,7 +95,7 @@ test('the first release refuses a migrated data dir: its applied-index check kno
   tamper(stateDir(dir), '__meta', (txn, dbi) => {
     stored = Buffer.from(txn.getBinary(dbi, Buffer.from('appliedIndex'))!);
   });
-  assert.equal(stored![4], 2, 'format 2 seals the applied index with record version 2');
+  assert.equal(stored![4], 2, 'formats 2 and 3 seal the applied index with record version 2');
   // The first release's decodeAppliedIndex: the same CRC check, then version === 1 or "unknown format version".
   const firstRelease = (buf: Buffer): number => {
     if (buf[4] !== 1) throw new StorageCorruptionError('appliedIndex', `unknown format version ${buf[4]}`);
@@ -95,12 +109,12 @@ test('the first release refuses a migrated data dir: its applied-index check kno
 test('a data dir of a newer format is refused in one line, and left untouched', async (t) => {
   const dir = tempDir(t);
   await writeSome(dir);
-  tamper(stateDir(dir), '__meta', (txn, dbi) => txn.putBinary(dbi, Buffer.from('format'), Buffer.of(0, 3)));
+  tamper(stateDir(dir), '__meta', (txn, dbi) => txn.putBinary(dbi, Buffer.from('format'), Buffer.of(0, 4)));
   assert.throws(
     () => openStorage(dir, { state: { tables } }),
-    (e) => e instanceof DataDirTooNewError && e.format === 3 && !e.message.includes('\n')
-      && /format 3, written by a newer konsul; this one reads formats up to 2/.test(e.message),
+    (e) => e instanceof DataDirTooNewError && e.format === 4 && !e.message.includes('\n')
+      && /format 4, written by a newer konsul; this one reads formats up to 3/.test(e.message),
   );
-  assert.equal(LmdbStateStore.peekFormat(stateDir(dir)), 3);
-  assert.ok(!existsSync(backupDir(dir, 3)));
+  assert.equal(LmdbStateStore.peekFormat(stateDir(dir)), 4);
+  assert.ok(!existsSync(backupDir(dir, 4)));
 });

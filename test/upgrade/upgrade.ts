@@ -185,7 +185,7 @@ export async function runUpgrade(o: UpgradeOptions): Promise<UpgradeResult> {
     base.acked = acked.acked;
     if (acked.missing.length > 0) problems.push(`${acked.missing.length} acknowledged write(s) missing: ${acked.missing.slice(0, 3).join('; ')}`);
 
-    // The way back is closed: the previous release refuses n2's data dir (format 2), in one line.
+    // The way back is closed: the previous release refuses n2's data dir (format 3; its applied-index record is version 2), in one line.
     downgradeRefusal = await tryDowngrade(cluster, 'n2', built.bin, problems);
     await cluster.start('n2');
     await caughtUp(cluster, 'n2', servers.length);

@@ -9,7 +9,8 @@ import { keyPath } from '../../client.js';
 export interface KvEntry {
   Key: string;
   Value: string | null;
-  Flags: number;
+  /** Consul's uint64: a bigint past 2^53 (the client reads it exactly). */
+  Flags: number | bigint;
   CreateIndex: number;
   ModifyIndex: number;
   LockIndex: number;
@@ -21,7 +22,7 @@ export interface KvEntry {
 export interface KvEntryJson {
   key: string;
   value: string;
-  flags: number;
+  flags: number | bigint;
   createIndex: number;
   modifyIndex: number;
   lockIndex: number;

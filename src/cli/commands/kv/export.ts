@@ -10,7 +10,8 @@ import { consistencyParams, kvUrl, type KvEntry } from './common.js';
 /** One entry of Consul's `kv export` / `kv import` format. */
 export interface KvExportEntry {
   Key: string;
-  Flags: number;
+  /** Consul's uint64: a bigint past 2^53 (the client reads it exactly). */
+  Flags: number | bigint;
   /** Base64 (standard alphabet, padded); "" for an empty value. */
   Value: string;
 }

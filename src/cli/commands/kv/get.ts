@@ -88,7 +88,7 @@ export class KvGetCommand extends HttpCommand {
 
   /** Consul's `kv get -detailed` block: one field per line, names padded to one column. */
   private detailText(e: KvEntry): string {
-    const fields: Array<[string, string | number]> = [
+    const fields: Array<[string, string | number | bigint]> = [
       ['CreateIndex', e.CreateIndex], ['Flags', e.Flags], ['Key', e.Key], ['LockIndex', e.LockIndex],
       ['ModifyIndex', e.ModifyIndex], ['Session', e.Session ?? '-'], ['Value', this.valueText(e)],
     ];

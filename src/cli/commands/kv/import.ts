@@ -10,17 +10,18 @@ import { CliError } from '../../errors.js';
 import { EXIT } from '../../exit-codes.js';
 import { MAX_KEY_BYTES } from '../../../state/command.js';
 import { kvUrl, readAll } from './common.js';
+import { parseJsonExact } from '../../../json-exact.js';
 import type { KvExportEntry } from './export.js';
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-/** konsul stores flags as a uint32 (Consul's are uint64): larger ones are refused up front. */
-const MAX_FLAGS = 0xffff_ffff;
+/** Consul's flags are a uint64 (read exactly: integers past 2^53 stay bigints). */
+const MAX_FLAGS = 0xffff_ffff_ffff_ffffn;
 
 /** The entries of an export file, every field checked; throws a CliError naming the first bad entry. */
-export function parseExport(text: string, source: string, prefix = ''): Array<{ key: string; flags: number; value: Buffer }> {
+export function parseExport(text: string, source: string, prefix = ''): Array<{ key: string; flags: number | bigint; value: Buffer }> {
   let data: unknown;
   try {
-    data = JSON.parse(text);
+    data = parseJsonExact(text);
   } catch (error) {
     // JSON.parse quotes the text around the error, newlines and all: keep it on one line and short.
     const why = (error as Error).message.replace(/\s+/g, ' ').slice(0, 120);
@@ -37,14 +38,15 @@ export function parseExport(text: string, source: string, prefix = ''): Array<{ 
     const keyBytes = Buffer.byteLength(key, 'utf8');
     if (keyBytes > MAX_KEY_BYTES) throw new CliError(`${where}: key "${key.slice(0, 40)}…" is ${keyBytes} bytes; the limit is ${MAX_KEY_BYTES}`);
     const flags = e.Flags ?? 0;
-    if (!Number.isInteger(flags) || (flags as number) < 0 || (flags as number) > MAX_FLAGS) {
+    const exact = typeof flags === 'bigint' || (typeof flags === 'number' && Number.isInteger(flags)) ? BigInt(flags as number | bigint) : undefined;
+    if (exact === undefined || exact < 0n || exact > MAX_FLAGS) {
       throw new CliError(`${where} ("${e.Key}"): "Flags" must be an integer from 0 to ${MAX_FLAGS}`);
     }
     const value = e.Value ?? '';
     if (typeof value !== 'string' || !BASE64.test(value)) throw new CliError(`${where} ("${e.Key}"): "Value" must be base64`);
     if (seen.has(key)) throw new CliError(`${where}: key "${key}" appears twice`);
     seen.add(key);
-    return { key, flags: flags as number, value: Buffer.from(value, 'base64') };
+    return { key, flags: flags as number | bigint, value: Buffer.from(value, 'base64') };
   });
 }
 
@@ -56,7 +58,7 @@ export class KvImportCommand extends HttpCommand {
     details: `
       Reads a JSON array of {"Key", "Flags", "Value" (base64)} objects from FILE, or from stdin when FILE
       is "-", as \`consul kv export\` and \`konsul kv export\` write it. Every entry is checked before the
-      first write (keys non-empty and at most 511 bytes, flags 0-4294967295, values base64, no key twice);
+      first write (keys non-empty and at most 511 bytes, flags 0-18446744073709551615, values base64, no key twice);
       a malformed file is refused and nothing is written. The entries are then written one by one, in
       file order; if a write fails, the ones before it stay written and the error says how many.
       With --prefix every key is written under that prefix.
