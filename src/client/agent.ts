@@ -16,7 +16,7 @@ import { LocalServices } from '../agent/services.js';
 import { writeArchive, type ArchiveHeader } from '../state/archive.js';
 import { encodeCommand, type Command, type NodeInput, type StateMachine } from '../state/index.js';
 import type { LmdbStateStore } from '../storage/index.js';
-import { PROTOCOL_VERSION, Transport, type TransportLogger } from '../transport/index.js';
+import { MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, Transport, type TransportLogger } from '../transport/index.js';
 import { RelayChooser, ReplicaCursor, type RelayCandidate } from '../relay/cursor.js';
 import { EntryWindow, type RelayEntry } from '../relay/feed.js';
 import { decodePullAnswer, decodeSnapshotChunk } from '../relay/protocol.js';
@@ -578,6 +578,8 @@ export class ClientAgent implements AgentApi {
       snapshotIndex: 0,
       members,
       quorum: meta.knownLeader,
+      // The version the cluster runs at, as this replica holds it (a client speaks what a server does).
+      protocol: { cluster: this.state.clusterVersion(), min: MIN_PROTOCOL_VERSION, max: PROTOCOL_VERSION },
     };
   }
 
