@@ -357,6 +357,9 @@ export async function runAgent(
     process.stderr.write(`Error: ${(error as Error).message}\n`);
     return AGENT_EXIT.failed;
   }
+  // A signal that came in during start-up may still sit in libuv's signal pipe (read in the poll phase):
+  // one turn of the event loop reads it, so it is acted on as "while starting", not missed or raced.
+  await new Promise<void>((resolve) => setImmediate(resolve));
   const { agent, config } = running;
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
