@@ -3,10 +3,10 @@
 // ends with the line "N passed, N failed" that CI reads. The tests get a
 // temporary directory of their own (TMPDIR): whatever a test leaves there is
 // named on stderr (a test must clean up after itself), then removed.
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 
 const root = new URL('..', import.meta.url).pathname;
 const testRoot = join(root, 'dist', 'test');
@@ -35,19 +35,60 @@ const testTmp = mkdtempSync(join(tmpdir(), 'konsul-test-run-'));
 // hanging the run (tests that wait on one event set a much shorter one themselves).
 const perTestTimeoutMs = Number(process.env.KONSUL_TEST_TIMEOUT_MS ?? 240_000);
 
-const result = spawnSync(
-  process.execPath,
-  [
-    '--test',
-    '--test-concurrency=1',
-    `--test-timeout=${perTestTimeoutMs}`,
-    '--test-reporter=spec', '--test-reporter-destination=stdout',
-    `--test-reporter=${join(root, 'scripts', 'summary-reporter.mjs')}`, '--test-reporter-destination=stdout',
-    ...files,
-  ],
-  { stdio: 'inherit', cwd: root, env: { ...process.env, TMPDIR: testTmp } },
-);
-const left = readdirSync(testTmp);
+// Two lanes: the slowest files that mostly wait on real processes (the fault suite's short runs, the
+// README's shell blocks) run beside the rest, so the suite's time on 2 cores is the longer lane's, not
+// the sum. Each lane runs its own files one at a time; the second lane's report is printed after the
+// first's, and the closing line adds both lanes up.
+const SIDE_LANE = ['test/jepsen/jepsen.test.js', 'test/readme/readme.test.js'];
+const side = files.filter((f) => SIDE_LANE.some((s) => relative(join(root, 'dist'), f) === s));
+const main = files.filter((f) => !side.includes(f));
+const lanes = [main, side].filter((l) => l.length > 0);
+
+function runLane(laneFiles, i) {
+  const summaryFile = join(testTmp, `.summary-${i}`);
+  const specFile = join(testTmp, `.spec-${i}`);
+  const first = i === 0;
+  return new Promise((resolve) => {
+    const child = spawn(
+      process.execPath,
+      [
+        '--test',
+        '--test-concurrency=1',
+        `--test-timeout=${perTestTimeoutMs}`,
+        '--test-reporter=spec', `--test-reporter-destination=${first ? 'stdout' : specFile}`,
+        `--test-reporter=${join(root, 'scripts', 'summary-reporter.mjs')}`, `--test-reporter-destination=${summaryFile}`,
+        ...laneFiles,
+      ],
+      { stdio: ['ignore', 'inherit', 'inherit'], cwd: root, env: { ...process.env, TMPDIR: testTmp } },
+    );
+    child.on('exit', (code, signal) => {
+      const summary = existsSync(summaryFile) ? readFileSync(summaryFile, 'utf8') : '';
+      const spec = first || !existsSync(specFile) ? '' : readFileSync(specFile, 'utf8');
+      rmSync(summaryFile, { force: true });
+      rmSync(specFile, { force: true });
+      resolve({ status: code ?? (signal ? 1 : 0), summary, spec });
+    });
+  });
+}
+
+const results = await Promise.all(lanes.map((l, i) => runLane(l, i)));
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+for (const r of results) {
+  if (r.spec) process.stdout.write(r.spec);
+  const m = /(\d+) passed, (\d+) failed(?:, (\d+) skipped)?/.exec(r.summary);
+  if (m) {
+    passed += Number(m[1]);
+    failed += Number(m[2]);
+    skipped += Number(m[3] ?? 0);
+  } else if (r.status !== 0) {
+    failed++; // a lane that died before its summary
+  }
+}
+const result = { status: results.every((r) => r.status === 0) && failed === 0 ? 0 : 1 };
+process.stdout.write(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
+const left = readdirSync(testTmp).filter((n) => !n.startsWith('.s'));
 if (left.length > 0 && result.status === 0) {
   process.stderr.write(`tests left ${left.length} temporary entr${left.length === 1 ? 'y' : 'ies'} (removed now): ${left.join(' ')}\n`);
 }

@@ -180,7 +180,7 @@ describe('prepared queries on real agents, over HTTP and DNS', { timeout: 300_00
       ['POST', '/v1/query', { Name: 'y', Session: '4e0e2b1f-1a2b-4c3d-8e9f-001122334455', Service: { Service: 'web' } }, 400, /invalid session/],
       ['POST', '/v1/query', { Name: 'y', Token: '<hidden>', Service: { Service: 'web' } }, 400, /redacted token was submitted/],
       ['POST', '/v1/query', '{"Name":', 400, /malformed JSON/],
-      ['POST', '/v1/query', '[1]', 400, /must be an object/],
+      ['POST', '/v1/query', '[1]', 400, /must be (an|a JSON) object/],
       ['POST', '/v1/query?flags=1', { Name: 'y', Service: { Service: 'web' } }, 400, /unknown query parameter \?flags/],
       ['GET', '/v1/query/web-any/execute?limit=ten', undefined, 400, /Invalid \?limit/],
       ['GET', '/v1/query/web-any/execute?connect=true', undefined, 400, /unsupported query parameter \?connect/],

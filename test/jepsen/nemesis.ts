@@ -163,8 +163,12 @@ function problem(ctx: NemesisContext, what: string): void {
   ctx.log(`nemesis: PROBLEM: ${what}`);
 }
 
-/** Fills a filesystem with one file until ENOSPC; returns the bytes written. */
-function fill(path: string): number {
+/**
+ * Fills a filesystem with one file until ENOSPC, a megabyte every 25 ms (about 40 MB/s, as a log or
+ * another process fills a disk while the load goes on, not in one instant: the node's guard polls
+ * every 100 ms); returns the bytes written.
+ */
+async function fill(path: string): Promise<number> {
   const fd = openSync(path, 'w');
   const chunk = Buffer.alloc(1024 * 1024, 0x5a);
   let written = 0;
@@ -172,6 +176,7 @@ function fill(path: string): number {
     for (;;) {
       try {
         written += writeSync(fd, chunk);
+        await sleep(25);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'ENOSPC') break;
         throw error;
@@ -203,7 +208,7 @@ const OPS_NEMESES: Nemesis[] = [
       const id = ctx.diskVictim!;
       const n = ctx.cluster.node(id);
       const filler = join(n.dataDir, 'filler');
-      const bytes = fill(filler);
+      const bytes = await fill(filler);
       if (!await logSays(ctx, id, 'disk full:', 3_000)) problem(ctx, `disk-full: ${id}'s disk is full (${bytes} bytes added) but it never said so`);
       return {
         what: `fill ${id}'s data-dir filesystem (${(bytes / 1024 / 1024).toFixed(0)} MiB added)`,
