@@ -17,7 +17,7 @@ import type { Agent } from '../agent/agent.js';
 import type { ClientAgent } from '../client/agent.js';
 import { startClient } from './client.js';
 import { Components } from './components.js';
-import { anonymousCatalog, summaryText, type Entry } from './shared.js';
+import { dnsOptions, summaryText, type Entry } from './shared.js';
 import {
   ConfigError, formatHostPort, loadConfig, printableConfig, type AgentConfig, type AgentFlagValues, type LoadedConfig,
 } from '../agent/config.js';
@@ -247,24 +247,7 @@ async function startWith(s: StartInput): Promise<RunningAgent> {
       name: 'dns',
       start: async () => {
         try {
-          dns = await startDnsServer({
-            // sec: with ACLs on, DNS answers what the anonymous token may read.
-            catalog: config.acl.enabled ? anonymousCatalog(state, config.acl) : state.catalog,
-            // api: NAME.query.<domain>, executed on this replica like every other lookup.
-            queries: state.queries,
-            agentNode: config.nodeId,
-            host: config.dnsAddr.host,
-            port: config.dnsAddr.port,
-            domain: config.dns.domain,
-            datacenter: config.datacenter,
-            nodeTtlSeconds: config.dns.nodeTtlSeconds,
-            serviceTtlSeconds: config.dns.serviceTtlSeconds,
-            onlyPassing: config.dns.onlyPassing,
-            udpAnswerLimit: config.dns.udpAnswerLimit,
-            aRecordLimit: config.dns.aRecordLimit,
-            recursors: config.dns.recursors,
-            logger: log,
-          });
+          dns = await startDnsServer(dnsOptions(config, state, log));
         } catch (error) {
           const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
           throw new ConfigError(`--dns-addr: cannot listen on ${formatHostPort(config.dnsAddr)} (${code})`);

@@ -14,7 +14,7 @@ import { ConfigReloader } from '../agent/reload.js';
 import { ClientAgent } from '../client/agent.js';
 import type { RunningAgent, StartInput } from './agent.js';
 import { Components } from './components.js';
-import { anonymousCatalog, summaryText, type Entry } from './shared.js';
+import { dnsOptions, summaryText, type Entry } from './shared.js';
 
 export async function startClient(s: StartInput): Promise<RunningAgent> {
   const { config, dataDir, devDir, log } = s;
@@ -123,23 +123,7 @@ export async function startClient(s: StartInput): Promise<RunningAgent> {
       name: 'dns',
       start: async () => {
         try {
-          dns = await startDnsServer({
-            catalog: config.acl.enabled ? anonymousCatalog(state, config.acl) : state.catalog,
-            // api: NAME.query.<domain>, executed on this replica like every other lookup.
-            queries: state.queries,
-            agentNode: config.nodeId,
-            host: config.dnsAddr.host,
-            port: config.dnsAddr.port,
-            domain: config.dns.domain,
-            datacenter: config.datacenter,
-            nodeTtlSeconds: config.dns.nodeTtlSeconds,
-            serviceTtlSeconds: config.dns.serviceTtlSeconds,
-            onlyPassing: config.dns.onlyPassing,
-            udpAnswerLimit: config.dns.udpAnswerLimit,
-            aRecordLimit: config.dns.aRecordLimit,
-            recursors: config.dns.recursors,
-            logger: log,
-          });
+          dns = await startDnsServer(dnsOptions(config, state, log));
         } catch (error) {
           const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
           throw new ConfigError(`--dns-addr: cannot listen on ${formatHostPort(config.dnsAddr)} (${code})`);

@@ -4,6 +4,7 @@
 import { AclResolver } from '../acl/resolver.js';
 import { FilteredCatalog } from '../acl/catalog-filter.js';
 import type { AgentConfig, LoadedConfig } from '../agent/config.js';
+import type { DnsLogger, DnsServerOptions } from '../dns/index.js';
 import type { StateMachine } from '../state/index.js';
 
 /** How the agent entered its cluster this time, for the summary. */
@@ -43,4 +44,26 @@ export function summaryText(r: {
 export function anonymousCatalog(state: StateMachine, acl: AgentConfig['acl']): FilteredCatalog {
   const resolver = new AclResolver(state.acl, acl);
   return new FilteredCatalog(state.catalog, () => resolver.resolve(undefined)!.authorizer, () => state.acl.version);
+}
+
+/** The DNS server's options for an agent (server or client): the same on both, from the one config. */
+export function dnsOptions(config: AgentConfig, state: StateMachine, logger: DnsLogger): DnsServerOptions {
+  return {
+    // sec: with ACLs on, DNS answers what the anonymous token may read.
+    catalog: config.acl.enabled ? anonymousCatalog(state, config.acl) : state.catalog,
+    // api: NAME.query.<domain>, executed on this replica like every other lookup.
+    queries: state.queries,
+    agentNode: config.nodeId,
+    host: config.dnsAddr.host,
+    port: config.dnsAddr.port,
+    domain: config.dns.domain,
+    datacenter: config.datacenter,
+    nodeTtlSeconds: config.dns.nodeTtlSeconds,
+    serviceTtlSeconds: config.dns.serviceTtlSeconds,
+    onlyPassing: config.dns.onlyPassing,
+    udpAnswerLimit: config.dns.udpAnswerLimit,
+    aRecordLimit: config.dns.aRecordLimit,
+    recursors: config.dns.recursors,
+    logger,
+  };
 }
