@@ -1,12 +1,13 @@
 // What authentication costs: write throughput at concurrency 64 (HTTP PUT with an ACL token)
 // and DNS queries per second (answers filtered by the anonymous token's rights), with ACLs off
-// and on, side by side in one run. Each agent is a real `konsul agent --dev` process, run one at a
-// time, alternating off/on for --rounds rounds, so load from elsewhere on the machine hits both alike.
+// and on, side by side in one run. Each side is a real `konsul agent --dev` process; both run at once
+// and take the load in turns, --rounds slices of --seconds each, so load from elsewhere on the machine
+// falls on both alike. Besides throughput it reports each agent's CPU per operation (from /proc).
 //
-//   npm run bench:auth -- [--seconds 5] [--rounds 3] [--concurrency 64] [--json]
+//   npm run bench:auth -- [--seconds 2] [--rounds 8] [--concurrency 64] [--json]
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -24,12 +25,12 @@ import { FakeAgent } from '../http/fake-agent.js';
 interface Args { seconds: number; rounds: number; concurrency: number; json: boolean }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { seconds: 5, rounds: 3, concurrency: 64, json: false };
+  const a: Args = { seconds: 2, rounds: 8, concurrency: 64, json: false };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i + 1];
     switch (argv[i]) {
       case '--seconds': a.seconds = Math.min(60, Math.max(1, Number(v))); i++; break;
-      case '--rounds': a.rounds = Math.min(10, Math.max(1, Number(v))); i++; break;
+      case '--rounds': a.rounds = Math.min(60, Math.max(1, Number(v))); i++; break;
       case '--concurrency': a.concurrency = Math.min(512, Math.max(1, Number(v))); i++; break;
       case '--json': a.json = true; break;
       default: throw new Error(`unknown argument ${argv[i]}`);
@@ -85,26 +86,49 @@ async function stopAgent(a: Running): Promise<void> {
   rmSync(a.dir, { recursive: true, force: true });
 }
 
-interface Round { acl: boolean; writesPerSecond: number; writeErrors: number; dnsQps: number; dnsErrors: number }
-
-async function measure(acl: boolean, args: Args): Promise<Round> {
-  const agent = await startAgent(acl);
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
+function cpuSeconds(pid: number): number {
   try {
-    const value = Buffer.alloc(100, 0x61);
-    const headers: Record<string, string> = acl ? { 'x-consul-token': WRITER } : {};
-    const writes = await runHttpLoad({
-      workload: 'write', origin: agent.http, concurrency: args.concurrency, durationMs: args.seconds * 1000, timeoutMs: 10_000,
-      next: (n) => ({ method: 'PUT', path: `/v1/kv/bench/${n % 1000}`, body: value, headers }),
-      check: (status) => (status === 200 ? true : `HTTP ${status}`),
-    });
-    const dns = await runDnsLoad({
-      host: '127.0.0.1', port: agent.dnsPort, questions: [{ name: 'web.service.consul', type: 'A' }],
-      concurrency: 32, durationMs: args.seconds * 1000, timeoutMs: 2000,
-    });
-    return { acl, writesPerSecond: writes.throughput, writeErrors: writes.errorCount, dnsQps: dns.throughput, dnsErrors: dns.errorCount };
-  } finally {
-    await stopAgent(agent);
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return Number.NaN;
   }
+}
+
+/** What one side (ACLs off or on) did over all its slices. */
+interface Side { acl: boolean; writes: number; writeSeconds: number; writeCpu: number; writeErrors: number; dns: number; dnsSeconds: number; dnsCpu: number; dnsErrors: number; slices: Array<{ writesPerSecond: number; dnsQps: number }> }
+
+function emptySide(acl: boolean): Side {
+  return { acl, writes: 0, writeSeconds: 0, writeCpu: 0, writeErrors: 0, dns: 0, dnsSeconds: 0, dnsCpu: 0, dnsErrors: 0, slices: [] };
+}
+
+/** One slice of writes then one of DNS queries against one agent, added to its side's totals. */
+async function slice(agent: Running, side: Side, args: Args): Promise<void> {
+  const value = Buffer.alloc(100, 0x61);
+  const headers: Record<string, string> = side.acl ? { 'x-consul-token': WRITER } : {};
+  const pid = agent.proc.pid!;
+  let cpu0 = cpuSeconds(pid);
+  const writes = await runHttpLoad({
+    workload: 'write', origin: agent.http, concurrency: args.concurrency, durationMs: args.seconds * 1000, timeoutMs: 10_000,
+    next: (n) => ({ method: 'PUT', path: `/v1/kv/bench/${n % 1000}`, body: value, headers }),
+    check: (status) => (status === 200 ? true : `HTTP ${status}`),
+  });
+  side.writeCpu += cpuSeconds(pid) - cpu0;
+  side.writes += writes.ok;
+  side.writeSeconds += writes.seconds;
+  side.writeErrors += writes.errorCount;
+  cpu0 = cpuSeconds(pid);
+  const dns = await runDnsLoad({
+    host: '127.0.0.1', port: agent.dnsPort, questions: [{ name: 'web.service.consul', type: 'A' }],
+    concurrency: 32, durationMs: args.seconds * 1000, timeoutMs: 2000,
+  });
+  side.dnsCpu += cpuSeconds(pid) - cpu0;
+  side.dns += dns.ok;
+  side.dnsSeconds += dns.seconds;
+  side.dnsErrors += dns.errorCount;
+  side.slices.push({ writesPerSecond: Math.round(writes.throughput), dnsQps: Math.round(dns.throughput) });
 }
 
 /**
@@ -147,57 +171,64 @@ async function microCosts(): Promise<{ authorizeNs: number; dnsCacheHitExtraNs: 
   }
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-}
-
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const micro = await microCosts();
-  const rounds: Round[] = [];
-  for (let r = 0; r < args.rounds; r++) {
-    // Alternate which goes first, so a trend on the machine does not favour one side.
-    const order = r % 2 === 0 ? [false, true] : [true, false];
-    for (const acl of order) rounds.push(await measure(acl, args));
+  // Both agents run for the whole measurement and take the load in turns, a short slice each, the
+  // order alternating: a burst of load from elsewhere on a shared machine lasts longer than a slice and
+  // so falls on both sides alike. Each side's figure is its total operations over its total time, and
+  // the agent's own CPU (from /proc) per operation, which other load on the machine barely moves.
+  const agents = [await startAgent(false), await startAgent(true)] as const;
+  const sides = [emptySide(false), emptySide(true)] as const;
+  try {
+    for (let r = 0; r < args.rounds; r++) {
+      const order = r % 2 === 0 ? [0, 1] : [1, 0];
+      for (const i of order) await slice(agents[i]!, sides[i]!, args);
+    }
+  } finally {
+    await Promise.all(agents.map(stopAgent));
   }
-  const off = rounds.filter((r) => !r.acl);
-  const on = rounds.filter((r) => r.acl);
-  // Load from elsewhere on a shared machine only ever lowers a run's figure: the best of the rounds
-  // is each side's capacity; the medians are printed too.
-  const best = (xs: number[]): number => Math.max(...xs);
-  const w0 = best(off.map((r) => r.writesPerSecond));
-  const w1 = best(on.map((r) => r.writesPerSecond));
-  const d0 = best(off.map((r) => r.dnsQps));
-  const d1 = best(on.map((r) => r.dnsQps));
+  const [off, on] = sides;
+  const rate = (n: number, s: number): number => Math.round(n / s);
+  const usPer = (cpu: number, n: number): number => Number(((cpu / n) * 1e6).toFixed(1));
+  const cost = (a: number, b: number): number => Number((((a - b) / a) * 100).toFixed(1));
+  const w0 = rate(off.writes, off.writeSeconds);
+  const w1 = rate(on.writes, on.writeSeconds);
+  const d0 = rate(off.dns, off.dnsSeconds);
+  const d1 = rate(on.dns, on.dnsSeconds);
+  const wc0 = usPer(off.writeCpu, off.writes);
+  const wc1 = usPer(on.writeCpu, on.writes);
+  const dc0 = usPer(off.dnsCpu, off.dns);
+  const dc1 = usPer(on.dnsCpu, on.dns);
   const result = {
     seconds: args.seconds, rounds: args.rounds, concurrency: args.concurrency,
-    writes: { off: Math.round(w0), on: Math.round(w1), costPercent: Number((((w0 - w1) / w0) * 100).toFixed(1)) },
-    dns: { off: Math.round(d0), on: Math.round(d1), costPercent: Number((((d0 - d1) / d0) * 100).toFixed(1)) },
-    medians: {
-      writes: { off: Math.round(median(off.map((r) => r.writesPerSecond))), on: Math.round(median(on.map((r) => r.writesPerSecond))) },
-      dns: { off: Math.round(median(off.map((r) => r.dnsQps))), on: Math.round(median(on.map((r) => r.dnsQps))) },
-    },
-    errors: rounds.reduce((n, r) => n + r.writeErrors + r.dnsErrors, 0),
+    writes: { off: w0, on: w1, costPercent: cost(w0, w1), agentCpuUs: { off: wc0, on: wc1, costPercent: cost(wc1, wc0) } },
+    dns: { off: d0, on: d1, costPercent: cost(d0, d1), agentCpuUs: { off: dc0, on: dc1, costPercent: cost(dc1, dc0) } },
+    errors: off.writeErrors + off.dnsErrors + on.writeErrors + on.dnsErrors,
     perOperation: {
       ...micro,
       // What those costs are against one operation at the rate measured with ACLs off.
       writePercent: Number(((micro.authorizeNs / (1e9 / w0)) * 100).toFixed(2)),
       dnsPercent: Number(((micro.dnsCacheHitExtraNs / (1e9 / d0)) * 100).toFixed(2)),
     },
-    runs: rounds,
+    slices: { off: off.slices, on: on.slices },
   };
   if (args.json) {
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     return;
   }
+  const signed = (x: number): string => `${x >= 0 ? '+' : ''}${x.toFixed(1)}%`;
+  const span = (xs: number[]): string => `${Math.min(...xs)}–${Math.max(...xs)}`;
   process.stdout.write([
-    `auth cost, ${args.rounds} round(s) of ${args.seconds}s each side, alternating, best round of each side:`,
-    `  writes/s at c${args.concurrency}   ACL off ${result.writes.off}   ACL on ${result.writes.on}   cost ${result.writes.costPercent}% (target < 10%)`,
-    `  DNS queries/s          ACL off ${result.dns.off}   ACL on ${result.dns.on}   cost ${result.dns.costPercent}% (target < 5%)`,
+    `auth cost: ${args.rounds} slice(s) of ${args.seconds}s a side, the two agents taking turns; totals over all slices:`,
+    `  writes/s at c${args.concurrency}   ACL off ${w0}   ACL on ${w1}   cost ${result.writes.costPercent}% (target < 10%)`,
+    `    agent CPU per write   ${wc0} µs vs ${wc1} µs (${signed(-cost(wc0, wc1))})`,
+    `  DNS queries/s          ACL off ${d0}   ACL on ${d1}   cost ${result.dns.costPercent}% (target < 5%)`,
+    `    agent CPU per query   ${dc0} µs vs ${dc1} µs (${signed(-cost(dc0, dc1))})`,
+    `  slices: writes/s off ${span(off.slices.map((x) => x.writesPerSecond))}, on ${span(on.slices.map((x) => x.writesPerSecond))}; `
+      + `DNS off ${span(off.slices.map((x) => x.dnsQps))}, on ${span(on.slices.map((x) => x.dnsQps))}`,
     `  in one process: the ACL check costs ${micro.authorizeNs} ns a request (${result.perOperation.writePercent}% of a write at the rate above), `
       + `the DNS filter ${micro.dnsCacheHitExtraNs} ns an answer (${result.perOperation.dnsPercent}% of a query)`,
-    `  medians: writes ${result.medians.writes.off} vs ${result.medians.writes.on}, DNS ${result.medians.dns.off} vs ${result.medians.dns.on}`,
     `  errors: ${result.errors}`,
     '',
   ].join('\n'));

@@ -97,6 +97,24 @@ describe('konsul bench write and read', () => {
     assert.ok(agent.requests.every((q) => q.url.endsWith('?consistent')));
   });
 
+  it('--token (else KONSUL_HTTP_TOKEN) goes with every write and read as X-Consul-Token; none without either', async () => {
+    let r = await run(['bench', 'write', '--http-addr', agent.address, '-n', '6', '--token', 'flag-secret', '--json']);
+    assert.equal(r.code, EXIT.ok, r.err);
+    assert.deepEqual(agent.requests.map((q) => q.token), Array(6).fill('flag-secret'));
+    agent.requests.length = 0;
+    r = await run(['bench', 'read', '--http-addr', agent.address, '-n', '4', '--key-count', '2', '--json'], { env: { KONSUL_HTTP_TOKEN: 'env-secret' } });
+    assert.equal(r.code, EXIT.ok, r.err);
+    assert.equal(agent.requests.length, 6);
+    assert.ok(agent.requests.every((q) => q.token === 'env-secret'), JSON.stringify(agent.requests));
+    agent.requests.length = 0;
+    r = await run(['bench', 'write', '--http-addr', agent.address, '-n', '2', '--json']);
+    assert.equal(r.code, EXIT.ok, r.err);
+    assert.ok(agent.requests.every((q) => q.token === undefined));
+    r = await run(['bench', 'write', '--api', 'etcd', '--http-addr', agent.address, '-n', '2', '--token', 'x']);
+    assert.equal(r.code, EXIT.usage);
+    assert.match(r.err, /--token is for konsul's API/);
+  });
+
   it('nothing listening: exit 3, one line', async () => {
     const r = await run(['bench', 'write', '--http-addr', await deadAddress(), '-n', '3']);
     assert.equal(r.code, EXIT.unreachable);

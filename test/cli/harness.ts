@@ -68,7 +68,7 @@ export function parseTable(text: string): Array<Record<string, string>> {
 
 interface StoredEntry { value: Buffer; flags: string; createIndex: number; modifyIndex: number }
 
-export interface RecordedRequest { method: string; url: string; body: string }
+export interface RecordedRequest { method: string; url: string; body: string; token?: string }
 
 /** A single-node cluster led by n1, as GET /cluster/status answers it. */
 export function healthyStatus(): ClusterStatus {
@@ -143,7 +143,8 @@ export class FakeAgent {
     const body = Buffer.concat(chunks);
     const method = req.method ?? 'GET';
     const rawUrl = req.url ?? '/';
-    const request = { method, url: rawUrl, body: body.toString('utf8') };
+    const header = req.headers['x-consul-token'];
+    const request: RecordedRequest = { method, url: rawUrl, body: body.toString('utf8'), ...(typeof header === 'string' ? { token: header } : {}) };
     if (method === 'GET' && rawUrl.startsWith('/v1/catalog/service/')) this.catalogWaits.push(request);
     else this.requests.push(request);
     if (this.hang) return;

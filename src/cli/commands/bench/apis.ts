@@ -33,12 +33,18 @@ export function benchValue(size: number): Buffer {
   return out;
 }
 
-/** Writes of `value` to prefix0 .. prefix(keys-1), round-robin. */
-export function writeWorkload(api: ApiName, prefix: string, keys: number, value: Buffer): Workload {
+/** The ACL token header for konsul's API (none without a token). */
+function tokenHeaders(token: string | undefined): Record<string, string> | undefined {
+  return token === undefined ? undefined : { 'x-consul-token': token };
+}
+
+/** Writes of `value` to prefix0 .. prefix(keys-1), round-robin; konsul's API sends `token` as X-Consul-Token. */
+export function writeWorkload(api: ApiName, prefix: string, keys: number, value: Buffer, token?: string): Workload {
   if (api === 'konsul') {
     const paths = Array.from({ length: keys }, (_, i) => `/v1/kv/${keyPath(`${prefix}${i}`)}`);
+    const headers = tokenHeaders(token);
     return {
-      next: (n) => ({ method: 'PUT', path: paths[n % keys], body: value }),
+      next: (n) => ({ method: 'PUT', path: paths[n % keys], body: value, headers }),
       // Consul's PUT answers "true", or "false" when a cas failed.
       check: statusCheck((body) => body.trim() === 'true', 'answer not "true"'),
     };
@@ -53,12 +59,13 @@ export function writeWorkload(api: ApiName, prefix: string, keys: number, value:
 }
 
 /** Reads of prefix0 .. prefix(keys-1), round-robin; a missing key is an error. etcd: default and consistent are linearizable, stale is serializable. */
-export function readWorkload(api: ApiName, prefix: string, keys: number, consistency: Consistency): Workload {
+export function readWorkload(api: ApiName, prefix: string, keys: number, consistency: Consistency, token?: string): Workload {
   if (api === 'konsul') {
     const query = consistency === 'default' ? '' : `?${consistency}`;
     const paths = Array.from({ length: keys }, (_, i) => `/v1/kv/${keyPath(`${prefix}${i}`)}${query}`);
+    const headers = tokenHeaders(token);
     return {
-      next: (n) => ({ method: 'GET', path: paths[n % keys] }),
+      next: (n) => ({ method: 'GET', path: paths[n % keys], headers }),
       check: (status) => (status === 200 ? true : status === 404 ? 'missing key (HTTP 404)' : `HTTP ${status}`),
     };
   }

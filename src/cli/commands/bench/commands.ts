@@ -27,15 +27,18 @@ abstract class KvBenchCommand extends BenchLoadCommand {
   keys = Option.String('--key-count', { description: 'How many distinct keys, used round-robin (default 1000)' });
   prefix = Option.String('--prefix', { description: 'Key prefix (default "bench/"); keys are <prefix>0 .. <prefix>N-1' });
   valueSize = Option.String('--value-size', { description: 'Bytes per value written (default 100)' });
+  token = Option.String('--token', { description: 'ACL token sent with every request (default: KONSUL_HTTP_TOKEN); konsul\'s API only' });
 
-  protected target(): { api: ApiName; origin: string; keys: number; prefix: string; value: Buffer } {
+  protected target(): { api: ApiName; origin: string; keys: number; prefix: string; value: Buffer; token?: string } {
     const api = choiceFlag('--api', this.api, 'konsul', APIS);
     const origin = agentOrigin(this.httpAddr, this.context.env);
     const keys = intFlag('--key-count', this.keys, 1000, 1, 1_000_000);
     const prefix = this.prefix ?? 'bench/';
     if (prefix === '' || prefix.startsWith('/')) throw new UsageError(`--prefix must be non-empty and not start with "/", got "${prefix}"`);
     const value = benchValue(intFlag('--value-size', this.valueSize, 100, 0, 512 * 1024));
-    return { api, origin, keys, prefix, value };
+    if (this.token !== undefined && api === 'etcd') throw new UsageError('--token is for konsul\'s API; etcd\'s gateway takes none here');
+    const token = api === 'konsul' ? this.token || this.context.env.KONSUL_HTTP_TOKEN || undefined : undefined;
+    return { api, origin, keys, prefix, value, token };
   }
 }
 
@@ -70,7 +73,7 @@ export class BenchWriteCommand extends KvBenchCommand {
     const progress = this.progress();
     const result = await runHttpLoad({
       workload: t.api === 'konsul' ? 'write' : 'write (etcd)', origin: t.origin, ...bounds,
-      ...writeWorkload(t.api, t.prefix, t.keys, t.value), onProgress: progress.onProgress,
+      ...writeWorkload(t.api, t.prefix, t.keys, t.value, t.token), onProgress: progress.onProgress,
     }).finally(progress.clear);
     return this.report(result, 'write');
   }
@@ -108,7 +111,7 @@ export class BenchReadCommand extends KvBenchCommand {
     if (!this.noPrefill) {
       const fill = await runHttpLoad({
         workload: 'prefill', origin: t.origin, concurrency: Math.min(64, t.keys), requests: t.keys, timeoutMs: bounds.timeoutMs,
-        ...writeWorkload(t.api, t.prefix, t.keys, t.value),
+        ...writeWorkload(t.api, t.prefix, t.keys, t.value, t.token),
       });
       if (fill.errorCount > 0) {
         if (fill.ok === 0) this.report(fill, 'prefill write');
@@ -118,7 +121,7 @@ export class BenchReadCommand extends KvBenchCommand {
     const progress = this.progress();
     const result = await runHttpLoad({
       workload: `read ${consistency}${t.api === 'etcd' ? ' (etcd)' : ''}`, origin: t.origin, ...bounds,
-      ...readWorkload(t.api, t.prefix, t.keys, consistency), onProgress: progress.onProgress,
+      ...readWorkload(t.api, t.prefix, t.keys, consistency, t.token), onProgress: progress.onProgress,
     }).finally(progress.clear);
     return this.report(result, 'read');
   }
