@@ -152,8 +152,8 @@ _konsul() {
     'acl/token/delete') opts='--http-addr --json --token --ca-file --client-cert --client-key --id' ;;
     'tls/ca/create') opts='--days --domain --dir --json' ;;
     'tls/cert/create') opts='--server --client --node-id --ca --key --dc --domain --days --additional-dnsname --additional-ipaddress --dir --json' ;;
-    'bench/write') opts='--concurrency -c --duration -d --requests -n --timeout --json --http-addr --api --key-count --prefix --value-size' ;;
-    'bench/read') opts='--concurrency -c --duration -d --requests -n --timeout --json --http-addr --api --key-count --prefix --value-size --consistency --no-prefill' ;;
+    'bench/write') opts='--concurrency -c --duration -d --requests -n --timeout --json --http-addr --api --key-count --prefix --value-size --token' ;;
+    'bench/read') opts='--concurrency -c --duration -d --requests -n --timeout --json --http-addr --api --key-count --prefix --value-size --token --consistency --no-prefill' ;;
     'bench/dns') opts='--concurrency -c --duration -d --requests -n --timeout --json --dns-addr --name --type' ;;
     'bench/failover') opts='--http-addr --api --rounds --fault-cmd --heal-cmd --round-timeout --settle --json' ;;
     'bench/self-test') opts='--concurrency -c --duration -d --requests -n --timeout --json' ;;
