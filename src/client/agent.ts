@@ -47,6 +47,19 @@ const RELAY_AVOID_MS = 5000;
  * next pull goes out at once, so the writes after it are not delayed.
  */
 const PULL_LINGER_MS = 100;
+/**
+ * Under a steady stream of writes each arriving alone (every pull held, then
+ * woken by one write) the client would pull once per write: on a host with
+ * many agents that is one wake-up per agent per write. So after an answer
+ * with entries the next pull goes out no sooner than this after the one
+ * before: the first write after a quiet spell is seen at once, and a stream
+ * of writes arrives in batches at most this far apart.
+ */
+export const PULL_PACE_MS = 50;
+/** Refused by every relay (full) for this long, a client asks to be taken past a relay's fan-out (`overflow`). */
+const OVERFLOW_AFTER_MS = 2000;
+/** After a "full" answer, the next relay is tried after this long (so a client refused everywhere does not spin). */
+const FULL_RETRY_MS = 50;
 /** How long reads wait after a start for the replica to catch up with a relay before serving what it has. */
 const CATCH_UP_WAIT_MS = 5000;
 
@@ -80,6 +93,10 @@ export class ClientAgent implements AgentApi {
   /** Sessions, locks and transactions; renewals go to the leader through a server (coord). */
   readonly coord: CoordinationService;
   readonly metricsContentType = 'text/plain; version=0.0.4; charset=utf-8';
+  /** Since when every relay asked answered "full" (undefined: subscribed), for OVERFLOW_AFTER_MS. */
+  private refusedSince: number | undefined;
+  /** When the last answer with entries came (performance.now()), for PULL_PACE_MS. */
+  private lastEntriesAt = -Infinity;
   readonly counters = { pulls: 0, entriesApplied: 0, snapshotsInstalled: 0, relaySwitches: 0, writes: 0 };
   private readonly cfg: AgentConfig;
   private readonly store: LmdbStateStore;
@@ -129,9 +146,11 @@ export class ClientAgent implements AgentApi {
       dataDir: options.config.dataDir ?? '',
       node: () => this.catalogNode(),
       catalog: this.state.catalog,
-      // Committed is enough for the catalog sync: its answer need not wait for the entry to come back through the relay.
+      // Answered once this replica applied it: the next round compares the service with the catalog
+      // here, which must not be behind this agent's own writes (a register then a deregister sent
+      // while the register was still on its way back through the relay found nothing to delete).
       write: async (op) => {
-        await this.write({ type: 'catalog', op }, false);
+        await this.write({ type: 'catalog', op });
       },
       ready: () => !this.leaving && this.registered && this.httpAddress !== '' && this.cursor.serving,
       antiEntropyIntervalMs: options.config.antiEntropyIntervalMs,
@@ -311,7 +330,13 @@ export class ClientAgent implements AgentApi {
       try {
         const { taken, held } = await this.pullOnce(relay);
         backoff = 50;
-        if (taken > 1 && !held) await sleep(PULL_LINGER_MS);
+        if (taken > 0) {
+          const at = performance.now();
+          const since = at - this.lastEntriesAt;
+          this.lastEntriesAt = at;
+          if (taken > 1 && !held) await this.pause(PULL_LINGER_MS);
+          else if (since < PULL_PACE_MS) await this.pause(PULL_PACE_MS - since);
+        }
         lastServeCheck = performance.now();
       } catch (error) {
         if (this.stopped) return;
@@ -326,6 +351,27 @@ export class ClientAgent implements AgentApi {
     }
   }
 
+  /**
+   * The linger between pulls, cut short when someone here waits for an index (a write through this
+   * agent, answered once its replica has it): the agent's own writes never wait for the linger.
+   */
+  private pause(ms: number): Promise<void> {
+    if (this.waiters.length > 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.endPause = undefined;
+        resolve();
+      }, ms);
+      this.endPause = () => {
+        clearTimeout(timer);
+        this.endPause = undefined;
+        resolve();
+      };
+    });
+  }
+
+  private endPause: (() => void) | undefined;
+
   /** One pull from `relay`; resolves with how many entries it applied, and whether the relay held the pull (a fresh write). */
   private async pullOnce(relay: RelayCandidate): Promise<{ taken: number; held: boolean }> {
     const now = performance.now();
@@ -336,7 +382,11 @@ export class ClientAgent implements AgentApi {
       this.epoch = Math.max(this.epoch + 1, Date.now() * 1000);
       this.subscribedTo = relay.address;
     }
-    const request = { id: this.nodeId, address: this.advertise, from: this.cursor.applied + 1, waitMs: PULL_WAIT_MS, wantRelays, epoch: this.epoch };
+    const overflow = this.refusedSince !== undefined && now - this.refusedSince >= OVERFLOW_AFTER_MS;
+    const request = {
+      id: this.nodeId, address: this.advertise, from: this.cursor.applied + 1, waitMs: PULL_WAIT_MS, wantRelays, epoch: this.epoch,
+      ...(overflow ? { overflow: true } : {}),
+    };
     this.counters.pulls++;
     const answer = decodePullAnswer(Buffer.from(await this.call(relay.address, 'relay-pull', request, PULL_WAIT_MS + PULL_GRACE_MS)));
     const { header } = answer;
@@ -350,8 +400,11 @@ export class ClientAgent implements AgentApi {
     }
     if (header.kind === 'full') {
       this.chooser.failed(relay.id, performance.now());
+      this.refusedSince ??= now;
+      await sleep(FULL_RETRY_MS);
       return { taken: 0, held: false };
     }
+    this.refusedSince = undefined;
     if (this.current?.id !== relay.id) {
       if (this.current) this.counters.relaySwitches++;
       this.logger.info({ relay: relay.id, address: relay.address }, 'subscribed to a relay');
@@ -516,6 +569,7 @@ export class ClientAgent implements AgentApi {
         }, timeoutMs),
       };
       this.waiters.push(w);
+      this.endPause?.();
     });
   }
 
@@ -594,7 +648,7 @@ export class ClientAgent implements AgentApi {
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
       client: {
         relay: this.current?.id ?? null,
-        relaying: this.relayServer ? { subscribers: this.relayServer.feed.size, ...this.relayServer.counters } : null,
+        relaying: this.relayServer ? this.relayServer.stats() : null,
         ...this.counters,
       },
     };

@@ -75,6 +75,37 @@ describe('client agents fed through relays', { timeout: 240_000 }, () => {
     }
   });
 
+  step('registrations on a client: many at once all reach the catalog; one deregistered right after it was registered leaves nothing behind', async () => {
+    const base = c.node('c3').url;
+    const leader = await c.leader(SERVERS);
+    const catalog = async (name: string): Promise<string[]> => {
+      const r = await http('GET', `${c.node(leader).url}/v1/catalog/service/${name}?consistent`);
+      assert.equal(r.status, 200, r.body);
+      return (JSON.parse(r.body) as Array<{ ServiceID: string }>).map((x) => x.ServiceID).sort();
+    };
+    // 200 at 16 in flight: each is answered once the catalog has it.
+    const ids = Array.from({ length: 200 }, (_, i) => `many-${i}`);
+    let next = 0;
+    await Promise.all(Array.from({ length: 16 }, async () => {
+      while (next < ids.length) {
+        const id = ids[next++]!;
+        const r = await http('PUT', `${base}/v1/agent/service/register`, JSON.stringify({ Name: 'many', ID: id, Port: 9000 }));
+        assert.equal(r.status, 200, r.body);
+      }
+    }));
+    assert.deepEqual(await catalog('many'), [...ids].sort());
+    // Register then deregister at once, each answered before the next: the deregistration must find the
+    // registration in this client's replica, or the catalog keeps an instance no agent holds.
+    for (let i = 0; i < 20; i++) {
+      const id = `flap-${i}`;
+      assert.equal((await http('PUT', `${base}/v1/agent/service/register`, JSON.stringify({ Name: 'flap', ID: id, Port: 9100 }))).status, 200);
+      assert.equal((await http('PUT', `${base}/v1/agent/service/deregister/${id}`)).status, 200);
+    }
+    assert.deepEqual(await catalog('flap'), []);
+    for (const id of ids) assert.equal((await http('PUT', `${base}/v1/agent/service/deregister/${id}`)).status, 200);
+    assert.deepEqual(await catalog('many'), []);
+  });
+
   step('a relay killed with -9: its clients move to another relay and keep receiving writes', async () => {
     const leader = await c.leader(SERVERS);
     const relays = new Map<string, string>();
