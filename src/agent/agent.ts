@@ -400,7 +400,10 @@ export class Agent implements AgentApi {
   }
 
   stats(): ClusterStats {
-    return { ...clusterStats(this.ctx, this.status(), this.startedAt), batching: { enabled: this.batcher.enabled, ...this.batcher.counters } };
+    return {
+      ...clusterStats(this.ctx, this.status(), this.startedAt), batching: { enabled: this.batcher.enabled, ...this.batcher.counters },
+      relaying: this.clients.relay.relay.stats(),
+    };
   }
 
   snapshot(): Promise<{ index: number; term: number }> {

@@ -71,6 +71,8 @@ export interface ClusterStats {
   uptimeSeconds: number;
   /** scale: a client agent's feed (its relay, what it applied, what it relays). */
   client?: unknown;
+  /** scale: a server's relay: the client agents it feeds now and its counters. */
+  relaying?: unknown;
 }
 
 export interface SnapshotArchiveStream {

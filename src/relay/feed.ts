@@ -37,6 +37,8 @@ export interface Subscriber {
   lastSeen: number;
   /** The subscription epoch the subscriber chose (carried in liveness reports; 0 from a client that sends none). */
   epoch: number;
+  /** Admitted past the fan-out (or by a leader stepping aside) because every other relay refused it: not sent away. */
+  overflow?: boolean;
 }
 
 export interface RelayFeedOptions {
@@ -62,6 +64,8 @@ export class RelayFeed {
   readonly subscribers = new Map<string, Subscriber>();
   /** False: no new subscriber is admitted (the leader stepping aside). */
   accepting = true;
+  /** Subscribers admitted past the fan-out (or while not accepting) because every other relay refused them. */
+  overflowAdmitted = 0;
   private readonly opts: Required<RelayFeedOptions>;
   private joined = new Set<string>();
   private left = new Set<string>();
@@ -77,14 +81,16 @@ export class RelayFeed {
 
   /**
    * A subscriber asks for entries from `from` on (it applied from - 1). A new
-   * subscriber is admitted while the fan-out allows; one already served is
-   * always answered.
+   * subscriber is admitted while the fan-out allows, or past it when it says
+   * every relay refused it (`overflow`); one already served is always answered.
    */
-  pull(id: string, address: string, from: number, now: number, view: CommittedView, epoch = 0): PullAnswer {
+  pull(id: string, address: string, from: number, now: number, view: CommittedView, epoch = 0, overflow = false): PullAnswer {
     let sub = this.subscribers.get(id);
     if (!sub) {
-      if (!this.accepting || this.subscribers.size >= this.opts.fanout) return { kind: 'full' };
-      sub = { id, address, applied: from - 1, lastSeen: now, epoch };
+      const room = this.accepting && this.subscribers.size < this.opts.fanout;
+      if (!room && !overflow) return { kind: 'full' };
+      sub = { id, address, applied: from - 1, lastSeen: now, epoch, ...(room ? {} : { overflow: true }) };
+      if (!room) this.overflowAdmitted++;
       this.subscribers.set(id, sub);
       this.left.delete(id);
       this.moved.delete(id);
@@ -116,15 +122,22 @@ export class RelayFeed {
     this.epochs.set(id, sub.epoch);
   }
 
-  /** This relay stops taking subscribers (a server became the leader): every one is sent away, reported as moved, not gone. */
-  sendAway(): void {
-    for (const sub of this.subscribers.values()) {
+  /**
+   * This relay stops taking subscribers (a server became the leader): every one is sent away, reported as
+   * moved, not gone; except those admitted as overflow (no other relay would take them). Returns how many went.
+   */
+  sendAway(): number {
+    let sent = 0;
+    for (const sub of [...this.subscribers.values()]) {
+      if (sub.overflow) continue;
       this.joined.delete(sub.id);
       this.left.delete(sub.id);
       this.moved.add(sub.id);
       this.epochs.set(sub.id, sub.epoch);
+      this.subscribers.delete(sub.id);
+      sent++;
     }
-    this.subscribers.clear();
+    return sent;
   }
 
   /** Drops subscribers silent for longer than silenceMs; returns their ids. */

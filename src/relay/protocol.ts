@@ -30,6 +30,12 @@ export interface PullRequest {
    * from a subscriber that sends none.
    */
   epoch: number;
+  /**
+   * Every relay this subscriber knows refused it (full, or the leader stepping
+   * aside) for a while: a relay admits it past its fan-out rather than leave a
+   * host without updates (while a follower is down, say).
+   */
+  overflow?: boolean;
 }
 
 export interface PullHeader {
@@ -56,7 +62,10 @@ export function decodePullRequest(body: Buffer): PullRequest {
   if (typeof v.id !== 'string' || v.id === '' || typeof v.address !== 'string' || !Number.isSafeInteger(v.from) || (v.from as number) < 1
     || typeof v.waitMs !== 'number' || !(v.waitMs >= 0 && v.waitMs <= 60_000)) throw bad('relay pull');
   if (v.epoch !== undefined && !(Number.isSafeInteger(v.epoch) && (v.epoch as number) >= 0)) throw bad('relay pull');
-  return { id: v.id, address: v.address, from: v.from as number, waitMs: v.waitMs, wantRelays: v.wantRelays === true, epoch: v.epoch ?? 0 };
+  return {
+    id: v.id, address: v.address, from: v.from as number, waitMs: v.waitMs, wantRelays: v.wantRelays === true, epoch: v.epoch ?? 0,
+    ...(v.overflow === true ? { overflow: true } : {}),
+  };
 }
 
 export function encodePullAnswer(header: PullHeader, entries: readonly RelayEntry[]): Buffer {

@@ -73,6 +73,14 @@ export class RelayServer {
   readonly feed: RelayFeed;
   /** Counters for stats and the scale figures. */
   readonly counters = { pulls: 0, entriesSent: 0, snapshotsServed: 0, reportsSent: 0, refusedFull: 0, answersShared: 0 };
+
+  private overflowLogged = 0;
+  private overflowLoggedAt = -Infinity;
+
+  /** What /cluster/stats shows of this relay: its subscribers now, those admitted past the fan-out, and the counters. */
+  stats(): { subscribers: number; overflowAdmitted: number } & RelayServer['counters'] {
+    return { subscribers: this.feed.size, overflowAdmitted: this.feed.overflowAdmitted, ...this.counters };
+  }
   private readonly opts: RelayServerOptions;
   private waiting: Waiting[] = [];
   private readonly sessions = new Map<string, SnapshotSession>();
@@ -129,10 +137,17 @@ export class RelayServer {
     this.feed.accepting = this.opts.accepting?.() ?? true;
     if (this.feed.accepting || (this.feed.size === 0 && this.waiting.length === 0)) return;
     this.feed.sendAway();
-    for (const w of this.waiting.splice(0)) {
+    // The pulls of those sent away are answered ("full"): they subscribe elsewhere. Overflow subscribers stay.
+    const keep: Waiting[] = [];
+    for (const w of this.waiting) {
+      if (this.feed.subscribers.has(w.req.id)) {
+        keep.push(w);
+        continue;
+      }
       clearTimeout(w.timer);
       w.resolve(this.answer(w.req));
     }
+    this.waiting = keep;
   }
 
   /** relay-pull (decoded by the peer-request table): answers at once, or holds the pull until there is something new. */
@@ -143,7 +158,7 @@ export class RelayServer {
     const commit = this.opts.view.commitIndex();
     if (req.from <= commit || req.waitMs === 0 || !this.feed.subscribers.has(req.id)) return Promise.resolve(this.answer(req));
     // Nothing new: hold the pull until the commit index moves or the wait ends (the subscriber's heartbeat).
-    this.feed.pull(req.id, req.address, req.from, performance.now(), this.opts.view, req.epoch);
+    this.feed.pull(req.id, req.address, req.from, performance.now(), this.opts.view, req.epoch, req.overflow === true);
     return new Promise((resolve) => {
       const w: Waiting = {
         req, resolve,
@@ -163,7 +178,13 @@ export class RelayServer {
    * subscriber knows the write was fresh, not a backlog.
    */
   private answer(req: PullRequest, shared?: SharedAnswers): Buffer {
-    const a = this.feed.pull(req.id, req.address, req.from, performance.now(), shared ?? this.opts.view, req.epoch);
+    const a = this.feed.pull(req.id, req.address, req.from, performance.now(), shared ?? this.opts.view, req.epoch, req.overflow === true);
+    if (this.feed.overflowAdmitted !== this.overflowLogged && performance.now() - this.overflowLoggedAt > 60_000) {
+      this.overflowLoggedAt = performance.now();
+      this.opts.logger?.warn({ subscribers: this.feed.size, fanout: this.opts.fanout, overflowAdmitted: this.feed.overflowAdmitted },
+        'took client agents past the relay fan-out: every other relay refused them (start relay clients with --relay, or raise --relay-fanout)');
+      this.overflowLogged = this.feed.overflowAdmitted;
+    }
     if (a.kind === 'full') this.counters.refusedFull++;
     if (a.kind === 'snapshot') this.counters.snapshotsServed++;
     const entries = a.kind === 'entries' ? a.entries : [];

@@ -131,6 +131,47 @@ describe('relay server (held pulls)', () => {
   });
 });
 
+describe('relay overflow: no host left without a relay', () => {
+  const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+
+  test('a full relay admits a subscriber that says every relay refused it; a relay that stops taking subscribers keeps such ones', () => {
+    const feed = new RelayFeed({ fanout: 1, silenceMs: 1000 });
+    assert.equal(feed.pull('c1', 'x', 1, 0, view(1, 0)).kind, 'entries');
+    assert.equal(feed.pull('c2', 'x', 1, 0, view(1, 0)).kind, 'full');
+    assert.equal(feed.pull('c2', 'x', 1, 0, view(1, 0), 1, true).kind, 'entries', 'overflow: taken past the fan-out');
+    assert.equal(feed.overflowAdmitted, 1);
+    assert.equal(feed.sendAway(), 1, 'c1 is sent away');
+    assert.deepEqual([...feed.subscribers.keys()], ['c2'], 'the overflow subscriber stays');
+    feed.accepting = false;
+    assert.equal(feed.pull('c3', 'x', 1, 0, view(1, 0)).kind, 'full');
+    assert.equal(feed.pull('c3', 'x', 1, 0, view(1, 0), 1, true).kind, 'entries', 'a leader stepping aside still takes an overflow subscriber');
+  });
+
+  test('on a relay that takes no subscribers (the leader), an overflow subscriber\'s held pull stays held while others pull', async () => {
+    const relay = new RelayServer({
+      view: view(1, 5), fanout: 10, silenceMs: 5000, snapshot: () => { throw new Error('no snapshot here'); },
+      leader: () => ({ id: 's1', address: '127.0.0.1:1' }), relays: () => [], logger: quiet, accepting: () => false,
+    });
+    try {
+      const first = decodePullAnswer(Buffer.from(await relay.pull({ id: 'c1', address: 'x', from: 6, waitMs: 0, wantRelays: false, epoch: 1, overflow: true })));
+      assert.equal(first.header.kind, 'entries');
+      let settled = false;
+      const held = relay.pull({ id: 'c1', address: 'x', from: 6, waitMs: 30_000, wantRelays: false, epoch: 1 }).then((b) => { settled = true; return b; });
+      // Another client is refused; that must not answer c1's held pull (it would pull again at once, forever).
+      const other = decodePullAnswer(Buffer.from(await relay.pull({ id: 'c2', address: 'x', from: 6, waitMs: 0, wantRelays: false, epoch: 1 })));
+      assert.equal(other.header.kind, 'full');
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(settled, false);
+      assert.equal(relay.stats().overflowAdmitted, 1);
+      assert.equal(relay.stats().subscribers, 1);
+      relay.stop();
+      await held.catch(() => undefined);
+    } finally {
+      relay.stop();
+    }
+  });
+});
+
 describe('replica cursor', () => {
   test('takes only the next entries at or below the commit sent with them', () => {
     const c = new ReplicaCursor(4);
