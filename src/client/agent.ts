@@ -47,15 +47,6 @@ const RELAY_AVOID_MS = 5000;
  * next pull goes out at once, so the writes after it are not delayed.
  */
 const PULL_LINGER_MS = 100;
-/**
- * Under a steady stream of writes each arriving alone (every pull held, then
- * woken by one write) the client would pull once per write: on a host with
- * many agents that is one wake-up per agent per write. So after an answer
- * with entries the next pull goes out no sooner than this after the one
- * before: the first write after a quiet spell is seen at once, and a stream
- * of writes arrives in batches at most this far apart.
- */
-export const PULL_PACE_MS = 50;
 /** Refused by every relay (full) for this long, a client asks to be taken past a relay's fan-out (`overflow`). */
 const OVERFLOW_AFTER_MS = 2000;
 /** After a "full" answer, the next relay is tried after this long (so a client refused everywhere does not spin). */
@@ -95,8 +86,6 @@ export class ClientAgent implements AgentApi {
   readonly metricsContentType = 'text/plain; version=0.0.4; charset=utf-8';
   /** Since when every relay asked answered "full" (undefined: subscribed), for OVERFLOW_AFTER_MS. */
   private refusedSince: number | undefined;
-  /** When the last answer with entries came (performance.now()), for PULL_PACE_MS. */
-  private lastEntriesAt = -Infinity;
   readonly counters = { pulls: 0, entriesApplied: 0, snapshotsInstalled: 0, relaySwitches: 0, writes: 0 };
   private readonly cfg: AgentConfig;
   private readonly store: LmdbStateStore;
@@ -330,13 +319,7 @@ export class ClientAgent implements AgentApi {
       try {
         const { taken, held } = await this.pullOnce(relay);
         backoff = 50;
-        if (taken > 0) {
-          const at = performance.now();
-          const since = at - this.lastEntriesAt;
-          this.lastEntriesAt = at;
-          if (taken > 1 && !held) await this.pause(PULL_LINGER_MS);
-          else if (since < PULL_PACE_MS) await this.pause(PULL_PACE_MS - since);
-        }
+        if (taken > 1 && !held) await this.pause(PULL_LINGER_MS);
         lastServeCheck = performance.now();
       } catch (error) {
         if (this.stopped) return;
