@@ -522,8 +522,20 @@ class LmdbStateSnapshot implements StateSnapshot {
 
   private async *chunks(): AsyncGenerator<Buffer> {
     try {
-      const encoder = new SnapshotEncoder(this.appliedIndex, this.store.tables.length, Math.min(this.chunkBytes * 2, 4 << 20));
-      for (const table of this.store.tables) {
+      // Empty tables are left out. A restore empties every table before it fills the ones the stream
+      // names, so one left out comes back empty all the same; and a node of an older release, which
+      // knows fewer tables and refuses a stream naming one it lacks, can install the snapshot of a
+      // cluster that has not used the newer tables yet (a rolling upgrade, still at protocol 1).
+      const tables = this.store.tables.filter((table) => {
+        const cursor = openCursor(this.live(), this.store.dbi(table));
+        try {
+          return cursor.goToFirst() !== null;
+        } finally {
+          cursor.close();
+        }
+      });
+      const encoder = new SnapshotEncoder(this.appliedIndex, tables.length, Math.min(this.chunkBytes * 2, 4 << 20));
+      for (const table of tables) {
         encoder.table(table);
         const cursor = openCursor(this.live(), this.store.dbi(table));
         this.cursor = cursor;

@@ -11,7 +11,7 @@ import {
   type Command,
 } from '../../src/state/index.js';
 import { prepareProposal, ClusterVersionError, commonVersion } from '../../src/agent/versions.js';
-import { stateFixture } from './helpers.js';
+import { Applier, stateFixture } from './helpers.js';
 
 const put: Command = { type: 'kv-set', key: 'a', value: Buffer.from('1'), flags: 0 };
 
@@ -98,5 +98,52 @@ describe('snapshots carry their format version', () => {
     assert.throws(() => parseArchive(newer), (e) => e instanceof ArchiveError && /format version 2 .* written by a newer konsul/.test(e.message));
     const stream = Buffer.concat([Buffer.from('KSNP', 'latin1'), Buffer.of(2), Buffer.alloc(12)]);
     assert.throws(() => new SnapshotDecoder({ table: () => undefined, record: () => undefined }).push(stream), /state snapshot format 2 is newer than this konsul reads \(1\)/);
+  });
+});
+
+describe('snapshots during a rolling upgrade', () => {
+  // The first release's tables (its STATE_TABLES): a node of it refuses a stream naming any other.
+  const FIRST_RELEASE_TABLES = ['catalog-checks', 'catalog-indexes', 'catalog-nodes', 'catalog-services', 'kv', 'members', 'meta'];
+
+  it('a snapshot names only the tables that hold records, so a first-release node can install one taken before the newer tables were used', async (t) => {
+    const { SnapshotDecoder } = await import('../../src/storage/snapshot-format.js');
+    const { CATALOG_TABLES, KV_TABLE, MEMBERS_TABLE, META_TABLE } = await import('../../src/state/index.js');
+    assert.deepEqual([...CATALOG_TABLES, KV_TABLE, MEMBERS_TABLE, META_TABLE].sort(), FIRST_RELEASE_TABLES, 'the names this test assumes');
+    const fixture = stateFixture(t);
+    const a = fixture.open();
+    const apply = new Applier(a.sm);
+    // What a cluster still at protocol 1 writes: keys, members, the catalog.
+    apply.put('web/config', 'x');
+    apply.run({ type: 'member-set', id: 'n1', raftAddress: '127.0.0.1:7001', httpAddress: '127.0.0.1:8501', server: true });
+    apply.run({
+      type: 'catalog', op: {
+        op: 'register', skipNodeUpdate: false, checks: [],
+        node: { id: 'u1', node: 'n1', address: '127.0.0.1', datacenter: 'dc1', taggedAddresses: {}, meta: {} },
+        service: { id: 'web', service: 'web', tags: [], address: '', port: 80, meta: {}, weights: { passing: 1, warning: 1 }, enableTagOverride: false },
+      },
+    });
+    const chunks: Buffer[] = [];
+    for await (const c of a.storage.state.snapshot()) chunks.push(c);
+    const named: string[] = [];
+    let records = 0;
+    const decoder = new SnapshotDecoder({ table: (name) => void named.push(name), record: () => void records++ });
+    decoder.push(Buffer.concat(chunks));
+    decoder.end();
+    assert.ok(named.length > 0 && records > 0);
+    assert.deepEqual(named.filter((n) => !FIRST_RELEASE_TABLES.includes(n)), [], `tables a first-release node lacks: ${named.join(', ')}`);
+
+    // Restored into a store whose other tables hold records: those come back empty, the rest as in the snapshot.
+    const b = fixture.open();
+    b.storage.state.applyBatch(5, (txn) => {
+      txn.put('sessions', 'stale-session', Buffer.from('{}'));
+      txn.put(KV_TABLE, 'other', Buffer.from('y'));
+    });
+    async function* stream(): AsyncGenerator<Buffer> {
+      yield* chunks;
+    }
+    await b.storage.state.restoreSnapshot(stream());
+    const [sessions, keys] = b.storage.state.read((txn) => [[...txn.scan('sessions')].length, [...txn.scan(KV_TABLE)].map((r) => r.key.toString())]);
+    assert.equal(sessions, 0, 'a table the snapshot left out is empty after the restore');
+    assert.deepEqual(keys, ['web/config']);
   });
 });
