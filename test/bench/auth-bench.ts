@@ -7,7 +7,7 @@
 //   npm run bench:auth -- [--seconds 2] [--rounds 8] [--concurrency 64] [--json]
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -21,6 +21,7 @@ import { authorize } from '../../src/http/acl-check.js';
 import { ROUTES } from '../../src/http/index.js';
 import { BIN, freePort, waitFor } from '../cluster/harness.js';
 import { FakeAgent } from '../http/fake-agent.js';
+import { cpuSeconds } from './proc.js';
 
 interface Args { seconds: number; rounds: number; concurrency: number; json: boolean }
 
@@ -84,17 +85,6 @@ async function stopAgent(a: Running): Promise<void> {
   a.proc.kill('SIGTERM');
   await exited;
   rmSync(a.dir, { recursive: true, force: true });
-}
-
-/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
-function cpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
-  } catch {
-    return Number.NaN;
-  }
 }
 
 /** What one side (ACLs off or on) did over all its slices. */

@@ -8,9 +8,9 @@
 //
 // Flags: --clients N (20; at most 200), --seconds S (8; at most 60).
 
-import { readFileSync } from 'node:fs';
 import { Agent as UndiciAgent, request } from 'undici';
-import { TestCluster, http, waitFor } from '../cluster/harness.js';
+import { TestCluster, http, startClients, startServers, waitFor } from '../cluster/harness.js';
+import { cpuSeconds } from './proc.js';
 
 function arg(name: string, dflt: number, max: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -27,29 +27,15 @@ const CLIENTS = arg('clients', 20, 200);
 const SECONDS = arg('seconds', 8, 60);
 const SERVERS = ['s1', 's2', 's3'];
 
-/** CPU seconds (user + system) a process has used so far. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-}
-
 interface ClientCounters { relay: string | null; pulls: number; entriesApplied: number }
 
 async function main(): Promise<void> {
   const c = new TestCluster({ flags: ['--log-level', 'warn'] });
   const pool = new UndiciAgent({ connections: 16 });
   try {
-    await c.add({ id: 's1', server: true, bootstrap: true });
-    await c.start('s1');
-    await c.leader(['s1']);
-    for (const id of ['s2', 's3']) await c.add({ id, server: true, join: [c.node('s1').raftAddress] });
-    await Promise.all(['s2', 's3'].map((id) => c.start(id)));
-    await waitFor('3 voters', async () => ((await c.status('s1')).members.filter((m) => m.voter).length === 3 ? true : undefined), 60_000);
+    await startServers(c, SERVERS);
     const ids = Array.from({ length: CLIENTS }, (_, i) => `c${i + 1}`);
-    const join = SERVERS.map((id) => c.node(id).raftAddress);
-    for (const id of ids) await c.add({ id, server: false, join });
-    for (let i = 0; i < ids.length; i += 10) await Promise.all(ids.slice(i, i + 10).map((id) => c.start(id)));
+    await startClients(c, ids, SERVERS);
     const counters = async (id: string): Promise<ClientCounters> =>
       (JSON.parse((await http('GET', `${c.node(id).url}/cluster/stats`)).body) as { client: ClientCounters }).client;
     await waitFor('every client fed by a relay', async () => {

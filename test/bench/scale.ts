@@ -17,7 +17,8 @@
 import { readFileSync } from 'node:fs';
 import { Resolver } from 'node:dns/promises';
 import { Agent as UndiciAgent, request } from 'undici';
-import { TestCluster, http, sleep, waitFor } from '../cluster/harness.js';
+import { TestCluster, http, sleep, startClients, startServers, waitFor } from '../cluster/harness.js';
+import { cpuSeconds } from './proc.js';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -41,17 +42,9 @@ const REGISTRATIONS_ONLY = process.argv.includes('--registrations-only');
 const SERVERS = ['s1', 's2', 's3'];
 /** How long one visibility round waits for every client before it counts the missing ones as never (Infinity). */
 const VISIBILITY_LIMIT_MS = 30_000;
-const CLK_TCK = 100;
 
 function say(text: string): void {
   if (!JSON_ONLY) process.stderr.write(`${text}\n`);
-}
-
-/** CPU seconds (user + system) a process has used so far. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
 }
 
 function rssMb(pid: number): number {
@@ -111,12 +104,7 @@ async function main(): Promise<void> {
   const pid = (id: string): number => c.node(id).proc!.pid!;
   try {
     // ---- servers
-    await c.add({ id: 's1', server: true, bootstrap: true });
-    await c.start('s1');
-    await c.leader(['s1']);
-    for (const id of ['s2', 's3']) await c.add({ id, server: true, join: [c.node('s1').raftAddress] });
-    await Promise.all(['s2', 's3'].map((id) => c.start(id)));
-    await waitFor('3 voters', async () => ((await c.status('s1')).members.filter((m) => m.voter).length === 3 ? true : undefined), 60_000);
+    await startServers(c, SERVERS);
     const leader = await c.leader(SERVERS);
     const leaderUrl = c.node(leader).url;
     say(`servers up; leader ${leader}`);
@@ -128,10 +116,8 @@ async function main(): Promise<void> {
     say(`without clients: ${Math.round(without.perSecond)} writes/s, leader CPU ${round3(leaderCpuWithout * 1000)} ms/write`);
 
     // ---- clients join
-    const join = SERVERS.map((id) => c.node(id).raftAddress);
     const joinStart = performance.now();
-    for (const id of clientIds) await c.add({ id, server: false, join });
-    for (let i = 0; i < clientIds.length; i += 10) await Promise.all(clientIds.slice(i, i + 10).map((id) => c.start(id)));
+    await startClients(c, clientIds, SERVERS);
     await waitFor('every client in the catalog, passing', async () => {
       const r = await http('GET', `${leaderUrl}/v1/health/state/passing?stale`);
       const passing = new Set((JSON.parse(r.body) as Array<{ Node: string; CheckID: string }>).filter((x) => x.CheckID === 'serfHealth').map((x) => x.Node));
@@ -351,14 +337,8 @@ async function registrationsOnly(): Promise<void> {
   const os = await import('node:os');
   const figures: Record<string, unknown> = { machine: { cores: os.cpus().length, load1: os.loadavg()[0] } };
   try {
-    await c.add({ id: 's1', server: true, bootstrap: true });
-    await c.start('s1');
-    await c.leader(['s1']);
-    for (const id of ['s2', 's3']) await c.add({ id, server: true, join: [c.node('s1').raftAddress] });
-    await Promise.all(['s2', 's3'].map((id) => c.start(id)));
-    await waitFor('3 voters', async () => ((await c.status('s1')).members.filter((m) => m.voter).length === 3 ? true : undefined), 60_000);
-    await c.add({ id: 'c1', server: false, join: SERVERS.map((id) => c.node(id).raftAddress) });
-    await c.start('c1');
+    await startServers(c, SERVERS);
+    await startClients(c, ['c1'], SERVERS);
     const leader = await c.leader(SERVERS);
     await waitFor('c1 in the catalog', async () => ((await http('GET', `${c.node(leader).url}/v1/catalog/node/c1?stale`)).status === 200 ? true : undefined), 60_000);
     const follower = SERVERS.find((id) => id !== leader)!;

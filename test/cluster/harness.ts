@@ -341,6 +341,24 @@ export async function formCluster(c: TestCluster, servers: string[], clients: st
   await waitVoters(c, servers, first);
 }
 
+/** Three (or more) servers: the first bootstraps, the others join it; returns once all are voters. */
+export async function startServers(c: TestCluster, servers: string[]): Promise<void> {
+  const [first, ...rest] = servers;
+  await c.add({ id: first!, server: true, bootstrap: true });
+  await c.start(first!);
+  await c.leader([first!]);
+  for (const id of rest) await c.add({ id, server: true, join: [c.node(first!).raftAddress] });
+  await Promise.all(rest.map((id) => c.start(id)));
+  await waitVoters(c, servers, first!, 60_000);
+}
+
+/** Client agents joining every server, started ten at a time. */
+export async function startClients(c: TestCluster, clients: string[], servers: string[]): Promise<void> {
+  const join = servers.map((id) => c.node(id).raftAddress);
+  for (const id of clients) await c.add({ id, server: false, join });
+  for (let i = 0; i < clients.length; i += 10) await Promise.all(clients.slice(i, i + 10).map((id) => c.start(id)));
+}
+
 /** Until the configuration on `via` has exactly these voters (and every member is known). */
 export async function waitVoters(c: TestCluster, voters: string[], via: string, timeoutMs = 20_000): Promise<void> {
   await waitFor(`voters ${voters.join(',')}`, async () => {
