@@ -10,10 +10,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { STATE_TABLES, StateMachine, encodeCommand, decodeCommand } from '../dist/src/state/index.js';
 import { openStorage } from '../dist/src/storage/index.js';
-const dir = mkdtempSync(join(tmpdir(), 'applyb-'));
-const storage = openStorage(dir, { state: { tables: STATE_TABLES } });
-const sm = new StateMachine(storage.state);
-const value = Buffer.alloc(100, 97);
 const int = (i, dflt, max) => {
   const v = Number(process.argv[i] ?? dflt);
   if (!Number.isInteger(v) || v < 1 || v > max) {
@@ -23,6 +19,10 @@ const int = (i, dflt, max) => {
   return v;
 };
 const perEntry = int(2, 6, 1000), entriesPerBatch = int(3, 9, 1000), batches = int(4, 3000, 100_000);
+const dir = mkdtempSync(join(tmpdir(), 'applyb-'));
+const storage = openStorage(dir, { state: { tables: STATE_TABLES } });
+const sm = new StateMachine(storage.state);
+const value = Buffer.alloc(100, 97);
 let index = sm.appliedIndex(), n = 0;
 const mk = () => {
   const cmds = Array.from({ length: perEntry }, () => encodeCommand({ type: 'kv-set', key: `load/${n++ % 1000}`, value, flags: 0 }));
