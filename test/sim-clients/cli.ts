@@ -27,7 +27,7 @@ for (let seed = first; seed < first + seeds; seed++) {
     console.log(`seed ${seed}: ${r.violations.length === 0 ? 'ok' : 'VIOLATION'} (${ms} ms real) committed ${r.stats.committed}, `
       + `leader msgs/entry ${r.stats.leaderMessagesPerEntry.toFixed(2)}, pulls ${r.stats.pulls}, snapshots ${r.stats.snapshots}, `
       + `relay crashes ${r.stats.relayCrashes}, partitions ${r.stats.relayPartitions}, client restarts ${r.stats.clientRestarts}, `
-      + `joins ${r.stats.clientJoins}, leaves ${r.stats.clientLeaves}, switches ${r.stats.relaySwitches}, max fan-out ${r.stats.maxFanout}, `
+      + `joins ${r.stats.clientJoins}, leaves ${r.stats.clientLeaves}, switches ${r.stats.relaySwitches}, max fan-out ${r.stats.maxFanout}, overflow ${r.stats.maxOverflow}, `
       + `depth ${r.stats.maxDepth}, converged ${r.stats.convergedAfter} ms after the last write`);
     for (const v of r.violations.slice(0, 3)) console.log(`  ${v}`);
   }

@@ -1,7 +1,8 @@
 // The client-replica simulator at a small seed count: 3 voters and 1,000
 // clients under relay crashes and partitions and client restarts; the leader's
-// messages per committed entry do not depend on the number of clients; and the
-// checkers catch the two broken variants.
+// messages per committed entry do not depend on the number of clients; clients
+// refused by every relay are taken past a fan-out (overflow); and the checkers
+// catch the broken variants.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,7 +16,7 @@ test('1,000 clients through a relay tree hold only committed prefixes and conver
     assert.ok(r.stats.relayCrashes + r.stats.relayPartitions > 0 && r.stats.clientRestarts > 0, `seed ${seed}: faults happened`);
     assert.ok(r.stats.snapshots > 0, `seed ${seed}: some client caught up from a relay's snapshot`);
     assert.ok(r.stats.convergedAfter >= 0, `seed ${seed}: converged`);
-    assert.ok(r.stats.maxFanout <= 48, `seed ${seed}: no relay served more than its fan-out (${r.stats.maxFanout})`);
+    assert.ok(r.stats.maxFanout <= 48 + r.stats.maxOverflow, `seed ${seed}: no relay served more than its fan-out but for overflow (${r.stats.maxFanout}, ${r.stats.maxOverflow})`);
     assert.equal(r.stats.maxDepth, 3, `seed ${seed}: clients hung off relay clients`);
   }
 });
@@ -45,4 +46,17 @@ test('the checker catches a client that restarts and serves from a log ahead of 
     caught = r.violations.find((v) => /which no server has committed|the committed entry there is/.test(v));
   }
   assert.ok(caught, 'no seed of 10 caught the broken client');
+});
+
+test('with more clients than the relays\' fan-outs, the ones refused everywhere are taken as overflow and converge; without overflow the checker sees them starve', () => {
+  // 2 followers with a fan-out of 20 and no relay clients: room for 40 of 60 clients.
+  const opts = { clients: 60, relayEvery: 0, fanout: 20, duration: 8000, calm: 6000 };
+  for (const seed of [1, 2]) {
+    const r = runClientSim({ seed, ...opts });
+    assert.deepEqual(r.violations, [], `seed ${seed}`);
+    assert.ok(r.stats.maxOverflow > 0, `seed ${seed}: some clients were taken past a fan-out`);
+    assert.ok(r.stats.convergedAfter >= 0, `seed ${seed}: converged`);
+  }
+  const broken = runClientSim({ seed: 1, ...opts, broken: 'no-overflow' });
+  assert.ok(broken.violations.some((v) => /did not converge/.test(v)), broken.violations.join('\n'));
 });

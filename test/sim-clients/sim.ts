@@ -5,7 +5,8 @@
 // restart having lost what they had not synced. After every step it checks
 // that a client holds only a prefix of the committed log and that its applied
 // index never goes back while it serves; after calm, that every client
-// converged. It counts the messages the leader sends per committed entry.
+// converged (a client every relay refused asks to be taken past a fan-out, as
+// the agent does). It counts the messages the leader sends per committed entry.
 
 import { RaftNode, Role, bootstrapSnapshot, type Entry, type HardState, type Message, type NodeId, type Ready, type SnapshotMeta } from '../../src/raft/index.js';
 import { EntryWindow, RelayFeed, type CommittedView, type RelayEntry } from '../../src/relay/feed.js';
@@ -17,7 +18,9 @@ export type BrokenVariant =
   /** Relays forward entries past their commit index, as if committed. */
   | 'relay-forwards-uncommitted'
   /** Relays send entries past the commit (flagged so), the client keeps them in a log, and after a restart serves that log. */
-  | 'client-serves-ahead-after-restart';
+  | 'client-serves-ahead-after-restart'
+  /** Clients refused by every relay never ask to be taken past a fan-out: with too few relays some never get a replica. */
+  | 'no-overflow';
 
 export interface ClientSimOptions {
   seed: number;
@@ -54,6 +57,8 @@ export interface ClientSimStats {
   relaySwitches: number;
   maxFanout: number;
   maxDepth: number;
+  /** The most subscribers any relay took past its fan-out (overflow) at once. */
+  maxOverflow: number;
   /** ms from the last proposal until every client held the whole log (-1: never). */
   convergedAfter: number;
 }
@@ -69,6 +74,8 @@ const ELECTION_TICKS = 10;
 const PULL_WAIT = 1000;
 const PULL_GRACE = 2000;
 const SILENCE = 2000;
+/** As the agent: refused by every relay this long, a client asks to be taken past a fan-out. */
+const OVERFLOW_AFTER = 2000;
 const SYNC_EVERY = 500;
 
 interface Voter {
@@ -110,6 +117,8 @@ interface SimClient {
   lastServed: number;
   lastSync: number;
   current: string | undefined;
+  /** Since when every relay it asked answered "full" (for the overflow request, as the agent's OVERFLOW_AFTER_MS). */
+  refusedSince: number | undefined;
   feed: RelayFeed | undefined;
   window: EntryWindow | undefined;
   waiting: Hold[];
@@ -117,7 +126,7 @@ interface SimClient {
 
 type Event =
   | { kind: 'raft'; m: Message }
-  | { kind: 'pull'; client: SimClient; relay: string; reqId: number; from: number; incarnation: number }
+  | { kind: 'pull'; client: SimClient; relay: string; reqId: number; from: number; incarnation: number; overflow: boolean }
   | { kind: 'answer'; client: SimClient; relay: string; reqId: number; incarnation: number; payload: AnswerPayload };
 
 type AnswerPayload =
@@ -175,7 +184,7 @@ export class ClientSimulation {
   readonly violations: string[] = [];
   readonly stats: ClientSimStats = {
     committed: 0, leaderMessages: 0, leaderMessagesPerEntry: 0, leaderRedirects: 0, leaderChanges: 0, pulls: 0, snapshots: 0, relayCrashes: 0, relayPartitions: 0,
-    clientRestarts: 0, clientLeaves: 0, clientJoins: 0, relaySwitches: 0, maxFanout: 0, maxDepth: 0, convergedAfter: -1,
+    clientRestarts: 0, clientLeaves: 0, clientJoins: 0, relaySwitches: 0, maxFanout: 0, maxDepth: 0, maxOverflow: 0, convergedAfter: -1,
   };
   private readonly opts: Required<Omit<ClientSimOptions, 'broken'>> & { broken?: BrokenVariant };
   private readonly raftPrng: Prng;
@@ -369,7 +378,7 @@ export class ClientSimulation {
       if (!voter.raft || voter.partitioned) return;
       // The leader feeds clients only while no other server can.
       voter.feed.accepting = voter.raft.role !== Role.Leader;
-      if (!voter.feed.accepting) voter.feed.subscribers.clear();
+      if (!voter.feed.accepting) voter.feed.sendAway();
       this.answerPull(ev, voter.id, voter.feed, this.serverView(voter), voter.waiting, voter.state, voter.raft.role === Role.Leader);
       return;
     }
@@ -382,8 +391,9 @@ export class ClientSimulation {
     ev: Extract<Event, { kind: 'pull' }>, relayId: string, feed: RelayFeed, view: CommittedView, waiting: Hold[], image: string[], leading: boolean,
   ): void {
     const known = feed.subscribers.has(ev.client.id);
-    const a = feed.pull(ev.client.id, ev.client.id, ev.from, this.now, view);
+    const a = feed.pull(ev.client.id, ev.client.id, ev.from, this.now, view, 0, ev.overflow);
     this.stats.maxFanout = Math.max(this.stats.maxFanout, feed.size);
+    this.stats.maxOverflow = Math.max(this.stats.maxOverflow, [...feed.subscribers.values()].filter((x) => x.overflow).length);
     if (a.kind === 'entries' && a.entries.length === 0 && known) {
       waiting.push({ client: ev.client, reqId: ev.reqId, from: ev.from, deadline: this.now + PULL_WAIT });
       return;
@@ -424,10 +434,11 @@ export class ClientSimulation {
     const leading = this.voters.get(relayId)?.raft?.role === Role.Leader;
     for (let i = 0; i < waiting.length;) {
       const h = waiting[i]!;
-      if (leading) {
-        // A relay that became the leader lets its subscribers go.
+      const feed = this.voters.get(relayId)?.feed;
+      if (leading && feed) feed.sendAway();
+      if (leading && !feed?.subscribers.has(h.client.id)) {
+        // A relay that became the leader lets its subscribers go (all but those it took as overflow).
         waiting.splice(i, 1);
-        this.voters.get(relayId)!.feed.subscribers.clear();
         this.sendAnswer(h.client, relayId, h.reqId, h.client.incarnation, { kind: 'full' }, true);
       } else if (h.from <= commit || h.deadline <= this.now) {
         waiting.splice(i, 1);
@@ -458,7 +469,7 @@ export class ClientSimulation {
     const c: SimClient = {
       id, isRelay, up: true, member: true, partitioned: false, incarnation: 0, state: [''], durable: 0, stash: [],
       cursor: new ReplicaCursor(0), chooser: new RelayChooser(id, isRelay ? 0 : 1, 5000, !isRelay),
-      inflight: undefined, nextPullAt: this.faultPrng.int(0, 200), lastServed: -1, lastSync: 0, current: undefined,
+      inflight: undefined, nextPullAt: this.faultPrng.int(0, 200), lastServed: -1, lastSync: 0, current: undefined, refusedSince: undefined,
       feed: isRelay ? new RelayFeed({ fanout: this.opts.fanout, silenceMs: SILENCE }) : undefined,
       window: isRelay ? new EntryWindow(0, 1 << 20) : undefined, waiting: [],
     };
@@ -501,8 +512,9 @@ export class ClientSimulation {
     const reqId = ++this.reqSeq;
     c.inflight = { relay: relay.id, reqId, sentAt: this.now };
     if (c.partitioned) return;
+    const overflow = this.opts.broken !== 'no-overflow' && c.refusedSince !== undefined && this.now - c.refusedSince >= OVERFLOW_AFTER;
     this.queue.push(this.now + this.netPrng.int(1, 4), {
-      kind: 'pull', client: c, relay: relay.id, reqId, from: c.cursor.applied + 1, incarnation: c.incarnation,
+      kind: 'pull', client: c, relay: relay.id, reqId, from: c.cursor.applied + 1, incarnation: c.incarnation, overflow,
     });
   }
 
@@ -515,8 +527,11 @@ export class ClientSimulation {
     if (p.kind === 'full') {
       c.chooser.failed(ev.relay, this.now);
       c.chooser.setCandidates(this.relayCandidates());
+      c.refusedSince ??= this.now;
+      c.nextPullAt = this.now + 50;
       return;
     }
+    c.refusedSince = undefined;
     c.chooser.succeeded(ev.relay);
     if (c.current !== ev.relay) {
       if (c.current !== undefined) this.stats.relaySwitches++;
@@ -577,6 +592,7 @@ export class ClientSimulation {
     c.up = true;
     c.incarnation++;
     c.lastServed = -1;
+    c.refusedSince = undefined;
     c.cursor = new ReplicaCursor(c.state.length - 1);
     if (this.opts.broken === 'client-serves-ahead-after-restart') {
       // Broken: replays the kept log past what it applied, commit or no commit, and serves at once.
