@@ -59,7 +59,8 @@ function runLane(laneFiles, i) {
         `--test-reporter=${join(root, 'scripts', 'summary-reporter.mjs')}`, `--test-reporter-destination=${summaryFile}`,
         ...laneFiles,
       ],
-      { stdio: ['ignore', 'inherit', 'inherit'], cwd: root, env: { ...process.env, TMPDIR: testTmp } },
+      // Each lane hands out ports from its own range (below the ephemeral range), so the lanes' agents never race for one.
+      { stdio: ['ignore', 'inherit', 'inherit'], cwd: root, env: { ...process.env, TMPDIR: testTmp, KONSUL_TEST_PORTS: i === 0 ? '20000-25999' : '26000-31999' } },
     );
     child.on('exit', (code, signal) => {
       const summary = existsSync(summaryFile) ? readFileSync(summaryFile, 'utf8') : '';

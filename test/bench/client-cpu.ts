@@ -78,6 +78,8 @@ async function main(): Promise<void> {
       clientCpuUsPerWrite: r2((clientCpu / CLIENTS / Math.max(1, writes)) * 1e6),
       relays,
     }, null, 2)}\n`);
+    // Under KONSUL_AGENT_NODE_ARGS="--cpu-prof ...", a clean stop writes each agent's profile.
+    if (process.env.KONSUL_AGENT_NODE_ARGS?.includes('--cpu-prof')) await Promise.all(all.map((id) => c.kill(id, 'SIGTERM')));
   } finally {
     await c.stopAll();
     await pool.close();

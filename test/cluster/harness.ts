@@ -29,12 +29,26 @@ function canListen(port: number): Promise<boolean> {
 const handedOut = new Set<number>();
 
 /**
+ * Where freePort looks: KONSUL_TEST_PORTS ("low-high"), which the test runner
+ * sets to a different range for each of its lanes so two lanes never hand out
+ * the same port, else 20000-31999.
+ */
+function portRange(): [number, number] {
+  const set = process.env.KONSUL_TEST_PORTS;
+  const m = /^(\d+)-(\d+)$/.exec(set ?? '');
+  const [low, high] = m ? [Number(m[1]), Number(m[2])] : [20_000, 31_999];
+  if ((set && !m) || !(low >= 1024 && high <= 65_535 && high - low >= 100)) throw new Error(`KONSUL_TEST_PORTS: expected low-high, 100 ports or more, got ${process.env.KONSUL_TEST_PORTS}`);
+  return [low, high];
+}
+
+/**
  * A free port below the kernel's ephemeral range (32768 and up here), so an
  * outgoing connection cannot take it between now and the agent binding it.
  */
 export async function freePort(): Promise<number> {
+  const [low, high] = portRange();
   for (let i = 0; i < 1000; i++) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const port = low + Math.floor(Math.random() * (high - low + 1));
     if (handedOut.has(port)) continue;
     if (await canListen(port)) {
       handedOut.add(port);
@@ -171,8 +185,10 @@ export class TestCluster {
   async start(id: string): Promise<TestNode> {
     const node = this.node(id);
     const out = createWriteStream(node.logPath, { flags: 'a' });
-    // KONSUL_AGENT_NODE_ARGS: extra node flags for every agent (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
-    const nodeArgs = (process.env.KONSUL_AGENT_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+    // KONSUL_AGENT_NODE_ARGS: extra node flags for every agent (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"),
+    // or only for those KONSUL_AGENT_NODE_ARGS_IDS names (comma-separated ids).
+    const only = process.env.KONSUL_AGENT_NODE_ARGS_IDS?.split(',');
+    const nodeArgs = only && !only.includes(id) ? [] : (process.env.KONSUL_AGENT_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
     const proc = spawn(process.execPath, [...nodeArgs, ...this.args(node)], {
       env: { ...process.env, ...this.options.env, ...node.spec.env, KONSUL_HTTP_ADDR: '' },
       stdio: ['ignore', 'pipe', 'pipe'],
