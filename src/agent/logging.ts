@@ -6,7 +6,13 @@
 // and synchronously, so the lines a crash leaves behind are never lost in a
 // transport's worker.
 
-import { pino, type DestinationStream, type Logger } from 'pino';
+import { createRequire } from 'node:module';
+import type * as Pino from 'pino';
+import type { DestinationStream, Logger } from 'pino';
+
+// require, not import: importing a CommonJS package from ESM makes Node instantiate its
+// CommonJS export lexer, ~7 MB of memory in every agent (src/cli/clipanion.ts says more).
+const { pino } = createRequire(import.meta.url)('pino') as typeof Pino;
 
 export type LogFormat = 'json' | 'text';
 

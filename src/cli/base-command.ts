@@ -1,7 +1,7 @@
 // The root of every konsul command: its context (streams, env, test seams),
 // stdout and --json output. Loads no HTTP client (`konsul version` stays small).
 
-import { Command, type BaseContext } from 'clipanion';
+import { Command, type BaseContext } from './clipanion.js';
 import type { RunAgent } from './agent-flags.js';
 import { stringifyJsonExact } from '../json-exact.js';
 import { consulStyle } from './output.js';

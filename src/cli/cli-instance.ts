@@ -1,7 +1,7 @@
 // One clipanion Cli as konsul configures it (no colours, no capture); main.ts
 // fills it with the commands a command line needs, full-cli.ts with all.
 
-import { Cli } from 'clipanion';
+import { Cli } from './clipanion.js';
 import type { CliContext } from './command.js';
 import { packageVersion } from './version.js';
 

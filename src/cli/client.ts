@@ -5,7 +5,7 @@
 // script calling it in a loop pays.
 
 import { parseJsonExact } from '../json-exact.js';
-import { UsageError } from 'clipanion';
+import { UsageError } from './clipanion.js';
 import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import { createRequire } from 'node:module';

@@ -1,7 +1,7 @@
 // What every konsul command shares: its context (streams, env, test seams), and
 // for commands that talk to an agent, --http-addr, --json and the client.
 
-import { Option } from 'clipanion';
+import { Option } from './clipanion.js';
 import { KonsulCommand } from './base-command.js';
 import { AgentClient, agentOrigin, clientSecurity } from './client.js';
 

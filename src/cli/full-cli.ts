@@ -2,7 +2,7 @@
 // completions and "did you mean" need. A command line that names a command
 // does not load this (main.ts loads only that command's module).
 
-import { Builtins, type Cli } from 'clipanion';
+import { Builtins, type Cli } from './clipanion.js';
 import { newCli } from './cli-instance.js';
 import type { CliContext } from './command.js';
 import { COMMANDS } from './commands/index.js';

@@ -4,8 +4,7 @@
 import { createSocket } from 'node:dgram';
 import { randomInt } from 'node:crypto';
 import { isIP } from 'node:net';
-import dnsPacket from 'dns-packet';
-import { HEADER_BYTES, Rcode, responseRcode } from './message.js';
+import { HEADER_BYTES, Rcode, dnsPacket, responseRcode } from './message.js';
 
 /** The question of a message as one comparable string, or undefined when the message does not decode whole. */
 function questionOf(message: Buffer): string | undefined {

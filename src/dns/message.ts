@@ -2,7 +2,12 @@
 // question in place, and writing a response from records encoded once.
 // dns-packet encodes the records and decodes the rarer parts (EDNS options).
 
-import dnsPacket from 'dns-packet';
+import type DnsPacket from 'dns-packet';
+import { createRequire } from 'node:module';
+
+// require, not import: importing a CommonJS package from ESM instantiates Node's CommonJS export
+// lexer, ~7 MB of memory in every agent (see docs/clients-at-scale.md, "Memory of an idle client").
+export const dnsPacket = createRequire(import.meta.url)('dns-packet') as typeof DnsPacket;
 
 export const HEADER_BYTES = 12;
 /** The classic UDP limit, and the floor for any EDNS size a client advertises (RFC 6891 §6.2.3). */
@@ -136,7 +141,7 @@ export function parseQuery(msg: Buffer): Query | number | undefined {
   let ednsVersion = 0;
   if (arcount > 0) {
     // Rare enough (EDNS clients, TSIG) to let dns-packet read the whole message.
-    let additionals: dnsPacket.Answer[];
+    let additionals: DnsPacket.Answer[];
     try {
       const decoded = dnsPacket.decode(msg);
       if (dnsPacket.decode.bytes !== length) return Rcode.FORMERR;
@@ -190,19 +195,19 @@ export function udpLimit(query: Query): number {
 const POINTER_TO_QNAME = Buffer.from([0xc0, HEADER_BYTES]);
 
 /** One resource record in wire form. dns-packet writes it after a 12-byte header; cut that off. */
-export function encodeRecord(record: dnsPacket.Answer): Buffer {
+export function encodeRecord(record: DnsPacket.Answer): Buffer {
   return Buffer.from(dnsPacket.encode({ answers: [record] }).subarray(HEADER_BYTES));
 }
 
 /** A resource record (not OPT) before it is given its owner's name. */
-export type UnnamedRecord = Exclude<dnsPacket.Answer, dnsPacket.OptAnswer> extends infer R
-  ? R extends dnsPacket.Answer ? Omit<R, 'name'> : never
+export type UnnamedRecord = Exclude<DnsPacket.Answer, DnsPacket.OptAnswer> extends infer R
+  ? R extends DnsPacket.Answer ? Omit<R, 'name'> : never
   : never;
 
 /** A record owned by the question's name, written as a 2-byte pointer to it. */
 export function encodeAnswer(record: UnnamedRecord): Buffer {
   // Encoded with the root name (one zero byte), which the pointer replaces.
-  const full = encodeRecord({ ...record, name: '.' } as dnsPacket.Answer);
+  const full = encodeRecord({ ...record, name: '.' } as DnsPacket.Answer);
   return Buffer.concat([POINTER_TO_QNAME, full.subarray(1)]);
 }
 

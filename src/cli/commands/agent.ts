@@ -1,7 +1,7 @@
 // `konsul agent`: runs an agent in the foreground until SIGINT/SIGTERM. Every
 // agent flag is declared here; their values are checked by the agent itself.
 
-import { Command, Option } from 'clipanion';
+import { Command, Option } from '../clipanion.js';
 import { AGENT_FLAG_NAMES, settingHelp, type AgentFlags, type RunAgent } from '../agent-flags.js';
 import { KonsulCommand } from '../command.js';
 import { EXIT } from '../exit-codes.js';

@@ -3,7 +3,7 @@
 // `get-config` / `set-config`: the replicated autopilot configuration
 // (GET|PUT /v1/operator/autopilot/configuration).
 
-import { Command, Option, UsageError } from 'clipanion';
+import { Command, Option, UsageError } from '../clipanion.js';
 import type { AgentClient } from '../client.js';
 import { HttpCommand, QuietHttpCommand } from '../command.js';
 import { parseDuration } from '../../duration.js';

@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join, relative, isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command, Option, UsageError } from 'clipanion';
+import { Command, Option, UsageError } from '../clipanion.js';
 import { AgentClient } from '../client.js';
 import { KonsulCommand } from '../command.js';
 import { CliError } from '../errors.js';

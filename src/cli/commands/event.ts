@@ -2,7 +2,7 @@
 // agent whose node, services and tags match the filters receives; `konsul
 // event --list` shows the events this agent received.
 
-import { Command, Option, UsageError } from 'clipanion';
+import { Command, Option, UsageError } from '../clipanion.js';
 import type { AgentClient } from '../client.js';
 import { QuietHttpCommand } from '../command.js';
 import { EXIT } from '../exit-codes.js';

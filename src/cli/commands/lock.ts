@@ -4,7 +4,7 @@
 // stopped (SIGTERM, then SIGKILL) the moment the lock is lost.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { Command, Option, UsageError } from 'clipanion';
+import { Command, Option, UsageError } from '../clipanion.js';
 import { parseDuration } from '../../duration.js';
 import type { AgentClient } from '../client.js';
 import { HttpCommand } from '../command.js';

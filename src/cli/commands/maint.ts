@@ -2,7 +2,7 @@
 // services. Enabling adds a critical check, so health queries (?passing), DNS
 // and load balancers that watch them drain the instances; disabling removes it.
 
-import { Command, Option, UsageError } from 'clipanion';
+import { Command, Option, UsageError } from '../clipanion.js';
 import type { AgentClient } from '../client.js';
 import { QuietHttpCommand } from '../command.js';
 import { EXIT } from '../exit-codes.js';

@@ -1,7 +1,7 @@
 // `konsul members`: every agent this agent knows of, servers and clients, with
 // whether it is alive and whether it votes in Raft.
 
-import { Command, Option } from 'clipanion';
+import { Command, Option } from '../clipanion.js';
 import type { AgentClient } from '../client.js';
 import { HttpCommand } from '../command.js';
 import { EXIT } from '../exit-codes.js';

@@ -5,7 +5,7 @@
 // q or Ctrl-C quits. When stdout is not a terminal it prints one plain
 // snapshot (two samples a second apart, for the rates) and exits.
 
-import { Command, Option, UsageError } from 'clipanion';
+import { Command, Option, UsageError } from '../clipanion.js';
 import { AgentClient, agentOrigin } from '../client.js';
 import { HttpCommand } from '../command.js';
 import { EXIT } from '../exit-codes.js';

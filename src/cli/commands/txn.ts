@@ -1,7 +1,7 @@
 // `konsul txn`: run a Consul transaction (PUT /v1/txn) from a JSON file or stdin.
 
 import { readFile } from 'node:fs/promises';
-import { Command, Option, UsageError } from 'clipanion';
+import { Command, Option, UsageError } from '../clipanion.js';
 import type { AgentClient } from '../client.js';
 import { HttpCommand } from '../command.js';
 import { CliError } from '../errors.js';

@@ -1,7 +1,7 @@
 // `konsul version` (also `--version` and `-v`): the version of this build, the
 // peer protocol it speaks (agents of another protocol refuse each other) and Node's.
 
-import { Command, Option } from 'clipanion';
+import { Command, Option } from '../clipanion.js';
 import { PROTOCOL_VERSION } from '../../transport/protocol-version.js';
 import { KonsulCommand } from '../base-command.js';
 import { EXIT } from '../exit-codes.js';

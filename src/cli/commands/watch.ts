@@ -6,7 +6,7 @@
 // watch hands the handler only the events it has not seen yet, as Consul's does.
 
 import { spawn } from 'node:child_process';
-import { Command, Option, UsageError } from 'clipanion';
+import { Command, Option, UsageError } from '../clipanion.js';
 import { keyPath, type AgentClient } from '../client.js';
 import { HttpCommand } from '../command.js';
 import { AgentUnreachableError, CliError } from '../errors.js';

@@ -1,6 +1,6 @@
 // `konsul acl bootstrap`: create the first management token (PUT /v1/acl/bootstrap), once per cluster.
 
-import { Command } from 'clipanion';
+import { Command } from '../../clipanion.js';
 import type { AgentClient } from '../../client.js';
 import { HttpCommand } from '../../command.js';
 import { EXIT } from '../../exit-codes.js';

@@ -1,7 +1,7 @@
 // What the acl commands share: Consul's token and policy shapes and how they print.
 
 import { readFileSync } from 'node:fs';
-import { UsageError } from 'clipanion';
+import { UsageError } from '../../clipanion.js';
 
 export interface TokenJson {
   AccessorID: string;

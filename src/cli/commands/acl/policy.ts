@@ -1,6 +1,6 @@
 // `konsul acl policy create|list|read|update|delete`: ACL policies in Consul's rule language.
 
-import { Command, Option, UsageError } from 'clipanion';
+import { Command, Option, UsageError } from '../../clipanion.js';
 import type { AgentClient } from '../../client.js';
 import { HttpCommand } from '../../command.js';
 import { EXIT } from '../../exit-codes.js';

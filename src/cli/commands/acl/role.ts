@@ -1,7 +1,7 @@
 // `konsul acl role create|list|read|update|delete`: ACL roles (/v1/acl/role[s]), named sets of
 // policies that tokens link to (Consul's `consul acl role`).
 
-import { Command, Option, UsageError } from 'clipanion';
+import { Command, Option, UsageError } from '../../clipanion.js';
 import type { AgentClient } from '../../client.js';
 import { HttpCommand } from '../../command.js';
 import { EXIT } from '../../exit-codes.js';

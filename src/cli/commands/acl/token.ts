@@ -1,6 +1,6 @@
 // `konsul acl token create|list|read|update|delete`: ACL tokens (/v1/acl/token[s]).
 
-import { Command, Option, UsageError } from 'clipanion';
+import { Command, Option, UsageError } from '../../clipanion.js';
 import type { AgentClient } from '../../client.js';
 import { HttpCommand } from '../../command.js';
 import { EXIT } from '../../exit-codes.js';

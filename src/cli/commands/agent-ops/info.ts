@@ -1,7 +1,7 @@
 // `konsul info`: the agent's facts, as `consul info` prints them: sections of
 // `key = value` lines (agent, raft, runtime), or --json.
 
-import { Command } from 'clipanion';
+import { Command } from '../../clipanion.js';
 import type { AgentClient } from '../../client.js';
 import { HttpCommand } from '../../command.js';
 import { EXIT } from '../../exit-codes.js';

@@ -1,7 +1,7 @@
 // `konsul leave`: the agent at --http-addr leaves the cluster gracefully and
 // stops, as `consul leave`.
 
-import { Command } from 'clipanion';
+import { Command } from '../../clipanion.js';
 import type { AgentClient } from '../../client.js';
 import { QuietHttpCommand } from '../../command.js';
 import { EXIT } from '../../exit-codes.js';

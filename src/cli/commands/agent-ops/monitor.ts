@@ -1,7 +1,7 @@
 // `konsul monitor`: stream the agent's log lines at a chosen level
 // (GET /v1/agent/monitor), as `consul monitor`, until Ctrl-C.
 
-import { Command, Option, UsageError } from 'clipanion';
+import { Command, Option, UsageError } from '../../clipanion.js';
 import type { AgentClient } from '../../client.js';
 import { HttpCommand } from '../../command.js';
 import { AgentHttpError, AgentUnreachableError } from '../../errors.js';

@@ -1,7 +1,7 @@
 // `konsul reload`: the agent at --http-addr re-reads its config files and
 // environment (PUT /v1/agent/reload; what SIGHUP does), as `consul reload`.
 
-import { Command } from 'clipanion';
+import { Command } from '../../clipanion.js';
 import type { AgentClient } from '../../client.js';
 import { QuietHttpCommand } from '../../command.js';
 import { EXIT } from '../../exit-codes.js';

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { Command, Option, UsageError } from 'clipanion';
+import { Command, Option, UsageError } from '../../clipanion.js';
 import { agentOrigin } from '../../client.js';
 import { KonsulCommand } from '../../command.js';
 import { CliError } from '../../errors.js';

@@ -2,7 +2,7 @@
 // flags (--concurrency, --duration, --requests, --timeout), their checks, the
 // progress line on a terminal, and how a result is printed and exits.
 
-import { Option, UsageError } from 'clipanion';
+import { Option, UsageError } from '../../clipanion.js';
 import { parseDuration } from '../../../duration.js';
 import { KonsulCommand } from '../../command.js';
 import { AgentUnreachableError, CliError } from '../../errors.js';

@@ -1,7 +1,7 @@
 // `konsul catalog datacenters`: the datacenters this agent knows (Consul's
 // `consul catalog datacenters`); konsul runs one per cluster.
 
-import { Command } from 'clipanion';
+import { Command } from '../../clipanion.js';
 import type { AgentClient } from '../../client.js';
 import { HttpCommand } from '../../command.js';
 import { EXIT } from '../../exit-codes.js';

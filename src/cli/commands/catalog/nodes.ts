@@ -1,6 +1,6 @@
 // `konsul catalog nodes`: every node in the catalog, one per agent.
 
-import { Command, Option } from 'clipanion';
+import { Command, Option } from '../../clipanion.js';
 import type { AgentClient } from '../../client.js';
 import { HttpCommand } from '../../command.js';
 import { EXIT } from '../../exit-codes.js';

@@ -1,7 +1,7 @@
 // `konsul catalog service NAME`: the instances of one service across the
 // cluster, each with its node, address, port and health.
 
-import { Command, Option } from 'clipanion';
+import { Command, Option } from '../../clipanion.js';
 import type { AgentClient } from '../../client.js';
 import { HttpCommand } from '../../command.js';
 import { CliError } from '../../errors.js';

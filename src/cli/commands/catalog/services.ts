@@ -1,7 +1,7 @@
 // `konsul catalog services`: every service registered anywhere in the cluster,
 // with the union of its instances' tags.
 
-import { Command } from 'clipanion';
+import { Command } from '../../clipanion.js';
 import type { AgentClient } from '../../client.js';
 import { HttpCommand } from '../../command.js';
 import { EXIT } from '../../exit-codes.js';

@@ -2,7 +2,7 @@
 // status to this agent (Consul's PUT /v1/agent/check/pass|warn|fail/:id), so a
 // shell script or a cron job can keep a TTL check alive.
 
-import { Command, Option } from 'clipanion';
+import { Command, Option } from '../../clipanion.js';
 import type { AgentClient } from '../../client.js';
 import { QuietHttpCommand } from '../../command.js';
 import { CliError } from '../../errors.js';

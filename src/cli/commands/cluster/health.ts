@@ -1,7 +1,7 @@
 // `konsul cluster health`: exit 0 and "healthy" when a leader is known, a
 // quorum answers and no member is unreachable; otherwise the problems, exit 1.
 
-import { Command } from 'clipanion';
+import { Command } from '../../clipanion.js';
 import type { AgentClient } from '../../client.js';
 import { QuietHttpCommand } from '../../command.js';
 import { EXIT } from '../../exit-codes.js';

@@ -1,7 +1,7 @@
 // `konsul cluster join`: ask the cluster (through this agent) to add the agent
 // listening at a raft address.
 
-import { Command, Option, UsageError } from 'clipanion';
+import { Command, Option, UsageError } from '../../clipanion.js';
 import type { AgentClient } from '../../client.js';
 import { QuietHttpCommand } from '../../command.js';
 import { EXIT } from '../../exit-codes.js';

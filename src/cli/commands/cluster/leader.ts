@@ -1,7 +1,7 @@
 // `konsul cluster leader`: who leads now, as this agent knows it; exit 1 when
 // no leader is known.
 
-import { Command, Option, UsageError } from 'clipanion';
+import { Command, Option, UsageError } from '../../clipanion.js';
 import { parseDuration } from '../../../duration.js';
 import type { AgentClient } from '../../client.js';
 import { HttpCommand } from '../../command.js';

@@ -1,7 +1,7 @@
 // `konsul cluster leave`: remove a member from the cluster; without --node,
 // the agent being talked to removes itself (and then stops).
 
-import { Command, Option, UsageError } from 'clipanion';
+import { Command, Option, UsageError } from '../../clipanion.js';
 import type { AgentClient } from '../../client.js';
 import { QuietHttpCommand } from '../../command.js';
 import { EXIT } from '../../exit-codes.js';

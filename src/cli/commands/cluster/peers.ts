@@ -1,7 +1,7 @@
 // `konsul cluster peers`: every member of the Raft configuration, voters and
 // non-voters, as a table or JSON.
 
-import { Command } from 'clipanion';
+import { Command } from '../../clipanion.js';
 import type { AgentClient } from '../../client.js';
 import { HttpCommand } from '../../command.js';
 import { EXIT } from '../../exit-codes.js';

@@ -1,7 +1,7 @@
 // `konsul cluster snapshot`: snapshot this agent's state now and compact its
 // log up to the applied index.
 
-import { Command } from 'clipanion';
+import { Command } from '../../clipanion.js';
 import type { AgentClient } from '../../client.js';
 import { QuietHttpCommand } from '../../command.js';
 import { EXIT } from '../../exit-codes.js';

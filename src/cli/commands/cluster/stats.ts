@@ -1,7 +1,7 @@
 // `konsul cluster stats`: the agent's Raft, transport and storage counters as
 // `name: value` lines (nested names joined with '.') or JSON.
 
-import { Command } from 'clipanion';
+import { Command } from '../../clipanion.js';
 import type { AgentClient } from '../../client.js';
 import { HttpCommand } from '../../command.js';
 import { EXIT } from '../../exit-codes.js';

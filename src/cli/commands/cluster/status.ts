@@ -1,7 +1,7 @@
 // `konsul cluster status`: the agent's view of the cluster (its role, the
 // leader, its indexes, and every member).
 
-import { Command } from 'clipanion';
+import { Command } from '../../clipanion.js';
 import type { AgentClient } from '../../client.js';
 import { HttpCommand } from '../../command.js';
 import { EXIT } from '../../exit-codes.js';

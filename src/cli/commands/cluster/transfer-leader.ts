@@ -1,7 +1,7 @@
 // `konsul cluster transfer-leader`: hand leadership to a given voter, or to
 // the most caught-up one.
 
-import { Command, Option } from 'clipanion';
+import { Command, Option } from '../../clipanion.js';
 import type { AgentClient } from '../../client.js';
 import { QuietHttpCommand } from '../../command.js';
 import { EXIT } from '../../exit-codes.js';

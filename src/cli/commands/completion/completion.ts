@@ -1,7 +1,7 @@
 // `konsul completion <shell>`: prints the completion script for bash, zsh or
 // fish, generated from this CLI's own definitions (the same text as completions/).
 
-import { Command, Option, UsageError } from 'clipanion';
+import { Command, Option, UsageError } from '../../clipanion.js';
 import { KonsulCommand } from '../../command.js';
 import { completionScript, SHELLS, type Shell } from '../../docs/completions.js';
 import { commandModel } from '../../docs/model.js';

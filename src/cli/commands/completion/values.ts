@@ -2,7 +2,7 @@
 // offer, asked of the local agent with a short time limit. It prints nothing and
 // exits 0 when no agent answers, so a shell never shows an error mid-line.
 
-import { Option } from 'clipanion';
+import { Option } from '../../clipanion.js';
 import { AgentClient, agentOrigin, clientSecurity, keyPath } from '../../client.js';
 import { KonsulCommand } from '../../command.js';
 import { DYNAMIC_KINDS, type DynamicKind } from '../../docs/model.js';

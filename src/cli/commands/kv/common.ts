@@ -1,7 +1,7 @@
 // What the kv commands share: the agent's KV entry shape (Consul's), query
 // strings, integer flags checked before anything is sent, and stdin.
 
-import { UsageError } from 'clipanion';
+import { UsageError } from '../../clipanion.js';
 import type { Readable } from 'node:stream';
 import { keyPath } from '../../client.js';
 

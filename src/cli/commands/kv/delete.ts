@@ -1,7 +1,7 @@
 // `konsul kv delete`: remove a key, or everything under a prefix, optionally
 // with check-and-set on the key's ModifyIndex.
 
-import { Command, Option, UsageError } from 'clipanion';
+import { Command, Option, UsageError } from '../../clipanion.js';
 import type { AgentClient } from '../../client.js';
 import { QuietHttpCommand } from '../../command.js';
 import { CliError } from '../../errors.js';

@@ -1,7 +1,7 @@
 // `konsul kv export [PREFIX]`: every entry under a prefix in Consul's export
 // format, a JSON array of {Key, Flags, Value (base64)}, for `kv import`.
 
-import { Command, Option } from 'clipanion';
+import { Command, Option } from '../../clipanion.js';
 import type { AgentClient } from '../../client.js';
 import { HttpCommand } from '../../command.js';
 import { EXIT } from '../../exit-codes.js';

@@ -1,7 +1,7 @@
 // `konsul kv get`: one value, every entry under a prefix (--recurse), or the
 // keys under a prefix (--keys), read through the agent with Consul's semantics.
 
-import { Command, Option, UsageError } from 'clipanion';
+import { Command, Option, UsageError } from '../../clipanion.js';
 import type { AgentClient } from '../../client.js';
 import { HttpCommand } from '../../command.js';
 import { CliError } from '../../errors.js';

@@ -2,7 +2,7 @@
 // The whole file is checked before the first write: a malformed file writes
 // nothing.
 
-import { Command, Option } from 'clipanion';
+import { Command, Option } from '../../clipanion.js';
 import { readFileSync } from 'node:fs';
 import type { AgentClient } from '../../client.js';
 import { HttpCommand } from '../../command.js';

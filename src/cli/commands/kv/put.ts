@@ -2,7 +2,7 @@
 // none is an empty value, as in Consul), optionally with flags and
 // check-and-set on the key's ModifyIndex.
 
-import { Command, Option, UsageError } from 'clipanion';
+import { Command, Option, UsageError } from '../../clipanion.js';
 import { readFile } from 'node:fs/promises';
 import type { AgentClient } from '../../client.js';
 import { QuietHttpCommand } from '../../command.js';

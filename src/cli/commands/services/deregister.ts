@@ -1,7 +1,7 @@
 // `konsul services deregister`: remove a service (and its checks) from this
 // agent, and so from the catalog.
 
-import { Command, Option, UsageError } from 'clipanion';
+import { Command, Option, UsageError } from '../../clipanion.js';
 import type { AgentClient } from '../../client.js';
 import { QuietHttpCommand } from '../../command.js';
 import { CliError } from '../../errors.js';

@@ -4,7 +4,7 @@
 
 import { readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { UsageError } from 'clipanion';
+import { UsageError } from '../../clipanion.js';
 import { DefinitionError, parseServiceFile, type ServiceRegistration } from '../../../agent/local/definitions.js';
 import { readAll } from '../kv/common.js';
 

@@ -1,7 +1,7 @@
 // `konsul services list`: the services registered with this agent, with the
 // aggregate health of each from the agent's checks.
 
-import { Command } from 'clipanion';
+import { Command } from '../../clipanion.js';
 import type { AgentClient } from '../../client.js';
 import { HttpCommand } from '../../command.js';
 import { EXIT } from '../../exit-codes.js';

@@ -1,7 +1,7 @@
 // `konsul services register`: register a service with this agent, from flags
 // (with at most one health check) or from a Consul service definition file.
 
-import { Command, Option, UsageError } from 'clipanion';
+import { Command, Option, UsageError } from '../../clipanion.js';
 import { DefinitionError, parseServiceRegistration } from '../../../agent/local/definitions.js';
 import type { AgentClient } from '../../client.js';
 import { QuietHttpCommand } from '../../command.js';

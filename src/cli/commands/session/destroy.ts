@@ -1,6 +1,6 @@
 // `konsul session destroy`: end a session now.
 
-import { Command, Option, UsageError } from 'clipanion';
+import { Command, Option, UsageError } from '../../clipanion.js';
 import type { AgentClient } from '../../client.js';
 import { QuietHttpCommand } from '../../command.js';
 import { EXIT } from '../../exit-codes.js';

@@ -1,6 +1,6 @@
 // `konsul session info`: one session.
 
-import { Command, Option, UsageError } from 'clipanion';
+import { Command, Option, UsageError } from '../../clipanion.js';
 import type { AgentClient } from '../../client.js';
 import { HttpCommand } from '../../command.js';
 import { CliError } from '../../errors.js';

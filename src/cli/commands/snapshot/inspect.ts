@@ -1,7 +1,7 @@
 // `konsul snapshot inspect FILE`: read an archive offline, check it whole
 // (structure, counts, SHA-256) and print where it was taken and what it holds.
 
-import { Command, Option } from 'clipanion';
+import { Command, Option } from '../../clipanion.js';
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { ArchiveError, parseArchive, parseArchiveStream, type ParsedArchive } from '../../../state/archive.js';
 import { ArchiveDecryptor, SnapshotCryptoError, isEncryptedArchive, readSnapshotKey } from '../../../state/archive-crypto.js';

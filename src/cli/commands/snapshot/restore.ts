@@ -2,7 +2,7 @@
 // the agent, which replaces the cluster's KV store and catalog with it
 // through Raft (every member applies it; the cluster's own members stay).
 
-import { Command, Option } from 'clipanion';
+import { Command, Option } from '../../clipanion.js';
 import { readFileSync, statSync } from 'node:fs';
 import { parseArchive } from '../../../state/archive.js';
 import { decryptArchive, isEncryptedArchive, readSnapshotKey } from '../../../state/archive-crypto.js';

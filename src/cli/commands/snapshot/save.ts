@@ -2,7 +2,7 @@
 // state from the agent into FILE: a temp file beside it, checked as it
 // arrives, fsynced, then renamed into place (FILE is never left half-written).
 
-import { Command, Option, UsageError } from 'clipanion';
+import { Command, Option, UsageError } from '../../clipanion.js';
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { request } from 'undici';

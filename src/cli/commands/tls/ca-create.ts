@@ -1,7 +1,7 @@
 // `konsul tls ca create`: a certificate authority for a cluster's agents, as
 // `consul tls ca create` makes one (konsul-agent-ca.pem and its key, mode 0600).
 
-import { Command, Option, UsageError } from 'clipanion';
+import { Command, Option, UsageError } from '../../clipanion.js';
 import { KonsulCommand } from '../../command.js';
 import { EXIT } from '../../exit-codes.js';
 import { createCa } from './openssl.js';

@@ -1,7 +1,7 @@
 // `konsul tls cert create --server|--client --node-id ID`: an agent's certificate,
 // signed by the CA and naming its node and role, as `consul tls cert create` makes one.
 
-import { Command, Option, UsageError } from 'clipanion';
+import { Command, Option, UsageError } from '../../clipanion.js';
 import { isIP } from 'node:net';
 import { KonsulCommand } from '../../command.js';
 import { EXIT } from '../../exit-codes.js';

@@ -1,0 +1,16 @@
+// clipanion, loaded with require: importing a CommonJS package from ESM makes
+// Node instantiate its CommonJS export lexer, ~7 MB of memory in every process
+// that does it, an agent included (docs/clients-at-scale.md, "Memory of an
+// idle client"). Every module of the CLI takes clipanion from here; type-only
+// imports of 'clipanion' are fine anywhere (they compile away).
+
+import { createRequire } from 'node:module';
+import type * as Clipanion from 'clipanion';
+
+const clipanion = createRequire(import.meta.url)('clipanion') as typeof Clipanion;
+
+export const { Builtins, Cli, Command, Option, UsageError } = clipanion;
+export type Cli<Context extends Clipanion.BaseContext = Clipanion.BaseContext> = Clipanion.Cli<Context>;
+export type Command<Context extends Clipanion.BaseContext = Clipanion.BaseContext> = Clipanion.Command<Context>;
+export type UsageError = Clipanion.UsageError;
+export type { BaseContext, CommandClass } from 'clipanion';
