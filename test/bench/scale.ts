@@ -134,7 +134,10 @@ async function main(): Promise<void> {
     say(`${CLIENTS} clients joined in ${round1(joinSeconds)} s; subscribers per relay ${JSON.stringify(perRelay)}`);
 
     // ---- idle clients
-    await sleep(3000);
+    // Idle means settled: measured from 20 s after the first clients started (at least 3 s after the
+    // last joined). A node process spends its first seconds compiling and collecting start-up garbage
+    // (V8's memory reducer runs ~8 s after allocation calms), which is not what an idle client costs.
+    await sleep(Math.max(3000, 20_000 - joinSeconds * 1000));
     const idleSeconds = 10;
     const before = clientIds.map((id) => cpuSeconds(pid(id)));
     const leaderIdle0 = cpuSeconds(pid(leader));
@@ -158,10 +161,15 @@ async function main(): Promise<void> {
         const catIdx = Number((await http('GET', `${leaderUrl}/v1/catalog/service/probe?stale`)).headers['x-consul-index'] ?? 0);
         const value = `${tag}-${r}`;
         const port = 20_000 + Math.floor(Math.random() * 10_000);
-        // Arm a blocking query on every client, then write once.
-        const t0 = performance.now();
+        // One write at a time, as the issue measures it: arm a blocking query on every client,
+        // give the clients time to take them (2 ms a client, at least 20 ms), write once, and
+        // wait for every client before the next write. (Until 2026-12-06 the catalog write went
+        // out as soon as the KV write returned, so the clients applied and answered both at
+        // once and each figure carried the other write's work.)
+        const armMs = Math.max(20, 2 * live.length);
         // Bounded: a client that never sees the write counts as Infinity (the p99 says so) rather than hanging the run.
-        const deadline = performance.now() + VISIBILITY_LIMIT_MS;
+        let deadline = performance.now() + VISIBILITY_LIMIT_MS;
+        let t0 = performance.now();
         const kvWatch = live.map(async (id) => {
           for (;;) {
             if (performance.now() > deadline) return Infinity;
@@ -169,6 +177,13 @@ async function main(): Promise<void> {
             if (a.body === value) return performance.now() - t0;
           }
         });
+        await sleep(armMs);
+        t0 = performance.now();
+        await put(`${leaderUrl}/v1/kv/probe`, value);
+        httpMs.push(...(await Promise.all(kvWatch)));
+
+        deadline = performance.now() + VISIBILITY_LIMIT_MS;
+        t0 = performance.now();
         const catWatch = live.map(async (id) => {
           for (let index = catIdx; ;) {
             if (performance.now() > deadline) return Infinity;
@@ -183,14 +198,10 @@ async function main(): Promise<void> {
             await sleep(5);
           }
         });
-        await sleep(20);
-        const t1 = performance.now();
-        await put(`${leaderUrl}/v1/kv/probe`, value);
-        // The catalog write goes out after the KV write returned: DNS visibility counts from its own start.
-        const t2 = performance.now();
+        await sleep(armMs);
+        t0 = performance.now();
         await http('PUT', `${leaderUrl}/v1/agent/service/register`, JSON.stringify({ Name: 'probe', ID: 'probe', Port: port }));
-        httpMs.push(...(await Promise.all(kvWatch)).map((x) => x - (t1 - t0)));
-        dnsMs.push(...(await Promise.all(catWatch)).map((x) => x - (t2 - t0)));
+        dnsMs.push(...(await Promise.all(catWatch)));
       }
       return { http: httpMs, dns: dnsMs };
     };
