@@ -19,9 +19,8 @@ import type { LmdbStateStore } from '../storage/index.js';
 import { MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, Transport, type TransportLogger } from '../transport/index.js';
 import { RelayChooser, ReplicaCursor, type RelayCandidate } from '../relay/cursor.js';
 import { EntryWindow, type RelayEntry } from '../relay/feed.js';
-import { decodePullAnswer, decodeSnapshotChunk } from '../relay/protocol.js';
+import { RELAY_META_KEY, decodePullAnswer, decodeSnapshotChunk } from '../relay/protocol.js';
 import { RelayServer } from '../relay/server.js';
-import { RELAY_META_KEY } from '../relay/server-relay.js';
 import type { RelayReport } from '../relay/tracker.js';
 import {
   decodeResponse, encodeRequest, servePeerRequest, type PartialPeerHandlers, type PeerMethod, type PeerRequest, type PeerResponse,

@@ -14,6 +14,9 @@ import { KonsulError } from '../errors.js';
 import type { RelayCandidate } from './cursor.js';
 import type { PullAnswer, RelayEntry } from './feed.js';
 
+/** Catalog node meta naming a client that relays to other clients, and where. */
+export const RELAY_META_KEY = 'konsul-relay';
+
 export interface PullRequest {
   id: string;
   /** The subscriber's peer address (its node record; relays below it are reached there). */

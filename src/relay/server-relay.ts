@@ -15,10 +15,8 @@ import type { RelayCandidate } from './cursor.js';
 import type { CommittedView, RelayEntry } from './feed.js';
 import type { PullRequest } from './protocol.js';
 import { RelayServer } from './server.js';
+import { RELAY_META_KEY } from './protocol.js';
 import { ClientTracker, type RelayReport } from './tracker.js';
-
-/** Catalog node meta naming a client that relays to other clients, and where. */
-export const RELAY_META_KEY = 'konsul-relay';
 
 export interface ServerRelayOptions {
   selfId: string;
