@@ -166,8 +166,15 @@ export function checkLayers(files: ReadonlyMap<string, string>): Violation[] {
     const chain = pathTo(path, STORAGE_ENGINE, statics);
     if (chain) violations.push({ rule: 'cli loads storage', detail: chain.join(' -> ') });
   }
+  // A client agent runs no Raft: its start-up never loads the Raft implementation (memory on every host).
+  const raftChain = pathTo(CLIENT_START, RAFT_IMPLEMENTATION, statics);
+  if (files.has(CLIENT_START) && raftChain) violations.push({ rule: 'client loads raft', detail: raftChain.join(' -> ') });
   return violations;
 }
+
+/** The client agent's start-up, and the module it must never load (raft/types.ts, enums and shapes, is fine). */
+export const CLIENT_START = 'src/main/client.ts';
+export const RAFT_IMPLEMENTATION = 'src/raft/raft.ts';
 
 /** Elementary cycles of the room graph, each reported once (starting at its smallest room). */
 function roomCycles(graph: ReadonlyMap<string, ReadonlyMap<string, Edge>>): string[][] {
