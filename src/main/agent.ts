@@ -2,13 +2,10 @@
 // peer transport and HTTP, join the cluster if asked, and stop cleanly on
 // SIGINT/SIGTERM (a client agent leaves the cluster first).
 
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { startDnsServer, type DnsServer } from '../dns/index.js';
-import { createHttpServer, type HttpServerOptions } from '../http/index.js';
 import { closeCluster, SECRET_FILE } from '../agent/cluster-secret.js';
 import { STATE_TABLES, StateMachine } from '../state/index.js';
 import { openStorage, type NodeStorage } from '../storage/index.js';
@@ -17,7 +14,7 @@ import type { Agent } from '../agent/agent.js';
 import type { ClientAgent } from '../client/agent.js';
 import { startClient } from './client.js';
 import { Components } from './components.js';
-import { dnsOptions, summaryText, type Entry } from './shared.js';
+import { agentControl, devDirComponent, frontDoorComponents, reloadTlsTo, startOnRaftAddr, stopper, summaryText, type Entry, type FrontDoors } from './shared.js';
 import {
   ConfigError, formatHostPort, loadConfig, printableConfig, type AgentConfig, type AgentFlagValues, type LoadedConfig,
 } from '../agent/config.js';
@@ -117,41 +114,20 @@ async function startWith(s: StartInput): Promise<RunningAgent> {
   // scale: a client agent has no Raft log and no Raft instance: its own start path (client.ts).
   if (!config.server) return startClient(s);
 
-  let finish!: (code: number) => void;
-  const done = new Promise<number>((resolve) => { finish = resolve; });
-  let stopping: Promise<number> | undefined;
   let storage!: NodeStorage;
   let state!: StateMachine;
   let hadState = false;
   let agent!: Agent;
-  let server!: ReturnType<typeof createHttpServer>;
-  let httpsServer: ReturnType<typeof createHttpServer> | undefined;
-  let dns!: DnsServer;
+  const doors: FrontDoors = {};
   const components = new Components(log);
-
-  const stop = (reason = 'shutting down', code = 0): Promise<number> => {
-    if (stopping) return stopping;
-    stopping = (async () => {
-      log.info({ reason }, 'agent stopping');
-      await components.stopAll();
-      finish(code);
-      return code;
-    })();
-    return stopping;
-  };
+  const { done, stop, stopping } = stopper(log, components);
 
   // Bound once the reloader exists (below); reload before that says so.
   let reloaderRef: ConfigReloader | undefined;
   const output = s.output;
   // In start order; each is stopped in reverse, on shutdown or when a later one fails to start.
   await components.startAll([
-    {
-      name: 'dev data dir',
-      start: () => {},
-      stop: () => {
-        if (devDir) rmSync(devDir, { recursive: true, force: true });
-      },
-    },
+    devDirComponent(devDir),
     {
       name: 'storage',
       start: () => {
@@ -174,102 +150,36 @@ async function startWith(s: StartInput): Promise<RunningAgent> {
       start: async () => {
         const { Agent } = await import('../agent/agent.js');
         agent = new Agent({ config, storage, state, logger: log, onExit: (reason, code) => void stop(reason, code) });
-        try {
-          await agent.start();
-        } catch (error) {
-          const code = (error as NodeJS.ErrnoException).code;
-          if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
-            throw new ConfigError(`--raft-addr: cannot listen on ${formatHostPort(config.raftAddr)} (${code})`);
-          }
-          throw error;
-        }
+        await startOnRaftAddr(config, () => agent.start());
       },
       stop: () => agent.stop(),
     },
-    {
-      name: 'http',
-      start: async () => {
-        const httpOptions: HttpServerOptions = {
-          agent,
-          control: {
-            reload: () => reloaderRef?.reload() ?? { ok: false, error: 'the agent is still starting', applied: [], restartNeeded: [] },
-            subscribeLogs: (listener) => output?.subscribe(listener) ?? (() => undefined),
-            logLevel: () => log.level,
-          },
-          maxValueBytes: config.maxValueBytes,
-          logger: log,
-          onResponse: (method: string, code: number) => agent.metricsRegistry.httpRequests.inc({ method, code: String(code) }),
-          acl: config.acl,
-        };
-        server = createHttpServer(httpOptions);
-        // sec: HTTPS beside HTTP, with the agent's certificate.
-        if (config.https && config.tls) {
-          const secure = createHttpServer({ ...httpOptions, tls: { cert: config.tls.cert, key: config.tls.key, ca: config.tls.ca, verifyIncoming: config.https.verifyIncoming } });
-          try {
-            await new Promise<void>((resolve, reject) => {
-              secure.once('error', reject);
-              secure.listen(config.https!.addr.port, config.https!.addr.host, () => {
-                secure.off('error', reject);
-                resolve();
-              });
-            });
-          } catch (error) {
-            const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-            throw new ConfigError(`--https-addr: cannot listen on ${formatHostPort(config.https.addr)} (${code})`);
-          }
-          httpsServer = secure;
-          const b = secure.address() as AddressInfo;
-          log.info({ https: formatHostPort({ host: b.address, port: b.port }) }, 'HTTPS API listening');
-        }
-        try {
-          await new Promise<void>((resolve, reject) => {
-            server.once('error', reject);
-            server.listen(config.httpAddr.port, config.httpAddr.host, () => {
-              server.off('error', reject);
-              resolve();
-            });
-          });
-        } catch (error) {
-          const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-          throw new ConfigError(`--http-addr: cannot listen on ${formatHostPort(config.httpAddr)} (${code})`);
-        }
-        const bound = server.address() as AddressInfo;
-        agent.setHttpAddress(formatHostPort({ host: bound.address, port: bound.port }));
+    ...frontDoorComponents({
+      config, log, doors, state: () => state,
+      httpOptions: () => ({
+        agent,
+        control: agentControl(() => reloaderRef, output, log),
+        maxValueBytes: config.maxValueBytes,
+        logger: log,
+        onResponse: (method: string, code: number) => agent.metricsRegistry.httpRequests.inc({ method, code: String(code) }),
+        acl: config.acl,
+      }),
+      bound: {
+        http: (address) => agent.setHttpAddress(address),
+        dns: (dns) => {
+          agent.setDnsAddress(formatHostPort(dns.address));
+          agent.metricsRegistry.countDnsQueries(() => dns.stats().queries);
+        },
       },
-      stop: () => {
-        server.close();
-        server.closeAllConnections();
-        httpsServer?.close();
-        httpsServer?.closeAllConnections();
-      },
-    },
-    {
-      name: 'dns',
-      start: async () => {
-        try {
-          dns = await startDnsServer(dnsOptions(config, state, log));
-        } catch (error) {
-          const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-          throw new ConfigError(`--dns-addr: cannot listen on ${formatHostPort(config.dnsAddr)} (${code})`);
-        }
-        agent.setDnsAddress(formatHostPort(dns.address));
-        const dnsServer = dns;
-        agent.metricsRegistry.countDnsQueries(() => dnsServer.stats().queries);
-      },
-      stop: () => dns.close(),
-    },
+    }),
   ]);
   const httpAddress = agent.info().httpAddress;
-  const dnsAddress = formatHostPort(dns.address);
+  const dnsAddress = formatHostPort(doors.dns!.address);
 
   const reloader = new ConfigReloader({
     flags: s.flags, env: s.env, config, initial: s.loaded, initialValues: s.initialValues, local: agent.local, logger: log, dataDir,
     // sec: rotated certificates take effect on SIGHUP, for peers and for HTTPS.
-    onTls: (tls) => {
-      agent.driver.transport.reloadTls(tls);
-      (httpsServer as unknown as import('node:https').Server | undefined)?.setSecureContext({ cert: tls.cert, key: tls.key, ca: tls.ca });
-      log.info('TLS certificate, key and CA reloaded');
-    },
+    onTls: reloadTlsTo(doors, log, (tls) => agent.driver.transport.reloadTls(tls)),
   });
   reloaderRef = reloader;
   const definitions = reloader.start();
@@ -287,7 +197,7 @@ async function startWith(s: StartInput): Promise<RunningAgent> {
     configFiles: s.loaded.files,
   }, 'konsul agent running');
 
-  if (config.join.length > 0) void joinLoop(agent, config, log, () => stopping !== undefined);
+  if (config.join.length > 0) void joinLoop(agent, config, log, stopping);
   else if (!config.bootstrap && agent.driver.conf().members.length === 0) {
     log.warn('not a member of any cluster yet: start with --join host:port, or run `konsul cluster join` on a member');
   }

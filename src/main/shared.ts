@@ -1,11 +1,19 @@
 // What the server and client start paths (agent.ts, client.ts) share: the
-// start-up summary and the catalog DNS answers from with ACLs on.
+// start-up summary, the catalog DNS answers from with ACLs on, the HTTP and
+// DNS components, the stop, the dev data dir and the TLS reload.
 
+import { rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
 import { AclResolver } from '../acl/resolver.js';
 import { FilteredCatalog } from '../acl/catalog-filter.js';
-import type { AgentConfig, LoadedConfig } from '../agent/config.js';
-import type { DnsLogger, DnsServerOptions } from '../dns/index.js';
+import { ConfigError, formatHostPort, type AgentConfig, type LoadedConfig } from '../agent/config.js';
+import { startDnsServer, type DnsLogger, type DnsServer, type DnsServerOptions } from '../dns/index.js';
+import { createHttpServer, type HttpServerOptions } from '../http/index.js';
 import type { StateMachine } from '../state/index.js';
+import type { LogOutput } from '../agent/logging.js';
+import type { ConfigReloader } from '../agent/reload.js';
+import type { Component, Components } from './components.js';
 
 /** How the agent entered its cluster this time, for the summary. */
 export type Entry = 'restarted' | 'bootstrapped' | 'joining' | 'waiting';
@@ -65,5 +73,146 @@ export function dnsOptions(config: AgentConfig, state: StateMachine, logger: Dns
     aRecordLimit: config.dns.aRecordLimit,
     recursors: config.dns.recursors,
     logger,
+  };
+}
+
+/** The running HTTP, HTTPS and DNS servers of an agent, filled in as their components start. */
+export interface FrontDoors {
+  http?: HttpApiServer;
+  https?: HttpApiServer;
+  dns?: DnsServer;
+}
+
+type HttpApiServer = ReturnType<typeof createHttpServer>;
+
+/**
+ * The components both start paths end with: the HTTP API (and HTTPS beside it, with the agent's
+ * certificate) and DNS, answering from the replica. `httpOptions` is called when HTTP starts (the
+ * agent exists by then); the addresses bound are handed back through `bound`.
+ */
+export function frontDoorComponents(r: {
+  config: AgentConfig;
+  log: Logger;
+  doors: FrontDoors;
+  state: () => StateMachine;
+  httpOptions: () => HttpServerOptions;
+  bound: { http(address: string): void; dns(server: DnsServer): void };
+}): Component[] {
+  const { config, log, doors } = r;
+  return [
+    {
+      name: 'http',
+      start: async () => {
+        const options = r.httpOptions();
+        const server = createHttpServer(options);
+        if (config.https && config.tls) {
+          const secure = createHttpServer({ ...options, tls: { cert: config.tls.cert, key: config.tls.key, ca: config.tls.ca, verifyIncoming: config.https.verifyIncoming } });
+          await listenOn(secure, config.https.addr, '--https-addr');
+          doors.https = secure;
+          const b = secure.address() as AddressInfo;
+          log.info({ https: formatHostPort({ host: b.address, port: b.port }) }, 'HTTPS API listening');
+        }
+        await listenOn(server, config.httpAddr, '--http-addr');
+        doors.http = server;
+        const b = server.address() as AddressInfo;
+        r.bound.http(formatHostPort({ host: b.address, port: b.port }));
+      },
+      stop: () => {
+        for (const s of [doors.http, doors.https]) {
+          s?.close();
+          s?.closeAllConnections();
+        }
+      },
+    },
+    {
+      name: 'dns',
+      start: async () => {
+        try {
+          doors.dns = await startDnsServer(dnsOptions(config, r.state(), log));
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+          throw new ConfigError(`--dns-addr: cannot listen on ${formatHostPort(config.dnsAddr)} (${code})`);
+        }
+        r.bound.dns(doors.dns);
+      },
+      stop: () => doors.dns?.close(),
+    },
+  ];
+}
+
+/** Listen, or fail with the one-line error that names the flag. */
+async function listenOn(server: HttpApiServer, addr: { host: string; port: number }, flag: string): Promise<void> {
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(addr.port, addr.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new ConfigError(`${flag}: cannot listen on ${formatHostPort(addr)} (${code})`);
+  }
+}
+
+/** An agent's stop: every component in reverse, once, however many ask; `done` resolves with the exit code. */
+export function stopper(log: Logger, components: Components): {
+  done: Promise<number>; stop(reason?: string, code?: number): Promise<number>; stopping(): boolean;
+} {
+  let finish!: (code: number) => void;
+  const done = new Promise<number>((resolve) => { finish = resolve; });
+  let stopping: Promise<number> | undefined;
+  const stop = (reason = 'shutting down', code = 0): Promise<number> => {
+    stopping ??= (async () => {
+      log.info({ reason }, 'agent stopping');
+      await components.stopAll();
+      finish(code);
+      return code;
+    })();
+    return stopping;
+  };
+  return { done, stop, stopping: () => stopping !== undefined };
+}
+
+/** The HTTP API's hold on the agent's process: reload (SIGHUP's work), the log stream, the log level. */
+export function agentControl(reloader: () => ConfigReloader | undefined, output: LogOutput | undefined, log: Logger): HttpServerOptions['control'] {
+  return {
+    reload: () => reloader()?.reload() ?? { ok: false, error: 'the agent is still starting', applied: [], restartNeeded: [] },
+    subscribeLogs: (listener) => output?.subscribe(listener) ?? (() => undefined),
+    logLevel: () => log.level,
+  };
+}
+
+/** Starts the peer transport's side of an agent; a listen failure becomes the one-line error naming --raft-addr. */
+export async function startOnRaftAddr(config: AgentConfig, start: () => Promise<void>): Promise<void> {
+  try {
+    await start();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      throw new ConfigError(`--raft-addr: cannot listen on ${formatHostPort(config.raftAddr)} (${code})`);
+    }
+    throw error;
+  }
+}
+
+/** --dev without --data-dir: the temporary data dir, removed when the agent stops (first to start, last to stop). */
+export function devDirComponent(devDir: string | undefined): Component {
+  return {
+    name: 'dev data dir',
+    start: () => {},
+    stop: () => {
+      if (devDir) rmSync(devDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Rotated certificates take effect on SIGHUP, for peers (`peers`) and for HTTPS. */
+export function reloadTlsTo(doors: FrontDoors, log: Logger, peers: (tls: NonNullable<AgentConfig['tls']>) => void): (tls: NonNullable<AgentConfig['tls']>) => void {
+  return (tls) => {
+    peers(tls);
+    (doors.https as unknown as import('node:https').Server | undefined)?.setSecureContext({ cert: tls.cert, key: tls.key, ca: tls.ca });
+    log.info('TLS certificate, key and CA reloaded');
   };
 }
