@@ -83,9 +83,16 @@ async function writeLoad(base: string, seconds: number, prefix: string): Promise
   return { writes, perSecond: writes / seconds };
 }
 
+/** One resolver per agent's DNS port, kept: creating one per query costs the harness more than the query. */
+const resolvers = new Map<number, Resolver>();
+
 async function srvPorts(port: number, name: string): Promise<number[]> {
-  const r = new Resolver({ timeout: 2000, tries: 1 });
-  r.setServers([`127.0.0.1:${port}`]);
+  let r = resolvers.get(port);
+  if (!r) {
+    r = new Resolver({ timeout: 2000, tries: 1 });
+    r.setServers([`127.0.0.1:${port}`]);
+    resolvers.set(port, r);
+  }
   try {
     return (await r.resolveSrv(name)).map((a) => a.port);
   } catch (error) {
