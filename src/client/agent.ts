@@ -690,6 +690,10 @@ export class ClientAgent implements AgentApi {
       '# TYPE konsul_client_snapshots_installed_total counter', `konsul_client_snapshots_installed_total ${this.counters.snapshotsInstalled}`,
       '# TYPE konsul_client_relay_subscribers gauge', `konsul_client_relay_subscribers ${this.relayServer?.feed.size ?? 0}`,
       '# TYPE process_resident_memory_bytes gauge', `process_resident_memory_bytes ${mem.rss}`,
+      // prom-client's names for the same figures, as a server's /v1/agent/metrics reports them.
+      '# TYPE nodejs_heap_size_total_bytes gauge', `nodejs_heap_size_total_bytes ${mem.heapTotal}`,
+      '# TYPE nodejs_heap_size_used_bytes gauge', `nodejs_heap_size_used_bytes ${mem.heapUsed}`,
+      '# TYPE nodejs_external_memory_bytes gauge', `nodejs_external_memory_bytes ${mem.external}`,
     ];
     return `${lines.join('\n')}\n`;
   }

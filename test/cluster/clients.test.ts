@@ -61,6 +61,11 @@ describe('client agents fed through relays', { timeout: 240_000 }, () => {
       const nodes = JSON.parse((await http('GET', `${c.node(leader).url}/v1/catalog/nodes`)).body) as Array<{ Node: string }>;
       return CLIENTS.every((id) => nodes.some((n) => n.Node === id)) ? true : undefined;
     });
+    // A client's /metrics tells where its memory is, under the names a server's prom-client uses.
+    const text = (await http('GET', `${c.node(CLIENTS[0]!).url}/metrics`)).body;
+    const value = (name: string): number => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1]);
+    const [rss, total, used] = ['process_resident_memory_bytes', 'nodejs_heap_size_total_bytes', 'nodejs_heap_size_used_bytes'].map(value);
+    assert.ok(used! > 0 && used! <= total! && total! < rss!, `heap used ${used}, total ${total}, rss ${rss}:\n${text}`);
   });
 
   step('a write through a client is visible on every agent\'s HTTP; a service registered on a client is in every agent\'s DNS', async () => {
