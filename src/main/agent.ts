@@ -155,22 +155,10 @@ async function startWith(s: StartInput): Promise<RunningAgent> {
       stop: () => agent.stop(),
     },
     ...frontDoorComponents({
-      config, log, doors, state: () => state,
-      httpOptions: () => ({
-        agent,
-        control: agentControl(() => reloaderRef, output, log),
-        maxValueBytes: config.maxValueBytes,
-        logger: log,
-        onResponse: (method: string, code: number) => agent.metricsRegistry.httpRequests.inc({ method, code: String(code) }),
-        acl: config.acl,
-      }),
-      bound: {
-        http: (address) => agent.setHttpAddress(address),
-        dns: (dns) => {
-          agent.setDnsAddress(formatHostPort(dns.address));
-          agent.metricsRegistry.countDnsQueries(() => dns.stats().queries);
-        },
-      },
+      config, log, doors, agent: () => agent, state: () => state,
+      control: agentControl(() => reloaderRef, output, log),
+      onResponse: (method: string, code: number) => agent.metricsRegistry.httpRequests.inc({ method, code: String(code) }),
+      onDns: (dns) => agent.metricsRegistry.countDnsQueries(() => dns.stats().queries),
     }),
   ]);
   const httpAddress = agent.info().httpAddress;

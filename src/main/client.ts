@@ -47,18 +47,7 @@ export async function startClient(s: StartInput): Promise<RunningAgent> {
       stop: () => agent.stop(),
     },
     ...frontDoorComponents({
-      config, log, doors, state: () => state,
-      httpOptions: () => ({
-        agent,
-        control: agentControl(() => reloaderRef, output, log),
-        maxValueBytes: config.maxValueBytes,
-        logger: log,
-        acl: config.acl,
-      }),
-      bound: {
-        http: (address) => agent.setHttpAddress(address),
-        dns: (dns) => agent.setDnsAddress(formatHostPort(dns.address)),
-      },
+      config, log, doors, agent: () => agent, state: () => state, control: agentControl(() => reloaderRef, output, log),
     }),
   ]);
   const httpAddress = agent.info().httpAddress;

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { AclResolver } from '../acl/resolver.js';
 import { FilteredCatalog } from '../acl/catalog-filter.js';
+import type { AgentApi } from '../agent/api.js';
 import { ConfigError, formatHostPort, type AgentConfig, type LoadedConfig } from '../agent/config.js';
 import { startDnsServer, type DnsLogger, type DnsServer, type DnsServerOptions } from '../dns/index.js';
 import { createHttpServer, type HttpServerOptions } from '../http/index.js';
@@ -85,25 +86,36 @@ export interface FrontDoors {
 
 type HttpApiServer = ReturnType<typeof createHttpServer>;
 
+/** What the HTTP and DNS components need of the agent they front (a server's Agent or a ClientAgent). */
+export interface FrontedAgent extends AgentApi {
+  setHttpAddress(address: string): void;
+  setDnsAddress(address: string): void;
+}
+
 /**
  * The components both start paths end with: the HTTP API (and HTTPS beside it, with the agent's
- * certificate) and DNS, answering from the replica. `httpOptions` is called when HTTP starts (the
- * agent exists by then); the addresses bound are handed back through `bound`.
+ * certificate) and DNS, answering from the replica. `agent` and `state` are asked for when HTTP and
+ * DNS start (they exist by then); the addresses bound go to the agent, and the DNS server to `onDns`.
  */
 export function frontDoorComponents(r: {
   config: AgentConfig;
   log: Logger;
   doors: FrontDoors;
+  agent: () => FrontedAgent;
   state: () => StateMachine;
-  httpOptions: () => HttpServerOptions;
-  bound: { http(address: string): void; dns(server: DnsServer): void };
+  control: HttpServerOptions['control'];
+  onResponse?: HttpServerOptions['onResponse'];
+  onDns?: (server: DnsServer) => void;
 }): Component[] {
   const { config, log, doors } = r;
   return [
     {
       name: 'http',
       start: async () => {
-        const options = r.httpOptions();
+        const options: HttpServerOptions = {
+          agent: r.agent(), control: r.control, maxValueBytes: config.maxValueBytes, logger: log, acl: config.acl,
+          ...(r.onResponse ? { onResponse: r.onResponse } : {}),
+        };
         const server = createHttpServer(options);
         if (config.https && config.tls) {
           const secure = createHttpServer({ ...options, tls: { cert: config.tls.cert, key: config.tls.key, ca: config.tls.ca, verifyIncoming: config.https.verifyIncoming } });
@@ -115,7 +127,7 @@ export function frontDoorComponents(r: {
         await listenOn(server, config.httpAddr, '--http-addr');
         doors.http = server;
         const b = server.address() as AddressInfo;
-        r.bound.http(formatHostPort({ host: b.address, port: b.port }));
+        r.agent().setHttpAddress(formatHostPort({ host: b.address, port: b.port }));
       },
       stop: () => {
         for (const s of [doors.http, doors.https]) {
@@ -133,7 +145,8 @@ export function frontDoorComponents(r: {
           const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
           throw new ConfigError(`--dns-addr: cannot listen on ${formatHostPort(config.dnsAddr)} (${code})`);
         }
-        r.bound.dns(doors.dns);
+        r.agent().setDnsAddress(formatHostPort(doors.dns.address));
+        r.onDns?.(doors.dns);
       },
       stop: () => doors.dns?.close(),
     },
