@@ -29,7 +29,7 @@ and checks the history (DIR/history.jsonl) for linearizability.
   --client-agents N  also run N client agents (non-voters with a replica) that clients go through (default 0)
   --keys N        keys the clients share (default 4)
   --seed N        seed of every random choice (default: from the clock; printed)
-  --dir D         run directory (default: a new one under the temp dir)
+  --dir D         run directory, kept (default: a new one under the temp dir, removed after a valid run)
   --recovery S    after the faults stop, the cluster must recover within S seconds (default 30)
   --loopback      run every agent on 127.0.0.1 even as root (no network faults)
   --cover         keep going past --time until every chosen fault ran at least once (CI)
@@ -156,6 +156,12 @@ async function main(argv: string[]): Promise<number> {
   console.log(`checked: ${r.linOps} ops for linearizability, ${r.staleReads} stale reads, ${r.txnReads} transaction reads for atomicity${r.recoveryMs === undefined ? '' : `, recovery ${r.recoveryMs} ms`}`);
   if (r.lock) console.log(`lock: ${r.lock.acquisitions} acquisitions, ${r.lock.acceptedWrites} fenced writes accepted, ${r.lock.refusedWrites} refused (stale holders), mutual exclusion ${r.lock.valid ? 'holds' : 'VIOLATED'}`);
   console.log(r.verdict);
+  // A valid run in a directory of its own leaves nothing behind; an invalid one keeps its logs and history for --check.
+  if (r.valid && opts.dir === undefined) {
+    const { rmSync } = await import('node:fs');
+    rmSync(dir, { recursive: true, force: true });
+    console.log(`run dir removed (the run was valid; --dir D keeps one)`);
+  }
   return r.valid ? 0 : 1;
 }
 
