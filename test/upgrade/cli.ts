@@ -30,7 +30,9 @@ for (let i = 0; i < args.length; i++) {
 process.stderr.write(`upgrade: seed ${opts.seed}\n`);
 const started = Date.now();
 const r = await runUpgrade(opts);
-if (opts.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+// A valid run in a temp dir leaves nothing behind; an invalid one, or one given --dir, keeps its history and logs.
+const removeDir = r.valid && !r.skipped && opts.dir === undefined && r.dir !== undefined;
+if (opts.json) process.stdout.write(`${JSON.stringify(removeDir ? { ...r, dir: null, dirRemoved: true } : r, null, 2)}\n`);
 else if (r.skipped) process.stdout.write(`upgrade: SKIPPED: ${r.skipped}\n`);
 else {
   process.stdout.write([
@@ -39,7 +41,11 @@ else {
     `  ${r.acked} acknowledged appends, all on every replica: ${r.problems.some((p) => p.includes('acknowledged')) ? 'NO' : 'yes'}`,
     `  downgrade refused by the previous release with: ${r.downgradeRefusal ?? '(no refusal)'}`,
     ...r.problems.map((p) => `  problem: ${p}`),
-    `  history and logs: ${r.dir}`,
+    removeDir ? '  history and logs: removed (the run was valid; --dir D keeps them)' : `  history and logs: ${r.dir}`,
   ].join('\n') + '\n');
+}
+if (removeDir) {
+  const { rmSync } = await import('node:fs');
+  rmSync(r.dir!, { recursive: true, force: true });
 }
 process.exit(r.valid ? 0 : r.skipped ? 0 : 1);
