@@ -124,7 +124,13 @@ export function frontDoorComponents(r: {
           const b = secure.address() as AddressInfo;
           log.info({ https: formatHostPort({ host: b.address, port: b.port }) }, 'HTTPS API listening');
         }
-        await listenOn(server, config.httpAddr, '--http-addr');
+        try {
+          await listenOn(server, config.httpAddr, '--http-addr');
+        } catch (error) {
+          // A component that fails to start is not stopped: close what it did open.
+          doors.https?.close();
+          throw error;
+        }
         doors.http = server;
         const b = server.address() as AddressInfo;
         r.agent().setHttpAddress(formatHostPort({ host: b.address, port: b.port }));

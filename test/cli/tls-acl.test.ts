@@ -8,7 +8,11 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe } from 'node:test';
+import { createServer, type AddressInfo } from 'node:net';
+import { pino } from 'pino';
+import { ConfigError } from '../../src/agent/config.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
+import { startAgent } from '../../src/main/agent.js';
 import { freePort, scenario, TestCluster } from '../cluster/harness.js';
 import { run } from './harness.js';
 
@@ -145,5 +149,31 @@ describe('konsul tls, HTTPS and the acl commands', { skip: hasOpenssl() ? false 
     const gone = await run(['acl', 'role', 'delete', '--http-addr', https, '--id', roleId], { env });
     assert.equal(gone.code, EXIT.ok, gone.err);
     assert.equal((await run(['kv', 'put', '--http-addr', https, '--token', made.SecretID, 'app/role', '2'], { env: withRole })).code, EXIT.failed);
+  });
+
+  step('HTTP that cannot listen is a one-line error naming --http-addr, and the HTTPS listener opened before it is closed again', async () => {
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const busyPort = (busy.address() as AddressInfo).port;
+    const httpsPort = await freePort();
+    try {
+      await assert.rejects(startAgent({
+        dev: true, nodeId: 's1', httpAddr: `127.0.0.1:${busyPort}`, httpsAddr: `127.0.0.1:${httpsPort}`, dnsAddr: '127.0.0.1:0', raftAddr: '127.0.0.1:0',
+        tlsCert: f('dc1-server-konsul-s1.pem'), tlsKey: f('dc1-server-konsul-s1-key.pem'), tlsCa: f('konsul-agent-ca.pem'),
+      }, {}, pino({ level: 'silent' })), (error: Error) => {
+        assert.ok(error instanceof ConfigError, String(error));
+        assert.match(error.message, new RegExp(`^--http-addr: cannot listen on 127\\.0\\.0\\.1:${busyPort} \\(EADDRINUSE\\)$`));
+        return true;
+      });
+      // The HTTPS port is free again: nothing of the failed start is left listening.
+      const probe = createServer();
+      await new Promise<void>((resolve, reject) => {
+        probe.once('error', reject);
+        probe.listen(httpsPort, '127.0.0.1', () => resolve());
+      });
+      await new Promise<void>((resolve) => probe.close(() => resolve()));
+    } finally {
+      busy.close();
+    }
   });
 });
