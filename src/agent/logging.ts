@@ -10,8 +10,7 @@ import { createRequire } from 'node:module';
 import type * as Pino from 'pino';
 import type { DestinationStream, Logger } from 'pino';
 
-// require, not import: importing a CommonJS package from ESM makes Node instantiate its
-// CommonJS export lexer, ~7 MB of memory in every agent (src/cli/clipanion.ts says more).
+// require, not import, as for every CommonJS package an agent loads (src/cli/clipanion.ts says why).
 const { pino } = createRequire(import.meta.url)('pino') as typeof Pino;
 
 export type LogFormat = 'json' | 'text';

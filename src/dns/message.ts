@@ -5,8 +5,7 @@
 import type DnsPacket from 'dns-packet';
 import { createRequire } from 'node:module';
 
-// require, not import: importing a CommonJS package from ESM instantiates Node's CommonJS export
-// lexer, ~7 MB of memory in every agent (see docs/clients-at-scale.md, "Memory of an idle client").
+// require, not import, as for every CommonJS package an agent loads (src/cli/clipanion.ts says why).
 export const dnsPacket = createRequire(import.meta.url)('dns-packet') as typeof DnsPacket;
 
 export const HEADER_BYTES = 12;
