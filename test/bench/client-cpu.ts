@@ -8,7 +8,9 @@
 //
 // Flags: --clients N (20; at most 200), --seconds S (8; at most 60),
 // --interval-ms M (0: the c16 load; else one write at a time, the next M ms
-// after the last returned: what an isolated write costs each client).
+// after the last returned: what an isolated write costs each client),
+// --catalog (each write registers a service instance on the leader's agent,
+// a catalog write through its sync round, instead of a KV PUT).
 
 import { Agent as UndiciAgent, request } from 'undici';
 import { TestCluster, http, startClients, startServers, waitFor } from '../cluster/harness.js';
@@ -28,6 +30,7 @@ function arg(name: string, dflt: number, max: number): number {
 const CLIENTS = arg('clients', 20, 200);
 const SECONDS = arg('seconds', 8, 60);
 const INTERVAL_MS = process.argv.includes('--interval-ms') ? arg('interval-ms', 0, 10_000) : 0;
+const CATALOG = process.argv.includes('--catalog');
 const SERVERS = ['s1', 's2', 's3'];
 
 interface ClientCounters { relay: string | null; pulls: number; entriesApplied: number }
@@ -59,7 +62,12 @@ async function main(): Promise<void> {
     await Promise.all(Array.from({ length: INTERVAL_MS > 0 ? 1 : 16 }, async () => {
       while (performance.now() < until) {
         if (INTERVAL_MS > 0 && writes > 0) await new Promise((r) => setTimeout(r, INTERVAL_MS));
-        const r = await request(`${url}/v1/kv/load/${n++ % 1000}`, { method: 'PUT', body: value, dispatcher: pool, headersTimeout: 15_000, bodyTimeout: 15_000 });
+        const i = n++ % 1000;
+        const r = CATALOG
+          ? await request(`${url}/v1/agent/service/register`, {
+            method: 'PUT', body: JSON.stringify({ Name: 'load', ID: `load-${i % 16}`, Port: 20_000 + i }), dispatcher: pool, headersTimeout: 15_000, bodyTimeout: 15_000,
+          })
+          : await request(`${url}/v1/kv/load/${i}`, { method: 'PUT', body: value, dispatcher: pool, headersTimeout: 15_000, bodyTimeout: 15_000 });
         await r.body.text();
         if (r.statusCode === 200) writes++;
       }
@@ -73,7 +81,7 @@ async function main(): Promise<void> {
       [id, (JSON.parse((await http('GET', `${c.node(id).url}/cluster/stats`)).body) as { relaying?: unknown }).relaying] as const)));
     const r2 = (x: number): number => Math.round(x * 100) / 100;
     process.stdout.write(`${JSON.stringify({
-      clients: CLIENTS, seconds: SECONDS, load: INTERVAL_MS > 0 ? `one write every ${INTERVAL_MS} ms` : 'c16', leader, writes, writesPerSecond: Math.round(writes / SECONDS),
+      clients: CLIENTS, seconds: SECONDS, load: `${INTERVAL_MS > 0 ? `one write every ${INTERVAL_MS} ms` : 'c16'}${CATALOG ? ', service registrations' : ''}`, leader, writes, writesPerSecond: Math.round(writes / SECONDS),
       serverCpuSeconds: Object.fromEntries(SERVERS.map((id) => [id, r2(used(id))])),
       clientsCpuSeconds: r2(clientCpu),
       pullsPerClientPerSecond: r2(pulls / CLIENTS / SECONDS),
