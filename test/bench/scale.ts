@@ -224,9 +224,11 @@ async function main(): Promise<void> {
     say(`idle client: ${JSON.stringify(figures.idleClient)}`);
 
     // ---- write visibility on every client's HTTP and DNS
-    const visibility = async (rounds: number, tag: string): Promise<{ http: number[]; dns: number[] }> => {
+    const visibility = async (rounds: number, tag: string): Promise<{ http: number[]; dns: number[]; catalog: number[]; leader: number[] }> => {
       const httpMs: number[] = [];
       const dnsMs: number[] = [];
+      const catalogMs: number[] = [];
+      const leaderMs: number[] = [];
       for (let r = 0; r < rounds; r++) {
         const live = clientIds.filter((id) => c.node(id).running);
         const idx = Number((await http('GET', `${leaderUrl}/v1/kv/?keys&stale`)).headers['x-consul-index'] ?? 0);
@@ -256,26 +258,37 @@ async function main(): Promise<void> {
 
         deadline = performance.now() + VISIBILITY_LIMIT_MS;
         t0 = performance.now();
-        const catWatch = live.map(async (id) => {
+        // The catalog write's time is taken three times, to say where the DNS figure goes: when the leader's
+        // own catalog has it (the leader agent's sync round and the commit), when each client's catalog
+        // blocking query sees it (the relays and the client's apply), and when its DNS answers it.
+        const seen = async (url: string): Promise<number> => {
           for (let index = catIdx; ;) {
             if (performance.now() > deadline) return Infinity;
-            const a = await http('GET', `${c.node(id).url}/v1/catalog/service/probe?stale&index=${index}&wait=10s`, undefined, 20_000);
+            const a = await http('GET', `${url}/v1/catalog/service/probe?stale&index=${index}&wait=10s`, undefined, 20_000);
             index = Number(a.headers['x-consul-index'] ?? index);
-            if ((JSON.parse(a.body) as Array<{ ServicePort: number }>).some((s) => s.ServicePort === port)) break;
+            if ((JSON.parse(a.body) as Array<{ ServicePort: number }>).some((s) => s.ServicePort === port)) return performance.now() - t0;
           }
+        };
+        const onLeader = seen(leaderUrl);
+        const catWatch = live.map(async (id) => {
+          const catalog = await seen(c.node(id).url);
+          if (catalog === Infinity) return { catalog, dns: Infinity };
           // The DNS server answers from the same replica: confirm it, polling if it lags.
           for (;;) {
-            if (performance.now() > deadline) return Infinity;
-            if ((await srvPorts(c.node(id).dnsPort, 'probe.service.consul')).includes(port)) return performance.now() - t0;
+            if (performance.now() > deadline) return { catalog, dns: Infinity };
+            if ((await srvPorts(c.node(id).dnsPort, 'probe.service.consul')).includes(port)) return { catalog, dns: performance.now() - t0 };
             await sleep(5);
           }
         });
         await sleep(armMs);
         t0 = performance.now();
         await http('PUT', `${leaderUrl}/v1/agent/service/register`, JSON.stringify({ Name: 'probe', ID: 'probe', Port: port }));
-        dnsMs.push(...(await Promise.all(catWatch)));
+        const answers = await Promise.all(catWatch);
+        dnsMs.push(...answers.map((a) => a.dns));
+        catalogMs.push(...answers.map((a) => a.catalog));
+        leaderMs.push(await onLeader);
       }
-      return { http: httpMs, dns: dnsMs };
+      return { http: httpMs, dns: dnsMs, catalog: catalogMs, leader: leaderMs };
     };
     // The harness times every answer on its own event loop: its delay and CPU say how much of a figure is
     // the harness's (a load generator must not be the bottleneck).
@@ -284,6 +297,9 @@ async function main(): Promise<void> {
       samples: steady.http.length,
       httpP50Ms: round1(percentile(steady.http, 50)), httpP99Ms: round1(percentile(steady.http, 99)),
       dnsP50Ms: round1(percentile(steady.dns, 50)), dnsP99Ms: round1(percentile(steady.dns, 99)),
+      // Where the DNS figure goes: the catalog write on the leader's catalog, then on each client's HTTP.
+      catalogOnLeaderP50Ms: round1(percentile(steady.leader, 50)), catalogOnLeaderMaxMs: round1(Math.max(...steady.leader)),
+      catalogHttpP50Ms: round1(percentile(steady.catalog, 50)), catalogHttpP99Ms: round1(percentile(steady.catalog, 99)),
       harness,
     };
     say(`visibility: ${JSON.stringify(figures.visibility)}`);
