@@ -4,7 +4,7 @@
 // agents keep only the events meant for them.
 
 import { randomUUID } from 'node:crypto';
-import { RE2JS } from 're2js';
+import { compileRe2, type RE2JS } from '../re2.js';
 import type { AppliedEvent } from '../state/index.js';
 import { MAX_EVENT_PAYLOAD_BYTES } from '../state/index.js';
 import { parseBlocking } from './blocking.js';
@@ -17,7 +17,7 @@ import type { RequestContext, RouteSpec } from './types.js';
 function compile(pattern: string, what: string): RE2JS | undefined {
   if (pattern === '') return undefined;
   try {
-    return RE2JS.compile(pattern);
+    return compileRe2(pattern);
   } catch (error) {
     throw badRequest(`Invalid ?${what} expression ${JSON.stringify(pattern)}: ${(error as Error).message}`);
   }
@@ -32,7 +32,7 @@ function matches(pattern: string, text: string): boolean {
   let re = compiled.get(pattern);
   if (re === undefined) {
     try {
-      re = RE2JS.compile(pattern);
+      re = compileRe2(pattern);
     } catch {
       re = null;
     }

@@ -5,7 +5,7 @@
 //
 // Execution (which instances a query answers with) is in query-exec.ts.
 
-import { RE2JS } from 're2js';
+import { compileRe2 } from '../re2.js';
 import { parseDuration } from '../duration.js';
 import type { StateReader, StateWriter } from '../storage/index.js';
 import { SESSIONS_TABLE, isSessionId } from './sessions.js';
@@ -110,7 +110,7 @@ export function preparedQueryProblem(q: unknown): string | undefined {
   if (t.type === '' && t.regexp !== '') return 'Template.Regexp is set but Template.Type is not name_prefix_match';
   if (t.regexp !== '') {
     try {
-      RE2JS.compile(t.regexp);
+      compileRe2(t.regexp);
     } catch (error) {
       return `Failed compiling template: Bad Regexp: ${(error as Error).message}`;
     }
@@ -311,7 +311,7 @@ export function renderTemplate(q: PreparedQuery, name: string): PreparedQuery {
   const suffix = name.slice(q.name.length);
   let groups: string[] = [];
   if (q.template.regexp !== '') {
-    const m = RE2JS.compile(q.template.regexp).matcher(name);
+    const m = compileRe2(q.template.regexp).matcher(name);
     if (m.find()) for (let i = 0; i <= m.groupCount(); i++) groups.push(m.group(i) ?? '');
     else groups = [];
   }

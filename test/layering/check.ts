@@ -169,12 +169,22 @@ export function checkLayers(files: ReadonlyMap<string, string>): Violation[] {
   // A client agent runs no Raft: its start-up never loads the Raft implementation (memory on every host).
   const raftChain = pathTo(CLIENT_START, RAFT_IMPLEMENTATION, statics);
   if (files.has(CLIENT_START) && raftChain) violations.push({ rule: 'client loads raft', detail: raftChain.join(' -> ') });
+  // The RE2 engine loads on first use, through one module: a static import of it anywhere else loads it
+  // with the agent (1.1-1.7 MB of every idle agent's memory).
+  for (const e of edges) {
+    if (e.kind === 'static' && e.to === LAZY_PACKAGE && e.from !== LAZY_PACKAGE_LOADER) {
+      violations.push({ rule: 're2js loaded eagerly', detail: `${e.from} imports ${e.to}: use ${LAZY_PACKAGE_LOADER}` });
+    }
+  }
   return violations;
 }
 
 /** The client agent's start-up, and the module it must never load (raft/types.ts, enums and shapes, is fine). */
 export const CLIENT_START = 'src/main/client.ts';
 export const RAFT_IMPLEMENTATION = 'src/raft/raft.ts';
+/** A package loaded on first use, and the one module that loads it. */
+export const LAZY_PACKAGE = 're2js';
+export const LAZY_PACKAGE_LOADER = 'src/re2.ts';
 
 /** Elementary cycles of the room graph, each reported once (starting at its smallest room). */
 function roomCycles(graph: ReadonlyMap<string, ReadonlyMap<string, Edge>>): string[][] {

@@ -3,7 +3,7 @@
 // a 400 before any data is read) and run over the JSON objects the endpoint
 // would send. Semantics follow go-bexpr as Consul uses it.
 
-import { RE2JS } from 're2js';
+import { compileRe2, type RE2JS } from '../../re2.js';
 import { FilterSyntaxError, parseFilter, type FilterExpr, type MatchOp } from './parse.js';
 
 /** The type of a field in an endpoint's answer. */
@@ -122,7 +122,7 @@ function compile(expr: FilterExpr, schema: FieldType): Compiled {
       }
       if (expr.op === 'matches' || expr.op === 'not matches') {
         try {
-          m.regex = RE2JS.compile(expr.value!);
+          m.regex = compileRe2(expr.value!);
         } catch (error) {
           throw new FilterError(`Failed to compile regular expression ${JSON.stringify(expr.value)}: ${(error as Error).message}`);
         }
