@@ -9,7 +9,7 @@
 import { createRequire } from 'node:module';
 import type { RE2JS } from 're2js';
 
-export type { RE2JS } from 're2js';
+export type { RE2JS };
 
 let engine: typeof RE2JS | undefined;
 
